@@ -1,0 +1,3 @@
+from t21.cli import main
+
+main()

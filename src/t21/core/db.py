@@ -1,0 +1,107 @@
+"""Database engines and sessions for SQLite (embedded) and PostgreSQL, from one URL.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout, and every transaction starts
+with `BEGIN IMMEDIATE`: it takes the write lock up front, so two transactions never deadlock
+upgrading a read to a write and a claim (read, then update) is single-writer safe. Keep
+transactions short: never hold one across a call to an outside service.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+from t21.core.settings import Settings
+
+
+def create_engine(
+    settings: Settings, *, pooled: bool = True, foreign_keys: bool = True
+) -> AsyncEngine:
+    """The engine for `settings.database_url`, configured for its dialect.
+
+    `foreign_keys=False` is for schema migrations on SQLite only (see `core.migrations`).
+    """
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, settings, pooled=pooled, foreign_keys=foreign_keys)
+    kwargs: dict[str, Any] = {"echo": settings.database_echo}
+    if pooled:
+        kwargs |= {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+            "pool_timeout": settings.database_pool_timeout_s,
+            "pool_recycle": settings.database_pool_recycle_s,
+            "pool_pre_ping": True,
+        }
+    else:
+        kwargs["poolclass"] = NullPool
+    return create_async_engine(url, **kwargs)
+
+
+def _sqlite_engine(
+    url: URL, settings: Settings, *, pooled: bool, foreign_keys: bool
+) -> AsyncEngine:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    engine = create_async_engine(
+        url,
+        echo=settings.database_echo,
+        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        **kwargs,
+    )
+    busy_timeout = settings.sqlite_busy_timeout_ms
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see `_on_begin`).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit (responses are built from them)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def for_claim(statement: Select[Any], session: AsyncSession) -> Select[Any]:
+    """`statement` made safe for claiming rows with several workers at once.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows without
+    waiting. SQLite: unchanged, since `BEGIN IMMEDIATE` already lets one writer in at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return statement.with_for_update(skip_locked=True)
+    return statement

@@ -1,0 +1,28 @@
+"""Dependencies every router uses: the request's unit of work and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core.settings import Settings
+from t21.core.uow import session_scope
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    # scope="function": the commit happens right after the handler returns and before the
+    # response is sent, so a failed commit is an error response, never a 200 for lost data.
+    async with session_scope(request.app.state.runtime) as session:
+        yield session
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+AppSettings = Annotated[Settings, Depends(_settings)]

@@ -1,0 +1,80 @@
+"""Prometheus metrics of one process, served at `/metrics` (API) or the worker's ops port."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+
+HTTP_REQUESTS = Counter(
+    "t21_http_requests",
+    "HTTP requests answered, by route template and status.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "t21_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+HTTP_IN_FLIGHT = Gauge(
+    "t21_http_requests_in_flight", "HTTP requests being answered.", registry=REGISTRY
+)
+
+JOBS_SENT = Counter("t21_jobs_sent", "Jobs handed to the broker.", ["job"], registry=REGISTRY)
+JOB_RUNS = Counter(
+    "t21_job_runs", "Job executions, by outcome (ok, error).", ["job", "outcome"], registry=REGISTRY
+)
+JOB_DURATION = Histogram(
+    "t21_job_duration_seconds",
+    "Time a job took to run.",
+    ["job"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+    registry=REGISTRY,
+)
+
+LOOP_ITERATIONS = Counter(
+    "t21_loop_iterations",
+    "Iterations of a periodic loop, by outcome (ok, error).",
+    ["loop", "outcome"],
+    registry=REGISTRY,
+)
+LOOP_ITEMS = Counter(
+    "t21_loop_items", "Items a periodic loop handled.", ["loop"], registry=REGISTRY
+)
+LOOP_DURATION = Histogram(
+    "t21_loop_iteration_duration_seconds",
+    "Time one iteration of a periodic loop took.",
+    ["loop"],
+    registry=REGISTRY,
+)
+LOOP_LAST_SUCCESS = Gauge(
+    "t21_loop_last_success_timestamp_seconds",
+    "When a periodic loop last completed an iteration (alert when it falls behind).",
+    ["loop"],
+    registry=REGISTRY,
+)
+
+EMAILS = Counter(
+    "t21_emails", "Email delivery attempts, by outcome.", ["backend", "outcome"], registry=REGISTRY
+)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,302 @@
+"""One `Settings` object: every knob of T21, read from `T21_*` variables and `.env`.
+
+The defaults run the embedded mode (SQLite file, in-memory broker and rate limits, console email),
+so a fresh checkout needs no configuration. `T21_ENV=production` refuses defaults that are only
+safe on a laptop.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from t21.core.errors import ConfigError
+
+# Values that appear in examples and tutorials; a production secret must not be one of them.
+KNOWN_WEAK_SECRETS = frozenset(
+    {"changeme", "change-me", "secret", "secret-key", "dev", "development", "t21", "password"}
+)
+MIN_SECRET_LENGTH = 32
+SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class EmailBackendName(StrEnum):
+    CONSOLE = "console"
+    SMTP = "smtp"
+    RESEND = "resend"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Configuration of one T21 process. Field `x` is set by the variable `T21_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="T21_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # --- the process -------------------------------------------------------------------------
+    env: Environment = Environment.DEVELOPMENT
+    secret_key: SecretStr | None = None
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str | None = None
+    frontend_url: str | None = None
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    # --- database ------------------------------------------------------------------------------
+    database_url: str | None = None
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_s: float = Field(default=30.0, gt=0)
+    database_pool_recycle_s: int = Field(default=1800, ge=-1)
+    database_echo: bool = False
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    # --- jobs ----------------------------------------------------------------------------------
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="t21", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    broker_idle_timeout_s: int = Field(default=600, ge=1)
+    broker_lock_timeout_s: float = Field(default=30.0, gt=0)
+    worker_concurrency: int = Field(default=50, ge=1)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    # --- HTTP ----------------------------------------------------------------------------------
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_request_bytes: int = Field(default=1_048_576, ge=1)
+    rate_limit_enabled: bool = True
+    rate_limit_per_ip: str = "600/minute"
+    rate_limit_per_principal: str = "1200/minute"
+    metrics_token: SecretStr | None = None
+
+    # --- logs ----------------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # --- media ---------------------------------------------------------------------------------
+    media_dir: Path | None = None
+
+    # --- email ---------------------------------------------------------------------------------
+    email_backend: EmailBackendName = EmailBackendName.CONSOLE
+    email_from: str = "T21 <no-reply@t21.localhost>"
+    email_max_attempts: int = Field(default=8, ge=1)
+    email_retry_base_s: float = Field(default=30.0, gt=0)
+    email_retry_max_s: float = Field(default=3600.0, gt=0)
+    email_lease_s: float = Field(default=300.0, gt=0)
+    email_outbox_interval_s: float = Field(default=5.0, gt=0)
+    mail_dir: Path | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_ca_file: Path | None = None
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    resend_api_key: SecretStr | None = None
+    resend_api_base: str = "https://api.resend.com"
+    resend_timeout_s: float = Field(default=15.0, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return normalise_database_url(value.strip())
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme = urlsplit(value).scheme
+        if scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(f"must start with redis://, rediss:// or unix:// (got {scheme!r})")
+        return value.strip()
+
+    @field_validator("public_url", "frontend_url", "resend_api_base")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.strip().rstrip("/")
+
+    @field_validator("rate_limit_per_ip", "rate_limit_per_principal")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '600/minute' ({exc})") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            problems = production_problems(self)
+            if problems:
+                raise ValueError(
+                    "T21_ENV=production refuses to start: " + "; ".join(problems),
+                )
+        if self.smtp_tls and self.smtp_starttls:
+            # Implicit TLS and STARTTLS are exclusive; implicit TLS wins when asked for.
+            self.smtp_starttls = False
+        return self
+
+    # --- derived values -------------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 't21.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_mail_dir(self) -> Path:
+        return self.mail_dir if self.mail_dir is not None else self.data_dir / "mail"
+
+    @property
+    def resolved_media_dir(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+
+    @property
+    def resolved_public_url(self) -> str:
+        if self.public_url is not None:
+            return self.public_url
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def resolved_frontend_url(self) -> str:
+        return self.frontend_url if self.frontend_url is not None else self.resolved_public_url
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    def secret(self) -> str:
+        """The signing secret: the configured one, else one generated once into the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _generated_secret(self.data_dir.resolve())
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings of a PostgreSQL or SQLite URL and pick the async driver."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("must be a URL such as postgresql://user@host/db or sqlite:///var/t21.db")
+    base = scheme.split("+", 1)[0]
+    if base in {"postgres", "postgresql"}:
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"unsupported database {scheme!r}: use postgresql:// or sqlite:///")
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What stops `settings` from being safe in production, one sentence each."""
+    problems: list[str] = []
+    if settings.secret_key is None:
+        problems.append(
+            f"T21_SECRET_KEY is not set (a generated secret is for development only; "
+            f"set at least {MIN_SECRET_LENGTH} random characters)"
+        )
+    else:
+        value = settings.secret_key.get_secret_value()
+        if value.lower() in KNOWN_WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"T21_SECRET_KEY is a default or too short (at least {MIN_SECRET_LENGTH} "
+                "random characters)"
+            )
+    if settings.is_sqlite:
+        problems.append("T21_DATABASE_URL is SQLite (production needs PostgreSQL)")
+    if settings.email_backend is EmailBackendName.CONSOLE:
+        problems.append("T21_EMAIL_BACKEND is console (production needs smtp or resend)")
+    if settings.email_backend is EmailBackendName.SMTP and not settings.smtp_host:
+        problems.append("T21_SMTP_HOST is not set while T21_EMAIL_BACKEND=smtp")
+    if settings.email_backend is EmailBackendName.RESEND and settings.resend_api_key is None:
+        problems.append("T21_RESEND_API_KEY is not set while T21_EMAIL_BACKEND=resend")
+    return problems
+
+
+def _generated_secret(data_dir: Path) -> str:
+    path = data_dir / SECRET_FILE_NAME
+    try:
+        existing = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # Created with owner-only permissions; a concurrent creator wins and we read its value.
+    try:
+        with path.open("x", encoding="utf-8") as handle:
+            path.chmod(0o600)
+            handle.write(value)
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; a validation failure becomes a `ConfigError` naming the setting."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = [str(part) for part in error["loc"]]
+            name = f"T21_{loc[0].upper()}" if loc else "configuration"
+            message = error["msg"].removeprefix("Value error, ")
+            value = error.get("input")
+            shown = "" if not loc or _is_secret_field(loc[0]) else f" (got {value!r})"
+            lines.append(f"{name}: {message}{shown}" if loc else message)
+        raise ConfigError(lines) from None
+
+
+def _is_secret_field(name: str) -> bool:
+    return any(part in name for part in ("secret", "password", "key", "token", "url"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()
