@@ -1,0 +1,69 @@
+"""Assembling a running process: database, job queue, Redis, loops; and taking it apart again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+
+from t21.core.db import create_engine, create_sessionmaker
+from t21.core.runtime import Runtime, install_runtime
+from t21.core.settings import Settings
+from t21.worker.loops import LoopRunner
+from t21.worker.queue import JobQueue
+
+REDIS_TIMEOUT_S = 5.0
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    consume_jobs: bool,
+    run_loops: bool,
+    track_jobs: bool = False,
+) -> AsyncIterator[Runtime]:
+    """Start what this process needs and install it as the process's runtime.
+
+    `consume_jobs`: run jobs from the broker here (the in-memory broker always does).
+    `run_loops`: run the periodic loops here.
+    """
+    import t21.tasks  # noqa: F401  (registers every job and loop)
+
+    engine = create_engine(settings)
+    queue = JobQueue(settings, track_jobs=track_jobs)
+    redis = (
+        Redis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S,
+            health_check_interval=30,
+        )
+        if settings.redis_url
+        else None
+    )
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        jobs=queue,
+        redis=redis,
+    )
+    runner = LoopRunner(runtime)
+    runtime.state["loops"] = runner
+    previous = install_runtime(runtime)
+    try:
+        await queue.start(consume=consume_jobs)
+        if run_loops:
+            runner.start()
+        yield runtime
+    finally:
+        try:
+            await runner.stop()
+            await queue.stop()
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+            install_runtime(previous)

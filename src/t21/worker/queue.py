@@ -1,0 +1,175 @@
+"""The job queue: taskiq's in-memory broker inside `t21 serve`, Redis Streams when scaled out.
+
+The broker carries wake-ups only; every job re-reads its state from the database. A message
+can therefore be lost (the loops re-enqueue what is due) or delivered twice (a job's first
+statement is a compare-and-set) without harm. Redis Streams redelivers a message that was
+never acknowledged after `T21_BROKER_IDLE_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from taskiq import AsyncBroker, InMemoryBroker, TaskiqMessage, TaskiqMiddleware, TaskiqResult
+from taskiq.kicker import AsyncKicker
+from taskiq.receiver import Receiver
+from taskiq_redis import RedisStreamBroker
+
+from t21.core import metrics
+from t21.core.ids import uuid7
+from t21.core.logging import get_logger
+from t21.core.runtime import PendingJob
+from t21.core.settings import Settings
+from t21.worker.jobs import registered_jobs
+
+log = get_logger("t21.jobs")
+
+
+class _Observe(TaskiqMiddleware):
+    """Logs, metrics and the in-flight ledger around each job execution."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        super().__init__()
+        self.queue = queue
+        self.started: dict[str, float] = {}
+
+    def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
+        structlog.contextvars.bind_contextvars(job=message.task_name, job_id=message.task_id)
+        self.started[message.task_id] = time.perf_counter()
+        return message
+
+    def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        elapsed = time.perf_counter() - self.started.pop(message.task_id, time.perf_counter())
+        outcome = "error" if result.is_err else "ok"
+        metrics.JOB_RUNS.labels(message.task_name, outcome).inc()
+        metrics.JOB_DURATION.labels(message.task_name).observe(elapsed)
+        if result.is_err:
+            log.error(
+                "job failed",
+                job=message.task_name,
+                job_id=message.task_id,
+                error=repr(result.error),
+                duration_s=round(elapsed, 4),
+            )
+        structlog.contextvars.unbind_contextvars("job", "job_id")
+        self.queue._settle(message.task_id)
+
+
+class JobQueue:
+    """Sends jobs to the broker and, where this process consumes, runs them."""
+
+    def __init__(self, settings: Settings, *, track_jobs: bool = False) -> None:
+        self.settings = settings
+        # Tracking lets tests wait for every job they caused; only meaningful when the jobs run
+        # in this process, so production leaves it off.
+        self._tracking = track_jobs
+        self.broker = self._build_broker(settings)
+        self.broker.add_middlewares(_Observe(self))
+        for name, declared in registered_jobs().items():
+            self.broker.register_task(declared.fn, task_name=name)
+        self._inflight: set[str] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._consumer: asyncio.Task[None] | None = None
+        self._finish = asyncio.Event()
+        self._started = False
+
+    @staticmethod
+    def _build_broker(settings: Settings) -> AsyncBroker:
+        if settings.redis_url is None:
+            return InMemoryBroker(max_async_tasks=settings.worker_concurrency)
+        return RedisStreamBroker(
+            settings.redis_url,
+            queue_name=f"{settings.redis_prefix}:jobs",
+            consumer_group_name=f"{settings.redis_prefix}:workers",
+            idle_timeout=settings.broker_idle_timeout_s * 1000,
+            unacknowledged_lock_timeout=settings.broker_lock_timeout_s,
+            xread_block=1000,
+        )
+
+    @property
+    def kind(self) -> str:
+        return "memory" if isinstance(self.broker, InMemoryBroker) else "redis"
+
+    @property
+    def consumes_in_process(self) -> bool:
+        return isinstance(self.broker, InMemoryBroker) or self._consumer is not None
+
+    async def start(self, *, consume: bool) -> None:
+        """Connect; with `consume`, also run jobs from the broker in this process."""
+        if self._started:
+            return
+        self.broker.is_worker_process = consume
+        await self.broker.startup()
+        self._started = True
+        if consume and not isinstance(self.broker, InMemoryBroker):
+            receiver = Receiver(
+                self.broker,
+                run_startup=False,
+                max_async_tasks=self.settings.worker_concurrency,
+                wait_tasks_timeout=self.settings.shutdown_grace_s,
+            )
+            self._consumer = asyncio.create_task(
+                receiver.listen(self._finish), name="t21-job-consumer"
+            )
+
+    async def stop(self) -> None:
+        """Stop consuming, let running jobs finish (within the grace period), disconnect."""
+        if not self._started:
+            return
+        self._finish.set()
+        if self._consumer is not None:
+            try:
+                await asyncio.wait_for(self._consumer, timeout=self.settings.shutdown_grace_s + 5)
+            except (TimeoutError, asyncio.CancelledError):
+                self._consumer.cancel()
+            except Exception:
+                log.exception("job consumer stopped with an error")
+            self._consumer = None
+        if isinstance(self.broker, InMemoryBroker):
+            running = list(self.broker._running_tasks)
+            if running:
+                await asyncio.wait(running, timeout=self.settings.shutdown_grace_s)
+        await self.broker.shutdown()
+        self._started = False
+
+    async def send(self, jobs: Sequence[PendingJob]) -> None:
+        for pending in jobs:
+            task_id = uuid7().hex
+            if self._tracking:
+                self._inflight.add(task_id)
+                self._idle.clear()
+            try:
+                await (
+                    AsyncKicker(pending.name, self.broker, {})
+                    .with_task_id(task_id)
+                    .kiq(**pending.kwargs)
+                )
+            except BaseException:
+                self._settle(task_id)
+                raise
+            metrics.JOBS_SENT.labels(pending.name).inc()
+
+    async def ping(self) -> None:
+        if isinstance(self.broker, RedisStreamBroker):
+            from redis.asyncio import Redis
+
+            async with Redis(connection_pool=self.broker.connection_pool) as conn:
+                await conn.ping()
+        if self._consumer is not None and self._consumer.done():
+            raise RuntimeError("the job consumer has stopped")
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until every job sent from this process (and those they sent) has run here."""
+        if not (self._tracking and self.consumes_in_process):
+            raise RuntimeError("drain() needs track_jobs=True and jobs consumed in this process")
+        await asyncio.wait_for(self._idle.wait(), timeout=timeout)
+
+    def _settle(self, task_id: str) -> None:
+        self._inflight.discard(task_id)
+        if not self._inflight:
+            self._idle.set()
