@@ -1,0 +1,120 @@
+"""The ASGI application: middleware, error handling, routers, and the process runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from t21 import __version__
+from t21.core.logging import get_logger
+from t21.core.middleware import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from t21.core.ops import router as ops_router
+from t21.core.problems import (
+    PROBLEM_RESPONSES,
+    UnhandledErrorMiddleware,
+    install_exception_handlers,
+)
+from t21.core.ratelimit import RateLimiter, RateLimitMiddleware
+from t21.core.settings import Settings, get_settings
+from t21.runtime import open_runtime
+
+log = get_logger("t21.api")
+
+API_PREFIX = "/api/v1"
+EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "Location",
+]
+
+
+def api_router() -> APIRouter:
+    """Every domain's routes under /api/v1."""
+    return APIRouter(prefix=API_PREFIX)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    worker: bool = True,
+    loops: bool | None = None,
+    track_jobs: bool = False,
+) -> FastAPI:
+    """The T21 API. With `worker`, this process also runs jobs and (unless `loops=False`)
+    the periodic loops, as `t21 serve` does in the embedded mode."""
+    settings = settings or get_settings()
+    run_loops = worker if loops is None else loops
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(
+            settings,
+            consume_jobs=worker,
+            run_loops=run_loops,
+            track_jobs=track_jobs,
+        ) as runtime:
+            app.state.runtime = runtime
+            app.state.rate_limiter = (
+                RateLimiter(runtime.redis, key_prefix=f"{settings.redis_prefix}:ratelimit")
+                if settings.rate_limit_enabled
+                else None
+            )
+            log.info(
+                "api started",
+                version=__version__,
+                env=settings.env.value,
+                database=runtime.engine.dialect.name,
+                broker=runtime.jobs.kind if hasattr(runtime.jobs, "kind") else "custom",
+                worker=worker,
+                loops=run_loops,
+            )
+            yield
+            log.info("api stopping")
+
+    app = FastAPI(
+        title="T21 API",
+        version=__version__,
+        summary="Write, schedule and publish social media posts for your brands.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        responses=PROBLEM_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.rate_limiter = None
+    install_exception_handlers(app)
+    app.include_router(ops_router)
+    app.include_router(api_router())
+
+    # Added innermost first: the request context wraps everything, the error catcher sits
+    # just outside the routes so even a 500 gets the headers of the layers around it.
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RateLimitMiddleware, default_limit=settings.rate_limit_per_ip)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.resolved_public_url.startswith("https://"),
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

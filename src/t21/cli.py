@@ -1,0 +1,342 @@
+"""The `t21` command: serve the API, run workers, migrate, and check the configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from t21 import __version__
+from t21.core.db import create_engine, redact_url
+from t21.core.errors import ConfigError
+from t21.core.logging import configure_logging
+from t21.core.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="t21",
+    help="T21: write, schedule and publish social media posts for your brands.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class PreflightError(Exception):
+    """Something the process needs is missing or unreachable; the message says what to do."""
+
+
+def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Report configuration and start-up problems as plain sentences, never a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            err.print("[bold red]T21 can't start: the configuration has problems[/]")
+            for problem in exc.problems:
+                err.print(f"  • {problem}", highlight=False, markup=False)
+            err.print("See .env.example for every setting.")
+            raise typer.Exit(2) from None
+        except PreflightError as exc:
+            err.print(f"[bold red]T21 can't start:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _run(coro: Coroutine[Any, Any, R]) -> R:
+    return asyncio.run(coro)
+
+
+async def preflight(settings: Settings, *, migrate: bool) -> None:
+    """Check the database (migrating it when asked) and Redis before serving anything."""
+    from t21.core import migrations
+
+    engine = create_engine(settings, pooled=False)
+    where = redact_url(settings.resolved_database_url)
+    try:
+        try:
+            if migrate:
+                await migrations.upgrade(settings)
+            current_ok, current, head = await migrations.is_current(settings, engine)
+        except Exception as exc:
+            raise PreflightError(
+                f"the database at {where} can't be used: {_reason(exc)}. "
+                "Check T21_DATABASE_URL and that the server is running."
+            ) from None
+        if not current_ok:
+            raise PreflightError(
+                f"the database at {where} is at revision {current or 'none (empty)'}, "
+                f"this version needs {head}. Run `t21 migrate` first."
+            )
+    finally:
+        await engine.dispose()
+    if settings.redis_url is not None:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            await client.ping()
+        except Exception as exc:
+            raise PreflightError(
+                f"Redis at {redact_url(settings.redis_url)} doesn't answer: {_reason(exc)}. "
+                "Check T21_REDIS_URL."
+            ) from None
+        finally:
+            await client.aclose()
+
+
+def _reason(exc: BaseException) -> str:
+    from t21.core.logging import redact_text
+
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return redact_text(text[0] if text else type(exc).__name__)
+
+
+def _uvicorn_config(app: Any, settings: Settings, host: str, port: int) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        lifespan="on",
+    )
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default T21_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default T21_PORT).")] = None,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Serve the API only; jobs run in `t21 worker`.")
+    ] = False,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Upgrade the database first (default: yes on SQLite, no on PostgreSQL).",
+        ),
+    ] = None,
+) -> None:
+    """Run the API, and (unless --no-worker) the jobs and periodic loops, in this process."""
+    import uvicorn
+
+    from t21.api import create_app
+
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = load_settings(**overrides)
+    configure_logging(settings)
+    if no_worker and settings.redis_url is None:
+        raise ConfigError(
+            [
+                "--no-worker needs T21_REDIS_URL: without Redis, jobs are queued in memory and "
+                "only this process can run them"
+            ]
+        )
+    _run(preflight(settings, migrate=settings.is_sqlite if migrate is None else migrate))
+    application = create_app(settings, worker=not no_worker)
+    err.print(
+        f"T21 {__version__} on http://{settings.host}:{settings.port} "
+        f"(docs at /docs, {'API only' if no_worker else 'API + worker'})",
+        highlight=False,
+    )
+    server = uvicorn.Server(_uvicorn_config(application, settings, settings.host, settings.port))
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def worker(
+    host: Annotated[str, typer.Option(help="Interface of the ops port.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(help="Ops port serving /health, /ready and /metrics (0: any free port).")
+    ] = 8001,
+) -> None:
+    """Run jobs from the Redis queue and the periodic loops (the scaled-out mode)."""
+    import uvicorn
+
+    from t21.worker.app import create_worker_app
+
+    settings = load_settings()
+    configure_logging(settings)
+    if settings.redis_url is None:
+        raise ConfigError(
+            [
+                "T21_REDIS_URL is not set: `t21 worker` takes jobs from Redis. In the embedded "
+                "mode, `t21 serve` runs the jobs itself and needs no worker"
+            ]
+        )
+    _run(preflight(settings, migrate=False))
+    server = uvicorn.Server(_uvicorn_config(create_worker_app(settings), settings, host, port))
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the SQL instead of running it.")
+    ] = False,
+) -> None:
+    """Upgrade the database schema (T21_DATABASE_URL) to the latest revision."""
+    from t21.core import migrations
+
+    settings = load_settings()
+    if sql:
+        sys.stdout.write(migrations.upgrade_sql(settings, revision))
+        return
+    configure_logging(settings)
+    where = redact_url(settings.resolved_database_url)
+
+    async def run() -> tuple[str | None, str | None]:
+        engine = create_engine(settings, pooled=False)
+        try:
+            before = await migrations.current_revision(engine)
+            await migrations.upgrade(settings, revision)
+            return before, await migrations.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        before, after = _run(run())
+    except Exception as exc:
+        raise PreflightError(f"migrating {where} failed: {_reason(exc)}") from None
+    if before == after:
+        out.print(f"{where} is already at {after}.", highlight=False)
+    else:
+        out.print(f"{where} upgraded from {before or 'empty'} to {after}.", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8025,
+) -> None:
+    """Serve the sandbox fakes of outside services on their own."""
+    import uvicorn
+
+    from t21.sandbox.app import FAKES, create_sandbox_app
+
+    settings = load_settings()
+    configure_logging(settings)
+    for name, what in FAKES.items():
+        err.print(f"  {name}: http://{host}:{port}/{name}  ({what})", highlight=False)
+    uvicorn.Server(_uvicorn_config(create_sandbox_app(), settings, host, port)).run()
+
+
+@app.command("send-test-email")
+@friendly_errors
+def send_test_email(
+    to: Annotated[str, typer.Option("--to", help="Recipient address.")],
+) -> None:
+    """Send a test email through the configured backend and report what happened."""
+    from t21.core import clock
+    from t21.core.uow import session_scope
+    from t21.notifications import service, tasks
+    from t21.notifications.models import EmailStatus, OutboundEmail
+    from t21.runtime import open_runtime
+
+    if "@" not in to:
+        raise ConfigError([f"--to: {to!r} is not an email address"])
+    settings = load_settings()
+    configure_logging(settings)
+
+    async def run() -> OutboundEmail:
+        await preflight(settings, migrate=settings.is_sqlite)
+        async with open_runtime(settings, consume_jobs=False, run_loops=False):
+            async with session_scope() as session:
+                email = await service.queue_email(
+                    session,
+                    settings,
+                    to=to,
+                    template="delivery_test",
+                    context={
+                        "backend": settings.email_backend.value,
+                        "sent_at": clock.now().isoformat(timespec="seconds"),
+                    },
+                    dispatch=False,
+                )
+            await tasks.deliver_email.run(email_id=str(email.id))
+            async with session_scope() as session:
+                sent = await session.get(OutboundEmail, email.id)
+                assert sent is not None
+                return sent
+
+    email = _run(run())
+    if email.status is EmailStatus.SENT:
+        detail = f" (message id {email.provider_message_id})" if email.provider_message_id else ""
+        out.print(f"Sent to {to} through {email.backend}{detail}.", highlight=False)
+        return
+    err.print(f"[bold red]Not sent[/] ({email.status.value}): {email.last_error}", highlight=False)
+    if email.status is EmailStatus.PENDING:
+        err.print(f"It stays in the outbox and will be retried after {email.not_before}.")
+    raise typer.Exit(1)
+
+
+@app.command()
+@friendly_errors
+def config() -> None:
+    """Show the effective settings (secrets hidden) and whether they are fit for production."""
+    from t21.core.settings import production_problems
+
+    settings = load_settings()
+    table = Table("setting", "value", box=None, pad_edge=False)
+    for name, value in settings.model_dump().items():
+        shown = _shown_setting(name, value)
+        table.add_row(f"T21_{name.upper()}", shown)
+    out.print(table)
+    problems = production_problems(settings)
+    if problems:
+        out.print("\nNot fit for production yet:")
+        for problem in problems:
+            out.print(f"  • {problem}", highlight=False, markup=False)
+
+
+def _shown_setting(name: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if any(part in name for part in ("secret", "password", "token")) or name.endswith("_key"):
+        return "(set, hidden)"
+    if name.endswith("_url") and isinstance(value, str):
+        return redact_url(value) if "://" in value else value
+    return str(value.value if hasattr(value, "value") else value)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(f"t21 {__version__}", highlight=False)
+
+
+def main() -> None:
+    app()
