@@ -1,0 +1,303 @@
+"""Test fixtures: an isolated database per test on SQLite or PostgreSQL, the app and its client,
+the job queue (drained on demand) and the loops (run on demand).
+
+The suite runs on SQLite by default. `T21_TEST_DATABASE_URL` (PostgreSQL) and
+`T21_TEST_REDIS_URL` switch every test onto those servers; tests marked `postgres` or `redis`
+run only then. With `T21_TEST_REQUIRE_SERVICES=1` (CI), an unreachable service or a skipped test
+fails the run instead of passing quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from t21.api import create_app
+from t21.core.logging import configure_logging
+from t21.core.runtime import Runtime
+from t21.core.settings import Settings
+from t21.worker.loops import LoopRunner
+from t21.worker.queue import JobQueue
+from tests.support import jobs as _test_jobs  # noqa: F401  (registers the test jobs)
+from tests.support.routes import router as test_router
+
+TEST_DATABASE_URL = os.environ.get("T21_TEST_DATABASE_URL") or None
+TEST_REDIS_URL = os.environ.get("T21_TEST_REDIS_URL") or None
+REQUIRE_SERVICES = os.environ.get("T21_TEST_REQUIRE_SERVICES", "") not in ("", "0", "false")
+TEST_SECRET = "test-secret-" + "x" * 40
+
+# Settings the suite must not inherit from a developer's shell or .env.
+for _name in list(os.environ):
+    if _name.startswith("T21_") and not _name.startswith("T21_TEST_"):
+        del os.environ[_name]
+
+
+def _is_postgres(url: str | None) -> bool:
+    return bool(url) and make_url(url).get_backend_name() == "postgresql"  # type: ignore[arg-type]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect (not skip) tests whose server isn't configured, and say so."""
+    missing: list[str] = []
+    if not _is_postgres(TEST_DATABASE_URL):
+        missing.append("postgres")
+    if not TEST_REDIS_URL:
+        missing.append("redis")
+    if not missing:
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        if any(item.get_closest_marker(marker) for marker in missing):
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"{len(dropped)} tests need {' and '.join(missing)} "
+                "(set T21_TEST_DATABASE_URL / T21_TEST_REDIS_URL to run them)"
+            )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not REQUIRE_SERVICES:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    if skipped:
+        if reporter is not None:
+            reporter.write_line(
+                f"T21_TEST_REQUIRE_SERVICES is set and {skipped} tests were skipped: failing the run"
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    configure_logging(Settings(_env_file=None, env="test", secret_key=TEST_SECRET))  # type: ignore[arg-type, call-arg]
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+@dataclass
+class TestDatabase:
+    """Where each test's database comes from: a migrated SQLite file copied per test, or one
+    migrated PostgreSQL database emptied after each test."""
+
+    kind: str
+    template: Path | None = None
+    url: str | None = None
+
+    def url_for(self, tmp_path: Path) -> str:
+        if self.kind == "sqlite":
+            assert self.template is not None
+            target = tmp_path / "t21.db"
+            shutil.copyfile(self.template, target)
+            return f"sqlite+aiosqlite:///{target}"
+        assert self.url is not None
+        return self.url
+
+
+def _admin_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+async def _create_pg_database(base_url: str, name: str) -> str:
+    import asyncpg
+
+    base = make_url(base_url)
+    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return _admin_url(base.set(database=name).render_as_string(hide_password=False))
+
+
+async def _drop_pg_database(base_url: str, name: str) -> None:
+    import asyncpg
+
+    dsn = make_url(base_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    from t21.core import migrations
+
+    if _is_postgres(TEST_DATABASE_URL):
+        assert TEST_DATABASE_URL is not None
+        name = f"t21_test_{uuid.uuid4().hex[:12]}"
+        try:
+            url = asyncio.run(_create_pg_database(TEST_DATABASE_URL, name))
+        except Exception as exc:
+            pytest.exit(f"PostgreSQL at T21_TEST_DATABASE_URL is unusable: {exc!r}", returncode=3)
+        settings = Settings(env="test", secret_key=TEST_SECRET, database_url=url)  # type: ignore[arg-type]
+        asyncio.run(migrations.upgrade(settings))
+        try:
+            yield TestDatabase(kind="postgres", url=url)
+        finally:
+            asyncio.run(_drop_pg_database(TEST_DATABASE_URL, name))
+        return
+    folder = tmp_path_factory.mktemp("template-db")
+    template = folder / "template.db"
+    settings = Settings(
+        env="test",  # type: ignore[arg-type]
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        database_url=f"sqlite:///{template}",
+    )
+    asyncio.run(migrations.upgrade(settings))
+    yield TestDatabase(kind="sqlite", template=template)
+
+
+@pytest.fixture(scope="session")
+def _redis_reachable() -> None:
+    if not TEST_REDIS_URL:
+        return
+    from redis import Redis
+
+    try:
+        Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=5).ping()
+    except Exception as exc:
+        pytest.exit(f"Redis at T21_TEST_REDIS_URL is unreachable: {exc!r}", returncode=3)
+
+
+@pytest.fixture
+def settings_factory(
+    test_database: TestDatabase, tmp_path: Path, _redis_reachable: None
+) -> Iterator[Any]:
+    """Builds test settings; keyword arguments override any field."""
+    database_url = test_database.url_for(tmp_path)
+    prefix = f"t21test:{uuid.uuid4().hex[:10]}"
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "_env_file": None,
+            "env": "test",
+            "secret_key": TEST_SECRET,
+            "data_dir": tmp_path / "var",
+            "database_url": database_url,
+            "redis_url": TEST_REDIS_URL,
+            "redis_prefix": prefix,
+            "log_level": "INFO",
+            "shutdown_grace_s": 5,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    yield build
+    if test_database.kind == "postgres":
+        asyncio.run(_truncate_all(database_url))
+    if TEST_REDIS_URL:
+        _delete_redis_keys(TEST_REDIS_URL, prefix)
+
+
+async def _truncate_all(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from t21.models import Base
+
+    engine = create_async_engine(url)
+    try:
+        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        if tables:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+def _delete_redis_keys(url: str, prefix: str) -> None:
+    from redis import Redis
+
+    client = Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"*{prefix}*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def settings(settings_factory: Any) -> Settings:
+    result: Settings = settings_factory()
+    return result
+
+
+# --- the application ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_factory(settings: Settings, settings_factory: Any) -> Any:
+    """Builds an app (not started) with the test settings, overridden by keyword arguments."""
+
+    def build(**settings_overrides: Any) -> FastAPI:
+        effective = settings_factory(**settings_overrides) if settings_overrides else settings
+        application = create_app(effective, worker=True, loops=False, track_jobs=True)
+        application.include_router(test_router)
+        return application
+
+    return build
+
+
+@pytest.fixture
+def app(app_factory: Any) -> FastAPI:
+    result: FastAPI = app_factory()
+    return result
+
+
+@pytest.fixture
+async def started_app(app: FastAPI) -> AsyncIterator[FastAPI]:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(started_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=started_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def runtime(started_app: FastAPI) -> Runtime:
+    result: Runtime = started_app.state.runtime
+    return result
+
+
+@pytest.fixture
+def jobs(runtime: Runtime) -> JobQueue:
+    """The app's job queue; `await jobs.drain()` waits for every job the test caused."""
+    assert isinstance(runtime.jobs, JobQueue)
+    return runtime.jobs
+
+
+@pytest.fixture
+def loops(runtime: Runtime) -> LoopRunner:
+    """The app's loops, not running; `await loops.run_once(name)` runs one iteration."""
+    runner = runtime.state["loops"]
+    assert isinstance(runner, LoopRunner)
+    return runner

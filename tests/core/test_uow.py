@@ -1,0 +1,132 @@
+"""The unit of work: a request commits once, rolls back on error, and sends jobs only after
+its commit; worker code follows the same rule through `session_scope()`."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from t21.core.runtime import Runtime
+from t21.core.uow import session_scope
+from t21.notifications import service
+from t21.notifications.models import EmailStatus, OutboundEmail
+from t21.worker.jobs import enqueue
+from t21.worker.queue import JobQueue
+from tests.support.jobs import observe_email, observed
+
+
+@pytest.fixture(autouse=True)
+def _reset_observations() -> None:
+    observed.seen.clear()
+    observed.runs = 0
+
+
+async def count_emails(runtime: Runtime) -> int:
+    async with session_scope(runtime) as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboundEmail)) or 0)
+
+
+async def test_request_commits_after_the_handler(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    response = await client.post("/api/v1/_test/emails", json={"to": "a@example.com"})
+    assert response.status_code == 201
+    async with session_scope(runtime) as session:
+        email = await session.get(OutboundEmail, uuid.UUID(response.json()["id"]))
+    assert email is not None
+    assert email.to_address == "a@example.com"
+
+
+async def test_failed_request_rolls_back_and_sends_no_job(
+    client: httpx.AsyncClient, runtime: Runtime, jobs: JobQueue
+) -> None:
+    response = await client.post(
+        "/api/v1/_test/emails",
+        json={"to": "a@example.com", "fail_after_write": True, "observe": True},
+    )
+    assert response.status_code == 409
+    await jobs.drain(timeout=5)
+    assert await count_emails(runtime) == 0
+    assert observed.runs == 0, "a job of a rolled-back request ran"
+
+
+async def test_job_runs_only_after_its_request_committed(
+    client: httpx.AsyncClient, jobs: JobQueue
+) -> None:
+    response = await client.post(
+        "/api/v1/_test/emails", json={"to": "a@example.com", "observe": True}
+    )
+    assert response.status_code == 201
+    await jobs.drain(timeout=10)
+    assert observed.seen == [(response.json()["id"], True)]
+
+
+async def test_enqueue_outside_a_unit_of_work_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="no unit of work"):
+        enqueue(observe_email, email_id=str(uuid.uuid4()))
+
+
+async def test_enqueue_validates_name_and_arguments(runtime: Runtime) -> None:
+    async with session_scope(runtime):
+        with pytest.raises(LookupError, match="no job named"):
+            enqueue("tests.does_not_exist", x=1)
+        with pytest.raises(TypeError):
+            enqueue("tests.observe_email", wrong_argument="x")
+        with pytest.raises(TypeError, match="plain JSON"):
+            enqueue(observe_email, email_id=uuid.uuid4())  # type: ignore[arg-type]
+
+
+async def test_session_scope_commits_and_then_sends_jobs(
+    runtime: Runtime, jobs: JobQueue
+) -> None:
+    async with session_scope(runtime) as session:
+        email = await service.queue_email(
+            session,
+            runtime.settings,
+            to="b@example.com",
+            template="delivery_test",
+            context={"backend": "test", "sent_at": "now"},
+            dispatch=False,
+        )
+        enqueue(observe_email, email_id=str(email.id))
+        assert observed.runs == 0, "the job was sent before the commit"
+    await jobs.drain(timeout=10)
+    assert observed.seen == [(str(email.id), True)]
+
+
+async def test_session_scope_rolls_back_and_drops_jobs_on_error(
+    runtime: Runtime, jobs: JobQueue
+) -> None:
+    with pytest.raises(ValueError, match="stop"):
+        async with session_scope(runtime) as session:
+            email = await service.queue_email(
+                session,
+                runtime.settings,
+                to="c@example.com",
+                template="delivery_test",
+                context={"backend": "test", "sent_at": "now"},
+            )
+            enqueue(observe_email, email_id=str(email.id))
+            raise ValueError("stop")
+    await jobs.drain(timeout=5)
+    assert observed.runs == 0
+    assert await count_emails(runtime) == 0
+
+
+async def test_each_request_gets_its_own_session(
+    client: httpx.AsyncClient, runtime: Runtime, jobs: JobQueue
+) -> None:
+    first = await client.post("/api/v1/_test/emails", json={"to": "x@example.com"})
+    failed = await client.post(
+        "/api/v1/_test/emails", json={"to": "y@example.com", "fail_after_write": True}
+    )
+    second = await client.post("/api/v1/_test/emails", json={"to": "z@example.com"})
+    assert (first.status_code, failed.status_code, second.status_code) == (201, 409, 201)
+    await jobs.drain(timeout=10)
+    async with session_scope(runtime) as session:
+        rows = (await session.scalars(select(OutboundEmail))).all()
+    assert sorted(row.to_address for row in rows) == ["x@example.com", "z@example.com"]
+    assert {row.status for row in rows} == {EmailStatus.SENT}
