@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from t21.api import create_app
 from t21.core.logging import configure_logging
 from t21.core.runtime import Runtime
-from t21.core.settings import Settings
+from t21.core.settings import Settings, load_settings
 from t21.worker.loops import LoopRunner
 from t21.worker.queue import JobQueue
 from tests.support import jobs as _test_jobs  # noqa: F401  (registers the test jobs)
@@ -83,14 +83,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped:
         if reporter is not None:
             reporter.write_line(
-                f"T21_TEST_REQUIRE_SERVICES is set and {skipped} tests were skipped: failing the run"
+                f"T21_TEST_REQUIRE_SERVICES is set and {skipped} tests were skipped: "
+                "failing the run"
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
-    configure_logging(Settings(_env_file=None, env="test", secret_key=TEST_SECRET))  # type: ignore[arg-type, call-arg]
+    configure_logging(load_settings(_env_file=None, env="test", secret_key=TEST_SECRET))
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -154,7 +155,9 @@ def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestData
             url = asyncio.run(_create_pg_database(TEST_DATABASE_URL, name))
         except Exception as exc:
             pytest.exit(f"PostgreSQL at T21_TEST_DATABASE_URL is unusable: {exc!r}", returncode=3)
-        settings = Settings(env="test", secret_key=TEST_SECRET, database_url=url)  # type: ignore[arg-type]
+        settings = load_settings(
+            _env_file=None, env="test", secret_key=TEST_SECRET, database_url=url
+        )
         asyncio.run(migrations.upgrade(settings))
         try:
             yield TestDatabase(kind="postgres", url=url)
@@ -163,10 +166,8 @@ def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestData
         return
     folder = tmp_path_factory.mktemp("template-db")
     template = folder / "template.db"
-    settings = Settings(
-        env="test",  # type: ignore[arg-type]
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        database_url=f"sqlite:///{template}",
+    settings = load_settings(
+        _env_file=None, env="test", secret_key=TEST_SECRET, database_url=f"sqlite:///{template}"
     )
     asyncio.run(migrations.upgrade(settings))
     yield TestDatabase(kind="sqlite", template=template)
@@ -205,7 +206,7 @@ def settings_factory(
             "shutdown_grace_s": 5,
         }
         values.update(overrides)
-        return Settings(**values)
+        return load_settings(**values)
 
     yield build
     if test_database.kind == "postgres":

@@ -76,12 +76,10 @@ async def test_enqueue_validates_name_and_arguments(runtime: Runtime) -> None:
         with pytest.raises(TypeError):
             enqueue("tests.observe_email", wrong_argument="x")
         with pytest.raises(TypeError, match="plain JSON"):
-            enqueue(observe_email, email_id=uuid.uuid4())  # type: ignore[arg-type]
+            enqueue("tests.observe_email", email_id=uuid.uuid4())
 
 
-async def test_session_scope_commits_and_then_sends_jobs(
-    runtime: Runtime, jobs: JobQueue
-) -> None:
+async def test_session_scope_commits_and_then_sends_jobs(runtime: Runtime, jobs: JobQueue) -> None:
     async with session_scope(runtime) as session:
         email = await service.queue_email(
             session,
@@ -100,7 +98,7 @@ async def test_session_scope_commits_and_then_sends_jobs(
 async def test_session_scope_rolls_back_and_drops_jobs_on_error(
     runtime: Runtime, jobs: JobQueue
 ) -> None:
-    with pytest.raises(ValueError, match="stop"):
+    async def write_then_fail() -> None:
         async with session_scope(runtime) as session:
             email = await service.queue_email(
                 session,
@@ -111,6 +109,9 @@ async def test_session_scope_rolls_back_and_drops_jobs_on_error(
             )
             enqueue(observe_email, email_id=str(email.id))
             raise ValueError("stop")
+
+    with pytest.raises(ValueError, match="stop"):
+        await write_then_fail()
     await jobs.drain(timeout=5)
     assert observed.runs == 0
     assert await count_emails(runtime) == 0

@@ -83,12 +83,27 @@ def redact_secrets(
     return event_dict
 
 
-def _drop_color_message(
+def _drop_duplicates(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    # uvicorn attaches an ANSI-coloured copy of its message; the event already says it.
+    # uvicorn attaches an ANSI-coloured copy of its message, and a record formatted by another
+    # handler first carries `message`: the event already says both.
     event_dict.pop("color_message", None)
+    if event_dict.get("message") == event_dict.get("event"):
+        event_dict.pop("message", None)
     return event_dict
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time of the record (test capture included)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        return
 
 
 def use_json(settings: Settings) -> bool:
@@ -105,6 +120,8 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Redacted before any handler sees the event, then again after tracebacks are rendered.
+        redact_secrets,
     ]
     structlog.configure(
         processors=[
@@ -125,13 +142,13 @@ def configure_logging(settings: Settings) -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            _drop_color_message,
+            _drop_duplicates,
             structlog.processors.format_exc_info,
             redact_secrets,
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     handler.set_name("t21")
     root = logging.getLogger()

@@ -24,8 +24,9 @@ class MigrationError(Exception):
     pass
 
 
-def alembic_config(settings: Settings, *, stdout: TextIO | None = None) -> Config:
-    config = Config(stdout=stdout) if stdout is not None else Config()
+def alembic_config(settings: Settings, *, output: TextIO | None = None) -> Config:
+    """Alembic's configuration for our history; `output` receives offline (`--sql`) SQL."""
+    config = Config(output_buffer=output) if output is not None else Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["settings"] = settings
     return config
@@ -84,7 +85,7 @@ async def downgrade(settings: Settings, revision: str) -> None:
 def upgrade_sql(settings: Settings, revision: str = "head") -> str:
     """The SQL `upgrade` would run from an empty database, for review or a DBA."""
     buffer = io.StringIO()
-    command.upgrade(alembic_config(settings, stdout=buffer), revision, sql=True)
+    command.upgrade(alembic_config(settings, output=buffer), revision, sql=True)
     return buffer.getvalue()
 
 

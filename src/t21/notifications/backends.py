@@ -9,7 +9,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -50,7 +50,8 @@ def to_mime(message: OutgoingMessage) -> MimeMessage:
     mime["Subject"] = message.subject
     mime["Date"] = format_datetime(clock.now())
     # A stable Message-ID lets receivers drop a copy sent again after an unclear failure.
-    mime["Message-ID"] = make_msgid(idstring=message.key, domain="t21.mail")
+    # (`make_msgid` would add the time and a random number, a new id on every attempt.)
+    mime["Message-ID"] = f"<{message.key}@t21.mail>"
     mime.set_content(message.text)
     if message.html is not None:
         mime.add_alternative(message.html, subtype="html")
@@ -201,13 +202,21 @@ def _classify_resend(response: httpx.Response) -> Retryable | Permanent:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the service asked us to wait: `Retry-After` as seconds or as an HTTP date."""
     value = response.headers.get("retry-after")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - clock.now()).total_seconds())
 
 
 def build_backend(settings: Settings) -> EmailBackend:

@@ -23,6 +23,8 @@ class OutboundEmail(RecordModel):
     __tablename__ = "email_outbox"
     __table_args__ = (Index("ix_email_outbox_status_not_before", "status", "not_before"),)
 
+    # The sender is fixed when the email is queued, so every retry sends the same message.
+    from_address: Mapped[str] = mapped_column(String(998))
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(998))
     template: Mapped[str] = mapped_column(String(100))

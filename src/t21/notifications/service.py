@@ -57,6 +57,7 @@ async def queue_email(
     rendered = render_email(template, context, settings)
     now = clock.now()
     email = OutboundEmail(
+        from_address=settings.email_from,
         to_address=to,
         subject=rendered.subject,
         template=template,
@@ -95,6 +96,7 @@ async def claim_email(
             updated_at=now,
         )
         .returning(
+            OutboundEmail.from_address,
             OutboundEmail.to_address,
             OutboundEmail.subject,
             OutboundEmail.text_body,
@@ -108,7 +110,7 @@ async def claim_email(
         return None
     message = OutgoingMessage(
         key=email_id.hex,
-        sender=settings.email_from,
+        sender=row.from_address,
         to=row.to_address,
         subject=row.subject,
         text=row.text_body or "",

@@ -36,7 +36,7 @@ class Fault:
     name: str = "application_error"
     message: str = "Injected fault"
     count: int = 1
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # seconds, or an HTTP date sent verbatim
     delay_s: float = 0.0
     lose_response: bool = False
 
@@ -163,7 +163,11 @@ def create_resend_app(state: ResendState | None = None) -> Starlette:
                 await asyncio.sleep(fault.delay_s)
             if key is not None:
                 state.idempotency.pop(key, None)  # a failed request may be retried with its key
-            headers = {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after else None
+            headers = None
+            if isinstance(fault.retry_after, str):
+                headers = {"retry-after": fault.retry_after}
+            elif fault.retry_after:
+                headers = {"retry-after": f"{fault.retry_after:g}"}
             return _error(fault.status, fault.name, fault.message, headers)
 
         problem = _validate(body)

@@ -101,7 +101,7 @@ class LoopRunner:
         for task in pending:
             task.cancel()
         if pending:
-            await asyncio.wait(pending)
+            await asyncio.wait(pending, timeout=5)
             log.warning("loops cancelled at shutdown", loops=[t.get_name() for t in pending])
         self._tasks.clear()
 

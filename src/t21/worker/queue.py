@@ -28,6 +28,9 @@ from t21.worker.jobs import registered_jobs
 
 log = get_logger("t21.jobs")
 
+# How long one read of the Redis stream waits for messages (and so the shutdown latency).
+READ_BLOCK_S = 1.0
+
 
 class _Observe(TaskiqMiddleware):
     """Logs, metrics and the in-flight ledger around each job execution."""
@@ -88,7 +91,7 @@ class JobQueue:
             consumer_group_name=f"{settings.redis_prefix}:workers",
             idle_timeout=settings.broker_idle_timeout_s * 1000,
             unacknowledged_lock_timeout=settings.broker_lock_timeout_s,
-            xread_block=1000,
+            xread_block=int(READ_BLOCK_S * 1000),
         )
 
     @property
@@ -123,13 +126,22 @@ class JobQueue:
             return
         self._finish.set()
         if self._consumer is not None:
-            try:
-                await asyncio.wait_for(self._consumer, timeout=self.settings.shutdown_grace_s + 5)
-            except (TimeoutError, asyncio.CancelledError):
-                self._consumer.cancel()
-            except Exception:
-                log.exception("job consumer stopped with an error")
-            self._consumer = None
+            consumer, self._consumer = self._consumer, None
+            done, _ = await asyncio.wait({consumer}, timeout=0.2)
+            if not done and isinstance(self.broker, RedisStreamBroker):
+                # A blocked stream read sometimes ignores cancellation; closing the pool's
+                # sockets ends it. Running jobs reconnect to acknowledge their messages.
+                await self.broker.connection_pool.disconnect(inuse_connections=True)
+            # Never wait without bound: a broker connection stuck mid-read must not hang shutdown.
+            if not done:
+                done, _ = await asyncio.wait({consumer}, timeout=self.settings.shutdown_grace_s + 5)
+            if not done:
+                consumer.cancel()
+                done, _ = await asyncio.wait({consumer}, timeout=2)
+            if not done:
+                log.warning("job consumer did not stop in time; abandoning it")
+            elif not consumer.cancelled() and consumer.exception() is not None:
+                log.error("job consumer stopped with an error", error=repr(consumer.exception()))
         if isinstance(self.broker, InMemoryBroker):
             running = list(self.broker._running_tasks)
             if running:

@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "email_outbox",
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("from_address", sa.String(length=998), nullable=False),
         sa.Column("to_address", sa.String(length=320), nullable=False),
         sa.Column("subject", sa.String(length=998), nullable=False),
         sa.Column("template", sa.String(length=100), nullable=False),

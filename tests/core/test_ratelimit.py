@@ -1,0 +1,115 @@
+"""Rate limits: RateLimit-* headers everywhere, 429 with Retry-After, per-route limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.core.test_http import assert_problem
+
+
+async def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+async def test_every_api_response_carries_rate_limit_headers(client: httpx.AsyncClient) -> None:
+    for path in ("/api/v1/does-not-exist", "/api/v1/_test/conflict", "/openapi.json"):
+        response = await client.get(path)
+        assert response.headers["ratelimit-limit"] == "600"
+        remaining = int(response.headers["ratelimit-remaining"])
+        assert 0 <= remaining < 600
+        assert int(response.headers["ratelimit-reset"]) >= 0
+
+
+async def test_health_checks_are_not_metered(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert "ratelimit-limit" not in response.headers
+
+
+async def test_per_ip_limit_answers_429_with_retry_after(app_factory: Any) -> None:
+    app = app_factory(rate_limit_per_ip="3/minute")
+    async with app.router.lifespan_context(app), await _client(app) as http:
+        answers = [await http.get("/api/v1/does-not-exist") for _ in range(4)]
+    assert [a.status_code for a in answers] == [404, 404, 404, 429]
+    assert [a.headers["ratelimit-remaining"] for a in answers[:3]] == ["2", "1", "0"]
+    limited = answers[3]
+    body = assert_problem(limited, 429, "rate_limited")
+    assert int(limited.headers["retry-after"]) >= 1
+    assert body["request_id"] == limited.headers["x-request-id"]
+    assert limited.headers["ratelimit-remaining"] == "0"
+
+
+async def test_other_clients_are_not_affected(app_factory: Any) -> None:
+    app = app_factory(rate_limit_per_ip="1/minute")
+    async with app.router.lifespan_context(app):
+        first = httpx.ASGITransport(app=app, client=("10.0.0.1", 1000))
+        second = httpx.ASGITransport(app=app, client=("10.0.0.2", 1000))
+        async with httpx.AsyncClient(transport=first, base_url="http://t") as a:
+            assert (await a.get("/api/v1/x")).status_code == 404
+            assert (await a.get("/api/v1/x")).status_code == 429
+        async with httpx.AsyncClient(transport=second, base_url="http://t") as b:
+            assert (await b.get("/api/v1/x")).status_code == 404
+
+
+async def test_route_limit_is_stricter_and_reported_in_headers(client: httpx.AsyncClient) -> None:
+    answers = [await client.get("/api/v1/_test/limited") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[0].headers["ratelimit-limit"] == "2"
+    assert answers[1].headers["ratelimit-remaining"] == "0"
+    assert_problem(answers[2], 429, "rate_limited")
+    assert int(answers[2].headers["retry-after"]) >= 1
+
+
+async def test_limits_lift_when_the_window_passes(app_factory: Any) -> None:
+    import asyncio
+
+    app = app_factory(rate_limit_per_ip="2/second")
+    async with app.router.lifespan_context(app), await _client(app) as http:
+        assert [(await http.get("/api/v1/x")).status_code for _ in range(3)] == [404, 404, 429]
+        await asyncio.sleep(2.1)
+        assert (await http.get("/api/v1/x")).status_code == 404
+
+
+async def test_rate_limiting_can_be_turned_off(app_factory: Any) -> None:
+    app = app_factory(rate_limit_enabled=False, rate_limit_per_ip="1/minute")
+    async with app.router.lifespan_context(app), await _client(app) as http:
+        answers = [await http.get("/api/v1/x") for _ in range(3)]
+    assert {a.status_code for a in answers} == {404}
+    assert "ratelimit-limit" not in answers[0].headers
+
+
+@pytest.mark.redis
+async def test_counters_are_shared_between_api_processes(app_factory: Any) -> None:
+    first = app_factory(rate_limit_per_ip="2/minute")
+    second = app_factory(rate_limit_per_ip="2/minute")
+    async with (
+        first.router.lifespan_context(first),
+        second.router.lifespan_context(second),
+        await _client(first) as a,
+        await _client(second) as b,
+    ):
+        assert (await a.get("/api/v1/x")).status_code == 404
+        assert (await b.get("/api/v1/x")).status_code == 404
+        assert (await a.get("/api/v1/x")).status_code == 429
+        assert (await b.get("/api/v1/x")).status_code == 429
+
+
+@pytest.mark.redis
+async def test_an_unreachable_counter_store_lets_requests_through(app: FastAPI) -> None:
+    from redis.asyncio import Redis
+
+    from t21.core.ratelimit import RateLimiter
+
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        async with app.router.lifespan_context(app):
+            app.state.rate_limiter = RateLimiter(dead)
+            async with await _client(app) as http:
+                response = await http.get("/api/v1/x")
+    finally:
+        await dead.aclose()
+    assert response.status_code == 404
+    assert "ratelimit-limit" not in response.headers
