@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from functools import wraps
@@ -25,8 +26,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -63,6 +64,14 @@ def _run(coro: Coroutine[Any, Any, R]) -> R:
 async def preflight(settings: Settings, *, migrate: bool) -> None:
     """Check the database (migrating it when asked) and Redis before serving anything."""
     from t21.core import migrations
+
+    try:
+        settings.secret()  # generated once here in development, before anything signs with it
+    except OSError as exc:
+        raise PreflightError(
+            f"can't keep a generated secret in {settings.data_dir}: {exc.strerror}. "
+            "Set T21_SECRET_KEY or make T21_DATA_DIR writable."
+        ) from None
 
     engine = create_engine(settings, pooled=False)
     where = redact_url(settings.resolved_database_url)
@@ -103,6 +112,19 @@ def _reason(exc: BaseException) -> str:
 
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return redact_text(text[0] if text else type(exc).__name__)
+
+
+def _serve_until_stopped(server: Any) -> None:
+    """Run a uvicorn server; SIGTERM or Ctrl+C shut it down gracefully and exit with 0.
+
+    uvicorn re-raises the signal it caught once it has shut down; the no-op handlers here
+    receive that, instead of the default ones killing a process that already stopped cleanly.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    server.run()
+    if not server.started:
+        raise typer.Exit(1)
 
 
 def _uvicorn_config(app: Any, settings: Settings, host: str, port: int) -> Any:
@@ -164,10 +186,9 @@ def serve(
         f"(docs at /docs, {'API only' if no_worker else 'API + worker'})",
         highlight=False,
     )
-    server = uvicorn.Server(_uvicorn_config(application, settings, settings.host, settings.port))
-    server.run()
-    if not server.started:
-        raise typer.Exit(1)
+    _serve_until_stopped(
+        uvicorn.Server(_uvicorn_config(application, settings, settings.host, settings.port))
+    )
 
 
 @app.command()
@@ -193,10 +214,9 @@ def worker(
             ]
         )
     _run(preflight(settings, migrate=False))
-    server = uvicorn.Server(_uvicorn_config(create_worker_app(settings), settings, host, port))
-    server.run()
-    if not server.started:
-        raise typer.Exit(1)
+    _serve_until_stopped(
+        uvicorn.Server(_uvicorn_config(create_worker_app(settings), settings, host, port))
+    )
 
 
 @app.command()
@@ -251,7 +271,9 @@ def sandbox(
     configure_logging(settings)
     for name, what in FAKES.items():
         err.print(f"  {name}: http://{host}:{port}/{name}  ({what})", highlight=False)
-    uvicorn.Server(_uvicorn_config(create_sandbox_app(), settings, host, port)).run()
+    _serve_until_stopped(
+        uvicorn.Server(_uvicorn_config(create_sandbox_app(), settings, host, port))
+    )
 
 
 @app.command("send-test-email")
