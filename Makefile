@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.t21-installed
-# uv from PATH, else the copy `install` puts next to the Python that runs make.
-UV = $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+# uv as a module of the Python that runs make (where `install` puts it), else from PATH.
+UV = $(shell if $(PYTHON) -m uv --version >/dev/null 2>&1; then echo "$(PYTHON) -m uv"; \
+	elif uv --version >/dev/null 2>&1; then echo uv; else echo "$(PYTHON) -m uv"; fi)
+HAVE_UV = $(PYTHON) -m uv --version >/dev/null 2>&1 || uv --version >/dev/null 2>&1
 PYTEST_ARGS ?=
 
 .PHONY: install run test lint format lock clean
@@ -12,7 +14,7 @@ PYTEST_ARGS ?=
 install: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(HAVE_UV) || $(PYTHON) -m pip install --quiet uv
 	@test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
 	$(UV) pip sync --quiet --require-hashes --python $(BIN)/python requirements.lock
 	$(UV) pip install --quiet --no-deps --no-build-isolation --python $(BIN)/python -e .
@@ -34,7 +36,7 @@ format: install
 	$(BIN)/ruff format src tests bench
 
 lock:
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(HAVE_UV) || $(PYTHON) -m pip install --quiet uv
 	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes --no-emit-index-url --quiet -o requirements.lock
 
