@@ -173,6 +173,18 @@ def test_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestData
     yield TestDatabase(kind="sqlite", template=template)
 
 
+@pytest.fixture
+def empty_pg_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    assert TEST_DATABASE_URL is not None
+    name = f"t21_empty_{uuid.uuid4().hex[:12]}"
+    url = asyncio.run(_create_pg_database(TEST_DATABASE_URL, name))
+    try:
+        yield url
+    finally:
+        asyncio.run(_drop_pg_database(TEST_DATABASE_URL, name))
+
+
 @pytest.fixture(scope="session")
 def _redis_reachable() -> None:
     if not TEST_REDIS_URL:

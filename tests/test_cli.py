@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typer.testing import CliRunner
 
 from t21 import __version__
 from t21.cli import app
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, TEST_SECRET
+from tests.conftest import TEST_REDIS_URL, TEST_SECRET
 
 BIN = Path(sys.executable).parent
 STARTUP_LIMIT_S = 60
@@ -63,18 +62,12 @@ def test_migrate_sql_prints_the_schema_without_touching_a_database(
 
 
 @pytest.mark.postgres
-def test_migrate_upgrades_an_empty_postgresql_database(cli: CliRunner) -> None:
-    from tests.conftest import _create_pg_database, _drop_pg_database
-
-    assert TEST_DATABASE_URL is not None
-    name = f"t21_cli_{uuid.uuid4().hex[:10]}"
-    url = asyncio.run(_create_pg_database(TEST_DATABASE_URL, name))
-    try:
-        result = run(cli, "migrate", T21_DATABASE_URL=url)
-        assert result.exit_code == 0, result.output
-        assert "upgraded from empty to 0001" in result.stdout
-    finally:
-        asyncio.run(_drop_pg_database(TEST_DATABASE_URL, name))
+def test_migrate_upgrades_an_empty_postgresql_database(
+    cli: CliRunner, empty_pg_database: str
+) -> None:
+    result = run(cli, "migrate", T21_DATABASE_URL=empty_pg_database)
+    assert result.exit_code == 0, result.output
+    assert "upgraded from empty to 0001" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -107,16 +100,10 @@ def test_serve_explains_an_unreachable_database(cli: CliRunner) -> None:
 
 
 @pytest.mark.postgres
-def test_serve_refuses_an_unmigrated_postgresql_database(cli: CliRunner) -> None:
-    from tests.conftest import _create_pg_database, _drop_pg_database
-
-    assert TEST_DATABASE_URL is not None
-    name = f"t21_cli_{uuid.uuid4().hex[:10]}"
-    url = asyncio.run(_create_pg_database(TEST_DATABASE_URL, name))
-    try:
-        result = run(cli, "serve", T21_DATABASE_URL=url)
-    finally:
-        asyncio.run(_drop_pg_database(TEST_DATABASE_URL, name))
+def test_serve_refuses_an_unmigrated_postgresql_database(
+    cli: CliRunner, empty_pg_database: str
+) -> None:
+    result = run(cli, "serve", T21_DATABASE_URL=empty_pg_database)
     assert result.exit_code == 1
     assert "Run `t21 migrate` first" in result.output
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from t21.core import migrations
 from t21.core.db import create_engine
 from t21.core.settings import Settings
 from t21.models import Base
-from tests.conftest import TEST_DATABASE_URL, _create_pg_database, _drop_pg_database
 
 
 async def _tables(settings: Settings) -> set[str]:
@@ -66,14 +64,10 @@ async def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path, settings_factory
 
 
 @pytest.mark.postgres
-async def test_postgresql_upgrade_downgrade_upgrade(settings_factory: Any) -> None:
-    assert TEST_DATABASE_URL is not None
-    name = f"t21_migrations_{uuid.uuid4().hex[:10]}"
-    url = await _create_pg_database(TEST_DATABASE_URL, name)
-    try:
-        await _round_trip(settings_factory(database_url=url))
-    finally:
-        await _drop_pg_database(TEST_DATABASE_URL, name)
+async def test_postgresql_upgrade_downgrade_upgrade(
+    settings_factory: Any, empty_pg_database: str
+) -> None:
+    await _round_trip(settings_factory(database_url=empty_pg_database))
 
 
 async def test_migrated_test_database_matches_the_models(settings: Settings) -> None:

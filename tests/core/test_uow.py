@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
-from t21.notifications import service
 from t21.notifications.models import EmailStatus, OutboundEmail
 from t21.worker.jobs import enqueue
 from t21.worker.queue import JobQueue
+from tests.support.emails import queue_test_email
 from tests.support.jobs import observe_email, observed
 
 
@@ -81,13 +81,8 @@ async def test_enqueue_validates_name_and_arguments(runtime: Runtime) -> None:
 
 async def test_session_scope_commits_and_then_sends_jobs(runtime: Runtime, jobs: JobQueue) -> None:
     async with session_scope(runtime) as session:
-        email = await service.queue_email(
-            session,
-            runtime.settings,
-            to="b@example.com",
-            template="delivery_test",
-            context={"backend": "test", "sent_at": "now"},
-            dispatch=False,
+        email = await queue_test_email(
+            session, runtime.settings, to="b@example.com", dispatch=False
         )
         enqueue(observe_email, email_id=str(email.id))
         assert observed.runs == 0, "the job was sent before the commit"
@@ -100,13 +95,7 @@ async def test_session_scope_rolls_back_and_drops_jobs_on_error(
 ) -> None:
     async def write_then_fail() -> None:
         async with session_scope(runtime) as session:
-            email = await service.queue_email(
-                session,
-                runtime.settings,
-                to="c@example.com",
-                template="delivery_test",
-                context={"backend": "test", "sent_at": "now"},
-            )
+            email = await queue_test_email(session, runtime.settings, to="c@example.com")
             enqueue(observe_email, email_id=str(email.id))
             raise ValueError("stop")
 

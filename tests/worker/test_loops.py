@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from t21.core.metrics import REGISTRY
 from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
-from t21.notifications import service
 from t21.notifications.models import OutboundEmail
 from t21.worker.jobs import enqueue
 from t21.worker.loops import LoopRunner, PeriodicLoop, registered_loops
 from t21.worker.queue import JobQueue
+from tests.support.emails import queue_test_email
 from tests.support.jobs import chain, observed
 
 
@@ -42,14 +42,7 @@ async def test_an_iteration_commits_and_then_sends_its_jobs(
     runtime: Runtime, jobs: JobQueue
 ) -> None:
     async def iteration(session: AsyncSession) -> int:
-        await service.queue_email(
-            session,
-            runtime.settings,
-            to="loop@example.com",
-            template="delivery_test",
-            context={"backend": "x", "sent_at": "now"},
-            dispatch=False,
-        )
+        await queue_test_email(session, runtime.settings, to="loop@example.com", dispatch=False)
         enqueue(chain, depth=0)
         return 1
 
@@ -122,14 +115,7 @@ async def test_stop_lets_the_current_iteration_finish(runtime: Runtime) -> None:
     async def slow(session: AsyncSession) -> int:
         started.set()
         await asyncio.sleep(0.3)
-        await service.queue_email(
-            session,
-            runtime.settings,
-            to="slow@example.com",
-            template="delivery_test",
-            context={"backend": "x", "sent_at": "now"},
-            dispatch=False,
-        )
+        await queue_test_email(session, runtime.settings, to="slow@example.com", dispatch=False)
         finished.append(True)
         return 1
 
