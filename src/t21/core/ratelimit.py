@@ -73,6 +73,24 @@ class RateLimiter:
             reset_after = max(1, reset_after)
         return RateLimitResult(allowed, limit.amount, remaining, reset_after)
 
+    async def exhausted(self, limit: RateLimitItem, *identifiers: str) -> int | None:
+        """Seconds until `limit` frees capacity if it is used up (without counting a hit);
+        None when there is capacity (or the store can't be reached)."""
+        try:
+            if await self.strategy.test(limit, *identifiers):
+                return None
+            reset_at, _remaining = await self.strategy.get_window_stats(limit, *identifiers)
+        except Exception as exc:
+            log.warning("rate limit store unavailable; request allowed", error=repr(exc))
+            return None
+        return max(1, math.ceil(reset_at - time.time()))
+
+    async def clear(self, limit: RateLimitItem, *identifiers: str) -> None:
+        try:
+            await self.strategy.clear(limit, *identifiers)
+        except Exception as exc:
+            log.warning("rate limit store unavailable; counter not cleared", error=repr(exc))
+
 
 def _record(scope: Scope, result: RateLimitResult) -> None:
     scope.setdefault("state", {}).setdefault(STATE_KEY, []).append(result)

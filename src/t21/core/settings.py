@@ -66,6 +66,32 @@ class Settings(BaseSettings):
     frontend_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
 
+    # --- identity -------------------------------------------------------------------------------
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    access_token_ttl_s: int = Field(default=900, ge=60)
+    refresh_token_ttl_s: int = Field(default=7 * 24 * 3600, ge=300)
+    email_verification_ttl_s: int = Field(default=3 * 24 * 3600, ge=300)
+    password_reset_ttl_s: int = Field(default=3600, ge=300)
+    invitation_ttl_s: int = Field(default=7 * 24 * 3600, ge=300)
+    oauth_state_ttl_s: int = Field(default=600, ge=60)
+    login_code_ttl_s: int = Field(default=120, ge=10)
+    login_failures_per_account: str = "5/15 minutes"
+    login_failures_per_ip: str = "30/15 minutes"
+    rate_limit_auth_per_ip: str = "60/minute"
+    oauth_redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_discovery_url: str | None = None
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_auth_base: str | None = None
+    github_api_base: str | None = None
+
+    # --- sandbox --------------------------------------------------------------------------------
+    sandbox: Literal["auto", "on", "off"] = "auto"
+    sandbox_url: str | None = None
+    sandbox_port: int = Field(default=0, ge=0, le=65535)
+
     # --- database ------------------------------------------------------------------------------
     database_url: str | None = None
     database_pool_size: int = Field(default=10, ge=1)
@@ -119,9 +145,11 @@ class Settings(BaseSettings):
     resend_api_base: str = "https://api.resend.com"
     resend_timeout_s: float = Field(default=15.0, gt=0)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator(
+        "cors_origins", "previous_secret_keys", "oauth_redirect_allowlist", mode="before"
+    )
     @classmethod
-    def _parse_origins(cls, value: Any) -> Any:
+    def _parse_lists(cls, value: Any) -> Any:
         return _split_csv(value)
 
     @field_validator("database_url")
@@ -141,7 +169,15 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with redis://, rediss:// or unix:// (got {scheme!r})")
         return value.strip()
 
-    @field_validator("public_url", "frontend_url", "resend_api_base")
+    @field_validator(
+        "public_url",
+        "frontend_url",
+        "resend_api_base",
+        "google_discovery_url",
+        "github_auth_base",
+        "github_api_base",
+        "sandbox_url",
+    )
     @classmethod
     def _check_http_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -151,7 +187,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http:// or https:// URL")
         return value.strip().rstrip("/")
 
-    @field_validator("rate_limit_per_ip", "rate_limit_per_principal")
+    @field_validator(
+        "rate_limit_per_ip",
+        "rate_limit_per_principal",
+        "rate_limit_auth_per_ip",
+        "login_failures_per_account",
+        "login_failures_per_ip",
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         from limits import parse_many
@@ -208,6 +250,13 @@ class Settings(BaseSettings):
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
 
+    @property
+    def sandbox_enabled(self) -> bool:
+        """Whether outside services without real credentials are served by the local sandbox."""
+        if self.sandbox == "auto":
+            return not self.is_production
+        return self.sandbox == "on"
+
     def secret(self) -> str:
         """The signing secret: the configured one, else one generated once into the data dir."""
         if self.secret_key is not None:
@@ -245,6 +294,8 @@ def production_problems(settings: Settings) -> list[str]:
             )
     if settings.is_sqlite:
         problems.append("T21_DATABASE_URL is SQLite (production needs PostgreSQL)")
+    if settings.sandbox == "on":
+        problems.append("T21_SANDBOX is on (the sandbox fakes outside services: not in production)")
     if settings.email_backend is EmailBackendName.CONSOLE:
         problems.append("T21_EMAIL_BACKEND is console (production needs smtp or resend)")
     if settings.email_backend is EmailBackendName.SMTP and not settings.smtp_host:

@@ -35,6 +35,10 @@ def current_unit_of_work() -> UnitOfWork:
     return uow
 
 
+def current_unit_of_work_or_none() -> UnitOfWork | None:
+    return _current.get()
+
+
 def buffer_job(name: str, kwargs: dict[str, Any]) -> None:
     """Add a job to the current unit of work, to be sent once it commits."""
     current_unit_of_work().jobs.append(PendingJob(name=name, kwargs=kwargs))

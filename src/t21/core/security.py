@@ -1,0 +1,188 @@
+"""Secrets handling: password hashes, access tokens (JWT), opaque tokens stored as hashes.
+
+- Passwords: Argon2id through pwdlib; bcrypt hashes (imports) still verify and are re-hashed.
+- Access tokens: HS256 JWTs with a `kid` naming the key, `typ` "at+jwt" (RFC 9068), `iss` and
+  `aud` checked, the algorithm pinned. Keys derive from `T21_SECRET_KEY`; the keys derived from
+  `T21_PREVIOUS_SECRET_KEYS` still verify, so the secret can rotate without logging anyone out.
+- Opaque tokens (refresh tokens, links in emails, API keys): 256 random bits, stored only as a
+  SHA-256 digest, compared in constant time by looking the digest up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.bcrypt import BcryptHasher
+
+from t21.core import clock
+from t21.core.settings import Settings
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a JWT type, not a secret)
+JWT_ALGORITHM = "HS256"
+ISSUER = "t21"
+AUDIENCE = "t21-api"
+
+_password_hash = PasswordHash((Argon2Hasher(), BcryptHasher()))
+# Verified against when the account doesn't exist, so both answers take as long.
+_DUMMY_HASH = _password_hash.hash("t21-dummy-password-for-constant-time")
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    return _password_hash.hash(password)
+
+
+def verify_password(password: str, stored: str | None) -> tuple[bool, str | None]:
+    """Whether `password` matches; and a new hash when the stored one should be upgraded.
+
+    With no stored hash (unknown account, or one that only signs in through OAuth) a dummy hash
+    is checked anyway, so the time taken doesn't tell whether the account exists.
+    """
+    if stored is None:
+        _password_hash.verify(password, _DUMMY_HASH)
+        return False, None
+    try:
+        return _password_hash.verify_and_update(password, stored)
+    except Exception:
+        # An unreadable stored hash is a wrong password, never a crash.
+        return False, None
+
+
+# --- opaque tokens -----------------------------------------------------------------------------
+
+
+def new_token() -> str:
+    """256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """What is stored of an opaque token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+# --- access tokens -----------------------------------------------------------------------------
+
+
+class InvalidToken(Exception):
+    """The token is not one of ours (bad signature, key, type, issuer, audience or shape)."""
+
+
+class ExpiredToken(InvalidToken):
+    pass
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    secret: bytes
+
+
+@lru_cache(maxsize=32)
+def _derive(secret: str) -> SigningKey:
+    key = hmac.new(secret.encode(), b"t21 access tokens v1", hashlib.sha256).digest()
+    return SigningKey(kid=hashlib.sha256(key).hexdigest()[:16], secret=key)
+
+
+def signing_key(settings: Settings) -> SigningKey:
+    return _derive(settings.secret())
+
+
+def verification_keys(settings: Settings) -> dict[str, SigningKey]:
+    keys = [signing_key(settings)]
+    keys += [_derive(old.get_secret_value()) for old in settings.previous_secret_keys]
+    return {key.kid: key for key in keys}
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+    token_id: str
+
+
+def issue_access_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, int]:
+    """A signed access token for `user_id` and its lifetime in seconds."""
+    key = signing_key(settings)
+    now = clock.now()
+    ttl = settings.access_token_ttl_s
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+        "jti": secrets.token_hex(8),
+    }
+    token = jwt.encode(
+        claims,
+        key.secret,
+        algorithm=JWT_ALGORITHM,
+        headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE},
+    )
+    return token, ttl
+
+
+def decode_access_token(settings: Settings, token: str) -> AccessClaims:
+    """Verify `token` and return its claims; raises `ExpiredToken` or `InvalidToken`."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("malformed token") from exc
+    if header.get("alg") != JWT_ALGORITHM:
+        raise InvalidToken("unexpected algorithm")
+    if header.get("typ") != ACCESS_TOKEN_TYPE:
+        raise InvalidToken("not an access token")
+    key = verification_keys(settings).get(str(header.get("kid")))
+    if key is None:
+        raise InvalidToken("unknown key")
+    try:
+        claims = jwt.decode(
+            token,
+            key.secret,
+            algorithms=[JWT_ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            leeway=5,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise ExpiredToken("expired") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("invalid token") from exc
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError as exc:
+        raise InvalidToken("invalid subject") from exc
+    return AccessClaims(
+        user_id=user_id,
+        issued_at=datetime.fromtimestamp(int(claims["iat"]), tz=UTC),
+        expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+        token_id=str(claims.get("jti", "")),
+    )
+
+
+def peek_access_subject(settings: Settings, token: str) -> uuid.UUID | None:
+    """The user of a valid access token, or None (never raises)."""
+    try:
+        return decode_access_token(settings, token).user_id
+    except InvalidToken:
+        return None
