@@ -1,0 +1,107 @@
+"""Accounts and what proves who someone is: password hashes, refresh-token families, one-time
+tokens sent by email, linked OAuth identities, and the short-lived state of OAuth sign-ins.
+
+Every secret here is stored as a SHA-256 digest, never as the token itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from t21.core.models import RecordModel, enum_column
+
+
+class User(RecordModel):
+    __tablename__ = "users"
+
+    # Normalised (trimmed, lower-case) at every entry point, so uniqueness is case-insensitive.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    email_verified_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    # Access tokens issued before this moment are refused (sign-out everywhere, password reset).
+    sessions_revoked_at: Mapped[datetime | None]
+
+
+class RefreshToken(RecordModel):
+    """One refresh token of a login's family. Using it marks it used and issues the next one;
+    presenting a used one again means it leaked, and the whole family is revoked."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_user_id_family_id", "user_id", "family_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    family_id: Mapped[uuid.UUID]
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class EmailTokenPurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose, not a secret)
+
+
+class EmailToken(RecordModel):
+    """A single-use token sent by email (address verification, password reset)."""
+
+    __tablename__ = "email_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[EmailTokenPurpose] = mapped_column(
+        enum_column(EmailTokenPurpose, "email_token_purpose")
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class OAuthIdentity(RecordModel):
+    """An account at Google or GitHub linked to a user."""
+
+    __tablename__ = "oauth_identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))
+
+
+class OAuthLogin(RecordModel):
+    """One browser's OAuth sign-in in progress: created at the redirect to the provider, used
+    once at the callback. `browser_digest` binds it to a cookie set on that browser."""
+
+    __tablename__ = "oauth_logins"
+
+    provider: Mapped[str] = mapped_column(String(32))
+    state_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_digest: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    nonce: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
+
+
+class LoginCode(RecordModel):
+    """What the front end exchanges for tokens after an OAuth sign-in: one use, short-lived."""
+
+    __tablename__ = "login_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -1,0 +1,236 @@
+"""`/api/v1/auth`: accounts, sessions, email verification, password reset, OAuth sign-in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Cookie, Depends, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from t21.core.deps import AppSettings, DbSession
+from t21.core.errors import BadRequest
+from t21.core.problems import problem_response
+from t21.core.ratelimit import RateLimit, client_ip
+from t21.core.routing import APIRouter
+from t21.identity import oauth, service
+from t21.identity.schemas import (
+    EmailIn,
+    LoginCodeIn,
+    LoginIn,
+    MembershipOut,
+    MeOut,
+    MessageOut,
+    OrganizationRef,
+    RefreshIn,
+    RegisterIn,
+    ResetPasswordIn,
+    TokenIn,
+    TokensOut,
+    UserOut,
+)
+from t21.identity.throttle import LoginThrottle
+from t21.organizations.auth import CurrentUser, signed_in_user
+from t21.organizations.models import Organization
+
+router = APIRouter(prefix="/auth", tags=["authentication"])
+
+# Unauthenticated endpoints that cost a password hash or send email: metered per IP.
+auth_rate_limit = Depends(
+    RateLimit(lambda settings: settings.rate_limit_auth_per_ip, key="ip", scope="auth")
+)
+OAUTH_COOKIE = "t21_oauth_browser"
+
+
+def _tokens(signed_in: service.Session) -> TokensOut:
+    return TokensOut(
+        user=UserOut.of(signed_in.user),
+        access_token=signed_in.access_token,
+        refresh_token=signed_in.refresh_token,
+        expires_in=signed_in.expires_in,
+    )
+
+
+@router.post("/register", status_code=201, dependencies=[auth_rate_limit])
+async def register(body: RegisterIn, session: DbSession, settings: AppSettings) -> TokensOut:
+    """Create an account and its personal organization; a verification email is sent."""
+    signed_in = await service.register(
+        session, settings, email=body.email, password=body.password, name=body.name
+    )
+    return _tokens(signed_in)
+
+
+@router.post("/login", dependencies=[auth_rate_limit])
+async def login(
+    body: LoginIn, request: Request, session: DbSession, settings: AppSettings
+) -> TokensOut:
+    throttle = LoginThrottle(request.app.state.rate_limiter, settings)
+    signed_in = await service.authenticate(
+        session,
+        settings,
+        throttle,
+        email=body.email,
+        password=body.password,
+        ip=client_ip(request.scope),
+    )
+    return _tokens(signed_in)
+
+
+@router.post("/refresh", dependencies=[auth_rate_limit], response_model=TokensOut)
+async def refresh(
+    body: RefreshIn, request: Request, session: DbSession, settings: AppSettings
+) -> Any:
+    """A new token pair. Each refresh token works once; a reused one ends its whole sign-in."""
+    outcome = await service.refresh(session, settings, body.refresh_token)
+    if isinstance(outcome, service.RefreshRefused):
+        # Returned, not raised: the revocation a reuse triggers must be committed.
+        return problem_response(outcome, request_id=request.state.request_id)
+    return _tokens(outcome)
+
+
+@router.post("/logout", status_code=204, dependencies=[auth_rate_limit])
+async def logout(body: RefreshIn, session: DbSession) -> Response:
+    """End the sign-in of this refresh token. Always 204."""
+    await service.logout(session, body.refresh_token)
+    return Response(status_code=204)
+
+
+@router.post("/logout-all", status_code=204)
+async def logout_all(principal: CurrentUser, session: DbSession) -> Response:
+    """End every session of the signed-in user, on every device."""
+    await service.logout_everywhere(session, signed_in_user(principal))
+    return Response(status_code=204)
+
+
+@router.get("/me")
+async def me(principal: CurrentUser, session: DbSession) -> MeOut:
+    user = signed_in_user(principal)
+    organizations = await session.scalars(
+        select(Organization)
+        .where(Organization.id.in_(principal.organization_ids))
+        .order_by(Organization.created_at)
+    )
+    memberships = [
+        MembershipOut(
+            organization=OrganizationRef(id=org.id, name=org.name, slug=org.slug, tier=org.tier),
+            role=principal.roles[org.id].value,
+        )
+        for org in organizations
+    ]
+    return MeOut(**UserOut.of(user).model_dump(), memberships=memberships)
+
+
+@router.post("/verify-email", dependencies=[auth_rate_limit])
+async def verify_email(body: TokenIn, session: DbSession) -> UserOut:
+    return UserOut.of(await service.verify_email(session, body.token))
+
+
+@router.post("/verify-email/resend", status_code=202)
+async def resend_verification(
+    principal: CurrentUser, session: DbSession, settings: AppSettings
+) -> MessageOut:
+    """Send the verification email again (no-op when the address is already verified)."""
+    user = signed_in_user(principal)
+    if user.email_verified_at is None:
+        await service.send_verification_email(session, settings, user)
+    return MessageOut(message="If the address still needs verifying, an email is on its way.")
+
+
+@router.post("/forgot-password", status_code=202, dependencies=[auth_rate_limit])
+async def forgot_password(body: EmailIn, session: DbSession) -> MessageOut:
+    """Always 202: whether the account exists is never revealed."""
+    service.request_password_reset(body.email)
+    return MessageOut(message="If an account has this address, a reset link is on its way.")
+
+
+@router.post("/reset-password", dependencies=[auth_rate_limit])
+async def reset_password(body: ResetPasswordIn, session: DbSession) -> MessageOut:
+    """Set a new password with a reset link; every session of the account ends."""
+    await service.reset_password(session, body.token, body.password)
+    return MessageOut(message="Your password is changed; sign in again.")
+
+
+# --- OAuth ------------------------------------------------------------------------------------
+
+
+def _callback_url(settings: AppSettings, provider_name: str) -> str:
+    return f"{settings.resolved_public_url}/api/v1/auth/oauth/{provider_name}/callback"
+
+
+def _provider(request: Request, settings: AppSettings, provider_name: str) -> oauth.Provider:
+    sandbox_url = settings.sandbox_url or request.app.state.runtime.state.get("sandbox_url")
+    return oauth.provider(settings, provider_name, sandbox_url)
+
+
+@router.get("/oauth/{provider_name}", status_code=302, dependencies=[auth_rate_limit])
+async def oauth_start(
+    provider_name: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    redirect_uri: Annotated[str | None, Query(max_length=2048)] = None,
+) -> RedirectResponse:
+    """Send the browser to Google or GitHub. `redirect_uri` (default: the front end) is where it
+    comes back with `?login_code=` or `?error=`; it must be on the allow-list."""
+    config = _provider(request, settings, provider_name)
+    target = redirect_uri or settings.resolved_frontend_url
+    url, browser = await oauth.begin(
+        session,
+        settings,
+        config,
+        redirect_uri=target,
+        callback_url=_callback_url(settings, provider_name),
+    )
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        OAUTH_COOKIE,
+        browser,
+        max_age=settings.oauth_state_ttl_s,
+        httponly=True,
+        secure=settings.resolved_public_url.startswith("https://"),
+        samesite="lax",
+        path="/api/v1/auth/oauth",
+    )
+    return response
+
+
+@router.get("/oauth/{provider_name}/callback", status_code=302, response_model=None)
+async def oauth_callback(
+    provider_name: str,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    code: Annotated[str | None, Query(max_length=2048)] = None,
+    state: Annotated[str | None, Query(max_length=512)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+    browser: Annotated[str | None, Cookie(alias=OAUTH_COOKIE)] = None,
+) -> Response:
+    """Where the provider sends the browser back; it continues to the front end."""
+    config = _provider(request, settings, provider_name)
+    try:
+        target = await oauth.complete(
+            session,
+            settings,
+            config,
+            code=code,
+            state=state,
+            browser=browser,
+            provider_error=error,
+            callback_url=_callback_url(settings, provider_name),
+        )
+    except oauth.OAuthFailure as failure:
+        # Answered, not raised: the sign-in stays used even though it failed.
+        if failure.redirect_uri is None:
+            return problem_response(
+                BadRequest(failure.message), request_id=request.state.request_id
+            )
+        target = oauth.with_params(failure.redirect_uri, error=failure.code)
+    response = RedirectResponse(target, status_code=302)
+    response.delete_cookie(OAUTH_COOKIE, path="/api/v1/auth/oauth")
+    return response
+
+
+@router.post("/oauth/exchange", dependencies=[auth_rate_limit])
+async def oauth_exchange(body: LoginCodeIn, session: DbSession, settings: AppSettings) -> TokensOut:
+    """Trade the one-time `login_code` from the OAuth redirect for tokens."""
+    return _tokens(await oauth.exchange_login_code(session, settings, body.login_code))

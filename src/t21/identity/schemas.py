@@ -1,0 +1,101 @@
+"""What the authentication endpoints take and give."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from t21.identity.models import User
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Length rules are checked by the password policy, which names the problem precisely.
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Token = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class RegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    password: Password
+    name: Name
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+    password: Password
+
+
+class RefreshIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: Token
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Token
+
+
+class EmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+
+
+class ResetPasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Token
+    password: Password
+
+
+class LoginCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    login_code: Token
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+    email_verified: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(
+            id=user.id,
+            email=user.email,
+            name=user.name,
+            email_verified=user.email_verified_at is not None,
+            created_at=user.created_at,
+        )
+
+
+class TokensOut(BaseModel):
+    user: UserOut
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth token type)
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class OrganizationRef(BaseModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    tier: str
+
+
+class MembershipOut(BaseModel):
+    organization: OrganizationRef
+    role: str
+
+
+class MeOut(UserOut):
+    memberships: list[MembershipOut]
+
+
+class MessageOut(BaseModel):
+    message: str

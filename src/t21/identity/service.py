@@ -1,0 +1,320 @@
+"""Accounts: registration, sign-in, sessions (refresh-token families), email verification and
+password reset. Services take the session and never commit (see `core.uow`)."""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core import clock
+from t21.core.errors import BadRequest, Conflict, NotAuthenticated
+from t21.core.ids import uuid7
+from t21.core.security import (
+    hash_password,
+    issue_access_token,
+    new_token,
+    token_digest,
+    verify_password,
+)
+from t21.core.settings import Settings
+from t21.identity.errors import InvalidCredentials
+from t21.identity.models import EmailToken, EmailTokenPurpose, RefreshToken, User
+from t21.identity.passwords import check_password
+from t21.identity.throttle import LoginThrottle
+from t21.notifications.service import queue_email
+from t21.organizations import service as organizations_service
+from t21.worker.jobs import enqueue
+
+SEND_PASSWORD_RESET_JOB = "identity.send_password_reset"  # noqa: S105 (a job name)
+
+
+def normalise_email(email: str) -> str:
+    """The form an address is stored and compared in: trimmed, NFKC, lower-case."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a sign-in gives the client."""
+
+    user: User
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+# --- registration and sign-in ------------------------------------------------------------------
+
+
+async def register(
+    session: AsyncSession, settings: Settings, *, email: str, password: str, name: str
+) -> Session:
+    """Create an account with its personal organization, send the verification email, sign in."""
+    email = normalise_email(email)
+    check_password(password, email)
+    password_hash = hash_password(password)  # before the lookup: the same time either way
+    if await find_user(session, email) is not None:
+        raise Conflict("An account with this email already exists.")
+    user = User(email=email, name=name.strip(), password_hash=password_hash)
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict("An account with this email already exists.") from None
+    await organizations_service.create_personal_organization(session, user)
+    await send_verification_email(session, settings, user)
+    return await start_session(session, settings, user)
+
+
+async def find_user(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+async def authenticate(
+    session: AsyncSession,
+    settings: Settings,
+    throttle: LoginThrottle,
+    *,
+    email: str,
+    password: str,
+    ip: str,
+) -> Session:
+    """Sign in with a password. Unknown email and wrong password get the same answer in about
+    the same time; repeated failures per account or per IP are throttled."""
+    email = normalise_email(email)
+    await throttle.check(email, ip)
+    user = await find_user(session, email)
+    ok, upgraded_hash = verify_password(password, user.password_hash if user else None)
+    if user is None or not ok:
+        await throttle.failed(email, ip)
+        raise InvalidCredentials()
+    await throttle.succeeded(email)
+    if upgraded_hash is not None:
+        user.password_hash = upgraded_hash
+    return await start_session(session, settings, user)
+
+
+async def start_session(session: AsyncSession, settings: Settings, user: User) -> Session:
+    """A new refresh-token family and an access token for `user`."""
+    user.last_login_at = clock.now()
+    refresh = await _issue_refresh_token(session, settings, user.id, family_id=uuid7())
+    access, expires_in = issue_access_token(settings, user.id)
+    return Session(user=user, access_token=access, refresh_token=refresh, expires_in=expires_in)
+
+
+async def _issue_refresh_token(
+    session: AsyncSession, settings: Settings, user_id: uuid.UUID, *, family_id: uuid.UUID
+) -> str:
+    token = new_token()
+    session.add(
+        RefreshToken(
+            user_id=user_id,
+            family_id=family_id,
+            token_digest=token_digest(token),
+            expires_at=clock.now() + timedelta(seconds=settings.refresh_token_ttl_s),
+        )
+    )
+    await session.flush()
+    return token
+
+
+# --- refresh-token rotation --------------------------------------------------------------------
+
+
+class RefreshRefused(NotAuthenticated):
+    """The refresh token is unknown, expired, revoked, or was already used."""
+
+    def __init__(self, reused: bool = False) -> None:
+        self.reused = reused
+        super().__init__(
+            "This refresh token was already used; every session of its sign-in is now ended."
+            if reused
+            else "The refresh token is invalid or expired; sign in again."
+        )
+
+
+async def refresh(
+    session: AsyncSession, settings: Settings, token: str
+) -> Session | RefreshRefused:
+    """Exchange a refresh token for a new pair. Each token works once: presenting a used one
+    revokes its whole family (someone else has it) and is refused.
+
+    A refusal is returned, not raised, so that the revocation it may carry is committed.
+    """
+    now = clock.now()
+    digest = token_digest(token)
+    claimed = (
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_digest == digest,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(used_at=now, updated_at=now)
+            .returning(RefreshToken.user_id, RefreshToken.family_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if claimed is None:
+        existing = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_digest == digest)
+        )
+        if existing is not None and existing.used_at is not None:
+            await _revoke(session, RefreshToken.family_id == existing.family_id)
+            return RefreshRefused(reused=True)
+        return RefreshRefused()
+    user = await session.get(User, claimed.user_id)
+    if user is None:
+        return RefreshRefused()
+    new_refresh = await _issue_refresh_token(
+        session, settings, user.id, family_id=claimed.family_id
+    )
+    access, expires_in = issue_access_token(settings, user.id)
+    return Session(user=user, access_token=access, refresh_token=new_refresh, expires_in=expires_in)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    """End the sign-in this refresh token belongs to (all of its family)."""
+    existing = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_digest == token_digest(token))
+    )
+    if existing is not None:
+        await _revoke(session, RefreshToken.family_id == existing.family_id)
+
+
+async def logout_everywhere(session: AsyncSession, user: User) -> None:
+    """End every session of `user`: refresh tokens are revoked and access tokens issued until
+    now stop working."""
+    await _revoke(session, RefreshToken.user_id == user.id)
+    user.sessions_revoked_at = clock.now()
+    await session.flush()
+
+
+async def _revoke(session: AsyncSession, condition: object) -> None:
+    now = clock.now()
+    await session.execute(
+        update(RefreshToken)
+        .where(condition, RefreshToken.revoked_at.is_(None))  # type: ignore[arg-type]
+        .values(revoked_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- email verification and password reset ------------------------------------------------------
+
+
+async def _new_email_token(
+    session: AsyncSession, user: User, purpose: EmailTokenPurpose, ttl_s: int
+) -> str:
+    token = new_token()
+    session.add(
+        EmailToken(
+            user_id=user.id,
+            purpose=purpose,
+            email=user.email,
+            token_digest=token_digest(token),
+            expires_at=clock.now() + timedelta(seconds=ttl_s),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def send_verification_email(session: AsyncSession, settings: Settings, user: User) -> None:
+    token = await _new_email_token(
+        session, user, EmailTokenPurpose.VERIFY_EMAIL, settings.email_verification_ttl_s
+    )
+    await queue_email(
+        session,
+        settings,
+        to=user.email,
+        template="verify_email",
+        context={
+            "name": user.name,
+            "link": f"{settings.resolved_frontend_url}/verify-email?token={token}",
+            "hours": settings.email_verification_ttl_s // 3600,
+        },
+    )
+
+
+async def _use_email_token(
+    session: AsyncSession, token: str, purpose: EmailTokenPurpose
+) -> tuple[EmailToken, User]:
+    now = clock.now()
+    row = (
+        await session.execute(
+            update(EmailToken)
+            .where(
+                EmailToken.token_digest == token_digest(token),
+                EmailToken.purpose == purpose,
+                EmailToken.used_at.is_(None),
+                EmailToken.expires_at > now,
+            )
+            .values(used_at=now, updated_at=now)
+            .returning(EmailToken.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if row is None:
+        raise BadRequest("This link is invalid, expired or already used.")
+    email_token = await session.get(EmailToken, row.id)
+    assert email_token is not None
+    user = await session.get(User, email_token.user_id)
+    if user is None or user.email != email_token.email:
+        raise BadRequest("This link is invalid, expired or already used.")
+    return email_token, user
+
+
+async def verify_email(session: AsyncSession, token: str) -> User:
+    _token, user = await _use_email_token(session, token, EmailTokenPurpose.VERIFY_EMAIL)
+    if user.email_verified_at is None:
+        user.email_verified_at = clock.now()
+    await session.flush()
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Ask for a reset link. The lookup happens in a job, so the answer is the same, in the same
+    time, whether or not the account exists."""
+    enqueue(SEND_PASSWORD_RESET_JOB, email=normalise_email(email))
+
+
+async def send_password_reset(session: AsyncSession, settings: Settings, email: str) -> bool:
+    """Email a reset link if the account exists; whether one was sent."""
+    user = await find_user(session, email)
+    if user is None:
+        return False
+    token = await _new_email_token(
+        session, user, EmailTokenPurpose.RESET_PASSWORD, settings.password_reset_ttl_s
+    )
+    await queue_email(
+        session,
+        settings,
+        to=user.email,
+        template="reset_password",
+        context={
+            "name": user.name,
+            "link": f"{settings.resolved_frontend_url}/reset-password?token={token}",
+            "minutes": settings.password_reset_ttl_s // 60,
+        },
+    )
+    return True
+
+
+async def reset_password(session: AsyncSession, token: str, password: str) -> User:
+    """Set a new password with a reset link; every session of the account ends."""
+    _token, user = await _use_email_token(session, token, EmailTokenPurpose.RESET_PASSWORD)
+    check_password(password, user.email)
+    user.password_hash = hash_password(password)
+    if user.email_verified_at is None:
+        user.email_verified_at = clock.now()  # the link reached the inbox: the address works
+    await logout_everywhere(session, user)
+    return user
