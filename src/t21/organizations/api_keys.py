@@ -1,0 +1,96 @@
+"""API keys: `t21_…` secrets acting for one organization with a role, shown once, stored hashed."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core import clock
+from t21.core.errors import Forbidden, NotFound
+from t21.core.security import new_token, token_digest
+from t21.organizations.models import ApiKey
+from t21.organizations.permissions import Action, Role, may_grant
+from t21.organizations.tenancy import Principal
+
+KEY_PREFIX = "t21_"
+SHOWN_PREFIX_LENGTH = 8
+# `last_used_at` is written at most this often per key, not on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    api_key: ApiKey
+    secret: str
+
+
+async def create(
+    session: AsyncSession,
+    principal: Principal,
+    organization_id: uuid.UUID,
+    *,
+    name: str,
+    role: Role,
+) -> CreatedKey:
+    mine = principal.authorize(organization_id, Action.MANAGE_API_KEYS)
+    if not may_grant(mine, role) and mine is not role:
+        raise Forbidden(f"Your role ({mine.value}) can't create a key with the role {role.value}.")
+    secret = KEY_PREFIX + new_token()
+    api_key = ApiKey(
+        organization_id=organization_id,
+        name=name.strip(),
+        role=role,
+        prefix=secret[: len(KEY_PREFIX) + SHOWN_PREFIX_LENGTH],
+        key_digest=token_digest(secret),
+        created_by_id=principal.user_id,
+    )
+    session.add(api_key)
+    await session.flush()
+    return CreatedKey(api_key, secret)
+
+
+async def list_keys(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
+) -> list[ApiKey]:
+    principal.authorize(organization_id, Action.MANAGE_API_KEYS)
+    rows = await session.scalars(
+        select(ApiKey)
+        .where(ApiKey.organization_id == organization_id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.created_at)
+    )
+    return list(rows)
+
+
+async def revoke(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, key_id: uuid.UUID
+) -> None:
+    principal.authorize(organization_id, Action.MANAGE_API_KEYS)
+    api_key = await session.scalar(
+        select(ApiKey).where(
+            ApiKey.id == key_id,
+            ApiKey.organization_id == organization_id,
+            ApiKey.revoked_at.is_(None),
+        )
+    )
+    if api_key is None:
+        raise NotFound("No such API key.")
+    api_key.revoked_at = clock.now()
+    await session.flush()
+
+
+async def find_active(session: AsyncSession, secret: str) -> ApiKey | None:
+    """The live key with this secret, its use recorded (at most once a minute)."""
+    api_key = await session.scalar(
+        select(ApiKey).where(ApiKey.key_digest == token_digest(secret), ApiKey.revoked_at.is_(None))
+    )
+    if api_key is None:
+        return None
+    now = clock.now()
+    if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
+        api_key.last_used_at = now
+        await session.flush()
+    return api_key

@@ -1,0 +1,160 @@
+"""Invitations: a single-use link, emailed, for one address and one role, for 7 days."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core import clock
+from t21.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from t21.core.security import new_token, token_digest
+from t21.core.settings import Settings
+from t21.identity.models import User
+from t21.identity.service import normalise_email
+from t21.notifications.service import queue_email
+from t21.organizations.models import Invitation, Membership, Organization
+from t21.organizations.permissions import Action, Role, may_grant
+from t21.organizations.tenancy import Principal
+
+
+def _pending(organization_id: uuid.UUID) -> list[object]:
+    return [
+        Invitation.organization_id == organization_id,
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
+        Invitation.expires_at > clock.now(),
+    ]
+
+
+async def invite(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    organization_id: uuid.UUID,
+    *,
+    email: str,
+    role: Role,
+) -> Invitation:
+    mine = principal.authorize(organization_id, Action.MANAGE_MEMBERS)
+    if not may_grant(mine, role):
+        raise Forbidden(f"Your role ({mine.value}) can't invite a {role.value}.")
+    email = normalise_email(email)
+    already_member = await session.scalar(
+        select(Membership.id)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization_id, User.email == email)
+    )
+    if already_member is not None:
+        raise Conflict(f"{email} is already a member.")
+    pending = await session.scalar(
+        select(Invitation.id).where(*_pending(organization_id), Invitation.email == email)  # type: ignore[arg-type]
+    )
+    if pending is not None:
+        raise Conflict(f"{email} already has a pending invitation; revoke it to send a new one.")
+    organization = await session.get(Organization, organization_id)
+    assert organization is not None
+    assert principal.user is not None
+    token = new_token()
+    invitation = Invitation(
+        organization_id=organization_id,
+        email=email,
+        role=role,
+        token_digest=token_digest(token),
+        invited_by_id=principal.user.id,
+        expires_at=clock.now() + timedelta(seconds=settings.invitation_ttl_s),
+    )
+    session.add(invitation)
+    await session.flush()
+    await queue_email(
+        session,
+        settings,
+        to=email,
+        template="invitation",
+        context={
+            "inviter": principal.user.name or principal.user.email,
+            "organization": organization.name,
+            "role": role.value,
+            "link": f"{settings.resolved_frontend_url}/invitations/accept?token={token}",
+            "days": settings.invitation_ttl_s // 86400,
+        },
+    )
+    return invitation
+
+
+async def list_pending(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
+) -> list[Invitation]:
+    principal.authorize(organization_id, Action.MANAGE_MEMBERS)
+    rows = await session.scalars(
+        select(Invitation).where(*_pending(organization_id)).order_by(Invitation.created_at)  # type: ignore[arg-type]
+    )
+    return list(rows)
+
+
+async def revoke(
+    session: AsyncSession,
+    principal: Principal,
+    organization_id: uuid.UUID,
+    invitation_id: uuid.UUID,
+) -> None:
+    principal.authorize(organization_id, Action.MANAGE_MEMBERS)
+    invitation = await session.scalar(
+        select(Invitation).where(
+            Invitation.id == invitation_id, Invitation.organization_id == organization_id
+        )
+    )
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+    ):
+        raise NotFound("No such pending invitation.")
+    invitation.revoked_at = clock.now()
+    await session.flush()
+
+
+async def accept(session: AsyncSession, user: User, token: str) -> Membership:
+    """Join the organization; only the account of the invited address may accept."""
+    now = clock.now()
+    invitation = await session.scalar(
+        select(Invitation).where(Invitation.token_digest == token_digest(token))
+    )
+    usable = (
+        invitation is not None
+        and invitation.accepted_at is None
+        and invitation.revoked_at is None
+        and invitation.expires_at > now
+    )
+    if not usable:
+        raise BadRequest("This invitation is invalid, expired or already used.")
+    assert invitation is not None
+    if normalise_email(user.email) != invitation.email:
+        raise Forbidden(
+            "This invitation was sent to another email address; sign in with that account."
+        )
+    claimed = await session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise BadRequest("This invitation is invalid, expired or already used.")
+    existing = await session.scalar(
+        select(Membership).where(
+            Membership.organization_id == invitation.organization_id, Membership.user_id == user.id
+        )
+    )
+    if existing is not None:
+        raise Conflict("You are already a member of this organization.")
+    if user.email_verified_at is None:
+        user.email_verified_at = now  # the invitation reached this inbox
+    membership = Membership(
+        organization_id=invitation.organization_id, user_id=user.id, role=invitation.role
+    )
+    session.add(membership)
+    await session.flush()
+    return membership

@@ -1,0 +1,155 @@
+"""What the organization endpoints take and give."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
+
+from t21.organizations.models import ApiKey, Invitation
+from t21.organizations.permissions import Role
+from t21.organizations.service import MemberView, OrganizationView
+
+OrgName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class OrganizationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: OrgName
+
+
+class OrganizationOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    tier: str
+    personal: bool
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, view: OrganizationView) -> OrganizationOut:
+        org = view.organization
+        return cls(
+            id=org.id,
+            name=org.name,
+            slug=org.slug,
+            tier=org.tier,
+            personal=org.personal,
+            role=view.role,
+            created_at=org.created_at,
+        )
+
+
+class OrganizationList(BaseModel):
+    items: list[OrganizationOut]
+    next_cursor: str | None = None
+
+
+class MemberUser(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+
+
+class MemberOut(BaseModel):
+    user: MemberUser
+    role: Role
+    joined_at: datetime
+
+    @classmethod
+    def of(cls, view: MemberView) -> MemberOut:
+        return cls(
+            user=MemberUser(id=view.user.id, email=view.user.email, name=view.user.name),
+            role=view.membership.role,
+            joined_at=view.membership.created_at,
+        )
+
+
+class MemberList(BaseModel):
+    items: list[MemberOut]
+    next_cursor: str | None = None
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+
+
+class InvitationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    role: Role = Role.MEMBER
+
+
+class InvitationOut(BaseModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    email: str
+    role: Role
+    expires_at: datetime
+    created_at: datetime
+
+    @classmethod
+    def of(cls, invitation: Invitation) -> InvitationOut:
+        return cls(
+            id=invitation.id,
+            organization_id=invitation.organization_id,
+            email=invitation.email,
+            role=invitation.role,
+            expires_at=invitation.expires_at,
+            created_at=invitation.created_at,
+        )
+
+
+class InvitationList(BaseModel):
+    items: list[InvitationOut]
+    next_cursor: str | None = None
+
+
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class AcceptedOut(BaseModel):
+    organization: OrganizationOut
+    role: Role
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: KeyName
+    role: Role = Role.MEMBER
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, api_key: ApiKey) -> ApiKeyOut:
+        return cls(
+            id=api_key.id,
+            name=api_key.name,
+            role=api_key.role,
+            prefix=api_key.prefix,
+            created_at=api_key.created_at,
+            last_used_at=api_key.last_used_at,
+        )
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key: str
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+    next_cursor: str | None = None

@@ -1,0 +1,192 @@
+"""Organizations and their members: creation, renaming, deletion, roles, leaving.
+
+Every function receives the principal's already-checked role where it matters; who may do what
+is decided by `permissions` (through `Principal.authorize`) and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core.errors import Conflict, Forbidden, NotFound
+from t21.identity.models import User
+from t21.organizations.models import Membership, Organization
+from t21.organizations.permissions import Action, Role, may_grant, may_manage
+from t21.organizations.tenancy import Principal, scoped
+
+SLUG_MAX = 50
+
+
+def slugify(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:SLUG_MAX].strip("-") or "org"
+
+
+async def _unique_slug(session: AsyncSession, name: str) -> str:
+    base = slugify(name)
+    candidate = base
+    while await session.scalar(select(Organization.id).where(Organization.slug == candidate)):
+        candidate = f"{base}-{secrets.token_hex(3)}"
+    return candidate
+
+
+async def create_organization(
+    session: AsyncSession, owner: User, *, name: str, personal: bool = False
+) -> Organization:
+    organization = Organization(
+        name=name.strip(), slug=await _unique_slug(session, name), tier="free", personal=personal
+    )
+    session.add(organization)
+    await session.flush()
+    session.add(Membership(organization_id=organization.id, user_id=owner.id, role=Role.OWNER))
+    await session.flush()
+    return organization
+
+
+async def create_personal_organization(session: AsyncSession, user: User) -> Organization:
+    return await create_organization(session, user, name=user.name or user.email, personal=True)
+
+
+@dataclass(frozen=True)
+class OrganizationView:
+    organization: Organization
+    role: Role
+
+
+async def list_organizations(session: AsyncSession, principal: Principal) -> list[OrganizationView]:
+    rows = await session.scalars(
+        scoped(select(Organization), principal, Organization.id).order_by(Organization.created_at)
+    )
+    return [OrganizationView(org, principal.roles[org.id]) for org in rows]
+
+
+async def get_organization(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
+) -> OrganizationView:
+    role = principal.authorize(organization_id, Action.READ)
+    organization = await session.scalar(
+        scoped(select(Organization), principal, Organization.id).where(
+            Organization.id == organization_id
+        )
+    )
+    if organization is None:
+        raise NotFound("No such organization.")
+    return OrganizationView(organization, role)
+
+
+async def rename_organization(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, *, name: str
+) -> OrganizationView:
+    principal.authorize(organization_id, Action.UPDATE_ORGANIZATION)
+    view = await get_organization(session, principal, organization_id)
+    view.organization.name = name.strip()
+    await session.flush()
+    return view
+
+
+async def delete_organization(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
+) -> None:
+    principal.authorize(organization_id, Action.DELETE_ORGANIZATION)
+    view = await get_organization(session, principal, organization_id)
+    if view.organization.personal:
+        raise Conflict("A personal organization can't be deleted.")
+    await session.execute(delete(Organization).where(Organization.id == organization_id))
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberView:
+    membership: Membership
+    user: User
+
+
+async def list_members(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
+) -> list[MemberView]:
+    principal.authorize(organization_id, Action.READ)
+    rows = await session.execute(
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization_id)
+        .order_by(Membership.created_at)
+    )
+    return [MemberView(membership, user) for membership, user in rows.tuples()]
+
+
+async def _membership(
+    session: AsyncSession, organization_id: uuid.UUID, user_id: uuid.UUID
+) -> MemberView:
+    row = (
+        await session.execute(
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.organization_id == organization_id, Membership.user_id == user_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such member.")
+    return MemberView(row[0], row[1])
+
+
+async def change_role(
+    session: AsyncSession,
+    principal: Principal,
+    organization_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    role: Role,
+) -> MemberView:
+    mine = principal.authorize(organization_id, Action.MANAGE_MEMBERS)
+    member = await _membership(session, organization_id, user_id)
+    current = member.membership.role
+    if not may_manage(mine, current) or not may_grant(mine, role):
+        raise Forbidden(
+            f"Your role ({mine.value}) can't change a {current.value} into a {role.value}."
+        )
+    if current is Role.OWNER and role is not Role.OWNER:
+        await _keep_an_owner(session, organization_id)
+    member.membership.role = role
+    await session.flush()
+    return member
+
+
+async def remove_member(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Remove a member; anyone may remove themselves (leave), except the last owner."""
+    leaving = principal.user_id == user_id
+    mine = principal.authorize(organization_id, Action.READ if leaving else Action.MANAGE_MEMBERS)
+    member = await _membership(session, organization_id, user_id)
+    if not leaving and not may_manage(mine, member.membership.role):
+        raise Forbidden(f"Your role ({mine.value}) can't remove a {member.membership.role.value}.")
+    if member.membership.role is Role.OWNER:
+        await _keep_an_owner(session, organization_id)
+    organization = await session.get(Organization, organization_id)
+    if organization is not None and organization.personal and leaving:
+        raise Conflict("You can't leave your personal organization.")
+    await session.delete(member.membership)
+    await session.flush()
+
+
+async def _keep_an_owner(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    # Row locks on PostgreSQL keep two owners from demoting each other at the same moment.
+    owners = select(Membership.id).where(
+        Membership.organization_id == organization_id, Membership.role == Role.OWNER
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        owners = owners.with_for_update()
+    if len((await session.scalars(owners)).all()) <= 1:
+        raise Conflict(
+            "The organization must keep at least one owner; make someone else owner first."
+        )

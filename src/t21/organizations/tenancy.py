@@ -1,0 +1,77 @@
+"""The authenticated principal of a request, and the one helper that scopes queries to it.
+
+Tenant data is only ever read through `scoped()`: a query that forgets it is a bug. Anything of an
+organization the principal doesn't belong to answers 404, never 403, so existence doesn't leak.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from t21.core.errors import Forbidden, NotFound
+from t21.identity.models import User
+from t21.organizations.models import ApiKey
+from t21.organizations.permissions import USER_ONLY, Action, Role, allows
+
+S = TypeVar("S", bound=Select[Any])
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user, or an API key acting for one organization."""
+
+    user: User | None
+    api_key: ApiKey | None
+    roles: Mapping[uuid.UUID, Role] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        return self.user.id if self.user is not None else None
+
+    @property
+    def organization_ids(self) -> list[uuid.UUID]:
+        return list(self.roles)
+
+    @property
+    def subject(self) -> str:
+        """A stable name for rate limits and idempotency keys."""
+        if self.api_key is not None:
+            return f"key:{self.api_key.id}"
+        assert self.user is not None
+        return f"user:{self.user.id}"
+
+    def role_in(self, organization_id: uuid.UUID) -> Role | None:
+        return self.roles.get(organization_id)
+
+    def authorize(
+        self, organization_id: uuid.UUID, action: Action, *, what: str = "organization"
+    ) -> Role:
+        """The principal's role in the organization, if it may perform `action` there.
+
+        Not a member (or an API key of another organization): 404 `not_found`. A member whose
+        role doesn't allow it, or an API key asking for what only people may do: 403.
+        """
+        role = self.roles.get(organization_id)
+        if role is None:
+            raise NotFound(f"No such {what}.")
+        if self.api_key is not None and action in USER_ONLY:
+            raise Forbidden("API keys can't do this; sign in as a member of the organization.")
+        if not allows(role, action):
+            raise Forbidden(f"Your role ({role.value}) doesn't allow this.")
+        return role
+
+
+def scoped(
+    statement: S,
+    principal: Principal,
+    organization_column: InstrumentedAttribute[uuid.UUID],
+) -> S:
+    """`statement` restricted to rows of the principal's organizations."""
+    restricted: S = statement.where(organization_column.in_(principal.organization_ids))
+    return restricted
