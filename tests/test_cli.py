@@ -46,10 +46,10 @@ def test_migrate_upgrades_an_empty_sqlite_database_once(cli: CliRunner, tmp_path
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     first = run(cli, "migrate", T21_DATABASE_URL=url)
     assert first.exit_code == 0, first.output
-    assert "upgraded from empty to 0001" in first.stdout
+    assert "upgraded from empty to" in first.stdout
     again = run(cli, "migrate", T21_DATABASE_URL=url)
     assert again.exit_code == 0
-    assert "already at 0001" in again.stdout
+    assert "is already at" in again.stdout
 
 
 def test_migrate_sql_prints_the_schema_without_touching_a_database(
@@ -67,7 +67,7 @@ def test_migrate_upgrades_an_empty_postgresql_database(
 ) -> None:
     result = run(cli, "migrate", T21_DATABASE_URL=empty_pg_database)
     assert result.exit_code == 0, result.output
-    assert "upgraded from empty to 0001" in result.stdout
+    assert "upgraded from empty to" in result.stdout
 
 
 @pytest.mark.parametrize(

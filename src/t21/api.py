@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from t21 import __version__
@@ -22,8 +22,12 @@ from t21.core.problems import (
     install_exception_handlers,
 )
 from t21.core.ratelimit import RateLimiter, RateLimitMiddleware
+from t21.core.routing import APIRouter
 from t21.core.settings import Settings, get_settings
+from t21.organizations.auth import idempotency_owner
 from t21.runtime import open_runtime
+from t21.sandbox.app import create_sandbox_app
+from t21.sandbox.server import ThreadedServer
 
 log = get_logger("t21.api")
 
@@ -40,7 +44,15 @@ EXPOSED_HEADERS = [
 
 def api_router() -> APIRouter:
     """Every domain's routes under /api/v1."""
-    return APIRouter(prefix=API_PREFIX)
+    from t21.identity.router import router as auth_router
+    from t21.organizations.router import invitations_router
+    from t21.organizations.router import router as organizations_router
+
+    router = APIRouter(prefix=API_PREFIX)
+    router.include_router(auth_router)
+    router.include_router(organizations_router)
+    router.include_router(invitations_router)
+    return router
 
 
 def create_app(
@@ -49,21 +61,34 @@ def create_app(
     worker: bool = True,
     loops: bool | None = None,
     track_jobs: bool = False,
+    sandbox: bool = False,
 ) -> FastAPI:
     """The T21 API. With `worker`, this process also runs jobs and (unless `loops=False`)
-    the periodic loops, as `t21 serve` does in the embedded mode."""
+    the periodic loops, as `t21 serve` does in the embedded mode. With `sandbox`, the local
+    fakes of outside services are served on a loopback port when the settings enable them."""
     settings = settings or get_settings()
     run_loops = worker if loops is None else loops
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(
-            settings,
-            consume_jobs=worker,
-            run_loops=run_loops,
-            track_jobs=track_jobs,
-        ) as runtime:
+        async with (
+            open_runtime(
+                settings,
+                consume_jobs=worker,
+                run_loops=run_loops,
+                track_jobs=track_jobs,
+            ) as runtime,
+            AsyncExitStack() as async_stack,
+        ):
+            stack = ExitStack()
+            async_stack.callback(stack.close)
             app.state.runtime = runtime
+            if sandbox and settings.sandbox_enabled and settings.sandbox_url is None:
+                server = stack.enter_context(
+                    ThreadedServer(create_sandbox_app(), port=settings.sandbox_port)
+                )
+                runtime.state["sandbox_url"] = server.url
+                log.info("sandbox started", url=server.url)
             app.state.rate_limiter = (
                 RateLimiter(runtime.redis, key_prefix=f"{settings.redis_prefix}:ratelimit")
                 if settings.rate_limit_enabled
@@ -93,6 +118,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.rate_limiter = None
+    app.state.idempotency_owner = idempotency_owner
     install_exception_handlers(app)
     app.include_router(ops_router)
     app.include_router(api_router())

@@ -180,7 +180,7 @@ def serve(
             ]
         )
     _run(preflight(settings, migrate=settings.is_sqlite if migrate is None else migrate))
-    application = create_app(settings, worker=not no_worker)
+    application = create_app(settings, worker=not no_worker, sandbox=True)
     err.print(
         f"T21 {__version__} on http://{settings.host}:{settings.port} "
         f"(docs at /docs, {'API only' if no_worker else 'API + worker'})",

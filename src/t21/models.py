@@ -1,6 +1,30 @@
 """Every table's model, imported so `Base.metadata` is complete (migrations, tests)."""
 
+from t21.core.idempotency import IdempotencyRecord
 from t21.core.models import Base
+from t21.identity.models import (
+    EmailToken,
+    LoginCode,
+    OAuthIdentity,
+    OAuthLogin,
+    RefreshToken,
+    User,
+)
 from t21.notifications.models import OutboundEmail
+from t21.organizations.models import ApiKey, Invitation, Membership, Organization
 
-__all__ = ["Base", "OutboundEmail"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "EmailToken",
+    "IdempotencyRecord",
+    "Invitation",
+    "LoginCode",
+    "Membership",
+    "OAuthIdentity",
+    "OAuthLogin",
+    "Organization",
+    "OutboundEmail",
+    "RefreshToken",
+    "User",
+]

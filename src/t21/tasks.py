@@ -1,5 +1,7 @@
 """Imports every domain's jobs and loops so they are registered before the queue starts."""
 
+from t21.core import housekeeping
+from t21.identity import tasks as identity_tasks
 from t21.notifications import tasks as notifications_tasks
 
-__all__ = ["notifications_tasks"]
+__all__ = ["housekeeping", "identity_tasks", "notifications_tasks"]
