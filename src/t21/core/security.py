@@ -127,7 +127,8 @@ def issue_access_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, int
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": str(user_id),
-        "iat": int(now.timestamp()),
+        # Sub-second precision: a session ended at 12:00:00.4 refuses a token of 12:00:00.3.
+        "iat": round(now.timestamp(), 6),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl)).timestamp()),
         "jti": secrets.token_hex(8),
@@ -174,7 +175,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         raise InvalidToken("invalid subject") from exc
     return AccessClaims(
         user_id=user_id,
-        issued_at=datetime.fromtimestamp(int(claims["iat"]), tz=UTC),
+        issued_at=datetime.fromtimestamp(float(claims["iat"]), tz=UTC),
         expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
         token_id=str(claims.get("jti", "")),
     )

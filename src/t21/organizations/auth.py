@@ -56,12 +56,13 @@ async def _user_principal(session: AsyncSession, settings: Settings, token: str)
     if user is None:
         raise NotAuthenticated("The access token is invalid.")
     revoked = user.sessions_revoked_at
-    if revoked is not None and claims.issued_at < revoked.replace(microsecond=0):
+    if revoked is not None and claims.issued_at < revoked:
         raise NotAuthenticated("This session was ended; sign in again.")
     rows = await session.execute(
         select(Membership.organization_id, Membership.role).where(Membership.user_id == user.id)
     )
-    return Principal(user=user, api_key=None, roles=dict(rows.tuples().all()))
+    roles: dict[uuid.UUID, Role] = dict(rows.all())
+    return Principal(user=user, api_key=None, roles=roles)
 
 
 async def _key_principal(session: AsyncSession, secret: str) -> Principal:

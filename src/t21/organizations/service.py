@@ -121,7 +121,7 @@ async def list_members(
         .where(Membership.organization_id == organization_id)
         .order_by(Membership.created_at)
     )
-    return [MemberView(membership, user) for membership, user in rows.tuples()]
+    return [MemberView(membership, user) for membership, user in rows]
 
 
 async def _membership(
