@@ -117,12 +117,15 @@ class Idempotency:
             self.record_id = fresh.id
         return None
 
+    @staticmethod
+    def remembers(response: Response) -> bool:
+        """Whether `response` is kept for replays: not a 5xx (the client may retry those), and
+        a body already in memory (not a stream)."""
+        return response.status_code < 500 and isinstance(getattr(response, "body", None), bytes)
+
     async def finish(self, response: Response) -> None:
         """Remember `response` (in the request's unit of work when there is one)."""
-        body = getattr(response, "body", None)
-        if response.status_code >= 500 or not isinstance(body, bytes):
-            await self.abandon()
-            return
+        body = response.body
         headers = {
             name: value
             for name, value in response.headers.items()

@@ -7,6 +7,7 @@ Every domain router is a `t21.core.routing.APIRouter`. A POST that creates somet
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
 from typing import Any
 
 import fastapi
@@ -41,12 +42,25 @@ class T21Route(APIRoute):
             try:
                 response = await handler(request)
             except BaseException:
-                await guard.abandon()
+                await _abandon_later(request, guard)
                 raise
-            await guard.finish(response)
+            if guard.remembers(response):
+                await guard.finish(response)
+            else:
+                await _abandon_later(request, guard)
             return response
 
         return idempotent_handler
+
+
+async def _abandon_later(request: Request, guard: Idempotency) -> None:
+    """Forget the key once the request's unit of work has closed (FastAPI closes the request
+    stack after the handler's dependencies): doing it now would wait on that transaction."""
+    stack = request.scope.get("fastapi_inner_astack")
+    if isinstance(stack, AsyncExitStack):
+        stack.push_async_callback(guard.abandon)
+    else:
+        await guard.abandon()
 
 
 class APIRouter(fastapi.APIRouter):

@@ -3,6 +3,9 @@
 `enqueue()` never talks to the broker. It buffers the job in the current unit of work; the
 buffer is sent after a successful commit and dropped on rollback, so a job never runs against
 rows that were never committed, and a failed request leaves no job behind.
+
+Don't open a second `session_scope()` while one is open in the same task: on SQLite the first
+holds the write lock, and the second would wait for it until the busy timeout.
 """
 
 from __future__ import annotations
