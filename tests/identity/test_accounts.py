@@ -157,3 +157,12 @@ async def test_stored_passwords_are_argon2id_hashes(
         assert user.password_hash is not None
         assert user.password_hash.startswith("$argon2id$")
         assert PASSWORD not in user.password_hash
+
+
+async def test_openapi_declares_the_bearer_scheme_on_protected_routes(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["paths"]["/api/v1/auth/me"]["get"]["security"] == [{"bearer": []}]
+    assert "security" not in document["paths"]["/api/v1/auth/login"]["post"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +33,14 @@ from t21.organizations.tenancy import Principal
 
 _principal_rate_limit = RateLimit(
     lambda settings: settings.rate_limit_per_principal, key="principal", scope="principal"
+)
+
+
+# Declared for the OpenAPI document (the "Authorize" button of /docs); parsing is ours.
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An access token from /api/v1/auth, or an API key `t21_…`.",
 )
 
 
@@ -72,7 +81,12 @@ async def _key_principal(session: AsyncSession, secret: str) -> Principal:
     return Principal(user=None, api_key=api_key, roles={api_key.organization_id: api_key.role})
 
 
-async def get_principal(request: Request, session: DbSession, settings: AppSettings) -> Principal:
+async def get_principal(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> Principal:
     token = _bearer(request)
     if token is None:
         raise NotAuthenticated("Sign in: send `Authorization: Bearer <access token or API key>`.")
