@@ -298,3 +298,36 @@ def test_scaled_out_api_and_worker_processes_share_the_job_queue(
         output = _stop(process)
         assert process.returncode == 0, output
         assert "Traceback" not in output
+
+
+def test_create_user_makes_a_verified_account_that_can_sign_in(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    result = run(
+        cli,
+        "create-user",
+        "--email",
+        "Operator@Example.com",
+        "--name",
+        "Operator",
+        "--password",
+        "a sturdy passphrase",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created operator@example.com" in result.output
+    assert not (tmp_path / "var" / "mail").exists(), "no email is sent for an operator's account"
+    again = run(
+        cli,
+        "create-user",
+        "--email",
+        "operator@example.com",
+        "--name",
+        "X",
+        "--password",
+        "another passphrase",
+    )
+    assert again.exit_code == 2
+    assert "already exists" in again.output
+    weak = run(cli, "create-user", "--email", "b@example.com", "--name", "B", "--password", "short")
+    assert weak.exit_code == 2
+    assert "at least 8" in weak.output

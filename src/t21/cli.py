@@ -37,6 +37,10 @@ class PreflightError(Exception):
     """Something the process needs is missing or unreachable; the message says what to do."""
 
 
+class Refused(Exception):
+    """The command's own input was refused; the message says why."""
+
+
 def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Report configuration and start-up problems as plain sentences, never a traceback."""
 
@@ -53,6 +57,9 @@ def friendly_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except PreflightError as exc:
             err.print(f"[bold red]T21 can't start:[/] {exc}", highlight=False)
             raise typer.Exit(1) from None
+        except Refused as exc:
+            err.print(f"[bold red]Not done:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
 
     return wrapper
 
@@ -323,6 +330,43 @@ def send_test_email(
     if email.status is EmailStatus.PENDING:
         err.print(f"It stays in the outbox and will be retried after {email.not_before}.")
     raise typer.Exit(1)
+
+
+@app.command("create-user")
+@friendly_errors
+def create_user(
+    email: Annotated[str, typer.Option("--email", help="The account's email address.")],
+    name: Annotated[str, typer.Option("--name", help="The person's name.")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="The password (asked for, hidden, when not given)."),
+    ] = None,
+) -> None:
+    """Create a verified account with its personal organization (no email is sent)."""
+    from t21.core.errors import T21Error
+    from t21.core.uow import session_scope
+    from t21.identity import service as identity_service
+    from t21.runtime import open_runtime
+
+    settings = load_settings()
+    configure_logging(settings)
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    assert password is not None
+
+    async def run() -> None:
+        await preflight(settings, migrate=settings.is_sqlite)
+        async with open_runtime(settings, consume_jobs=False, run_loops=False):
+            async with session_scope() as session:
+                user = await identity_service.create_account(
+                    session, email=email, password=password, name=name, verified=True
+                )
+            out.print(f"Created {user.email} ({user.id}).", highlight=False)
+
+    try:
+        _run(run())
+    except T21Error as exc:
+        raise Refused(exc.detail) from None
 
 
 @app.command()

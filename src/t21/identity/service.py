@@ -56,20 +56,33 @@ async def register(
     session: AsyncSession, settings: Settings, *, email: str, password: str, name: str
 ) -> Session:
     """Create an account with its personal organization, send the verification email, sign in."""
+    user = await create_account(session, email=email, password=password, name=name)
+    await send_verification_email(session, settings, user)
+    return await start_session(session, settings, user)
+
+
+async def create_account(
+    session: AsyncSession, *, email: str, password: str, name: str, verified: bool = False
+) -> User:
+    """A new account and its personal organization (an operator's `verified` one needs no email)."""
     email = normalise_email(email)
     check_password(password, email)
     password_hash = hash_password(password)  # before the lookup: the same time either way
     if await find_user(session, email) is not None:
         raise Conflict("An account with this email already exists.")
-    user = User(email=email, name=name.strip(), password_hash=password_hash)
+    user = User(
+        email=email,
+        name=name.strip(),
+        password_hash=password_hash,
+        email_verified_at=clock.now() if verified else None,
+    )
     session.add(user)
     try:
         await session.flush()
     except IntegrityError:
         raise Conflict("An account with this email already exists.") from None
     await organizations_service.create_personal_organization(session, user)
-    await send_verification_email(session, settings, user)
-    return await start_session(session, settings, user)
+    return user
 
 
 async def find_user(session: AsyncSession, email: str) -> User | None:
