@@ -39,6 +39,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
+__all__ = ["AsyncOAuth2Client", "OAuthFailure", "Provider", "begin", "complete", "provider"]
+
 log = get_logger("t21.oauth")
 
 PROVIDERS = ("google", "github")

@@ -7,9 +7,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from t21.sandbox.github import create_github_app
+from t21.sandbox.google import create_google_app
 from t21.sandbox.resend import create_resend_app
 
-FAKES = {"resend": "Resend email API (POST /resend/emails)"}
+FAKES = {
+    "resend": "Resend email API (POST /resend/emails)",
+    "google": "Google OpenID Connect (/google/.well-known/openid-configuration)",
+    "github": "GitHub OAuth app login and REST API (/github/login/oauth/authorize, /github/user)",
+}
 
 
 def create_sandbox_app() -> Starlette:
@@ -20,5 +26,7 @@ def create_sandbox_app() -> Starlette:
         routes=[
             Route("/", index),
             Mount("/resend", app=create_resend_app()),
+            Mount("/google", app=create_google_app()),
+            Mount("/github", app=create_github_app()),
         ]
     )
