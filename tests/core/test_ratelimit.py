@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.core.test_http import assert_problem
+from tests.support.windows import fresh_window, window_passed
 
 
 async def _client(app: FastAPI) -> httpx.AsyncClient:
@@ -31,6 +32,7 @@ async def test_health_checks_are_not_metered(client: httpx.AsyncClient) -> None:
 
 async def test_per_ip_limit_answers_429_with_retry_after(app_factory: Any) -> None:
     app = app_factory(rate_limit_per_ip="3/minute")
+    await fresh_window(60, needed_s=4)
     async with app.router.lifespan_context(app), await _client(app) as http:
         answers = [await http.get("/api/v1/does-not-exist") for _ in range(4)]
     assert [a.status_code for a in answers] == [404, 404, 404, 429]
@@ -44,6 +46,7 @@ async def test_per_ip_limit_answers_429_with_retry_after(app_factory: Any) -> No
 
 async def test_other_clients_are_not_affected(app_factory: Any) -> None:
     app = app_factory(rate_limit_per_ip="1/minute")
+    await fresh_window(60, needed_s=4)
     async with app.router.lifespan_context(app):
         first = httpx.ASGITransport(app=app, client=("10.0.0.1", 1000))
         second = httpx.ASGITransport(app=app, client=("10.0.0.2", 1000))
@@ -55,6 +58,7 @@ async def test_other_clients_are_not_affected(app_factory: Any) -> None:
 
 
 async def test_route_limit_is_stricter_and_reported_in_headers(client: httpx.AsyncClient) -> None:
+    await fresh_window(60, needed_s=4)
     answers = [await client.get("/api/v1/_test/limited") for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[0].headers["ratelimit-limit"] == "2"
@@ -64,12 +68,11 @@ async def test_route_limit_is_stricter_and_reported_in_headers(client: httpx.Asy
 
 
 async def test_limits_lift_when_the_window_passes(app_factory: Any) -> None:
-    import asyncio
-
-    app = app_factory(rate_limit_per_ip="2/second")
+    app = app_factory(rate_limit_per_ip="2/2 seconds")
     async with app.router.lifespan_context(app), await _client(app) as http:
+        await fresh_window(2, needed_s=1.5)
         assert [(await http.get("/api/v1/x")).status_code for _ in range(3)] == [404, 404, 429]
-        await asyncio.sleep(2.1)
+        await window_passed(2)
         assert (await http.get("/api/v1/x")).status_code == 404
 
 
@@ -85,6 +88,7 @@ async def test_rate_limiting_can_be_turned_off(app_factory: Any) -> None:
 async def test_counters_are_shared_between_api_processes(app_factory: Any) -> None:
     first = app_factory(rate_limit_per_ip="2/minute")
     second = app_factory(rate_limit_per_ip="2/minute")
+    await fresh_window(60, needed_s=4)
     async with (
         first.router.lifespan_context(first),
         second.router.lifespan_context(second),

@@ -42,6 +42,12 @@ async def invite(
     if not may_grant(mine, role):
         raise Forbidden(f"Your role ({mine.value}) can't invite a {role.value}.")
     email = normalise_email(email)
+    # The organization's row lock (PostgreSQL) makes the checks below and the insert one step:
+    # concurrent invitations to one address would otherwise all pass and all be sent.
+    organization = await session.scalar(
+        select(Organization).where(Organization.id == organization_id).with_for_update()
+    )
+    assert organization is not None
     already_member = await session.scalar(
         select(Membership.id)
         .join(User, User.id == Membership.user_id)
@@ -54,8 +60,6 @@ async def invite(
     )
     if pending is not None:
         raise Conflict(f"{email} already has a pending invitation; revoke it to send a new one.")
-    organization = await session.get(Organization, organization_id)
-    assert organization is not None
     assert principal.user is not None
     token = new_token()
     invitation = Invitation(

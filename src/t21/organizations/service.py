@@ -172,8 +172,14 @@ async def remove_member(
         raise Forbidden(f"Your role ({mine.value}) can't remove a {member.membership.role.value}.")
     if member.membership.role is Role.OWNER:
         await _keep_an_owner(session, organization_id)
+    # Only its owner holds a personal organization as their own; others invited in may leave.
     organization = await session.get(Organization, organization_id)
-    if organization is not None and organization.personal and leaving:
+    if (
+        organization is not None
+        and organization.personal
+        and leaving
+        and member.membership.role is Role.OWNER
+    ):
         raise Conflict("You can't leave your personal organization.")
     await session.delete(member.membership)
     await session.flush()
