@@ -165,17 +165,25 @@ async def test_a_personal_organization_cant_be_left_or_deleted(
     personal = team.owner.personal_organization_id
     left = await _remove(client, team.owner, personal, team.owner.user_id)
     assert_problem(left, 409, "conflict")
-    # Not even once someone else co-owns it.
+    # No one else can come to own it, so no one can push its person out.
+    invited_owner = await client.post(
+        f"{ORGANIZATIONS}/{personal}/invitations",
+        json={"email": team.outsider.email, "role": "owner"},
+        headers=team.owner.headers,
+    )
+    assert_problem(invited_owner, 409, "conflict")
     await join(
         client,
         jobs,
         settings,
         inviter=team.owner,
         organization_id=personal,
-        members={"owner": team.outsider},
+        members={"admin": team.outsider},
     )
-    left = await _remove(client, team.owner, personal, team.owner.user_id)
-    assert_problem(left, 409, "conflict")
+    promoted = await _set_role(client, team.owner, personal, team.outsider.user_id, "owner")
+    assert_problem(promoted, 409, "conflict")
+    demoted_by_admin = await _set_role(client, team.outsider, personal, team.owner.user_id, "admin")
+    assert_problem(demoted_by_admin, 403, "forbidden")
     deleted = await client.delete(f"{ORGANIZATIONS}/{personal}", headers=team.owner.headers)
     assert_problem(deleted, 409, "conflict")
     assert (await memberships_in_me(client, team.owner))[personal] == "owner"

@@ -17,6 +17,7 @@ from t21.identity.service import normalise_email
 from t21.notifications.service import queue_email
 from t21.organizations.models import Invitation, Membership, Organization
 from t21.organizations.permissions import Action, Role, may_grant
+from t21.organizations.service import refuse_second_personal_owner
 from t21.organizations.tenancy import Principal
 
 
@@ -48,6 +49,8 @@ async def invite(
         select(Organization).where(Organization.id == organization_id).with_for_update()
     )
     assert organization is not None
+    if role is Role.OWNER:
+        await refuse_second_personal_owner(session, organization_id)
     already_member = await session.scalar(
         select(Membership.id)
         .join(User, User.id == Membership.user_id)

@@ -154,11 +154,21 @@ async def change_role(
         raise Forbidden(
             f"Your role ({mine.value}) can't change a {current.value} into a {role.value}."
         )
+    if role is Role.OWNER and current is not Role.OWNER:
+        await refuse_second_personal_owner(session, organization_id)
     if current is Role.OWNER and role is not Role.OWNER:
         await _keep_an_owner(session, organization_id)
     member.membership.role = role
     await session.flush()
     return member
+
+
+async def refuse_second_personal_owner(session: AsyncSession, organization_id: uuid.UUID) -> None:
+    """A personal organization has one owner, its person: others may join it, never own it,
+    so no one can demote or remove that person from their own workspace."""
+    organization = await session.get(Organization, organization_id)
+    if organization is not None and organization.personal:
+        raise Conflict("A personal organization has a single owner; invite people as admins.")
 
 
 async def remove_member(
