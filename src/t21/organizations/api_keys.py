@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock
 from t21.core.errors import Forbidden, NotFound
+from t21.core.pagination import PageRequest, keyset_page
 from t21.core.security import new_token, token_digest
 from t21.organizations.models import ApiKey
 from t21.organizations.permissions import Action, Role, may_grant
@@ -54,15 +55,18 @@ async def create(
 
 
 async def list_keys(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
-) -> list[ApiKey]:
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, page: PageRequest
+) -> tuple[list[ApiKey], str | None]:
     principal.authorize(organization_id, Action.MANAGE_API_KEYS)
-    rows = await session.scalars(
-        select(ApiKey)
-        .where(ApiKey.organization_id == organization_id, ApiKey.revoked_at.is_(None))
-        .order_by(ApiKey.created_at)
+    return await keyset_page(
+        session,
+        select(ApiKey).where(
+            ApiKey.organization_id == organization_id, ApiKey.revoked_at.is_(None)
+        ),
+        keys=[ApiKey.id],
+        key_of=lambda api_key: (api_key.id,),
+        request=page,
     )
-    return list(rows)
 
 
 async def revoke(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock
 from t21.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from t21.core.pagination import PageRequest, keyset_page
 from t21.core.security import new_token, token_digest
 from t21.core.settings import Settings
 from t21.identity.models import User
@@ -92,13 +93,16 @@ async def invite(
 
 
 async def list_pending(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
-) -> list[Invitation]:
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, page: PageRequest
+) -> tuple[list[Invitation], str | None]:
     principal.authorize(organization_id, Action.MANAGE_MEMBERS)
-    rows = await session.scalars(
-        select(Invitation).where(*_pending(organization_id)).order_by(Invitation.created_at)  # type: ignore[arg-type]
+    return await keyset_page(
+        session,
+        select(Invitation).where(*_pending(organization_id)),  # type: ignore[arg-type]
+        keys=[Invitation.id],
+        key_of=lambda invitation: (invitation.id,),
+        request=page,
     )
-    return list(rows)
 
 
 async def revoke(

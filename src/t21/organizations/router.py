@@ -7,6 +7,7 @@ import uuid
 from fastapi import Response
 
 from t21.core.deps import AppSettings, DbSession
+from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations import api_keys, invitations, service
 from t21.organizations.auth import (
@@ -44,10 +45,14 @@ invitations_router = APIRouter(prefix="/invitations", tags=["organizations"])
 
 
 @router.get("")
-async def list_organizations(principal: CurrentPrincipal, session: DbSession) -> OrganizationList:
+async def list_organizations(
+    principal: CurrentPrincipal, session: DbSession, page: PageParams
+) -> OrganizationList:
     """The organizations the caller belongs to (for an API key: its own)."""
-    views = await service.list_organizations(session, principal)
-    return OrganizationList(items=[OrganizationOut.of(view) for view in views])
+    views, next_cursor = await service.list_organizations(session, principal, page)
+    return OrganizationList(
+        items=[OrganizationOut.of(view) for view in views], next_cursor=next_cursor
+    )
 
 
 @router.post("", status_code=201, openapi_extra=IDEMPOTENT)
@@ -88,9 +93,11 @@ async def delete_organization(access: OrgOwner, session: DbSession) -> Response:
 
 
 @router.get("/{organization_id}/members")
-async def list_members(access: OrgReader, session: DbSession) -> MemberList:
-    views = await service.list_members(session, access.principal, access.organization_id)
-    return MemberList(items=[MemberOut.of(view) for view in views])
+async def list_members(access: OrgReader, session: DbSession, page: PageParams) -> MemberList:
+    views, next_cursor = await service.list_members(
+        session, access.principal, access.organization_id, page
+    )
+    return MemberList(items=[MemberOut.of(view) for view in views], next_cursor=next_cursor)
 
 
 @router.patch("/{organization_id}/members/{user_id}")
@@ -132,10 +139,16 @@ async def invite(
 
 
 @router.get("/{organization_id}/invitations")
-async def list_invitations(access: OrgMemberManager, session: DbSession) -> InvitationList:
+async def list_invitations(
+    access: OrgMemberManager, session: DbSession, page: PageParams
+) -> InvitationList:
     """Pending invitations."""
-    pending = await invitations.list_pending(session, access.principal, access.organization_id)
-    return InvitationList(items=[InvitationOut.of(invitation) for invitation in pending])
+    pending, next_cursor = await invitations.list_pending(
+        session, access.principal, access.organization_id, page
+    )
+    return InvitationList(
+        items=[InvitationOut.of(invitation) for invitation in pending], next_cursor=next_cursor
+    )
 
 
 @router.delete("/{organization_id}/invitations/{invitation_id}", status_code=204)
@@ -163,9 +176,11 @@ async def accept_invitation(
 
 
 @router.get("/{organization_id}/api-keys")
-async def list_api_keys(access: OrgKeyManager, session: DbSession) -> ApiKeyList:
-    keys = await api_keys.list_keys(session, access.principal, access.organization_id)
-    return ApiKeyList(items=[ApiKeyOut.of(key) for key in keys])
+async def list_api_keys(access: OrgKeyManager, session: DbSession, page: PageParams) -> ApiKeyList:
+    keys, next_cursor = await api_keys.list_keys(
+        session, access.principal, access.organization_id, page
+    )
+    return ApiKeyList(items=[ApiKeyOut.of(key) for key in keys], next_cursor=next_cursor)
 
 
 @router.post("/{organization_id}/api-keys", status_code=201)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core.errors import Conflict, Forbidden, NotFound
+from t21.core.pagination import PageRequest, keyset_page
 from t21.identity.models import User
 from t21.organizations.models import Membership, Organization
 from t21.organizations.permissions import Action, Role, may_grant, may_manage
@@ -61,11 +62,17 @@ class OrganizationView:
     role: Role
 
 
-async def list_organizations(session: AsyncSession, principal: Principal) -> list[OrganizationView]:
-    rows = await session.scalars(
-        scoped(select(Organization), principal, Organization.id).order_by(Organization.created_at)
+async def list_organizations(
+    session: AsyncSession, principal: Principal, page: PageRequest
+) -> tuple[list[OrganizationView], str | None]:
+    rows, next_cursor = await keyset_page(
+        session,
+        scoped(select(Organization), principal, Organization.id),
+        keys=[Organization.id],
+        key_of=lambda org: (org.id,),
+        request=page,
     )
-    return [OrganizationView(org, principal.roles[org.id]) for org in rows]
+    return [OrganizationView(org, principal.roles[org.id]) for org in rows], next_cursor
 
 
 async def get_organization(
@@ -112,16 +119,20 @@ class MemberView:
 
 
 async def list_members(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
-) -> list[MemberView]:
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, page: PageRequest
+) -> tuple[list[MemberView], str | None]:
     principal.authorize(organization_id, Action.READ)
-    rows = await session.execute(
+    rows, next_cursor = await keyset_page(
+        session,
         select(Membership, User)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == organization_id)
-        .order_by(Membership.created_at)
+        .where(Membership.organization_id == organization_id),
+        keys=[Membership.id],
+        key_of=lambda row: (row[0].id,),
+        request=page,
+        scalars=False,
     )
-    return [MemberView(membership, user) for membership, user in rows]
+    return [MemberView(membership, user) for membership, user in rows], next_cursor
 
 
 async def _membership(

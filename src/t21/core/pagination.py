@@ -1,0 +1,128 @@
+"""Keyset pagination: `?limit=` (1..100, default 20) and an opaque `?cursor=`, answered as
+`{"items": [...], "next_cursor": "..." | null}`.
+
+A page is "the next `limit` rows after the last one seen", found through an index on the sort
+keys, so the millionth page costs what the first does (no OFFSET). The cursor is the last row's
+sort keys, encoded; clients treat it as opaque.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar, Unpack
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
+
+from t21.core.errors import ValidationFailed
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_CURSOR_LENGTH = 512
+
+T = TypeVar("T")
+Key = uuid.UUID | datetime | str | int
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int = DEFAULT_LIMIT
+    after: tuple[Key, ...] | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(keys: Sequence[Key]) -> str:
+    encoded: list[list[str | int]] = []
+    for key in keys:
+        if isinstance(key, uuid.UUID):
+            encoded.append(["u", key.hex])
+        elif isinstance(key, datetime):
+            encoded.append(["t", key.isoformat()])
+        elif isinstance(key, bool):
+            raise TypeError("booleans are not sort keys")
+        elif isinstance(key, int):
+            encoded.append(["i", key])
+        else:
+            encoded.append(["s", key])
+    raw = json.dumps(encoded, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[Key, ...]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = json.loads(raw)
+        if not isinstance(parts, list) or not parts:
+            raise ValueError("not a list of keys")
+        keys: list[Key] = []
+        for kind, value in parts:
+            if kind == "u":
+                keys.append(uuid.UUID(hex=value))
+            elif kind == "t":
+                keys.append(datetime.fromisoformat(value))
+            elif kind == "i":
+                keys.append(int(value))
+            elif kind == "s":
+                keys.append(str(value))
+            else:
+                raise ValueError(kind)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise _bad_cursor() from None
+    return tuple(keys)
+
+
+def _bad_cursor() -> ValidationFailed:
+    message = "Invalid cursor: pass back the next_cursor of a previous page."
+    return ValidationFailed(message, errors=[{"loc": ["query", "cursor"], "msg": message}])
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page."),
+    ] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, after=decode_cursor(cursor) if cursor else None)
+
+
+PageParams = Annotated[PageRequest, Depends(page_request)]
+
+
+async def keyset_page(
+    session: AsyncSession,
+    statement: Select[Unpack[tuple[Any, ...]]],
+    *,
+    keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    key_of: Callable[[Any], tuple[Key, ...]],
+    request: PageRequest,
+    scalars: bool = True,
+) -> tuple[list[Any], str | None]:
+    """One page of `statement` in ascending order of `keys` (unique together, e.g. ending
+    with the id), after the cursor's row. `key_of(row)` gives a row's key values."""
+    if request.after is not None:
+        if len(request.after) != len(keys):
+            raise _bad_cursor()
+        after = [literal(value, key.type) for key, value in zip(keys, request.after, strict=True)]
+        statement = statement.where(tuple_(*keys) > tuple_(*after))
+    statement = statement.order_by(*keys).limit(request.limit + 1)
+    result = await session.execute(statement)
+    rows = list(result.scalars().all() if scalars else result.all())
+    if len(rows) <= request.limit:
+        return rows, None
+    rows = rows[: request.limit]
+    return rows, encode_cursor(key_of(rows[-1]))
