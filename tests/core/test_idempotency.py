@@ -14,7 +14,7 @@ from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.organizations.models import Organization
 from tests.core.test_http import assert_problem
-from tests.support.accounts import Account, register
+from tests.support.accounts import Account, register, sign_in
 
 
 async def _create(
@@ -57,7 +57,7 @@ async def test_a_key_is_forgotten_after_24_hours(
     account = await register(client)
     first = await _create(client, account, "daily", "Daily")
     with clock.frozen(clock.now() + timedelta(hours=24, seconds=1)):
-        later = await _create(client, account, "daily", "Daily")
+        later = await _create(client, await sign_in(client, account), "daily", "Daily")
     assert first.status_code == later.status_code == 201
     assert first.json()["id"] != later.json()["id"]
     assert "idempotent-replayed" not in later.headers

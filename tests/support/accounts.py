@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -138,3 +138,13 @@ async def create_api_key(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def sign_in(client: httpx.AsyncClient, account: Account) -> Account:
+    """The same account with a new session (e.g. after moving the clock past its tokens)."""
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": account.email, "password": account.password}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return replace(account, access_token=body["access_token"], refresh_token=body["refresh_token"])

@@ -67,7 +67,7 @@ async def create_account(
     """A new account and its personal organization (an operator's `verified` one needs no email)."""
     email = normalise_email(email)
     check_password(password, email)
-    password_hash = hash_password(password)  # before the lookup: the same time either way
+    password_hash = await hash_password(password)  # before the lookup: same time either way
     if await find_user(session, email) is not None:
         raise Conflict("An account with this email already exists.")
     user = User(
@@ -103,7 +103,7 @@ async def authenticate(
     email = normalise_email(email)
     await throttle.check(email, ip)
     user = await find_user(session, email)
-    ok, upgraded_hash = verify_password(password, user.password_hash if user else None)
+    ok, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok:
         await throttle.failed(email, ip)
         raise InvalidCredentials()
@@ -326,7 +326,7 @@ async def reset_password(session: AsyncSession, token: str, password: str) -> Us
     """Set a new password with a reset link; every session of the account ends."""
     _token, user = await _use_email_token(session, token, EmailTokenPurpose.RESET_PASSWORD)
     check_password(password, user.email)
-    user.password_hash = hash_password(password)
+    user.password_hash = await hash_password(password)
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()  # the link reached the inbox: the address works
     await logout_everywhere(session, user)
