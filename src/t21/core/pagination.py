@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar, Unpack
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
@@ -105,7 +105,7 @@ PageParams = Annotated[PageRequest, Depends(page_request)]
 
 async def keyset_page(
     session: AsyncSession,
-    statement: Select[Unpack[tuple[Any, ...]]],
+    statement: Select[*tuple[Any, ...]],
     *,
     keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
     key_of: Callable[[Any], tuple[Key, ...]],

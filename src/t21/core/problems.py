@@ -101,6 +101,10 @@ def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
+    if errors and all(tuple(error.get("loc", ()))[:1] == ("path",) for error in errors):
+        # Ids are opaque: one that can't exist is simply not found, like one that doesn't.
+        detail = f"Nothing at {request.method} {request.url.path}."
+        return problem_response(NotFound(detail), request_id=_request_id(request))
     if any(error.get("type") == "json_invalid" for error in errors):
         detail = "The body is not valid JSON."
         ctx = next((e.get("ctx") or {} for e in errors if e.get("type") == "json_invalid"), {})

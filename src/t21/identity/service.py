@@ -253,7 +253,7 @@ async def send_verification_email(session: AsyncSession, settings: Settings, use
         context={
             "name": user.name,
             "link": f"{settings.resolved_frontend_url}/verify-email?token={token}",
-            "hours": settings.email_verification_ttl_s // 3600,
+            "expires_in_s": settings.email_verification_ttl_s,
         },
     )
 
@@ -316,7 +316,7 @@ async def send_password_reset(session: AsyncSession, settings: Settings, email: 
         context={
             "name": user.name,
             "link": f"{settings.resolved_frontend_url}/reset-password?token={token}",
-            "minutes": settings.password_reset_ttl_s // 60,
+            "expires_in_s": settings.password_reset_ttl_s,
         },
     )
     return True

@@ -24,9 +24,19 @@ class RenderedEmail:
     html: str | None
 
 
+def duration(seconds: int | float) -> str:
+    """'7 days', '1 hour', '30 minutes': the largest whole unit, for "expires in ..."."""
+    seconds = int(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("t21.notifications", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
@@ -34,6 +44,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["duration"] = duration
+    return environment
 
 
 def render_email(name: str, context: dict[str, Any], settings: Settings) -> RenderedEmail:

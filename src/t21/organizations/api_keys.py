@@ -14,7 +14,7 @@ from t21.core.errors import Forbidden, NotFound
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.security import new_token, token_digest
 from t21.organizations.models import ApiKey
-from t21.organizations.permissions import Action, Role, may_grant
+from t21.organizations.permissions import Action, Role, may_create_key
 from t21.organizations.tenancy import Principal
 
 KEY_PREFIX = "t21_"
@@ -38,7 +38,7 @@ async def create(
     role: Role,
 ) -> CreatedKey:
     mine = principal.authorize(organization_id, Action.MANAGE_API_KEYS)
-    if not may_grant(mine, role) and mine is not role:
+    if not may_create_key(mine, role):
         raise Forbidden(f"Your role ({mine.value}) can't create a key with the role {role.value}.")
     secret = KEY_PREFIX + new_token()
     api_key = ApiKey(

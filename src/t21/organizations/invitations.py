@@ -86,7 +86,7 @@ async def invite(
             "organization": organization.name,
             "role": role.value,
             "link": f"{settings.resolved_frontend_url}/invitations/accept?token={token}",
-            "days": settings.invitation_ttl_s // 86400,
+            "expires_in_s": settings.invitation_ttl_s,
         },
     )
     return invitation

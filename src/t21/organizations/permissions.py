@@ -74,6 +74,14 @@ def may_grant(granter: Role, role: Role) -> bool:
     return allows(granter, Action.MANAGE_MEMBERS) and granter.outranks(role)
 
 
+def may_create_key(creator: Role, role: Role) -> bool:
+    """Whether `creator` may create an API key acting with `role`: up to their own role (a key
+    never manages members or keys, see `USER_ONLY`), except that only owners make owner keys."""
+    if not allows(creator, Action.MANAGE_API_KEYS):
+        return False
+    return creator is Role.OWNER or (not role.outranks(creator) and role is not Role.OWNER)
+
+
 def may_manage(manager: Role, target: Role) -> bool:
     """Whether `manager` may change or remove a member who has `target`: owners manage anyone;
     admins manage members below them."""

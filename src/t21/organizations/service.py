@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core.errors import Conflict, Forbidden, NotFound
@@ -23,6 +24,7 @@ from t21.organizations.permissions import Action, Role, may_grant, may_manage
 from t21.organizations.tenancy import Principal, scoped
 
 SLUG_MAX = 50
+SLUG_ATTEMPTS = 5
 
 
 def slugify(name: str) -> str:
@@ -42,11 +44,23 @@ async def _unique_slug(session: AsyncSession, name: str) -> str:
 async def create_organization(
     session: AsyncSession, owner: User, *, name: str, personal: bool = False
 ) -> Organization:
-    organization = Organization(
-        name=name.strip(), slug=await _unique_slug(session, name), tier="free", personal=personal
-    )
-    session.add(organization)
-    await session.flush()
+    for _attempt in range(SLUG_ATTEMPTS):
+        organization = Organization(
+            name=name.strip(),
+            slug=await _unique_slug(session, name),
+            tier="free",
+            personal=personal,
+        )
+        try:
+            # A savepoint: someone may take the same slug between the check and the insert.
+            async with session.begin_nested():
+                session.add(organization)
+                await session.flush()
+        except IntegrityError:
+            continue
+        break
+    else:
+        raise Conflict("Could not find a free slug for this name; try again.")
     session.add(Membership(organization_id=organization.id, user_id=owner.id, role=Role.OWNER))
     await session.flush()
     return organization
