@@ -331,3 +331,24 @@ def test_create_user_makes_a_verified_account_that_can_sign_in(
     weak = run(cli, "create-user", "--email", "b@example.com", "--name", "B", "--password", "short")
     assert weak.exit_code == 2
     assert "at least 8" in weak.output
+
+
+def test_sandbox_serves_the_fakes_on_its_own(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(BIN / "t21"), "sandbox", "--port", str(port)],
+        cwd=tmp_path,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    processes.append(process)
+    base = f"http://127.0.0.1:{port}"
+    _wait_for(f"{base}/", process)
+    discovery = httpx.get(f"{base}/google/.well-known/openid-configuration", timeout=5).json()
+    assert discovery["issuer"] == f"{base}/google"
+    assert set(httpx.get(f"{base}/", timeout=5).json()["fakes"]) >= {"google", "github", "resend"}
+    output = _stop(process)
+    assert process.returncode == 0, output
