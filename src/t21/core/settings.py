@@ -87,6 +87,34 @@ class Settings(BaseSettings):
     github_auth_base: str | None = None
     github_api_base: str | None = None
 
+    # --- social networks ------------------------------------------------------------------------
+    instagram_client_id: str | None = None
+    instagram_client_secret: SecretStr | None = None
+    instagram_auth_base: str | None = None
+    instagram_api_base: str | None = None
+    twitter_client_id: str | None = None
+    twitter_client_secret: SecretStr | None = None
+    twitter_auth_base: str | None = None
+    twitter_api_base: str | None = None
+    linkedin_client_id: str | None = None
+    linkedin_client_secret: SecretStr | None = None
+    linkedin_auth_base: str | None = None
+    linkedin_api_base: str | None = None
+    tiktok_client_id: str | None = None
+    tiktok_client_secret: SecretStr | None = None
+    tiktok_auth_base: str | None = None
+    tiktok_api_base: str | None = None
+    facebook_client_id: str | None = None
+    facebook_client_secret: SecretStr | None = None
+    facebook_auth_base: str | None = None
+    facebook_api_base: str | None = None
+    instagram_upload_base: str | None = None
+    facebook_upload_base: str | None = None
+    platform_timeout_s: float = Field(default=30.0, gt=0)
+    platform_poll_interval_s: float = Field(default=2.0, gt=0)
+    platform_poll_timeout_s: float = Field(default=120.0, gt=0)
+    encryption_keys: SecretStr | None = None
+
     # --- sandbox --------------------------------------------------------------------------------
     sandbox: Literal["auto", "on", "off"] = "auto"
     sandbox_url: str | None = None
@@ -177,6 +205,18 @@ class Settings(BaseSettings):
         "github_auth_base",
         "github_api_base",
         "sandbox_url",
+        "instagram_auth_base",
+        "instagram_api_base",
+        "twitter_auth_base",
+        "twitter_api_base",
+        "linkedin_auth_base",
+        "linkedin_api_base",
+        "tiktok_auth_base",
+        "tiktok_api_base",
+        "facebook_auth_base",
+        "facebook_api_base",
+        "instagram_upload_base",
+        "facebook_upload_base",
     )
     @classmethod
     def _check_http_url(cls, value: str | None) -> str | None:

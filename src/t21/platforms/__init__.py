@@ -1,0 +1,1 @@
+"""The social networks T21 publishes to, one module each behind `base.Provider`."""

@@ -1,0 +1,236 @@
+"""The one protocol every social network implements, and the values that cross it.
+
+A provider is built per use from the platform's configuration (`PlatformConfig`: client id,
+secret, base URLs), never shared: `registry.provider(name, config)`. Its methods take the
+account's decrypted `Credentials` and talk to the network over HTTP. Every failure leaves a
+provider as exactly one of `t21.core.outside`'s classes:
+
+- `Retryable(after=…)`: nothing happened; try again later (429 with its reset, throttling codes,
+  5xx or a network error *before* anything was published).
+- `Permanent`: the network refused the request itself (validation, policy, duplicate).
+- `ReauthRequired`: the token is expired, revoked or lacks a permission.
+- `Ambiguous`: the publishing request may have taken effect (timeout or 5xx after sending it).
+  The caller never re-sends blindly; it asks `find_recent` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+ReadRange = Callable[[int, int], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class MediaItem:
+    """One image or video of a post, as an adapter sees it.
+
+    `url` is a time-limited public URL the network can download (Instagram, Facebook, TikTok
+    pull from URLs); `read(offset, length)` returns bytes for networks that take uploads (X,
+    LinkedIn, TikTok file upload).
+    """
+
+    kind: MediaKind
+    content_type: str
+    size: int
+    url: str
+    read: ReadRange
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    alt_text: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    text: str
+    media: list[MediaItem] = field(default_factory=list)
+    # Validated against the provider's `options` model beforehand.
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Published:
+    external_id: str
+    permalink: str | None
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A connected account's secrets and identity, decrypted for one use."""
+
+    access_token: str
+    external_id: str
+    username: str | None = None
+    refresh_token: str | None = None
+    expires_at: datetime | None = None
+    scopes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What a code exchange or a refresh returns. A refresh that rotates the refresh token
+    returns the new one; `None` keeps the stored one."""
+
+    access_token: str
+    refresh_token: str | None = None
+    expires_in: int | None = None
+    refresh_expires_in: int | None = None
+    scopes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Profile:
+    external_id: str
+    username: str | None
+    display_name: str | None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One account that a sign-in at the network gives access to (Facebook: one per Page)."""
+
+    profile: Profile
+    grant: TokenGrant
+
+
+@dataclass(frozen=True)
+class RecentPost:
+    external_id: str
+    text: str | None
+    created_at: datetime | None
+    permalink: str | None = None
+
+
+@dataclass(frozen=True)
+class PostMetrics:
+    """Per-post numbers in T21's names; `None` where the network doesn't give that number."""
+
+    impressions: int | None = None
+    reach: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    shares: int | None = None
+    saves: int | None = None
+    clicks: int | None = None
+    video_views: int | None = None
+
+
+class TextCounting(StrEnum):
+    CHARACTERS = "characters"  # Unicode code points
+    X_WEIGHTED = "x_weighted"  # twitter-text: URLs 23, emoji and CJK 2
+    GRAPHEMES = "graphemes"
+
+
+@dataclass(frozen=True)
+class MediaRule:
+    """What one kind of media must be on a network."""
+
+    content_types: frozenset[str]
+    max_size_bytes: int
+    min_aspect: float | None = None  # width / height
+    max_aspect: float | None = None
+    min_duration_s: float | None = None
+    max_duration_s: float | None = None
+    min_width: int | None = None
+    max_width: int | None = None
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    max_text: int
+    text_counting: TextCounting
+    requires_media: bool
+    max_images: int
+    max_videos: int
+    # Whether images and a video may share a post.
+    mixed_media: bool
+    image: MediaRule | None
+    video: MediaRule | None
+    # The fewest images of a multi-image post, where the network has a minimum (LinkedIn 2).
+    min_multi_images: int = 1
+    notes: tuple[str, ...] = ()
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """How to reach one network: credentials of T21's app there and every base URL."""
+
+    name: str
+    client_id: str
+    client_secret: str
+    auth_base: str
+    api_base: str
+    upload_base: str | None = None
+    sandbox: bool = False
+    # Seconds between polls of asynchronous media processing, and the longest total wait.
+    poll_interval_s: float = 2.0
+    poll_timeout_s: float = 120.0
+    timeout_s: float = 30.0
+
+
+class Provider(Protocol):
+    """A social network, as T21 uses it. See the module docstring for the failure contract."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    uses_pkce: ClassVar[bool]
+    scopes: ClassVar[tuple[str, ...]]
+    limits: ClassVar[PlatformLimits]
+    # The per-target options this network accepts (reel vs feed, visibility, privacy...).
+    options: ClassVar[type[BaseModel]]
+
+    def __init__(self, config: PlatformConfig) -> None: ...
+
+    def authorization_url(self, *, state: str, redirect_uri: str, code_verifier: str | None) -> str:
+        """Where to send the browser to connect an account."""
+        ...
+
+    async def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> list[Connection]:
+        """The accounts a completed authorization gives access to, with their tokens."""
+        ...
+
+    async def refresh(self, credentials: Credentials) -> TokenGrant | None:
+        """New tokens (rotating the refresh token where the network does); `None` when this
+        network's tokens don't refresh (they don't expire, or a person must sign in again)."""
+        ...
+
+    async def revoke(self, credentials: Credentials) -> bool:
+        """Revoke the tokens at the network; whether the network supports it."""
+        ...
+
+    async def profile(self, credentials: Credentials) -> Profile: ...
+
+    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published: ...
+
+    async def find_recent(
+        self, credentials: Credentials, *, since: datetime, limit: int = 20
+    ) -> list[RecentPost]:
+        """The account's posts since `since`, newest first (reconciliation after an
+        interrupted publish). Raises `Retryable` when the network can't answer now."""
+        ...
+
+    async def metrics(
+        self, credentials: Credentials, external_ids: list[str]
+    ) -> dict[str, PostMetrics | None]:
+        """Numbers per post; `None` for a post the network has no data for yet."""
+        ...

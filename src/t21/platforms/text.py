@@ -1,0 +1,88 @@
+"""Counting post text the way each network counts it.
+
+X counts a *weighted* length (twitter-text 3): after NFC normalisation, every URL counts 23,
+every emoji (a whole emoji sequence, however many code points) counts 2, code points in the
+Latin, punctuation and similar ranges count 1 and everything else (CJK, ...) counts 2.
+Others count code points, or user-perceived characters (grapheme clusters).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import regex
+
+from t21.platforms.base import TextCounting
+
+X_URL_LENGTH = 23
+X_DEFAULT_WEIGHT = 200
+X_SCALE = 100
+# twitter-text v3: code point ranges that weigh 100 (count 1); everything else weighs 200.
+X_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+
+_TLDS = (
+    "com|org|net|edu|gov|io|co|ai|app|dev|me|info|biz|tv|uk|us|de|fr|es|it|nl|eu|ca|au|jp|"
+    "cn|in|br|ru|ch|se|no|fi|dk|pl|be|at|ie|nz|ly|gl|gg|to|fm|so|xyz|online|site|shop|blog"
+)
+_URL = regex.compile(
+    r"(?<![\w@.])"
+    r"(?:https?://[^\s<>\"']+"
+    r"|(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r")\b"
+    r"(?::\d{2,5})?(?:/[^\s<>\"']*)?)",
+    regex.IGNORECASE,
+)
+_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+_EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\p{Emoji_Presentation}")
+
+
+def _url_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for match in _URL.finditer(text):
+        start, end = match.span()
+        while end > start and text[end - 1] in _TRAILING_PUNCTUATION:
+            end -= 1
+        spans.append((start, end))
+    return spans
+
+
+def _code_point_weight(char: str) -> int:
+    point = ord(char)
+    for low, high in X_LIGHT_RANGES:
+        if low <= point <= high:
+            return X_SCALE
+    return X_DEFAULT_WEIGHT
+
+
+def _weighted(text: str) -> int:
+    total = 0
+    for cluster in regex.findall(r"\X", text):
+        if _EMOJI.search(cluster):
+            total += X_DEFAULT_WEIGHT
+        else:
+            total += sum(_code_point_weight(char) for char in cluster)
+    return total
+
+
+def x_weighted_length(text: str) -> int:
+    """The length X checks against its 280 limit."""
+    text = unicodedata.normalize("NFC", text)
+    total = 0
+    cursor = 0
+    for start, end in _url_spans(text):
+        total += _weighted(text[cursor:start]) + X_URL_LENGTH * X_SCALE
+        cursor = end
+    total += _weighted(text[cursor:])
+    return total // X_SCALE
+
+
+def grapheme_length(text: str) -> int:
+    return len(regex.findall(r"\X", unicodedata.normalize("NFC", text)))
+
+
+def text_length(text: str, counting: TextCounting) -> int:
+    """`text`'s length as a network using `counting` measures it."""
+    if counting is TextCounting.X_WEIGHTED:
+        return x_weighted_length(text)
+    if counting is TextCounting.GRAPHEMES:
+        return grapheme_length(text)
+    return len(unicodedata.normalize("NFC", text))
