@@ -119,8 +119,35 @@ def test_production_starts_with_real_settings() -> None:
         database_url="postgresql://db/t21",
         email_backend="resend",
         resend_api_key="re_live_123",
+        encryption_keys="k1:" + "A" * 43,
     )
     assert settings.is_production
+    assert not settings.sandbox_enabled
+
+
+def test_production_needs_encryption_keys_and_no_sandbox() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make(
+            env="production",
+            secret_key=STRONG,
+            database_url="postgresql://db/t21",
+            email_backend="resend",
+            resend_api_key="re_live_123",
+            sandbox="on",
+        )
+    text = " ".join(caught.value.problems)
+    assert "T21_ENCRYPTION_KEYS is not set" in text
+    assert "T21_SANDBOX is on" in text
+
+
+@pytest.mark.parametrize(
+    "keys", ["nocolon", "k1:notbase64!!!", "k1:" + "A" * 10, "bad-id:" + "A" * 43, ","]
+)
+def test_malformed_encryption_keys_are_refused(keys: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make(encryption_keys=keys)
+    assert caught.value.problems[0].startswith("T21_ENCRYPTION_KEYS")
+    assert "A" * 10 not in str(caught.value)
 
 
 def test_generated_secret_is_kept_private_and_stable(tmp_path: Path) -> None:

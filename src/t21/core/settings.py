@@ -180,6 +180,19 @@ class Settings(BaseSettings):
     def _parse_lists(cls, value: Any) -> Any:
         return _split_csv(value)
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _check_encryption_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from t21.core.crypto import parse_keys
+
+        try:
+            parse_keys(value.get_secret_value())
+        except ConfigError as exc:
+            raise ValueError("; ".join(p.split(": ", 1)[-1] for p in exc.problems)) from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:
@@ -334,6 +347,11 @@ def production_problems(settings: Settings) -> list[str]:
             )
     if settings.is_sqlite:
         problems.append("T21_DATABASE_URL is SQLite (production needs PostgreSQL)")
+    if settings.encryption_keys is None:
+        problems.append(
+            "T21_ENCRYPTION_KEYS is not set (social accounts' tokens are encrypted with it; "
+            "generate one with `t21 new-encryption-key`)"
+        )
     if settings.sandbox == "on":
         problems.append("T21_SANDBOX is on (the sandbox fakes outside services: not in production)")
     if settings.email_backend is EmailBackendName.CONSOLE:

@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import httpx
 import jwt
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from t21.core import clock
 from t21.core.errors import NotAuthenticated, NotFound, Unavailable, ValidationFailed
 from t21.core.logging import get_logger
+from t21.core.redirects import allowed_redirect, with_params
 from t21.core.security import new_token, token_digest
 from t21.core.settings import Settings
 from t21.identity import service
@@ -186,22 +186,13 @@ def _client(config: Provider, callback_url: str) -> AsyncOAuth2Client:
 
 
 def check_redirect_uri(settings: Settings, redirect_uri: str) -> str:
-    """`redirect_uri` if it is on the allow-list (by default: the front end's origin)."""
-    parts = urlsplit(redirect_uri)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-        raise _bad_redirect()
-    allowed = settings.oauth_redirect_allowlist or [settings.resolved_frontend_url]
-    for entry in allowed:
-        rule = urlsplit(entry)
-        same_origin = (parts.scheme, parts.netloc.lower()) == (rule.scheme, rule.netloc.lower())
-        if same_origin and parts.path.startswith(rule.path.rstrip("/") or ""):
-            return redirect_uri
-    raise _bad_redirect()
-
-
-def _bad_redirect() -> ValidationFailed:
-    message = "redirect_uri is not an allowed address for this API (T21_OAUTH_REDIRECT_ALLOWLIST)."
-    return ValidationFailed(message, errors=[{"loc": ["query", "redirect_uri"], "msg": message}])
+    try:
+        return allowed_redirect(settings, redirect_uri)
+    except ValidationFailed as exc:
+        # On this GET route the address comes in the query string.
+        raise ValidationFailed(
+            exc.detail, errors=[{"loc": ["query", "redirect_uri"], "msg": exc.detail}]
+        ) from None
 
 
 async def begin(
@@ -291,11 +282,6 @@ async def complete(
     )
     await session.flush()
     return with_params(login.redirect_uri, login_code=login_code)
-
-
-def with_params(url: str, **params: str) -> str:
-    separator = "&" if urlsplit(url).query else "?"
-    return f"{url}{separator}{urlencode(params)}"
 
 
 async def _use_login(session: AsyncSession, provider_name: str, state: str | None) -> OAuthLogin:

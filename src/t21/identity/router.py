@@ -12,6 +12,7 @@ from t21.core.deps import AppSettings, DbSession
 from t21.core.errors import BadRequest
 from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
+from t21.core.redirects import with_params
 from t21.core.routing import APIRouter
 from t21.identity import oauth, service
 from t21.identity.schemas import (
@@ -30,7 +31,7 @@ from t21.identity.schemas import (
     UserOut,
 )
 from t21.identity.throttle import LoginThrottle
-from t21.organizations.auth import CurrentUser, signed_in_user
+from t21.organizations.auth import CurrentUser, current_user
 from t21.organizations.models import Organization
 
 router = APIRouter(prefix="/auth", tags=["authentication"])
@@ -98,13 +99,13 @@ async def logout(body: RefreshIn, session: DbSession) -> Response:
 @router.post("/logout-all", status_code=204)
 async def logout_all(principal: CurrentUser, session: DbSession) -> Response:
     """End every session of the signed-in user, on every device."""
-    await service.logout_everywhere(session, signed_in_user(principal))
+    await service.logout_everywhere(session, await current_user(session, principal))
     return Response(status_code=204)
 
 
 @router.get("/me")
 async def me(principal: CurrentUser, session: DbSession) -> MeOut:
-    user = signed_in_user(principal)
+    user = await current_user(session, principal)
     organizations = await session.scalars(
         select(Organization)
         .where(Organization.id.in_(principal.organization_ids))
@@ -130,7 +131,7 @@ async def resend_verification(
     principal: CurrentUser, session: DbSession, settings: AppSettings
 ) -> MessageOut:
     """Send the verification email again (no-op when the address is already verified)."""
-    user = signed_in_user(principal)
+    user = await current_user(session, principal)
     if user.email_verified_at is None:
         await service.send_verification_email(session, settings, user)
     return MessageOut(message="If the address still needs verifying, an email is on its way.")
@@ -224,7 +225,7 @@ async def oauth_callback(
             return problem_response(
                 BadRequest(failure.message), request_id=request.state.request_id
             )
-        target = oauth.with_params(failure.redirect_uri, error=failure.code)
+        target = with_params(failure.redirect_uri, error=failure.code)
     response = RedirectResponse(target, status_code=302)
     response.delete_cookie(OAUTH_COOKIE, path="/api/v1/auth/oauth")
     return response

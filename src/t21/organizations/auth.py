@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from t21.core.deps import AppSettings, DbSession
+from t21.core.deps import AppSettings
 from t21.core.errors import Forbidden, NotAuthenticated
 from t21.core.ratelimit import RateLimit
 from t21.core.security import (
@@ -24,10 +24,11 @@ from t21.core.security import (
     token_digest,
 )
 from t21.core.settings import Settings
+from t21.core.uow import session_scope
 from t21.identity.errors import TokenExpired
 from t21.identity.models import User
 from t21.organizations import api_keys
-from t21.organizations.models import Membership
+from t21.organizations.models import Membership, Organization
 from t21.organizations.permissions import Action, Role
 from t21.organizations.tenancy import Principal
 
@@ -68,10 +69,17 @@ async def _user_principal(session: AsyncSession, settings: Settings, token: str)
     if revoked is not None and claims.issued_at < revoked:
         raise NotAuthenticated("This session was ended; sign in again.")
     rows = await session.execute(
-        select(Membership.organization_id, Membership.role).where(Membership.user_id == user.id)
+        select(Membership.organization_id, Membership.role, Organization.personal)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(Membership.user_id == user.id)
     )
-    roles: dict[uuid.UUID, Role] = dict(rows.all())
-    return Principal(user=user, api_key=None, roles=roles)
+    roles: dict[uuid.UUID, Role] = {}
+    personal: uuid.UUID | None = None
+    for organization_id, role, is_personal in rows:
+        roles[organization_id] = role
+        if is_personal and role is Role.OWNER:
+            personal = organization_id
+    return Principal(user=user, api_key=None, roles=roles, personal_organization_id=personal)
 
 
 async def _key_principal(session: AsyncSession, secret: str) -> Principal:
@@ -83,17 +91,20 @@ async def _key_principal(session: AsyncSession, secret: str) -> Principal:
 
 async def get_principal(
     request: Request,
-    session: DbSession,
     settings: AppSettings,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal:
+    """Who is calling, resolved in a short unit of work of its own: the request's own session
+    starts only when the handler uses it, so a handler that first calls an outside service
+    holds no database lock meanwhile (SQLite has one writer at a time)."""
     token = _bearer(request)
     if token is None:
         raise NotAuthenticated("Sign in: send `Authorization: Bearer <access token or API key>`.")
-    if token.startswith(api_keys.KEY_PREFIX):
-        principal = await _key_principal(session, token)
-    else:
-        principal = await _user_principal(session, settings, token)
+    async with session_scope(request.app.state.runtime) as session:
+        if token.startswith(api_keys.KEY_PREFIX):
+            principal = await _key_principal(session, token)
+        else:
+            principal = await _user_principal(session, settings, token)
     request.state.rate_limit_subject = principal.subject
     await _principal_rate_limit(request)
     return principal
@@ -105,9 +116,14 @@ async def get_user_principal(principal: Annotated[Principal, Depends(get_princip
     return principal
 
 
-def signed_in_user(principal: Principal) -> User:
-    assert principal.user is not None
-    return principal.user
+async def current_user(session: AsyncSession, principal: Principal) -> User:
+    """The signed-in user, loaded in `session` (to change it in this unit of work)."""
+    if principal.user_id is None:
+        raise Forbidden("This needs a signed-in user; API keys can't use it.")
+    user = await session.get(User, principal.user_id)
+    if user is None:
+        raise NotAuthenticated("The access token is invalid.")
+    return user
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

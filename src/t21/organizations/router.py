@@ -18,7 +18,7 @@ from t21.organizations.auth import (
     OrgMemberManager,
     OrgOwner,
     OrgReader,
-    signed_in_user,
+    current_user,
 )
 from t21.organizations.models import Organization
 from t21.organizations.permissions import Role
@@ -61,7 +61,7 @@ async def create_organization(
 ) -> OrganizationOut:
     """A new organization; its creator is its owner."""
     organization = await service.create_organization(
-        session, signed_in_user(principal), name=body.name
+        session, await current_user(session, principal), name=body.name
     )
     return OrganizationOut.of(service.OrganizationView(organization, Role.OWNER))
 
@@ -165,7 +165,9 @@ async def accept_invitation(
 ) -> AcceptedOut:
     """Join the organization with the token from the invitation email; only the account with
     the invited address may."""
-    membership = await invitations.accept(session, signed_in_user(principal), body.token)
+    membership = await invitations.accept(
+        session, await current_user(session, principal), body.token
+    )
     organization = await session.get(Organization, membership.organization_id)
     assert organization is not None
     view = service.OrganizationView(organization, membership.role)

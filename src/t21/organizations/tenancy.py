@@ -29,6 +29,7 @@ class Principal:
     user: User | None
     api_key: ApiKey | None
     roles: Mapping[uuid.UUID, Role] = field(default_factory=dict)
+    personal_organization_id: uuid.UUID | None = None
 
     @property
     def user_id(self) -> uuid.UUID | None:
