@@ -44,14 +44,20 @@ EXPOSED_HEADERS = [
 
 def api_router() -> APIRouter:
     """Every domain's routes under /api/v1."""
+    from t21.brands.router import router as brands_router
     from t21.identity.router import router as auth_router
     from t21.organizations.router import invitations_router
     from t21.organizations.router import router as organizations_router
+    from t21.social.router import platforms_router
+    from t21.social.router import router as social_router
 
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(auth_router)
     router.include_router(organizations_router)
     router.include_router(invitations_router)
+    router.include_router(brands_router)
+    router.include_router(social_router)
+    router.include_router(platforms_router)
     return router
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from t21 import __version__
@@ -367,6 +368,68 @@ def create_user(
         _run(run())
     except T21Error as exc:
         raise Refused(exc.detail) from None
+
+
+@app.command("new-encryption-key")
+def new_encryption_key() -> None:
+    """Print a new random key for T21_ENCRYPTION_KEYS (put it first, keep the old ones after)."""
+    from t21.core.crypto import new_key
+
+    out.print(new_key(), highlight=False)
+
+
+@app.command("reencrypt-tokens")
+@friendly_errors
+def reencrypt_tokens(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Accounts per transaction.")] = 200,
+) -> None:
+    """Re-encrypt every social account's tokens under the current (first) key, so older keys
+    can be removed from T21_ENCRYPTION_KEYS. Safe to interrupt and run again."""
+    from sqlalchemy import func, select
+
+    from t21.core.crypto import DecryptionError, keyring
+    from t21.core.uow import session_scope
+    from t21.runtime import open_runtime
+    from t21.social.models import SocialAccount
+    from t21.social.tokens import reencrypt
+
+    settings = load_settings()
+    configure_logging(settings)
+    current = keyring(settings).current
+
+    async def run() -> tuple[int, int]:
+        await preflight(settings, migrate=settings.is_sqlite)
+        changed = total = 0
+        async with open_runtime(settings, consume_jobs=False, run_loops=False):
+            async with session_scope() as session:
+                count = int(
+                    await session.scalar(select(func.count()).select_from(SocialAccount)) or 0
+                )
+            after = None
+            with Progress(console=err, transient=True) as progress:
+                task = progress.add_task(f"re-encrypting under key {current}", total=count)
+                while True:
+                    async with session_scope() as session:
+                        query = select(SocialAccount).order_by(SocialAccount.id).limit(batch)
+                        if after is not None:
+                            query = query.where(SocialAccount.id > after)
+                        # Locked (PostgreSQL) so a refresh can't write between read and re-encrypt.
+                        accounts = list((await session.scalars(query.with_for_update())).all())
+                        for account in accounts:
+                            changed += reencrypt(settings, account)
+                        await session.flush()
+                    if not accounts:
+                        break
+                    total += len(accounts)
+                    after = accounts[-1].id
+                    progress.update(task, completed=total)
+        return changed, total
+
+    try:
+        changed, total = _run(run())
+    except DecryptionError as exc:
+        raise Refused(f"{exc}: add its key back to T21_ENCRYPTION_KEYS and run again") from None
+    out.print(f"{changed} of {total} accounts re-encrypted under key {current}.", highlight=False)
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """Every table's model, imported so `Base.metadata` is complete (migrations, tests)."""
 
+from t21.brands.models import Brand
 from t21.core.idempotency import IdempotencyRecord
 from t21.core.models import Base
 from t21.identity.models import (
@@ -12,10 +13,13 @@ from t21.identity.models import (
 )
 from t21.notifications.models import OutboundEmail
 from t21.organizations.models import ApiKey, Invitation, Membership, Organization
+from t21.social.models import ConnectAttempt, SocialAccount
 
 __all__ = [
     "ApiKey",
     "Base",
+    "Brand",
+    "ConnectAttempt",
     "EmailToken",
     "IdempotencyRecord",
     "Invitation",
@@ -26,5 +30,6 @@ __all__ = [
     "Organization",
     "OutboundEmail",
     "RefreshToken",
+    "SocialAccount",
     "User",
 ]

@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     platform_poll_interval_s: float = Field(default=2.0, gt=0)
     platform_poll_timeout_s: float = Field(default=120.0, gt=0)
     encryption_keys: SecretStr | None = None
+    token_refresh_ahead_s: int = Field(default=900, ge=60)
+    token_refresh_interval_s: float = Field(default=60.0, gt=0)
 
     # --- sandbox --------------------------------------------------------------------------------
     sandbox: Literal["auto", "on", "off"] = "auto"

@@ -8,6 +8,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import cast
 
+from t21.core.errors import Unavailable
+from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.platforms.base import PlatformConfig, Provider
 
@@ -94,3 +96,18 @@ def platform_config(
             timeout_s=settings.platform_timeout_s,
         )
     return None
+
+
+def sandbox_url(runtime: Runtime) -> str | None:
+    """The sandbox's address in this process: configured, or started by `t21 serve`."""
+    configured = runtime.settings.sandbox_url
+    return configured or runtime.state.get("sandbox_url")
+
+
+def configured_provider(runtime: Runtime, name: str) -> Provider:
+    """A provider for network `name` as this process reaches it; 503 when it isn't set up."""
+    config = platform_config(runtime.settings, name, sandbox_url(runtime))
+    if config is None:
+        variable = f"T21_{name.upper()}_CLIENT_ID"
+        raise Unavailable(f"{provider_class(name).display_name} isn't configured ({variable}).")
+    return provider(name, config)

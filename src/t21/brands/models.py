@@ -1,0 +1,27 @@
+"""Brands: what an organization posts as, with the voice its AI-written posts take."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from t21.core.models import RecordModel
+
+
+class Brand(RecordModel):
+    __tablename__ = "brands"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    voice: Mapped[str | None] = mapped_column(Text)
+    target_audience: Mapped[str | None] = mapped_column(Text)
+    industry: Mapped[str | None] = mapped_column(String(100))
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    default_hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    website: Mapped[str | None] = mapped_column(String(2048))

@@ -1,0 +1,103 @@
+"""Brands of an organization: admins manage them, every member reads them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.brands.models import Brand
+from t21.brands.schemas import BrandIn, BrandPatch
+from t21.core.errors import NotFound, ValidationFailed
+from t21.core.pagination import PageRequest, keyset_page
+from t21.organizations.permissions import Action
+from t21.organizations.tenancy import Principal, scoped
+
+
+def _default_organization(principal: Principal) -> uuid.UUID:
+    """The caller's personal organization (a user), or the API key's organization."""
+    if principal.api_key is not None:
+        return principal.api_key.organization_id
+    personal = principal.personal_organization_id
+    if personal is None:
+        message = "organization_id is required: you have no personal organization."
+        raise ValidationFailed(
+            message, errors=[{"loc": ["body", "organization_id"], "msg": message}]
+        )
+    return personal
+
+
+def _values(fields: BrandIn | BrandPatch) -> dict[str, Any]:
+    values = fields.model_dump(exclude_unset=True, exclude={"organization_id"})
+    if values.get("website") is not None:
+        values["website"] = str(values["website"])
+    for listed in ("keywords", "default_hashtags"):
+        if listed in values and values[listed] is None:
+            values[listed] = []
+    return values
+
+
+async def create_brand(session: AsyncSession, principal: Principal, fields: BrandIn) -> Brand:
+    organization_id = fields.organization_id or _default_organization(principal)
+    principal.authorize(organization_id, Action.MANAGE_BRANDS)
+    values = _values(fields)
+    values.setdefault("timezone", "UTC")
+    values.setdefault("keywords", [])
+    values.setdefault("default_hashtags", [])
+    if values.get("timezone") is None:
+        values["timezone"] = "UTC"
+    brand = Brand(organization_id=organization_id, **values)
+    session.add(brand)
+    await session.flush()
+    return brand
+
+
+async def get_brand(
+    session: AsyncSession, principal: Principal, brand_id: uuid.UUID, action: Action = Action.READ
+) -> Brand:
+    """The brand, if the principal's organizations include its own; else 404."""
+    brand = await session.scalar(
+        scoped(select(Brand), principal, Brand.organization_id).where(Brand.id == brand_id)
+    )
+    if brand is None:
+        raise NotFound("No such brand.")
+    principal.authorize(brand.organization_id, action, what="brand")
+    return brand
+
+
+async def list_brands(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageRequest,
+    organization_id: uuid.UUID | None = None,
+) -> tuple[list[Brand], str | None]:
+    statement = scoped(select(Brand), principal, Brand.organization_id)
+    if organization_id is not None:
+        principal.authorize(organization_id, Action.READ)
+        statement = statement.where(Brand.organization_id == organization_id)
+    return await keyset_page(
+        session, statement, keys=[Brand.id], key_of=lambda brand: (brand.id,), request=page
+    )
+
+
+async def update_brand(
+    session: AsyncSession, principal: Principal, brand_id: uuid.UUID, fields: BrandPatch
+) -> Brand:
+    brand = await get_brand(session, principal, brand_id, Action.MANAGE_BRANDS)
+    values = _values(fields)
+    if "timezone" in values and values["timezone"] is None:
+        values["timezone"] = "UTC"
+    if "name" in values and values["name"] is None:
+        del values["name"]
+    for name, value in values.items():
+        setattr(brand, name, value)
+    await session.flush()
+    return brand
+
+
+async def delete_brand(session: AsyncSession, principal: Principal, brand_id: uuid.UUID) -> None:
+    brand = await get_brand(session, principal, brand_id, Action.MANAGE_BRANDS)
+    await session.delete(brand)
+    await session.flush()

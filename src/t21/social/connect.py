@@ -1,0 +1,254 @@
+"""Connecting a social account to a brand: the browser's trip to the network and back.
+
+`start` records an attempt (who, which brand, which network, the PKCE verifier, where the front
+end wants to land) and returns the network's authorization URL with a *signed* state. `finish`,
+at the callback, checks the signature, uses the attempt once (it expires in 10 minutes),
+exchanges the code outside any transaction, then stores each account with its tokens encrypted.
+Reconnecting an account updates it in place: no duplicate, and a missing refresh token in the
+new grant never erases the stored one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.brands import service as brands_service
+from t21.brands.models import Brand
+from t21.core import clock
+from t21.core.errors import Forbidden
+from t21.core.ids import uuid7
+from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired
+from t21.core.redirects import allowed_redirect, with_params
+from t21.core.runtime import Runtime
+from t21.core.security import new_token, token_digest
+from t21.core.settings import Settings
+from t21.core.uow import session_scope
+from t21.organizations.models import Membership
+from t21.organizations.permissions import Action, Role, allows
+from t21.organizations.tenancy import Principal
+from t21.platforms import registry
+from t21.platforms.base import Connection
+from t21.social.models import AccountStatus, ConnectAttempt, SocialAccount
+from t21.social.tokens import seal_grant
+
+ATTEMPT_TTL = timedelta(minutes=10)
+
+
+class ConnectFailure(Exception):
+    """A connection that can't complete; `code` reaches the front end as `?error=`."""
+
+    def __init__(self, code: str, message: str, *, redirect_uri: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.redirect_uri = redirect_uri
+
+
+def callback_url(settings: Settings, platform: str) -> str:
+    return f"{settings.resolved_public_url}/api/v1/social-accounts/callback/{platform}"
+
+
+def _signature(settings: Settings, nonce: str) -> str:
+    mac = hmac.new(settings.secret().encode(), f"social-connect:{nonce}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def sign_state(settings: Settings, nonce: str) -> str:
+    return f"{nonce}.{_signature(settings, nonce)}"
+
+
+def verified_nonce(settings: Settings, state: str | None) -> str | None:
+    """The nonce of a state T21 signed, or None for anything else."""
+    if not state or state.count(".") != 1:
+        return None
+    nonce, signature = state.split(".")
+    return nonce if hmac.compare_digest(signature, _signature(settings, nonce)) else None
+
+
+async def start(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    brand_id: uuid.UUID,
+    platform: str,
+    redirect_uri: str | None,
+) -> str:
+    """The network's authorization URL for connecting an account to the brand (admins)."""
+    settings = runtime.settings
+    brand = await brands_service.get_brand(
+        session, principal, brand_id, Action.MANAGE_SOCIAL_ACCOUNTS
+    )
+    if principal.user_id is None:
+        raise Forbidden("Connecting an account needs a signed-in user; API keys can't.")
+    provider = registry.configured_provider(runtime, platform)
+    target = allowed_redirect(settings, redirect_uri or settings.resolved_frontend_url)
+    nonce = new_token()
+    verifier = new_token() + new_token()[:20] if provider.uses_pkce else None
+    session.add(
+        ConnectAttempt(
+            state_digest=token_digest(nonce),
+            user_id=principal.user_id,
+            brand_id=brand.id,
+            platform=platform,
+            code_verifier=verifier,
+            redirect_uri=target,
+            expires_at=clock.now() + ATTEMPT_TTL,
+        )
+    )
+    await session.flush()
+    return provider.authorization_url(
+        state=sign_state(settings, nonce),
+        redirect_uri=callback_url(settings, platform),
+        code_verifier=verifier,
+    )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    user_id: uuid.UUID
+    brand_id: uuid.UUID
+    code_verifier: str | None
+    redirect_uri: str
+
+
+async def _use_attempt(runtime: Runtime, platform: str, state: str | None) -> _Attempt:
+    nonce = verified_nonce(runtime.settings, state)
+    if nonce is None:
+        raise ConnectFailure("invalid_state", "This connection link is not one of ours.")
+    now = clock.now()
+    async with session_scope(runtime) as session:
+        attempt = await session.scalar(
+            select(ConnectAttempt).where(ConnectAttempt.state_digest == token_digest(nonce))
+        )
+        claimed = await session.execute(
+            update(ConnectAttempt)
+            .where(
+                ConnectAttempt.state_digest == token_digest(nonce),
+                ConnectAttempt.platform == platform,
+                ConnectAttempt.used_at.is_(None),
+                ConnectAttempt.expires_at > now,
+            )
+            .values(used_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if attempt is None:
+        raise ConnectFailure("invalid_state", "This connection link is unknown.")
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise ConnectFailure(
+            "invalid_state",
+            "This connection link expired or was already used; start again.",
+            redirect_uri=attempt.redirect_uri,
+        )
+    return _Attempt(attempt.user_id, attempt.brand_id, attempt.code_verifier, attempt.redirect_uri)
+
+
+async def finish(
+    runtime: Runtime,
+    platform: str,
+    *,
+    code: str | None,
+    state: str | None,
+    provider_error: str | None,
+) -> str:
+    """Complete a connection; the front-end URL to land on, with `?connected=<ids>`."""
+    attempt = await _use_attempt(runtime, platform, state)
+    if provider_error is not None or not code:
+        raise ConnectFailure(
+            "access_denied",
+            f"The network did not connect the account ({provider_error or 'no code'}).",
+            redirect_uri=attempt.redirect_uri,
+        )
+    provider = registry.configured_provider(runtime, platform)
+    try:
+        connections = await provider.exchange_code(
+            code=code,
+            redirect_uri=callback_url(runtime.settings, platform),
+            code_verifier=attempt.code_verifier,
+        )
+    except OutsideFailure as failure:
+        raise ConnectFailure(
+            _failure_code(failure), failure.message, redirect_uri=attempt.redirect_uri
+        ) from failure
+    if not connections:
+        raise ConnectFailure(
+            "no_accounts",
+            "The network gave access to no account.",
+            redirect_uri=attempt.redirect_uri,
+        )
+    async with session_scope(runtime) as session:
+        brand = await session.get(Brand, attempt.brand_id)
+        role = (
+            await session.scalar(
+                select(Membership.role).where(
+                    Membership.organization_id == brand.organization_id,
+                    Membership.user_id == attempt.user_id,
+                )
+            )
+            if brand is not None
+            else None
+        )
+        if brand is None or role is None or not allows(Role(role), Action.MANAGE_SOCIAL_ACCOUNTS):
+            raise ConnectFailure(
+                "forbidden",
+                "You can no longer connect accounts to this brand.",
+                redirect_uri=attempt.redirect_uri,
+            )
+        accounts = [
+            await _store(session, runtime.settings, brand, platform, connection)
+            for connection in connections
+        ]
+        ids = ",".join(str(account.id) for account in accounts)
+    return with_params(attempt.redirect_uri, connected=ids)
+
+
+def _failure_code(failure: OutsideFailure) -> str:
+    if isinstance(failure, ReauthRequired):
+        return "permission_missing"
+    if isinstance(failure, Permanent):
+        return "provider_refused"
+    if isinstance(failure, Ambiguous):
+        return "provider_unavailable"
+    return "provider_unavailable"
+
+
+async def _store(
+    session: AsyncSession, settings: Settings, brand: Brand, platform: str, connection: Connection
+) -> SocialAccount:
+    profile = connection.profile
+    account = await session.scalar(
+        select(SocialAccount).where(
+            SocialAccount.brand_id == brand.id,
+            SocialAccount.platform == platform,
+            SocialAccount.external_id == profile.external_id,
+        )
+    )
+    now = clock.now()
+    if account is None:
+        account = SocialAccount(
+            id=uuid7(),
+            organization_id=brand.organization_id,
+            brand_id=brand.id,
+            platform=platform,
+            external_id=profile.external_id,
+            scopes=[],
+        )
+        session.add(account)
+    account.username = profile.username
+    account.display_name = profile.display_name
+    account.avatar_url = profile.avatar_url
+    account.status = AccountStatus.ACTIVE
+    account.connected_at = now
+    account.last_error = None
+    account.reauth_notified_at = None
+    account.refresh_claimed_until = None
+    seal_grant(settings, account, connection.grant)
+    await session.flush()
+    return account

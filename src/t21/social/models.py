@@ -1,0 +1,69 @@
+"""Connected social accounts, and connection attempts in progress.
+
+Tokens are stored only encrypted (`core.crypto`), each ciphertext bound to its account and field.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from t21.core.models import RecordModel, enum_column
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    REAUTH_REQUIRED = "reauth_required"  # the network refused our tokens; a person must reconnect
+    DISCONNECTED = "disconnected"
+
+
+class SocialAccount(RecordModel):
+    __tablename__ = "social_accounts"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "platform", "external_id"),
+        Index("ix_social_accounts_status_token_expires_at", "status", "token_expires_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(255))
+    username: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    avatar_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[AccountStatus] = mapped_column(
+        enum_column(AccountStatus, "social_account_status"), default=AccountStatus.ACTIVE
+    )
+    access_token_encrypted: Mapped[str] = mapped_column(Text)
+    refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None]
+    refresh_expires_at: Mapped[datetime | None]
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    connected_at: Mapped[datetime]
+    last_refreshed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # One refresh at a time: a worker claims the account until this moment.
+    refresh_claimed_until: Mapped[datetime | None]
+    # The admins were emailed that it needs reconnecting (once per disconnection).
+    reauth_notified_at: Mapped[datetime | None]
+
+
+class ConnectAttempt(RecordModel):
+    """A connection started by a person for a brand: its state is signed, used once, short-lived."""
+
+    __tablename__ = "social_connect_attempts"
+
+    state_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]

@@ -1,0 +1,169 @@
+"""`/api/v1/social-accounts` and `/api/v1/platforms`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from t21.core.deps import DbSession
+from t21.core.errors import BadRequest, ValidationFailed
+from t21.core.outside import ReauthRequired
+from t21.core.pagination import PageParams
+from t21.core.problems import problem_response
+from t21.core.redirects import with_params
+from t21.core.routing import APIRouter
+from t21.core.uow import session_scope
+from t21.organizations.auth import CurrentPrincipal
+from t21.platforms import registry
+from t21.platforms.base import MediaRule
+from t21.social import connect, service
+from t21.social.schemas import (
+    ConnectIn,
+    ConnectOut,
+    MediaRuleOut,
+    PlatformList,
+    PlatformOut,
+    SocialAccountList,
+    SocialAccountOut,
+)
+
+router = APIRouter(prefix="/social-accounts", tags=["social accounts"])
+platforms_router = APIRouter(prefix="/platforms", tags=["social accounts"])
+
+
+@router.post("/connect")
+async def start_connection(
+    body: ConnectIn, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> ConnectOut:
+    """Where to send the browser to connect an account of `platform` to the brand (admins).
+    The state is signed, works once, and expires in 10 minutes."""
+    url = await connect.start(
+        session,
+        request.app.state.runtime,
+        principal,
+        brand_id=body.brand_id,
+        platform=_known(body.platform),
+        redirect_uri=body.redirect_uri,
+    )
+    return ConnectOut(authorization_url=url)
+
+
+def _known(platform: str) -> str:
+    if platform not in registry.names():
+        message = f"Unknown platform {platform!r}; one of {', '.join(registry.names())}."
+        raise ValidationFailed(message, errors=[{"loc": ["body", "platform"], "msg": message}])
+    return platform
+
+
+@router.get("/callback/{platform}", status_code=302, response_model=None)
+async def finish_connection(
+    platform: str,
+    request: Request,
+    code: Annotated[str | None, Query(max_length=4096)] = None,
+    state: Annotated[str | None, Query(max_length=512)] = None,
+    error: Annotated[str | None, Query(max_length=256)] = None,
+) -> Response:
+    """Where the network sends the browser back; it continues to the front end with
+    `?connected=<ids>` or `?error=<code>`."""
+    try:
+        target = await connect.finish(
+            request.app.state.runtime, platform, code=code, state=state, provider_error=error
+        )
+    except connect.ConnectFailure as failure:
+        if failure.redirect_uri is None:
+            refusal = BadRequest(failure.message)
+            return problem_response(refusal, request_id=request.state.request_id)
+        target = with_params(failure.redirect_uri, error=failure.code)
+    return RedirectResponse(target, status_code=302)
+
+
+@router.get("")
+async def list_accounts(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    page: PageParams,
+    brand_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> SocialAccountList:
+    accounts, next_cursor = await service.list_accounts(session, principal, page, brand_id)
+    return SocialAccountList(
+        items=[SocialAccountOut.of(account) for account in accounts], next_cursor=next_cursor
+    )
+
+
+@router.get("/{account_id}")
+async def get_account(
+    account_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> SocialAccountOut:
+    return SocialAccountOut.of(await service.get_account(session, principal, account_id))
+
+
+@router.delete("/{account_id}", status_code=204)
+async def disconnect(
+    account_id: uuid.UUID, request: Request, principal: CurrentPrincipal
+) -> Response:
+    """Disconnect the account, revoking its tokens at the network where it allows (admins)."""
+    await service.disconnect(request.app.state.runtime, principal, account_id)
+    return Response(status_code=204)
+
+
+@router.post("/{account_id}/refresh")
+async def refresh(
+    account_id: uuid.UUID, request: Request, principal: CurrentPrincipal
+) -> SocialAccountOut:
+    """Refresh the account's tokens now (admins). An account the network refused becomes
+    `reauth_required` and is returned as such."""
+    runtime = request.app.state.runtime
+    try:
+        account = await service.force_refresh(runtime, principal, account_id)
+    except ReauthRequired:
+        async with session_scope(runtime) as session:
+            account = await service.get_account(session, principal, account_id)
+    return SocialAccountOut.of(account)
+
+
+def _rule(rule: MediaRule | None) -> MediaRuleOut | None:
+    if rule is None:
+        return None
+    return MediaRuleOut(
+        content_types=sorted(rule.content_types),
+        max_size_bytes=rule.max_size_bytes,
+        min_aspect=rule.min_aspect,
+        max_aspect=rule.max_aspect,
+        min_duration_s=rule.min_duration_s,
+        max_duration_s=rule.max_duration_s,
+    )
+
+
+@platforms_router.get("")
+async def list_platforms(request: Request) -> PlatformList:
+    """Every network, what it accepts in a post, and whether accounts can be connected here."""
+    runtime = request.app.state.runtime
+    items = []
+    for name in registry.names():
+        provider = registry.provider_class(name)
+        limits = provider.limits
+        available = (
+            registry.platform_config(runtime.settings, name, registry.sandbox_url(runtime))
+            is not None
+        )
+        items.append(
+            PlatformOut(
+                name=name,
+                display_name=provider.display_name,
+                available=available,
+                max_text=limits.max_text,
+                text_counting=limits.text_counting.value,
+                requires_media=limits.requires_media,
+                max_images=limits.max_images,
+                max_videos=limits.max_videos,
+                mixed_media=limits.mixed_media,
+                min_multi_images=limits.min_multi_images,
+                image=_rule(limits.image),
+                video=_rule(limits.video),
+                options=provider.options.model_json_schema(),
+            )
+        )
+    return PlatformList(items=items)

@@ -1,0 +1,86 @@
+"""Connected accounts: listing, reading, disconnecting, forcing a refresh."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.brands import service as brands_service
+from t21.core.errors import NotFound
+from t21.core.logging import get_logger
+from t21.core.outside import OutsideFailure
+from t21.core.pagination import PageRequest, keyset_page
+from t21.core.runtime import Runtime
+from t21.core.uow import session_scope
+from t21.organizations.permissions import Action
+from t21.organizations.tenancy import Principal, scoped
+from t21.platforms.registry import configured_provider
+from t21.social.models import SocialAccount
+from t21.social.tokens import credentials, refresh_account
+
+log = get_logger("t21.social")
+
+
+async def get_account(
+    session: AsyncSession,
+    principal: Principal,
+    account_id: uuid.UUID,
+    action: Action = Action.READ,
+) -> SocialAccount:
+    account = await session.scalar(
+        scoped(select(SocialAccount), principal, SocialAccount.organization_id).where(
+            SocialAccount.id == account_id
+        )
+    )
+    if account is None:
+        raise NotFound("No such social account.")
+    principal.authorize(account.organization_id, action, what="social account")
+    return account
+
+
+async def list_accounts(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageRequest,
+    brand_id: uuid.UUID | None = None,
+) -> tuple[list[SocialAccount], str | None]:
+    statement = scoped(select(SocialAccount), principal, SocialAccount.organization_id)
+    if brand_id is not None:
+        await brands_service.get_brand(session, principal, brand_id)
+        statement = statement.where(SocialAccount.brand_id == brand_id)
+    return await keyset_page(
+        session,
+        statement,
+        keys=[SocialAccount.id],
+        key_of=lambda account: (account.id,),
+        request=page,
+    )
+
+
+async def disconnect(runtime: Runtime, principal: Principal, account_id: uuid.UUID) -> None:
+    """Revoke the account's tokens at the network where possible, then forget the account.
+    A network that can't be reached doesn't keep the account here: it is disconnected anyway."""
+    async with session_scope(runtime) as session:
+        account = await get_account(session, principal, account_id, Action.MANAGE_SOCIAL_ACCOUNTS)
+        held = credentials(runtime.settings, account)
+        platform = account.platform
+    try:
+        await configured_provider(runtime, platform).revoke(held)
+    except OutsideFailure as failure:
+        log.warning(
+            "revocation at the network failed", account_id=str(account_id), error=failure.message
+        )
+    async with session_scope(runtime) as session:
+        gone = await session.get(SocialAccount, account_id)
+        if gone is not None:
+            await session.delete(gone)
+
+
+async def force_refresh(
+    runtime: Runtime, principal: Principal, account_id: uuid.UUID
+) -> SocialAccount:
+    async with session_scope(runtime) as session:
+        await get_account(session, principal, account_id, Action.MANAGE_SOCIAL_ACCOUNTS)
+    return await refresh_account(runtime, account_id, force=True)
