@@ -153,7 +153,8 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
+        # Mounted (e.g. at /linkedin in the sandbox), the path carries the mount's prefix.
+        path: str = scope["path"].removeprefix(scope.get("root_path", ""))
         if path.startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
@@ -248,7 +249,8 @@ def control_routes(
     async def tokens(_request: Request) -> Response:
         # Kinds and states only: a test proves rotation without reading secrets.
         summary = [
-            {k: v for k, v in asdict(token).items() if k != "value"} | {"usable": token.usable()}
+            {k: v for k, v in asdict(token).items() if k != "value"}
+            | {"scopes": sorted(token.scopes), "usable": token.usable()}
             for token in state.tokens.values()
         ]
         return JSONResponse({"tokens": summary})

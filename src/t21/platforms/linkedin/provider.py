@@ -1,0 +1,362 @@
+"""LinkedIn member posting through the versioned Posts API, and member post analytics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote, urlencode
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from t21.core import clock
+from t21.core.outside import Ambiguous, Permanent
+from t21.platforms.base import (
+    Connection,
+    Credentials,
+    MediaItem,
+    MediaKind,
+    MediaRule,
+    PlatformConfig,
+    PlatformLimits,
+    PostMetrics,
+    Profile,
+    Published,
+    PublishRequest,
+    RecentPost,
+    TextCounting,
+    TokenGrant,
+)
+from t21.platforms.http import PlatformHttp, json_body
+from t21.platforms.linkedin.client import LinkedInClient
+from t21.platforms.linkedin.media import (
+    PUBLISH_SCOPE,
+    await_available,
+    upload_image,
+    upload_video,
+)
+from t21.platforms.linkedin.wire import escape_little, token_failure, unescape_little, unexpected
+
+ANALYTICS_SCOPE = "r_member_postAnalytics"
+MB = 1024 * 1024
+# One `memberCreatorPostAnalytics` call per metric; LinkedIn's name → T21's.
+METRIC_QUERIES = {
+    "IMPRESSION": "impressions",
+    "MEMBERS_REACHED": "reach",
+    "RESHARE": "shares",
+    "REACTION": "likes",
+    "COMMENT": "comments",
+}
+FIND_PAGE_MAX = 100
+
+
+class LinkedInOptions(BaseModel):
+    """Per-post options of a LinkedIn member post."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Who sees the post: anyone, 1st-degree connections, or signed-in LinkedIn members.
+    visibility: Literal["PUBLIC", "CONNECTIONS", "LOGGED_IN"] = "PUBLIC"
+    # `isReshareDisabledByAuthor`.
+    disable_reshare: bool = False
+
+
+def _scopes(value: Any) -> frozenset[str]:
+    # LinkedIn spells granted scopes comma-separated ("email,openid,profile,w_member_social").
+    if not isinstance(value, str):
+        return frozenset()
+    return frozenset(part for part in value.replace(",", " ").split() if part)
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _image_entry(urn: str, item: MediaItem) -> dict[str, str]:
+    return {"id": urn, "altText": item.alt_text} if item.alt_text else {"id": urn}
+
+
+def _analytics_entity(urn: str) -> str:
+    """The `entity` of memberCreatorPostAnalytics: `(share:<urn>)` or `(ugc:<urn>)` with the URN
+    percent-encoded inside the Rest.li tuple. LinkedIn's docs don't show the exact syntax
+    (PLATFORMS.md: unconfirmed); this is what working integrations send, and the fake
+    accepts nothing else."""
+    kind = "ugc" if urn.startswith("urn:li:ugcPost:") else "share"
+    return f"({kind}:{quote(urn, safe='')})"
+
+
+def _post_time(element: dict[str, Any]) -> datetime | None:
+    millis = element.get("publishedAt") or element.get("createdAt")
+    if not isinstance(millis, int | float):
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+class LinkedInProvider:
+    """LinkedIn member profiles: text, one image, 2–20 images, or one video per post."""
+
+    name: ClassVar[str] = "linkedin"
+    display_name: ClassVar[str] = "LinkedIn"
+    uses_pkce: ClassVar[bool] = False
+    scopes: ClassVar[tuple[str, ...]] = (
+        "openid",
+        "profile",
+        "email",
+        PUBLISH_SCOPE,
+        ANALYTICS_SCOPE,
+    )
+    limits: ClassVar[PlatformLimits] = PlatformLimits(
+        max_text=3000,  # commentary [postiz] [3p]
+        text_counting=TextCounting.CHARACTERS,
+        requires_media=False,
+        max_images=20,  # multiImage 2–20 [docs MultiImage API]
+        max_videos=1,
+        mixed_media=False,  # [postiz]
+        image=MediaRule(
+            content_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
+            max_size_bytes=5 * MB,  # [3p]
+        ),
+        video=MediaRule(
+            content_types=frozenset({"video/mp4"}),
+            max_size_bytes=500 * MB,  # MP4, 3 s–30 min, ≤ 500 MB, 1:2.4–2.4:1 [3p]
+            min_aspect=1 / 2.4,
+            max_aspect=2.4,
+            min_duration_s=3,
+            max_duration_s=30 * 60,
+        ),
+        min_multi_images=2,
+        notes=(
+            "A single image is posted as content.media, 2–20 images as content.multiImage.",
+            "Images must be under 36,152,320 pixels.",
+            "Daily per-member and per-app limits (about 150 posts a member) reset at 00:00 UTC.",
+            "Hashtags (#word) stay clickable; other reserved characters are escaped.",
+        ),
+    )
+    options: ClassVar[type[BaseModel]] = LinkedInOptions
+
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+
+    def permalink(self, urn: str) -> str:
+        return f"{self.config.auth_base}/feed/update/{urn}"
+
+    # --- connecting --------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, redirect_uri: str, code_verifier: str | None) -> str:
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.config.client_id,
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "scope": " ".join(self.scopes),
+            },
+            quote_via=quote,
+        )
+        return f"{self.config.auth_base}/oauth/v2/authorization?{query}"
+
+    async def _token(
+        self, http: PlatformHttp, form: dict[str, str], *, refreshing: bool
+    ) -> TokenGrant:
+        response = await http.request(
+            "POST",
+            f"{self.config.auth_base}/oauth/v2/accessToken",
+            data=form
+            | {"client_id": self.config.client_id, "client_secret": self.config.client_secret},
+        )
+        if response.status_code != 200:
+            raise token_failure(response, refreshing=refreshing)
+        body = json_body(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not isinstance(token, str) or not token:
+            raise unexpected("the token request")
+        refresh_token = body.get("refresh_token")
+        return TokenGrant(
+            access_token=token,
+            refresh_token=refresh_token if isinstance(refresh_token, str) else None,
+            expires_in=_optional_int(body.get("expires_in")),
+            refresh_expires_in=_optional_int(body.get("refresh_token_expires_in")),
+            scopes=_scopes(body.get("scope")),
+        )
+
+    async def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> list[Connection]:
+        async with PlatformHttp(self.config) as http:
+            grant = await self._token(
+                http,
+                {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+                refreshing=False,
+            )
+            credentials = Credentials(access_token=grant.access_token, external_id="")
+            profile = await self._profile(LinkedInClient(http, self.config, credentials))
+        return [Connection(profile=profile, grant=grant)]
+
+    async def refresh(self, credentials: Credentials) -> TokenGrant | None:
+        """Only approved partners get refresh tokens; without one a person must sign in again.
+        LinkedIn doesn't rotate it, and its expiry stays that of the first grant."""
+        if not credentials.refresh_token:
+            return None
+        async with PlatformHttp(self.config) as http:
+            form = {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token}
+            return await self._token(http, form, refreshing=True)
+
+    async def revoke(self, credentials: Credentials) -> bool:
+        async with PlatformHttp(self.config) as http:
+            for token in (credentials.access_token, credentials.refresh_token):
+                if not token:
+                    continue
+                response = await http.request(
+                    "POST",
+                    f"{self.config.auth_base}/oauth/v2/revoke",
+                    data={
+                        "client_id": self.config.client_id,
+                        "client_secret": self.config.client_secret,
+                        "token": token,
+                    },
+                )
+                if response.status_code != 200:
+                    raise token_failure(response, refreshing=False)
+        return True
+
+    async def _profile(self, api: LinkedInClient) -> Profile:
+        info = await api.json("GET", "/v2/userinfo", versioned=False)
+        sub = info.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise unexpected("the profile")
+        # The vanity name is a nicer handle when LinkedIn shares it; the OIDC subject otherwise.
+        me = await api.send("GET", "/v2/me", versioned=False, allow=(403,))
+        me_body = json_body(me) if me.status_code == 200 else None
+        vanity = me_body.get("vanityName") if isinstance(me_body, dict) else None
+        name, picture = info.get("name"), info.get("picture")
+        return Profile(
+            external_id=f"urn:li:person:{sub}",
+            username=vanity if isinstance(vanity, str) and vanity else sub,
+            display_name=name if isinstance(name, str) else None,
+            avatar_url=picture if isinstance(picture, str) and picture else None,
+        )
+
+    async def profile(self, credentials: Credentials) -> Profile:
+        async with PlatformHttp(self.config) as http:
+            return await self._profile(LinkedInClient(http, self.config, credentials))
+
+    # --- publishing --------------------------------------------------------------------------
+
+    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+        try:
+            options = LinkedInOptions.model_validate(request.options)
+        except ValidationError as exc:
+            raise Permanent(f"Invalid LinkedIn options: {exc}", code="invalid_options") from None
+        images = [item for item in request.media if item.kind is MediaKind.IMAGE]
+        videos = [item for item in request.media if item.kind is MediaKind.VIDEO]
+        if videos and (images or len(videos) > 1):
+            raise Permanent(
+                "A LinkedIn post takes one video, or images, never both.", code="media_mix"
+            )
+        body: dict[str, Any] = {
+            "author": credentials.external_id,
+            "commentary": escape_little(request.text),
+            "visibility": options.visibility,
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": options.disable_reshare,
+        }
+        async with PlatformHttp(self.config) as http:
+            api = LinkedInClient(http, self.config, credentials)
+            content = await self._content(api, images, videos)
+            if content is not None:
+                body["content"] = content
+            response = await api.send(
+                "POST", "/rest/posts", scope=PUBLISH_SCOPE, publishing=True, json=body
+            )
+        urn = response.headers.get("x-restli-id")
+        if not urn:
+            raise Ambiguous("LinkedIn accepted the post without naming it.", code="no_id")
+        return Published(external_id=urn, permalink=self.permalink(urn), published_at=clock.now())
+
+    async def _content(
+        self, api: LinkedInClient, images: list[MediaItem], videos: list[MediaItem]
+    ) -> dict[str, Any] | None:
+        if videos:
+            urn = await upload_video(api, videos[0])
+            await await_available(api, "videos", [urn])
+            return {"media": {"id": urn}}
+        if not images:
+            return None
+        urns = [await upload_image(api, item) for item in images]
+        await await_available(api, "images", urns)
+        entries = [_image_entry(urn, item) for urn, item in zip(urns, images, strict=True)]
+        if len(entries) == 1:
+            return {"media": entries[0]}
+        return {"multiImage": {"images": entries}}
+
+    # --- reading back ------------------------------------------------------------------------
+
+    async def find_recent(
+        self, credentials: Credentials, *, since: datetime, limit: int = 20
+    ) -> list[RecentPost]:
+        found: list[RecentPost] = []
+        author = quote(credentials.external_id, safe="")
+        count = max(1, min(limit, FIND_PAGE_MAX))
+        async with PlatformHttp(self.config) as http:
+            api = LinkedInClient(http, self.config, credentials)
+            start = 0
+            while len(found) < limit:
+                page = await api.json(
+                    "GET",
+                    f"/rest/posts?q=author&author={author}&count={count}&start={start}"
+                    "&sortBy=LAST_MODIFIED",
+                    headers={"X-RestLi-Method": "FINDER"},
+                )
+                elements = [e for e in page.get("elements") or [] if isinstance(e, dict)]
+                for element in elements:
+                    created = _post_time(element)
+                    urn = element.get("id")
+                    if isinstance(urn, str) and (created is None or created >= since):
+                        commentary = element.get("commentary")
+                        text = unescape_little(commentary) if isinstance(commentary, str) else None
+                        found.append(RecentPost(urn, text, created, self.permalink(urn)))
+                times = [t for t in map(_post_time, elements) if t is not None]
+                if len(elements) < count or (times and min(times) < since):
+                    break
+                start += count
+        epoch = datetime.min.replace(tzinfo=UTC)
+        found.sort(key=lambda post: post.created_at or epoch, reverse=True)
+        return found[:limit]
+
+    async def metrics(
+        self, credentials: Credentials, external_ids: list[str]
+    ) -> dict[str, PostMetrics | None]:
+        results: dict[str, PostMetrics | None] = {}
+        async with PlatformHttp(self.config) as http:
+            api = LinkedInClient(http, self.config, credentials)
+            for urn in external_ids:
+                results[urn] = await self._post_metrics(api, urn)
+        return results
+
+    async def _post_metrics(self, api: LinkedInClient, urn: str) -> PostMetrics | None:
+        entity = _analytics_entity(urn)
+
+        async def total(query_type: str) -> int | None:
+            response = await api.send(
+                "GET",
+                f"/rest/memberCreatorPostAnalytics?q=entity&entity={entity}"
+                f"&queryType={query_type}&aggregation=TOTAL",
+                scope=ANALYTICS_SCOPE,
+                allow=(404,),
+            )
+            body = json_body(response) if response.status_code != 404 else None
+            elements = body.get("elements") if isinstance(body, dict) else None
+            # No element: LinkedIn has no data for this post (yet).
+            if not elements or not isinstance(elements[0], dict):
+                return None
+            return _optional_int(elements[0].get("count"))
+
+        counts = [await total(query) for query in METRIC_QUERIES]
+        if all(count is None for count in counts):
+            return None
+        values = dict(zip(METRIC_QUERIES.values(), counts, strict=True))
+        return PostMetrics(**values)

@@ -1,0 +1,268 @@
+"""Posts (`/rest/posts` create and find-by-author, legacy `/v2/ugcPosts`), their permalink page,
+and their analytics (`memberCreatorPostAnalytics`, `organizationalEntityShareStatistics`)."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from t21.sandbox.linkedin.state import Asset, LinkedInState, Post
+from t21.sandbox.linkedin.wire import (
+    access_denied,
+    bad_request,
+    json_of,
+    refusal,
+    render_little,
+    section,
+    unprocessable,
+)
+
+MAX_COMMENTARY = 3000
+MAX_MULTI_IMAGES = 20
+VISIBILITIES = frozenset({"PUBLIC", "CONNECTIONS", "LOGGED_IN"})
+QUERY_TYPES = ("IMPRESSION", "MEMBERS_REACHED", "RESHARE", "REACTION", "COMMENT")
+# The memberCreatorPostAnalytics entity syntax is unconfirmed (PLATFORMS.md); the fake takes
+# the Rest.li tuple with the URN percent-encoded inside it, and nothing else.
+ANALYTICS_ENTITY = re.compile(r"\((share|ugc):(urn%3Ali%3A(share|ugcPost)%3A\d+)\)", re.I)
+METRIC_TYPE = "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1"
+PAGING = {"start": 0, "count": 10, "links": []}
+
+
+def check_text(text: str, raw: str) -> None:
+    """The limit applies to the text as shown (escapes don't count)."""
+    if len(text) <= MAX_COMMENTARY:
+        return
+    raise bad_request(
+        "com.linkedin.content.common.exception.BadRequestResponseException: ShareCommentary "
+        f"text length ({len(text)} characters) exceeded the maximum allowed "
+        f"({MAX_COMMENTARY} characters)",
+        code="FIELD_ARRAY_SIZE_TOO_HIGH",
+        description="Size of array cannot be higher than the maxLength",
+        input={"value": {"stringValue": raw[:100]}},
+        maxLength=MAX_COMMENTARY,
+    )
+
+
+def post_routes(state: LinkedInState) -> list[Route]:
+    def usable_media(urn: Any, kinds: tuple[str, ...]) -> Asset:
+        asset = state.assets.get(urn) if isinstance(urn, str) else None
+        if asset is None or asset.kind not in kinds:
+            raise unprocessable(f"/content: media {urn} does not exist or can't be used here")
+        if asset.owner != state.member.urn:
+            raise access_denied(f"Not enough permissions to use {urn}")
+        state.settle(asset)
+        if asset.status != "AVAILABLE":
+            raise unprocessable(f"/content: media {urn} is {asset.status}, not AVAILABLE")
+        return asset
+
+    def content_media(content: Any) -> tuple[str, list[Asset]]:
+        if content is None:
+            return "text", []
+        if not isinstance(content, dict) or len(content) != 1:
+            raise unprocessable("/content must hold exactly one of media, multiImage, article")
+        if "media" in content:
+            asset = usable_media(section(content, "media").get("id"), ("image", "video"))
+            return asset.kind, [asset]
+        if "multiImage" in content:
+            entries = section(content, "multiImage").get("images") or []
+            if not 2 <= len(entries) <= MAX_MULTI_IMAGES:
+                raise unprocessable(
+                    f"/content/multiImage/images: {len(entries)} images given; a multi-image "
+                    f"post takes 2 to {MAX_MULTI_IMAGES}"
+                )
+            return "multi_image", [usable_media(entry.get("id"), ("image",)) for entry in entries]
+        raise unprocessable(f"/content: {next(iter(content))} is not supported by this sandbox")
+
+    def publish(post: Post, kind: str, assets: list[Asset], **recorded: Any) -> str:
+        day = state.take_quota()
+        for other in state.posts.values():
+            same = (other.author, other.text, other.media) == (post.author, post.text, post.media)
+            if same and post.text:
+                raise unprocessable(f"Content is a duplicate of {other.urn}", "DUPLICATE_POST")
+        # Video and multi-image posts come back as ugcPosts, the rest as shares (unconfirmed).
+        noun = "ugcPost" if kind in ("video", "multi_image") else "share"
+        post.urn = f"urn:li:{noun}:{state.new_id()}"
+        post.created_ms = int(time.time() * 1000)
+        state.posts[post.urn] = post
+        state.daily_posts[day] = state.daily_posts.get(day, 0) + 1
+        state.record_publication(
+            id=post.urn,
+            author=post.author,
+            kind=kind,
+            text=post.text,
+            commentary=post.commentary,
+            visibility=post.visibility,
+            reshare_disabled=post.reshare_disabled,
+            media=[asset.summary() for asset in assets],
+            **recorded,
+        )
+        return post.urn
+
+    def check_author(author: Any) -> str:
+        if author != state.member.urn:
+            raise access_denied(f"Not enough permissions to post as {author}")
+        return str(author)
+
+    async def create_post(request: Request) -> Response:
+        state.rest(request, "w_member_social", "partnerApiPostsExternal.CREATE.20260101")
+        state.take_quota()
+        body = await json_of(request)
+        author = check_author(body.get("author"))
+        if body.get("lifecycleState") != "PUBLISHED":
+            raise unprocessable("/lifecycleState: only PUBLISHED is supported by this sandbox")
+        visibility = body.get("visibility")
+        if visibility not in VISIBILITIES:
+            raise unprocessable(f"/visibility: {visibility!r} is not a visibility")
+        if not isinstance(body.get("distribution"), dict):
+            raise unprocessable("/distribution is required")
+        raw = body.get("commentary", "")
+        if not isinstance(raw, str):
+            raise unprocessable("/commentary must be a string")
+        text = render_little(raw)
+        check_text(text, raw)
+        kind, assets = content_media(body.get("content"))
+        if not text and not assets:
+            raise unprocessable("/commentary is required for a post without content")
+        post = Post(
+            urn="",
+            author=author,
+            commentary=raw,
+            text=text,
+            visibility=str(visibility),
+            content=body.get("content"),
+            media=[asset.urn for asset in assets],
+            reshare_disabled=bool(body.get("isReshareDisabledByAuthor")),
+        )
+        urn = publish(post, kind, assets)
+        return Response(status_code=201, headers={"x-restli-id": urn})
+
+    async def find_posts(request: Request) -> Response:
+        # LinkedIn wants r_member_social (approved apps only) to read member posts; the fake
+        # lets the posting scope read the member's own posts so reconciliation can be tested.
+        state.rest(request, "w_member_social", "partnerApiPostsExternal.FINDER-author.20260101")
+        query = request.query_params
+        if query.get("q") != "author":
+            raise bad_request("Unsupported finder: use q=author.")
+        if query.get("author") != state.member.urn:
+            raise access_denied("Not enough permissions to read the posts of this author")
+        try:
+            start, count = int(query.get("start", 0)), min(int(query.get("count", 10)), 100)
+        except ValueError:
+            raise bad_request("start and count must be integers.") from None
+        mine = sorted(
+            (post for post in state.posts.values() if post.author == state.member.urn),
+            key=lambda post: (post.created_ms, post.urn),
+            reverse=True,
+        )
+        paging = {"start": start, "count": count, "links": [], "total": len(mine)}
+        elements = [post.element() for post in mine[start : start + count]]
+        return JSONResponse({"paging": paging, "elements": elements})
+
+    async def permalink(request: Request) -> Response:
+        post = state.posts.get(request.path_params["urn"])
+        if post is None:
+            return HTMLResponse("<h1>This post cannot be displayed</h1>", 404)
+        name, text = html.escape(state.member.name), html.escape(post.text)
+        return HTMLResponse(f"<article><h1>{name}</h1><p>{text}</p></article>")
+
+    async def member_analytics(request: Request) -> Response:
+        state.rest(request, "r_member_postAnalytics", "memberCreatorPostAnalytics.FINDER-entity")
+        query, raw = request.query_params, request.scope.get("query_string", b"").decode()
+        entity = next((pair[7:] for pair in raw.split("&") if pair.startswith("entity=")), "")
+        match = ANALYTICS_ENTITY.fullmatch(entity)
+        if query.get("q") != "entity" or match is None or (
+            (match.group(1).lower() == "ugc") != (match.group(3) == "ugcPost")
+        ):  # fmt: skip
+            raise bad_request(
+                "Invalid value for param entity: expected (share:<urn>) or (ugc:<urn>) with "
+                "the URN encoded"
+            )
+        query_type = query.get("queryType")
+        if query_type not in QUERY_TYPES:
+            raise bad_request(f"Invalid value for param queryType: {query_type}")
+        if query.get("aggregation", "TOTAL") not in ("TOTAL", "DAILY"):
+            raise bad_request(f"Invalid value for param aggregation: {query.get('aggregation')}")
+        urn = unquote(match.group(2))
+        post = state.posts.get(urn)
+        if post is None:
+            raise refusal(404, f"{urn} does not exist", "NOT_FOUND")
+        if post.author != state.member.urn:
+            raise access_denied("Not enough permissions to read this post's analytics")
+        count = state.analytics.get(urn, {}).get(query_type)
+        # No element at all until LinkedIn has numbers for the post.
+        elements = []
+        if count is not None:
+            target = "ugcPost" if ":ugcPost:" in urn else "share"
+            elements.append(
+                {"count": count, "metricType": {METRIC_TYPE: query_type},
+                 "targetEntity": {target: urn}}
+            )  # fmt: skip
+        return JSONResponse({"paging": PAGING, "elements": elements})
+
+    async def organization_statistics(request: Request) -> Response:
+        state.authenticate(request, "rw_organization_admin", "organizationalEntityShareStatistics")
+        query = request.query_params
+        organization = f"urn:li:organization:{state.member.organization_id}"
+        if query.get("q") != "organizationalEntity":
+            raise bad_request("Unsupported finder: use q=organizationalEntity.")
+        if query.get("organizationalEntity") != organization:
+            raise access_denied("Not enough permissions to access this organization")
+        listed = unquote(query.get("shares") or query.get("ugcPosts") or "")
+        elements = []
+        for urn in re.findall(r"urn:li:(?:share|ugcPost):\d+", listed):
+            numbers = state.analytics.get(urn, {})
+            statistics = {
+                "impressionCount": numbers.get("IMPRESSION", 0),
+                "uniqueImpressionsCount": numbers.get("MEMBERS_REACHED", 0),
+                "likeCount": numbers.get("REACTION", 0),
+                "commentCount": numbers.get("COMMENT", 0),
+                "shareCount": numbers.get("RESHARE", 0),
+                "clickCount": 0,
+                "engagement": 0.0,
+            }
+            kind = "ugcPost" if ":ugcPost:" in urn else "share"
+            elements.append(
+                {"organizationalEntity": organization, kind: urn,
+                 "totalShareStatistics": statistics}
+            )  # fmt: skip
+        return JSONResponse({"paging": PAGING, "elements": elements})
+
+    async def ugc_post(request: Request) -> Response:
+        """Legacy ugcPosts: plain-text commentary, media from `/v2/assets`."""
+        state.authenticate(request, "w_member_social", "ugcPosts.CREATE")
+        state.take_quota()
+        body = await json_of(request)
+        author = check_author(body.get("author"))
+        share = section(section(body, "specificContent"), "com.linkedin.ugc.ShareContent")
+        text = section(share, "shareCommentary").get("text", "")
+        if not isinstance(text, str):
+            raise unprocessable("/specificContent/.../shareCommentary/text must be a string")
+        check_text(text, text)
+        category = share.get("shareMediaCategory", "NONE")
+        entries = share.get("media") or []
+        if category not in ("NONE", "ARTICLE", "IMAGE", "VIDEO") or (category == "NONE") != (
+            not entries
+        ):
+            raise unprocessable("/specificContent/.../shareMediaCategory doesn't match the media")
+        uploaded = [] if category == "ARTICLE" else entries
+        assets = [usable_media(entry.get("media"), ("asset",)) for entry in uploaded]
+        visibility = section(body, "visibility").get("com.linkedin.ugc.MemberNetworkVisibility")
+        post = Post("", author, text, text, str(visibility), None, [a.urn for a in assets])
+        urn = publish(post, category.lower(), assets, legacy=True)
+        return JSONResponse({"id": urn}, status_code=201, headers={"X-RestLi-Id": urn})
+
+    return [
+        Route("/rest/posts", create_post, methods=["POST"]),
+        Route("/rest/posts", find_posts, methods=["GET"]),
+        Route("/feed/update/{urn}", permalink, methods=["GET"]),
+        Route("/rest/memberCreatorPostAnalytics", member_analytics, methods=["GET"]),
+        Route("/v2/organizationalEntityShareStatistics", organization_statistics),
+        Route("/v2/ugcPosts", ugc_post, methods=["POST"]),
+    ]
