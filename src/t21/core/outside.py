@@ -35,4 +35,13 @@ class ReauthRequired(OutsideFailure):
 
 
 class Ambiguous(OutsideFailure):
-    """The request may have taken effect (timeout or error after sending): never repeat blindly."""
+    """The request may have taken effect (timeout or error after sending): never repeat blindly.
+
+    `reference` is whatever the network already gave that may identify the result (an upload or
+    publish id), for reconciliation."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, reference: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.reference = reference

@@ -11,12 +11,14 @@ from t21.sandbox.github import create_github_app
 from t21.sandbox.google import create_google_app
 from t21.sandbox.linkedin import create_linkedin_app
 from t21.sandbox.resend import create_resend_app
+from t21.sandbox.tiktok import create_tiktok_app
 
 FAKES = {
     "resend": "Resend email API (POST /resend/emails)",
     "google": "Google OpenID Connect (/google/.well-known/openid-configuration)",
     "github": "GitHub OAuth app login and REST API (/github/login/oauth/authorize, /github/user)",
     "linkedin": "LinkedIn OAuth, Posts, Images and Videos APIs (/linkedin/rest/posts)",
+    "tiktok": "TikTok Login Kit and Content Posting API (/tiktok/v2/post/publish/video/init/)",
 }
 
 
@@ -31,5 +33,6 @@ def create_sandbox_app() -> Starlette:
             Mount("/google", app=create_google_app()),
             Mount("/github", app=create_github_app()),
             Mount("/linkedin", app=create_linkedin_app()),
+            Mount("/tiktok", app=create_tiktok_app()),
         ]
     )

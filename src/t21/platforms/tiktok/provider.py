@@ -1,0 +1,268 @@
+"""TikTok through Login Kit v2 and the Content Posting API (direct post), PLATFORMS.md §6.
+
+OAuth without PKCE (a web app), 2 h access tokens and rotating 180-day refresh tokens; reads
+of the profile, recent posts and their numbers. Publishing lives in `publishing`; the wire
+format and how each failure is classified in `wire`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from pydantic import BaseModel
+
+from t21.core.outside import ReauthRequired, Retryable
+from t21.platforms.base import (
+    Connection,
+    Credentials,
+    PlatformConfig,
+    PlatformLimits,
+    PostMetrics,
+    Profile,
+    Published,
+    PublishRequest,
+    RecentPost,
+    TokenGrant,
+)
+from t21.platforms.http import PlatformHttp, json_body
+from t21.platforms.tiktok.publishing import Publisher, permalink
+from t21.platforms.tiktok.rules import LIMITS, TikTokOptions
+from t21.platforms.tiktok.wire import (
+    TikTokApi,
+    api_error,
+    as_datetime,
+    as_dict,
+    as_int,
+    raise_for,
+)
+
+SCOPES = (
+    "user.info.basic",
+    "user.info.profile",
+    "user.info.stats",
+    "video.publish",
+    "video.upload",
+    "video.list",
+)
+# A connection missing these is refused at once: video.publish posts; video.list is what
+# find_recent (reconciling an Ambiguous publish) and metrics read; user.info.basic the profile.
+REQUIRED_SCOPES = frozenset({"user.info.basic", "video.publish", "video.list"})
+PROFILE_FIELDS = "open_id,union_id,avatar_url,display_name,username"
+LIST_FIELDS = "id,title,create_time,share_url"
+METRIC_FIELDS = "id,like_count,comment_count,share_count,view_count"
+MAX_IDS_PER_QUERY = 20
+MAX_LIST_COUNT = 20
+
+
+class TikTokProvider:
+    name: ClassVar[str] = "tiktok"
+    display_name: ClassVar[str] = "TikTok"
+    # Web apps don't send PKCE to TikTok (code_verifier is for mobile and desktop apps).
+    uses_pkce: ClassVar[bool] = False
+    scopes: ClassVar[tuple[str, ...]] = SCOPES
+    limits: ClassVar[PlatformLimits] = LIMITS
+    # Typed as the protocol declares it (a protocol ClassVar is invariant).
+    options: ClassVar[type[BaseModel]] = TikTokOptions
+
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+
+    # --- OAuth ---------------------------------------------------------------------------------
+
+    def authorization_url(self, *, state: str, redirect_uri: str, code_verifier: str | None) -> str:
+        query = urlencode(
+            {
+                "client_key": self.config.client_id,
+                "scope": ",".join(self.scopes),
+                "response_type": "code",
+                "redirect_uri": redirect_uri,
+                "state": state,
+            }
+        )
+        return f"{self.config.auth_base}/v2/auth/authorize/?{query}"
+
+    async def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> list[Connection]:
+        form = {
+            "code": code,
+            "grant_type": "authorization_code",
+            "redirect_uri": redirect_uri,
+        }
+        if code_verifier:
+            form["code_verifier"] = code_verifier
+        async with PlatformHttp(self.config) as http:
+            grant = await self._token(http, form, what="the authorization code")
+            # People may untick scopes on TikTok's consent screen.
+            missing = REQUIRED_SCOPES - grant.scopes
+            if missing:
+                raise ReauthRequired(
+                    "TikTok was connected without the permissions T21 needs "
+                    f"({', '.join(sorted(missing))}); connect again and allow all of them.",
+                    code="scope_missing",
+                )
+            profile = await self._profile(http, grant.access_token)
+        return [Connection(profile=profile, grant=grant)]
+
+    async def refresh(self, credentials: Credentials) -> TokenGrant | None:
+        """New tokens. TikTok rotates refresh tokens: the old one stops working, so the
+        returned one must replace it."""
+        if not credentials.refresh_token:
+            raise ReauthRequired("TikTok gave no refresh token; connect again.", code="no_refresh")
+        form = {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token}
+        async with PlatformHttp(self.config) as http:
+            return await self._token(http, form, what="the token refresh")
+
+    async def revoke(self, credentials: Credentials) -> bool:
+        form = {
+            "client_key": self.config.client_id,
+            "client_secret": self.config.client_secret,
+            "token": credentials.access_token,
+        }
+        async with PlatformHttp(self.config) as http:
+            response = await http.request(
+                "POST", f"{self.config.api_base}/v2/oauth/revoke/", data=form
+            )
+        error = api_error(response)
+        # A token TikTok no longer knows is as revoked as it gets.
+        gone = error is not None and (
+            error.code in ("invalid_grant", "access_token_invalid") or error.status == 401
+        )
+        if error is not None and not gone:
+            raise_for(response, error, what="revoking the access")
+        return True
+
+    async def _token(self, http: PlatformHttp, form: dict[str, str], *, what: str) -> TokenGrant:
+        credentials = {
+            "client_key": self.config.client_id,
+            "client_secret": self.config.client_secret,
+        }
+        response = await http.request(
+            "POST", f"{self.config.api_base}/v2/oauth/token/", data=credentials | form
+        )
+        error = api_error(response)
+        if error is not None:
+            raise_for(response, error, what=what)
+        body = json_body(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not isinstance(token, str):
+            raise Retryable(f"TikTok answered {what} without an access token.", code="no_token")
+        scope = str(body.get("scope") or "")
+        return TokenGrant(
+            access_token=token,
+            refresh_token=body.get("refresh_token") or None,
+            expires_in=as_int(body.get("expires_in")),
+            refresh_expires_in=as_int(body.get("refresh_expires_in")),
+            scopes=frozenset(name.strip() for name in scope.split(",") if name.strip()),
+        )
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def profile(self, credentials: Credentials) -> Profile:
+        async with PlatformHttp(self.config) as http:
+            return await self._profile(http, credentials.access_token)
+
+    async def _profile(self, http: PlatformHttp, access_token: str) -> Profile:
+        api = TikTokApi(http, self.config, access_token)
+        data = await api.call(
+            "GET", "/v2/user/info/", params={"fields": PROFILE_FIELDS}, what="the profile"
+        )
+        user = as_dict(data.get("user"))
+        open_id = user.get("open_id")
+        if not open_id:
+            raise Retryable("TikTok answered the profile without an open_id.", code="no_open_id")
+        return Profile(
+            external_id=str(open_id),
+            username=user.get("username") or None,
+            display_name=user.get("display_name") or None,
+            avatar_url=user.get("avatar_url") or None,
+        )
+
+    async def find_recent(
+        self, credentials: Credentials, *, since: datetime, limit: int = 20
+    ) -> list[RecentPost]:
+        # create_time has whole seconds: a post made within `since`'s second still counts.
+        since = since.replace(microsecond=0)
+        found: list[RecentPost] = []
+        cursor: Any = None
+        async with PlatformHttp(self.config) as http:
+            api = TikTokApi(http, self.config, credentials.access_token)
+            while len(found) < limit:
+                body: dict[str, Any] = {"max_count": min(MAX_LIST_COUNT, limit)}
+                if cursor is not None:
+                    body["cursor"] = cursor
+                data = await api.call(
+                    "POST",
+                    "/v2/video/list/",
+                    params={"fields": LIST_FIELDS},
+                    json=body,
+                    what="the account's recent posts",
+                )
+                videos = [v for v in data.get("videos") or [] if isinstance(v, dict)]
+                # Newest first. Photo posts are assumed listed with the videos (unconfirmed).
+                for video in videos:
+                    created = as_datetime(video.get("create_time"))
+                    if created is not None and created < since:
+                        return found
+                    found.append(self._recent(video, created, credentials.username))
+                    if len(found) >= limit:
+                        return found
+                if not videos or not data.get("has_more"):
+                    break
+                cursor = data.get("cursor")
+        return found
+
+    def _recent(
+        self, video: dict[str, Any], created: datetime | None, username: str | None
+    ) -> RecentPost:
+        post_id = str(video.get("id"))
+        return RecentPost(
+            external_id=post_id,
+            text=video.get("title") or None,
+            created_at=created,
+            permalink=permalink(self.config, username, post_id) or video.get("share_url") or None,
+        )
+
+    async def metrics(
+        self, credentials: Credentials, external_ids: list[str]
+    ) -> dict[str, PostMetrics | None]:
+        results: dict[str, PostMetrics | None] = dict.fromkeys(external_ids)
+        # A post reported by its publish_id (moderation not over) has no video id to ask about.
+        video_ids = [post_id for post_id in dict.fromkeys(external_ids) if post_id.isdigit()]
+        async with PlatformHttp(self.config) as http:
+            api = TikTokApi(http, self.config, credentials.access_token)
+            for start in range(0, len(video_ids), MAX_IDS_PER_QUERY):
+                batch = video_ids[start : start + MAX_IDS_PER_QUERY]
+                data = await api.call(
+                    "POST",
+                    "/v2/video/query/",
+                    params={"fields": METRIC_FIELDS},
+                    json={"filters": {"video_ids": batch}},
+                    what="post metrics",
+                )
+                for video in data.get("videos") or []:
+                    if isinstance(video, dict) and str(video.get("id")) in results:
+                        results[str(video["id"])] = _metrics(video)
+        return results
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+        async with PlatformHttp(self.config) as http:
+            api = TikTokApi(http, self.config, credentials.access_token)
+            return await Publisher(api, self.config).publish(request, credentials.username)
+
+
+def _metrics(video: dict[str, Any]) -> PostMetrics:
+    # view_count is the only reach-like number Login Kit apps get: it stands for impressions
+    # as well. Reach, saves and clicks are not available (the Business API is separate).
+    views = as_int(video.get("view_count"))
+    return PostMetrics(
+        impressions=views,
+        video_views=views,
+        likes=as_int(video.get("like_count")),
+        comments=as_int(video.get("comment_count")),
+        shares=as_int(video.get("share_count")),
+    )
