@@ -7,8 +7,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from t21.sandbox.facebook import create_facebook_app
 from t21.sandbox.github import create_github_app
 from t21.sandbox.google import create_google_app
+from t21.sandbox.instagram import create_instagram_app
 from t21.sandbox.linkedin import create_linkedin_app
 from t21.sandbox.resend import create_resend_app
 from t21.sandbox.tiktok import create_tiktok_app
@@ -19,6 +21,8 @@ FAKES = {
     "github": "GitHub OAuth app login and REST API (/github/login/oauth/authorize, /github/user)",
     "linkedin": "LinkedIn OAuth, Posts, Images and Videos APIs (/linkedin/rest/posts)",
     "tiktok": "TikTok Login Kit and Content Posting API (/tiktok/v2/post/publish/video/init/)",
+    "instagram": "Instagram Login and Graph API publishing (/instagram/v25.0/{ig_user}/media)",
+    "facebook": "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
 }
 
 
@@ -34,5 +38,7 @@ def create_sandbox_app() -> Starlette:
             Mount("/github", app=create_github_app()),
             Mount("/linkedin", app=create_linkedin_app()),
             Mount("/tiktok", app=create_tiktok_app()),
+            Mount("/instagram", app=create_instagram_app()),
+            Mount("/facebook", app=create_facebook_app()),
         ]
     )

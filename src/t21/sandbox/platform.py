@@ -4,7 +4,7 @@ it received and published (so tests can prove nothing was published twice).
 A fake keeps a `NetworkState` (subclassed with its own posts, containers, uploads...), wraps its
 Starlette app with `FaultMiddleware`, and adds `control_routes(state)` under `/_control`:
 
-- `POST /_control/faults` `{status, body?, headers?, path?, method?, count?, delay_s?,
+- `POST /_control/faults` `{status, body?, headers?, path?, query?, method?, count?, delay_s?,
   lose_response?}`: the next `count` matching requests get this answer. With `lose_response`
   the request is carried out, then the answer is held for `delay_s` (the client times out,
   not knowing the post exists: "accepted but the response was lost").
@@ -43,13 +43,16 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     path: str | None = None  # a regular expression searched in the request path
+    query: str | None = None  # a regular expression searched in the query string
     method: str | None = None
     count: int = 1
     delay_s: float = 0.0
     lose_response: bool = False
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.query is not None and re.search(self.query, query) is None:
             return False
         return self.path is None or re.search(self.path, path) is not None
 
@@ -115,9 +118,9 @@ class NetworkState:
             return None
         return token
 
-    def take_fault(self, method: str, path: str) -> Fault | None:
+    def take_fault(self, method: str, path: str, query: str = "") -> Fault | None:
         for fault in self.faults:
-            if fault.matches(method, path):
+            if fault.matches(method, path, query):
                 fault.count -= 1
                 if fault.count <= 0:
                     self.faults.remove(fault)
@@ -159,9 +162,10 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         method: str = scope["method"]
-        query = _redacted_query(scope.get("query_string", b"").decode("latin-1"))
+        raw_query = scope.get("query_string", b"").decode("latin-1")
+        query = _redacted_query(raw_query)
         self.state.requests.append({"method": method, "path": path, "query": query})
-        fault = self.state.take_fault(method, path)
+        fault = self.state.take_fault(method, path, raw_query)
         if fault is None:
             await self.app(scope, receive, send)
             return

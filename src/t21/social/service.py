@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands import service as brands_service
+from t21.core import clock
 from t21.core.errors import NotFound
 from t21.core.logging import get_logger
 from t21.core.outside import OutsideFailure
@@ -81,6 +82,7 @@ async def disconnect(runtime: Runtime, principal: Principal, account_id: uuid.UU
 async def force_refresh(
     runtime: Runtime, principal: Principal, account_id: uuid.UUID
 ) -> SocialAccount:
+    asked_at = clock.now()
     async with session_scope(runtime) as session:
         await get_account(session, principal, account_id, Action.MANAGE_SOCIAL_ACCOUNTS)
-    return await refresh_account(runtime, account_id, force=True)
+    return await refresh_account(runtime, account_id, force=True, asked_at=asked_at)

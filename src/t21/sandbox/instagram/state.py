@@ -1,0 +1,298 @@
+"""The Instagram fake's world: the account, authorization codes, tokens, media containers,
+published media, the publishing quota and the knobs tests turn through `/_control`."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from t21.platforms.registry import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from t21.sandbox.platform import IssuedToken, NetworkState
+
+SHORT_TOKEN_TTL_S = 3600
+LONG_TOKEN_TTL_S = 5_184_000  # 60 days
+CODE_TTL_S = 3600  # Instagram authorization codes live an hour
+CONTAINER_TTL_S = 86_400
+QUOTA_WINDOW_S = 86_400
+DEFAULT_QUOTA = 50  # the reference page's sample; 25 and 100 are reported too
+REFRESH_MIN_AGE_S = 86_400.0
+DEFAULT_PROCESSING_POLLS = 2
+APP_CALLS_PER_HOUR = 4800  # what x-app-usage's call_count is a percentage of
+KNOWN_SCOPES = frozenset(
+    {
+        "instagram_business_basic",
+        "instagram_business_content_publish",
+        "instagram_business_manage_comments",
+        "instagram_business_manage_insights",
+        "instagram_business_manage_messages",
+    }
+)
+BASIC = "instagram_business_basic"
+PUBLISH = "instagram_business_content_publish"
+INSIGHTS = "instagram_business_manage_insights"
+COMMENTS = "instagram_business_manage_comments"
+
+
+class GraphError(Exception):
+    """A Graph API error answer: `{"error": {message, type, code, error_subcode, ...}}`, at
+    HTTP 400 (500 for codes 1 and 2 without a subcode, as Meta's unknown/service errors)."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        *,
+        subcode: int | None = None,
+        user_title: str | None = None,
+        user_msg: str | None = None,
+        kind: str = "OAuthException",
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.subcode = subcode
+        self.user_title = user_title
+        self.user_msg = user_msg
+        self.kind = kind
+        self.transient = transient
+
+    @property
+    def status(self) -> int:
+        return 500 if self.code in (1, 2) and self.subcode is None else 400
+
+    def body(self, trace: str) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "type": self.kind, "code": self.code}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        if self.subcode is not None or self.transient:
+            error["is_transient"] = self.transient
+        if self.user_title:
+            error["error_user_title"] = self.user_title
+        if self.user_msg:
+            error["error_user_msg"] = self.user_msg
+        error["fbtrace_id"] = trace
+        return {"error": error}
+
+
+def oauth_error(message: str) -> JSONResponse:
+    """The Instagram login host's error shape (not Graph's)."""
+    body = {"error_type": "OAuthException", "code": 400, "error_message": message}
+    return JSONResponse(body, status_code=400)
+
+
+@dataclass
+class InstagramAccount:
+    """An Instagram professional account. `user_id` is the IG user id the API publishes to;
+    `app_scoped_id` is what `/me`'s `id` says under Instagram Login."""
+
+    user_id: str = "17841400000000001"
+    app_scoped_id: str = "26000000000000001"
+    username: str = "t21.sandbox"
+    name: str = "T21 Sandbox"
+    account_type: str = "BUSINESS"
+    followers_count: int = 1234
+
+
+@dataclass
+class AuthCode:
+    client_id: str
+    redirect_uri: str
+    account_id: str
+    scopes: frozenset[str]
+    issued_at: float
+    used: bool = False
+
+
+@dataclass
+class Container:
+    """A media container: IMAGE (a feed image or carousel image), VIDEO (carousel video only),
+    REELS, STORIES or CAROUSEL. It processes for `polls_left` status reads, then ends in
+    `outcome` (FINISHED, ERROR with `error`, EXPIRED, or IN_PROGRESS for ever)."""
+
+    id: str
+    owner: str
+    media_type: str
+    created_at: float
+    caption: str | None = None
+    media_url: str | None = None
+    is_video: bool = False
+    is_carousel_item: bool = False
+    children: list[str] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+    polls_left: int = 0
+    outcome: str = "FINISHED"
+    error: str | None = None
+    published_media_id: str | None = None
+
+    def status_code(self, now: float) -> str:
+        if self.published_media_id is not None:
+            return "PUBLISHED"
+        if now - self.created_at > CONTAINER_TTL_S:
+            return "EXPIRED"
+        return "IN_PROGRESS" if self.polls_left > 0 else self.outcome
+
+    def status_text(self, now: float) -> str:
+        code = self.status_code(now)
+        if code == "ERROR":
+            return self.error or "Error: Media upload has failed with error code 2207053"
+        return {
+            "FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
+            "IN_PROGRESS": "In Progress: Media is still being processed.",
+            "EXPIRED": "Expired: The container was not published within 24 hours.",
+            "PUBLISHED": "Published: Media has been published.",
+        }[code]
+
+
+@dataclass
+class Comment:
+    id: str
+    text: str
+    timestamp: float
+    username: str
+
+
+@dataclass
+class Media:
+    """A published IG Media: media_type IMAGE | VIDEO | CAROUSEL_ALBUM, product FEED | REELS |
+    STORY. `insights` is "values" (numbers), "empty" (no data yet) or "not_enough_viewers"."""
+
+    id: str
+    owner: str
+    media_type: str
+    product_type: str
+    caption: str | None
+    timestamp: float
+    shortcode: str
+    media_url: str | None
+    container_id: str
+    children: list[str] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    insights: str = "values"
+    values: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """How the next created container ends (injected through `/_control`)."""
+
+    status_code: str
+    error_subcode: int | None = None
+
+
+def _default_accounts() -> dict[str, InstagramAccount]:
+    account = InstagramAccount()
+    return {account.user_id: account}
+
+
+def _default_clients() -> dict[str, str]:
+    return {SANDBOX_CLIENT_ID: SANDBOX_CLIENT_SECRET}
+
+
+@dataclass
+class InstagramState(NetworkState):
+    name: str = "instagram"
+    clients: dict[str, str] = field(default_factory=_default_clients)
+    accounts: dict[str, InstagramAccount] = field(default_factory=_default_accounts)
+    codes: dict[str, AuthCode] = field(default_factory=dict)
+    long_lived: set[str] = field(default_factory=set)
+    containers: dict[str, Container] = field(default_factory=dict)
+    media: dict[str, Media] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+    calls: list[float] = field(default_factory=list)
+    sequence: int = 0
+    # Knobs (POST /_control/config).
+    quota_total: int = DEFAULT_QUOTA
+    processing_polls: int = DEFAULT_PROCESSING_POLLS
+    refresh_min_age_s: float = REFRESH_MIN_AGE_S
+    insights_default: str = "values"
+    withheld_scopes: set[str] = field(default_factory=set)
+
+    def next_id(self, prefix: str) -> str:
+        """Graph-like numeric ids, deterministic from a reset."""
+        self.sequence += 1
+        return f"{prefix}{self.sequence:012d}"
+
+    def trace(self) -> str:
+        return "Fk" + hashlib.sha256(str(self.sequence).encode()).hexdigest()[:20]
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "quota_total": self.quota_total,
+            "processing_polls": self.processing_polls,
+            "refresh_min_age_s": self.refresh_min_age_s,
+            "insights_default": self.insights_default,
+            "withheld_scopes": sorted(self.withheld_scopes),
+        }
+
+    def issue_token(
+        self, account_id: str, client_id: str, scopes: frozenset[str], *, long: bool
+    ) -> IssuedToken:
+        ttl = LONG_TOKEN_TTL_S if long else SHORT_TOKEN_TTL_S
+        token = self.issue(
+            "access",
+            account_id=account_id,
+            client_id=client_id,
+            scopes=scopes,
+            ttl_s=ttl,
+            prefix="IGAA",
+        )
+        if long:
+            self.long_lived.add(token.value)
+        return token
+
+    def published_in_window(self, owner: str, now: float) -> list[Media]:
+        """What counts against the quota: every publication of the last 24 h (a carousel is
+        one)."""
+        return [
+            m
+            for m in self.media.values()
+            if m.owner == owner and now - m.timestamp < QUOTA_WINDOW_S
+        ]
+
+    def app_usage(self, now: float) -> int:
+        """x-app-usage's call_count: percent of the hourly budget used."""
+        self.calls = [moment for moment in self.calls if now - moment < 3600]
+        self.calls.append(now)
+        return min(100, len(self.calls) * 100 // APP_CALLS_PER_HOUR)
+
+    def reset(self) -> None:
+        super().reset()
+        self.clients = _default_clients()
+        self.accounts = _default_accounts()
+        self.codes.clear()
+        self.long_lived.clear()
+        self.containers.clear()
+        self.media.clear()
+        self.outcomes.clear()
+        self.calls.clear()
+        self.sequence = 0
+        self.quota_total = DEFAULT_QUOTA
+        self.processing_polls = DEFAULT_PROCESSING_POLLS
+        self.refresh_min_age_s = REFRESH_MIN_AGE_S
+        self.insights_default = "values"
+        self.withheld_scopes = set()
+
+
+def default_values(media_id: str) -> dict[str, int]:
+    """Plausible insights for a post, stable for its id."""
+    seed = int(hashlib.sha256(media_id.encode()).hexdigest()[:8], 16)
+    views = 200 + seed % 800
+    likes, comments, saved, shares = views // 10, views // 50, views // 40, views // 60
+    return {
+        "views": views,
+        "reach": views * 3 // 4,
+        "likes": likes,
+        "comments": comments,
+        "saved": saved,
+        "shares": shares,
+        "total_interactions": likes + comments + saved + shares,
+    }
+
+
+def now() -> float:
+    return time.time()

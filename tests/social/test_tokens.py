@@ -1,0 +1,148 @@
+"""Token care: refreshed ahead of expiry (rotating refresh tokens stored at once), one refresh
+per account however many ask, and a refusal marks the account and tells its admins once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from t21.core import clock
+from t21.core.uow import session_scope
+from t21.social.models import AccountStatus, SocialAccount
+from t21.social.tokens import credentials, refresh_account
+from t21.worker.loops import LoopRunner
+from tests.core.test_http import assert_problem
+from tests.social.conftest import World
+from tests.support.accounts import emails_to
+
+
+def _token_calls(world: World, network: str, path: str) -> int:
+    return sum(
+        1
+        for request in world.control(network, "GET", "/requests")["requests"]
+        if request["method"] == "POST" and request["path"].endswith(path)
+    )
+
+
+async def _account(world: World, account_id: uuid.UUID) -> SocialAccount:
+    async with session_scope(world.runtime) as session:
+        account = await session.get(SocialAccount, account_id)
+    assert account is not None
+    return account
+
+
+async def _expire_soon(world: World, account_id: uuid.UUID) -> None:
+    async with session_scope(world.runtime) as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == account_id)
+            .values(token_expires_at=clock.now() + timedelta(seconds=60))
+        )
+
+
+async def test_a_rotating_refresh_token_is_stored_at_once(world: World) -> None:
+    [raw_id] = await world.connected_ids("tiktok")
+    account_id = uuid.UUID(raw_id)
+    before = credentials(world.runtime.settings, await _account(world, account_id))
+    refreshed = await refresh_account(world.runtime, account_id, force=True)
+    after = credentials(world.runtime.settings, refreshed)
+    assert after.access_token != before.access_token
+    assert after.refresh_token != before.refresh_token
+    # The old refresh token is dead at the network; the stored one still works.
+    again = await refresh_account(world.runtime, account_id, force=True)
+    assert again.status is AccountStatus.ACTIVE
+
+
+async def test_a_fresh_token_is_left_alone(world: World) -> None:
+    [raw_id] = await world.connected_ids("tiktok")
+    calls = _token_calls(world, "tiktok", "/v2/oauth/token/")
+    await refresh_account(world.runtime, uuid.UUID(raw_id))
+    assert _token_calls(world, "tiktok", "/v2/oauth/token/") == calls
+
+
+async def test_concurrent_refreshes_make_one_call_to_the_network(world: World) -> None:
+    [raw_id] = await world.connected_ids("tiktok")
+    account_id = uuid.UUID(raw_id)
+    await _expire_soon(world, account_id)
+    calls = _token_calls(world, "tiktok", "/v2/oauth/token/")
+    results = await asyncio.gather(*(refresh_account(world.runtime, account_id) for _ in range(6)))
+    assert _token_calls(world, "tiktok", "/v2/oauth/token/") == calls + 1
+    tokens = {credentials(world.runtime.settings, account).access_token for account in results}
+    assert len(tokens) == 1
+
+
+async def test_concurrent_forced_refreshes_through_the_api_make_one_call(world: World) -> None:
+    [raw_id] = await world.connected_ids("tiktok")
+    calls = _token_calls(world, "tiktok", "/v2/oauth/token/")
+    # The network answers slowly, so every request arrives while the first refresh is on its way.
+    world.control(
+        "tiktok",
+        "POST",
+        "/faults",
+        {"status": 200, "path": "/v2/oauth/token/", "lose_response": True, "delay_s": 0.5},
+    )
+    answers = await asyncio.gather(
+        *(
+            world.api.post(f"/api/v1/social-accounts/{raw_id}/refresh", headers=world.owner.headers)
+            for _ in range(4)
+        )
+    )
+    assert {answer.status_code for answer in answers} == {200}
+    assert _token_calls(world, "tiktok", "/v2/oauth/token/") == calls + 1
+
+
+async def test_a_refused_refresh_marks_the_account_and_emails_admins_once(world: World) -> None:
+    [raw_id] = await world.connected_ids("tiktok")
+    account_id = uuid.UUID(raw_id)
+    world.control("tiktok", "POST", "/tokens/revoke", {})
+    for _ in range(2):
+        answer = await world.api.post(
+            f"/api/v1/social-accounts/{raw_id}/refresh", headers=world.owner.headers
+        )
+        assert answer.status_code == 200
+        assert answer.json()["status"] == "reauth_required"
+        assert answer.json()["last_error"]
+    await world.drain()
+    notices = [
+        message
+        for message in emails_to(world.runtime.settings, world.owner.email)
+        if "Reconnect your tiktok account" in str(message["Subject"])
+    ]
+    assert len(notices) == 1
+    account = await _account(world, account_id)
+    assert account.status is AccountStatus.REAUTH_REQUIRED
+    # Reconnecting brings it back, and a later disconnection would be told again.
+    await world.connected_ids("tiktok")
+    account = await _account(world, account_id)
+    assert account.status is AccountStatus.ACTIVE
+    assert account.reauth_notified_at is None
+
+
+async def test_the_loop_refreshes_what_expires_soon(world: World) -> None:
+    [raw_id] = await world.connected_ids("tiktok")
+    account_id = uuid.UUID(raw_id)
+    before = (await _account(world, account_id)).access_token_encrypted
+    await _expire_soon(world, account_id)
+    runner = world.runtime.state["loops"]
+    assert isinstance(runner, LoopRunner)
+    assert await runner.run_once("social.refresh_tokens") == 1
+    await world.drain()
+    account = await _account(world, account_id)
+    assert account.access_token_encrypted != before
+    assert account.token_expires_at is not None
+    assert account.token_expires_at > clock.now() + timedelta(hours=1)
+    assert await runner.run_once("social.refresh_tokens") == 0
+
+
+async def test_refreshing_someone_elses_account_is_not_found(world: World) -> None:
+    from tests.support.accounts import register
+
+    [raw_id] = await world.connected_ids("tiktok")
+    stranger = await register(world.api)
+    answer = await world.api.post(
+        f"/api/v1/social-accounts/{raw_id}/refresh", headers=stranger.headers
+    )
+    assert_problem(answer, 404, "not_found")
