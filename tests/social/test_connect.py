@@ -17,7 +17,7 @@ from t21.social.tokens import credentials
 from tests.core.test_http import assert_problem
 from tests.social.conftest import FRONT_END, World, query
 
-NETWORKS = ["linkedin", "tiktok", "instagram", "facebook"]
+NETWORKS = ["linkedin", "tiktok", "instagram", "facebook", "twitter"]
 
 
 async def _account(world: World, account_id: str) -> SocialAccount:

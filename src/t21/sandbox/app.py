@@ -14,6 +14,7 @@ from t21.sandbox.instagram import create_instagram_app
 from t21.sandbox.linkedin import create_linkedin_app
 from t21.sandbox.resend import create_resend_app
 from t21.sandbox.tiktok import create_tiktok_app
+from t21.sandbox.twitter import create_twitter_app
 
 FAKES = {
     "resend": "Resend email API (POST /resend/emails)",
@@ -23,6 +24,7 @@ FAKES = {
     "tiktok": "TikTok Login Kit and Content Posting API (/tiktok/v2/post/publish/video/init/)",
     "instagram": "Instagram Login and Graph API publishing (/instagram/v25.0/{ig_user}/media)",
     "facebook": "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
+    "twitter": "X OAuth 2.0 and API v2 posting (/twitter/2/tweets)",
 }
 
 
@@ -40,5 +42,6 @@ def create_sandbox_app() -> Starlette:
             Mount("/tiktok", app=create_tiktok_app()),
             Mount("/instagram", app=create_instagram_app()),
             Mount("/facebook", app=create_facebook_app()),
+            Mount("/twitter", app=create_twitter_app()),
         ]
     )
