@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from t21.core.outside import Permanent
 
 
 class MediaKind(StrEnum):
@@ -169,6 +171,21 @@ class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+def parse_options(model: type[OptionsT], options: dict[str, Any], network: str) -> OptionsT:
+    """A target's options as `model`, or `Permanent` saying what is wrong with them."""
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'options'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise Permanent(f"Invalid {network} options: {problems}", code="invalid_options") from None
+
+
 @dataclass(frozen=True)
 class PlatformConfig:
     """How to reach one network: credentials of T21's app there and every base URL."""
@@ -219,6 +236,17 @@ class Provider(Protocol):
         ...
 
     async def profile(self, credentials: Credentials) -> Profile: ...
+
+    def limits_for(self, options: dict[str, Any]) -> PlatformLimits:
+        """The limits of the surface `options` pick (an Instagram story or reel, a Facebook
+        reel); `limits` for the others. `options` are valid for this network."""
+        ...
+
+    def check(self, request: PublishRequest) -> None:
+        """Raise `Permanent` for a request this network can't take whatever the account (its
+        options, or a shape of media `limits` can't express), without any network call: the
+        same rules refuse a post when it is written and stop it before publishing."""
+        ...
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published: ...
 

@@ -6,6 +6,7 @@ Facts and numbers are from PLATFORMS.md §1 (Meta shared behaviour) and §3 (Fac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
@@ -29,6 +30,7 @@ from t21.platforms.base import (
     RecentPost,
     TextCounting,
     TokenGrant,
+    parse_options,
 )
 from t21.platforms.facebook.graph import GRAPH_VERSION, Graph, text_field
 from t21.platforms.facebook.publishing import PagePublisher
@@ -85,6 +87,10 @@ LIMITS = PlatformLimits(
         "Reels (kind=reel): MP4 or MOV, 9:16, at least 540×960, 3–90 s; "
         "30 API-published reels per Page per rolling 24 h.",
     ),
+)
+
+REEL_LIMITS = replace(
+    LIMITS, requires_media=True, max_images=0, max_videos=1, image=None, video=REEL_RULE
 )
 
 
@@ -213,11 +219,22 @@ class FacebookProvider:
 
     # --- publishing ----------------------------------------------------------------------
 
-    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
-        options = FacebookOptions.model_validate(request.options)
+    def limits_for(self, options: dict[str, Any]) -> PlatformLimits:
+        if options.get("kind") == "reel":
+            return REEL_LIMITS
+        return self.limits
+
+    def check(self, request: PublishRequest) -> None:
+        options = parse_options(FacebookOptions, request.options, "Facebook")
         images = [item for item in request.media if item.kind is MediaKind.IMAGE]
         videos = [item for item in request.media if item.kind is MediaKind.VIDEO]
         _check_shape(options, images, videos)
+
+    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+        self.check(request)
+        options = FacebookOptions.model_validate(request.options)
+        images = [item for item in request.media if item.kind is MediaKind.IMAGE]
+        videos = [item for item in request.media if item.kind is MediaKind.VIDEO]
         async with PlatformHttp(self.config) as http:
             graph = self._graph(http, credentials.access_token)
             page = PagePublisher(graph, self.config, credentials.external_id)

@@ -30,12 +30,13 @@ from t21.platforms.base import (
     PublishRequest,
     RecentPost,
     TokenGrant,
+    parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.instagram.errors import classify, parse
 from t21.platforms.instagram.graph import Graph, answer_object, data_of, parse_time
-from t21.platforms.instagram.publishing import Publisher
-from t21.platforms.instagram.rules import LIMITS, InstagramOptions
+from t21.platforms.instagram.publishing import Publisher, plan
+from t21.platforms.instagram.rules import LIMITS, SURFACE_LIMITS, InstagramOptions
 
 log = get_logger("t21.platforms.instagram")
 
@@ -172,7 +173,14 @@ class InstagramProvider:
 
     # --- publishing and reading back -----------------------------------------------------
 
+    def limits_for(self, options: dict[str, Any]) -> PlatformLimits:
+        return SURFACE_LIMITS.get(str(options.get("kind", "feed")), self.limits)
+
+    def check(self, request: PublishRequest) -> None:
+        plan(request, parse_options(InstagramOptions, request.options, "Instagram"))
+
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+        self.check(request)
         options = InstagramOptions.model_validate(request.options)
         async with PlatformHttp(self.config) as http:
             return await Publisher(http, self.graph, credentials).publish(request, options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -22,6 +23,23 @@ MIN_CAROUSEL_ITEMS = 2
 MAX_COLLABORATORS = 3
 MAX_STORY_VIDEO_S = 60.0
 
+IMAGE_RULE = MediaRule(
+    # JPEG per the docs; PNG is accepted in practice [3p].
+    content_types=frozenset({"image/jpeg", "image/png"}),
+    max_size_bytes=8 * MB,
+    min_aspect=0.8,  # 4:5
+    max_aspect=1.91,  # 1.91:1
+    min_width=320,
+    max_width=1440,
+)
+VIDEO_RULE = MediaRule(
+    content_types=frozenset({"video/mp4", "video/quicktime"}),
+    # 300 MB per Ayrshare; other pages say 1 GB (unconfirmed), so the smaller one.
+    max_size_bytes=300 * MB,
+    min_duration_s=3.0,
+    max_duration_s=15 * 60.0,
+)
+
 LIMITS = PlatformLimits(
     max_text=MAX_CAPTION,  # [postiz] [3p]
     text_counting=TextCounting.CHARACTERS,
@@ -30,22 +48,8 @@ LIMITS = PlatformLimits(
     max_images=MAX_CAROUSEL_ITEMS,
     max_videos=MAX_CAROUSEL_ITEMS,
     mixed_media=True,
-    image=MediaRule(
-        # JPEG per the docs; PNG is accepted in practice [3p].
-        content_types=frozenset({"image/jpeg", "image/png"}),
-        max_size_bytes=8 * MB,
-        min_aspect=0.8,  # 4:5
-        max_aspect=1.91,  # 1.91:1
-        min_width=320,
-        max_width=1440,
-    ),
-    video=MediaRule(
-        content_types=frozenset({"video/mp4", "video/quicktime"}),
-        # 300 MB per Ayrshare; other pages say 1 GB (unconfirmed), so the smaller one.
-        max_size_bytes=300 * MB,
-        min_duration_s=3.0,
-        max_duration_s=15 * 60.0,
-    ),
+    image=IMAGE_RULE,
+    video=VIDEO_RULE,
     min_multi_images=MIN_CAROUSEL_ITEMS,
     notes=(
         "A carousel holds 2–10 images or videos and counts as one post.",
@@ -55,6 +59,20 @@ LIMITS = PlatformLimits(
         "Video size: 300 MB here; a 1 GB limit is claimed elsewhere (unconfirmed).",
     ),
 )
+
+# A story is one image (any shape: 9:16 is its own) or one video of at most 60 s; a reel is one
+# video.
+SURFACE_LIMITS = {
+    "story": replace(
+        LIMITS,
+        max_images=1,
+        max_videos=1,
+        mixed_media=False,
+        image=replace(IMAGE_RULE, min_aspect=None, max_aspect=None, max_width=None),
+        video=replace(VIDEO_RULE, max_duration_s=MAX_STORY_VIDEO_S),
+    ),
+    "reel": replace(LIMITS, max_images=0, max_videos=1, image=None),
+}
 
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^@?[A-Za-z0-9._]{1,30}$")

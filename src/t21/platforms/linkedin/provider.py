@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, urlencode
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent
@@ -25,6 +25,7 @@ from t21.platforms.base import (
     RecentPost,
     TextCounting,
     TokenGrant,
+    parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.linkedin.client import LinkedInClient
@@ -241,17 +242,23 @@ class LinkedInProvider:
 
     # --- publishing --------------------------------------------------------------------------
 
-    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
-        try:
-            options = LinkedInOptions.model_validate(request.options)
-        except ValidationError as exc:
-            raise Permanent(f"Invalid LinkedIn options: {exc}", code="invalid_options") from None
+    def limits_for(self, options: dict[str, Any]) -> PlatformLimits:
+        return self.limits
+
+    def check(self, request: PublishRequest) -> None:
+        parse_options(LinkedInOptions, request.options, "LinkedIn")
         images = [item for item in request.media if item.kind is MediaKind.IMAGE]
         videos = [item for item in request.media if item.kind is MediaKind.VIDEO]
         if videos and (images or len(videos) > 1):
             raise Permanent(
                 "A LinkedIn post takes one video, or images, never both.", code="media_mix"
             )
+
+    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+        self.check(request)
+        options = LinkedInOptions.model_validate(request.options)
+        images = [item for item in request.media if item.kind is MediaKind.IMAGE]
+        videos = [item for item in request.media if item.kind is MediaKind.VIDEO]
         body: dict[str, Any] = {
             "author": credentials.external_id,
             "commentary": escape_little(request.text),

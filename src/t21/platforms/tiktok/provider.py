@@ -25,9 +25,10 @@ from t21.platforms.base import (
     PublishRequest,
     RecentPost,
     TokenGrant,
+    parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
-from t21.platforms.tiktok.publishing import Publisher, permalink
+from t21.platforms.tiktok.publishing import Publisher, media_kind, permalink
 from t21.platforms.tiktok.rules import LIMITS, TikTokOptions
 from t21.platforms.tiktok.wire import (
     TikTokApi,
@@ -249,7 +250,15 @@ class TikTokProvider:
 
     # --- publishing ----------------------------------------------------------------------------
 
+    def limits_for(self, options: dict[str, Any]) -> PlatformLimits:
+        return self.limits
+
+    def check(self, request: PublishRequest) -> None:
+        parse_options(TikTokOptions, request.options, "TikTok")
+        media_kind(request.media)
+
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+        self.check(request)
         async with PlatformHttp(self.config) as http:
             api = TikTokApi(http, self.config, credentials.access_token)
             return await Publisher(api, self.config).publish(request, credentials.username)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlencode
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent
@@ -26,6 +26,7 @@ from t21.platforms.base import (
     RecentPost,
     TextCounting,
     TokenGrant,
+    parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.twitter.media import await_processed, processed_alone, upload
@@ -232,17 +233,22 @@ class TwitterProvider:
 
     # --- publishing ----------------------------------------------------------------------------
 
-    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
-        try:
-            options = TwitterOptions.model_validate(request.options)
-        except ValidationError as exc:
-            raise Permanent(f"Invalid X options: {exc}", code="invalid_options") from None
+    def limits_for(self, options: dict[str, Any]) -> PlatformLimits:
+        return self.limits
+
+    def check(self, request: PublishRequest) -> None:
+        parse_options(TwitterOptions, request.options, "X")
         media = request.media
         if len(media) > 1 and any(processed_alone(item) for item in media):
             raise Permanent(
                 "An X post takes up to 4 images, or one video or animated GIF on its own.",
                 code="media_mix",
             )
+
+    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+        self.check(request)
+        options = TwitterOptions.model_validate(request.options)
+        media = request.media
         body: dict[str, Any] = {}
         if request.text:
             body["text"] = request.text
