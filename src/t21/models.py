@@ -11,8 +11,10 @@ from t21.identity.models import (
     RefreshToken,
     User,
 )
+from t21.media.models import MediaAsset
 from t21.notifications.models import OutboundEmail
 from t21.organizations.models import ApiKey, Invitation, Membership, Organization
+from t21.posts.models import Post, PostMedia, PostTarget, Template
 from t21.social.models import ConnectAttempt, SocialAccount
 
 __all__ = [
@@ -24,12 +26,17 @@ __all__ = [
     "IdempotencyRecord",
     "Invitation",
     "LoginCode",
+    "MediaAsset",
     "Membership",
     "OAuthIdentity",
     "OAuthLogin",
     "Organization",
     "OutboundEmail",
+    "Post",
+    "PostMedia",
+    "PostTarget",
     "RefreshToken",
     "SocialAccount",
+    "Template",
     "User",
 ]

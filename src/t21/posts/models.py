@@ -1,0 +1,142 @@
+"""Posts, their per-account targets, the media they carry, and templates.
+
+A post is what a person writes once; each target is that post on one social account, with its own
+text override, options and publishing state. The post's `status` is derived from its targets
+(`posts.status.derive`) and stored so lists can filter on it through an index.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from t21.core.models import Base, RecordModel, enum_column
+
+# The sort position of a post with no scheduled time: after every scheduled one.
+UNSCHEDULED = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+class PostStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    PARTIALLY_PUBLISHED = "partially_published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TargetStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"  # claimed by the dispatcher; a publish job is on its way
+    PUBLISHING = "publishing"  # a worker holds it under a lease
+    PUBLISHED = "published"
+    RETRYING = "retrying"  # failed for now; due again at `due_at`
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    # An attempt was cut off and the network couldn't say whether the post went out.
+    NEEDS_REVIEW = "needs_review"
+
+
+class Post(RecordModel):
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_organization_id_sort", "organization_id", "sort_at", "created_at", "id"),
+        Index("ix_posts_brand_id_sort", "brand_id", "sort_at", "created_at", "id"),
+        Index("ix_posts_brand_id_status_sort", "brand_id", "status", "sort_at", "created_at", "id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[PostStatus] = mapped_column(
+        enum_column(PostStatus, "post_status"), default=PostStatus.DRAFT
+    )
+    scheduled_at: Mapped[datetime | None]
+    # `scheduled_at`, or `UNSCHEDULED`: lists order by it, so it is never null.
+    sort_at: Mapped[datetime] = mapped_column(default=UNSCHEDULED)
+    published_at: Mapped[datetime | None]
+    # {model, prompt_tokens, completion_tokens} when the text came from the AI endpoints.
+    ai: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class PostTarget(RecordModel):
+    __tablename__ = "post_targets"
+    __table_args__ = (
+        UniqueConstraint("post_id", "social_account_id"),
+        Index("ix_post_targets_post_id_platform", "post_id", "platform"),
+        # The dispatcher's and the reaper's claims.
+        Index("ix_post_targets_status_due_at", "status", "due_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    # Null once the account is disconnected: the target's history stays.
+    social_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("social_accounts.id", ondelete="SET NULL"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(32))
+    # Overrides the post's content on this account when set.
+    content: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[TargetStatus] = mapped_column(
+        enum_column(TargetStatus, "post_target_status"), default=TargetStatus.DRAFT
+    )
+    # When the dispatcher should next pick it up (scheduled or retrying).
+    due_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The publishing attempt that holds the target, and until when.
+    attempt_id: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    queued_at: Mapped[datetime | None]
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    permalink: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    last_error_code: Mapped[str | None] = mapped_column(String(64))
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class PostMedia(Base):
+    """The media of a post, in order."""
+
+    __tablename__ = "post_media"
+
+    post_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("media_assets.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Template(RecordModel):
+    """Reusable post text with declared `{{ variables }}`."""
+
+    __tablename__ = "post_templates"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "name"),
+        Index("ix_post_templates_brand_id_id", "brand_id", "id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    content: Mapped[str] = mapped_column(Text)
+    variables: Mapped[list[str]] = mapped_column(JSON, default=list)
