@@ -30,7 +30,7 @@ IMAGE_RULE = MediaRule(
     min_aspect=0.8,  # 4:5
     max_aspect=1.91,  # 1.91:1
     min_width=320,
-    max_width=1440,
+    # Wider images are accepted and scaled down to 1440 px by Instagram: not a refusal.
 )
 VIDEO_RULE = MediaRule(
     content_types=frozenset({"video/mp4", "video/quicktime"}),
@@ -68,7 +68,7 @@ SURFACE_LIMITS = {
         max_images=1,
         max_videos=1,
         mixed_media=False,
-        image=replace(IMAGE_RULE, min_aspect=None, max_aspect=None, max_width=None),
+        image=replace(IMAGE_RULE, min_aspect=None, max_aspect=None),
         video=replace(VIDEO_RULE, max_duration_s=MAX_STORY_VIDEO_S),
     ),
     "reel": replace(LIMITS, max_images=0, max_videos=1, image=None),
