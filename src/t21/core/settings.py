@@ -153,6 +153,15 @@ class Settings(BaseSettings):
 
     # --- media ---------------------------------------------------------------------------------
     media_dir: Path | None = None
+    # Unset: files in `media_dir`. `s3://bucket[/prefix]`: S3-compatible object storage.
+    storage_url: str | None = None
+    storage_endpoint: str | None = None
+    storage_region: str | None = None
+    storage_access_key_id: str | None = None
+    storage_secret_access_key: SecretStr | None = None
+    media_max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    media_url_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    media_cleanup_interval_s: float = Field(default=300.0, gt=0)
 
     # --- email ---------------------------------------------------------------------------------
     email_backend: EmailBackendName = EmailBackendName.CONSOLE
@@ -202,6 +211,16 @@ class Settings(BaseSettings):
             return None
         return normalise_database_url(value.strip())
 
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be s3://bucket or s3://bucket/prefix (unset: a local folder)")
+        return value.strip().rstrip("/")
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
@@ -232,6 +251,7 @@ class Settings(BaseSettings):
         "facebook_api_base",
         "instagram_upload_base",
         "facebook_upload_base",
+        "storage_endpoint",
     )
     @classmethod
     def _check_http_url(cls, value: str | None) -> str | None:
