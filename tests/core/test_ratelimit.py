@@ -65,6 +65,8 @@ async def test_route_limit_is_stricter_and_reported_in_headers(client: httpx.Asy
     assert answers[1].headers["ratelimit-remaining"] == "0"
     assert_problem(answers[2], 429, "rate_limited")
     assert int(answers[2].headers["retry-after"]) >= 1
+    assert answers[2].headers.get_list("ratelimit-limit") == ["2"]
+    assert answers[2].headers.get_list("ratelimit-remaining") == ["0"]
 
 
 async def test_limits_lift_when_the_window_passes(app_factory: Any) -> None:
@@ -82,6 +84,30 @@ async def test_rate_limiting_can_be_turned_off(app_factory: Any) -> None:
         answers = [await http.get("/api/v1/x") for _ in range(3)]
     assert {a.status_code for a in answers} == {404}
     assert "ratelimit-limit" not in answers[0].headers
+
+
+async def test_each_principal_has_its_own_limit_whatever_its_address(app_factory: Any) -> None:
+    from tests.support.accounts import create_api_key, register
+
+    app = app_factory(rate_limit_per_principal="3/minute")
+    await fresh_window(60, needed_s=15)
+    async with app.router.lifespan_context(app), await _client(app) as http:
+        first = await register(http)  # reads /me once
+        key = await create_api_key(http, first, first.personal_organization_id, role="admin")
+        assert (await http.get("/api/v1/auth/me", headers=first.headers)).status_code == 200
+        limited = await http.get("/api/v1/auth/me", headers=first.headers)
+        assert_problem(limited, 429, "rate_limited")
+        assert int(limited.headers["retry-after"]) >= 1
+        assert limited.headers["ratelimit-limit"] == "3"
+        # Same address, other principals: a second user, and the first user's own API key.
+        second = await register(http)
+        assert (await http.get("/api/v1/auth/me", headers=second.headers)).status_code == 200
+        as_key = await http.get(
+            f"/api/v1/organizations/{first.personal_organization_id}",
+            headers={"Authorization": f"Bearer {key['key']}"},
+        )
+        assert as_key.status_code == 200, as_key.text
+        assert as_key.headers["ratelimit-remaining"] == "2"
 
 
 @pytest.mark.redis

@@ -145,9 +145,17 @@ class RateLimitMiddleware:
             if message["type"] == "http.response.start":
                 tightest = _tightest(scope)
                 if tightest is not None:
-                    headers = list(message.get("headers", []))
-                    for name, value in rate_limit_headers(tightest).items():
-                        headers.append((name.lower().encode(), value.encode()))
+                    ours = {
+                        name.lower().encode(): value.encode()
+                        for name, value in rate_limit_headers(tightest).items()
+                    }
+                    # A 429 from a route's limit already carries them: one of each, not two.
+                    headers = [
+                        (name, value)
+                        for name, value in message.get("headers", [])
+                        if name.lower() not in ours
+                    ]
+                    headers.extend(ours.items())
                     message["headers"] = headers
             await send(message)
 
