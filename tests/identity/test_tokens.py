@@ -3,9 +3,10 @@ ends its whole sign-in."""
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +15,13 @@ import pytest
 from fastapi import FastAPI
 
 from t21.core import clock
-from t21.core.security import AUDIENCE, ISSUER, issue_access_token, signing_key
+from t21.core.security import (
+    AUDIENCE,
+    ISSUER,
+    issue_access_token,
+    signing_key,
+    token_digest,
+)
 from t21.core.settings import Settings
 from tests.core.test_http import assert_problem
 from tests.support.accounts import PASSWORD, Account, register
@@ -181,6 +188,36 @@ async def test_reuse_revokes_only_that_sign_in(client: httpx.AsyncClient, accoun
     await _refresh(client, account.refresh_token)
     await _refresh(client, account.refresh_token)
     assert (await _refresh(client, other_refresh)).status_code == 200
+
+
+async def test_refresh_tokens_are_256_random_bits_stored_only_as_digests_for_7_days(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    from sqlalchemy import text
+
+    from t21.core.runtime import get_runtime
+    from t21.core.uow import session_scope
+
+    rotated = (await _refresh(client, account.refresh_token)).json()["refresh_token"]
+    issued = {account.refresh_token, rotated}
+    for token in issued:
+        assert len(base64.urlsafe_b64decode(token + "=")) == 32
+    async with session_scope(get_runtime()) as session:
+        rows = (await session.execute(text("SELECT * FROM refresh_tokens"))).mappings().all()
+    assert len(rows) == 2
+    raw = " ".join(str(value) for row in rows for value in row.values())
+    for token in issued:
+        assert token not in raw
+    assert {row["token_digest"] for row in rows} == {token_digest(token) for token in issued}
+    for row in rows:
+        expires_at = _as_utc(row["expires_at"])
+        lifetime = expires_at - _as_utc(row["created_at"])
+        assert timedelta(days=7) - timedelta(seconds=5) <= lifetime <= timedelta(days=7)
+
+
+def _as_utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize("token", ["garbage", "x" * 43, ""])
