@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select, text, update
 
@@ -16,6 +18,7 @@ from t21.social.models import ConnectAttempt, SocialAccount
 from t21.social.tokens import credentials
 from tests.core.test_http import assert_problem
 from tests.social.conftest import FRONT_END, World, query
+from tests.support.accounts import Account, add_member, create_organization, register
 
 NETWORKS = ["linkedin", "tiktok", "instagram", "facebook", "twitter"]
 
@@ -165,8 +168,6 @@ async def test_declining_at_the_network_comes_back_with_the_error(world: World) 
 
 
 async def test_only_admins_connect_and_only_to_their_brands(world: World) -> None:
-    from tests.support.accounts import register
-
     stranger = await register(world.api)
     refused = await world.api.post(
         "/api/v1/social-accounts/connect",
@@ -226,3 +227,110 @@ async def test_platforms_lists_every_network_with_its_limits(world: World) -> No
     assert by_name["tiktok"]["requires_media"] is True
     assert by_name["linkedin"]["available"] is True
     assert "properties" in by_name["linkedin"]["options"]
+
+
+async def _start_and_reach_the_network(world: World, who: Account, brand_id: str) -> str:
+    started = await world.api.post(
+        "/api/v1/social-accounts/connect",
+        json={"brand_id": brand_id, "platform": "linkedin"},
+        headers=who.headers,
+    )
+    assert started.status_code == 200, started.text
+    return await world.to_network(started.json()["authorization_url"])
+
+
+async def test_a_connection_is_refused_when_its_admin_lost_the_right_meanwhile(
+    world: World,
+) -> None:
+    organization_id = await create_organization(world.api, world.owner, "Team")
+    brand = await world.api.post(
+        "/api/v1/brands",
+        json={"name": "Team brand", "organization_id": str(organization_id)},
+        headers=world.owner.headers,
+    )
+    assert brand.status_code == 201, brand.text
+    admin = await add_member(
+        world.api,
+        world.runtime.jobs,  # type: ignore[arg-type]
+        world.runtime.settings,
+        inviter=world.owner,
+        organization_id=organization_id,
+        role="admin",
+    )
+    callback = await _start_and_reach_the_network(world, admin, brand.json()["id"])
+    demoted = await world.api.patch(
+        f"/api/v1/organizations/{organization_id}/members/{admin.user_id}",
+        json={"role": "member"},
+        headers=world.owner.headers,
+    )
+    assert demoted.status_code == 200, demoted.text
+    finished = await world.back_to_t21(callback)
+    assert finished.status_code == 302
+    assert query(finished.headers["location"]) == {"error": "forbidden"}
+    async with session_scope(world.runtime) as session:
+        assert (await session.scalars(select(SocialAccount))).all() == []
+
+
+async def test_a_connection_is_refused_when_its_brand_was_deleted_meanwhile(
+    world: World,
+) -> None:
+    callback = await _start_and_reach_the_network(world, world.owner, world.brand_id)
+    gone = await world.api.delete(f"/api/v1/brands/{world.brand_id}", headers=world.owner.headers)
+    assert gone.status_code == 204, gone.text
+    # The attempt went with its brand: the link is no longer one T21 knows.
+    assert_problem(await world.back_to_t21(callback), 400, "bad_request")
+    async with session_scope(world.runtime) as session:
+        assert (await session.scalars(select(SocialAccount))).all() == []
+
+
+# Each network's settings, as an operator would set them for T21's own app there (or a fake).
+_UPLOAD_HOSTS = {"instagram", "facebook"}
+
+
+@pytest.mark.parametrize("platform", NETWORKS)
+async def test_configured_credentials_and_urls_reach_the_network_without_the_sandbox(
+    app_factory: Any, sandbox: str, platform: str
+) -> None:
+    base = f"{sandbox}/{platform}"
+    configured: dict[str, Any] = {
+        f"{platform}_client_id": "t21-sandbox",
+        f"{platform}_client_secret": "t21-sandbox-secret",
+        f"{platform}_auth_base": base,
+        f"{platform}_api_base": base,
+    }
+    if platform in _UPLOAD_HOSTS:
+        configured[f"{platform}_upload_base"] = base
+    app = app_factory(
+        sandbox="off", public_url="http://testserver", frontend_url=FRONT_END, **configured
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+            owner = await register(api)
+            brand = await api.post("/api/v1/brands", json={"name": "Acme"}, headers=owner.headers)
+            world = World(
+                app=app, api=api, sandbox=sandbox, owner=owner, brand_id=brand.json()["id"]
+            )
+            requests_before = len(world.control(platform, "GET", "/requests")["requests"])
+            started = await api.post(
+                "/api/v1/social-accounts/connect",
+                json={"brand_id": world.brand_id, "platform": platform},
+                headers=owner.headers,
+            )
+            assert started.status_code == 200, started.text
+            assert started.json()["authorization_url"].startswith(base + "/")
+            ids = await world.connected_ids(platform)
+            assert ids
+            # Only this network was configured: the others are not reachable at all.
+            other = next(name for name in NETWORKS if name != platform)
+            unavailable = await api.post(
+                "/api/v1/social-accounts/connect",
+                json={"brand_id": world.brand_id, "platform": other},
+                headers=owner.headers,
+            )
+            assert_problem(unavailable, 503, "unavailable")
+            assert f"T21_{other.upper()}_CLIENT_ID" in unavailable.json()["detail"]
+    seen = world.control(platform, "GET", "/requests")["requests"][requests_before:]
+    assert seen, "the configured network was never called"
+    issued = world.control(platform, "GET", "/tokens")["tokens"]
+    assert any(token["client_id"] == "t21-sandbox" and token["usable"] for token in issued)
