@@ -4,6 +4,7 @@ back, tokens, and every failure class from X's own error answers."""
 from __future__ import annotations
 
 import hashlib
+import string
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
@@ -25,7 +28,7 @@ from t21.platforms.base import (
     PublishRequest,
     TextCounting,
 )
-from t21.platforms.text import x_weighted_length
+from t21.platforms.text import text_length, x_weighted_length
 from t21.platforms.twitter import TwitterOptions, TwitterProvider
 from t21.sandbox.twitter import create_twitter_app
 from tests.platforms.harness import (
@@ -388,6 +391,41 @@ async def test_text_over_280_weighted_characters_is_refused_by_x_and_280_is_acce
     assert x_weighted_length(at_limit) == 280
     await x.publish(account, PublishRequest(text=at_limit))
     assert [p["text"] for p in fake.published()] == [at_limit]
+
+
+@pytest.mark.parametrize(
+    ("text", "weighted"),
+    [
+        ("https://example.com/" + "a" * 300, 23),
+        ("http://a.co", 23),
+        ("see example.com.", 4 + 23 + 1),
+        ("(https://t21.app/p?x=1), ok", 1 + 23 + 5),
+        ("two: https://a.io https://b.io", 5 + 23 + 1 + 23),
+        ("file.txt v1.2.3 a@b.c", 21),
+    ],
+)
+def test_every_url_counts_23_whatever_its_length(text: str, weighted: int) -> None:
+    assert x_weighted_length(text) == weighted
+
+
+@given(path=st.text(alphabet=string.ascii_letters + string.digits + "-_/=%&", max_size=400))
+def test_a_url_with_any_path_counts_23(path: str) -> None:
+    assert x_weighted_length(f"read https://example.com/{path} now") == 5 + 23 + 4
+
+
+async def test_a_long_link_counts_23_so_x_accepts_text_longer_than_280_characters(
+    x: TwitterProvider, fake: FakeNetwork, account: Credentials
+) -> None:
+    link = "https://example.com/articles/" + "a" * 200
+    fits = "b" * 256 + " " + link  # 256 + 1 + 23 = 280
+    assert len(fits) > 280
+    assert x_weighted_length(fits) == 280
+    assert text_length(fits, x.limits.text_counting) == 280 == x.limits.max_text
+    await x.publish(account, PublishRequest(text=fits))
+    assert [p["text"] for p in fake.published()] == [fits]
+    with pytest.raises(Permanent):
+        await x.publish(account, PublishRequest(text="c" + fits))
+    assert len(fake.published()) == 1
 
 
 async def test_the_same_text_twice_is_a_permanent_duplicate(
