@@ -29,8 +29,8 @@ _SENSITIVE_VALUES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(://[^:/@\s]+:)[^@\s/]+@"), r"\1[redacted]@"),
     (
         re.compile(
-            r"([?&](?:code|state|token|access_token|refresh_token|id_token|key|api_key"
-            r"|signature|password|secret|login_code|code_verifier)=)[^&\s#]+",
+            r"([?&](?:code|state|login_code|code_verifier|key|api_key|signature|password"
+            r"|\w*token|\w*secret)=)[^&\s#]+",
             re.IGNORECASE,
         ),
         r"\1[redacted]",
