@@ -1,0 +1,59 @@
+"""Engines: SQLite in WAL mode with foreign keys enforced and a busy timeout; PostgreSQL pooled
+as the settings say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from t21.core.db import create_engine
+from tests.conftest import TEST_DATABASE_URL
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_the_busy_timeout(
+    settings_factory: Any, tmp_path: Path
+) -> None:
+    settings = settings_factory(
+        database_url=f"sqlite:///{tmp_path / 'engine.db'}", sqlite_busy_timeout_ms=1234
+    )
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+            assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 1234
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+            await conn.execute(
+                text("CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id REFERENCES parent(id))")
+            )
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO child (id, parent_id) VALUES (1, 42)"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgresql_pool_follows_the_settings(settings_factory: Any) -> None:
+    settings = settings_factory(
+        database_url=TEST_DATABASE_URL,
+        database_pool_size=3,
+        database_max_overflow=2,
+        database_pool_timeout_s=7.5,
+    )
+    engine = create_engine(settings)
+    try:
+        assert engine.dialect.driver == "asyncpg"
+        pool: Any = engine.pool
+        assert pool.size() == 3
+        assert pool._max_overflow == 2
+        assert pool._timeout == 7.5
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
