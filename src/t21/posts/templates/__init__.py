@@ -1,0 +1,1 @@
+"""Post templates: reusable text with `{{ variables }}`, rendered without running anything."""
