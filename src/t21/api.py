@@ -48,6 +48,7 @@ def api_router() -> APIRouter:
     from t21.identity.router import router as auth_router
     from t21.organizations.router import invitations_router
     from t21.organizations.router import router as organizations_router
+    from t21.posts.templates.router import router as templates_router
     from t21.social.router import platforms_router
     from t21.social.router import router as social_router
 
@@ -58,6 +59,7 @@ def api_router() -> APIRouter:
     router.include_router(brands_router)
     router.include_router(social_router)
     router.include_router(platforms_router)
+    router.include_router(templates_router)
     return router
 
 

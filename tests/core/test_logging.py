@@ -109,3 +109,31 @@ async def test_every_request_log_line_carries_the_request_id(
     # The access log records the path, never the query string.
     assert "query-secret" not in str(event)
     assert structlog.contextvars.get_contextvars().get("request_id") is None
+
+
+def test_production_logs_json_and_development_logs_readable_lines_by_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    production = load_settings(
+        _env_file=None,
+        env="production",
+        secret_key="p" * 48,
+        database_url="postgresql://db/t21",
+        email_backend="resend",
+        resend_api_key="re_live_123",
+        encryption_keys="k1:" + "A" * 43,
+    )
+    development = load_settings(_env_file=None, env="development", secret_key=TEST_SECRET)
+    assert production.log_format == development.log_format == "auto"
+    try:
+        configure_logging(production)
+        get_logger("t21.test").info("published", post_id=42)
+        [line] = [e for e in _lines(capsys) if e.get("event") == "published"]
+        assert line["post_id"] == 42
+        configure_logging(development)
+        get_logger("t21.test").info("published", post_id=43)
+        [readable] = [x for x in capsys.readouterr().err.splitlines() if "published" in x]
+        assert not readable.startswith("{")
+        assert "post_id=43" in readable
+    finally:
+        configure_logging(load_settings(_env_file=None, env="test", secret_key=TEST_SECRET))
