@@ -55,6 +55,14 @@ def provider(name: str, config: PlatformConfig) -> Provider:
     return provider_class(name)(config)
 
 
+def rules_provider(name: str) -> Provider:
+    """A provider used only for its rules (`limits`, `limits_for`, `check`), which never reach
+    the network: it holds no credentials and no address, so it works with nothing configured."""
+    return provider(
+        name, PlatformConfig(name=name, client_id="", client_secret="", auth_base="", api_base="")
+    )
+
+
 def platform_config(
     settings: Settings, name: str, sandbox_url: str | None
 ) -> PlatformConfig | None:
