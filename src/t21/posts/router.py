@@ -1,0 +1,196 @@
+"""`/api/v1/posts`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import Query, Request, Response
+from pydantic import AwareDatetime
+
+from t21.core.deps import DbSession
+from t21.core.errors import ValidationFailed
+from t21.core.pagination import PageParams
+from t21.core.routing import IDEMPOTENT, APIRouter
+from t21.organizations.auth import CurrentPrincipal
+from t21.posts import service
+from t21.posts.models import PostStatus
+from t21.posts.schemas import (
+    AiUsage,
+    PostIn,
+    PostList,
+    PostMediaOut,
+    PostOut,
+    PostPatch,
+    ScheduleIn,
+    TargetError,
+    TargetOut,
+)
+from t21.posts.status import PENDING
+
+router = APIRouter(prefix="/posts", tags=["posts"])
+
+
+@router.get("")
+async def list_posts(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    page: PageParams,
+    brand_id: uuid.UUID | None = None,
+    status: PostStatus | None = None,
+    platform: Annotated[str | None, Query(max_length=32)] = None,
+    scheduled_from: Annotated[
+        AwareDatetime | None,
+        Query(alias="from", description="Posts scheduled at or after this time (RFC 3339)."),
+    ] = None,
+    scheduled_to: Annotated[
+        AwareDatetime | None,
+        Query(alias="to", description="Posts scheduled before this time (RFC 3339)."),
+    ] = None,
+) -> PostList:
+    """Posts of the caller's organizations (or of `brand_id`), ordered by `scheduled_at`
+    (unscheduled drafts last), then creation. `from`/`to` give a calendar's window."""
+    if scheduled_from and scheduled_to and scheduled_from >= scheduled_to:
+        message = "`from` must be before `to`."
+        raise ValidationFailed(message, errors=[{"loc": ["query", "to"], "msg": message}])
+    filters = service.PostFilters(
+        brand_id=brand_id,
+        status=status,
+        platform=service.known_platform(platform) if platform is not None else None,
+        scheduled_from=scheduled_from,
+        scheduled_to=scheduled_to,
+    )
+    views, next_cursor = await service.list_posts(session, principal, page, filters)
+    return PostList(items=[post_out(one) for one in views], next_cursor=next_cursor)
+
+
+@router.post("", status_code=201, openapi_extra=IDEMPOTENT)
+async def create_post(
+    body: PostIn, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> PostOut:
+    """A draft, or a post scheduled for `scheduled_at`; every target is checked against its
+    network first (422 naming the target and the rule)."""
+    runtime = request.app.state.runtime
+    return post_out(await service.create_post(session, runtime, principal, body))
+
+
+@router.get("/{post_id}")
+async def get_post(post_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> PostOut:
+    post = await service.get_post(session, principal, post_id)
+    return post_out(await service.view(session, post))
+
+
+@router.patch("/{post_id}")
+async def update_post(
+    post_id: uuid.UUID,
+    body: PostPatch,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+) -> PostOut:
+    """Change the text, media or targets; 409 once a target is being or has been published."""
+    runtime = request.app.state.runtime
+    return post_out(await service.update_post(session, runtime, principal, post_id, body))
+
+
+@router.delete("/{post_id}", status_code=204)
+async def delete_post(
+    post_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> Response:
+    """409 once a target is being or has been published."""
+    await service.delete_post(session, principal, post_id)
+    return Response(status_code=204)
+
+
+@router.post("/{post_id}/schedule")
+async def schedule_post(
+    post_id: uuid.UUID,
+    body: ScheduleIn,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+) -> PostOut:
+    """Schedule or reschedule the targets not yet published; 409 while one is being published."""
+    runtime = request.app.state.runtime
+    return post_out(
+        await service.schedule_post(session, runtime, principal, post_id, body.scheduled_at)
+    )
+
+
+@router.post("/{post_id}/publish", status_code=202)
+async def publish_post(
+    post_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> PostOut:
+    """Publish the targets not yet published now: they are due at once."""
+    runtime = request.app.state.runtime
+    return post_out(await service.schedule_post(session, runtime, principal, post_id, None))
+
+
+@router.post("/{post_id}/cancel")
+async def cancel_post(
+    post_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> PostOut:
+    """Cancel the targets not yet published (a target a worker is publishing goes on)."""
+    return post_out(await service.cancel_post(session, principal, post_id))
+
+
+def post_out(one: service.PostView) -> PostOut:
+    post = one.post
+    return PostOut(
+        id=post.id,
+        brand_id=post.brand_id,
+        author_id=post.author_id,
+        content=post.content,
+        media=[
+            PostMediaOut(
+                id=asset.id,
+                filename=asset.filename,
+                content_type=asset.content_type,
+                size=asset.size,
+                width=asset.width,
+                height=asset.height,
+                duration_s=asset.duration_s,
+                status=asset.status.value,
+            )
+            for asset in one.media
+        ],
+        status=post.status,
+        scheduled_at=post.scheduled_at,
+        scheduled_at_local=_local(post.scheduled_at, one.timezone),
+        timezone=one.timezone,
+        published_at=post.published_at,
+        ai=AiUsage.model_validate(post.ai) if post.ai else None,
+        created_at=post.created_at,
+        updated_at=post.updated_at,
+        targets=[
+            TargetOut(
+                id=target.id,
+                social_account_id=target.social_account_id,
+                platform=target.platform,
+                content=target.content,
+                options=dict(target.options or {}),
+                status=target.status,
+                attempts=target.attempts,
+                next_attempt_at=target.due_at if target.status in PENDING else None,
+                external_id=target.external_id,
+                permalink=target.permalink,
+                published_at=target.published_at,
+                last_error=(
+                    TargetError(
+                        code=target.last_error_code, message=target.last_error_message or ""
+                    )
+                    if target.last_error_code
+                    else None
+                ),
+            )
+            for target in one.targets
+        ],
+    )
+
+
+def _local(moment: datetime | None, timezone: str) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(timezone)).isoformat()

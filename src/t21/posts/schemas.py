@@ -1,0 +1,130 @@
+"""What the post endpoints take and give."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from t21.posts.models import PostStatus, TargetStatus
+
+# Generous: the longest network text (Facebook, 63,206) with room; each target is then held to
+# its own network's limit.
+MAX_CONTENT = 65_000
+MAX_TARGETS = 50
+MAX_MEDIA = 35  # TikTok photo posts, the most any network takes
+
+Content = Annotated[str, Field(max_length=MAX_CONTENT)]
+# Any offset in, UTC from then on.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
+
+
+class TargetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    social_account_id: uuid.UUID
+    content: Content | None = Field(
+        default=None, description="This account's text; the post's `content` when absent."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The network's per-post options (see GET /api/v1/platforms).",
+    )
+
+
+class PostIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    brand_id: uuid.UUID
+    content: Content = ""
+    media_ids: Annotated[list[uuid.UUID], Field(max_length=MAX_MEDIA)] = Field(default_factory=list)
+    targets: Annotated[list[TargetIn], Field(max_length=MAX_TARGETS)]
+    scheduled_at: UtcDatetime | None = Field(
+        default=None, description="RFC 3339 with an offset; stored in UTC."
+    )
+    status: Literal["draft", "scheduled"] | None = Field(
+        default=None,
+        description="Default: `scheduled` when `scheduled_at` is given, else `draft`.",
+    )
+
+
+class PostPatch(BaseModel):
+    """Changes to a post's content. Scheduling goes through /schedule, /publish and /cancel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: Content | None = None
+    media_ids: Annotated[list[uuid.UUID], Field(max_length=MAX_MEDIA)] | None = None
+    targets: Annotated[list[TargetIn], Field(max_length=MAX_TARGETS)] | None = Field(
+        default=None,
+        description="The whole new set of targets; accounts kept keep their target.",
+    )
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: UtcDatetime
+
+
+class TargetError(BaseModel):
+    code: str
+    message: str
+
+
+class TargetOut(BaseModel):
+    id: uuid.UUID
+    social_account_id: uuid.UUID | None
+    platform: str
+    content: str | None = Field(description="This account's own text, or null for the post's.")
+    options: dict[str, Any]
+    status: TargetStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    external_id: str | None
+    permalink: str | None
+    published_at: datetime | None
+    last_error: TargetError | None
+
+
+class PostMediaOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    status: str
+
+
+class AiUsage(BaseModel):
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class PostOut(BaseModel):
+    id: uuid.UUID
+    brand_id: uuid.UUID
+    author_id: uuid.UUID | None
+    content: str
+    media: list[PostMediaOut]
+    status: PostStatus
+    scheduled_at: datetime | None
+    scheduled_at_local: str | None = Field(
+        description="`scheduled_at` in the brand's timezone (RFC 3339 with its offset)."
+    )
+    timezone: str = Field(description="The brand's timezone.")
+    published_at: datetime | None
+    ai: AiUsage | None
+    created_at: datetime
+    updated_at: datetime
+    targets: list[TargetOut]
+
+
+class PostList(BaseModel):
+    items: list[PostOut]
+    next_cursor: str | None = None

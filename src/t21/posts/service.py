@@ -1,0 +1,585 @@
+"""Posts: writing them, checking them against each network, scheduling and cancelling them.
+
+Every change of a post's targets first locks them (`FOR UPDATE` on PostgreSQL; SQLite's
+`BEGIN IMMEDIATE` already admits one writer at a time), then checks their states: the dispatcher
+claims targets with `SKIP LOCKED`, so either it claimed a target first and the change sees it
+`queued` (409), or the change holds it and the dispatcher passes it by until the change commits.
+A claimed target is never silently rescheduled, edited or deleted under a worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.brands import service as brands_service
+from t21.brands.models import Brand
+from t21.core import clock
+from t21.core.errors import Conflict, NotFound, ValidationFailed
+from t21.core.ids import uuid7
+from t21.core.pagination import PageRequest, keyset_page
+from t21.core.runtime import Runtime
+from t21.media.models import MediaAsset, MediaStatus
+from t21.media.service import media_item
+from t21.organizations.permissions import Action
+from t21.organizations.tenancy import Principal, scoped
+from t21.platforms import registry
+from t21.posts import status as states
+from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
+from t21.posts.schemas import PostIn, PostPatch, TargetIn
+from t21.posts.validation import TargetDraft, error, target_errors
+from t21.social.models import AccountStatus, SocialAccount
+
+# A time this close to now still counts as "now": clocks and networks are not exact.
+SCHEDULE_GRACE = timedelta(seconds=60)
+FURTHEST_AHEAD = timedelta(days=5 * 366)
+
+
+@dataclass
+class PostView:
+    """A post with what its answer shows: targets, media in order, the brand's timezone."""
+
+    post: Post
+    targets: list[PostTarget]
+    media: list[MediaAsset]
+    timezone: str
+
+
+@dataclass(frozen=True)
+class PostFilters:
+    brand_id: uuid.UUID | None = None
+    status: PostStatus | None = None
+    platform: str | None = None
+    scheduled_from: datetime | None = None
+    scheduled_to: datetime | None = None
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def get_post(
+    session: AsyncSession, principal: Principal, post_id: uuid.UUID, action: Action = Action.READ
+) -> Post:
+    """The post, if it belongs to one of the principal's organizations; else 404."""
+    post = await session.scalar(
+        scoped(select(Post), principal, Post.organization_id).where(Post.id == post_id)
+    )
+    if post is None:
+        raise NotFound("No such post.")
+    principal.authorize(post.organization_id, action, what="post")
+    return post
+
+
+async def view(session: AsyncSession, post: Post) -> PostView:
+    [one] = await views(session, [post])
+    return one
+
+
+async def views(session: AsyncSession, posts: Sequence[Post]) -> list[PostView]:
+    """The posts with their targets, media and brand timezone, in three queries whatever
+    their number."""
+    if not posts:
+        return []
+    ids = [post.id for post in posts]
+    targets: dict[uuid.UUID, list[PostTarget]] = {post_id: [] for post_id in ids}
+    for target in await session.scalars(
+        select(PostTarget)
+        .where(PostTarget.post_id.in_(ids))
+        .order_by(PostTarget.post_id, PostTarget.id)
+    ):
+        targets[target.post_id].append(target)
+    media: dict[uuid.UUID, list[MediaAsset]] = {post_id: [] for post_id in ids}
+    rows = await session.execute(
+        select(PostMedia.post_id, MediaAsset)
+        .join(MediaAsset, MediaAsset.id == PostMedia.media_id)
+        .where(PostMedia.post_id.in_(ids))
+        .order_by(PostMedia.post_id, PostMedia.position)
+    )
+    for post_id, asset in rows:
+        media[post_id].append(asset)
+    brand_ids = {post.brand_id for post in posts}
+    zones: dict[uuid.UUID, str] = {
+        brand_id: zone
+        for brand_id, zone in await session.execute(
+            select(Brand.id, Brand.timezone).where(Brand.id.in_(brand_ids))
+        )
+    }
+    return [
+        PostView(
+            post=post,
+            targets=targets[post.id],
+            media=media[post.id],
+            timezone=zones.get(post.brand_id, "UTC"),
+        )
+        for post in posts
+    ]
+
+
+async def list_posts(
+    session: AsyncSession, principal: Principal, page: PageRequest, filters: PostFilters
+) -> tuple[list[PostView], str | None]:
+    """Posts in order of `scheduled_at` (unscheduled drafts last), then creation; each page
+    through an index on those keys, so it costs the same on the millionth post."""
+    statement = scoped(select(Post), principal, Post.organization_id)
+    if filters.brand_id is not None:
+        await brands_service.get_brand(session, principal, filters.brand_id)
+        statement = statement.where(Post.brand_id == filters.brand_id)
+    if filters.status is not None:
+        statement = statement.where(Post.status == filters.status)
+    if filters.platform is not None:
+        statement = statement.where(
+            exists().where(PostTarget.post_id == Post.id, PostTarget.platform == filters.platform)
+        )
+    if filters.scheduled_from is not None:
+        statement = statement.where(Post.sort_at >= filters.scheduled_from)
+    if filters.scheduled_to is not None:
+        statement = statement.where(Post.sort_at < filters.scheduled_to)
+    posts, next_cursor = await keyset_page(
+        session,
+        statement,
+        keys=[Post.sort_at, Post.created_at, Post.id],
+        key_of=lambda post: (post.sort_at, post.created_at, post.id),
+        request=page,
+    )
+    return await views(session, posts), next_cursor
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+async def create_post(
+    session: AsyncSession, runtime: Runtime, principal: Principal, fields: PostIn
+) -> PostView:
+    brand = await brands_service.get_brand(
+        session, principal, fields.brand_id, Action.WRITE_CONTENT
+    )
+    scheduling = fields.status == "scheduled" or (
+        fields.status is None and fields.scheduled_at is not None
+    )
+    errors: list[dict[str, Any]] = []
+    if scheduling:
+        errors += _schedule_errors(fields.scheduled_at, required=True)
+        if not fields.targets:
+            errors.append(
+                error(["body", "targets"], "A scheduled post needs at least one account.")
+            )
+    elif fields.scheduled_at is not None:
+        errors += _schedule_errors(fields.scheduled_at, required=False)
+    drafts, assets = await _checked_content(
+        session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
+    )
+    post_id = uuid7()
+    post = Post(
+        id=post_id,
+        organization_id=brand.organization_id,
+        brand_id=brand.id,
+        author_id=principal.user_id,
+        content=fields.content,
+        scheduled_at=fields.scheduled_at,
+        sort_at=fields.scheduled_at or UNSCHEDULED,
+    )
+    status = TargetStatus.SCHEDULED if scheduling else TargetStatus.DRAFT
+    targets = [_new_target(post, draft, fields.targets[draft.index], status) for draft in drafts]
+    post.status = states.derive(target.status for target in targets)
+    session.add(post)
+    await session.flush()
+    session.add_all(targets)
+    session.add_all(_post_media(post_id, assets))
+    await session.flush()
+    return await view(session, post)
+
+
+async def update_post(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    post_id: uuid.UUID,
+    fields: PostPatch,
+) -> PostView:
+    """A new text, media or set of targets, while nothing of the post is (being) published."""
+    post = await get_post(session, principal, post_id, Action.WRITE_CONTENT)
+    targets = await _locked_targets(session, post)
+    _refuse_if_locked(targets, "edited")
+    brand = await brands_service.get_brand(session, principal, post.brand_id, Action.WRITE_CONTENT)
+    content = fields.content if fields.content is not None else post.content
+    media_ids = (
+        fields.media_ids if fields.media_ids is not None else await _media_ids(session, post.id)
+    )
+    wanted = (
+        fields.targets
+        if fields.targets is not None
+        else [_as_input(target) for target in targets if target.social_account_id is not None]
+    )
+    errors: list[dict[str, Any]] = []
+    drafts, assets = await _checked_content(
+        session, runtime, principal, brand, content, media_ids, wanted, errors
+    )
+    post.content = content
+    if fields.media_ids is not None:
+        await session.execute(delete(PostMedia).where(PostMedia.post_id == post.id))
+        session.add_all(_post_media(post.id, assets))
+    if fields.targets is not None:
+        targets = await _replace_targets(session, post, targets, drafts, wanted)
+    post.status = states.derive(target.status for target in targets)
+    post.updated_at = clock.now()
+    await session.flush()
+    return await view(session, post)
+
+
+async def delete_post(session: AsyncSession, principal: Principal, post_id: uuid.UUID) -> None:
+    post = await get_post(session, principal, post_id, Action.WRITE_CONTENT)
+    _refuse_if_locked(await _locked_targets(session, post), "deleted")
+    await session.delete(post)
+    await session.flush()
+
+
+async def schedule_post(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    post_id: uuid.UUID,
+    when: datetime | None,
+) -> PostView:
+    """Schedule (or reschedule) every target not yet published for `when`; `None` is now.
+
+    Drafts, scheduled, retrying, failed and cancelled targets move; published targets and
+    those awaiting review stay as they are; a target the dispatcher or a worker holds → 409.
+    """
+    post = await get_post(session, principal, post_id, Action.WRITE_CONTENT)
+    targets = await _locked_targets(session, post)
+    if when is not None:
+        problems = _schedule_errors(when, required=True)
+        if problems:
+            raise ValidationFailed(problems[0]["msg"], errors=problems)
+    busy = [target for target in targets if target.status in states.IN_FLIGHT]
+    if busy:
+        raise Conflict(
+            f"{_describe(busy)} being published right now; its schedule can't change.",
+            target_ids=[str(target.id) for target in busy],
+        )
+    movable = [target for target in targets if target.status in states.SCHEDULABLE]
+    if not movable:
+        raise Conflict(
+            "Nothing left to schedule: every account of this post is published or awaits review."
+            if targets
+            else "The post has no accounts to publish to; add targets first."
+        )
+    await _recheck(session, runtime, principal, post, movable)
+    at = when or clock.now()
+    for target in movable:
+        if target.status in (TargetStatus.FAILED, TargetStatus.CANCELLED):
+            target.attempts = 0
+            target.last_error_code = None
+            target.last_error_message = None
+        target.status = TargetStatus.SCHEDULED
+        target.due_at = at
+    post.scheduled_at = at
+    post.sort_at = at
+    post.status = states.derive(target.status for target in targets)
+    post.updated_at = clock.now()
+    await session.flush()
+    return await view(session, post)
+
+
+async def cancel_post(session: AsyncSession, principal: Principal, post_id: uuid.UUID) -> PostView:
+    """Cancel every target not yet published and not in a worker's hands."""
+    post = await get_post(session, principal, post_id, Action.WRITE_CONTENT)
+    targets = await _locked_targets(session, post)
+    stoppable = [target for target in targets if target.status in states.CANCELLABLE]
+    already = all(target.status is TargetStatus.CANCELLED for target in targets)
+    if not stoppable and not already:
+        raise Conflict(
+            "Nothing left to cancel: every account of this post is published, failed, awaiting "
+            "review or being published right now."
+        )
+    for target in stoppable:
+        target.status = TargetStatus.CANCELLED
+        target.due_at = None
+    post.status = states.derive(target.status for target in targets)
+    post.updated_at = clock.now()
+    await session.flush()
+    return await view(session, post)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _schedule_errors(when: datetime | None, *, required: bool) -> list[dict[str, Any]]:
+    where: list[str | int] = ["body", "scheduled_at"]
+    if when is None:
+        return [error(where, "A scheduled post needs scheduled_at.")] if required else []
+    now = clock.now()
+    if required and when < now - SCHEDULE_GRACE:
+        return [error(where, "scheduled_at is in the past; pick a time from now on.")]
+    if when > now + FURTHEST_AHEAD:
+        return [error(where, "scheduled_at is more than five years ahead.")]
+    return []
+
+
+async def _checked_content(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    brand: Brand,
+    content: str,
+    media_ids: Sequence[uuid.UUID],
+    wanted: Sequence[TargetIn],
+    errors: list[dict[str, Any]],
+) -> tuple[list[TargetDraft], list[MediaAsset]]:
+    """The targets and media as they will be, each checked against its account and network;
+    422 listing every problem (plus those already in `errors`) if there is one."""
+    accounts = await _accounts(session, principal, brand, wanted, errors)
+    assets = await _assets(session, principal, brand, media_ids, errors)
+    drafts = [
+        TargetDraft(
+            index=index,
+            social_account_id=account.id,
+            platform=account.platform,
+            text=_text_of(wanted[index], content),
+            options=dict(wanted[index].options),
+        )
+        for index, account in accounts.items()
+    ]
+    if len(assets) == len(media_ids):
+        items = [media_item(runtime, asset) for asset in assets]
+        for draft in drafts:
+            errors += target_errors(draft, items)
+    if errors:
+        raise ValidationFailed(_summary(errors), errors=errors)
+    return drafts, assets
+
+
+def _text_of(target: TargetIn, content: str) -> str:
+    return target.content if target.content is not None else content
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    first = errors[0]["msg"]
+    more = len(errors) - 1
+    return first if not more else f"{first} (and {more} more problem{'s' if more > 1 else ''})"
+
+
+async def _accounts(
+    session: AsyncSession,
+    principal: Principal,
+    brand: Brand,
+    wanted: Sequence[TargetIn],
+    errors: list[dict[str, Any]],
+) -> dict[int, SocialAccount]:
+    """The usable account of each wanted target, by index; problems go to `errors`."""
+    ids = {target.social_account_id for target in wanted}
+    found = {
+        account.id: account
+        for account in await session.scalars(
+            scoped(select(SocialAccount), principal, SocialAccount.organization_id).where(
+                SocialAccount.id.in_(ids)
+            )
+        )
+    }
+    usable: dict[int, SocialAccount] = {}
+    seen: set[uuid.UUID] = set()
+    for index, target in enumerate(wanted):
+        where: list[str | int] = ["body", "targets", index, "social_account_id"]
+        account = found.get(target.social_account_id)
+        problem = None
+        if target.social_account_id in seen:
+            problem = "This account is already a target of the post."
+        elif account is None:
+            problem = "No such social account."
+        elif account.brand_id != brand.id:
+            problem = "This account belongs to another brand than the post's."
+        elif account.status is AccountStatus.REAUTH_REQUIRED:
+            problem = f"This {account.platform} account needs reconnecting before it can post."
+        elif account.status is not AccountStatus.ACTIVE:
+            problem = f"This {account.platform} account is disconnected."
+        seen.add(target.social_account_id)
+        if problem is not None:
+            errors.append(error(where, problem, rule="account", target=index))
+        elif account is not None:
+            usable[index] = account
+    return usable
+
+
+async def _assets(
+    session: AsyncSession,
+    principal: Principal,
+    brand: Brand,
+    media_ids: Sequence[uuid.UUID],
+    errors: list[dict[str, Any]],
+) -> list[MediaAsset]:
+    """The post's media in order; problems go to `errors`."""
+    found = {
+        asset.id: asset
+        for asset in await session.scalars(
+            scoped(select(MediaAsset), principal, MediaAsset.organization_id).where(
+                MediaAsset.id.in_(set(media_ids))
+            )
+        )
+    }
+    assets: list[MediaAsset] = []
+    for index, media_id in enumerate(media_ids):
+        asset = found.get(media_id)
+        where: list[str | int] = ["body", "media_ids", index]
+        if media_id in media_ids[:index]:
+            errors.append(error(where, "This media is already in the post."))
+        elif asset is None or asset.brand_id != brand.id:
+            errors.append(error(where, "No such media in this brand's library."))
+        elif asset.status is not MediaStatus.READY:
+            errors.append(error(where, "This upload isn't complete yet."))
+        else:
+            assets.append(asset)
+    return assets
+
+
+async def _recheck(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    post: Post,
+    targets: Sequence[PostTarget],
+) -> None:
+    """The targets about to be scheduled, checked again: accounts and media change."""
+    brand = await brands_service.get_brand(session, principal, post.brand_id)
+    errors: list[dict[str, Any]] = []
+    lost = [target for target in targets if target.social_account_id is None]
+    for target in lost:
+        errors.append(
+            error(
+                ["body"],
+                f"The {target.platform} account of this post was disconnected; remove it from "
+                "the post's targets.",
+                rule="account",
+                target_id=str(target.id),
+            )
+        )
+    wanted = [_as_input(target) for target in targets if target.social_account_id is not None]
+    await _checked_content(
+        session,
+        runtime,
+        principal,
+        brand,
+        post.content,
+        await _media_ids(session, post.id),
+        wanted,
+        errors,
+    )
+
+
+async def _locked_targets(session: AsyncSession, post: Post) -> list[PostTarget]:
+    statement = select(PostTarget).where(PostTarget.post_id == post.id).order_by(PostTarget.id)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    # Fresh from the database, not the identity map: a worker may just have changed them.
+    statement = statement.execution_options(populate_existing=True)
+    return list(await session.scalars(statement))
+
+
+def _refuse_if_locked(targets: Sequence[PostTarget], verb: str) -> None:
+    locked = [target for target in targets if target.status in states.LOCKED]
+    if locked:
+        raise Conflict(
+            f"The post can't be {verb}: {_describe(locked)} {_state_phrase(locked)}.",
+            target_ids=[str(target.id) for target in locked],
+        )
+
+
+def _describe(targets: Sequence[PostTarget]) -> str:
+    platforms = sorted({target.platform for target in targets})
+    return f"its {', '.join(platforms)} target{'s are' if len(targets) > 1 else ' is'}"
+
+
+def _state_phrase(targets: Sequence[PostTarget]) -> str:
+    if any(target.status is TargetStatus.PUBLISHED for target in targets):
+        return "already published"
+    if any(target.status is TargetStatus.NEEDS_REVIEW for target in targets):
+        return "awaiting review of an interrupted publish"
+    return "being published right now"
+
+
+def _as_input(target: PostTarget) -> TargetIn:
+    assert target.social_account_id is not None
+    return TargetIn(
+        social_account_id=target.social_account_id,
+        content=target.content,
+        options=dict(target.options or {}),
+    )
+
+
+def _new_target(
+    post: Post, draft: TargetDraft, wanted: TargetIn, status: TargetStatus
+) -> PostTarget:
+    return PostTarget(
+        id=uuid7(),
+        organization_id=post.organization_id,
+        post_id=post.id,
+        social_account_id=draft.social_account_id,
+        platform=draft.platform,
+        content=wanted.content,
+        options=dict(wanted.options),
+        status=status,
+        due_at=post.scheduled_at if status is TargetStatus.SCHEDULED else None,
+        attempts=0,
+    )
+
+
+async def _replace_targets(
+    session: AsyncSession,
+    post: Post,
+    current: list[PostTarget],
+    drafts: Sequence[TargetDraft],
+    wanted: Sequence[TargetIn],
+) -> list[PostTarget]:
+    """The post's targets become `wanted`: accounts kept keep their target (and its history),
+    new ones join in the post's current state, the others are removed."""
+    by_account = {target.social_account_id: target for target in current}
+    scheduled = any(target.status is TargetStatus.SCHEDULED for target in current)
+    kept: list[PostTarget] = []
+    for draft in drafts:
+        entry = wanted[draft.index]
+        target = by_account.pop(draft.social_account_id, None)
+        if target is None:
+            target = _new_target(
+                post,
+                draft,
+                entry,
+                TargetStatus.SCHEDULED if scheduled else TargetStatus.DRAFT,
+            )
+            session.add(target)
+        else:
+            target.content = entry.content
+            target.options = dict(entry.options)
+        kept.append(target)
+    for gone in by_account.values():
+        await session.delete(gone)
+    return kept
+
+
+async def _media_ids(session: AsyncSession, post_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(
+        await session.scalars(
+            select(PostMedia.media_id)
+            .where(PostMedia.post_id == post_id)
+            .order_by(PostMedia.position)
+        )
+    )
+
+
+def _post_media(post_id: uuid.UUID, assets: Sequence[MediaAsset]) -> list[PostMedia]:
+    return [
+        PostMedia(post_id=post_id, position=position, media_id=asset.id)
+        for position, asset in enumerate(assets)
+    ]
+
+
+def known_platform(platform: str) -> str:
+    """`platform` if T21 knows the network; 422 otherwise."""
+    if platform not in registry.names():
+        message = f"Unknown platform {platform!r}; one of {', '.join(registry.names())}."
+        raise ValidationFailed(message, errors=[{"loc": ["query", "platform"], "msg": message}])
+    return platform
