@@ -32,6 +32,8 @@ from t21.sandbox.server import ThreadedServer
 log = get_logger("t21.api")
 
 API_PREFIX = "/api/v1"
+# What a multipart upload may carry besides the file itself (boundaries, headers, brand_id).
+MULTIPART_OVERHEAD = 64 * 1024
 EXPOSED_HEADERS = [
     "X-Request-ID",
     "RateLimit-Limit",
@@ -46,6 +48,7 @@ def api_router() -> APIRouter:
     """Every domain's routes under /api/v1."""
     from t21.brands.router import router as brands_router
     from t21.identity.router import router as auth_router
+    from t21.media.router import router as media_router
     from t21.organizations.router import invitations_router
     from t21.organizations.router import router as organizations_router
     from t21.posts.templates.router import router as templates_router
@@ -59,6 +62,7 @@ def api_router() -> APIRouter:
     router.include_router(brands_router)
     router.include_router(social_router)
     router.include_router(platforms_router)
+    router.include_router(media_router)
     router.include_router(templates_router)
     return router
 
@@ -134,7 +138,16 @@ def create_app(
     # Added innermost first: the request context wraps everything, the error catcher sits
     # just outside the routes so even a 500 gets the headers of the layers around it.
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        overrides={
+            # Uploads: the file and its multipart framing; direct uploads to the local folder.
+            f"{API_PREFIX}/media": settings.media_max_upload_bytes + MULTIPART_OVERHEAD,
+            f"{API_PREFIX}/media/objects/": settings.media_max_upload_bytes,
+            f"{API_PREFIX}/media/uploads": settings.max_request_bytes,
+        },
+    )
     app.add_middleware(RateLimitMiddleware, default_limit=settings.rate_limit_per_ip)
     app.add_middleware(
         SecurityHeadersMiddleware,

@@ -2,7 +2,14 @@
 
 from t21.core import housekeeping
 from t21.identity import tasks as identity_tasks
+from t21.media import tasks as media_tasks
 from t21.notifications import tasks as notifications_tasks
 from t21.social import tasks as social_tasks
 
-__all__ = ["housekeeping", "identity_tasks", "notifications_tasks", "social_tasks"]
+__all__ = [
+    "housekeeping",
+    "identity_tasks",
+    "media_tasks",
+    "notifications_tasks",
+    "social_tasks",
+]
