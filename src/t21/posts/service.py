@@ -104,12 +104,8 @@ async def views(session: AsyncSession, posts: Sequence[Post]) -> list[PostView]:
     for post_id, asset in rows:
         media[post_id].append(asset)
     brand_ids = {post.brand_id for post in posts}
-    zones: dict[uuid.UUID, str] = {
-        brand_id: zone
-        for brand_id, zone in await session.execute(
-            select(Brand.id, Brand.timezone).where(Brand.id.in_(brand_ids))
-        )
-    }
+    rows = await session.execute(select(Brand.id, Brand.timezone).where(Brand.id.in_(brand_ids)))
+    zones = {row.id: row.timezone for row in rows}
     return [
         PostView(
             post=post,
