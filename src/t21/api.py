@@ -51,6 +51,7 @@ def api_router() -> APIRouter:
     from t21.media.router import router as media_router
     from t21.organizations.router import invitations_router
     from t21.organizations.router import router as organizations_router
+    from t21.posts.router import router as posts_router
     from t21.posts.templates.router import router as templates_router
     from t21.social.router import platforms_router
     from t21.social.router import router as social_router
@@ -63,6 +64,7 @@ def api_router() -> APIRouter:
     router.include_router(social_router)
     router.include_router(platforms_router)
     router.include_router(media_router)
+    router.include_router(posts_router)
     router.include_router(templates_router)
     return router
 
