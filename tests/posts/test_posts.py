@@ -191,6 +191,11 @@ async def test_too_many_images_for_x_is_refused(desk: Desk) -> None:
         content="Four", media_ids=images[:4], targets=[{"social_account_id": x}]
     )
     assert [m["id"] for m in four.json()["media"]] == images[:4]
+    first = four.json()["media"][0]
+    assert first["status"] == "ready"
+    assert first["url"]
+    assert first["thumbnail_url"]
+    assert (first["width"], first["height"]) == (1080, 1080)
     five = await desk.create(
         expect=None, content="Five", media_ids=images, targets=[{"social_account_id": x}]
     )

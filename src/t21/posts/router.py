@@ -14,6 +14,9 @@ from t21.core.deps import DbSession
 from t21.core.errors import ValidationFailed
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
+from t21.core.runtime import Runtime
+from t21.media.schemas import AssetOut
+from t21.media.storage import storage_of
 from t21.organizations.auth import CurrentPrincipal
 from t21.posts import service
 from t21.posts.models import PostStatus
@@ -21,7 +24,6 @@ from t21.posts.schemas import (
     AiUsage,
     PostIn,
     PostList,
-    PostMediaOut,
     PostOut,
     PostPatch,
     ScheduleIn,
@@ -35,6 +37,7 @@ router = APIRouter(prefix="/posts", tags=["posts"])
 
 @router.get("")
 async def list_posts(
+    request: Request,
     principal: CurrentPrincipal,
     session: DbSession,
     page: PageParams,
@@ -63,7 +66,8 @@ async def list_posts(
         scheduled_to=scheduled_to,
     )
     views, next_cursor = await service.list_posts(session, principal, page, filters)
-    return PostList(items=[post_out(one) for one in views], next_cursor=next_cursor)
+    runtime = request.app.state.runtime
+    return PostList(items=[post_out(runtime, one) for one in views], next_cursor=next_cursor)
 
 
 @router.post("", status_code=201, openapi_extra=IDEMPOTENT)
@@ -73,13 +77,15 @@ async def create_post(
     """A draft, or a post scheduled for `scheduled_at`; every target is checked against its
     network first (422 naming the target and the rule)."""
     runtime = request.app.state.runtime
-    return post_out(await service.create_post(session, runtime, principal, body))
+    return post_out(runtime, await service.create_post(session, runtime, principal, body))
 
 
 @router.get("/{post_id}")
-async def get_post(post_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> PostOut:
+async def get_post(
+    post_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> PostOut:
     post = await service.get_post(session, principal, post_id)
-    return post_out(await service.view(session, post))
+    return post_out(request.app.state.runtime, await service.view(session, post))
 
 
 @router.patch("/{post_id}")
@@ -92,7 +98,7 @@ async def update_post(
 ) -> PostOut:
     """Change the text, media or targets; 409 once a target is being or has been published."""
     runtime = request.app.state.runtime
-    return post_out(await service.update_post(session, runtime, principal, post_id, body))
+    return post_out(runtime, await service.update_post(session, runtime, principal, post_id, body))
 
 
 @router.delete("/{post_id}", status_code=204)
@@ -115,7 +121,8 @@ async def schedule_post(
     """Schedule or reschedule the targets not yet published; 409 while one is being published."""
     runtime = request.app.state.runtime
     return post_out(
-        await service.schedule_post(session, runtime, principal, post_id, body.scheduled_at)
+        runtime,
+        await service.schedule_post(session, runtime, principal, post_id, body.scheduled_at),
     )
 
 
@@ -125,37 +132,29 @@ async def publish_post(
 ) -> PostOut:
     """Publish the targets not yet published now: they are due at once."""
     runtime = request.app.state.runtime
-    return post_out(await service.schedule_post(session, runtime, principal, post_id, None))
+    return post_out(
+        runtime, await service.schedule_post(session, runtime, principal, post_id, None)
+    )
 
 
 @router.post("/{post_id}/cancel")
 async def cancel_post(
-    post_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+    post_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: DbSession
 ) -> PostOut:
     """Cancel the targets not yet published (a target a worker is publishing goes on)."""
-    return post_out(await service.cancel_post(session, principal, post_id))
+    runtime = request.app.state.runtime
+    return post_out(runtime, await service.cancel_post(session, principal, post_id))
 
 
-def post_out(one: service.PostView) -> PostOut:
+def post_out(runtime: Runtime, one: service.PostView) -> PostOut:
     post = one.post
+    storage, ttl = storage_of(runtime), runtime.settings.media_url_ttl_s
     return PostOut(
         id=post.id,
         brand_id=post.brand_id,
         author_id=post.author_id,
         content=post.content,
-        media=[
-            PostMediaOut(
-                id=asset.id,
-                filename=asset.filename,
-                content_type=asset.content_type,
-                size=asset.size,
-                width=asset.width,
-                height=asset.height,
-                duration_s=asset.duration_s,
-                status=asset.status.value,
-            )
-            for asset in one.media
-        ],
+        media=[AssetOut.of(asset, storage, ttl) for asset in one.media],
         status=post.status,
         scheduled_at=post.scheduled_at,
         scheduled_at_local=_local(post.scheduled_at, one.timezone),

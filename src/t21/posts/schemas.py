@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from t21.media.schemas import AssetOut
 from t21.posts.models import PostStatus, TargetStatus
 
 # Generous: the longest network text (Facebook, 63,206) with room; each target is then held to
@@ -89,17 +90,6 @@ class TargetOut(BaseModel):
     last_error: TargetError | None
 
 
-class PostMediaOut(BaseModel):
-    id: uuid.UUID
-    filename: str
-    content_type: str
-    size: int
-    width: int | None
-    height: int | None
-    duration_s: float | None
-    status: str
-
-
 class AiUsage(BaseModel):
     model: str
     prompt_tokens: int
@@ -111,7 +101,7 @@ class PostOut(BaseModel):
     brand_id: uuid.UUID
     author_id: uuid.UUID | None
     content: str
-    media: list[PostMediaOut]
+    media: list[AssetOut] = Field(description="The post's media, in order.")
     status: PostStatus
     scheduled_at: datetime | None
     scheduled_at_local: str | None = Field(
