@@ -548,3 +548,26 @@ async def test_the_usage_endpoint_is_documented(client: httpx.AsyncClient) -> No
     assert "/api/v1/media/usage" in document["paths"]
     assert "/api/v1/media/{media_id}/complete" in document["paths"]
     assert not any("/objects/" in path for path in document["paths"])
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"--b\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nnot a file\r\n--b--\r\n",
+         "multipart/form-data; boundary=b"),
+        (b"--b\r\ngarbage without an end", "multipart/form-data; boundary=b"),
+        (b"{\"brand_id\": \"x\"}", "application/json"),
+        (b"brand_id=x", "application/x-www-form-urlencoded"),
+        (b"", "multipart/form-data"),
+    ],
+    ids=["file-as-text", "truncated", "json", "urlencoded", "no-boundary"],
+)  # fmt: skip
+async def test_malformed_upload_requests_are_client_errors(
+    client: httpx.AsyncClient, content: bytes, content_type: str
+) -> None:
+    owner = await register(client)
+    response = await client.post(
+        MEDIA, content=content, headers={**owner.headers, "Content-Type": content_type}
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"] == "application/problem+json"

@@ -170,3 +170,24 @@ async def test_a_lie_about_the_type_is_refused_at_complete(
     pending = await s3_client.get(f"{MEDIA}/{asset_id}", headers=owner.headers)
     assert pending.json()["status"] == "pending"
     assert pending.json()["url"] is None
+
+
+async def test_unreachable_storage_is_a_503_and_leaves_no_row(app_factory: Any) -> None:
+    app: FastAPI = app_factory(
+        storage_url="s3://media-nowhere",
+        storage_endpoint="http://127.0.0.1:9",
+        storage_region=REGION,
+        storage_access_key_id=KEY_ID,
+        storage_secret_access_key=SECRET,
+    )
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        owner = await register(client)
+        brand_id = await create_brand(client, owner)
+        response = await upload(client, owner, brand_id, files.image())
+        body = assert_problem(response, 503, "unavailable")
+        assert "storage" in body["detail"]
+        listed = await client.get(MEDIA, headers=owner.headers)
+        assert listed.json()["items"] == []

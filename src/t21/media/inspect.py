@@ -32,6 +32,10 @@ PILLOW_FORMATS = {
     "GIF": "image/gif",
     "WEBP": "image/webp",
 }
+# ISO base media files that hold still images (HEIF, AVIF), not video.
+STILL_IMAGE_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
+)
 THUMBNAIL_SIZE = (512, 512)
 CHUNK = 1024 * 1024
 MAX_BOXES = 10_000
@@ -68,7 +72,7 @@ def sniff(head: bytes) -> str | None:
         return "image/gif"
     if len(head) >= 12 and head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return "image/webp"
-    if len(head) >= 12 and head[4:8] == b"ftyp":
+    if len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] not in STILL_IMAGE_BRANDS:
         return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in head[:64]:
         return "video/webm"
@@ -164,7 +168,11 @@ def _measure_image(source: BinaryIO, content_type: str, field: str) -> tuple[int
 
 
 def _thumbnail(image: Image.Image) -> bytes:
-    frame = ImageOps.exif_transpose(image) or image
+    try:
+        frame = ImageOps.exif_transpose(image) or image
+    except Exception:
+        # Unreadable orientation data: the thumbnail is merely not rotated.
+        frame = image.copy()
     frame.thumbnail(THUMBNAIL_SIZE)
     if frame.mode in ("RGBA", "LA", "P", "PA"):
         frame = frame.convert("RGBA")
@@ -214,7 +222,8 @@ def read_mp4(source: BinaryIO, size: int) -> tuple[float | None, int | None, int
     where the file doesn't say. Only box headers and those two boxes are read."""
     try:
         return _read_mp4(source, size)
-    except (struct.error, OSError, ValueError):
+    except (struct.error, OSError, ValueError, IndexError):
+        # A malformed file has no measure; it isn't refused for that (networks check again).
         return None, None, None
 
 
@@ -238,6 +247,8 @@ def _read_mp4(source: BinaryIO, size: int) -> tuple[float | None, int | None, in
 def _mvhd_duration(source: BinaryIO, start: int, end: int) -> float | None:
     source.seek(start)
     payload = source.read(min(end - start, 32))
+    if not payload:
+        return None
     version = payload[0]
     if version == 1:
         timescale, duration = struct.unpack(">IQ", payload[20:32])
@@ -251,6 +262,8 @@ def _mvhd_duration(source: BinaryIO, start: int, end: int) -> float | None:
 def _tkhd_size(source: BinaryIO, start: int, end: int) -> tuple[int | None, int | None]:
     source.seek(start)
     payload = source.read(min(end - start, 96))
+    if not payload:
+        return None, None
     # Width and height close the box as 16.16 fixed-point numbers.
     offset = 88 if payload[0] == 1 else 76
     if len(payload) < offset + 8:

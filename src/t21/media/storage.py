@@ -266,7 +266,15 @@ class S3Storage:
             parts.netloc,
             prefix=prefix,
             config=config,  # type: ignore[arg-type]
-            client_options={"allow_http": endpoint.startswith("http:"), "timeout": "60s"},
+            client_options={
+                "allow_http": endpoint.startswith("http:"),
+                "connect_timeout": timedelta(seconds=10),
+                # Large objects stream for long; a stalled one is noticed by the read timeout.
+                "read_timeout": timedelta(seconds=60),
+                "timeout": timedelta(hours=1),
+            },
+            # A request waits seconds for an outage to pass, not obstore's default minutes.
+            retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=30)},
         )
 
     async def put(self, key: str, source: BinaryIO, content_type: str) -> None:
