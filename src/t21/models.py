@@ -1,5 +1,6 @@
 """Every table's model, imported so `Base.metadata` is complete (migrations, tests)."""
 
+from t21.analytics.models import MetricSnapshot
 from t21.brands.models import Brand
 from t21.core.idempotency import IdempotencyRecord
 from t21.core.models import Base
@@ -27,6 +28,7 @@ __all__ = [
     "Invitation",
     "LoginCode",
     "MediaAsset",
+    "MetricSnapshot",
     "Membership",
     "OAuthIdentity",
     "OAuthLogin",

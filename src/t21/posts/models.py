@@ -67,6 +67,8 @@ class Post(RecordModel):
     published_at: Mapped[datetime | None]
     # {model, prompt_tokens, completion_tokens} when the text came from the AI endpoints.
     ai: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The author and admins were told a target failed or needs review (once per post).
+    problem_notified_at: Mapped[datetime | None]
 
 
 class PostTarget(RecordModel):
@@ -76,6 +78,12 @@ class PostTarget(RecordModel):
         Index("ix_post_targets_post_id_platform", "post_id", "platform"),
         # The dispatcher's and the reaper's claims.
         Index("ix_post_targets_status_due_at", "status", "due_at"),
+        Index("ix_post_targets_status_lease_expires_at", "status", "lease_expires_at"),
+        Index("ix_post_targets_status_queued_at", "status", "queued_at"),
+        # A publishing budget counts an account's recent posts.
+        Index(
+            "ix_post_targets_social_account_id_published_at", "social_account_id", "published_at"
+        ),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -96,8 +104,9 @@ class PostTarget(RecordModel):
     # When the dispatcher should next pick it up (scheduled or retrying).
     due_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # The publishing attempt that holds the target, and until when.
+    # The publishing attempt that holds the target: since when, and until when.
     attempt_id: Mapped[str | None] = mapped_column(String(64))
+    attempt_started_at: Mapped[datetime | None]
     lease_expires_at: Mapped[datetime | None]
     queued_at: Mapped[datetime | None]
     external_id: Mapped[str | None] = mapped_column(String(255))
@@ -105,6 +114,8 @@ class PostTarget(RecordModel):
     published_at: Mapped[datetime | None]
     last_error_code: Mapped[str | None] = mapped_column(String(64))
     last_error_message: Mapped[str | None] = mapped_column(Text)
+    # When its metrics are next collected; null once collection has stopped (or before publishing).
+    next_collect_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class PostMedia(Base):

@@ -52,6 +52,8 @@ class SocialAccount(RecordModel):
     refresh_claimed_until: Mapped[datetime | None]
     # The admins were emailed that it needs reconnecting (once per disconnection).
     reauth_notified_at: Mapped[datetime | None]
+    # The network asked us to wait (a 429 and its reset): nothing is published before then.
+    rate_limited_until: Mapped[datetime | None]
 
 
 class ConnectAttempt(RecordModel):

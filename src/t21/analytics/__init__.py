@@ -1,0 +1,1 @@
+"""Analytics: how each published post performs, collected over time from its network."""
