@@ -117,6 +117,22 @@ class Settings(BaseSettings):
     token_refresh_ahead_s: int = Field(default=900, ge=60)
     token_refresh_interval_s: float = Field(default=60.0, gt=0)
 
+    # --- publishing ----------------------------------------------------------------------------
+    dispatch_interval_s: float = Field(default=1.0, gt=0)
+    dispatch_batch: int = Field(default=200, ge=1, le=10_000)
+    publish_lease_s: float = Field(default=600.0, ge=30)
+    publish_max_attempts: int = Field(default=6, ge=1, le=50)
+    publish_retry_base_s: float = Field(default=30.0, gt=0)
+    publish_retry_max_s: float = Field(default=3600.0, gt=0)
+    reaper_interval_s: float = Field(default=10.0, gt=0)
+    queued_stale_s: float = Field(default=60.0, gt=0)
+
+    # --- analytics -----------------------------------------------------------------------------
+    analytics_interval_s: float = Field(default=30.0, gt=0)
+    analytics_batch: int = Field(default=100, ge=1, le=10_000)
+    # Metrics are collected until a post is this old.
+    analytics_max_age_days: int = Field(default=30, ge=1, le=3650)
+
     # --- sandbox --------------------------------------------------------------------------------
     sandbox: Literal["auto", "on", "off"] = "auto"
     sandbox_url: str | None = None
