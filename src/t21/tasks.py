@@ -4,6 +4,7 @@ from t21.core import housekeeping
 from t21.identity import tasks as identity_tasks
 from t21.media import tasks as media_tasks
 from t21.notifications import tasks as notifications_tasks
+from t21.publishing import tasks as publishing_tasks
 from t21.social import tasks as social_tasks
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "identity_tasks",
     "media_tasks",
     "notifications_tasks",
+    "publishing_tasks",
     "social_tasks",
 ]

@@ -9,7 +9,7 @@ transactions short: never hold one across a call to an outside service.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, event
 from sqlalchemy.engine import URL, make_url
@@ -88,6 +88,9 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+ClaimT = TypeVar("ClaimT", bound="Select[*tuple[Any, ...]]")
+
+
 def redact_url(url: str) -> str:
     """`url` with its password hidden, for messages and logs."""
     try:
@@ -96,7 +99,7 @@ def redact_url(url: str) -> str:
         return "<unparseable URL>"
 
 
-def for_claim(statement: Select[Any], session: AsyncSession) -> Select[Any]:
+def for_claim(statement: ClaimT, session: AsyncSession) -> ClaimT:
     """`statement` made safe for claiming rows with several workers at once.
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent claimers take disjoint rows without

@@ -74,6 +74,38 @@ EMAILS = Counter(
     "t21_emails", "Email delivery attempts, by outcome.", ["backend", "outcome"], registry=REGISTRY
 )
 
+PUBLISH_OUTCOMES = Counter(
+    "t21_publish_outcomes",
+    "Publishing attempts, by network and outcome (published, retrying, failed, reauth, "
+    "unconfirmed, deferred).",
+    ["platform", "outcome"],
+    registry=REGISTRY,
+)
+PUBLISH_LATENCY = Histogram(
+    "t21_publish_latency_seconds",
+    "From the time a target was due to the time it was published.",
+    ["platform"],
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0),
+    registry=REGISTRY,
+)
+REAPER_ACTIONS = Counter(
+    "t21_reaper_actions",
+    "What the reaper did: requeued (a lost job), reconciled (found, absent, unknown).",
+    ["action"],
+    registry=REGISTRY,
+)
+TARGETS_BY_STATUS = Gauge(
+    "t21_post_targets",
+    "Targets waiting in the publishing pipeline, by status (sampled by the dispatcher).",
+    ["status"],
+    registry=REGISTRY,
+)
+DUE_UNCLAIMED = Gauge(
+    "t21_post_targets_due_unclaimed",
+    "Targets due now that no dispatcher has claimed yet (sampled by the dispatcher).",
+    registry=REGISTRY,
+)
+
 
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type."""

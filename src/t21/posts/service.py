@@ -10,7 +10,7 @@ A claimed target is never silently rescheduled, edited or deleted under a worker
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -144,6 +144,35 @@ async def list_posts(
         request=page,
     )
     return await views(session, posts), next_cursor
+
+
+async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -> None:
+    """Derive each post's status (and `published_at`, its first target's) from its targets
+    again, after the publishing engine changed them."""
+    if not post_ids:
+        return
+    await session.flush()
+    statuses: dict[uuid.UUID, list[TargetStatus]] = {post_id: [] for post_id in post_ids}
+    first_published: dict[uuid.UUID, datetime] = {}
+    rows = await session.execute(
+        select(PostTarget.post_id, PostTarget.status, PostTarget.published_at).where(
+            PostTarget.post_id.in_(post_ids)
+        )
+    )
+    for post_id, status, published_at in rows:
+        statuses[post_id].append(status)
+        if status is TargetStatus.PUBLISHED and published_at is not None:
+            earliest = first_published.get(post_id)
+            first_published[post_id] = (
+                published_at if earliest is None else min(earliest, published_at)
+            )
+    for post in await session.scalars(select(Post).where(Post.id.in_(post_ids))):
+        derived = states.derive(statuses[post.id])
+        if post.status is not derived:
+            post.status = derived
+        if post.published_at != first_published.get(post.id):
+            post.published_at = first_published.get(post.id)
+    await session.flush()
 
 
 # --- writing ------------------------------------------------------------------------------------

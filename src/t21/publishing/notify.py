@@ -1,0 +1,106 @@
+"""Telling people that a post didn't go out: one email per post, to its author and the
+organization's admins, once every target has settled (never one per retry)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.brands.models import Brand
+from t21.core import clock
+from t21.core.settings import Settings
+from t21.identity.models import User
+from t21.notifications.service import queue_email
+from t21.organizations.models import Membership
+from t21.organizations.permissions import Action, Role, allows
+from t21.posts.models import Post, PostTarget, TargetStatus
+from t21.social.models import SocialAccount
+
+PROBLEMS = frozenset({TargetStatus.FAILED, TargetStatus.NEEDS_REVIEW})
+UNSETTLED = frozenset(
+    {TargetStatus.SCHEDULED, TargetStatus.QUEUED, TargetStatus.PUBLISHING, TargetStatus.RETRYING}
+)
+EXCERPT = 140
+STATUS_WORDS = {
+    TargetStatus.FAILED: "failed",
+    TargetStatus.NEEDS_REVIEW: "may or may not have posted (needs review)",
+}
+
+
+async def notify_problems(
+    session: AsyncSession, settings: Settings, post_ids: Collection[uuid.UUID]
+) -> None:
+    """Email about each of the posts whose targets have all settled with at least one problem,
+    unless that post was already reported."""
+    posts = list(
+        await session.scalars(
+            select(Post).where(Post.id.in_(post_ids), Post.problem_notified_at.is_(None))
+        )
+    )
+    for post in posts:
+        rows = (
+            await session.execute(
+                select(PostTarget, SocialAccount)
+                .outerjoin(SocialAccount, SocialAccount.id == PostTarget.social_account_id)
+                .where(PostTarget.post_id == post.id)
+                .order_by(PostTarget.id)
+            )
+        ).all()
+        targets = [row[0] for row in rows]
+        if any(t.status in UNSETTLED for t in targets):
+            continue
+        problems = [
+            _problem(target, account) for target, account in rows if target.status in PROBLEMS
+        ]
+        if not problems:
+            continue
+        post.problem_notified_at = clock.now()
+        brand = await session.get(Brand, post.brand_id)
+        context: dict[str, Any] = {
+            "brand": brand.name if brand is not None else "your brand",
+            "excerpt": _excerpt(post.content),
+            "problems": problems,
+            "published": sorted(
+                {t.platform for t in targets if t.status is TargetStatus.PUBLISHED}
+            ),
+            "link": f"{settings.resolved_frontend_url}/posts/{post.id}",
+        }
+        for address in await _recipients(session, post):
+            await queue_email(
+                session, settings, to=address, template="post_problem", context=context
+            )
+    await session.flush()
+
+
+def _problem(target: PostTarget, account: SocialAccount | None) -> dict[str, str]:
+    name = (account.username or account.display_name or account.external_id) if account else None
+    return {
+        "platform": target.platform,
+        "account": name or "a disconnected account",
+        "status": STATUS_WORDS.get(target.status, target.status.value),
+        "message": target.last_error_message or "",
+    }
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rstrip() + "…"
+
+
+async def _recipients(session: AsyncSession, post: Post) -> list[str]:
+    """The author, and everyone who may manage the organization's accounts, each once."""
+    rows = await session.execute(
+        select(User.id, User.email, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == post.organization_id)
+    )
+    addresses: list[str] = []
+    for user_id, email, role in rows:
+        wanted = user_id == post.author_id or allows(Role(role), Action.MANAGE_SOCIAL_ACCOUNTS)
+        if wanted and email not in addresses:
+            addresses.append(email)
+    return addresses

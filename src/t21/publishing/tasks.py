@@ -1,0 +1,50 @@
+"""The publishing loops (dispatcher, reaper) and jobs (publish, reconcile)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core.runtime import get_runtime
+from t21.publishing import service
+from t21.worker.jobs import enqueue, job
+from t21.worker.loops import periodic
+
+
+@job("publishing.publish")
+async def publish_target(target_id: str) -> None:
+    await service.publish(get_runtime(), uuid.UUID(target_id))
+
+
+@job("publishing.reconcile")
+async def reconcile_target(target_id: str, attempt_id: str) -> None:
+    await service.reconcile(get_runtime(), uuid.UUID(target_id), attempt_id)
+
+
+@periodic(
+    "publishing.dispatch",
+    interval=lambda settings: settings.dispatch_interval_s,
+    batch_size=200,
+)
+async def dispatch(session: AsyncSession) -> int:
+    """Claim the due targets and send a publish job for each once the claim commits."""
+    settings = get_runtime().settings
+    claimed = await service.claim_due(session, settings)
+    for target_id in claimed:
+        enqueue(publish_target, target_id=str(target_id))
+    await service.sample_pipeline(session)
+    return len(claimed)
+
+
+@periodic("publishing.reap", interval=lambda settings: settings.reaper_interval_s)
+async def reap(session: AsyncSession) -> int:
+    """Send again the jobs of targets queued too long; reconcile attempts past their lease."""
+    settings = get_runtime().settings
+    lost = await service.claim_lost(session, settings)
+    for target_id in lost:
+        enqueue(publish_target, target_id=str(target_id))
+    expired = await service.claim_expired(session, settings)
+    for target_id, attempt_id in expired:
+        enqueue(reconcile_target, target_id=str(target_id), attempt_id=attempt_id)
+    return len(lost) + len(expired)

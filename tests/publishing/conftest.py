@@ -1,0 +1,86 @@
+"""The publishing engine against the sandbox networks over HTTP: the API in-process with fast
+retries, its loops run on demand, its jobs drained."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from t21.core import clock
+from t21.core.uow import session_scope
+from t21.posts.models import PostTarget
+from t21.worker.loops import LoopRunner
+from tests.posts.conftest import POSTS, Desk
+from tests.social.conftest import FRONT_END, World, sandbox  # noqa: F401  (fixture)
+from tests.support.accounts import register
+
+FAST = {
+    "publish_retry_base_s": 0.05,
+    "publish_retry_max_s": 0.2,
+    "platform_timeout_s": 1.0,
+}
+
+
+class Engine(Desk):
+    """A desk whose posts the engine publishes when told to."""
+
+    @property
+    def loops(self) -> LoopRunner:
+        runner = self.world.runtime.state["loops"]
+        assert isinstance(runner, LoopRunner)
+        return runner
+
+    async def tick(self) -> None:
+        """One pass of the dispatcher and the reaper, then every job they caused."""
+        await self.loops.run_once("publishing.dispatch")
+        await self.loops.run_once("publishing.reap")
+        await self.world.drain()
+
+    async def publish_now(self, *platforms: str, content: str, **body: Any) -> dict[str, Any]:
+        post = await self.draft(*platforms, content=content, **body)
+        response = await self.api.post(f"{POSTS}/{post['id']}/publish", headers=self.owner.headers)
+        assert response.status_code == 202, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def read(self, post_id: str) -> dict[str, Any]:
+        response = await self.api.get(f"{POSTS}/{post_id}", headers=self.owner.headers)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def published_at_network(self, network: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.world.control(network, "GET", "/published")["published"]
+        return found
+
+    async def change_target(self, target_id: str, **values: Any) -> None:
+        async with session_scope(self.world.runtime) as session:
+            await session.execute(
+                update(PostTarget).where(PostTarget.id == uuid.UUID(target_id)).values(**values)
+            )
+
+    async def make_due(self, target_id: str) -> None:
+        await self.change_target(target_id, due_at=clock.now() - timedelta(seconds=1))
+
+
+@pytest.fixture
+async def engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
+    app = app_factory(
+        sandbox_url=sandbox, public_url="http://testserver", frontend_url=FRONT_END, **FAST
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+            owner = await register(api)
+            brand = await api.post("/api/v1/brands", json={"name": "Acme"}, headers=owner.headers)
+            assert brand.status_code == 201, brand.text
+            world = World(
+                app=app, api=api, sandbox=sandbox, owner=owner, brand_id=brand.json()["id"]
+            )
+            yield Engine(world)

@@ -1,0 +1,358 @@
+"""Every due post goes out once: on time, retried when the network says so, failed honestly,
+and never sent twice, whatever is lost or duplicated on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from t21.core import clock
+from t21.posts.models import TargetStatus
+from t21.publishing import budgets
+from t21.publishing.tasks import publish_target
+from t21.social.models import AccountStatus
+from t21.worker.loops import LoopRunner, registered_loops
+from tests.posts.conftest import POSTS
+from tests.publishing.conftest import Engine
+from tests.support.accounts import emails_to
+
+TWEETS = r"^/2/tweets$"
+
+
+def instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def test_a_due_post_is_published_once_with_its_id_and_link(engine: Engine) -> None:
+    post = await engine.publish_now("twitter", "linkedin", content="Launch day")
+    await engine.tick()
+    done = await engine.read(post["id"])
+    assert done["status"] == "published"
+    assert done["published_at"] is not None
+    for target in done["targets"]:
+        assert target["status"] == "published", target
+        assert target["external_id"]
+        assert target["permalink"]
+        assert target["attempts"] == 1
+        assert target["next_attempt_at"] is None
+        assert target["last_error"] is None
+    [tweet] = engine.published_at_network("twitter")
+    assert tweet["text"] == "Launch day"
+    assert len(engine.published_at_network("linkedin")) == 1
+    for _ in range(3):
+        await engine.tick()
+    assert len(engine.published_at_network("twitter")) == 1
+
+
+async def test_images_are_uploaded_and_published_with_the_post(engine: Engine) -> None:
+    photos = [await engine.upload() for _ in range(2)]
+    post = await engine.publish_now("twitter", content="Two photos", media_ids=photos)
+    await engine.tick()
+    assert (await engine.read(post["id"]))["status"] == "published"
+    [tweet] = engine.published_at_network("twitter")
+    assert len(tweet["media"]) == 2
+
+
+async def test_a_post_waits_for_its_time(engine: Engine) -> None:
+    post = await engine.draft(
+        "twitter", content="Tomorrow", scheduled_at=(clock.now() + timedelta(days=1)).isoformat()
+    )
+    await engine.tick()
+    assert (await engine.read(post["id"]))["status"] == "scheduled"
+    assert engine.published_at_network("twitter") == []
+
+
+async def test_a_scheduled_post_goes_out_within_two_seconds_of_its_time(engine: Engine) -> None:
+    runtime = engine.world.runtime
+    runner = LoopRunner(runtime, {"publishing.dispatch": registered_loops()["publishing.dispatch"]})
+    due = clock.now() + timedelta(seconds=2)
+    post = await engine.draft("twitter", content="On the dot", scheduled_at=due.isoformat())
+    runner.start()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            await engine.world.drain()
+            body = await engine.read(post["id"])
+            if body["status"] == "published":
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await runner.stop(timeout=5)
+    assert body["status"] == "published"
+    target = body["targets"][0]
+    late = instant(target["published_at"]) - instant(body["scheduled_at"])
+    assert timedelta(0) <= late < timedelta(seconds=2), late
+
+
+async def test_a_duplicate_delivery_publishes_once(engine: Engine) -> None:
+    post = await engine.publish_now("twitter", content="Only once")
+    await engine.loops.run_once("publishing.dispatch")
+    target_id = post["targets"][0]["id"]
+    await asyncio.gather(
+        publish_target.run(target_id), publish_target.run(target_id), engine.world.drain()
+    )
+    await publish_target.run(target_id)
+    assert len(engine.published_at_network("twitter")) == 1
+    done = await engine.read(post["id"])
+    assert done["targets"][0]["attempts"] == 1
+
+
+async def test_a_rate_limit_is_retried_after_the_networks_reset_and_then_succeeds(
+    engine: Engine,
+) -> None:
+    reset = int(time.time()) + 2
+    engine.world.control(
+        "twitter",
+        "POST",
+        "/faults",
+        {
+            "status": 429,
+            "path": TWEETS,
+            "method": "POST",
+            "body": {"title": "Too Many Requests", "detail": "Too Many Requests"},
+            "headers": {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+        },
+    )
+    post = await engine.publish_now("twitter", content="Busy day")
+    await engine.tick()
+    waiting = (await engine.read(post["id"]))["targets"][0]
+    assert waiting["status"] == "retrying"
+    assert waiting["attempts"] == 1
+    assert waiting["last_error"]["code"] == "rate_limited"
+    assert instant(waiting["next_attempt_at"]) >= instant(post["scheduled_at"]) + timedelta(
+        seconds=0.5
+    )
+    assert engine.published_at_network("twitter") == []
+    while time.time() < reset + 0.2:
+        await asyncio.sleep(0.1)
+    await engine.tick()
+    done = (await engine.read(post["id"]))["targets"][0]
+    assert done["status"] == "published"
+    assert done["attempts"] == 2
+    assert len(engine.published_at_network("twitter")) == 1
+
+
+async def test_retries_stop_at_the_maximum_and_the_post_fails(engine: Engine) -> None:
+    settings = engine.world.runtime.settings
+    engine.world.control(
+        "twitter",
+        "POST",
+        "/faults",
+        {
+            "status": 429,
+            "path": TWEETS,
+            "method": "POST",
+            "count": settings.publish_max_attempts,
+            "headers": {"retry-after": "0"},
+        },
+    )
+    post = await engine.publish_now("twitter", content="Never lucky")
+    target_id = post["targets"][0]["id"]
+    for _ in range(settings.publish_max_attempts):
+        await engine.make_due(target_id)
+        await engine.tick()
+    done = (await engine.read(post["id"]))["targets"][0]
+    assert done["status"] == "failed"
+    assert done["attempts"] == settings.publish_max_attempts
+    assert "gave up" in done["last_error"]["message"]
+    assert engine.published_at_network("twitter") == []
+
+
+async def test_a_permanent_refusal_fails_once_with_the_networks_message_and_one_email(
+    engine: Engine,
+) -> None:
+    engine.world.control(
+        "twitter",
+        "POST",
+        "/faults",
+        {
+            "status": 403,
+            "path": TWEETS,
+            "method": "POST",
+            "body": {
+                "title": "Forbidden",
+                "detail": "You are not allowed to create a Tweet with duplicate content.",
+                "type": "about:blank",
+                "status": 403,
+            },
+        },
+    )
+    post = await engine.publish_now("twitter", content="Said before")
+    for _ in range(3):
+        await engine.tick()
+    done = await engine.read(post["id"])
+    assert done["status"] == "failed"
+    [target] = done["targets"]
+    assert target["status"] == "failed"
+    assert target["attempts"] == 1
+    assert target["last_error"]["code"] == "duplicate"
+    assert "duplicate content" in target["last_error"]["message"]
+    assert engine.published_at_network("twitter") == []
+    [email] = emails_to(engine.world.runtime.settings, engine.owner.email)[-1:]
+    assert "didn't go out" in str(email["subject"])
+    assert "duplicate content" in email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    reported = [
+        message
+        for message in emails_to(engine.world.runtime.settings, engine.owner.email)
+        if "didn't go out" in str(message["subject"])
+    ]
+    assert len(reported) == 1
+
+
+async def test_a_revoked_token_marks_the_account_and_fails_the_target(engine: Engine) -> None:
+    post = await engine.draft("linkedin", content="Revoked")
+    engine.world.control("linkedin", "POST", "/tokens/revoke", {})
+    await engine.api.post(f"{POSTS}/{post['id']}/publish", headers=engine.owner.headers)
+    await engine.tick()
+    done = await engine.read(post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "failed"
+    assert target["last_error"]["code"] == "account_disconnected"
+    account = await engine.api.get(
+        f"/api/v1/social-accounts/{target['social_account_id']}", headers=engine.owner.headers
+    )
+    assert account.json()["status"] == AccountStatus.REAUTH_REQUIRED.value
+    subjects = [
+        str(message["subject"])
+        for message in emails_to(engine.world.runtime.settings, engine.owner.email)
+    ]
+    assert any("Reconnect" in subject for subject in subjects)
+    assert any("didn't go out" in subject for subject in subjects)
+    refused = await engine.create(
+        expect=422,
+        content="Still revoked",
+        targets=[{"social_account_id": target["social_account_id"]}],
+    )
+    assert "reconnecting" in refused.json()["errors"][0]["msg"]
+
+
+async def test_a_lost_job_is_sent_again_by_the_reaper(engine: Engine) -> None:
+    post = await engine.publish_now("twitter", content="Lost in transit")
+    target_id = post["targets"][0]["id"]
+    # What the dispatcher leaves behind when the broker loses its message.
+    stale = clock.now() - timedelta(seconds=engine.world.runtime.settings.queued_stale_s + 5)
+    await engine.change_target(target_id, status=TargetStatus.QUEUED, queued_at=stale)
+    await engine.loops.run_once("publishing.reap")
+    await engine.world.drain()
+    assert (await engine.read(post["id"]))["targets"][0]["status"] == "published"
+    assert len(engine.published_at_network("twitter")) == 1
+
+
+async def test_a_post_accepted_whose_answer_was_lost_is_found_not_sent_again(
+    engine: Engine,
+) -> None:
+    engine.world.control(
+        "twitter",
+        "POST",
+        "/faults",
+        {"status": 200, "path": TWEETS, "method": "POST", "lose_response": True, "delay_s": 3},
+    )
+    post = await engine.publish_now("twitter", content="Did it go?")
+    await engine.tick()
+    doubtful = (await engine.read(post["id"]))["targets"][0]
+    assert doubtful["status"] == "publishing"
+    assert len(engine.published_at_network("twitter")) == 1
+    with clock.frozen(lambda: clock_later(30)):
+        await engine.tick()
+    done = (await engine.read(post["id"]))["targets"][0]
+    assert done["status"] == "published"
+    [tweet] = engine.published_at_network("twitter")
+    assert done["external_id"] == tweet["id"]
+    for _ in range(2):
+        await engine.tick()
+    assert len(engine.published_at_network("twitter")) == 1
+
+
+async def test_an_interrupted_attempt_with_nothing_at_the_network_is_retried(
+    engine: Engine,
+) -> None:
+    post = await engine.publish_now("twitter", content="Worker died")
+    target_id = post["targets"][0]["id"]
+    # A worker took it and died before sending anything.
+    await engine.change_target(
+        target_id,
+        status=TargetStatus.PUBLISHING,
+        attempt_id="dead-worker",
+        attempts=1,
+        attempt_started_at=clock.now() - timedelta(minutes=1),
+        lease_expires_at=clock.now() - timedelta(seconds=1),
+    )
+    await engine.tick()
+    retried = (await engine.read(post["id"]))["targets"][0]
+    assert retried["status"] == "retrying"
+    await engine.make_due(target_id)
+    await engine.tick()
+    done = (await engine.read(post["id"]))["targets"][0]
+    assert done["status"] == "published"
+    assert len(engine.published_at_network("twitter")) == 1
+
+
+async def test_an_attempt_the_network_cannot_confirm_needs_review_and_is_never_resent(
+    engine: Engine,
+) -> None:
+    post = await engine.publish_now("twitter", content="Who knows")
+    target_id = post["targets"][0]["id"]
+    await engine.change_target(
+        target_id,
+        status=TargetStatus.PUBLISHING,
+        attempt_id="cut-off",
+        attempts=1,
+        attempt_started_at=clock.now() - timedelta(minutes=1),
+        lease_expires_at=clock.now() - timedelta(seconds=1),
+    )
+    engine.world.control(
+        "twitter",
+        "POST",
+        "/faults",
+        {"status": 503, "path": r"^/2/users/[^/]+/tweets$", "method": "GET", "count": 5},
+    )
+    await engine.tick()
+    done = await engine.read(post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "needs_review"
+    assert target["last_error"]["code"] == "needs_review"
+    assert "couldn't confirm" in target["last_error"]["message"]
+    for _ in range(2):
+        await engine.tick()
+    assert (await engine.read(post["id"]))["targets"][0]["status"] == "needs_review"
+    assert engine.published_at_network("twitter") == []
+    subjects = [
+        str(message["subject"])
+        for message in emails_to(engine.world.runtime.settings, engine.owner.email)
+    ]
+    assert sum("didn't go out" in subject for subject in subjects) == 1
+
+
+async def test_a_post_cancelled_after_its_claim_is_not_published(engine: Engine) -> None:
+    post = await engine.publish_now("twitter", content="Changed my mind")
+    target_id = post["targets"][0]["id"]
+    # Claimed by the dispatcher; its job is still on its way.
+    await engine.change_target(target_id, status=TargetStatus.QUEUED, queued_at=clock.now())
+    cancelled = await engine.api.post(f"{POSTS}/{post['id']}/cancel", headers=engine.owner.headers)
+    assert cancelled.json()["status"] == "cancelled"
+    await publish_target.run(target_id)
+    await engine.tick()
+    assert engine.published_at_network("twitter") == []
+    assert (await engine.read(post["id"]))["status"] == "cancelled"
+
+
+async def test_an_accounts_budget_defers_what_would_exceed_it(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(budgets.BUDGETS, "twitter", budgets.Budget(1, timedelta(hours=1)))
+    first = await engine.publish_now("twitter", content="First")
+    await engine.tick()
+    second = await engine.publish_now("twitter", content="Second")
+    await engine.tick()
+    assert (await engine.read(first["id"]))["status"] == "published"
+    waiting = (await engine.read(second["id"]))["targets"][0]
+    assert waiting["status"] == "scheduled"
+    assert instant(waiting["next_attempt_at"]) > clock.now() + timedelta(minutes=59)
+    assert len(engine.published_at_network("twitter")) == 1
+
+
+def clock_later(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
