@@ -75,6 +75,39 @@ async def test_filters_by_brand_status_platform_and_calendar_window(desk: Desk) 
     assert ids(month) == [linkedin_post["id"]]
 
 
+async def test_posts_of_every_organization_merge_in_one_order(desk: Desk) -> None:
+    team = await desk.api.post(
+        "/api/v1/organizations", json={"name": "Team"}, headers=desk.owner.headers
+    )
+    brand = await desk.api.post(
+        "/api/v1/brands",
+        json={"name": "Team brand", "organization_id": team.json()["id"]},
+        headers=desk.owner.headers,
+    )
+    team_brand = brand.json()["id"]
+    finished = await desk.world.connect("twitter", brand_id=team_brand)
+    team_account = finished.headers["location"].split("connected=")[1]
+    expected = []
+    for day in range(6):
+        if day % 2:
+            post = await desk.draft("twitter", content=f"personal {day}", scheduled_at=at(day + 1))
+        else:
+            created = await desk.create(
+                brand_id=team_brand,
+                content=f"team {day}",
+                targets=[{"social_account_id": team_account}],
+                scheduled_at=at(day + 1),
+            )
+            post = created.json()
+        expected.append(post["id"])
+    draft = await desk.draft("twitter", content="unscheduled")
+    expected.append(draft["id"])
+    assert [post["id"] for post in await listed(desk, limit=2)] == expected
+    assert [post["id"] for post in await listed(desk, limit=100)] == expected
+    scheduled = await listed(desk, limit=3, status="scheduled")
+    assert [post["id"] for post in scheduled] == expected[:-1]
+
+
 async def test_bad_filters_are_refused(desk: Desk) -> None:
     headers = desk.owner.headers
     cases: list[dict[str, str | int]] = [

@@ -48,6 +48,14 @@ class Post(RecordModel):
     __tablename__ = "posts"
     __table_args__ = (
         Index("ix_posts_organization_id_sort", "organization_id", "sort_at", "created_at", "id"),
+        Index(
+            "ix_posts_organization_id_status_sort",
+            "organization_id",
+            "status",
+            "sort_at",
+            "created_at",
+            "id",
+        ),
         Index("ix_posts_brand_id_sort", "brand_id", "sort_at", "created_at", "id"),
         Index("ix_posts_brand_id_status_sort", "brand_id", "status", "sort_at", "created_at", "id"),
     )

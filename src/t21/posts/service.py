@@ -136,12 +136,19 @@ async def list_posts(
         statement = statement.where(Post.sort_at >= filters.scheduled_from)
     if filters.scheduled_to is not None:
         statement = statement.where(Post.sort_at < filters.scheduled_to)
+    # Without a brand, one indexed walk per organization of the caller, merged.
+    partitions = (
+        [Post.organization_id == organization for organization in principal.organization_ids]
+        if filters.brand_id is None
+        else []
+    )
     posts, next_cursor = await keyset_page(
         session,
         statement,
         keys=[Post.sort_at, Post.created_at, Post.id],
         key_of=lambda post: (post.sort_at, post.created_at, post.id),
         request=page,
+        partitions=partitions,
     )
     return await views(session, posts), next_cursor
 

@@ -162,6 +162,11 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        "ix_posts_organization_id_status_sort",
+        "posts",
+        ["organization_id", "status", "sort_at", "created_at", "id"],
+    )
+    op.create_index(
         "ix_posts_organization_id_sort",
         "posts",
         ["organization_id", "sort_at", "created_at", "id"],
@@ -266,6 +271,7 @@ def downgrade() -> None:
     op.drop_table("post_media")
 
     op.drop_index("ix_posts_organization_id_sort", table_name="posts")
+    op.drop_index("ix_posts_organization_id_status_sort", table_name="posts")
     op.drop_index("ix_posts_brand_id_status_sort", table_name="posts")
     op.drop_index("ix_posts_brand_id_sort", table_name="posts")
     op.drop_table("posts")
