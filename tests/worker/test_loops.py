@@ -35,7 +35,16 @@ async def _wait_until(predicate: Any, timeout: float = 10.0) -> None:
 
 
 def test_domain_loops_are_registered() -> None:
-    assert "notifications.email_outbox" in registered_loops()
+    import t21.tasks  # noqa: F401  (what every process imports before its queue starts)
+
+    loops = registered_loops()
+    for name in (
+        "notifications.email_outbox",
+        "social.refresh_tokens",
+        "publishing.dispatch",
+        "publishing.reap",
+    ):
+        assert name in loops, name
 
 
 async def test_an_iteration_commits_and_then_sends_its_jobs(
