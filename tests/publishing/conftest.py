@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from t21.api import create_app
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget
+from t21.sandbox.server import ThreadedServer
 from t21.worker.loops import LoopRunner
 from tests.posts.conftest import POSTS, Desk
 from tests.social.conftest import FRONT_END, World, sandbox  # noqa: F401  (fixture)
@@ -69,11 +73,37 @@ class Engine(Desk):
         await self.change_target(target_id, due_at=clock.now() - timedelta(seconds=1))
 
 
+class LateApp:
+    """An ASGI app chosen after its server's port is known."""
+
+    app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None
+        await self.app(scope, receive, send)
+
+
 @pytest.fixture
 async def engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
-    app = app_factory(
-        sandbox_url=sandbox, public_url="http://testserver", frontend_url=FRONT_END, **FAST
-    )
+    async with _engine(app_factory, sandbox, "http://testserver") as built:
+        yield built
+
+
+@pytest.fixture
+async def public_engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
+    """An engine whose media URLs the networks can fetch: T21 also answers on a loopback port
+    (as `T21_PUBLIC_URL`), where networks that pull media (Instagram, Facebook, TikTok) get it."""
+    late = LateApp()
+    server = ThreadedServer(late)
+    async with _engine(app_factory, sandbox, server.url) as built:
+        late.app = create_app(built.world.runtime.settings, worker=False, loops=False)
+        with server:
+            yield built
+
+
+@asynccontextmanager
+async def _engine(app_factory: Any, sandbox: str, public_url: str) -> AsyncIterator[Engine]:  # noqa: F811
+    app = app_factory(sandbox_url=sandbox, public_url=public_url, frontend_url=FRONT_END, **FAST)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:

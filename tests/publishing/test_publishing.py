@@ -356,3 +356,15 @@ async def test_an_accounts_budget_defers_what_would_exceed_it(
 
 def clock_later(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+async def test_metrics_show_the_pipeline_outcomes_and_latency(engine: Engine) -> None:
+    await engine.publish_now("twitter", content="Measured")
+    await engine.tick()
+    await engine.loops.run_once("publishing.dispatch")
+    text = (await engine.api.get("/metrics")).text
+    assert 't21_publish_outcomes_total{outcome="published",platform="twitter"}' in text
+    assert 't21_publish_latency_seconds_count{platform="twitter"}' in text
+    assert "t21_post_targets_due_unclaimed 0.0" in text
+    assert 't21_post_targets{status="queued"} 0.0' in text
+    assert 't21_loop_iterations_total{loop="publishing.dispatch",outcome="ok"}' in text
