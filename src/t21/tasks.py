@@ -1,5 +1,6 @@
 """Imports every domain's jobs and loops so they are registered before the queue starts."""
 
+from t21.analytics import tasks as analytics_tasks
 from t21.core import housekeeping
 from t21.identity import tasks as identity_tasks
 from t21.media import tasks as media_tasks
@@ -8,6 +9,7 @@ from t21.publishing import tasks as publishing_tasks
 from t21.social import tasks as social_tasks
 
 __all__ = [
+    "analytics_tasks",
     "housekeeping",
     "identity_tasks",
     "media_tasks",
