@@ -1,6 +1,7 @@
 """Every table's model, imported so `Base.metadata` is complete (migrations, tests)."""
 
 from t21.analytics.models import MetricSnapshot
+from t21.billing.models import UsageCounter
 from t21.brands.models import Brand
 from t21.core.idempotency import IdempotencyRecord
 from t21.core.models import Base
@@ -40,5 +41,6 @@ __all__ = [
     "RefreshToken",
     "SocialAccount",
     "Template",
+    "UsageCounter",
     "User",
 ]

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from t21.billing import usage
 from t21.core import clock
+from t21.core.uow import session_scope
 from t21.posts.models import TargetStatus
 from t21.publishing import budgets
 from t21.publishing.tasks import publish_target
@@ -45,6 +47,9 @@ async def test_a_due_post_is_published_once_with_its_id_and_link(engine: Engine)
     for _ in range(3):
         await engine.tick()
     assert len(engine.published_at_network("twitter")) == 1
+    async with session_scope(engine.world.runtime) as session:
+        counted = await usage.usage(session, engine.owner.personal_organization_id)
+    assert counted[usage.Metric.PUBLISHED_POSTS] == 2  # once per published target
 
 
 async def test_images_are_uploaded_and_published_with_the_post(engine: Engine) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.analytics.schedule import next_collect_at
+from t21.billing import usage
 from t21.core import clock, metrics
 from t21.core.backoff import full_jitter
 from t21.core.db import for_claim
@@ -270,7 +271,7 @@ async def record(
         ours = target.attempt_id == attempt.attempt_id and target.status is TargetStatus.PUBLISHING
         if not ours:
             if isinstance(outcome, Published):
-                _adopt_late_success(settings, target, attempt, outcome)
+                await _adopt_late_success(session, settings, target, attempt, outcome)
             else:
                 return None
         else:
@@ -281,8 +282,12 @@ async def record(
         return target.status
 
 
-def _adopt_late_success(
-    settings: Settings, target: PostTarget, attempt: Attempt, outcome: Published
+async def _adopt_late_success(
+    session: AsyncSession,
+    settings: Settings,
+    target: PostTarget,
+    attempt: Attempt,
+    outcome: Published,
 ) -> None:
     """An attempt that outlived its lease published after all: what the network says wins over
     whatever was decided meanwhile, unless another attempt published too (reported loudly)."""
@@ -295,7 +300,9 @@ def _adopt_late_success(
             )
         return
     log.warning("a late attempt published; recording it", target_id=str(target.id))
-    _mark_published(settings, target, outcome.external_id, outcome.permalink, outcome.published_at)
+    await _mark_published(
+        session, settings, target, outcome.external_id, outcome.permalink, outcome.published_at
+    )
     target.attempt_id = attempt.attempt_id
 
 
@@ -309,8 +316,8 @@ async def _apply(
     now = clock.now()
     platform = target.platform
     if isinstance(outcome, Published):
-        _mark_published(
-            settings, target, outcome.external_id, outcome.permalink, outcome.published_at
+        await _mark_published(
+            session, settings, target, outcome.external_id, outcome.permalink, outcome.published_at
         )
         metrics.PUBLISH_OUTCOMES.labels(platform, "published").inc()
         if attempt.due_at is not None:
@@ -345,14 +352,18 @@ async def _apply(
     log.info("publish refused", target_id=str(target.id), error=outcome.message)
 
 
-def _mark_published(
+async def _mark_published(
+    session: AsyncSession,
     settings: Settings,
     target: PostTarget,
     external_id: str,
     permalink: str | None,
     published_at: datetime | None,
 ) -> None:
+    """The target is out; it counts toward its organization's month once, in this transaction."""
     when = published_at or clock.now()
+    if target.status is not TargetStatus.PUBLISHED:
+        await usage.increment(session, target.organization_id, usage.Metric.PUBLISHED_POSTS)
     target.status = TargetStatus.PUBLISHED
     target.external_id = external_id
     target.permalink = permalink
@@ -566,8 +577,13 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
         ):
             return
         if isinstance(verdict, RecentPost):
-            _mark_published(
-                settings, target, verdict.external_id, verdict.permalink, verdict.created_at
+            await _mark_published(
+                session,
+                settings,
+                target,
+                verdict.external_id,
+                verdict.permalink,
+                verdict.created_at,
             )
             metrics.REAPER_ACTIONS.labels("found").inc()
             metrics.PUBLISH_OUTCOMES.labels(platform, "published").inc()

@@ -1,0 +1,1 @@
+"""Billing: plans and their limits, usage counted per month, Stripe subscriptions."""
