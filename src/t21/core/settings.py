@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     # Metrics are collected until a post is this old.
     analytics_max_age_days: int = Field(default=30, ge=1, le=3650)
 
+    # --- billing -------------------------------------------------------------------------------
+    # Overrides of the plans' limits: {"tier": {"limit": number}} (see t21.billing.plans).
+    plan_limits: dict[str, dict[str, int]] | None = None
+
     # --- sandbox --------------------------------------------------------------------------------
     sandbox: Literal["auto", "on", "off"] = "auto"
     sandbox_url: str | None = None
@@ -206,6 +210,23 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_lists(cls, value: Any) -> Any:
         return _split_csv(value)
+
+    @field_validator("plan_limits")
+    @classmethod
+    def _check_plan_limits(
+        cls, value: dict[str, dict[str, int]] | None
+    ) -> dict[str, dict[str, int]] | None:
+        tiers = ("free", "pro", "business")
+        limits = ("brands", "social_accounts", "published_posts", "ai_credits", "seats")
+        for tier, values in (value or {}).items():
+            if tier not in tiers:
+                raise ValueError(f"unknown tier {tier!r} (one of {', '.join(tiers)})")
+            for name, number in values.items():
+                if name not in limits:
+                    raise ValueError(f"unknown limit {name!r} (one of {', '.join(limits)})")
+                if number < 0:
+                    raise ValueError(f"{tier}.{name} can't be negative")
+        return value
 
     @field_validator("encryption_keys")
     @classmethod
