@@ -1,5 +1,6 @@
 """Every table's model, imported so `Base.metadata` is complete (migrations, tests)."""
 
+from t21.ai.models import AiCall
 from t21.analytics.models import MetricSnapshot
 from t21.billing.models import UsageCounter
 from t21.brands.models import Brand
@@ -20,6 +21,7 @@ from t21.posts.models import Post, PostMedia, PostTarget, Template
 from t21.social.models import ConnectAttempt, SocialAccount
 
 __all__ = [
+    "AiCall",
     "ApiKey",
     "Base",
     "Brand",
