@@ -12,6 +12,7 @@ from t21.sandbox.github import create_github_app
 from t21.sandbox.google import create_google_app
 from t21.sandbox.instagram import create_instagram_app
 from t21.sandbox.linkedin import create_linkedin_app
+from t21.sandbox.openrouter import create_openrouter_app
 from t21.sandbox.resend import create_resend_app
 from t21.sandbox.tiktok import create_tiktok_app
 from t21.sandbox.twitter import create_twitter_app
@@ -25,6 +26,7 @@ FAKES = {
     "instagram": "Instagram Login and Graph API publishing (/instagram/v25.0/{ig_user}/media)",
     "facebook": "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
     "twitter": "X OAuth 2.0 and API v2 posting (/twitter/2/tweets)",
+    "openrouter": "OpenRouter chat completions (/openrouter/api/v1/chat/completions)",
 }
 
 
@@ -43,5 +45,6 @@ def create_sandbox_app() -> Starlette:
             Mount("/instagram", app=create_instagram_app()),
             Mount("/facebook", app=create_facebook_app()),
             Mount("/twitter", app=create_twitter_app()),
+            Mount("/openrouter", app=create_openrouter_app()),
         ]
     )
