@@ -5,19 +5,37 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from t21.analytics.service import _cell
 from t21.core import clock
+from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget
 from tests.analytics.conftest import Published, Studio
 from tests.core.test_http import assert_problem
 from tests.support.accounts import add_member, register
+
+
+@contextmanager
+def counting_queries(runtime: Runtime) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def midnight(days_ago: int) -> datetime:
@@ -378,3 +396,39 @@ async def test_windows_at_the_ends_of_the_calendar_answer_without_numbers(studio
             f"/brands/{studio.brand_id}/export.csv", query={"from": start, "to": end}
         )
         assert export.status_code == 200
+
+
+async def test_each_answer_takes_the_same_few_queries_however_many_posts_it_covers(
+    studio: Studio,
+) -> None:
+    paths = [
+        f"/brands/{studio.brand_id}",
+        f"/brands/{studio.brand_id}/top-posts",
+        f"/brands/{studio.brand_id}/export.csv",
+    ]
+
+    async def counts(post_id: str) -> list[int]:
+        found = []
+        for path in [f"/posts/{post_id}", *paths]:
+            with counting_queries(studio.world.runtime) as statements:
+                response = await studio.get(path)
+            assert response.status_code == 200, response.text
+            found.append(len([s for s in statements if "metric_snapshots" in s or "post" in s]))
+        return found
+
+    [one] = await studio.publish_post("twitter")
+    await studio.collect()
+    few = await counts(one.post_id)
+    many = await studio.publish_post("twitter", "linkedin")
+    for number in range(4):
+        await studio.publish_post("twitter", "linkedin", text=f"More {number}")
+    for target in many:
+        studio.set_linkedin_analytics(
+            target, IMPRESSION=5
+        ) if target.platform == "linkedin" else None
+    await studio.collect()
+    await studio.due(one, *many)
+    await studio.collect()
+
+    assert await counts(many[0].post_id) == few
+    assert max(few) <= 4
