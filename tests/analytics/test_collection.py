@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
+from t21.analytics.collection import claim_due_targets
 from t21.analytics.tasks import collect_metrics_of
 from t21.core import clock
 from t21.core.uow import session_scope
@@ -216,3 +218,20 @@ def test_the_collection_loop_is_registered_where_every_process_imports_it() -> N
 
     assert "analytics.collect" in registered_loops()
     assert "analytics.collect_account" in registered_jobs()
+
+
+@pytest.mark.postgres
+async def test_claims_running_at_once_take_disjoint_targets(studio: Studio) -> None:
+    published = [await studio.publish("twitter") for _ in range(4)]
+    sessions = studio.world.runtime.sessionmaker
+    async with sessions() as first, sessions() as second:
+        # The first claim holds its rows (uncommitted) while the second one runs.
+        one = await claim_due_targets(first, limit=2)
+        other = await claim_due_targets(second, limit=10)
+        await first.commit()
+        await second.commit()
+
+    taken = [set(claim.by_account[next(iter(claim.by_account))]) for claim in (one, other)]
+    assert [len(ids) for ids in taken] == [2, 2]
+    assert not taken[0] & taken[1]
+    assert taken[0] | taken[1] == {uuid.UUID(post.target_id) for post in published}
