@@ -373,3 +373,31 @@ async def test_metrics_show_the_pipeline_outcomes_and_latency(engine: Engine) ->
     assert "t21_post_targets_due_unclaimed 0.0" in text
     assert 't21_post_targets{status="queued"} 0.0' in text
     assert 't21_loop_iterations_total{loop="publishing.dispatch",outcome="ok"}' in text
+
+
+async def test_a_post_past_the_months_quota_is_warned_at_scheduling_and_fails_when_due(
+    engine: Engine,
+) -> None:
+    runtime = engine.world.runtime
+    organization = engine.owner.personal_organization_id
+    cap = 30  # the Free plan's published posts a month
+    async with session_scope(runtime) as session:
+        await usage.increment(session, organization, usage.Metric.PUBLISHED_POSTS, cap - 1)
+    fits = await engine.publish_now("twitter", content="The last one this month")
+    assert fits["warnings"] == []
+    await engine.tick()
+    assert (await engine.read(fits["id"]))["status"] == "published"
+    over = await engine.publish_now("twitter", "linkedin", content="One too many")
+    [warning] = over["warnings"]
+    assert warning["code"] == "quota_exceeded"
+    assert "30 published posts a month" in warning["message"]
+    await engine.tick()
+    refused = await engine.read(over["id"])
+    assert {t["status"] for t in refused["targets"]} == {"failed"}
+    assert {t["last_error"]["code"] for t in refused["targets"]} == {"quota_exceeded"}
+    assert "Free plan includes 30" in refused["targets"][0]["last_error"]["message"]
+    assert len(engine.published_at_network("twitter")) == 1
+    assert engine.published_at_network("linkedin") == []
+    async with session_scope(runtime) as session:
+        counted = await usage.usage(session, organization)
+    assert counted[usage.Metric.PUBLISHED_POSTS] == cap

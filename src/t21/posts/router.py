@@ -26,6 +26,7 @@ from t21.posts.schemas import (
     PostList,
     PostOut,
     PostPatch,
+    PostWarning,
     ScheduleIn,
     TargetError,
     TargetOut,
@@ -186,6 +187,7 @@ def post_out(runtime: Runtime, one: service.PostView) -> PostOut:
             )
             for target in one.targets
         ],
+        warnings=[PostWarning(**warning) for warning in one.warnings],
     )
 
 

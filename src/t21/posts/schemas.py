@@ -96,6 +96,11 @@ class AiUsage(BaseModel):
     completion_tokens: int
 
 
+class PostWarning(BaseModel):
+    code: str
+    message: str
+
+
 class PostOut(BaseModel):
     id: uuid.UUID
     brand_id: uuid.UUID
@@ -113,6 +118,10 @@ class PostOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     targets: list[TargetOut]
+    warnings: list[PostWarning] = Field(
+        default_factory=list,
+        description="Heads-ups about this change, e.g. the month's publishing quota running out.",
+    )
 
 
 class PostList(BaseModel):

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.billing import plans
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
@@ -25,8 +26,10 @@ from t21.core.errors import Conflict, NotFound, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
+from t21.core.settings import Settings
 from t21.media.models import MediaAsset, MediaStatus
 from t21.media.service import media_item
+from t21.organizations.models import Organization
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, scoped
 from t21.platforms import registry
@@ -49,6 +52,8 @@ class PostView:
     targets: list[PostTarget]
     media: list[MediaAsset]
     timezone: str
+    # Heads-ups about what was just asked (e.g. the month's publishing quota running out).
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,12 @@ async def create_post(
     session.add_all(targets)
     session.add_all(_post_media(post_id, assets))
     await session.flush()
-    return await view(session, post)
+    shown = await view(session, post)
+    if scheduling:
+        shown.warnings = await _quota_warnings(
+            session, runtime.settings, post.organization_id, len(targets)
+        )
+    return shown
 
 
 async def update_post(
@@ -316,7 +326,11 @@ async def schedule_post(
     post.status = states.derive(target.status for target in targets)
     post.updated_at = clock.now()
     await session.flush()
-    return await view(session, post)
+    shown = await view(session, post)
+    shown.warnings = await _quota_warnings(
+        session, runtime.settings, post.organization_id, len(movable)
+    )
+    return shown
 
 
 async def cancel_post(session: AsyncSession, principal: Principal, post_id: uuid.UUID) -> PostView:
@@ -340,6 +354,31 @@ async def cancel_post(session: AsyncSession, principal: Principal, post_id: uuid
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+async def _quota_warnings(
+    session: AsyncSession, settings: Settings, organization_id: uuid.UUID, adding: int
+) -> list[dict[str, str]]:
+    """A warning when publishing `adding` more targets would pass this month's quota: the post
+    is accepted, but what doesn't fit fails with `quota_exceeded` when it is due."""
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        return []
+    plan = plans.plan_for(settings, organization.tier)
+    cap = plan.limits[plans.Limit.PUBLISHED_POSTS]
+    used = await plans.used(session, organization_id, plans.Limit.PUBLISHED_POSTS)
+    if used + adding <= cap:
+        return []
+    return [
+        {
+            "code": "quota_exceeded",
+            "message": (
+                f"The {plan.name} plan includes {cap} published posts a month and {used} are "
+                f"used: publishing {adding} more would pass it, and what doesn't fit will fail "
+                "when due. Upgrade the plan to raise the limit."
+            ),
+        }
+    ]
 
 
 def _schedule_errors(when: datetime | None, *, required: bool) -> list[dict[str, Any]]:

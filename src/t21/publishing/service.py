@@ -27,11 +27,11 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.analytics.schedule import next_collect_at
-from t21.billing import usage
+from t21.billing import plans, usage
 from t21.core import clock, metrics
 from t21.core.backoff import full_jitter
 from t21.core.db import for_claim
-from t21.core.errors import T21Error
+from t21.core.errors import QuotaExceeded, T21Error
 from t21.core.logging import get_logger
 from t21.core.outside import Ambiguous, OutsideFailure, ReauthRequired, Retryable
 from t21.core.runtime import Runtime
@@ -161,6 +161,8 @@ async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
         )
         if account is None or account.status is not AccountStatus.ACTIVE:
             await _fail_unpostable(session, settings, target, account)
+            return None
+        if not await _within_quota(session, settings, target):
             return None
         wait_until = await _budget_wait(session, account, now)
         if wait_until is not None:
@@ -432,6 +434,44 @@ async def _fail_unpostable(
         metrics.PUBLISH_OUTCOMES.labels(target.platform, "reauth").inc()
         await settle_posts(session, {target.post_id})
         await notify_problems(session, settings, {target.post_id})
+
+
+async def _within_quota(session: AsyncSession, settings: Settings, target: PostTarget) -> bool:
+    """Whether the organization's plan still has a published post this month for the target
+    (counting those being published); if not, the target fails and people are told."""
+    in_flight = await session.scalar(
+        select(func.count()).where(
+            PostTarget.organization_id == target.organization_id,
+            PostTarget.status == TargetStatus.PUBLISHING,
+        )
+    )
+    try:
+        await plans.enforce(
+            session,
+            settings,
+            target.organization_id,
+            plans.Limit.PUBLISHED_POSTS,
+            adding=1 + int(in_flight or 0),
+        )
+    except QuotaExceeded as refusal:
+        await session.execute(
+            update(PostTarget)
+            .where(PostTarget.id == target.id, PostTarget.status == TargetStatus.QUEUED)
+            .values(
+                status=TargetStatus.FAILED,
+                due_at=None,
+                last_error_code="quota_exceeded",
+                last_error_message=(
+                    f"{refusal.detail} Reschedule it after upgrading or next month."
+                )[:MAX_ERROR_LENGTH],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        metrics.PUBLISH_OUTCOMES.labels(target.platform, "quota").inc()
+        await settle_posts(session, {target.post_id})
+        await notify_problems(session, settings, {target.post_id})
+        return False
+    return True
 
 
 async def _budget_wait(
