@@ -235,3 +235,24 @@ async def test_claims_running_at_once_take_disjoint_targets(studio: Studio) -> N
     assert [len(ids) for ids in taken] == [2, 2]
     assert not taken[0] & taken[1]
     assert taken[0] | taken[1] == {uuid.UUID(post.target_id) for post in published}
+
+
+async def test_tokens_about_to_expire_are_refreshed_before_collecting(studio: Studio) -> None:
+    post = await studio.publish("twitter")
+    account_id = uuid.UUID(await studio.account("twitter"))
+    async with session_scope(studio.world.runtime) as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == account_id)
+            .values(token_expires_at=clock.now() + timedelta(seconds=60))
+        )
+
+    await studio.collect()
+
+    assert len(await studio.snapshots(post)) == 1
+    async with session_scope(studio.world.runtime) as session:
+        account = await session.get(SocialAccount, account_id)
+        assert account is not None
+        assert account.last_refreshed_at is not None
+        assert account.token_expires_at is not None
+        assert account.token_expires_at > clock.now() + timedelta(minutes=30)
