@@ -46,6 +46,7 @@ EXPOSED_HEADERS = [
 
 def api_router() -> APIRouter:
     """Every domain's routes under /api/v1."""
+    from t21.ai.router import router as ai_router
     from t21.analytics.router import router as analytics_router
     from t21.billing.router import plans_router
     from t21.brands.router import router as brands_router
@@ -69,6 +70,7 @@ def api_router() -> APIRouter:
     router.include_router(media_router)
     router.include_router(posts_router)
     router.include_router(templates_router)
+    router.include_router(ai_router)
     router.include_router(analytics_router)
     return router
 
