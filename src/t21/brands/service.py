@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands.models import Brand
 from t21.brands.schemas import BrandIn, BrandPatch
-from t21.core.errors import NotFound, ValidationFailed
+from t21.core.errors import ValidationFailed
 from t21.core.pagination import PageRequest, keyset_page
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, scoped
+from t21.organizations.tenancy import Principal, get_scoped, scoped
 
 
 def _default_organization(principal: Principal) -> uuid.UUID:
@@ -58,13 +58,7 @@ async def get_brand(
     session: AsyncSession, principal: Principal, brand_id: uuid.UUID, action: Action = Action.READ
 ) -> Brand:
     """The brand, if the principal's organizations include its own; else 404."""
-    brand = await session.scalar(
-        scoped(select(Brand), principal, Brand.organization_id).where(Brand.id == brand_id)
-    )
-    if brand is None:
-        raise NotFound("No such brand.")
-    principal.authorize(brand.organization_id, action, what="brand")
-    return brand
+    return await get_scoped(session, principal, Brand, brand_id, what="brand", action=action)
 
 
 async def list_brands(

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands.service import get_brand
 from t21.core import clock
-from t21.core.errors import Conflict, NotFound, PayloadTooLarge, Unavailable, ValidationFailed
+from t21.core.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.logging import get_logger
 from t21.core.pagination import PageRequest, keyset_page
@@ -41,7 +41,7 @@ from t21.media.storage import (
     upload_key,
 )
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, scoped
+from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms.base import MediaItem, MediaKind
 from t21.posts.models import PostMedia, PostTarget, TargetStatus
 from t21.worker.jobs import enqueue
@@ -291,15 +291,9 @@ async def get_asset(
     action: Action = Action.READ,
 ) -> MediaAsset:
     """The asset, if it belongs to one of the principal's organizations; else 404."""
-    asset = await session.scalar(
-        scoped(select(MediaAsset), principal, MediaAsset.organization_id).where(
-            MediaAsset.id == asset_id
-        )
+    return await get_scoped(
+        session, principal, MediaAsset, asset_id, what="media asset", action=action
     )
-    if asset is None:
-        raise NotFound("No such media asset.")
-    principal.authorize(asset.organization_id, action, what="media asset")
-    return asset
 
 
 async def list_assets(

@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from t21.core.errors import Forbidden, NotFound
@@ -20,6 +21,9 @@ from t21.organizations.models import ApiKey
 from t21.organizations.permissions import USER_ONLY, Action, Role, allows
 
 S = TypeVar("S", bound=Select[Any])
+
+# A model of tenant data: its rows have an `id` and an `organization_id`.
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,25 @@ def scoped(
     """`statement` restricted to rows of the principal's organizations."""
     restricted: S = statement.where(organization_column.in_(principal.organization_ids))
     return restricted
+
+
+async def get_scoped(
+    session: AsyncSession,
+    principal: Principal,
+    model: type[R],
+    object_id: uuid.UUID,
+    *,
+    what: str,
+    action: Action = Action.READ,
+) -> R:
+    """The `model` row `object_id` if it belongs to one of the principal's organizations and
+    the principal may perform `action` there: else 404 `No such <what>.` (403 for a role that
+    doesn't allow `action`)."""
+    table = cast(Any, model)
+    row = await session.scalar(
+        scoped(select(model), principal, table.organization_id).where(table.id == object_id)
+    )
+    if row is None:
+        raise NotFound(f"No such {what}.")
+    principal.authorize(cast(Any, row).organization_id, action, what=what)
+    return row

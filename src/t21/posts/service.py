@@ -22,7 +22,7 @@ from t21.billing import plans
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.errors import Conflict, NotFound, ValidationFailed
+from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
@@ -31,7 +31,7 @@ from t21.media.models import MediaAsset, MediaStatus
 from t21.media.service import media_item
 from t21.organizations.models import Organization
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, scoped
+from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms import registry
 from t21.posts import status as states
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
@@ -72,13 +72,7 @@ async def get_post(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, action: Action = Action.READ
 ) -> Post:
     """The post, if it belongs to one of the principal's organizations; else 404."""
-    post = await session.scalar(
-        scoped(select(Post), principal, Post.organization_id).where(Post.id == post_id)
-    )
-    if post is None:
-        raise NotFound("No such post.")
-    principal.authorize(post.organization_id, action, what="post")
-    return post
+    return await get_scoped(session, principal, Post, post_id, what="post", action=action)
 
 
 async def view(session: AsyncSession, post: Post) -> PostView:

@@ -9,14 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands import service as brands_service
 from t21.core import clock
-from t21.core.errors import NotFound
 from t21.core.logging import get_logger
 from t21.core.outside import OutsideFailure
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, scoped
+from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms.registry import configured_provider
 from t21.social.models import SocialAccount
 from t21.social.tokens import credentials, refresh_account
@@ -30,15 +29,9 @@ async def get_account(
     account_id: uuid.UUID,
     action: Action = Action.READ,
 ) -> SocialAccount:
-    account = await session.scalar(
-        scoped(select(SocialAccount), principal, SocialAccount.organization_id).where(
-            SocialAccount.id == account_id
-        )
+    return await get_scoped(
+        session, principal, SocialAccount, account_id, what="social account", action=action
     )
-    if account is None:
-        raise NotFound("No such social account.")
-    principal.authorize(account.organization_id, action, what="social account")
-    return account
 
 
 async def list_accounts(

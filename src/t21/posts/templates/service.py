@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands.service import get_brand
-from t21.core.errors import Conflict, NotFound, ValidationFailed
+from t21.core.errors import Conflict, ValidationFailed
 from t21.core.pagination import PageRequest, keyset_page
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, scoped
+from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.posts.models import Template
 from t21.posts.templates import rendering
 from t21.posts.templates.schemas import TemplateIn, TemplatePatch
@@ -75,15 +75,9 @@ async def get_template(
     action: Action = Action.READ,
 ) -> Template:
     """The template, if it belongs to one of the principal's organizations; else 404."""
-    template = await session.scalar(
-        scoped(select(Template), principal, Template.organization_id).where(
-            Template.id == template_id
-        )
+    return await get_scoped(
+        session, principal, Template, template_id, what="template", action=action
     )
-    if template is None:
-        raise NotFound("No such template.")
-    principal.authorize(template.organization_id, action, what="template")
-    return template
 
 
 async def list_templates(
