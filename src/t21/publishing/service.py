@@ -55,8 +55,13 @@ log = get_logger("t21.publishing")
 LEASE_MARGIN = timedelta(seconds=30)
 # After a doubtful answer, the network gets this long to show the post before we look for it.
 RECONCILE_AFTER = timedelta(seconds=15)
-# The reaper's hold on a target while it asks the network.
+# The reaper's hold on a target while it asks the network, at most: never longer than an
+# attempt's own lease, since a lost reconciliation waits out the hold before it is tried again.
 RECONCILE_LEASE = timedelta(minutes=2)
+# How many of the account's latest posts a reconciliation reads: a busy account can publish
+# dozens after the doubtful attempt (a budget allows 100 in 15 minutes on X), and a post that
+# isn't among those read can't be told from one that was never made.
+RECONCILE_LOOKBACK = 100
 # Posts found this long before an attempt started still count as possibly ours (clock skew).
 CLOCK_SKEW = timedelta(minutes=2)
 MAX_ERROR_LENGTH = 2000
@@ -550,6 +555,11 @@ async def claim_lost(session: AsyncSession, settings: Settings) -> list[uuid.UUI
     return ids
 
 
+def reconcile_lease(settings: Settings) -> timedelta:
+    """How long the reaper holds a target while it asks the network about it."""
+    return min(RECONCILE_LEASE, timedelta(seconds=settings.publish_lease_s))
+
+
 async def claim_expired(session: AsyncSession, settings: Settings) -> list[tuple[uuid.UUID, str]]:
     """Attempts past their lease (a worker died, or the network left a doubt): held for a
     reconciliation, returned with their attempt ids."""
@@ -572,7 +582,7 @@ async def claim_expired(session: AsyncSession, settings: Settings) -> list[tuple
     await session.execute(
         update(PostTarget)
         .where(PostTarget.id.in_([row.id for row in rows]))
-        .values(lease_expires_at=now + RECONCILE_LEASE)
+        .values(lease_expires_at=now + reconcile_lease(settings))
         .execution_options(synchronize_session=False)
     )
     return [(row.id, row.attempt_id or "") for row in rows]
@@ -601,7 +611,7 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
             account = await refresh_account(runtime, account_id)
             provider = configured_provider(runtime, platform)
             recent = await provider.find_recent(
-                credentials(settings, account), since=started - CLOCK_SKEW, limit=20
+                credentials(settings, account), since=started - CLOCK_SKEW, limit=RECONCILE_LOOKBACK
             )
             verdict = match_recent(recent, text, started)
             reason = "The network shows posts since the attempt, but none matches this one."
