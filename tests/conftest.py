@@ -37,6 +37,10 @@ TEST_DATABASE_URL = os.environ.get("T21_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("T21_TEST_REDIS_URL") or None
 REQUIRE_SERVICES = os.environ.get("T21_TEST_REQUIRE_SERVICES", "") not in ("", "0", "false")
 TEST_SECRET = "test-secret-" + "x" * 40
+# Tests of other domains build teams, brands and accounts past the Free plan's few; the limits
+# are billing's to test (tests/billing/conftest.py uses the real ones), so elsewhere they are
+# roomy unless a test sets `plan_limits` itself. Monthly quotas keep their defaults.
+ROOMY_PLAN_LIMITS = {"free": {"brands": 1000, "social_accounts": 1000, "seats": 1000}}
 
 # Settings the suite must not inherit from a developer's shell or .env.
 for _name in list(os.environ):
@@ -216,6 +220,7 @@ def settings_factory(
             "redis_prefix": prefix,
             "log_level": "INFO",
             "shutdown_grace_s": 5,
+            "plan_limits": ROOMY_PLAN_LIMITS,
         }
         values.update(overrides)
         return load_settings(**values)

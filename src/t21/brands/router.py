@@ -9,7 +9,7 @@ from fastapi import Query, Response
 
 from t21.brands import service
 from t21.brands.schemas import BrandIn, BrandList, BrandOut, BrandPatch
-from t21.core.deps import DbSession
+from t21.core.deps import AppSettings, DbSession
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations.auth import CurrentPrincipal
@@ -31,9 +31,12 @@ async def list_brands(
 
 
 @router.post("", status_code=201, openapi_extra=IDEMPOTENT)
-async def create_brand(body: BrandIn, principal: CurrentPrincipal, session: DbSession) -> BrandOut:
-    """A brand of `organization_id` (default: the caller's personal organization); admins."""
-    return BrandOut.of(await service.create_brand(session, principal, body))
+async def create_brand(
+    body: BrandIn, principal: CurrentPrincipal, session: DbSession, settings: AppSettings
+) -> BrandOut:
+    """A brand of `organization_id` (default: the caller's personal organization); admins.
+    Past the plan's brands: 402 `quota_exceeded`."""
+    return BrandOut.of(await service.create_brand(session, settings, principal, body))
 
 
 @router.get("/{brand_id}")

@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.billing import plans
 from t21.brands.models import Brand
 from t21.brands.schemas import BrandIn, BrandPatch
 from t21.core.errors import ValidationFailed
 from t21.core.pagination import PageRequest, keyset_page
+from t21.core.settings import Settings
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped, scoped
 
@@ -39,9 +41,13 @@ def _values(fields: BrandIn | BrandPatch) -> dict[str, Any]:
     return values
 
 
-async def create_brand(session: AsyncSession, principal: Principal, fields: BrandIn) -> Brand:
+async def create_brand(
+    session: AsyncSession, settings: Settings, principal: Principal, fields: BrandIn
+) -> Brand:
+    """A new brand, within the organization's plan (402 `quota_exceeded` past it)."""
     organization_id = fields.organization_id or _default_organization(principal)
     principal.authorize(organization_id, Action.MANAGE_BRANDS)
+    await plans.enforce(session, settings, organization_id, plans.Limit.BRANDS)
     values = _values(fields)
     values.setdefault("timezone", "UTC")
     values.setdefault("keywords", [])

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.billing import plans
 from t21.core import clock
 from t21.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from t21.core.pagination import PageRequest, keyset_page
@@ -64,6 +65,8 @@ async def invite(
     )
     if pending is not None:
         raise Conflict(f"{email} already has a pending invitation; revoke it to send a new one.")
+    # A seat is taken from the invitation on: members and pending invitations count.
+    await plans.enforce(session, settings, organization_id, plans.Limit.SEATS)
     assert principal.user is not None
     token = new_token()
     invitation = Invitation(

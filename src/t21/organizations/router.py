@@ -126,7 +126,8 @@ async def remove_member(user_id: uuid.UUID, access: OrgReader, session: DbSessio
 async def invite(
     body: InvitationIn, access: OrgMemberManager, session: DbSession, settings: AppSettings
 ) -> InvitationOut:
-    """Email a single-use invitation (7 days) for a role no higher than the inviter's own."""
+    """Email a single-use invitation (7 days) for a role no higher than the inviter's own.
+    Members and pending invitations fill the plan's seats: past them, 402 `quota_exceeded`."""
     invitation = await invitations.invite(
         session,
         settings,

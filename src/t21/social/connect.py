@@ -5,7 +5,8 @@ end wants to land) and returns the network's authorization URL with a *signed* s
 at the callback, checks the signature, uses the attempt once (it expires in 10 minutes),
 exchanges the code outside any transaction, then stores each account with its tokens encrypted.
 Reconnecting an account updates it in place: no duplicate, and a missing refresh token in the
-new grant never erases the stored one.
+new grant never erases the stored one. Only accounts new to the brand count against the plan's
+connected accounts, so a reconnect always goes through.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.billing import plans
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.errors import Forbidden
+from t21.core.errors import Forbidden, QuotaExceeded
 from t21.core.ids import uuid7
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired
 from t21.core.redirects import allowed_redirect, with_params
@@ -44,11 +46,20 @@ ATTEMPT_TTL = timedelta(minutes=10)
 class ConnectFailure(Exception):
     """A connection that can't complete; `code` reaches the front end as `?error=`."""
 
-    def __init__(self, code: str, message: str, *, redirect_uri: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        redirect_uri: str | None = None,
+        details: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.redirect_uri = redirect_uri
+        # Added to the front end's query next to `error` (e.g. the limit that was reached).
+        self.details = details or {}
 
 
 def callback_url(settings: Settings, platform: str) -> str:
@@ -201,12 +212,50 @@ async def finish(
                 "You can no longer connect accounts to this brand.",
                 redirect_uri=attempt.redirect_uri,
             )
+        await _within_plan(session, runtime.settings, brand, platform, connections, attempt)
         accounts = [
             await _store(session, runtime.settings, brand, platform, connection)
             for connection in connections
         ]
         ids = ",".join(str(account.id) for account in accounts)
     return with_params(attempt.redirect_uri, connected=ids)
+
+
+async def _within_plan(
+    session: AsyncSession,
+    settings: Settings,
+    brand: Brand,
+    platform: str,
+    connections: list[Connection],
+    attempt: _Attempt,
+) -> None:
+    """Refuse the connection when its new accounts would pass the plan's connected accounts;
+    accounts the brand already has (a reconnect) are free."""
+    external_ids = {connection.profile.external_id for connection in connections}
+    known = set(
+        await session.scalars(
+            select(SocialAccount.external_id).where(
+                SocialAccount.brand_id == brand.id,
+                SocialAccount.platform == platform,
+                SocialAccount.external_id.in_(external_ids),
+                SocialAccount.status != AccountStatus.DISCONNECTED,
+            )
+        )
+    )
+    adding = len(external_ids - known)
+    if not adding:
+        return
+    try:
+        await plans.enforce(
+            session, settings, brand.organization_id, plans.Limit.SOCIAL_ACCOUNTS, adding
+        )
+    except QuotaExceeded as refused:
+        raise ConnectFailure(
+            refused.code,
+            refused.detail,
+            redirect_uri=attempt.redirect_uri,
+            details={key: str(value) for key, value in refused.extensions.items()},
+        ) from refused
 
 
 def _failure_code(failure: OutsideFailure) -> str:

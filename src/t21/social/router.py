@@ -67,7 +67,8 @@ async def finish_connection(
     error: Annotated[str | None, Query(max_length=256)] = None,
 ) -> Response:
     """Where the network sends the browser back; it continues to the front end with
-    `?connected=<ids>` or `?error=<code>`."""
+    `?connected=<ids>` or `?error=<code>` (`quota_exceeded` also names `limit`, `used`,
+    `allowed` and `tier`)."""
     try:
         target = await connect.finish(
             request.app.state.runtime, platform, code=code, state=state, provider_error=error
@@ -76,7 +77,7 @@ async def finish_connection(
         if failure.redirect_uri is None:
             refusal = BadRequest(failure.message)
             return problem_response(refusal, request_id=request.state.request_id)
-        target = with_params(failure.redirect_uri, error=failure.code)
+        target = with_params(failure.redirect_uri, error=failure.code, **failure.details)
     return RedirectResponse(target, status_code=302)
 
 
