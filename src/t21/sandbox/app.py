@@ -14,6 +14,7 @@ from t21.sandbox.instagram import create_instagram_app
 from t21.sandbox.linkedin import create_linkedin_app
 from t21.sandbox.openrouter import create_openrouter_app
 from t21.sandbox.resend import create_resend_app
+from t21.sandbox.stripe import create_stripe_app
 from t21.sandbox.tiktok import create_tiktok_app
 from t21.sandbox.twitter import create_twitter_app
 
@@ -27,6 +28,7 @@ FAKES = {
     "facebook": "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
     "twitter": "X OAuth 2.0 and API v2 posting (/twitter/2/tweets)",
     "openrouter": "OpenRouter chat completions (/openrouter/api/v1/chat/completions)",
+    "stripe": "Stripe Checkout, billing portal, subscriptions and signed webhooks (/stripe/v1)",
 }
 
 
@@ -46,5 +48,6 @@ def create_sandbox_app() -> Starlette:
             Mount("/facebook", app=create_facebook_app()),
             Mount("/twitter", app=create_twitter_app()),
             Mount("/openrouter", app=create_openrouter_app()),
+            Mount("/stripe", app=create_stripe_app()),
         ]
     )
