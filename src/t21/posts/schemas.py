@@ -49,6 +49,11 @@ class PostIn(BaseModel):
         default=None,
         description="Default: `scheduled` when `scheduled_at` is given, else `draft`.",
     )
+    ai_call_id: uuid.UUID | None = Field(
+        default=None,
+        description="The AI call that wrote this post (the `id` of an /api/v1/ai answer): its "
+        "model and token usage become the post's `ai`.",
+    )
 
 
 class PostPatch(BaseModel):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.ai.models import AiCall
 from t21.billing import plans
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
@@ -202,6 +203,7 @@ async def create_post(
             )
     elif fields.scheduled_at is not None:
         errors += _schedule_errors(fields.scheduled_at, required=False)
+    ai = await _ai_usage(session, brand.organization_id, fields.ai_call_id, errors)
     drafts, assets = await _checked_content(
         session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
     )
@@ -214,6 +216,7 @@ async def create_post(
         content=fields.content,
         scheduled_at=fields.scheduled_at,
         sort_at=fields.scheduled_at or UNSCHEDULED,
+        ai=ai,
     )
     status = TargetStatus.SCHEDULED if scheduling else TargetStatus.DRAFT
     targets = [_new_target(post, draft, fields.targets[draft.index], status) for draft in drafts]
@@ -373,6 +376,29 @@ async def _quota_warnings(
             ),
         }
     ]
+
+
+async def _ai_usage(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    ai_call_id: uuid.UUID | None,
+    errors: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """A post's `ai`: the model and tokens of the AI call that wrote it, which must be one of
+    the organization's calls that succeeded."""
+    if ai_call_id is None:
+        return None
+    call = await session.get(AiCall, ai_call_id)
+    if call is None or call.organization_id != organization_id or call.outcome != "ok":
+        errors.append(
+            error(["body", "ai_call_id"], "No successful AI call of this organization has this id.")
+        )
+        return None
+    return {
+        "model": call.model,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+    }
 
 
 def _schedule_errors(when: datetime | None, *, required: bool) -> list[dict[str, Any]]:
