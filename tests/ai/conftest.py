@@ -98,11 +98,18 @@ class Studio:
         return await self.api.post(f"{AI}{path}", json=body, headers=headers, **kwargs)
 
     async def stream(
-        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+        self,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+        *,
+        leave_after: int | None = None,
     ) -> Streamed:
         """The endpoint asked for server-sent events, its body kept as the server sent it
-        (httpx's in-process transport would gather it into one piece)."""
+        (httpx's in-process transport would gather it into one piece). With `leave_after`,
+        the client disconnects once that many pieces of body have come."""
         sent: list[MutableMapping[str, Any]] = []
+        enough = asyncio.Event()
         payload = json.dumps(body).encode()
         asked = False
         every = {"accept": "text/event-stream", "content-type": "application/json"}
@@ -128,11 +135,14 @@ class Studio:
             if not asked:
                 asked = True
                 return {"type": "http.request", "body": payload, "more_body": False}
-            await asyncio.Event().wait()  # the client stays until the answer ends
-            raise AssertionError
+            await enough.wait()  # the client stays until the answer ends, or leaves
+            return {"type": "http.disconnect"}
 
         async def send(message: MutableMapping[str, Any]) -> None:
             sent.append(message)
+            pieces = [m for m in sent if m["type"] == "http.response.body" and m.get("body")]
+            if leave_after is not None and len(pieces) >= leave_after:
+                enough.set()
 
         await self.app(scope, receive, send)
         start = next(m for m in sent if m["type"] == "http.response.start")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from t21.platforms.text import x_weighted_length
 from tests.ai.conftest import Studio
 
@@ -65,3 +67,23 @@ async def test_a_streamed_answer_over_the_limit_is_fixed_before_the_result(
     [result] = [event.data for event in answer.events if event.name == "result"]
     assert x_weighted_length(result["content"]) <= 280
     assert len(studio.received()) == 2  # asked once more, shorter
+
+
+async def test_a_client_leaving_mid_stream_is_recorded_and_not_charged(studio: Studio) -> None:
+    studio.fake("/settings", {"chunk_size": 3, "chunk_delay_s": 0.05})
+    answer = await studio.stream(
+        "/generate-content",
+        {"brand_id": studio.brand_id, "prompt": "Cold brew is back", "platform": "twitter"},
+        leave_after=3,
+    )
+    assert answer.status == 200
+    assert all(event.name == "token" for event in answer.events)
+    for _ in range(40):  # the call is recorded as the stream winds down
+        calls = await studio.calls()
+        if calls:
+            break
+        await asyncio.sleep(0.05)
+    [call] = calls
+    assert (call.outcome, call.credits) == ("cancelled", 0)
+    assert call.completion_tokens > 0
+    assert await studio.credits_used() == 0

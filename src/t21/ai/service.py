@@ -476,7 +476,8 @@ async def events(
             async for piece in stream.deltas():
                 yield sse("token", {"text": piece})
         finally:
-            await stream.close()
+            with anyio.CancelScope(shield=True):
+                await stream.close()
         completion = stream.completion()
         tally.add(completion)
         streamed = True
