@@ -48,7 +48,7 @@ def api_router() -> APIRouter:
     """Every domain's routes under /api/v1."""
     from t21.ai.router import router as ai_router
     from t21.analytics.router import router as analytics_router
-    from t21.billing.router import plans_router
+    from t21.billing.router import plans_router, subscriptions_router, webhooks_router
     from t21.brands.router import router as brands_router
     from t21.identity.router import router as auth_router
     from t21.media.router import router as media_router
@@ -65,6 +65,8 @@ def api_router() -> APIRouter:
     router.include_router(invitations_router)
     router.include_router(brands_router)
     router.include_router(plans_router)
+    router.include_router(subscriptions_router)
+    router.include_router(webhooks_router)
     router.include_router(social_router)
     router.include_router(platforms_router)
     router.include_router(media_router)

@@ -2,7 +2,7 @@
 
 from t21.ai.models import AiCall
 from t21.analytics.models import MetricSnapshot
-from t21.billing.models import UsageCounter
+from t21.billing.models import BillingAccount, StripeEvent, UsageCounter
 from t21.brands.models import Brand
 from t21.core.idempotency import IdempotencyRecord
 from t21.core.models import Base
@@ -24,6 +24,7 @@ __all__ = [
     "AiCall",
     "ApiKey",
     "Base",
+    "BillingAccount",
     "Brand",
     "ConnectAttempt",
     "EmailToken",
@@ -42,6 +43,7 @@ __all__ = [
     "PostTarget",
     "RefreshToken",
     "SocialAccount",
+    "StripeEvent",
     "Template",
     "UsageCounter",
     "User",

@@ -1,6 +1,7 @@
 """Imports every domain's jobs and loops so they are registered before the queue starts."""
 
 from t21.analytics import tasks as analytics_tasks
+from t21.billing import tasks as billing_tasks
 from t21.core import housekeeping
 from t21.identity import tasks as identity_tasks
 from t21.media import tasks as media_tasks
@@ -10,6 +11,7 @@ from t21.social import tasks as social_tasks
 
 __all__ = [
     "analytics_tasks",
+    "billing_tasks",
     "housekeeping",
     "identity_tasks",
     "media_tasks",
