@@ -1,0 +1,529 @@
+"""Chaos: `t21 worker` processes publish a few thousand due targets on PostgreSQL and Redis while
+workers are killed with SIGKILL and restarted at random, and the sandbox networks answer 429s,
+5xx and lost responses on their publishing endpoints. At the end every target has settled
+honestly, and the networks' own records show nothing published twice.
+
+The sandbox runs as its own `t21 sandbox` process; the API runs in the test's process (it only
+enqueues: the workers run every job). An owner, a brand and its accounts (X, LinkedIn, and a
+batch of Facebook Pages, one connect for all of them) are made through the API and the sandbox;
+one post per account is created through the API, the rest (one target each, every text
+distinct) are inserted with SQL for speed. Each account gets fewer targets than its publishing
+budget (`t21.publishing.budgets`), so nothing is deferred past the test's end by design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, insert, select, update
+
+from t21.api import create_app
+from t21.core import clock, migrations
+from t21.core.settings import Settings
+from t21.core.uow import session_scope
+from t21.posts.models import Post, PostStatus, PostTarget, TargetStatus
+from tests.conftest import TEST_REDIS_URL, TEST_SECRET
+from tests.posts.conftest import POSTS
+from tests.social.conftest import FRONT_END, World
+from tests.support.accounts import register
+from tests.test_cli import BIN, _clean_env, _free_port
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+WORKERS = 3
+X_TARGETS = 80  # X lets an account publish 100 posts per 15 minutes
+LINKEDIN_TARGETS = 120  # 150 a day
+FACEBOOK_PAGES = 20
+FACEBOOK_TARGETS_PER_PAGE = 65  # 200 a day
+CHAOS_S = 40.0  # workers killed and faults injected for this long after the targets are due
+SETTLE_LIMIT_S = 120.0  # every target settled this long after they were due, or the test fails
+START_LIMIT_S = 60.0
+LOST_RESPONSE_HOLD_S = 3.0  # longer than the platform timeout: the client gives up first
+
+# The organization's plan must not be what stops the posts.
+PLAN_LIMITS = {"free": {"published_posts": 1_000_000, "social_accounts": 1_000}}
+
+SETTLED = {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.NEEDS_REVIEW}
+
+WORKER_SETTINGS = {
+    "T21_DISPATCH_INTERVAL_S": "0.5",
+    "T21_REAPER_INTERVAL_S": "1",
+    "T21_QUEUED_STALE_S": "5",
+    "T21_PUBLISH_LEASE_S": "35",  # the minimum is 30; the attempt gives up 30 s before it ends
+    "T21_PUBLISH_RETRY_BASE_S": "0.2",
+    "T21_PUBLISH_RETRY_MAX_S": "2",
+    "T21_PUBLISH_MAX_ATTEMPTS": "20",
+    "T21_PLATFORM_TIMEOUT_S": "2",
+    "T21_BROKER_IDLE_TIMEOUT_S": "10",  # a killed worker's jobs come back after 10 s
+    "T21_WORKER_CONCURRENCY": "20",
+    "T21_DATABASE_POOL_SIZE": "5",
+    "T21_DATABASE_MAX_OVERFLOW": "5",
+    "T21_SHUTDOWN_GRACE_S": "2",
+    "T21_LOG_LEVEL": "WARNING",
+}
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Processes:
+    """The `t21` processes of the test, each in its own process group, always killed at the end."""
+
+    folder: Path
+    env: dict[str, str]
+    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    started: Counter[str] = field(default_factory=Counter)
+    killed: int = 0
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> int:
+        port = _free_port()
+        self.started[name] += 1
+        log = open(self.folder / f"{name}.{self.started[name]}.log", "wb")  # noqa: SIM115
+        try:
+            self.running[name] = subprocess.Popen(
+                [str(BIN / "t21"), *args, "--port", str(port)],
+                cwd=self.folder,
+                env=env or self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        self.ports[name] = port
+        return port
+
+    def kill(self, name: str) -> None:
+        process = self.running.pop(name, None)
+        if process is None:
+            return
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            self.killed += 1
+        process.wait(timeout=10)
+
+    def kill_all(self, prefix: str = "") -> None:
+        for name in list(self.running):
+            if name.startswith(prefix):
+                self.kill(name)
+
+    def dead(self) -> list[str]:
+        return [name for name, process in self.running.items() if process.poll() is not None]
+
+    async def ready(self, name: str, path: str = "/ready") -> None:
+        url = f"http://127.0.0.1:{self.ports[name]}{path}"
+        deadline = time.monotonic() + START_LIMIT_S
+        async with httpx.AsyncClient(timeout=1) as http:
+            while time.monotonic() < deadline:
+                if self.running[name].poll() is not None:
+                    pytest.fail(f"{name} exited at start:\n{self.tail(name)}")
+                try:
+                    if (await http.get(url)).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        pytest.fail(f"{name} was not ready within {START_LIMIT_S} s:\n{self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        log = self.folder / f"{name}.{self.started[name]}.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def problems(self) -> list[str]:
+        """Log lines of every worker that say something went wrong."""
+        found: list[str] = []
+        for log in sorted(self.folder.glob("worker-*.log")):
+            for line in log.read_text(errors="replace").splitlines():
+                if "Traceback" in line or "error" in line.lower():
+                    found.append(f"{log.name}: {line[:300]}")
+        return found
+
+
+def _quick_start(env: dict[str, str]) -> dict[str, str]:
+    """Bytecode kept between starts (outside the repository), so a restarted worker is back in
+    a second or two rather than compiling every module again."""
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "t21-test-pycache")
+    return env
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    group = Processes(folder=tmp_path, env={})
+    try:
+        yield group
+    finally:
+        group.kill_all()
+
+
+# --- the world: owner, brand, accounts, posts --------------------------------------------------
+
+
+@dataclass
+class Target:
+    id: uuid.UUID
+    platform: str
+    text: str
+    status: TargetStatus
+    external_id: str | None
+    attempts: int
+    error: str | None
+
+
+@dataclass
+class Chaos:
+    """What was done to the system while it published."""
+
+    seed: int
+    faults: Counter[str] = field(default_factory=Counter)
+    kills: int = 0
+
+
+PUBLISH_PATHS = {
+    "twitter": r"^/2/tweets$",
+    "linkedin": r"^/rest/posts$",
+    "facebook": r"^/v[0-9.]+/[0-9]+/feed$",
+}
+
+
+def fault(network: str, kind: str, rng: random.Random) -> dict[str, Any]:
+    """A fault for the publishing endpoint of `network`: a rate limit with its reset, a server
+    error, or a response lost after the post was made."""
+    base: dict[str, Any] = {"path": PUBLISH_PATHS[network], "method": "POST"}
+    if kind == "lost":
+        return base | {"status": 200, "lose_response": True, "delay_s": LOST_RESPONSE_HOLD_S}
+    count = rng.randint(1, 3)
+    wait = rng.randint(1, 2)
+    if kind == "rate_limited":
+        if network == "twitter":
+            reset = str(int(time.time()) + wait)
+            return base | {
+                "status": 429,
+                "count": count,
+                "body": {"title": "Too Many Requests", "detail": "Too Many Requests"},
+                "headers": {"x-rate-limit-remaining": "0", "x-rate-limit-reset": reset},
+            }
+        if network == "linkedin":
+            return base | {
+                "status": 429,
+                "count": count,
+                "body": {"status": 429, "message": "Too many requests"},
+                "headers": {"Retry-After": str(wait)},
+            }
+        # Meta throttles with an error code in a 400 (or 403), not with a 429.
+        return base | {
+            "status": 400,
+            "count": count,
+            "body": {
+                "error": {"message": "(#32) Page request limit reached", "code": 32, "type": "x"}
+            },
+            "headers": {"Retry-After": str(wait)},
+        }
+    if network == "facebook":
+        body: Any = {"error": {"message": "An unknown error occurred", "code": 1, "type": "x"}}
+    elif network == "linkedin":
+        body = {"status": 503, "message": "Service Unavailable"}
+    else:
+        body = {"title": "Service Unavailable", "detail": "Service Unavailable"}
+    return base | {"status": rng.choice([500, 502, 503]), "count": count, "body": body}
+
+
+async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -> int:
+    """One post per account through the API, the rest with SQL; every target due now."""
+    counts = {"twitter": X_TARGETS, "linkedin": LINKEDIN_TARGETS}
+    later = (clock.now() + timedelta(hours=1)).isoformat()
+    per_account: list[tuple[str, str, int]] = []
+    for platform, ids in accounts.items():
+        for account_id in ids:
+            per_account.append((platform, account_id, counts.get(platform, 0)))
+    per_account = [
+        (platform, account_id, count or FACEBOOK_TARGETS_PER_PAGE)
+        for platform, account_id, count in per_account
+    ]
+    first: dict[str, Any] = {}
+    for number, (platform, account_id, _count) in enumerate(per_account):
+        response = await world.api.post(
+            POSTS,
+            json={
+                "brand_id": world.brand_id,
+                "content": f"Chaos {run} post {number} 0 on {platform}",
+                "targets": [{"social_account_id": account_id}],
+                "scheduled_at": later,
+            },
+            headers=world.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        first = response.json()
+    assert first["status"] == "scheduled"
+    now = clock.now()
+    posts: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
+    for number, (platform, account_id, count) in enumerate(per_account):
+        for index in range(1, count):
+            post_id = uuid.uuid4()
+            posts.append(
+                {
+                    "id": post_id,
+                    "organization_id": world.owner.personal_organization_id,
+                    "brand_id": uuid.UUID(world.brand_id),
+                    "author_id": world.owner.user_id,
+                    "content": f"Chaos {run} post {number} {index} on {platform}",
+                    "status": PostStatus.SCHEDULED,
+                    "scheduled_at": now,
+                    "sort_at": now,
+                }
+            )
+            targets.append(
+                {
+                    "organization_id": world.owner.personal_organization_id,
+                    "post_id": post_id,
+                    "social_account_id": uuid.UUID(account_id),
+                    "platform": platform,
+                    "options": {},
+                    "status": TargetStatus.SCHEDULED,
+                    "due_at": now,
+                }
+            )
+    async with session_scope(world.runtime) as session:
+        organization = await session.scalar(select(Post.organization_id).limit(1))
+        for row in posts + targets:
+            row["organization_id"] = organization
+        for start in range(0, len(posts), 1000):
+            await session.execute(insert(Post), posts[start : start + 1000])
+        for start in range(0, len(targets), 1000):
+            await session.execute(insert(PostTarget), targets[start : start + 1000])
+        await session.execute(update(Post).values(scheduled_at=now, sort_at=now))
+        await session.execute(update(PostTarget).values(due_at=now))
+        total = await session.scalar(select(func.count()).select_from(PostTarget))
+    return int(total or 0)
+
+
+async def read_targets(world: World) -> list[Target]:
+    async with session_scope(world.runtime) as session:
+        rows = await session.execute(
+            select(PostTarget, Post.content).join(Post, Post.id == PostTarget.post_id)
+        )
+        return [
+            Target(
+                id=target.id,
+                platform=target.platform,
+                text=target.content if target.content is not None else content,
+                status=target.status,
+                external_id=target.external_id,
+                attempts=target.attempts,
+                error=target.last_error_code,
+            )
+            for target, content in rows.all()
+        ]
+
+
+async def statuses(world: World) -> Counter[str]:
+    async with session_scope(world.runtime) as session:
+        rows = await session.execute(
+            select(PostTarget.status, func.count()).group_by(PostTarget.status)
+        )
+        return Counter({status.value: count for status, count in rows.all()})
+
+
+# --- the test ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def cluster(
+    tmp_path: Path, processes: Processes, settings_factory: Any, empty_pg_database: str
+) -> AsyncIterator[tuple[World, Processes, Settings]]:
+    """A sandbox process, a fresh migrated database, the API in-process and WORKERS workers."""
+    assert TEST_REDIS_URL is not None
+    sandbox_port = processes.start("sandbox", "sandbox", env=_clean_env(T21_LOG_LEVEL="WARNING"))
+    await processes.ready("sandbox", "/")
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    settings: Settings = settings_factory(
+        database_url=empty_pg_database,
+        sandbox_url=sandbox,
+        public_url="http://testserver",
+        frontend_url=FRONT_END,
+        rate_limit_enabled=False,
+        log_level="WARNING",
+        plan_limits=PLAN_LIMITS,
+    )
+    await migrations.upgrade(settings)
+    processes.env = _quick_start(
+        _clean_env(
+            T21_ENV="test",
+            T21_SECRET_KEY=TEST_SECRET,
+            T21_DATABASE_URL=settings.resolved_database_url,
+            T21_REDIS_URL=TEST_REDIS_URL,
+            T21_REDIS_PREFIX=settings.redis_prefix,
+            T21_SANDBOX_URL=sandbox,
+            T21_DATA_DIR=str(tmp_path / "var"),
+            T21_PLAN_LIMITS=json.dumps(PLAN_LIMITS),
+            **WORKER_SETTINGS,
+        )
+    )
+    app = create_app(settings, worker=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+            owner = await register(api)
+            brand = await api.post("/api/v1/brands", json={"name": "Acme"}, headers=owner.headers)
+            assert brand.status_code == 201, brand.text
+            world = World(
+                app=app, api=api, sandbox=sandbox, owner=owner, brand_id=brand.json()["id"]
+            )
+            yield world, processes, settings
+
+
+def control(world: World, network: str, path: str, body: dict[str, Any]) -> Any:
+    return world.control(network, "POST", path, body)
+
+
+async def connect_accounts(world: World) -> dict[str, list[str]]:
+    # Retries and lost answers count against the fakes' own limits too: lift them, so only the
+    # injected faults (and T21's budgets) limit the pace.
+    control(world, "twitter", "/settings", {"limits": {"tweets:create": 1_000_000}})
+    control(world, "linkedin", "/settings", {"daily_post_limit": 1_000_000})
+    pages = [{"name": f"Chaos Page {number}"} for number in range(FACEBOOK_PAGES)]
+    control(world, "facebook", "/pages", {"pages": pages})
+    accounts = {
+        platform: await world.connected_ids(platform)
+        for platform in ("twitter", "linkedin", "facebook")
+    }
+    assert len(accounts["facebook"]) == FACEBOOK_PAGES
+    return accounts
+
+
+async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) -> None:
+    """Kill a worker every few seconds (restarted a moment later), and keep faults coming."""
+    rng = random.Random(chaos.seed)
+    networks = ["facebook"] * 6 + ["twitter"] * 2 + ["linkedin"] * 2
+    kinds = ["rate_limited", "server_error", "lost"]
+    next_kill = time.monotonic() + rng.uniform(2, 5)
+    async with httpx.AsyncClient(base_url=world.sandbox, timeout=10) as http:
+        while time.monotonic() < until:
+            network, kind = rng.choice(networks), rng.choice(kinds)
+            answer = await http.post(f"/{network}/_control/faults", json=fault(network, kind, rng))
+            assert answer.status_code == 200, answer.text
+            chaos.faults[f"{network} {kind}"] += 1
+            if time.monotonic() >= next_kill:
+                victim = rng.choice(sorted(processes.running.keys() - {"sandbox"}))
+                processes.kill(victim)
+                chaos.kills += 1
+                await asyncio.sleep(rng.uniform(0.2, 1.5))
+                processes.start(victim, "worker")
+                next_kill = time.monotonic() + rng.uniform(3, 6)
+            await asyncio.sleep(rng.uniform(0.1, 0.4))
+
+
+async def test_workers_killed_and_networks_failing_publish_every_target_once_or_say_so(
+    cluster: tuple[World, Processes, Settings],
+) -> None:
+    world, processes, _settings = cluster
+    accounts = await connect_accounts(world)
+    names = [f"worker-{number}" for number in range(WORKERS)]
+    for name in names:
+        processes.start(name, "worker")
+    for name in names:
+        await processes.ready(name)
+    run = uuid.uuid4().hex[:8]
+    total = await seed_targets(world, accounts, run)
+    due = time.monotonic()
+    chaos = Chaos(seed=random.SystemRandom().randrange(2**32))
+    wreaking = asyncio.create_task(wreak(world, processes, chaos, due + CHAOS_S))
+    counts: Counter[str] = Counter()
+    try:
+        while time.monotonic() < due + SETTLE_LIMIT_S:
+            await asyncio.sleep(1)
+            if wreaking.done():
+                wreaking.result()
+                for name in [n for n in processes.dead() if n.startswith("worker")]:
+                    processes.start(name, "worker")
+            counts = await statuses(world)
+            if wreaking.done() and sum(counts[s.value] for s in SETTLED) == total:
+                break
+    finally:
+        wreaking.cancel()
+        processes.kill_all("worker")
+    elapsed = time.monotonic() - due
+    targets = await read_targets(world)
+    report = describe(chaos, counts, targets, elapsed)
+    unsettled = [target for target in targets if target.status not in SETTLED]
+    assert not unsettled, (
+        f"{len(unsettled)} targets were not settled {SETTLE_LIMIT_S:.0f} s after they were due.\n"
+        + report
+        + "\nSome of them:\n"
+        + "\n".join(f"  {t}" for t in unsettled[:15])
+        + "\nWorker log lines:\n"
+        + "\n".join(processes.problems()[-40:])
+    )
+    review = check_networks(world, targets, report)
+    logging.getLogger(__name__).warning("%s\nleft for review: %s", report, review)
+
+
+def describe(chaos: Chaos, counts: Counter[str], targets: list[Target], elapsed: float) -> str:
+    by_outcome = Counter(f"{t.platform} {t.status.value}" for t in targets)
+    errors = Counter(f"{t.status.value}: {t.error}" for t in targets if t.error)
+    attempts = Counter(t.attempts for t in targets)
+    lines = [
+        f"chaos seed {chaos.seed}: {len(targets)} targets, {chaos.kills} workers killed, "
+        f"{sum(chaos.faults.values())} faults injected, {elapsed:.0f} s after they were due",
+        "faults: " + ", ".join(f"{name} {n}" for name, n in sorted(chaos.faults.items())),
+        "outcomes: " + ", ".join(f"{name} {n}" for name, n in sorted(by_outcome.items())),
+        "last errors: " + ", ".join(f"{name} {n}" for name, n in errors.most_common()),
+        "attempts: " + ", ".join(f"{k}×{n}" for k, n in sorted(attempts.items())),
+        f"last statuses seen: {dict(counts)}",
+    ]
+    return "\n".join(lines)
+
+
+def check_networks(world: World, targets: list[Target], report: str) -> str:
+    """Each network's own record against the targets: nothing received twice, every published
+    target there under its external id, nothing there that isn't a published target or one
+    waiting for review (failed ones included). Says how many of those waiting were posted."""
+    text_field = {"twitter": "text", "linkedin": "text", "facebook": "message"}
+    seen: dict[str, tuple[int, int]] = {}
+    for network, field_name in text_field.items():
+        received = world.control(network, "GET", "/published", None)["published"]
+        texts = Counter(post[field_name] for post in received)
+        twice = [text for text, n in texts.items() if n > 1]
+        assert not twice, f"{network} received the same post twice: {twice[:10]}\n{report}"
+        at_network = {post[field_name]: str(post["id"]) for post in received}
+        mine = [target for target in targets if target.platform == network]
+        published = [target for target in mine if target.status is TargetStatus.PUBLISHED]
+        for target in published:
+            assert at_network.get(target.text) == target.external_id, (
+                f"{network}: target {target.id} is published as {target.external_id}, the "
+                f"network has {at_network.get(target.text)} for its text\n{report}"
+            )
+        review = {t.text for t in mine if t.status is TargetStatus.NEEDS_REVIEW}
+        failed = {t.text for t in mine if t.status is TargetStatus.FAILED}
+        extra = set(at_network) - {target.text for target in published}
+        assert extra <= review, (
+            f"{network} has {len(extra - review)} posts that no published target accounts for "
+            f"(of them {len(extra & failed)} from targets marked failed): "
+            f"{sorted(extra - review)[:10]}\n{report}"
+        )
+        assert len(received) == len(published) + len(extra)
+        seen[network] = (len(review & set(at_network)), len(review - set(at_network)))
+    return ", ".join(
+        f"{network} {there} there and {absent} not" for network, (there, absent) in seen.items()
+    )
