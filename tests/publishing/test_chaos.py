@@ -35,6 +35,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 
 from t21.api import create_app
+from t21.billing import usage
 from t21.core import clock, migrations
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
@@ -476,6 +477,11 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
         + "\n".join(processes.problems()[-40:])
     )
     review = check_networks(world, targets, report)
+    # Each published target counted once toward the month, however often it was attempted.
+    async with session_scope(world.runtime) as session:
+        counted = await usage.usage(session, world.owner.personal_organization_id)
+    published = sum(1 for target in targets if target.status is TargetStatus.PUBLISHED)
+    assert counted[usage.Metric.PUBLISHED_POSTS] == published, report
     logging.getLogger(__name__).warning("%s\nleft for review: %s", report, review)
 
 
