@@ -39,6 +39,7 @@ from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.media.models import MediaAsset
 from t21.media.service import media_item
+from t21.organizations.models import Organization
 from t21.platforms.base import Published, PublishRequest, RecentPost
 from t21.platforms.registry import configured_provider
 from t21.posts.models import Post, PostMedia, PostTarget, TargetStatus
@@ -65,6 +66,9 @@ RECONCILE_LOOKBACK = 100
 # Posts found this long before an attempt started still count as possibly ours (clock skew).
 CLOCK_SKEW = timedelta(minutes=2)
 MAX_ERROR_LENGTH = 2000
+# Within this many posts of its monthly limit, an organization's attempts are counted one at a
+# time under its lock; further away, concurrent attempts can't pass the limit and go unlocked.
+QUOTA_LOCK_MARGIN = 500
 
 _URL = re.compile(r"https?://\S+|\bwww\.\S+", re.IGNORECASE)
 
@@ -155,7 +159,9 @@ async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
     take: a duplicate delivery, a cancelled post, an account that can't post, a budget spent."""
     settings = runtime.settings
     async with session_scope(runtime) as session:
-        target = await session.get(PostTarget, target_id, populate_existing=True)
+        target = await session.get(
+            PostTarget, target_id, populate_existing=True, with_for_update=True
+        )
         if target is None or target.status is not TargetStatus.QUEUED:
             return None
         now = clock.now()
@@ -272,7 +278,9 @@ async def record(
     """Write the attempt's outcome, if the attempt still holds its target; the new status."""
     settings = runtime.settings
     async with session_scope(runtime) as session:
-        target = await session.get(PostTarget, attempt.target_id, populate_existing=True)
+        target = await session.get(
+            PostTarget, attempt.target_id, populate_existing=True, with_for_update=True
+        )
         if target is None:
             return None
         ours = target.attempt_id == attempt.attempt_id and target.status is TargetStatus.PUBLISHING
@@ -444,19 +452,24 @@ async def _fail_unpostable(
 async def _within_quota(session: AsyncSession, settings: Settings, target: PostTarget) -> bool:
     """Whether the organization's plan still has a published post this month for the target
     (counting those being published); if not, the target fails and people are told."""
-    in_flight = await session.scalar(
-        select(func.count()).where(
-            PostTarget.organization_id == target.organization_id,
-            PostTarget.status == TargetStatus.PUBLISHING,
+    in_flight = int(
+        await session.scalar(
+            select(func.count()).where(
+                PostTarget.organization_id == target.organization_id,
+                PostTarget.status == TargetStatus.PUBLISHING,
+            )
         )
+        or 0
     )
+    if await _far_from_quota(session, settings, target.organization_id, in_flight):
+        return True
     try:
         await plans.enforce(
             session,
             settings,
             target.organization_id,
             plans.Limit.PUBLISHED_POSTS,
-            adding=1 + int(in_flight or 0),
+            adding=1 + in_flight,
         )
     except QuotaExceeded as refusal:
         await session.execute(
@@ -477,6 +490,20 @@ async def _within_quota(session: AsyncSession, settings: Settings, target: PostT
         await notify_problems(session, settings, {target.post_id})
         return False
     return True
+
+
+async def _far_from_quota(
+    session: AsyncSession, settings: Settings, organization_id: uuid.UUID, in_flight: int
+) -> bool:
+    """Whether the organization is so far from its monthly limit that no burst of concurrent
+    attempts could pass it: then no lock is needed. Near the limit, `enforce` counts under the
+    organization's lock, one attempt at a time."""
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        return False
+    cap = plans.plan_for(settings, organization.tier).limits[plans.Limit.PUBLISHED_POSTS]
+    used = await plans.used(session, organization_id, plans.Limit.PUBLISHED_POSTS)
+    return used + in_flight + 1 + QUOTA_LOCK_MARGIN <= cap
 
 
 async def _budget_wait(
@@ -592,7 +619,9 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
     """Ask the network whether an attempt that was cut off published, and settle the target."""
     settings = runtime.settings
     async with session_scope(runtime) as session:
-        target = await session.get(PostTarget, target_id, populate_existing=True)
+        target = await session.get(
+            PostTarget, target_id, populate_existing=True, with_for_update=True
+        )
         if (
             target is None
             or target.status is not TargetStatus.PUBLISHING
@@ -619,7 +648,9 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
             message = failure.message if isinstance(failure, OutsideFailure) else failure.detail
             reason = f"The network couldn't say whether it posted: {message}"
     async with session_scope(runtime) as session:
-        target = await session.get(PostTarget, target_id, populate_existing=True)
+        target = await session.get(
+            PostTarget, target_id, populate_existing=True, with_for_update=True
+        )
         if (
             target is None
             or target.status is not TargetStatus.PUBLISHING
