@@ -8,6 +8,8 @@ UV = $(shell if $(PYTHON) -m uv --version >/dev/null 2>&1; then echo "$(PYTHON) 
 	elif uv --version >/dev/null 2>&1; then echo uv; else echo "$(PYTHON) -m uv"; fi)
 HAVE_UV = $(PYTHON) -m uv --version >/dev/null 2>&1 || uv --version >/dev/null 2>&1
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core by default; 0 runs the suite in this process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: install run test lint format lock clean
 
@@ -24,7 +26,7 @@ run: install
 	$(BIN)/t21 serve
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench
