@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.posts.models import TargetStatus
-from t21.publishing import service
+from t21.publishing import reaper
 from tests.publishing.conftest import Engine
 
 TWEETS = r"^/2/tweets$"
@@ -31,12 +31,12 @@ async def test_a_lost_reconciliation_is_tried_again_once_an_attempts_lease_has_p
     settings = runtime.settings.model_copy(update={"publish_lease_s": 30.0})
     # The reaper holds the target for a reconciliation whose job is then lost with its worker.
     async with session_scope(runtime) as session:
-        held = await service.claim_expired(session, settings)
+        held = await reaper.claim_expired(session, settings)
     assert held == [(uuid.UUID(target_id), "dead-worker")]
     later = clock.now() + timedelta(seconds=31)
     with clock.frozen(later):
         async with session_scope(runtime) as session:
-            again = await service.claim_expired(session, settings)
+            again = await reaper.claim_expired(session, settings)
     assert again == held
 
 

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core.runtime import get_runtime
-from t21.publishing import service
+from t21.publishing import reaper, service
 from t21.worker.jobs import enqueue, job
 from t21.worker.loops import periodic
 
@@ -19,7 +19,7 @@ async def publish_target(target_id: str) -> None:
 
 @job("publishing.reconcile")
 async def reconcile_target(target_id: str, attempt_id: str) -> None:
-    await service.reconcile(get_runtime(), uuid.UUID(target_id), attempt_id)
+    await reaper.reconcile(get_runtime(), uuid.UUID(target_id), attempt_id)
 
 
 @periodic(
@@ -41,10 +41,10 @@ async def dispatch(session: AsyncSession) -> int:
 async def reap(session: AsyncSession) -> int:
     """Send again the jobs of targets queued too long; reconcile attempts past their lease."""
     settings = get_runtime().settings
-    lost = await service.claim_lost(session, settings)
+    lost = await reaper.claim_lost(session, settings)
     for target_id in lost:
         enqueue(publish_target, target_id=str(target_id))
-    expired = await service.claim_expired(session, settings)
+    expired = await reaper.claim_expired(session, settings)
     for target_id, attempt_id in expired:
         enqueue(reconcile_target, target_id=str(target_id), attempt_id=attempt_id)
     return len(lost) + len(expired)

@@ -1,0 +1,154 @@
+"""What may stop an attempt before it starts: an account that can't post, the organization's
+monthly quota, the account's budget at its network or a wait the network asked for."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.billing import plans
+from t21.core import metrics
+from t21.core.errors import QuotaExceeded
+from t21.core.settings import Settings
+from t21.organizations.models import Organization
+from t21.posts.models import PostTarget, TargetStatus
+from t21.posts.service import settle_posts
+from t21.publishing.budgets import BUDGETS
+from t21.publishing.notify import notify_problems
+from t21.publishing.outcomes import MAX_ERROR_LENGTH
+from t21.social.models import AccountStatus, SocialAccount
+
+# Within this many posts of its monthly limit, an organization's attempts are counted one at a
+# time under its lock; further away, concurrent attempts can't pass the limit and go unlocked.
+QUOTA_LOCK_MARGIN = 500
+
+
+async def fail_unpostable(
+    session: AsyncSession, settings: Settings, target: PostTarget, account: SocialAccount | None
+) -> None:
+    if account is None:
+        message = "The account was disconnected from T21; connect it again and reschedule."
+    elif account.status is AccountStatus.REAUTH_REQUIRED:
+        message = f"The {account.platform} account needs reconnecting; reschedule afterwards."
+    else:
+        message = f"The {account.platform} account is disconnected."
+    failed = await session.execute(
+        update(PostTarget)
+        .where(PostTarget.id == target.id, PostTarget.status == TargetStatus.QUEUED)
+        .values(
+            status=TargetStatus.FAILED,
+            due_at=None,
+            last_error_code="account_disconnected",
+            last_error_message=message,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(failed, "rowcount", 0) == 1:
+        metrics.PUBLISH_OUTCOMES.labels(target.platform, "reauth").inc()
+        await settle_posts(session, {target.post_id})
+        await notify_problems(session, settings, {target.post_id})
+
+
+async def within_quota(session: AsyncSession, settings: Settings, target: PostTarget) -> bool:
+    """Whether the organization's plan still has a published post this month for the target
+    (counting those being published); if not, the target fails and people are told."""
+    in_flight = int(
+        await session.scalar(
+            select(func.count()).where(
+                PostTarget.organization_id == target.organization_id,
+                PostTarget.status == TargetStatus.PUBLISHING,
+            )
+        )
+        or 0
+    )
+    if await _far_from_quota(session, settings, target.organization_id, in_flight):
+        return True
+    try:
+        await plans.enforce(
+            session,
+            settings,
+            target.organization_id,
+            plans.Limit.PUBLISHED_POSTS,
+            adding=1 + in_flight,
+        )
+    except QuotaExceeded as refusal:
+        await session.execute(
+            update(PostTarget)
+            .where(PostTarget.id == target.id, PostTarget.status == TargetStatus.QUEUED)
+            .values(
+                status=TargetStatus.FAILED,
+                due_at=None,
+                last_error_code="quota_exceeded",
+                last_error_message=(
+                    f"{refusal.detail} Reschedule it after upgrading or next month."
+                )[:MAX_ERROR_LENGTH],
+            )
+            .execution_options(synchronize_session=False)
+        )
+        metrics.PUBLISH_OUTCOMES.labels(target.platform, "quota").inc()
+        await settle_posts(session, {target.post_id})
+        await notify_problems(session, settings, {target.post_id})
+        return False
+    return True
+
+
+async def _far_from_quota(
+    session: AsyncSession, settings: Settings, organization_id: uuid.UUID, in_flight: int
+) -> bool:
+    """Whether the organization is so far from its monthly limit that no burst of concurrent
+    attempts could pass it: then no lock is needed. Near the limit, `enforce` counts under the
+    organization's lock, one attempt at a time."""
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        return False
+    cap = plans.plan_for(settings, organization.tier).limits[plans.Limit.PUBLISHED_POSTS]
+    used = await plans.used(session, organization_id, plans.Limit.PUBLISHED_POSTS)
+    return used + in_flight + 1 + QUOTA_LOCK_MARGIN <= cap
+
+
+async def budget_wait(
+    session: AsyncSession, account: SocialAccount, now: datetime
+) -> datetime | None:
+    """When the account may publish next, if not now: a network's own wait, or its budget."""
+    if account.rate_limited_until is not None and account.rate_limited_until > now:
+        return account.rate_limited_until
+    budget = BUDGETS.get(account.platform)
+    if budget is None:
+        return None
+    since = now - budget.window
+    recent = list(
+        await session.scalars(
+            select(func.coalesce(PostTarget.published_at, PostTarget.attempt_started_at))
+            .where(
+                PostTarget.social_account_id == account.id,
+                or_(
+                    PostTarget.published_at >= since,
+                    (PostTarget.status == TargetStatus.PUBLISHING)
+                    & (PostTarget.attempt_started_at >= since),
+                ),
+            )
+            .order_by(func.coalesce(PostTarget.published_at, PostTarget.attempt_started_at))
+            .limit(budget.posts)
+        )
+    )
+    if len(recent) < budget.posts:
+        return None
+    return recent[0] + budget.window
+
+
+async def hold_account(session: AsyncSession, account_id: uuid.UUID, until: datetime) -> None:
+    await session.execute(
+        update(SocialAccount)
+        .where(
+            SocialAccount.id == account_id,
+            or_(
+                SocialAccount.rate_limited_until.is_(None),
+                SocialAccount.rate_limited_until < until,
+            ),
+        )
+        .values(rate_limited_until=until)
+        .execution_options(synchronize_session=False)
+    )

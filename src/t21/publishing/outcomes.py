@@ -1,0 +1,76 @@
+"""How an attempt's outcome is written on its target: published (counted once toward the
+month), retried with backoff, or failed with the network's reason."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.analytics.schedule import next_collect_at
+from t21.billing import usage
+from t21.core import clock, metrics
+from t21.core.backoff import full_jitter
+from t21.core.logging import get_logger
+from t21.core.settings import Settings
+from t21.posts.models import PostTarget, TargetStatus
+
+log = get_logger("t21.publishing")
+
+MAX_ERROR_LENGTH = 2000
+
+
+async def mark_published(
+    session: AsyncSession,
+    settings: Settings,
+    target: PostTarget,
+    external_id: str,
+    permalink: str | None,
+    published_at: datetime | None,
+) -> None:
+    """The target is out; it counts toward its organization's month once, in this transaction."""
+    when = published_at or clock.now()
+    if target.status is not TargetStatus.PUBLISHED:
+        await usage.increment(session, target.organization_id, usage.Metric.PUBLISHED_POSTS)
+    target.status = TargetStatus.PUBLISHED
+    target.external_id = external_id
+    target.permalink = permalink
+    target.published_at = when
+    target.lease_expires_at = None
+    target.due_at = None
+    target.last_error_code = None
+    target.last_error_message = None
+    target.next_collect_at = next_collect_at(when, when, settings)
+
+
+def retry_or_fail(
+    settings: Settings, target: PostTarget, code: str, message: str, after: float | None
+) -> None:
+    if target.attempts >= settings.publish_max_attempts:
+        fail(target, code, f"{message} (gave up after {target.attempts} attempts)")
+        metrics.PUBLISH_OUTCOMES.labels(target.platform, "failed").inc()
+        return
+    delay = full_jitter(
+        target.attempts,
+        base=settings.publish_retry_base_s,
+        cap=settings.publish_retry_max_s,
+        at_least=after,
+    )
+    target.status = TargetStatus.RETRYING
+    target.due_at = clock.now() + timedelta(seconds=delay)
+    target.lease_expires_at = None
+    record_error(target, code, message)
+    metrics.PUBLISH_OUTCOMES.labels(target.platform, "retrying").inc()
+    log.info("publish will be retried", target_id=str(target.id), delay_s=round(delay, 1))
+
+
+def fail(target: PostTarget, code: str, message: str) -> None:
+    target.status = TargetStatus.FAILED
+    target.due_at = None
+    target.lease_expires_at = None
+    record_error(target, code, message)
+
+
+def record_error(target: PostTarget, code: str, message: str) -> None:
+    target.last_error_code = code[:64]
+    target.last_error_message = message[:MAX_ERROR_LENGTH]

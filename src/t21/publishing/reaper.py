@@ -1,0 +1,209 @@
+"""The reaper: jobs lost on the way are sent again, and attempts cut off past their lease are
+settled by asking the network what it has (found → published, certainly absent → retried,
+otherwise → needs_review). Nothing is re-sent on a doubt."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core import clock, metrics
+from t21.core.db import for_claim
+from t21.core.errors import T21Error
+from t21.core.logging import get_logger
+from t21.core.outside import OutsideFailure
+from t21.core.runtime import Runtime
+from t21.core.settings import Settings
+from t21.core.uow import session_scope
+from t21.platforms.base import RecentPost
+from t21.platforms.registry import configured_provider
+from t21.posts.models import Post, PostTarget, TargetStatus
+from t21.posts.service import settle_posts
+from t21.publishing.notify import notify_problems
+from t21.publishing.outcomes import mark_published, record_error, retry_or_fail
+from t21.social.tokens import credentials, refresh_account
+
+log = get_logger("t21.publishing")
+
+# The reaper's hold on a target while it asks the network, at most: never longer than an
+# attempt's own lease, since a lost reconciliation waits out the hold before it is tried again.
+RECONCILE_LEASE = timedelta(minutes=2)
+
+
+# How many of the account's latest posts a reconciliation reads: a busy account can publish
+# dozens after the doubtful attempt (a budget allows 100 in 15 minutes on X), and a post that
+# isn't among those read can't be told from one that was never made.
+RECONCILE_LOOKBACK = 100
+
+
+# Posts found this long before an attempt started still count as possibly ours (clock skew).
+CLOCK_SKEW = timedelta(minutes=2)
+
+_URL = re.compile(r"https?://\S+|\bwww\.\S+", re.IGNORECASE)
+
+
+async def claim_lost(session: AsyncSession, settings: Settings) -> list[uuid.UUID]:
+    """Targets queued for too long (their job was lost): sent again; the compare-and-set makes
+    a job that was merely slow harmless."""
+    now = clock.now()
+    ids = list(
+        await session.scalars(
+            for_claim(
+                select(PostTarget.id)
+                .where(
+                    PostTarget.status == TargetStatus.QUEUED,
+                    PostTarget.queued_at < now - timedelta(seconds=settings.queued_stale_s),
+                )
+                .limit(settings.dispatch_batch),
+                session,
+            )
+        )
+    )
+    if ids:
+        await session.execute(
+            update(PostTarget)
+            .where(PostTarget.id.in_(ids))
+            .values(queued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        metrics.REAPER_ACTIONS.labels("requeued").inc(len(ids))
+    return ids
+
+
+def reconcile_lease(settings: Settings) -> timedelta:
+    """How long the reaper holds a target while it asks the network about it."""
+    return min(RECONCILE_LEASE, timedelta(seconds=settings.publish_lease_s))
+
+
+async def claim_expired(session: AsyncSession, settings: Settings) -> list[tuple[uuid.UUID, str]]:
+    """Attempts past their lease (a worker died, or the network left a doubt): held for a
+    reconciliation, returned with their attempt ids."""
+    now = clock.now()
+    rows = (
+        await session.execute(
+            for_claim(
+                select(PostTarget.id, PostTarget.attempt_id)
+                .where(
+                    PostTarget.status == TargetStatus.PUBLISHING,
+                    PostTarget.lease_expires_at < now,
+                )
+                .limit(settings.dispatch_batch),
+                session,
+            )
+        )
+    ).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(PostTarget)
+        .where(PostTarget.id.in_([row.id for row in rows]))
+        .values(lease_expires_at=now + reconcile_lease(settings))
+        .execution_options(synchronize_session=False)
+    )
+    return [(row.id, row.attempt_id or "") for row in rows]
+
+
+async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> None:
+    """Ask the network whether an attempt that was cut off published, and settle the target."""
+    settings = runtime.settings
+    async with session_scope(runtime) as session:
+        target = await session.get(
+            PostTarget, target_id, populate_existing=True, with_for_update=True
+        )
+        if (
+            target is None
+            or target.status is not TargetStatus.PUBLISHING
+            or (target.attempt_id or "") != attempt_id
+        ):
+            return
+        post = await session.get(Post, target.post_id)
+        assert post is not None
+        text = target.content if target.content is not None else post.content
+        started = target.attempt_started_at or clock.now()
+        account_id, platform = target.social_account_id, target.platform
+    verdict: RecentPost | bool | None = None
+    reason = "The account is no longer connected, so T21 can't check."
+    if account_id is not None:
+        try:
+            account = await refresh_account(runtime, account_id)
+            provider = configured_provider(runtime, platform)
+            recent = await provider.find_recent(
+                credentials(settings, account), since=started - CLOCK_SKEW, limit=RECONCILE_LOOKBACK
+            )
+            verdict = match_recent(recent, text, started)
+            reason = "The network shows posts since the attempt, but none matches this one."
+        except (OutsideFailure, T21Error) as failure:
+            message = failure.message if isinstance(failure, OutsideFailure) else failure.detail
+            reason = f"The network couldn't say whether it posted: {message}"
+    async with session_scope(runtime) as session:
+        target = await session.get(
+            PostTarget, target_id, populate_existing=True, with_for_update=True
+        )
+        if (
+            target is None
+            or target.status is not TargetStatus.PUBLISHING
+            or (target.attempt_id or "") != attempt_id
+        ):
+            return
+        if isinstance(verdict, RecentPost):
+            await mark_published(
+                session,
+                settings,
+                target,
+                verdict.external_id,
+                verdict.permalink,
+                verdict.created_at,
+            )
+            metrics.REAPER_ACTIONS.labels("found").inc()
+            metrics.PUBLISH_OUTCOMES.labels(platform, "published").inc()
+            log.info("interrupted attempt had published", target_id=str(target_id))
+        elif verdict is False:
+            metrics.REAPER_ACTIONS.labels("absent").inc()
+            retry_or_fail(
+                settings, target, "interrupted", "The attempt was interrupted before posting.", None
+            )
+        else:
+            metrics.REAPER_ACTIONS.labels("unknown").inc()
+            target.status = TargetStatus.NEEDS_REVIEW
+            target.lease_expires_at = None
+            target.due_at = None
+            record_error(
+                target,
+                "needs_review",
+                f"A publishing attempt was cut off and T21 couldn't confirm whether it posted. "
+                f"{reason} Check the account: reschedule the post if it isn't there.",
+            )
+            log.warning("attempt needs review", target_id=str(target_id), reason=reason)
+        await settle_posts(session, {target.post_id})
+        await notify_problems(session, settings, {target.post_id})
+
+
+def normalise(text: str | None) -> str:
+    """Text as networks hand it back, for comparison: links (which networks rewrite) dropped,
+    whitespace collapsed, case folded."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", _URL.sub(" ", text))
+    return " ".join(text.split()).casefold()
+
+
+def match_recent(
+    recent: Sequence[RecentPost], text: str, started: datetime
+) -> RecentPost | bool | None:
+    """Which recent post is ours: the post (found), False (certainly absent: nothing was posted
+    since the attempt began), or None (posts exist that we can't tell apart)."""
+    since = started - CLOCK_SKEW
+    candidates = [post for post in recent if post.created_at is None or post.created_at >= since]
+    if not candidates:
+        return False
+    wanted = normalise(text)
+    same = [post for post in candidates if normalise(post.text) == wanted]
+    if len(same) == 1:
+        return same[0]
+    return None
