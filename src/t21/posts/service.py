@@ -12,14 +12,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.ai.models import AiCall
-from t21.billing import plans
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
@@ -27,22 +26,20 @@ from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
-from t21.core.settings import Settings
-from t21.media.models import MediaAsset, MediaStatus
-from t21.media.service import media_item
-from t21.organizations.models import Organization
+from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms import registry
 from t21.posts import status as states
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.schemas import PostIn, PostPatch, TargetIn
-from t21.posts.validation import TargetDraft, error, target_errors
-from t21.social.models import AccountStatus, SocialAccount
-
-# A time this close to now still counts as "now": clocks and networks are not exact.
-SCHEDULE_GRACE = timedelta(seconds=60)
-FURTHEST_AHEAD = timedelta(days=5 * 366)
+from t21.posts.validation import (
+    TargetDraft,
+    checked_content,
+    error,
+    quota_warnings,
+    schedule_errors,
+)
 
 
 @dataclass
@@ -196,15 +193,15 @@ async def create_post(
     )
     errors: list[dict[str, Any]] = []
     if scheduling:
-        errors += _schedule_errors(fields.scheduled_at, required=True)
+        errors += schedule_errors(fields.scheduled_at, required=True)
         if not fields.targets:
             errors.append(
                 error(["body", "targets"], "A scheduled post needs at least one account.")
             )
     elif fields.scheduled_at is not None:
-        errors += _schedule_errors(fields.scheduled_at, required=False)
+        errors += schedule_errors(fields.scheduled_at, required=False)
     ai = await _ai_usage(session, brand.organization_id, fields.ai_call_id, errors)
-    drafts, assets = await _checked_content(
+    drafts, assets = await checked_content(
         session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
     )
     post_id = uuid7()
@@ -228,7 +225,7 @@ async def create_post(
     await session.flush()
     shown = await view(session, post)
     if scheduling:
-        shown.warnings = await _quota_warnings(
+        shown.warnings = await quota_warnings(
             session, runtime.settings, post.organization_id, len(targets)
         )
     return shown
@@ -256,7 +253,7 @@ async def update_post(
         else [_as_input(target) for target in targets if target.social_account_id is not None]
     )
     errors: list[dict[str, Any]] = []
-    drafts, assets = await _checked_content(
+    drafts, assets = await checked_content(
         session, runtime, principal, brand, content, media_ids, wanted, errors
     )
     post.content = content
@@ -293,7 +290,7 @@ async def schedule_post(
     post = await get_post(session, principal, post_id, Action.WRITE_CONTENT)
     targets = await _locked_targets(session, post)
     if when is not None:
-        problems = _schedule_errors(when, required=True)
+        problems = schedule_errors(when, required=True)
         if problems:
             raise ValidationFailed(problems[0]["msg"], errors=problems)
     busy = [target for target in targets if target.status in states.IN_FLIGHT]
@@ -324,7 +321,7 @@ async def schedule_post(
     post.updated_at = clock.now()
     await session.flush()
     shown = await view(session, post)
-    shown.warnings = await _quota_warnings(
+    shown.warnings = await quota_warnings(
         session, runtime.settings, post.organization_id, len(movable)
     )
     return shown
@@ -353,31 +350,6 @@ async def cancel_post(session: AsyncSession, principal: Principal, post_id: uuid
 # --- helpers ------------------------------------------------------------------------------------
 
 
-async def _quota_warnings(
-    session: AsyncSession, settings: Settings, organization_id: uuid.UUID, adding: int
-) -> list[dict[str, str]]:
-    """A warning when publishing `adding` more targets would pass this month's quota: the post
-    is accepted, but what doesn't fit fails with `quota_exceeded` when it is due."""
-    organization = await session.get(Organization, organization_id)
-    if organization is None:
-        return []
-    plan = plans.plan_for(settings, organization.tier)
-    cap = plan.limits[plans.Limit.PUBLISHED_POSTS]
-    used = await plans.used(session, organization_id, plans.Limit.PUBLISHED_POSTS)
-    if used + adding <= cap:
-        return []
-    return [
-        {
-            "code": "quota_exceeded",
-            "message": (
-                f"The {plan.name} plan includes {cap} published posts a month and {used} are "
-                f"used: publishing {adding} more would pass it, and what doesn't fit will fail "
-                "when due. Upgrade the plan to raise the limit."
-            ),
-        }
-    ]
-
-
 async def _ai_usage(
     session: AsyncSession,
     organization_id: uuid.UUID,
@@ -399,133 +371,6 @@ async def _ai_usage(
         "prompt_tokens": call.prompt_tokens,
         "completion_tokens": call.completion_tokens,
     }
-
-
-def _schedule_errors(when: datetime | None, *, required: bool) -> list[dict[str, Any]]:
-    where: list[str | int] = ["body", "scheduled_at"]
-    if when is None:
-        return [error(where, "A scheduled post needs scheduled_at.")] if required else []
-    now = clock.now()
-    if required and when < now - SCHEDULE_GRACE:
-        return [error(where, "scheduled_at is in the past; pick a time from now on.")]
-    if when > now + FURTHEST_AHEAD:
-        return [error(where, "scheduled_at is more than five years ahead.")]
-    return []
-
-
-async def _checked_content(
-    session: AsyncSession,
-    runtime: Runtime,
-    principal: Principal,
-    brand: Brand,
-    content: str,
-    media_ids: Sequence[uuid.UUID],
-    wanted: Sequence[TargetIn],
-    errors: list[dict[str, Any]],
-) -> tuple[list[TargetDraft], list[MediaAsset]]:
-    """The targets and media as they will be, each checked against its account and network;
-    422 listing every problem (plus those already in `errors`) if there is one."""
-    accounts = await _accounts(session, principal, brand, wanted, errors)
-    assets = await _assets(session, principal, brand, media_ids, errors)
-    drafts = [
-        TargetDraft(
-            index=index,
-            social_account_id=account.id,
-            platform=account.platform,
-            text=_text_of(wanted[index], content),
-            options=dict(wanted[index].options),
-        )
-        for index, account in accounts.items()
-    ]
-    if len(assets) == len(media_ids):
-        items = [media_item(runtime, asset) for asset in assets]
-        for draft in drafts:
-            errors += target_errors(draft, items)
-    if errors:
-        raise ValidationFailed(_summary(errors), errors=errors)
-    return drafts, assets
-
-
-def _text_of(target: TargetIn, content: str) -> str:
-    return target.content if target.content is not None else content
-
-
-def _summary(errors: list[dict[str, Any]]) -> str:
-    first = errors[0]["msg"]
-    more = len(errors) - 1
-    return first if not more else f"{first} (and {more} more problem{'s' if more > 1 else ''})"
-
-
-async def _accounts(
-    session: AsyncSession,
-    principal: Principal,
-    brand: Brand,
-    wanted: Sequence[TargetIn],
-    errors: list[dict[str, Any]],
-) -> dict[int, SocialAccount]:
-    """The usable account of each wanted target, by index; problems go to `errors`."""
-    ids = {target.social_account_id for target in wanted}
-    found = {
-        account.id: account
-        for account in await session.scalars(
-            scoped(select(SocialAccount), principal, SocialAccount.organization_id).where(
-                SocialAccount.id.in_(ids)
-            )
-        )
-    }
-    usable: dict[int, SocialAccount] = {}
-    seen: set[uuid.UUID] = set()
-    for index, target in enumerate(wanted):
-        where: list[str | int] = ["body", "targets", index, "social_account_id"]
-        account = found.get(target.social_account_id)
-        problem = None
-        if target.social_account_id in seen:
-            problem = "This account is already a target of the post."
-        elif account is None:
-            problem = "No such social account."
-        elif account.brand_id != brand.id:
-            problem = "This account belongs to another brand than the post's."
-        elif account.status is AccountStatus.REAUTH_REQUIRED:
-            problem = f"This {account.platform} account needs reconnecting before it can post."
-        elif account.status is not AccountStatus.ACTIVE:
-            problem = f"This {account.platform} account is disconnected."
-        seen.add(target.social_account_id)
-        if problem is not None:
-            errors.append(error(where, problem, rule="account", target=index))
-        elif account is not None:
-            usable[index] = account
-    return usable
-
-
-async def _assets(
-    session: AsyncSession,
-    principal: Principal,
-    brand: Brand,
-    media_ids: Sequence[uuid.UUID],
-    errors: list[dict[str, Any]],
-) -> list[MediaAsset]:
-    """The post's media in order; problems go to `errors`."""
-    found = {
-        asset.id: asset
-        for asset in await session.scalars(
-            scoped(select(MediaAsset), principal, MediaAsset.organization_id).where(
-                MediaAsset.id.in_(set(media_ids))
-            )
-        )
-    }
-    assets: list[MediaAsset] = []
-    for index, media_id in enumerate(media_ids):
-        asset = found.get(media_id)
-        where: list[str | int] = ["body", "media_ids", index]
-        if media_id in media_ids[:index]:
-            errors.append(error(where, "This media is already in the post."))
-        elif asset is None or asset.brand_id != brand.id:
-            errors.append(error(where, "No such media in this brand's library."))
-        elif asset.status is not MediaStatus.READY:
-            errors.append(error(where, "This upload isn't complete yet."))
-        else:
-            assets.append(asset)
-    return assets
 
 
 async def _recheck(
@@ -550,7 +395,7 @@ async def _recheck(
             )
         )
     wanted = [_as_input(target) for target in targets if target.social_account_id is not None]
-    await _checked_content(
+    await checked_content(
         session,
         runtime,
         principal,
