@@ -16,6 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.billing.models import BillingAccount
+from t21.billing.subscriptions import PAID_STATUSES
 from t21.core.errors import Conflict, Forbidden, NotFound
 from t21.core.pagination import PageRequest, keyset_page
 from t21.identity.models import User
@@ -120,6 +122,13 @@ async def delete_organization(
     view = await get_organization(session, principal, organization_id)
     if view.organization.personal:
         raise Conflict("A personal organization can't be deleted.")
+    billing = await session.get(BillingAccount, organization_id)
+    if billing is not None and billing.status in PAID_STATUSES:
+        # Deleting it here would leave Stripe charging for an organization that is gone.
+        raise Conflict(
+            "This organization's subscription is still live: cancel it "
+            "(POST /api/v1/subscriptions/cancel) and delete the organization once it has ended."
+        )
     await session.execute(delete(Organization).where(Organization.id == organization_id))
 
 
