@@ -44,6 +44,28 @@ async def test_per_ip_limit_answers_429_with_retry_after(app_factory: Any) -> No
     assert limited.headers["ratelimit-remaining"] == "0"
 
 
+async def test_stripe_webhooks_are_not_held_back_by_the_per_ip_limit(app_factory: Any) -> None:
+    app = app_factory(
+        rate_limit_per_ip="2/minute",
+        stripe_api_key="sk_test_x",
+        stripe_webhook_secrets="whsec_test",
+    )
+    await fresh_window(60, needed_s=4)
+    async with app.router.lifespan_context(app), await _client(app) as http:
+        hooks = [
+            await http.post(
+                "/api/v1/webhooks/stripe",
+                content=b"{}",
+                headers={"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"},
+            )
+            for _ in range(4)
+        ]
+        others = [await http.get("/api/v1/does-not-exist") for _ in range(3)]
+    # Refused for their signature, never for their number.
+    assert [hook.status_code for hook in hooks] == [400] * 4
+    assert [other.status_code for other in others] == [404, 404, 429]
+
+
 async def test_other_clients_are_not_affected(app_factory: Any) -> None:
     app = app_factory(rate_limit_per_ip="1/minute")
     await fresh_window(60, needed_s=4)

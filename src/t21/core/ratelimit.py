@@ -31,7 +31,9 @@ log = get_logger("t21.ratelimit")
 
 STATE_KEY = "t21_rate_limits"
 # Operational endpoints answer load balancers and scrapers; they are not metered.
-EXEMPT_PATHS = frozenset({"/health", "/ready", "/metrics"})
+# Probes, and Stripe's webhooks: those come in bursts from a few Stripe addresses, are checked
+# by signature (a forged one costs an HMAC and a 400), and a 429 would only delay billing.
+EXEMPT_PATHS = frozenset({"/health", "/ready", "/metrics", "/api/v1/webhooks/stripe"})
 
 
 @dataclass(frozen=True)
