@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from t21.api import create_app
 from t21.core import clock
 from t21.core.uow import session_scope
-from t21.posts.models import PostTarget
+from t21.posts.models import PostTarget, TargetStatus
 from t21.sandbox.server import ThreadedServer
 from t21.worker.loops import LoopRunner
 from tests.posts.conftest import POSTS, Desk
@@ -68,6 +68,18 @@ class Engine(Desk):
             await session.execute(
                 update(PostTarget).where(PostTarget.id == uuid.UUID(target_id)).values(**values)
             )
+
+    async def cut_off(self, target_id: str, attempt_id: str = "dead-worker") -> None:
+        """What a worker that took the target and died leaves behind: an attempt past its
+        lease."""
+        await self.change_target(
+            target_id,
+            status=TargetStatus.PUBLISHING,
+            attempt_id=attempt_id,
+            attempts=1,
+            attempt_started_at=clock.now() - timedelta(minutes=1),
+            lease_expires_at=clock.now() - timedelta(seconds=1),
+        )
 
     async def make_due(self, target_id: str) -> None:
         await self.change_target(target_id, due_at=clock.now() - timedelta(seconds=1))

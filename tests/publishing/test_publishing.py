@@ -277,14 +277,7 @@ async def test_an_interrupted_attempt_with_nothing_at_the_network_is_retried(
     post = await engine.publish_now("twitter", content="Worker died")
     target_id = post["targets"][0]["id"]
     # A worker took it and died before sending anything.
-    await engine.change_target(
-        target_id,
-        status=TargetStatus.PUBLISHING,
-        attempt_id="dead-worker",
-        attempts=1,
-        attempt_started_at=clock.now() - timedelta(minutes=1),
-        lease_expires_at=clock.now() - timedelta(seconds=1),
-    )
+    await engine.cut_off(target_id)
     await engine.tick()
     retried = (await engine.read(post["id"]))["targets"][0]
     assert retried["status"] == "retrying"
@@ -300,14 +293,7 @@ async def test_an_attempt_the_network_cannot_confirm_needs_review_and_is_never_r
 ) -> None:
     post = await engine.publish_now("twitter", content="Who knows")
     target_id = post["targets"][0]["id"]
-    await engine.change_target(
-        target_id,
-        status=TargetStatus.PUBLISHING,
-        attempt_id="cut-off",
-        attempts=1,
-        attempt_started_at=clock.now() - timedelta(minutes=1),
-        lease_expires_at=clock.now() - timedelta(seconds=1),
-    )
+    await engine.cut_off(target_id, "cut-off")
     engine.world.control(
         "twitter",
         "POST",

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 from t21.core import clock
 from t21.core.uow import session_scope
-from t21.posts.models import TargetStatus
 from t21.publishing import reaper
 from tests.publishing.conftest import Engine
 
@@ -19,14 +18,7 @@ async def test_a_lost_reconciliation_is_tried_again_once_an_attempts_lease_has_p
 ) -> None:
     post = await engine.publish_now("twitter", content="Cut off")
     target_id = post["targets"][0]["id"]
-    await engine.change_target(
-        target_id,
-        status=TargetStatus.PUBLISHING,
-        attempt_id="dead-worker",
-        attempts=1,
-        attempt_started_at=clock.now() - timedelta(minutes=1),
-        lease_expires_at=clock.now() - timedelta(seconds=1),
-    )
+    await engine.cut_off(target_id)
     runtime = engine.world.runtime
     settings = runtime.settings.model_copy(update={"publish_lease_s": 30.0})
     # The reaper holds the target for a reconciliation whose job is then lost with its worker.
