@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,9 @@ from t21.core.pagination import PageRequest, keyset_page
 from t21.core.settings import Settings
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped, scoped
+
+# A model of a brand's things: its rows have an `id`, an `organization_id` and a `brand_id`.
+B = TypeVar("B")
 
 
 def _default_organization(principal: Principal) -> uuid.UUID:
@@ -101,3 +104,22 @@ async def delete_brand(session: AsyncSession, principal: Principal, brand_id: uu
     brand = await get_brand(session, principal, brand_id, Action.MANAGE_BRANDS)
     await session.delete(brand)
     await session.flush()
+
+
+async def list_of_brands(
+    session: AsyncSession,
+    principal: Principal,
+    model: type[B],
+    page: PageRequest,
+    brand_id: uuid.UUID | None = None,
+) -> tuple[list[B], str | None]:
+    """Rows of `model` (a brand's accounts, media, templates...) of `brand_id`, or of every
+    organization of the caller, oldest first; another tenant's brand answers 404."""
+    table = cast(Any, model)
+    statement = scoped(select(model), principal, table.organization_id)
+    if brand_id is not None:
+        await get_brand(session, principal, brand_id)
+        statement = statement.where(table.brand_id == brand_id)
+    return await keyset_page(
+        session, statement, keys=[table.id], key_of=lambda row: (row.id,), request=page
+    )

@@ -21,12 +21,12 @@ from typing import BinaryIO, TypeVar
 from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from t21.brands.service import get_brand
+from t21.brands.service import get_brand, list_of_brands
 from t21.core import clock
 from t21.core.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.logging import get_logger
-from t21.core.pagination import PageRequest, keyset_page
+from t21.core.pagination import PageRequest
 from t21.core.runtime import Runtime
 from t21.media.inspect import SUPPORTED_TYPES, Inspection, inspect_file, normalise_type
 from t21.media.models import MediaAsset, MediaStatus
@@ -41,7 +41,7 @@ from t21.media.storage import (
     upload_key,
 )
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, get_scoped, scoped
+from t21.organizations.tenancy import Principal, get_scoped
 from t21.platforms.base import MediaItem, MediaKind
 from t21.posts.models import PostMedia, PostTarget, TargetStatus
 from t21.worker.jobs import enqueue
@@ -303,17 +303,7 @@ async def list_assets(
     brand_id: uuid.UUID | None = None,
 ) -> tuple[list[MediaAsset], str | None]:
     """The assets of a brand (default: of every organization of the caller), oldest first."""
-    statement = scoped(select(MediaAsset), principal, MediaAsset.organization_id)
-    if brand_id is not None:
-        await get_brand(session, principal, brand_id)
-        statement = statement.where(MediaAsset.brand_id == brand_id)
-    return await keyset_page(
-        session,
-        statement,
-        keys=[MediaAsset.id],
-        key_of=lambda asset: (asset.id,),
-        request=page,
-    )
+    return await list_of_brands(session, principal, MediaAsset, page, brand_id)
 
 
 async def in_use(session: AsyncSession, asset_id: uuid.UUID) -> bool:

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands import service as brands_service
 from t21.core import clock
 from t21.core.logging import get_logger
 from t21.core.outside import OutsideFailure
-from t21.core.pagination import PageRequest, keyset_page
+from t21.core.pagination import PageRequest
 from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, get_scoped, scoped
+from t21.organizations.tenancy import Principal, get_scoped
 from t21.platforms.registry import configured_provider
 from t21.social.models import SocialAccount
 from t21.social.tokens import credentials, refresh_account
@@ -40,17 +39,7 @@ async def list_accounts(
     page: PageRequest,
     brand_id: uuid.UUID | None = None,
 ) -> tuple[list[SocialAccount], str | None]:
-    statement = scoped(select(SocialAccount), principal, SocialAccount.organization_id)
-    if brand_id is not None:
-        await brands_service.get_brand(session, principal, brand_id)
-        statement = statement.where(SocialAccount.brand_id == brand_id)
-    return await keyset_page(
-        session,
-        statement,
-        keys=[SocialAccount.id],
-        key_of=lambda account: (account.id,),
-        request=page,
-    )
+    return await brands_service.list_of_brands(session, principal, SocialAccount, page, brand_id)
 
 
 async def disconnect(runtime: Runtime, principal: Principal, account_id: uuid.UUID) -> None:

@@ -7,15 +7,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from t21.brands.service import get_brand
+from t21.brands.service import get_brand, list_of_brands
 from t21.core.errors import Conflict, ValidationFailed
-from t21.core.pagination import PageRequest, keyset_page
+from t21.core.pagination import PageRequest
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, get_scoped, scoped
+from t21.organizations.tenancy import Principal, get_scoped
 from t21.posts.models import Template
 from t21.posts.templates import rendering
 from t21.posts.templates.schemas import TemplateIn, TemplatePatch
@@ -86,17 +85,7 @@ async def list_templates(
     page: PageRequest,
     brand_id: uuid.UUID | None = None,
 ) -> tuple[list[Template], str | None]:
-    statement = scoped(select(Template), principal, Template.organization_id)
-    if brand_id is not None:
-        brand = await get_brand(session, principal, brand_id)
-        statement = statement.where(Template.brand_id == brand.id)
-    return await keyset_page(
-        session,
-        statement,
-        keys=[Template.id],
-        key_of=lambda template: (template.id,),
-        request=page,
-    )
+    return await list_of_brands(session, principal, Template, page, brand_id)
 
 
 async def update_template(
