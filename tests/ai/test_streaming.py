@@ -69,7 +69,9 @@ async def test_a_streamed_answer_over_the_limit_is_fixed_before_the_result(
     assert len(studio.received()) == 2  # asked once more, shorter
 
 
-async def test_a_client_leaving_mid_stream_is_recorded_and_not_charged(studio: Studio) -> None:
+async def test_a_client_leaving_mid_stream_is_recorded_and_charged_for_what_it_got(
+    studio: Studio,
+) -> None:
     studio.fake("/settings", {"chunk_size": 3, "chunk_delay_s": 0.05})
     answer = await studio.stream(
         "/generate-content",
@@ -84,6 +86,6 @@ async def test_a_client_leaving_mid_stream_is_recorded_and_not_charged(studio: S
             break
         await asyncio.sleep(0.05)
     [call] = calls
-    assert (call.outcome, call.credits) == ("cancelled", 0)
+    assert (call.outcome, call.credits) == ("cancelled", 1)
     assert call.completion_tokens > 0
-    assert await studio.credits_used() == 0
+    assert await studio.credits_used() == 1

@@ -10,7 +10,9 @@ Each call goes in three steps, and no database transaction is open while the mod
    trimmed on a word boundary.
 3. Record (one short transaction): an `AiCall` row for every call, failed or not, and on
    success the credits, ceil(total tokens / 1000) and at least 1, added to the month's usage
-   in the same transaction. A failed call is charged nothing.
+   in the same transaction. A call the provider failed is charged nothing; a streamed call
+   whose client hung up is charged what was generated before it left (`cancelled`): the
+   client has that text and the provider billed for it, so hanging up never makes AI free.
 
 Two calls checked at the same moment may both pass with the last credit; each is charged what
 it used, so the month's usage can end slightly over the plan's credits.
@@ -104,6 +106,7 @@ class Tally:
 
     model: str
     usage: Usage = field(default_factory=Usage)
+    recorded: bool = False  # the call's row is written: never record (or charge) it twice
 
     def add(self, completion: Completion) -> None:
         self.usage.add(completion.usage)
@@ -181,10 +184,13 @@ async def _prepare(
     return call, prompt
 
 
+CHARGED_OUTCOMES = frozenset({"ok", "cancelled"})
+
+
 async def _record(call: Call, tally: Tally, outcome: str) -> Recorded:
-    """Step 3: the call's row and, on success, its credits, in one short transaction."""
-    succeeded = outcome == "ok"
-    credits = credits_for(tally.usage) if succeeded else 0
+    """Step 3: the call's row and its credits (on success, or for what a client that hung up
+    was sent) in one short transaction."""
+    credits = credits_for(tally.usage) if outcome in CHARGED_OUTCOMES else 0
     cost = tally.usage.cost_usd
     row = AiCall(
         organization_id=call.organization_id,
@@ -205,6 +211,7 @@ async def _record(call: Call, tally: Tally, outcome: str) -> Recorded:
         if credits:
             await usage.increment(session, call.organization_id, usage.Metric.AI_CREDITS, credits)
         await session.flush()
+    tally.recorded = True
     log.info(
         "ai call",
         kind=call.kind,
@@ -468,7 +475,9 @@ async def events(
 ) -> AsyncIterator[bytes]:
     """The answer as server-sent events: `token` `{"text"}` for each piece of the model's
     answer as it arrives, then `result` (the endpoint's JSON answer, usage included) or
-    `error` (a problem document: nothing was charged)."""
+    `error` (a problem document: nothing was charged). A client that leaves before the
+    result is charged for the prompt and the answer generated so far (the provider's usage
+    when it reported it, else a count of what arrived)."""
     tally = Tally(call.model)
     streamed = finished = False
     try:
@@ -490,7 +499,7 @@ async def events(
         await _record(call, tally, error.code)
         yield sse("error", error.problem())
     except (asyncio.CancelledError, GeneratorExit):
-        if not finished:  # the client went away mid-answer: recorded, not charged
+        if not finished and not tally.recorded:  # the client left mid-answer: charged for it
             with anyio.CancelScope(shield=True):
                 if not streamed:
                     tally.add(stream.completion())
