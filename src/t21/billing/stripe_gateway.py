@@ -58,7 +58,8 @@ class StripeTarget:
 
 
 def target(runtime: Runtime) -> StripeTarget:
-    """Stripe with T21's key, else the sandbox's fake (outside production); 503 otherwise."""
+    """Stripe with T21's key, else the sandbox's fake (outside production); 503 otherwise.
+    The sandbox's public webhook secret is accepted only while the sandbox is the Stripe."""
     settings = runtime.settings
     secrets = tuple(secret.get_secret_value() for secret in settings.stripe_webhook_secrets)
     prices: dict[Tier, str] = {}
@@ -68,11 +69,13 @@ def target(runtime: Runtime) -> StripeTarget:
         prices[Tier.BUSINESS] = settings.stripe_price_business
     key = settings.stripe_api_key
     if key is not None and key.get_secret_value():
+        # The sandbox's secret is published: with real Stripe, a signature made with it is a
+        # forgery, even if an operator copied the secret into T21_STRIPE_WEBHOOK_SECRETS.
         return StripeTarget(
             api_base=(settings.stripe_api_base or STRIPE_API_BASE).rstrip("/"),
             api_key=key.get_secret_value(),
             prices=prices,
-            webhook_secrets=secrets,
+            webhook_secrets=tuple(s for s in secrets if s != sandbox_stripe.WEBHOOK_SECRET),
             sandbox=False,
         )
     fake = sandbox_url(runtime) if settings.sandbox_enabled else None

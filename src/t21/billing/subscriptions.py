@@ -175,8 +175,6 @@ async def apply_state(
     if other and account.status in PAID_STATUSES and state.status not in PAID_STATUSES:
         return False  # an old subscription ending doesn't end the one that replaced it
     account.stripe_subscription_id = state.subscription_id
-    if account.stripe_customer_id is None and state.customer_id is not None:
-        account.stripe_customer_id = state.customer_id
     account.status = state.status
     account.price_id = state.price_id
     account.current_period_end = state.current_period_end

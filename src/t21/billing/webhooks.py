@@ -4,8 +4,11 @@
 (insert-or-ignore: a second delivery changes nothing) before T21 answers 200, and sends a job.
 `process` claims the event (compare-and-set, with a lease), reads the subscription it concerns
 from Stripe, and in one transaction applies it and marks the event processed, so each event
-takes effect once. A job that is lost or fails leaves the event to the loop, which sends
-another after `REQUEUE_AFTER`, with backoff when Stripe can't be reached.
+takes effect once. A subscription is applied only to the organization whose own Stripe customer
+(the one T21 created before Checkout) Stripe says holds it; an event for anyone else's, or one
+naming another organization than that, is kept in the inbox with the reason and ignored.
+A job that is lost or fails leaves the event to the loop, which sends another after
+`REQUEUE_AFTER`, with backoff when Stripe can't be reached.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from t21.billing.stripe_gateway import (
     signature_valid,
     target,
 )
-from t21.billing.subscriptions import SubscriptionState, apply_state, lock_account
+from t21.billing.subscriptions import SubscriptionState, apply_state
 from t21.core import clock
 from t21.core.backoff import full_jitter
 from t21.core.db import for_claim
@@ -162,22 +165,27 @@ def _references(kind: str, obj: dict[str, Any]) -> tuple[str | None, str | None,
 
 
 async def _read_subscription(
-    stripe_target: StripeTarget, subscription_id: str, customer: str | None
-) -> SubscriptionState:
+    stripe_target: StripeTarget, subscription_id: str
+) -> SubscriptionState | None:
+    """The subscription as Stripe holds it now; None when Stripe has no such subscription."""
     try:
         async with client(stripe_target) as stripe_client:
             subscription = await call(
                 stripe_client.v1.subscriptions.retrieve_async(subscription_id)
             )
     except StripeMissing:
-        # Gone from Stripe altogether: it pays for nothing any more.
-        return SubscriptionState(subscription_id, customer, "canceled", None, None, False, {})
+        return None
     return SubscriptionState.of(plain(subscription))
 
 
 async def _handle(
     runtime: Runtime, event_id: str, token: uuid.UUID, kind: str, payload: dict[str, Any]
 ) -> None:
+    """Apply what Stripe says now about the subscription an event names, to the organization
+    whose own Stripe customer (the one T21 created for it) holds that subscription. Nothing in
+    the event is trusted to pick the organization: an event whose subscription belongs to no
+    customer of ours, or that names another organization than the customer's, is recorded and
+    ignored."""
     stripe_target = target(runtime)
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     obj = (data or {}).get("object")
@@ -186,25 +194,49 @@ async def _handle(
     state: SubscriptionState | None = None
     read_at = clock.now()
     if subscription_id is not None:
-        state = await _read_subscription(stripe_target, subscription_id, customer)
-        customer = customer or state.customer_id
-        hint = hint or state.metadata.get("organization_id")
+        state = await _read_subscription(stripe_target, subscription_id)
     async with session_scope(runtime) as session:
         if not await _mark_processed(session, event_id, token):
             return
-        organization_id = await _organization_of(session, customer, hint)
-        if organization_id is None:
-            if subscription_id is not None or kind == "checkout.session.completed":
-                log.warning("stripe event for no organization of ours", event_id=event_id)
+        if subscription_id is None:
+            organization_id = await _organization_of_customer(session, customer)
+        else:
+            organization_id = await _organization_of_subscription(session, subscription_id, state)
+            if state is None and organization_id is not None:
+                # Gone from Stripe altogether: it pays for nothing any more.
+                state = SubscriptionState(subscription_id, None, "canceled", None, None, False, {})
+        ignored = _why_ignored(subscription_id, organization_id, hint)
+        if ignored is not None:
+            log.warning("stripe event ignored", event_id=event_id, type=kind, reason=ignored)
+            await _note(session, event_id, f"ignored: {ignored}")
             return
-        if kind == "checkout.session.completed" and customer is not None:
-            account = await lock_account(session, organization_id)
-            if account.stripe_customer_id is None:
-                account.stripe_customer_id = customer
+        assert organization_id is not None
         if state is not None:
             await apply_state(session, stripe_target, organization_id, state, read_at)
         if kind == "invoice.payment_failed":
             await _tell_owners(session, runtime.settings, organization_id)
+
+
+def _why_ignored(
+    subscription_id: str | None, organization_id: uuid.UUID | None, hint: str | None
+) -> str | None:
+    """Why an event changes nothing here, or None when it applies to `organization_id`."""
+    if organization_id is None:
+        if subscription_id is not None:
+            return "its subscription's customer is no organization's own customer"
+        return "its customer is no organization's own customer"
+    if hint is not None and str(hint) != str(organization_id):
+        return "it names another organization than the one its customer belongs to"
+    return None
+
+
+async def _note(session: AsyncSession, event_id: str, note: str) -> None:
+    await session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == event_id)
+        .values(last_error=note[:MAX_ERROR_LENGTH])
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _mark_processed(session: AsyncSession, event_id: str, token: uuid.UUID) -> bool:
@@ -221,26 +253,31 @@ async def _mark_processed(session: AsyncSession, event_id: str, token: uuid.UUID
     return getattr(done, "rowcount", 0) == 1
 
 
-async def _organization_of(
-    session: AsyncSession, customer: str | None, hint: str | None
+async def _organization_of_customer(
+    session: AsyncSession, customer: str | None
 ) -> uuid.UUID | None:
-    """The organization of a Stripe customer, else the one T21 named in the metadata."""
-    if customer is not None:
-        found = await session.scalar(
-            select(BillingAccount.organization_id).where(
-                BillingAccount.stripe_customer_id == customer
-            )
+    """The organization whose own Stripe customer (created by T21) `customer` is."""
+    if customer is None:
+        return None
+    found: uuid.UUID | None = await session.scalar(
+        select(BillingAccount.organization_id).where(BillingAccount.stripe_customer_id == customer)
+    )
+    return found
+
+
+async def _organization_of_subscription(
+    session: AsyncSession, subscription_id: str, state: SubscriptionState | None
+) -> uuid.UUID | None:
+    """The organization a subscription belongs to: the one whose own customer Stripe says
+    holds it; for a subscription Stripe no longer has, the organization it was applied to."""
+    if state is not None:
+        return await _organization_of_customer(session, state.customer_id)
+    found: uuid.UUID | None = await session.scalar(
+        select(BillingAccount.organization_id).where(
+            BillingAccount.stripe_subscription_id == subscription_id
         )
-        if found is not None:
-            return found
-    if hint is None:
-        return None
-    try:
-        organization_id = uuid.UUID(str(hint))
-    except ValueError:
-        return None
-    exists = await session.scalar(select(Organization.id).where(Organization.id == organization_id))
-    return organization_id if exists is not None else None
+    )
+    return found
 
 
 async def _tell_owners(

@@ -53,6 +53,8 @@ from starlette.routing import Route
 
 API_KEY = "sk_test_t21_sandbox"
 WEBHOOK_SECRET = "whsec_t21_sandbox"  # noqa: S105 (the sandbox's public test secret)
+# Accepted by T21 only while the sandbox is its Stripe (no T21_STRIPE_API_KEY), never in
+# production: `t21.core.settings.SANDBOX_STRIPE_WEBHOOK_SECRET` is the same string.
 PRICE_PRO = "price_t21_pro"
 PRICE_BUSINESS = "price_t21_business"
 PRICE_AMOUNTS = {PRICE_PRO: 700, PRICE_BUSINESS: 3500}
