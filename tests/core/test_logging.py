@@ -122,6 +122,7 @@ def test_production_logs_json_and_development_logs_readable_lines_by_default(
         email_backend="resend",
         resend_api_key="re_live_123",
         encryption_keys="k1:" + "A" * 43,
+        metrics_token="m" * 40,
     )
     development = load_settings(_env_file=None, env="development", secret_key=TEST_SECRET)
     assert production.log_format == development.log_format == "auto"

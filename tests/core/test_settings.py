@@ -120,6 +120,7 @@ def test_production_starts_with_real_settings() -> None:
         email_backend="resend",
         resend_api_key="re_live_123",
         encryption_keys="k1:" + "A" * 43,
+        metrics_token="m" * 40,
     )
     assert settings.is_production
     assert not settings.sandbox_enabled
@@ -180,3 +181,34 @@ def test_env_example_documents_every_setting() -> None:
     expected = {f"T21_{name.upper()}" for name in Settings.model_fields}
     assert expected - documented == set(), "settings missing from .env.example"
     assert documented - expected == set(), ".env.example names settings that don't exist"
+
+
+PRODUCTION_READY: dict[str, Any] = {
+    "env": "production",
+    "secret_key": STRONG,
+    "database_url": "postgresql://db/t21",
+    "email_backend": "resend",
+    "resend_api_key": "re_live_123",
+    "encryption_keys": "k1:" + "A" * 43,
+    "metrics_token": "m" * 40,
+}
+
+
+@pytest.mark.parametrize("token", [None, ""])
+def test_production_refuses_to_start_without_a_metrics_token(token: str | None) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make(**(PRODUCTION_READY | {"metrics_token": token}))
+    assert caught.value.problems == [
+        "T21_ENV=production refuses to start: T21_METRICS_TOKEN is not set (GET /metrics would "
+        "be open to anyone; set a random bearer token for the scraper)"
+    ]
+
+
+def test_production_refuses_the_sandboxs_public_stripe_webhook_secret() -> None:
+    with pytest.raises(ConfigError, match="holds the sandbox's public secret"):
+        make(
+            **PRODUCTION_READY,
+            stripe_api_key="sk_live_123",
+            stripe_webhook_secrets="whsec_real_one,whsec_t21_sandbox",
+        )
+    make(**PRODUCTION_READY, stripe_api_key="sk_live_123", stripe_webhook_secrets="whsec_real")

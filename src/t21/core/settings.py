@@ -25,6 +25,8 @@ KNOWN_WEAK_SECRETS = frozenset(
 )
 MIN_SECRET_LENGTH = 32
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
+# The sandbox's Stripe signs webhooks with this published secret; production refuses it.
+SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_t21_sandbox"  # noqa: S105 (public by design)
 
 
 class Environment(StrEnum):
@@ -208,6 +210,15 @@ class Settings(BaseSettings):
     rate_limit_per_ip: str = "600/minute"
     rate_limit_per_principal: str = "1200/minute"
     metrics_token: SecretStr | None = None
+
+    # --- hardening ------------------------------------------------------------------------------
+    # Serve the interactive docs (/docs) and the OpenAPI document (/openapi.json); turn off to
+    # keep the API's map private (the contract is in API.md either way).
+    api_docs: bool = True
+    # The most pixels (width x height) an uploaded image may have: checked from its header
+    # before anything is decoded, 422 above it. The default is the largest any network accepts
+    # (LinkedIn: fewer than 36,152,320).
+    media_max_image_pixels: int = Field(default=36_152_319, ge=1)
 
     # --- logs ----------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -455,6 +466,17 @@ def production_problems(settings: Settings) -> list[str]:
         )
     if settings.sandbox == "on":
         problems.append("T21_SANDBOX is on (the sandbox fakes outside services: not in production)")
+    if settings.metrics_token is None or not settings.metrics_token.get_secret_value():
+        problems.append(
+            "T21_METRICS_TOKEN is not set (GET /metrics would be open to anyone; set a random "
+            "bearer token for the scraper)"
+        )
+    secrets_ = {secret.get_secret_value() for secret in settings.stripe_webhook_secrets}
+    if SANDBOX_STRIPE_WEBHOOK_SECRET in secrets_:
+        problems.append(
+            "T21_STRIPE_WEBHOOK_SECRETS holds the sandbox's public secret (anyone could sign "
+            "webhooks with it; use the endpoint's signing secret from Stripe's dashboard)"
+        )
     if settings.email_backend is EmailBackendName.CONSOLE:
         problems.append("T21_EMAIL_BACKEND is console (production needs smtp or resend)")
     if settings.email_backend is EmailBackendName.SMTP and not settings.smtp_host:
