@@ -83,8 +83,9 @@ def test_the_box_walker_never_fails_on_hostile_input(boxes: bytes) -> None:
         b"\x00\x00\x00\x01mvhd\x00\x00\x00\x00\x00\x00\x00\x04",
     ],
 )
-def test_truncated_boxes_give_no_measure_rather_than_an_error(moov: bytes) -> None:
+def test_truncated_boxes_give_no_measure_and_are_no_mp4(moov: bytes) -> None:
     data = b"\x00\x00\x00\x10ftypisom\x00\x00\x00\x00" + struct.pack(">I", 8 + len(moov))
     data += b"moov" + moov
     assert read_mp4(io.BytesIO(data), len(data)) == (None, None, None)
-    assert inspect_file(io.BytesIO(data), declared_type=None, max_bytes=1000).duration_s is None
+    with pytest.raises(ValidationFailed, match="isn't one"):
+        inspect_file(io.BytesIO(data), declared_type=None, max_bytes=1000)

@@ -3,6 +3,12 @@
 
 Nothing here trusts a declared type or a filename. Everything runs on a seekable file, in a
 thread (`inspect_file` blocks): a video is never read whole, only its boxes are walked.
+
+A small file can declare a huge image (a 343 KB PNG of 9400x9400 decodes to ~350 MB), so an
+image's size is read from its header first and one over `max_pixels` is refused before any
+pixel is decoded; the thumbnail is decoded at reduced scale where the format allows (JPEG's
+`draft`) and shrunk with `reduce` steps. An "MP4" whose boxes don't make an MP4 (an `ftyp`
+then anything) is refused too.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ STILL_IMAGE_BRANDS = frozenset(
     {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 )
 THUMBNAIL_SIZE = (512, 512)
+# The largest image any network accepts (LinkedIn: fewer than 36,152,320 pixels); the
+# `T21_MEDIA_MAX_IMAGE_PIXELS` setting's default.
+DEFAULT_MAX_IMAGE_PIXELS = 36_152_319
 CHUNK = 1024 * 1024
 MAX_BOXES = 10_000
 
@@ -88,12 +97,13 @@ def inspect_file(
     *,
     declared_type: str | None,
     max_bytes: int,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
     field: str = "file",
     type_field: str | None = None,
 ) -> Inspection:
     """Sniff, hash and measure `source`. Refuses (422 naming `field`, or `type_field` for a
-    type that contradicts `declared_type`) an empty, unsupported, corrupt or bomb-like file,
-    and (413) one over `max_bytes`."""
+    type that contradicts `declared_type`) an empty, unsupported or corrupt file, an image of
+    more than `max_pixels` pixels, an "MP4" that isn't one, and (413) one over `max_bytes`."""
     source.seek(0)
     digest = hashlib.sha256()
     size = 0
@@ -120,10 +130,16 @@ def inspect_file(
         )
     source.seek(0)
     if sniffed in IMAGE_TYPES:
-        width, height, thumbnail = _measure_image(source, sniffed, field)
+        width, height, thumbnail = _measure_image(source, sniffed, field, max_pixels)
         return Inspection(sniffed, size, digest.hexdigest(), width, height, None, thumbnail)
     duration, width_or_none, height_or_none = (None, None, None)
     if sniffed in {"video/mp4", "video/quicktime"}:
+        if not is_mp4(source, size):
+            raise _refuse(
+                field,
+                "The file starts like an MP4 or QuickTime video but isn't one: its boxes don't "
+                "hold a movie (moov with a track) and its media data (mdat).",
+            )
         duration, width_or_none, height_or_none = read_mp4(source, size)
     return Inspection(
         sniffed, size, digest.hexdigest(), width_or_none, height_or_none, duration, None
@@ -133,32 +149,34 @@ def inspect_file(
 # --- images -------------------------------------------------------------------------------------
 
 
-def max_image_pixels() -> int:
-    return Image.MAX_IMAGE_PIXELS or 89_478_485
-
-
-def _measure_image(source: BinaryIO, content_type: str, field: str) -> tuple[int, int, bytes]:
-    """Width, height and a JPEG thumbnail; the whole image is decoded, so a corrupt one fails."""
+def _measure_image(
+    source: BinaryIO, content_type: str, field: str, max_pixels: int
+) -> tuple[int, int, bytes]:
+    """Width, height and a JPEG thumbnail. The size comes from the header and is checked before
+    anything is decoded; then the first frame is decoded (reduced where the format allows), so
+    a corrupt image fails."""
     try:
-        with Image.open(source) as image:
+        with Image.open(source) as image:  # reads the header only
             if PILLOW_FORMATS.get(image.format or "") != content_type:
                 raise _refuse(field, "The image is corrupt: its content doesn't match its type.")
             width, height = image.size
-            if width * height > max_image_pixels():
+            if width * height > max_pixels:
                 raise _refuse(
                     field,
-                    f"The image is {width}x{height}: more than {max_image_pixels()} pixels "
-                    "(a decompression bomb?).",
+                    f"The image is {width}x{height} ({width * height} pixels): at most "
+                    f"{max_pixels} pixels are accepted.",
                 )
             image.verify()
         source.seek(0)
         with Image.open(source) as image:
-            image.load()
             thumbnail = _thumbnail(image)
     except ValidationFailed:
         raise
     except Image.DecompressionBombError:
-        raise _refuse(field, "The image has too many pixels (a decompression bomb?).") from None
+        # Pillow's own ceiling, far above ours, stops it at the header already.
+        raise _refuse(
+            field, f"The image has far too many pixels: at most {max_pixels} pixels are accepted."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _refuse(field, f"The image is corrupt or truncated ({type(exc).__name__}).") from None
     except Exception:
@@ -168,12 +186,15 @@ def _measure_image(source: BinaryIO, content_type: str, field: str) -> tuple[int
 
 
 def _thumbnail(image: Image.Image) -> bytes:
+    """The image within `THUMBNAIL_SIZE`, as JPEG. `thumbnail` asks the decoder for a reduced
+    draft (JPEG decodes at 1/2 to 1/8 scale) and shrinks with `reduce` before resampling, so
+    the full-size image is decoded at most once and never copied."""
+    image.thumbnail(THUMBNAIL_SIZE, reducing_gap=2.0)
     try:
         frame = ImageOps.exif_transpose(image) or image
     except Exception:
         # Unreadable orientation data: the thumbnail is merely not rotated.
-        frame = image.copy()
-    frame.thumbnail(THUMBNAIL_SIZE)
+        frame = image
     if frame.mode in ("RGBA", "LA", "P", "PA"):
         frame = frame.convert("RGBA")
         background = Image.new("RGB", frame.size, (255, 255, 255))
@@ -215,6 +236,32 @@ def _boxes(source: BinaryIO, start: int, end: int) -> list[tuple[bytes, int, int
         found.append((kind, position + header_size, position + size))
         position += size
     return found
+
+
+def _complete_boxes(source: BinaryIO, start: int, end: int) -> list[bytes] | None:
+    """The kinds of the boxes that exactly fill `start`..`end`; None if they don't."""
+    boxes = _boxes(source, start, end)
+    if len(boxes) >= MAX_BOXES or (boxes[-1][2] if boxes else start) != end:
+        return None
+    return [kind for kind, _, _ in boxes]
+
+
+def is_mp4(source: BinaryIO, size: int) -> bool:
+    """Whether the file is an ISO base media file holding a movie: `ftyp` first, boxes that
+    fill the file exactly, media data (`mdat`), and a `moov` whose boxes are whole and hold
+    its header (`mvhd`) and at least one track."""
+    try:
+        top = _boxes(source, 0, size)
+        kinds = _complete_boxes(source, 0, size)
+        if not kinds or kinds[0] != b"ftyp" or b"mdat" not in kinds:
+            return False
+        moov = next(((start, end) for kind, start, end in top if kind == b"moov"), None)
+        if moov is None:
+            return False
+        inside = _complete_boxes(source, *moov)
+        return inside is not None and b"mvhd" in inside and b"trak" in inside
+    except (struct.error, OSError, ValueError):
+        return False
 
 
 def read_mp4(source: BinaryIO, size: int) -> tuple[float | None, int | None, int | None]:

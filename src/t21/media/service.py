@@ -172,7 +172,11 @@ async def upload(
     brand = await get_brand(session, principal, brand_id, Action.WRITE_CONTENT)
     settings = runtime.settings
     inspection = await asyncio.to_thread(
-        inspect_file, source, declared_type=declared_type, max_bytes=settings.media_max_upload_bytes
+        inspect_file,
+        source,
+        declared_type=declared_type,
+        max_bytes=settings.media_max_upload_bytes,
+        max_pixels=settings.media_max_image_pixels,
     )
     storage = storage_of(runtime)
     asset_id = uuid7()
@@ -265,6 +269,7 @@ async def complete_upload(
             local,
             declared_type=asset.content_type,
             max_bytes=asset.size,
+            max_pixels=runtime.settings.media_max_image_pixels,
             field="file",
             type_field="content_type",
         )
