@@ -133,9 +133,10 @@ def create_app(
         version=__version__,
         summary="Write, schedule and publish social media posts for your brands.",
         lifespan=lifespan,
-        docs_url="/docs",
+        # T21_API_DOCS=false: no /docs and no /openapi.json (both 404); /redoc is never served.
+        docs_url="/docs" if settings.api_docs else None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url="/openapi.json" if settings.api_docs else None,
         responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings

@@ -2,7 +2,8 @@
 
 Counters live in memory (embedded) or Redis (shared by every API process). Every API response
 carries the IETF draft headers `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
-of the tightest limit the request met; a request over a limit gets 429 with `Retry-After`.
+of the tightest limit the request met; a request over a limit gets 429 with `Retry-After` and
+the `RateLimit-*` values of the very limit that refused it.
 When the counter store is unreachable, requests are let through (and the failure logged):
 an outage of Redis must not become an outage of the API.
 """
@@ -105,6 +106,11 @@ def _tightest(scope: Scope) -> RateLimitResult | None:
     return min(results, key=lambda r: (r.remaining, -r.reset_after))
 
 
+def refused_headers(limit: RateLimitItem, retry_after: int) -> dict[str, str]:
+    """The `RateLimit-*` headers of a 429 refused by `limit`, used up for `retry_after` s."""
+    return rate_limit_headers(RateLimitResult(False, limit.amount, 0, max(1, retry_after)))
+
+
 def rate_limit_headers(result: RateLimitResult) -> dict[str, str]:
     return {
         "RateLimit-Limit": str(result.limit),
@@ -144,14 +150,15 @@ class RateLimitMiddleware:
                 return
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # A 429 reports the bucket that refused it (set where it was refused), never
+            # another one the request also met; a 429 of no bucket of ours reports none.
+            if message["type"] == "http.response.start" and message["status"] != 429:
                 tightest = _tightest(scope)
                 if tightest is not None:
                     ours = {
                         name.lower().encode(): value.encode()
                         for name, value in rate_limit_headers(tightest).items()
                     }
-                    # A 429 from a route's limit already carries them: one of each, not two.
                     headers = [
                         (name, value)
                         for name, value in message.get("headers", [])

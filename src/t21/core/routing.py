@@ -6,6 +6,7 @@ Every domain router is a `t21.core.routing.APIRouter`. A POST that creates somet
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from t21.core.errors import ValidationFailed
 from t21.core.idempotency import HEADER, IDEMPOTENT, Idempotency
 
 __all__ = ["IDEMPOTENT", "APIRouter", "T21Route"]
@@ -25,32 +27,92 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 class T21Route(APIRoute):
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        if not (self.openapi_extra or {}).get("x-idempotent"):
-            return handler
+        if (self.openapi_extra or {}).get("x-idempotent"):
+            handler = _idempotent(handler)
+        return _refusing_nul(handler, parses_json=self.body_field is not None)
 
-        async def idempotent_handler(request: Request) -> Response:
-            key = request.headers.get(HEADER)
-            resolve_owner = getattr(request.app.state, "idempotency_owner", None)
-            owner = resolve_owner(request) if key is not None and resolve_owner else None
-            if key is None or owner is None:
-                return await handler(request)
+
+def _nul_at(value: Any, loc: list[str | int]) -> list[str | int] | None:
+    """Where in a decoded JSON value a text (a string or a key) holds a NUL character."""
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return [*loc, key.replace("\x00", "\\u0000")]
+            found = _nul_at(item, [*loc, key])
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_at(item, [*loc, index])
+            if found is not None:
+                return found
+    return None
+
+
+def _nul_refused(loc: list[str | int]) -> ValidationFailed:
+    message = "Text may not contain NUL characters (\\u0000)."
+    return ValidationFailed(message, errors=[{"loc": loc, "msg": message}])
+
+
+def _json_body(content_type: str) -> bool:
+    """Whether FastAPI reads a body of this content type as JSON (it does when none is given)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "" or media == "application/json" or media.endswith("+json")
+
+
+def _refusing_nul(handler: Handler, *, parses_json: bool) -> Handler:
+    """Every route refuses (422) a NUL character in a query parameter or in any text of a JSON
+    body, before it runs: no database stores one (PostgreSQL refuses it in text, which would
+    be a 500), and no text a user relies on needs one."""
+
+    async def handler_refusing_nul(request: Request) -> Response:
+        for name, value in request.query_params.multi_items():
+            if "\x00" in name or "\x00" in value:
+                raise _nul_refused(["query", name.replace("\x00", "\\u0000")])
+        if parses_json and _json_body(request.headers.get("content-type", "")):
             body = await request.body()
-            guard = Idempotency(request.app.state.runtime, owner, key, request, body)
-            replay = await guard.begin()
-            if replay is not None:
-                return replay
-            try:
-                response = await handler(request)
-            except BaseException:
-                await _abandon_later(request, guard)
-                raise
-            if guard.remembers(response):
-                await guard.finish(response)
-            else:
-                await _abandon_later(request, guard)
-            return response
+            # Only a body that spells a NUL (JSON's escape; a raw one is invalid JSON) is read.
+            if b"\\u0000" in body.lower():
+                try:
+                    decoded = json.loads(body)
+                except (ValueError, RecursionError):
+                    decoded = None  # not JSON: the route's own parsing answers that
+                found = _nul_at(decoded, ["body"])
+                if found is not None:
+                    raise _nul_refused(found)
+        return await handler(request)
 
-        return idempotent_handler
+    return handler_refusing_nul
+
+
+def _idempotent(handler: Handler) -> Handler:
+    """`handler`, run at most once per `Idempotency-Key` of its owner."""
+
+    async def idempotent_handler(request: Request) -> Response:
+        key = request.headers.get(HEADER)
+        resolve_owner = getattr(request.app.state, "idempotency_owner", None)
+        owner = resolve_owner(request) if key is not None and resolve_owner else None
+        if key is None or owner is None:
+            return await handler(request)
+        body = await request.body()
+        guard = Idempotency(request.app.state.runtime, owner, key, request, body)
+        replay = await guard.begin()
+        if replay is not None:
+            return replay
+        try:
+            response = await handler(request)
+        except BaseException:
+            await _abandon_later(request, guard)
+            raise
+        if guard.remembers(response):
+            await guard.finish(response)
+        else:
+            await _abandon_later(request, guard)
+        return response
+
+    return idempotent_handler
 
 
 async def _abandon_later(request: Request, guard: Idempotency) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from limits import parse
 
 from t21.core.errors import RateLimited
-from t21.core.ratelimit import RateLimiter
+from t21.core.ratelimit import RateLimiter, refused_headers
 from t21.core.settings import Settings
 
 
@@ -24,13 +24,19 @@ class LoginThrottle:
         if self.limiter is None:
             return
         waits = [
-            await self.limiter.exhausted(self.per_account, "login-failures", "account", email),
-            await self.limiter.exhausted(self.per_ip, "login-failures", "ip", ip),
+            (
+                await self.limiter.exhausted(self.per_account, "login-failures", "account", email),
+                self.per_account,
+            ),
+            (await self.limiter.exhausted(self.per_ip, "login-failures", "ip", ip), self.per_ip),
         ]
-        longest = max((wait for wait in waits if wait is not None), default=None)
-        if longest is not None:
+        refused = [(wait, limit) for wait, limit in waits if wait is not None]
+        if refused:
+            longest, limit = max(refused, key=lambda pair: pair[0])
             raise RateLimited(
-                longest, detail=f"Too many failed sign-ins; try again in {longest} s."
+                longest,
+                detail=f"Too many failed sign-ins; try again in {longest} s.",
+                headers=refused_headers(limit, longest),
             )
 
     async def failed(self, email: str, ip: str) -> None:

@@ -6,6 +6,7 @@ A backend sends one message and classifies every failure as `Retryable` or `Perm
 
 from __future__ import annotations
 
+import os
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage as MimeMessage
@@ -67,11 +68,15 @@ class ConsoleBackend:
         self.mail_dir = mail_dir
 
     async def send(self, message: OutgoingMessage) -> str | None:
-        self.mail_dir.mkdir(parents=True, exist_ok=True)
         stamp = clock.now().strftime("%Y%m%dT%H%M%S%f")
         path = self.mail_dir / f"{stamp}-{message.key}.eml"
         try:
-            path.write_bytes(bytes(to_mime(message)))
+            # The emails carry sign-in and reset links: the owner alone may read them, from
+            # the moment the file exists (mode 0600 at creation, not chmod afterwards).
+            self.mail_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(bytes(to_mime(message)))
         except OSError as exc:
             raise Retryable(f"could not write {path}: {exc.strerror}") from exc
         # Bodies stay out of the log: they may carry single-use links.
