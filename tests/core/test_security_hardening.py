@@ -77,6 +77,12 @@ async def test_a_nul_character_in_a_query_parameter_is_a_422(client: httpx.Async
     assert problem["errors"][0]["loc"] == ["query", "cursor"]
 
 
+async def test_a_nul_character_in_a_path_parameter_is_a_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/media/objects/brand%00/file?expires=1&signature=x")
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["loc"][0] == "path"
+
+
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
 async def test_the_api_docs_can_be_turned_off(app_factory: Any, path: str) -> None:
     app: FastAPI = app_factory(api_docs=False)

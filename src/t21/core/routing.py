@@ -63,11 +63,14 @@ def _json_body(content_type: str) -> bool:
 
 
 def _refusing_nul(handler: Handler, *, parses_json: bool) -> Handler:
-    """Every route refuses (422) a NUL character in a query parameter or in any text of a JSON
-    body, before it runs: no database stores one (PostgreSQL refuses it in text, which would
+    """Every route refuses (422) a NUL character in a path or query parameter or in any text of
+    a JSON body, before it runs: no database stores one (PostgreSQL refuses it in text, which would
     be a 500), and no text a user relies on needs one."""
 
     async def handler_refusing_nul(request: Request) -> Response:
+        for name, value in request.path_params.items():
+            if isinstance(value, str) and "\x00" in value:
+                raise _nul_refused(["path", name])
         for name, value in request.query_params.multi_items():
             if "\x00" in name or "\x00" in value:
                 raise _nul_refused(["query", name.replace("\x00", "\\u0000")])
