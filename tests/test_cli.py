@@ -76,6 +76,7 @@ def test_migrate_upgrades_an_empty_postgresql_database(
         (["serve"], {"T21_PORT": "eighty"}, "T21_PORT"),
         (["migrate"], {"T21_DATABASE_URL": "mysql://x/y"}, "T21_DATABASE_URL"),
         (["serve"], {"T21_ENV": "production"}, "T21_SECRET_KEY is not set"),
+        (["serve"], {"T21_ENV": "production"}, "T21_METRICS_TOKEN is not set"),
         (["worker"], {}, "T21_REDIS_URL is not set"),
         (["serve", "--no-worker"], {}, "--no-worker needs T21_REDIS_URL"),
         (["send-test-email", "--to", "not-an-address"], {}, "not an email address"),
