@@ -49,3 +49,17 @@ async def test_repeated_hang_ups_use_up_a_free_organizations_credits_then_402(
     charged = sum(call.credits for call in calls)
     assert await studio.credits_used() == FREE_CREDITS - 3 + charged
     assert await studio.credits_used() >= FREE_CREDITS
+
+
+async def test_hang_ups_started_together_cant_all_take_the_last_credits(studio: Studio) -> None:
+    studio.fake("/settings", {"chunk_size": 3, "chunk_delay_s": 0.02})
+    await studio.use_credits(FREE_CREDITS - 3)
+    body = {"brand_id": studio.brand_id, "prompt": "Cold brew is back", "platform": "twitter"}
+    answers = await asyncio.gather(
+        *(studio.stream("/generate-content", body, leave_after=2) for _ in range(6))
+    )
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [200, 200, 200, 402, 402, 402]
+    calls = await _settled(studio, 3)
+    assert [(call.outcome, call.credits) for call in calls] == [("cancelled", 1)] * 3
+    assert await studio.credits_used() == FREE_CREDITS

@@ -4,18 +4,21 @@ Each call goes in three steps, and no database transaction is open while the mod
 
 1. Check (one short transaction): the caller may write content in the organization, the model
    is in its plan (Free: the small models; else 402 `plan_required`), and the month's AI
-   credits have room for at least the prompt (else 402 `quota_exceeded`).
+   credits have room for at least the prompt (else 402 `quota_exceeded`). Those credits are
+   taken from the month at once, in the same transaction (the organization's row locked on
+   PostgreSQL), so calls started together can't all pass on the last credit.
 2. Ask OpenRouter (`t21.ai.client`), read the answer (`t21.ai.output`) and make every text fit
    the platform: texts over the limit are asked for again, shorter, once; what is still over is
    trimmed on a word boundary.
 3. Record (one short transaction): an `AiCall` row for every call, failed or not, and on
-   success the credits, ceil(total tokens / 1000) and at least 1, added to the month's usage
-   in the same transaction. A call the provider failed is charged nothing; a streamed call
-   whose client hung up is charged what was generated before it left (`cancelled`): the
-   client has that text and the provider billed for it, so hanging up never makes AI free.
+   success the credits, ceil(total tokens / 1000) and at least 1, settled against what step 1
+   took from the month, in the same transaction. A call the provider failed is charged nothing
+   (step 1's credits are given back); a streamed call whose client hung up is charged what was
+   generated before it left (`cancelled`): the client has that text and the provider billed
+   for it, so hanging up never makes AI free.
 
-Two calls checked at the same moment may both pass with the last credit; each is charged what
-it used, so the month's usage can end slightly over the plan's credits.
+A call is charged what it used, which can be more than its prompt's credits taken up front,
+so the month's usage can end slightly over the plan's credits, by at most one call's answer.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import anyio
@@ -50,6 +54,7 @@ from t21.ai.schemas import (
 from t21.billing import plans, usage
 from t21.brands import service as brands_service
 from t21.brands.service import _default_organization as default_organization
+from t21.core import clock
 from t21.core.errors import (
     InternalError,
     NotFound,
@@ -97,6 +102,8 @@ class Call:
     model: str
     rules: PlatformRules
     template: str
+    reserved: int  # credits taken from the month when the call was checked
+    month: datetime  # the moment they were taken: the call is settled in that month
     started: float = field(default_factory=time.monotonic)
 
 
@@ -162,13 +169,12 @@ async def _prepare(
             raise NotFound("No such organization.")
         chosen = choose_model(settings, plans.plan_for(settings, organization.tier), model)
         prompt = build(brand, rules)
+        reserved = estimated_credits(prompt)
+        month = clock.now()
         await plans.enforce(
-            session,
-            settings,
-            organization_id,
-            plans.Limit.AI_CREDITS,
-            adding=estimated_credits(prompt),
+            session, settings, organization_id, plans.Limit.AI_CREDITS, adding=reserved
         )
+        await usage.increment(session, organization_id, usage.Metric.AI_CREDITS, reserved, at=month)
     call = Call(
         runtime=runtime,
         kind=kind,
@@ -180,6 +186,8 @@ async def _prepare(
         model=chosen,
         rules=rules,
         template=prompt.template.tag,
+        reserved=reserved,
+        month=month,
     )
     return call, prompt
 
@@ -208,8 +216,11 @@ async def _record(call: Call, tally: Tally, outcome: str) -> Recorded:
     )
     async with session_scope(call.runtime) as session:
         session.add(row)
-        if credits:
-            await usage.increment(session, call.organization_id, usage.Metric.AI_CREDITS, credits)
+        settled = credits - call.reserved  # negative: credits taken up front given back
+        if settled:
+            await usage.increment(
+                session, call.organization_id, usage.Metric.AI_CREDITS, settled, at=call.month
+            )
         await session.flush()
     tally.recorded = True
     log.info(
