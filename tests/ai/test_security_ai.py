@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from t21.ai.models import AiCall
 from tests.ai.conftest import Studio
 
@@ -63,3 +65,21 @@ async def test_hang_ups_started_together_cant_all_take_the_last_credits(studio: 
     calls = await _settled(studio, 3)
     assert [(call.outcome, call.credits) for call in calls] == [("cancelled", 1)] * 3
     assert await studio.credits_used() == FREE_CREDITS
+
+
+async def test_a_plain_call_cut_off_while_the_model_writes_is_recorded_and_charged(
+    studio: Studio,
+) -> None:
+    studio.fake("/faults", {"status": 200, "delay_s": 0.8})
+    body = {"content": "Fresh roast", "platform": "instagram", "count": 3}
+    task = asyncio.create_task(studio.post("/suggest-hashtags", body))
+    for _ in range(200):
+        if studio.received():
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [call] = await _settled(studio, 1)
+    assert (call.outcome, call.credits) == ("cancelled", 1)
+    assert await studio.credits_used() == 1

@@ -258,6 +258,12 @@ async def _attempt(
     except Exception:
         await _record(call, tally, "internal_error")
         raise
+    except asyncio.CancelledError:
+        # Cut off (a client gone, the server stopping) while the model was asked: recorded,
+        # and charged like a stream the client hung up on.
+        with anyio.CancelScope(shield=True):
+            await _record(call, tally, "cancelled")
+        raise
     return result, await _record(call, tally, "ok")
 
 
