@@ -61,6 +61,8 @@ RETRY_BASE_S = 30.0
 RETRY_MAX_S = 3600.0
 MAX_ATTEMPTS = 25
 MAX_ERROR_LENGTH = 1000
+# Events about an organization's billing even without a subscription: ignoring one is noted.
+NOTED_KINDS = frozenset({"checkout.session.completed", "invoice.payment_failed"})
 
 
 async def receive(runtime: Runtime, payload: bytes, signature: str | None) -> bool:
@@ -205,6 +207,8 @@ async def _handle(
             if state is None and organization_id is not None:
                 # Gone from Stripe altogether: it pays for nothing any more.
                 state = SubscriptionState(subscription_id, None, "canceled", None, None, False, {})
+        if organization_id is None and subscription_id is None and kind not in NOTED_KINDS:
+            return  # an event T21 has nothing to do with (a customer created, …)
         ignored = _why_ignored(subscription_id, organization_id, hint)
         if ignored is not None:
             log.warning("stripe event ignored", event_id=event_id, type=kind, reason=ignored)
