@@ -137,7 +137,7 @@ class TwitterProvider:
                 "response_type": "code",
                 "client_id": self.config.client_id,
                 "redirect_uri": redirect_uri,
-                "scope": " ".join(self.scopes),
+                "scope": " ".join(self.config.requested_scopes(self.scopes)),
                 "state": state,
                 "code_challenge": _s256(code_verifier),
                 "code_challenge_method": "S256",
@@ -277,6 +277,9 @@ class TwitterProvider:
         )
 
     # --- reading back --------------------------------------------------------------------------
+
+    def find_recent_blocker(self, credentials: Credentials) -> str | None:
+        return None  # the scopes asked for at connection include reading its own posts
 
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20
