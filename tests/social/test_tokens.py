@@ -247,3 +247,25 @@ async def test_a_token_that_cannot_be_refreshed_warns_the_owners_once_before_it_
         [m for m in emails_to(world.runtime.settings, world.owner.email)
          if "before" in str(m["Subject"])]
     ) == 1  # fmt: skip
+
+
+async def test_a_refresh_token_ending_before_the_next_refresh_warns_the_owners_once(
+    world: World,
+) -> None:
+    # LinkedIn's partner refresh tokens end 365 days after the first sign-in, refreshes or not.
+    [raw_id] = await world.connected_ids("linkedin")
+    account_id = uuid.UUID(raw_id)
+    world.control("linkedin", "POST", "/refresh-tokens/age", {"days": 330})
+    refreshed = await refresh_account(world.runtime, account_id, force=True)
+    assert refreshed.refresh_expires_at is not None
+    assert refreshed.token_expires_at is not None
+    assert refreshed.refresh_expires_at < refreshed.token_expires_at
+    assert refreshed.expiry_warned_at is not None
+    await refresh_account(world.runtime, account_id, force=True)
+    await world.drain()
+    notices = [
+        message
+        for message in emails_to(world.runtime.settings, world.owner.email)
+        if "before" in str(message["Subject"]) and "linkedin" in str(message["Subject"])
+    ]
+    assert len(notices) == 1
