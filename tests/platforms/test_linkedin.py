@@ -517,6 +517,20 @@ async def test_linkedin_refuses_a_post_body_that_is_not_sent_as_json(
     assert fake.published() == []
 
 
+async def test_linkedin_refuses_a_rest_call_without_the_restli_protocol_header(
+    fake: FakeNetwork, member: Credentials
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {member.access_token}",
+        "LinkedIn-Version": API_VERSION_HEADERS["LinkedIn-Version"],
+    }
+    body = {"initializeUploadRequest": {"owner": member.external_id}}
+    async with httpx.AsyncClient(base_url=fake.url) as http:
+        answer = await http.post("/rest/images?action=initializeUpload", json=body, headers=headers)
+    assert answer.status_code == 400
+    assert "X-Restli-Protocol-Version" in answer.json()["message"]
+
+
 # --- failures --------------------------------------------------------------------------------
 
 
