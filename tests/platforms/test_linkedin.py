@@ -28,6 +28,7 @@ from t21.platforms.base import (
 )
 from t21.platforms.linkedin import LinkedInOptions, LinkedInProvider
 from t21.platforms.linkedin.wire import escape_little, seconds_until_utc_midnight, unescape_little
+from t21.platforms.registry import platform_config
 from t21.sandbox.linkedin import create_linkedin_app
 from t21.sandbox.linkedin.wire import render_little
 from tests.platforms.harness import (
@@ -692,3 +693,23 @@ async def test_the_legacy_ugc_post_flow_publishes_with_an_x_restli_id(
     [post] = fake.published()
     assert created.headers["x-restli-id"] == post["id"]
     assert post["text"] == "Legacy (plain) text"
+
+
+def test_the_scopes_asked_for_come_from_the_networks_setting(settings_factory: Any) -> None:
+    settings = settings_factory(
+        linkedin_scopes="openid, profile w_member_social r_member_postAnalytics",
+        linkedin_client_id="app-id",
+    )
+    config = platform_config(settings, "linkedin", None)
+    assert config is not None
+    assert config.scopes == ("openid", "profile", "w_member_social", "r_member_postAnalytics")
+    url = LinkedInProvider(config).authorization_url(
+        state="s", redirect_uri=REDIRECT_URI, code_verifier=None
+    )
+    assert parse_qs(urlsplit(url).query)["scope"] == [
+        "openid profile w_member_social r_member_postAnalytics"
+    ]
+    default = platform_config(settings_factory(linkedin_client_id="app-id"), "linkedin", None)
+    assert default is not None
+    assert default.scopes == ()
+    assert default.requested_scopes(LinkedInProvider.scopes) == LinkedInProvider.scopes
