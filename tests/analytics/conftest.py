@@ -5,7 +5,7 @@ publishing engine would), then collected by the loop and its jobs."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,10 +24,34 @@ from t21.posts.models import PostTarget, TargetStatus
 from t21.social.models import SocialAccount
 from t21.social.tokens import credentials
 from t21.worker.loops import LoopRunner
-from tests.social.conftest import World, sandbox, world  # noqa: F401  (fixtures)
-from tests.support.accounts import Account
+from tests.social.conftest import FRONT_END, World, sandbox  # noqa: F401  (fixtures)
+from tests.support.accounts import Account, register
 
 ANALYTICS = "/api/v1/analytics"
+# LinkedIn's post numbers need r_member_postAnalytics: an app with the Community Management API
+# product, and T21 configured to ask for it.
+LINKEDIN_SCOPES = "openid profile email w_member_social r_member_postAnalytics"
+
+
+@pytest.fixture
+async def world(app_factory: Any, sandbox: str) -> AsyncIterator[World]:  # noqa: F811
+    app = app_factory(
+        sandbox_url=sandbox,
+        public_url="http://testserver",
+        frontend_url=FRONT_END,
+        linkedin_scopes=LINKEDIN_SCOPES,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+            owner = await register(api)
+            brand = await api.post("/api/v1/brands", json={"name": "Acme"}, headers=owner.headers)
+            assert brand.status_code == 201, brand.text
+            built = World(
+                app=app, api=api, sandbox=sandbox, owner=owner, brand_id=brand.json()["id"]
+            )
+            built.control("linkedin", "POST", "/settings", {"app_scopes": LINKEDIN_SCOPES.split()})
+            yield built
 
 
 @dataclass(frozen=True)
@@ -195,5 +219,5 @@ def frozen_at(at: datetime | None) -> Iterator[None]:
 
 
 @pytest.fixture
-def studio(world: World) -> Studio:  # noqa: F811
+def studio(world: World) -> Studio:
     return Studio(world)

@@ -79,9 +79,10 @@ async def test_an_accounts_targets_are_fetched_in_one_call(studio: Studio) -> No
         for request in studio.world.control("twitter", "GET", "/requests")["requests"][before:]
         if request["method"] == "GET" and request["path"] == "/2/tweets"
     ]
-    assert len(lookups) == 1
+    # One lookup of public numbers, one of the non-public ones (the posts are under 30 days).
+    assert len(lookups) == 2
     for post in posts:
-        assert post.external_id in lookups[0]["query"]
+        assert all(post.external_id in lookup["query"] for lookup in lookups)
         assert len(await studio.snapshots(post)) == 1
 
 
@@ -244,7 +245,10 @@ async def test_tokens_about_to_expire_are_refreshed_before_collecting(studio: St
         await session.execute(
             update(SocialAccount)
             .where(SocialAccount.id == account_id)
-            .values(token_expires_at=clock.now() + timedelta(seconds=60))
+            .values(
+                token_expires_at=clock.now() + timedelta(seconds=60),
+                refresh_due_at=clock.now() - timedelta(seconds=1),
+            )
         )
 
     await studio.collect()
@@ -256,3 +260,48 @@ async def test_tokens_about_to_expire_are_refreshed_before_collecting(studio: St
         assert account.last_refreshed_at is not None
         assert account.token_expires_at is not None
         assert account.token_expires_at > clock.now() + timedelta(minutes=30)
+
+
+async def test_linkedin_numbers_without_the_analytics_scope_are_skipped_with_the_reason(
+    studio: Studio,
+) -> None:
+    post = await studio.publish("linkedin")
+    studio.set_linkedin_analytics(post, IMPRESSION=40)
+    account_id = uuid.UUID(await studio.account("linkedin"))
+    # Connected with what a new LinkedIn app gets: no r_member_postAnalytics.
+    async with session_scope(studio.world.runtime) as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == account_id)
+            .values(scopes=["email", "openid", "profile", "w_member_social"])
+        )
+    before = len(studio.world.control("linkedin", "GET", "/requests")["requests"])
+
+    assert await studio.collect() == 1
+
+    assert await studio.snapshots(post) == []
+    requests = studio.world.control("linkedin", "GET", "/requests")["requests"][before:]
+    assert not [r for r in requests if r["path"] == "/rest/memberCreatorPostAnalytics"]
+    async with session_scope(studio.world.runtime) as session:
+        account = await session.get(SocialAccount, account_id)
+        assert account is not None
+        assert account.status.value == "active"  # posting still works
+        assert account.metrics_unavailable is not None
+        assert "r_member_postAnalytics" in account.metrics_unavailable
+    target = await studio.target(post)
+    assert target.next_collect_at is not None
+    assert target.next_collect_at > clock.now() + timedelta(hours=5)
+    # Reconnected with the permission: collected again, and the reason is gone.
+    async with session_scope(studio.world.runtime) as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == account_id)
+            .values(scopes=["openid", "profile", "r_member_postAnalytics", "w_member_social"])
+        )
+    await studio.due(post)
+    assert await studio.collect() == 1
+    assert len(await studio.snapshots(post)) == 1
+    async with session_scope(studio.world.runtime) as session:
+        account = await session.get(SocialAccount, account_id)
+        assert account is not None
+        assert account.metrics_unavailable is None

@@ -40,7 +40,9 @@ class FakeNetwork:
 
     url: str
 
-    def config(self, name: str, *, timeout_s: float = 5.0) -> PlatformConfig:
+    def config(
+        self, name: str, *, timeout_s: float = 5.0, scopes: tuple[str, ...] = ()
+    ) -> PlatformConfig:
         return PlatformConfig(
             name=name,
             client_id="t21-sandbox",
@@ -52,6 +54,7 @@ class FakeNetwork:
             poll_interval_s=0.01,
             poll_timeout_s=10.0,
             timeout_s=timeout_s,
+            scopes=scopes,
         )
 
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

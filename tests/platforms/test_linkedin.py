@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Credentials,
     MediaItem,
@@ -28,6 +28,7 @@ from t21.platforms.base import (
 )
 from t21.platforms.linkedin import LinkedInOptions, LinkedInProvider
 from t21.platforms.linkedin.wire import escape_little, seconds_until_utc_midnight, unescape_little
+from t21.platforms.registry import platform_config
 from t21.sandbox.linkedin import create_linkedin_app
 from t21.sandbox.linkedin.wire import render_little
 from tests.platforms.harness import (
@@ -77,6 +78,30 @@ async def member(linkedin: LinkedInProvider) -> Credentials:
     return credentials(connection)
 
 
+# An app with the Community Management API product, and r_member_social granted by LinkedIn.
+APPROVED_SCOPES = (
+    "openid",
+    "profile",
+    "email",
+    "w_member_social",
+    "r_member_postAnalytics",
+    "r_member_social",
+)
+
+
+@pytest.fixture
+def approved(fake: FakeNetwork) -> LinkedInProvider:
+    """T21 configured to ask for the analytics and read scopes, at an app LinkedIn gave them."""
+    settings(fake, app_scopes=list(APPROVED_SCOPES))
+    return LinkedInProvider(fake.config("linkedin", scopes=APPROVED_SCOPES))
+
+
+@pytest.fixture
+async def reader(approved: LinkedInProvider) -> Credentials:
+    [connection] = await connect(approved)
+    return credentials(connection)
+
+
 def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     response = httpx.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
     assert response.status_code < 300, response.text
@@ -105,12 +130,8 @@ def test_provider_satisfies_the_protocol_with_linkedin_limits_from_platforms_md(
     provider: Provider = LinkedInProvider(FakeNetwork("http://127.0.0.1:9").config("linkedin"))
     limits = provider.limits
     assert (provider.name, provider.uses_pkce) == ("linkedin", False)
-    assert set(provider.scopes) >= {
-        "openid",
-        "profile",
-        "w_member_social",
-        "r_member_postAnalytics",
-    }
+    # What a freshly created app gets: no Community Management API scope, no restricted one.
+    assert provider.scopes == ("openid", "profile", "email", "w_member_social")
     assert (limits.max_text, limits.text_counting) == (3000, TextCounting.CHARACTERS)
     assert (limits.max_images, limits.max_videos, limits.min_multi_images) == (20, 1, 2)
     assert not limits.requires_media
@@ -150,7 +171,7 @@ def test_any_text_escaped_by_the_adapter_reads_back_whole_on_linkedin(text: str)
 # --- connecting ------------------------------------------------------------------------------
 
 
-def test_authorization_url_asks_for_posting_and_analytics_scopes_without_pkce(
+def test_authorization_url_asks_for_the_scopes_a_new_app_gets_without_pkce(
     linkedin: LinkedInProvider, fake: FakeNetwork
 ) -> None:
     url = linkedin.authorization_url(state="s1", redirect_uri=REDIRECT_URI, code_verifier=None)
@@ -373,8 +394,9 @@ async def test_the_same_post_twice_is_a_permanent_duplicate(
 
 
 async def test_find_recent_lists_the_members_posts_newest_first_with_their_text(
-    linkedin: LinkedInProvider, member: Credentials
+    approved: LinkedInProvider, reader: Credentials
 ) -> None:
+    linkedin, member = approved, reader
     since = datetime.now(UTC) - timedelta(minutes=1)
     older = await linkedin.publish(member, PublishRequest(text="First (draft)"))
     newer = await linkedin.publish(member, PublishRequest(text="Second #post"))
@@ -387,8 +409,9 @@ async def test_find_recent_lists_the_members_posts_newest_first_with_their_text(
 
 
 async def test_metrics_map_linkedin_analytics_to_t21_names_and_none_without_data(
-    linkedin: LinkedInProvider, fake: FakeNetwork, media: MediaServer, member: Credentials
+    approved: LinkedInProvider, fake: FakeNetwork, media: MediaServer, reader: Credentials
 ) -> None:
+    linkedin, member = approved, reader
     share = await linkedin.publish(member, PublishRequest(text="Counted"))
     album = await linkedin.publish(
         member, PublishRequest(text="Album", media=[media.image(9, 9), media.image(9, 8)])
@@ -406,6 +429,107 @@ async def test_metrics_map_linkedin_analytics_to_t21_names_and_none_without_data
     assert metrics[fresh.external_id] is None
     queried = [r["query"] for r in fake.requests() if r["path"].endswith("PostAnalytics")]
     assert any("entity=(ugc:urn%3Ali%3AugcPost%3A" in query for query in queried)
+
+
+async def test_without_r_member_social_find_recent_says_it_cannot_check_without_asking(
+    linkedin: LinkedInProvider, fake: FakeNetwork, member: Credentials
+) -> None:
+    await linkedin.publish(member, PublishRequest(text="Did it go out?"))
+    assert linkedin.find_recent_blocker(member) is not None
+    assert "r_member_social" in (linkedin.find_recent_blocker(member) or "")
+    before = len(paths(fake, "GET", "/rest/posts"))
+    with pytest.raises(NotPermitted) as caught:
+        await linkedin.find_recent(member, since=datetime.now(UTC) - timedelta(minutes=5))
+    assert caught.value.code == "cannot_check"
+    assert len(paths(fake, "GET", "/rest/posts")) == before  # nothing asked
+
+
+async def test_linkedin_refuses_the_author_query_to_a_token_with_only_the_posting_scope(
+    linkedin: LinkedInProvider, fake: FakeNetwork, member: Credentials
+) -> None:
+    # The old adapter's request, with a token granted w_member_social only: LinkedIn says 403.
+    headers = {"Authorization": f"Bearer {member.access_token}"} | API_VERSION_HEADERS
+    async with httpx.AsyncClient(base_url=fake.url) as http:
+        answer = await http.get(
+            f"/rest/posts?q=author&author={quote(member.external_id, safe='')}",
+            headers=headers | {"X-RestLi-Method": "FINDER"},
+        )
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "ACCESS_DENIED"
+    # Scopes unknown (an account connected before they were kept): tried, and the refusal
+    # still says "cannot check" rather than a generic failure.
+    unknown = replace(member, scopes=frozenset())
+    assert linkedin.find_recent_blocker(unknown) is None
+    with pytest.raises(NotPermitted) as caught:
+        await linkedin.find_recent(unknown, since=datetime.now(UTC) - timedelta(minutes=5))
+    assert caught.value.code == "cannot_check"
+
+
+def test_an_organization_page_needs_r_organization_social_to_be_checked(
+    linkedin: LinkedInProvider,
+) -> None:
+    page = Credentials(
+        access_token="t",
+        external_id="urn:li:organization:2414183",
+        scopes=frozenset({"w_organization_social", "r_organization_social"}),
+    )
+    assert linkedin.find_recent_blocker(page) is None
+    without = replace(page, scopes=frozenset({"w_organization_social"}))
+    assert "r_organization_social" in (linkedin.find_recent_blocker(without) or "")
+
+
+async def test_metrics_without_the_analytics_scope_are_skipped_with_the_reason(
+    linkedin: LinkedInProvider, fake: FakeNetwork, member: Credentials
+) -> None:
+    post = await linkedin.publish(member, PublishRequest(text="Counted?"))
+    with pytest.raises(NotPermitted) as caught:
+        await linkedin.metrics(member, [post.external_id])
+    assert "r_member_postAnalytics" in caught.value.message
+    assert paths(fake, "GET", "/rest/memberCreatorPostAnalytics") == []
+
+
+async def test_an_app_without_community_management_is_refused_the_analytics_scope_at_sign_in(
+    fake: FakeNetwork, linkedin: LinkedInProvider
+) -> None:
+    # What T21 asked for before: the analytics scope at every connection.
+    old = LinkedInProvider(
+        fake.config("linkedin", scopes=(*LinkedInProvider.scopes, "r_member_postAnalytics"))
+    )
+    url = old.authorization_url(state="s1", redirect_uri=REDIRECT_URI, code_verifier=None)
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(url)
+    back = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
+    assert back["error"] == "unauthorized_scope_error"
+    assert "r_member_postAnalytics" in back["error_description"]
+    assert "code" not in back
+    # The defaults connect.
+    [connection] = await connect(linkedin)
+    assert connection.grant.scopes == {"openid", "profile", "email", "w_member_social"}
+
+
+async def test_linkedin_refuses_a_post_body_that_is_not_sent_as_json(
+    fake: FakeNetwork, member: Credentials
+) -> None:
+    headers = {"Authorization": f"Bearer {member.access_token}"} | API_VERSION_HEADERS
+    body = {"author": member.external_id, "commentary": "Form?", "visibility": "PUBLIC"}
+    async with httpx.AsyncClient(base_url=fake.url) as http:
+        answer = await http.post("/rest/posts", data=body, headers=headers)
+    assert answer.status_code == 415
+    assert fake.published() == []
+
+
+async def test_linkedin_refuses_a_rest_call_without_the_restli_protocol_header(
+    fake: FakeNetwork, member: Credentials
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {member.access_token}",
+        "LinkedIn-Version": API_VERSION_HEADERS["LinkedIn-Version"],
+    }
+    body = {"initializeUploadRequest": {"owner": member.external_id}}
+    async with httpx.AsyncClient(base_url=fake.url) as http:
+        answer = await http.post("/rest/images?action=initializeUpload", json=body, headers=headers)
+    assert answer.status_code == 400
+    assert "X-Restli-Protocol-Version" in answer.json()["message"]
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -468,8 +592,9 @@ async def test_a_server_error_on_the_post_request_is_ambiguous(
 
 
 async def test_a_lost_answer_to_the_post_is_ambiguous_and_find_recent_finds_the_post(
-    fake: FakeNetwork, linkedin: LinkedInProvider, member: Credentials
+    fake: FakeNetwork, approved: LinkedInProvider, reader: Credentials
 ) -> None:
+    linkedin, member = approved, reader
     since = datetime.now(UTC) - timedelta(minutes=1)
     hasty = LinkedInProvider(fake.config("linkedin", timeout_s=0.3))
     fake.inject(status=200, method="POST", path="^/rest/posts$", lose_response=True, delay_s=1.0)
@@ -568,3 +693,23 @@ async def test_the_legacy_ugc_post_flow_publishes_with_an_x_restli_id(
     [post] = fake.published()
     assert created.headers["x-restli-id"] == post["id"]
     assert post["text"] == "Legacy (plain) text"
+
+
+def test_the_scopes_asked_for_come_from_the_networks_setting(settings_factory: Any) -> None:
+    settings = settings_factory(
+        linkedin_scopes="openid, profile w_member_social r_member_postAnalytics",
+        linkedin_client_id="app-id",
+    )
+    config = platform_config(settings, "linkedin", None)
+    assert config is not None
+    assert config.scopes == ("openid", "profile", "w_member_social", "r_member_postAnalytics")
+    url = LinkedInProvider(config).authorization_url(
+        state="s", redirect_uri=REDIRECT_URI, code_verifier=None
+    )
+    assert parse_qs(urlsplit(url).query)["scope"] == [
+        "openid profile w_member_social r_member_postAnalytics"
+    ]
+    default = platform_config(settings_factory(linkedin_client_id="app-id"), "linkedin", None)
+    assert default is not None
+    assert default.scopes == ()
+    assert default.requested_scopes(LinkedInProvider.scopes) == LinkedInProvider.scopes

@@ -303,6 +303,42 @@ async def test_publish_single_image_uploads_finalizes_and_sets_alt_text(
     assert paths(fake, "GET", "/2/media/upload") == []  # images need no processing
 
 
+async def test_alt_text_of_a_video_is_left_out_and_the_video_is_posted(
+    x: TwitterProvider, fake: FakeNetwork, media: MediaServer, account: Credentials
+) -> None:
+    video = replace(media.video(4096), alt_text="A cat jumps")
+    published = await x.publish(account, PublishRequest(text="Jump", media=[video]))
+    [post] = fake.published()
+    assert post["id"] == published.external_id
+    assert post["media"][0]["alt_text"] is None
+    assert paths(fake, "POST", "/2/media/metadata") == []
+
+
+async def test_x_refuses_alt_text_on_a_video_but_takes_it_on_a_gif(
+    x: TwitterProvider, fake: FakeNetwork, media: MediaServer, account: Credentials
+) -> None:
+    animated = replace(gif(media), alt_text="A loop")
+    await x.publish(account, PublishRequest(text="Loop", media=[animated]))
+    [post] = fake.published()
+    assert post["media"][0]["alt_text"] == "A loop"
+    headers = {"Authorization": f"Bearer {account.access_token}"}
+    started = await call(
+        "POST",
+        f"{fake.url}/2/media/upload/initialize",
+        json={"media_type": "video/mp4", "total_bytes": 4096, "media_category": "tweet_video"},
+        headers=headers,
+    )
+    media_id = started.json()["data"]["id"]
+    refused = await call(
+        "POST",
+        f"{fake.url}/2/media/metadata",
+        json={"id": media_id, "metadata": {"alt_text": {"text": "A cat jumps"}}},
+        headers=headers,
+    )
+    assert refused.status_code == 400
+    assert "only for images and GIFs" in refused.json()["errors"][0]["message"]
+
+
 async def test_publish_four_images_keeps_their_order(
     x: TwitterProvider, fake: FakeNetwork, media: MediaServer, account: Credentials
 ) -> None:
@@ -488,11 +524,15 @@ async def test_metrics_map_public_and_non_public_numbers_and_video_views_to_t21_
     assert metrics[video.external_id] == PostMetrics(
         impressions=0, likes=0, comments=0, shares=0, saves=0, clicks=0, video_views=345
     )
-    [lookup] = [
-        r["query"] for r in fake.requests() if (r["method"], r["path"]) == ("GET", "/2/tweets")
+    public, private = [
+        parse_qs(r["query"])
+        for r in fake.requests()
+        if (r["method"], r["path"]) == ("GET", "/2/tweets")
     ]
-    assert "non_public_metrics" in lookup
-    assert "attachments.media_keys" in lookup
+    assert "non_public_metrics" not in public["tweet.fields"][0]
+    assert public["expansions"] == ["attachments.media_keys"]
+    assert private["tweet.fields"] == ["non_public_metrics"]
+    assert set(private["ids"][0].split(",")) == {post.external_id, video.external_id}
 
 
 async def test_metrics_are_none_for_a_post_x_has_no_data_for_and_clicks_none_after_30_days(
@@ -516,6 +556,54 @@ async def test_metrics_are_none_for_a_post_x_has_no_data_for_and_clicks_none_aft
     )
     assert metrics[gone.external_id] is None
     assert metrics[unknown] is None
+    lookups = [r for r in fake.requests() if (r["method"], r["path"]) == ("GET", "/2/tweets")]
+    assert len(lookups) == 1  # no post young enough to ask X for its non-public numbers
+
+
+async def test_x_leaves_out_a_post_whose_non_public_metrics_it_refuses(
+    x: TwitterProvider, fake: FakeNetwork, account: Credentials
+) -> None:
+    old = await x.publish(account, PublishRequest(text="Two months ago"))
+    young = await x.publish(account, PublishRequest(text="Yesterday"))
+    control(fake, "POST", "/age", {"id": old.external_id, "days": 60})
+    answer = await call(
+        "GET",
+        f"{fake.url}/2/tweets",
+        params={
+            "ids": f"{old.external_id},{young.external_id}",
+            "tweet.fields": "public_metrics,non_public_metrics",
+        },
+        headers={"Authorization": f"Bearer {account.access_token}"},
+    )
+    body = answer.json()
+    assert answer.status_code == 200
+    assert [item["id"] for item in body["data"]] == [young.external_id]
+    [refused] = body["errors"]
+    assert (refused["resource_id"], refused["field"]) == (old.external_id, "non_public_metrics")
+    assert refused["title"] == "Field Authorization Error"
+
+
+async def test_metrics_of_a_mix_of_old_and_young_posts_give_every_post_its_public_numbers(
+    x: TwitterProvider, fake: FakeNetwork, account: Credentials
+) -> None:
+    old = await x.publish(account, PublishRequest(text="Old news"))
+    young = await x.publish(account, PublishRequest(text="Fresh news"))
+    for post, likes in ((old, 7), (young, 2)):
+        numbers = {"id": post.external_id, "like_count": likes, "url_link_clicks": likes * 10}
+        control(fake, "POST", "/metrics", numbers)
+    control(fake, "POST", "/age", {"id": old.external_id, "days": 45})
+    metrics = await x.metrics(account, [old.external_id, young.external_id])
+    old_numbers, young_numbers = metrics[old.external_id], metrics[young.external_id]
+    assert old_numbers is not None
+    assert young_numbers is not None
+    assert (old_numbers.likes, old_numbers.clicks) == (7, None)
+    assert (young_numbers.likes, young_numbers.clicks) == (2, 20)
+    private = [
+        parse_qs(r["query"])
+        for r in fake.requests()
+        if (r["method"], r["path"]) == ("GET", "/2/tweets") and "non_public_metrics" in r["query"]
+    ]
+    assert [query["ids"] for query in private] == [[young.external_id]]
 
 
 # --- failures ----------------------------------------------------------------------------------

@@ -114,8 +114,15 @@ async def public_engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]
 
 
 @asynccontextmanager
-async def _engine(app_factory: Any, sandbox: str, public_url: str) -> AsyncIterator[Engine]:  # noqa: F811
-    app = app_factory(sandbox_url=sandbox, public_url=public_url, frontend_url=FRONT_END, **FAST)
+async def _engine(
+    app_factory: Any,
+    sandbox: str,  # noqa: F811
+    public_url: str,
+    **settings: Any,
+) -> AsyncIterator[Engine]:
+    app = app_factory(
+        sandbox_url=sandbox, public_url=public_url, frontend_url=FRONT_END, **(FAST | settings)
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:

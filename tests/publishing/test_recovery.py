@@ -3,14 +3,71 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.publishing import reaper
-from tests.publishing.conftest import Engine
+from tests.publishing.conftest import Engine, _engine
 
 TWEETS = r"^/2/tweets$"
+LINKEDIN_POSTS = r"^/rest/posts$"
+# An app LinkedIn granted r_member_social (restricted), and T21 configured to ask for it.
+READ_SCOPES = "openid profile email w_member_social r_member_social"
+
+
+@pytest.fixture
+async def reading_engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:
+    async with _engine(
+        app_factory, sandbox, "http://testserver", linkedin_scopes=READ_SCOPES
+    ) as built:
+        built.world.control("linkedin", "POST", "/settings", {"app_scopes": READ_SCOPES.split()})
+        yield built
+
+
+async def _lose_a_linkedin_post(engine: Engine, content: str) -> dict[str, Any]:
+    """Publish to LinkedIn with the answer to the post lost, then let the reaper reconcile."""
+    engine.world.control(
+        "linkedin",
+        "POST",
+        "/faults",
+        {"status": 200, "path": LINKEDIN_POSTS, "method": "POST", "lose_response": True,
+         "delay_s": 3},
+    )  # fmt: skip
+    post = await engine.publish_now("linkedin", content=content)
+    await engine.tick()
+    assert (await engine.read(post["id"]))["targets"][0]["status"] == "publishing"
+    assert len(engine.published_at_network("linkedin")) == 1
+    with clock.frozen(lambda: datetime.now(UTC) + timedelta(seconds=30)):
+        await engine.tick()
+    target: dict[str, Any] = (await engine.read(post["id"]))["targets"][0]
+    return target
+
+
+async def test_a_linkedin_post_t21_may_not_check_goes_to_review_saying_so(
+    engine: Engine,
+) -> None:
+    target = await _lose_a_linkedin_post(engine, "Went out, but who can tell?")
+    assert target["status"] == "needs_review", target
+    assert target["last_error"]["code"] == "cannot_check"
+    assert "r_member_social" in target["last_error"]["message"]
+    # Nothing was asked that LinkedIn would refuse, and nothing was sent twice.
+    requests = engine.world.control("linkedin", "GET", "/requests")["requests"]
+    assert not [r for r in requests if r["method"] == "GET" and r["path"] == "/rest/posts"]
+    assert len(engine.published_at_network("linkedin")) == 1
+
+
+async def test_a_linkedin_account_granted_r_member_social_is_checked_and_found(
+    reading_engine: Engine,
+) -> None:
+    target = await _lose_a_linkedin_post(reading_engine, "Went out, and T21 can tell")
+    assert target["status"] == "published", target
+    [post] = reading_engine.published_at_network("linkedin")
+    assert target["external_id"] == post["id"]
 
 
 async def test_a_lost_reconciliation_is_tried_again_once_an_attempts_lease_has_passed(

@@ -39,7 +39,8 @@ async def _expire_soon(world: World, account_id: uuid.UUID) -> None:
         await session.execute(
             update(SocialAccount)
             .where(SocialAccount.id == account_id)
-            .values(token_expires_at=clock.now() + timedelta(seconds=60))
+            # As an account sealed before due times were kept: due the least margin before.
+            .values(token_expires_at=clock.now() + timedelta(seconds=60), refresh_due_at=None)
         )
 
 
@@ -146,3 +147,125 @@ async def test_refreshing_someone_elses_account_is_not_found(world: World) -> No
         f"/api/v1/social-accounts/{raw_id}/refresh", headers=stranger.headers
     )
     assert_problem(answer, 404, "not_found")
+
+
+# --- refreshed in time: a share of each token's life ------------------------------------------
+
+
+async def test_each_token_is_due_a_share_of_its_life_before_it_expires(world: World) -> None:
+    [x_id] = await world.connected_ids("twitter")
+    [instagram_id] = await world.connected_ids("instagram")
+    x = await _account(world, uuid.UUID(x_id))
+    instagram = await _account(world, uuid.UUID(instagram_id))
+    assert x.token_expires_at is not None
+    assert instagram.token_expires_at is not None
+    # X's 2-hour token: a fifth of its life, 24 minutes before (not 15 minutes).
+    assert x.refresh_due_at == x.token_expires_at - timedelta(minutes=24)
+    # Instagram's 60-day token can't be refreshed once expired: a week before, not minutes.
+    assert instagram.refresh_due_at == instagram.token_expires_at - timedelta(days=7)
+
+
+async def test_the_sweep_refreshes_a_60_day_token_days_before_it_would_expire(
+    world: World,
+) -> None:
+    world.control("instagram", "POST", "/config", {"refresh_min_age_s": 0})
+    [raw_id] = await world.connected_ids("instagram")
+    account_id = uuid.UUID(raw_id)
+    before = await _account(world, account_id)
+    assert before.token_expires_at is not None
+    runner = world.runtime.state["loops"]
+    assert isinstance(runner, LoopRunner)
+    with clock.frozen(before.token_expires_at - timedelta(days=8)):
+        assert await runner.run_once("social.refresh_tokens") == 0
+    six_days_left = before.token_expires_at - timedelta(days=6)
+    with clock.frozen(six_days_left):
+        assert await runner.run_once("social.refresh_tokens") == 1
+        await world.drain()
+        # Claimed once: the sweep doesn't hand the same account out twice.
+        assert await runner.run_once("social.refresh_tokens") == 0
+    after = await _account(world, account_id)
+    assert after.access_token_encrypted != before.access_token_encrypted
+    assert after.last_refreshed_at == six_days_left
+    assert after.token_expires_at == six_days_left + timedelta(days=60)
+
+
+async def test_an_x_token_is_refreshed_minutes_before_its_two_hours_end(world: World) -> None:
+    [raw_id] = await world.connected_ids("twitter")
+    account_id = uuid.UUID(raw_id)
+    before = await _account(world, account_id)
+    assert before.token_expires_at is not None
+    runner = world.runtime.state["loops"]
+    assert isinstance(runner, LoopRunner)
+    with clock.frozen(before.token_expires_at - timedelta(minutes=30)):
+        assert await runner.run_once("social.refresh_tokens") == 0
+    with clock.frozen(before.token_expires_at - timedelta(minutes=20)):
+        assert await runner.run_once("social.refresh_tokens") == 1
+        await world.drain()
+    after = await _account(world, account_id)
+    assert after.access_token_encrypted != before.access_token_encrypted
+
+
+async def test_a_token_that_cannot_be_refreshed_warns_the_owners_once_before_it_dies(
+    world: World,
+) -> None:
+    # LinkedIn gives refresh tokens to approved partners only: a 60-day token, then nothing.
+    world.control("linkedin", "POST", "/settings", {"partner_mode": False})
+    [raw_id] = await world.connected_ids("linkedin")
+    account_id = uuid.UUID(raw_id)
+    connected = await _account(world, account_id)
+    assert connected.refresh_token_encrypted is None
+    assert connected.token_expires_at is not None
+    expires = connected.token_expires_at
+    runner = world.runtime.state["loops"]
+    assert isinstance(runner, LoopRunner)
+    with clock.frozen(expires - timedelta(days=6)):
+        assert await runner.run_once("social.refresh_tokens") == 1
+        await world.drain()
+        assert await runner.run_once("social.refresh_tokens") == 0
+    with clock.frozen(expires - timedelta(days=1)):
+        assert await runner.run_once("social.refresh_tokens") == 0
+    warned = await _account(world, account_id)
+    assert warned.status is AccountStatus.ACTIVE
+    assert warned.expiry_warned_at is not None
+    assert warned.refresh_due_at == expires
+    notices = [
+        message
+        for message in emails_to(world.runtime.settings, world.owner.email)
+        if "before" in str(message["Subject"]) and "linkedin" in str(message["Subject"])
+    ]
+    assert len(notices) == 1
+    body = notices[0].get_body(("plain",))
+    assert body is not None
+    assert "doesn't let" in body.get_content()
+    # At its expiry the sweep finds it dead: the account needs reconnecting (told once more).
+    with clock.frozen(expires + timedelta(minutes=1)):
+        assert await runner.run_once("social.refresh_tokens") == 1
+        await world.drain()
+    dead = await _account(world, account_id)
+    assert dead.status is AccountStatus.REAUTH_REQUIRED
+    assert len(
+        [m for m in emails_to(world.runtime.settings, world.owner.email)
+         if "before" in str(m["Subject"])]
+    ) == 1  # fmt: skip
+
+
+async def test_a_refresh_token_ending_before_the_next_refresh_warns_the_owners_once(
+    world: World,
+) -> None:
+    # LinkedIn's partner refresh tokens end 365 days after the first sign-in, refreshes or not.
+    [raw_id] = await world.connected_ids("linkedin")
+    account_id = uuid.UUID(raw_id)
+    world.control("linkedin", "POST", "/refresh-tokens/age", {"days": 330})
+    refreshed = await refresh_account(world.runtime, account_id, force=True)
+    assert refreshed.refresh_expires_at is not None
+    assert refreshed.token_expires_at is not None
+    assert refreshed.refresh_expires_at < refreshed.token_expires_at
+    assert refreshed.expiry_warned_at is not None
+    await refresh_account(world.runtime, account_id, force=True)
+    await world.drain()
+    notices = [
+        message
+        for message in emails_to(world.runtime.settings, world.owner.email)
+        if "before" in str(message["Subject"]) and "linkedin" in str(message["Subject"])
+    ]
+    assert len(notices) == 1

@@ -23,7 +23,7 @@ from t21.core import clock
 from t21.core.db import for_claim
 from t21.core.errors import NotFound, T21Error
 from t21.core.logging import get_logger
-from t21.core.outside import OutsideFailure, Permanent, ReauthRequired
+from t21.core.outside import NotPermitted, OutsideFailure, Permanent, ReauthRequired
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
@@ -147,6 +147,7 @@ async def collect_account(
             return 0
         targets = await _held_targets(session, account_id, target_ids, claimed_until)
         platform = account.platform
+        had_note = account.metrics_unavailable is not None
         held: Credentials | None = None
         if not needs_refresh(account, settings, clock.now()):
             held = credentials(settings, account)
@@ -157,6 +158,13 @@ async def collect_account(
             held = credentials(settings, await refresh_account(runtime, account_id))
         provider = configured_provider(runtime, platform)
         fetched = await _fetch(provider, held, [target.external_id for target in targets])
+    except NotPermitted as failure:
+        # Skipped, with the reason kept on the account; asked again much later (the account
+        # may be reconnected with the permission meanwhile).
+        log.info("metrics skipped: permission missing", **_context(account_id, failure))
+        await _note_metrics(runtime, account_id, failure.message)
+        await _postpone(runtime, targets, claimed_until, REAUTH_RETRY_AFTER)
+        return 0
     except ReauthRequired as failure:
         log.warning("metrics refused: account needs reconnecting", **_context(account_id, failure))
         await _postpone(runtime, targets, claimed_until, REAUTH_RETRY_AFTER)
@@ -171,7 +179,20 @@ async def collect_account(
         log.warning("metrics postponed", account_id=str(account_id), error=failure.detail)
         await _postpone(runtime, targets, claimed_until, UNAVAILABLE_RETRY_AFTER)
         return 0
+    if had_note:
+        await _note_metrics(runtime, account_id, None)
     return await _record(runtime, settings, targets, claimed_until, fetched)
+
+
+async def _note_metrics(runtime: Runtime, account_id: uuid.UUID, reason: str | None) -> None:
+    """Why the account's numbers are skipped (None: they are collected again)."""
+    async with session_scope(runtime) as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == account_id)
+            .values(metrics_unavailable=reason)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _context(account_id: uuid.UUID, failure: OutsideFailure) -> dict[str, Any]:

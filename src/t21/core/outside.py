@@ -30,6 +30,12 @@ class Permanent(OutsideFailure):
     """The service refused the request itself; repeating it will fail the same way."""
 
 
+class NotPermitted(OutsideFailure):
+    """The connection wasn't granted a permission this read needs (one the network gives only
+    to approved apps, or that T21 wasn't configured to ask for): nothing was asked, and asking
+    again won't help until the account is reconnected with it. Posting may still work."""
+
+
 class ReauthRequired(OutsideFailure):
     """The credentials are expired, revoked or lack a permission; a person must reconnect."""
 

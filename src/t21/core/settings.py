@@ -116,8 +116,22 @@ class Settings(BaseSettings):
     platform_poll_interval_s: float = Field(default=2.0, gt=0)
     platform_poll_timeout_s: float = Field(default=120.0, gt=0)
     encryption_keys: SecretStr | None = None
+    # Token refresh: each access token is refreshed ahead of its expiry by this share of its
+    # life, never less than `token_refresh_ahead_s` nor more than `token_refresh_ahead_max_s`
+    # (X's 2-hour token 24 minutes before, a 60-day Instagram or LinkedIn token 7 days before).
+    # The sweep looks for due accounts every `token_refresh_interval_s`; a refresh the network
+    # couldn't answer is tried again after `token_refresh_retry_s`.
+    token_refresh_fraction: float = Field(default=0.2, gt=0, lt=1)
     token_refresh_ahead_s: int = Field(default=900, ge=60)
+    token_refresh_ahead_max_s: int = Field(default=7 * 86_400, ge=60)
     token_refresh_interval_s: float = Field(default=60.0, gt=0)
+    token_refresh_retry_s: float = Field(default=300.0, gt=0)
+    # The OAuth scopes T21 asks for at connection, space- or comma-separated; unset, what a
+    # freshly created app can get (LinkedIn: `openid profile email w_member_social`; add
+    # `r_member_postAnalytics` with the Community Management API product, `r_member_social`
+    # where LinkedIn granted it, to read posts back after an interrupted publish).
+    linkedin_scopes: str | None = None
+    twitter_scopes: str | None = None
 
     # --- publishing ----------------------------------------------------------------------------
     dispatch_interval_s: float = Field(default=1.0, gt=0)

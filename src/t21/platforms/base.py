@@ -201,6 +201,12 @@ class PlatformConfig:
     poll_interval_s: float = 2.0
     poll_timeout_s: float = 120.0
     timeout_s: float = 30.0
+    # The OAuth scopes to ask for at connection (`T21_<NETWORK>_SCOPES`); empty: the
+    # provider's defaults, what a freshly created app at the network can get.
+    scopes: tuple[str, ...] = ()
+
+    def requested_scopes(self, defaults: tuple[str, ...]) -> tuple[str, ...]:
+        return self.scopes or defaults
 
 
 class Provider(Protocol):
@@ -250,11 +256,18 @@ class Provider(Protocol):
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published: ...
 
+    def find_recent_blocker(self, credentials: Credentials) -> str | None:
+        """Why `find_recent` can't look at this account's posts (a permission the account
+        wasn't granted), in words for a person; None when it can. A publish T21 can't check
+        then goes to review saying so, instead of failing a call that can't succeed."""
+        ...
+
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20
     ) -> list[RecentPost]:
         """The account's posts since `since`, newest first (reconciliation after an
-        interrupted publish). Raises `Retryable` when the network can't answer now."""
+        interrupted publish). Raises `Retryable` when the network can't answer now, `NotPermitted`
+        when the account may not read them (see `find_recent_blocker`)."""
         ...
 
     async def metrics(

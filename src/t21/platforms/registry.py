@@ -75,6 +75,7 @@ def platform_config(
     auth_override = getattr(settings, f"{name}_auth_base")
     api_override = getattr(settings, f"{name}_api_base")
     upload_override = getattr(settings, f"{name}_upload_base", None)
+    scopes = tuple((getattr(settings, f"{name}_scopes", None) or "").replace(",", " ").split())
     if client_id:
         auth, api, upload = REAL_BASES[name]
         return PlatformConfig(
@@ -87,6 +88,7 @@ def platform_config(
             poll_interval_s=settings.platform_poll_interval_s,
             poll_timeout_s=settings.platform_poll_timeout_s,
             timeout_s=settings.platform_timeout_s,
+            scopes=scopes,
         )
     if sandbox_url is not None and settings.sandbox_enabled:
         base = f"{sandbox_url}/{name}"
@@ -102,6 +104,7 @@ def platform_config(
             poll_interval_s=0.05,
             poll_timeout_s=settings.platform_poll_timeout_s,
             timeout_s=settings.platform_timeout_s,
+            scopes=scopes,
         )
     return None
 

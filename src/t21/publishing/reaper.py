@@ -17,7 +17,7 @@ from t21.core import clock, metrics
 from t21.core.db import for_claim
 from t21.core.errors import T21Error
 from t21.core.logging import get_logger
-from t21.core.outside import OutsideFailure
+from t21.core.outside import NotPermitted, OutsideFailure
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
@@ -129,15 +129,24 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
         account_id, platform = target.social_account_id, target.platform
     verdict: RecentPost | bool | None = None
     reason = "The account is no longer connected, so T21 can't check."
+    # The network won't let T21 look (a permission the account lacks): said as such.
+    cannot_check = False
     if account_id is not None:
         try:
             account = await refresh_account(runtime, account_id)
             provider = configured_provider(runtime, platform)
+            held = credentials(settings, account)
+            blocker = provider.find_recent_blocker(held)
+            if blocker is not None:
+                raise NotPermitted(blocker, code="cannot_check")
             recent = await provider.find_recent(
-                credentials(settings, account), since=started - CLOCK_SKEW, limit=RECONCILE_LOOKBACK
+                held, since=started - CLOCK_SKEW, limit=RECONCILE_LOOKBACK
             )
             verdict = match_recent(recent, text, started)
             reason = "The network shows posts since the attempt, but none matches this one."
+        except NotPermitted as failure:
+            cannot_check = True
+            reason = failure.message
         except (OutsideFailure, T21Error) as failure:
             message = failure.message if isinstance(failure, OutsideFailure) else failure.detail
             reason = f"The network couldn't say whether it posted: {message}"
@@ -175,7 +184,7 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
             target.due_at = None
             record_error(
                 target,
-                "needs_review",
+                "cannot_check" if cannot_check else "needs_review",
                 f"A publishing attempt was cut off and T21 couldn't confirm whether it posted. "
                 f"{reason} Check the account: reschedule the post if it isn't there.",
             )

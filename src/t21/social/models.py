@@ -26,6 +26,7 @@ class SocialAccount(RecordModel):
     __table_args__ = (
         UniqueConstraint("brand_id", "platform", "external_id"),
         Index("ix_social_accounts_status_token_expires_at", "status", "token_expires_at"),
+        Index("ix_social_accounts_status_refresh_due_at", "status", "refresh_due_at"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -52,6 +53,13 @@ class SocialAccount(RecordModel):
     refresh_claimed_until: Mapped[datetime | None]
     # The admins were emailed that it needs reconnecting (once per disconnection).
     reauth_notified_at: Mapped[datetime | None]
+    # When to refresh the access token: ahead of its expiry by a share of its life
+    # (`social.tokens.refresh_margin`); when it can't be refreshed, its expiry.
+    refresh_due_at: Mapped[datetime | None]
+    # The owners were emailed that the token will die and can't be refreshed (once per token).
+    expiry_warned_at: Mapped[datetime | None]
+    # Why the network's numbers aren't collected for this account (a permission it lacks).
+    metrics_unavailable: Mapped[str | None] = mapped_column(Text)
     # The network asked us to wait (a 429 and its reset): nothing is published before then.
     rate_limited_until: Mapped[datetime | None]
 

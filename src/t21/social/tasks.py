@@ -1,4 +1,5 @@
-"""Refreshing tokens ahead of expiry: a loop finds what is due, a job refreshes one account."""
+"""Refreshing tokens ahead of expiry: a sweep claims the accounts that are due, a job
+refreshes one account (or warns its owners once that it can't be refreshed)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from t21.core.logging import get_logger
 from t21.core.outside import ReauthRequired, Retryable
 from t21.core.runtime import get_runtime
-from t21.social.tokens import due_for_refresh, refresh_account
+from t21.social.tokens import claim_due_refreshes, refresh_account
 from t21.worker.jobs import enqueue, job
 from t21.worker.loops import periodic
 
@@ -21,11 +22,12 @@ REFRESH_BATCH = 100
 @job("social.refresh_account")
 async def refresh_tokens_of(account_id: str) -> None:
     try:
-        await refresh_account(get_runtime(), uuid.UUID(account_id))
+        # Claimed by the sweep (its due time moved on), so the refresh is asked for outright.
+        await refresh_account(get_runtime(), uuid.UUID(account_id), force=True)
     except ReauthRequired:
         return  # recorded on the account, admins told
     except Retryable as failure:
-        # The loop comes back to it while it is still due.
+        # The sweep comes back to it once its claim runs out.
         log.warning("token refresh postponed", account_id=account_id, error=failure.message)
 
 
@@ -35,8 +37,8 @@ async def refresh_tokens_of(account_id: str) -> None:
     batch_size=REFRESH_BATCH,
 )
 async def refresh_due_tokens(session: AsyncSession) -> int:
-    """Enqueue a refresh for every active account whose token expires soon."""
-    due = await due_for_refresh(session, get_runtime().settings, limit=REFRESH_BATCH)
+    """Claim every active account whose token is due for a refresh and enqueue its refresh."""
+    due = await claim_due_refreshes(session, get_runtime().settings, limit=REFRESH_BATCH)
     for account_id in due:
         enqueue(refresh_tokens_of, account_id=str(account_id))
     return len(due)

@@ -11,11 +11,12 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock
 from t21.core.crypto import keyring
+from t21.core.db import for_claim
 from t21.core.errors import NotFound
 from t21.core.logging import get_logger
 from t21.core.outside import OutsideFailure, Permanent, ReauthRequired, Retryable
@@ -41,9 +42,21 @@ def _associated(account_id: uuid.UUID, field: str) -> str:
     return f"social_account:{account_id}:{field}"
 
 
+def refresh_margin(settings: Settings, lifetime: timedelta) -> timedelta:
+    """How long before its expiry a token living `lifetime` is refreshed: a share of its life,
+    within the configured bounds, and never more than half of it (X's 2-hour token 24 minutes
+    before, a 60-day Instagram or LinkedIn token 7 days before). Instagram refuses to refresh a
+    token younger than 24 hours and can't refresh one that expired, so the margin is days, not
+    minutes (developers.facebook.com/docs/instagram-platform/reference/refresh_access_token)."""
+    life = lifetime.total_seconds()
+    share = life * settings.token_refresh_fraction
+    bounded = min(max(share, settings.token_refresh_ahead_s), settings.token_refresh_ahead_max_s)
+    return timedelta(seconds=max(0.0, min(bounded, life / 2)))
+
+
 def seal_grant(settings: Settings, account: SocialAccount, grant: TokenGrant) -> None:
-    """Put `grant`'s tokens on `account`, encrypted. A grant without a refresh token keeps the
-    stored one: losing it would force a person to reconnect."""
+    """Put `grant`'s tokens on `account`, encrypted, and when to refresh them. A grant without a
+    refresh token keeps the stored one: losing it would force a person to reconnect."""
     ring = keyring(settings)
     now = clock.now()
     account.access_token_encrypted = ring.encrypt(
@@ -56,11 +69,27 @@ def seal_grant(settings: Settings, account: SocialAccount, grant: TokenGrant) ->
         account.refresh_expires_at = (
             now + timedelta(seconds=grant.refresh_expires_in) if grant.refresh_expires_in else None
         )
-    account.token_expires_at = (
-        now + timedelta(seconds=grant.expires_in) if grant.expires_in else None
-    )
+    if grant.expires_in:
+        lifetime = timedelta(seconds=grant.expires_in)
+        account.token_expires_at = now + lifetime
+        account.refresh_due_at = account.token_expires_at - refresh_margin(settings, lifetime)
+    else:
+        account.token_expires_at = account.refresh_due_at = None
+    if not _refresh_ends_first(account):
+        # A token that can be refreshed again: a later dead end deserves a warning of its own.
+        account.expiry_warned_at = None
     if grant.scopes:
         account.scopes = sorted(grant.scopes)
+
+
+def _refresh_ends_first(account: SocialAccount) -> bool:
+    """Whether the refresh token dies before the access token does (LinkedIn's refresh tokens
+    last 365 days from the first grant, whatever the refreshes), so no refresh can follow."""
+    return (
+        account.refresh_expires_at is not None
+        and account.token_expires_at is not None
+        and account.refresh_expires_at <= account.token_expires_at
+    )
 
 
 def credentials(settings: Settings, account: SocialAccount) -> Credentials:
@@ -100,11 +129,19 @@ def reencrypt(settings: Settings, account: SocialAccount) -> bool:
     return changed
 
 
+def refresh_due_at(account: SocialAccount, settings: Settings) -> datetime | None:
+    """When the account's token is due for a refresh; None if it never expires. An account
+    sealed before due times were kept is due the least margin before its expiry."""
+    if account.refresh_due_at is not None:
+        return account.refresh_due_at
+    if account.token_expires_at is None:
+        return None
+    return account.token_expires_at - timedelta(seconds=settings.token_refresh_ahead_s)
+
+
 def needs_refresh(account: SocialAccount, settings: Settings, now: datetime) -> bool:
-    expires = account.token_expires_at
-    return expires is not None and expires <= now + timedelta(
-        seconds=settings.token_refresh_ahead_s
-    )
+    due = refresh_due_at(account, settings)
+    return due is not None and due <= now
 
 
 async def _claim(session: AsyncSession, account_id: uuid.UUID, now: datetime) -> bool:
@@ -170,6 +207,7 @@ async def refresh_account(
     except Exception:
         await _release(runtime, account_id, error="the refresh failed unexpectedly")
         raise
+    dead = False
     async with session_scope(runtime) as session:
         account = await session.get(SocialAccount, account_id, populate_existing=True)
         if account is None:
@@ -177,15 +215,27 @@ async def refresh_account(
         now = clock.now()
         if grant is not None:
             seal_grant(settings, account, grant)
+            if _refresh_ends_first(account) and account.refresh_expires_at is not None:
+                await _warn_expiring(session, settings, account, account.refresh_expires_at)
         elif account.token_expires_at is not None and account.token_expires_at <= now:
-            # Nothing to refresh with and nothing left: a person must reconnect.
+            # Nothing to refresh with and nothing left: a person must reconnect. Recorded
+            # before raising, outside the unit of work (raising inside would undo it).
             await _mark_reauth(session, settings, account, "The access token expired.")
-            raise ReauthRequired("The access token expired and can't be refreshed.")
-        account.last_refreshed_at = now
-        account.refresh_claimed_until = None
-        account.status = AccountStatus.ACTIVE
-        account.last_error = None
+            account.refresh_claimed_until = None
+            dead = True
+        elif account.token_expires_at is not None:
+            # The network gives nothing to refresh with: tell the owners while the token still
+            # works, and look again only when it expires.
+            account.refresh_due_at = account.token_expires_at
+            await _warn_expiring(session, settings, account, account.token_expires_at)
+        if not dead:
+            account.last_refreshed_at = now
+            account.refresh_claimed_until = None
+            account.status = AccountStatus.ACTIVE
+            account.last_error = None
         await session.flush()
+    if dead:
+        raise ReauthRequired("The access token expired and can't be refreshed.")
     log.info("tokens refreshed", account_id=str(account_id), platform=platform)
     return account
 
@@ -227,8 +277,37 @@ async def _mark_reauth(
     await session.flush()
 
 
+async def _warn_expiring(
+    session: AsyncSession, settings: Settings, account: SocialAccount, dies_at: datetime
+) -> None:
+    """Email the account's owners, once, that its access ends at `dies_at` and can't be
+    refreshed: reconnecting before then keeps its posts going."""
+    if account.expiry_warned_at is not None:
+        return
+    account.expiry_warned_at = clock.now()
+    # The `social_account.expiring` event is raised here once T21 has events.
+    log.info("account access expiring", account_id=str(account.id), expires_at=dies_at)
+    await _email_admins(
+        session,
+        settings,
+        account,
+        "account_expiring",
+        {"expires_at": dies_at.strftime("%d %B %Y, %H:%M UTC")},
+    )
+
+
 async def _notify_admins(
     session: AsyncSession, settings: Settings, account: SocialAccount, reason: str
+) -> None:
+    await _email_admins(session, settings, account, "account_reauth", {"reason": reason})
+
+
+async def _email_admins(
+    session: AsyncSession,
+    settings: Settings,
+    account: SocialAccount,
+    template: str,
+    context: dict[str, str],
 ) -> None:
     rows = await session.execute(
         select(User.email, Membership.role)
@@ -241,33 +320,53 @@ async def _notify_admins(
                 session,
                 settings,
                 to=email,
-                template="account_reauth",
+                template=template,
                 context={
                     "platform": account.platform,
                     "account": account.username or account.display_name or account.external_id,
-                    "reason": reason,
                     "link": f"{settings.resolved_frontend_url}/social-accounts/{account.id}",
-                },
+                }
+                | context,
             )
 
 
-async def due_for_refresh(
+async def claim_due_refreshes(
     session: AsyncSession, settings: Settings, *, limit: int
 ) -> list[uuid.UUID]:
-    """Active accounts whose tokens expire soon and that nobody is refreshing."""
+    """Claim active accounts whose tokens are due for a refresh, by moving their due time a
+    retry interval ahead: any number of sweeps may run, each account goes to one of them, and
+    a refresh that is lost or fails comes due again after the interval."""
     now = clock.now()
-    rows = await session.scalars(
-        select(SocialAccount.id)
-        .where(
-            SocialAccount.status == AccountStatus.ACTIVE,
-            SocialAccount.token_expires_at
-            <= now + timedelta(seconds=settings.token_refresh_ahead_s),
-            or_(
-                SocialAccount.refresh_claimed_until.is_(None),
-                SocialAccount.refresh_claimed_until < now,
-            ),
+    legacy_due = now + timedelta(seconds=settings.token_refresh_ahead_s)
+    ids = list(
+        await session.scalars(
+            for_claim(
+                select(SocialAccount.id)
+                .where(
+                    SocialAccount.status == AccountStatus.ACTIVE,
+                    or_(
+                        SocialAccount.refresh_due_at <= now,
+                        and_(
+                            SocialAccount.refresh_due_at.is_(None),
+                            SocialAccount.token_expires_at <= legacy_due,
+                        ),
+                    ),
+                    or_(
+                        SocialAccount.refresh_claimed_until.is_(None),
+                        SocialAccount.refresh_claimed_until < now,
+                    ),
+                )
+                .order_by(SocialAccount.token_expires_at)
+                .limit(limit),
+                session,
+            )
         )
-        .order_by(SocialAccount.token_expires_at)
-        .limit(limit)
     )
-    return list(rows)
+    if ids:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id.in_(ids))
+            .values(refresh_due_at=now + timedelta(seconds=settings.token_refresh_retry_s))
+            .execution_options(synchronize_session=False)
+        )
+    return ids

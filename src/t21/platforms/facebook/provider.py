@@ -263,6 +263,9 @@ class FacebookProvider:
 
     # --- reading back ----------------------------------------------------------------------
 
+    def find_recent_blocker(self, credentials: Credentials) -> str | None:
+        return None  # the scopes asked for at connection include reading its own posts
+
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20
     ) -> list[RecentPost]:

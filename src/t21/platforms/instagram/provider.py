@@ -185,6 +185,9 @@ class InstagramProvider:
         async with PlatformHttp(self.config) as http:
             return await Publisher(http, self.graph, credentials).publish(request, options)
 
+    def find_recent_blocker(self, credentials: Credentials) -> str | None:
+        return None  # the scopes asked for at connection include reading its own posts
+
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20
     ) -> list[RecentPost]:

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel, ConfigDict
 
 from t21.core import clock
-from t21.core.outside import Ambiguous, Permanent
+from t21.core.outside import Ambiguous, NotPermitted, Permanent
 from t21.platforms.base import (
     Connection,
     Credentials,
@@ -38,6 +38,10 @@ from t21.platforms.linkedin.media import (
 from t21.platforms.linkedin.wire import escape_little, token_failure, unescape_little, unexpected
 
 ANALYTICS_SCOPE = "r_member_postAnalytics"
+# Reading posts by author (`GET /rest/posts?q=author`): a member's need r_member_social, a
+# restricted permission LinkedIn grants few apps; a page's need r_organization_social.
+READ_MEMBER_POSTS_SCOPE = "r_member_social"
+READ_ORGANIZATION_POSTS_SCOPE = "r_organization_social"
 MB = 1024 * 1024
 # One `memberCreatorPostAnalytics` call per metric; LinkedIn's name → T21's.
 METRIC_QUERIES = {
@@ -85,6 +89,19 @@ def _analytics_entity(urn: str) -> str:
     return f"({kind}:{quote(urn, safe='')})"
 
 
+def _read_scope(author: str) -> str:
+    if author.startswith("urn:li:organization:"):
+        return READ_ORGANIZATION_POSTS_SCOPE
+    return READ_MEMBER_POSTS_SCOPE
+
+
+def _cannot_read(scope: str) -> str:
+    return (
+        f"LinkedIn lets T21 read this account's posts only with the {scope} permission, which "
+        "this connection wasn't granted, so T21 can't check whether the post went out."
+    )
+
+
 def _post_time(element: dict[str, Any]) -> datetime | None:
     millis = element.get("publishedAt") or element.get("createdAt")
     if not isinstance(millis, int | float):
@@ -98,13 +115,12 @@ class LinkedInProvider:
     name: ClassVar[str] = "linkedin"
     display_name: ClassVar[str] = "LinkedIn"
     uses_pkce: ClassVar[bool] = False
-    scopes: ClassVar[tuple[str, ...]] = (
-        "openid",
-        "profile",
-        "email",
-        PUBLISH_SCOPE,
-        ANALYTICS_SCOPE,
-    )
+    # What a freshly created app gets from its two self-serve products ("Sign In with LinkedIn
+    # using OpenID Connect": openid profile email; "Share on LinkedIn": w_member_social).
+    # r_member_postAnalytics needs the Community Management API product and r_member_social is
+    # restricted; asking for a scope the app lacks fails the sign-in (unauthorized_scope_error),
+    # so they are added through T21_LINKEDIN_SCOPES only where the app has them.
+    scopes: ClassVar[tuple[str, ...]] = ("openid", "profile", "email", PUBLISH_SCOPE)
     limits: ClassVar[PlatformLimits] = PlatformLimits(
         max_text=3000,  # commentary [postiz] [3p]
         text_counting=TextCounting.CHARACTERS,
@@ -149,7 +165,7 @@ class LinkedInProvider:
                 "client_id": self.config.client_id,
                 "redirect_uri": redirect_uri,
                 "state": state,
-                "scope": " ".join(self.scopes),
+                "scope": " ".join(self.config.requested_scopes(self.scopes)),
             },
             quote_via=quote,
         )
@@ -302,9 +318,21 @@ class LinkedInProvider:
 
     # --- reading back ------------------------------------------------------------------------
 
+    def find_recent_blocker(self, credentials: Credentials) -> str | None:
+        """LinkedIn lets an app read posts by author only with r_member_social (a member's,
+        restricted) or r_organization_social (a page's). Granted scopes that are unknown (an
+        account connected before they were kept) are tried, a refusal then says the same."""
+        needed = _read_scope(credentials.external_id)
+        if not credentials.scopes or needed in credentials.scopes:
+            return None
+        return _cannot_read(needed)
+
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20
     ) -> list[RecentPost]:
+        blocker = self.find_recent_blocker(credentials)
+        if blocker is not None:
+            raise NotPermitted(blocker, code="cannot_check")
         found: list[RecentPost] = []
         author = quote(credentials.external_id, safe="")
         count = max(1, min(limit, FIND_PAGE_MAX))
@@ -312,12 +340,19 @@ class LinkedInProvider:
             api = LinkedInClient(http, self.config, credentials)
             start = 0
             while len(found) < limit:
-                page = await api.json(
+                response = await api.send(
                     "GET",
                     f"/rest/posts?q=author&author={author}&count={count}&start={start}"
                     "&sortBy=LAST_MODIFIED",
                     headers={"X-RestLi-Method": "FINDER"},
+                    allow=(403,),
                 )
+                if response.status_code == 403:
+                    needed = _read_scope(credentials.external_id)
+                    raise NotPermitted(_cannot_read(needed), code="cannot_check")
+                page = json_body(response)
+                if not isinstance(page, dict):
+                    raise unexpected("the posts of the author")
                 elements = [e for e in page.get("elements") or [] if isinstance(e, dict)]
                 for element in elements:
                     created = _post_time(element)
@@ -337,6 +372,15 @@ class LinkedInProvider:
     async def metrics(
         self, credentials: Credentials, external_ids: list[str]
     ) -> dict[str, PostMetrics | None]:
+        """Member post analytics need r_member_postAnalytics (Community Management API
+        product); an account granted scopes without it is skipped, saying why."""
+        if credentials.scopes and ANALYTICS_SCOPE not in credentials.scopes:
+            raise NotPermitted(
+                "LinkedIn gives post numbers only with the r_member_postAnalytics permission, "
+                "which this connection wasn't granted (the app needs the Community Management "
+                "API product, and T21_LINKEDIN_SCOPES must ask for it).",
+                code="missing_scope",
+            )
         results: dict[str, PostMetrics | None] = {}
         async with PlatformHttp(self.config) as http:
             api = LinkedInClient(http, self.config, credentials)

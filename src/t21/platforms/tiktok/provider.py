@@ -181,6 +181,9 @@ class TikTokProvider:
             avatar_url=user.get("avatar_url") or None,
         )
 
+    def find_recent_blocker(self, credentials: Credentials) -> str | None:
+        return None  # the scopes asked for at connection include reading its own posts
+
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20
     ) -> list[RecentPost]:

@@ -29,6 +29,12 @@ def processed_alone(item: MediaItem) -> bool:
     return media_category(item) != "tweet_image"
 
 
+def takes_alt_text(item: MediaItem) -> bool:
+    """X takes alt text for images and GIFs only (docs.x.com …/create-media-metadata); a
+    video's is left out rather than failing the post."""
+    return media_category(item) != "tweet_video"
+
+
 async def upload(api: XApi, item: MediaItem) -> tuple[str, dict[str, Any] | None]:
     """Send `item` to X; its media id, and the processing still to wait for (if any)."""
     started = await api.json(
@@ -55,7 +61,7 @@ async def upload(api: XApi, item: MediaItem) -> tuple[str, dict[str, Any] | None
         )
     finished = await api.json("POST", f"{UPLOAD}/{media_id}/finalize", upload=True)
     info = data_of(finished).get("processing_info")
-    if item.alt_text:
+    if item.alt_text and takes_alt_text(item):
         await api.send(
             "POST",
             "/2/media/metadata",

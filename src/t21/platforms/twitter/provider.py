@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlencode
 
@@ -36,6 +36,8 @@ MB = 1024 * 1024
 LOOKUP_MAX_IDS = 100
 TIMELINE_MAX = 100
 TIMELINE_MIN = 5
+# Non-public metrics exist only for posts created in the last 30 days [xdocs metrics].
+NON_PUBLIC_FOR = timedelta(days=30)
 PostId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,19}$")]
 
 
@@ -135,7 +137,7 @@ class TwitterProvider:
                 "response_type": "code",
                 "client_id": self.config.client_id,
                 "redirect_uri": redirect_uri,
-                "scope": " ".join(self.scopes),
+                "scope": " ".join(self.config.requested_scopes(self.scopes)),
                 "state": state,
                 "code_challenge": _s256(code_verifier),
                 "code_challenge_method": "S256",
@@ -276,6 +278,9 @@ class TwitterProvider:
 
     # --- reading back --------------------------------------------------------------------------
 
+    def find_recent_blocker(self, credentials: Credentials) -> str | None:
+        return None  # the scopes asked for at connection include reading its own posts
+
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20
     ) -> list[RecentPost]:
@@ -316,8 +321,10 @@ class TwitterProvider:
     async def metrics(
         self, credentials: Credentials, external_ids: list[str]
     ) -> dict[str, PostMetrics | None]:
-        """Public numbers for every post, and clicks (non-public) for the account's posts of
-        the last 30 days. A post X can't find (not yet readable, deleted) has no data: None."""
+        """Public numbers for every post, then non-public ones (clicks) only for the account's
+        own posts of the last 30 days, in a request of their own: asked for any other post, X
+        leaves the whole post out of `data` (a "Field Authorization Error" in `errors`). A post
+        X can't find (not yet readable, deleted) has no data: None."""
         results: dict[str, PostMetrics | None] = dict.fromkeys(external_ids)
         async with PlatformHttp(self.config) as http:
             api = XApi(http, self.config, credentials)
@@ -328,16 +335,49 @@ class TwitterProvider:
                     "/2/tweets",
                     params={
                         "ids": ",".join(ids),
-                        "tweet.fields": "public_metrics,non_public_metrics",
+                        "tweet.fields": "public_metrics,created_at,author_id",
                         "expansions": "attachments.media_keys",
                         "media.fields": "public_metrics",
                     },
                 )
                 views = _media_views(body)
-                for item in body.get("data") or []:
-                    if isinstance(item, dict) and item.get("id") in results:
-                        results[item["id"]] = _post_metrics(item, views)
+                found = [
+                    item
+                    for item in body.get("data") or []
+                    if isinstance(item, dict) and item.get("id") in results
+                ]
+                private = await self._non_public(api, credentials, found)
+                for item in found:
+                    results[item["id"]] = _post_metrics(item, views, private.get(item["id"]))
         return results
+
+    async def _non_public(
+        self, api: XApi, credentials: Credentials, items: list[dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """`non_public_metrics` of the posts X gives them for: the caller's own, created less
+        than 30 days ago. A post X refuses anyway (the boundary passed meanwhile) just has none."""
+        cutoff = clock.now() - NON_PUBLIC_FOR
+        owned = [
+            item["id"]
+            for item in items
+            if item.get("author_id") == credentials.external_id
+            and (created := _created_at(item.get("created_at"))) is not None
+            and created > cutoff
+        ]
+        if not owned:
+            return {}
+        body = await api.json(
+            "GET",
+            "/2/tweets",
+            params={"ids": ",".join(owned), "tweet.fields": "non_public_metrics"},
+        )
+        return {
+            item["id"]: item["non_public_metrics"]
+            for item in body.get("data") or []
+            if isinstance(item, dict)
+            and isinstance(item.get("id"), str)
+            and isinstance(item.get("non_public_metrics"), dict)
+        }
 
 
 def _media_views(body: dict[str, Any]) -> dict[str, int]:
@@ -352,9 +392,11 @@ def _media_views(body: dict[str, Any]) -> dict[str, int]:
     return views
 
 
-def _post_metrics(item: dict[str, Any], views: dict[str, int]) -> PostMetrics:
+def _post_metrics(
+    item: dict[str, Any], views: dict[str, int], private: dict[str, Any] | None
+) -> PostMetrics:
     public = item.get("public_metrics") or {}
-    private = item.get("non_public_metrics") or {}
+    private = private or {}
     reposts = _optional_int(public.get("retweet_count", public.get("repost_count")))
     quotes = _optional_int(public.get("quote_count"))
     shares = None if reposts is None and quotes is None else (reposts or 0) + (quotes or 0)

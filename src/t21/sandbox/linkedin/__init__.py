@@ -1,12 +1,15 @@
 """A fake of LinkedIn for member posting, faithful to LinkedIn's paths, field names, status
 codes and error envelopes so T21's adapter runs against it unchanged:
 
-- OAuth 2.0 three-legged without PKCE: `/oauth/v2/authorization` consents at once,
+- OAuth 2.0 three-legged without PKCE: `/oauth/v2/authorization` consents at once to the
+  scopes the app's products give it (`app_scopes`, a new app's self-serve ones by default:
+  `openid profile email w_member_social`) and refuses any other with unauthorized_scope_error,
   `/oauth/v2/accessToken` issues 60-day access tokens and, in partner mode (on by default),
   refresh tokens that expire 365 days after the first grant whatever the refreshes (never
   rotated), `/oauth/v2/revoke`. Identity: `/v2/userinfo` (OIDC) and `/v2/me`.
 - `/rest/*` wants `LinkedIn-Version` (a retired one answers 426 NONEXISTENT_VERSION) and
-  `X-Restli-Protocol-Version: 2.0.0`. 401s say REVOKED_ACCESS_TOKEN (65601),
+  `X-Restli-Protocol-Version: 2.0.0`, and JSON bodies as `application/json` (else 415).
+  Reading posts by author needs `r_member_social`. 401s say REVOKED_ACCESS_TOKEN (65601),
   EXPIRED_ACCESS_TOKEN or an invalid token (65600); a scope the token lacks is 403 ACCESS_DENIED.
 - `/rest/posts` parses commentary as `little` text and, like LinkedIn, silently cuts it at the
   first unescaped reserved character; 3000 characters at most; media must be AVAILABLE;
@@ -19,7 +22,7 @@ codes and error envelopes so T21's adapter runs against it unchanged:
 
 `/_control` adds to the shared routes (`t21.sandbox.platform`): `GET|POST /settings`
 (partner_mode, daily_post_limit, image_status_forbidden, processing_polls, image_settle_s,
-video_part_bytes, vanity_name), `POST /analytics` `{post, IMPRESSION?, MEMBERS_REACHED?,
+video_part_bytes, vanity_name, app_scopes), `POST /analytics` `{post, IMPRESSION?, MEMBERS_REACHED?,
 RESHARE?, REACTION?, COMMENT?}` and `POST /refresh-tokens/age` `{days}` (moves the first grant
 and the refresh tokens' expiry back, as if that many days had passed).
 """
@@ -67,10 +70,16 @@ def _control_extras(state: LinkedInState) -> list[Route]:
                 value = optional({name: value}, name, kind)
                 if value is not None:
                     setattr(state, name, value)
+            if "app_scopes" in body:
+                scopes = body["app_scopes"]
+                if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+                    raise ControlError("`app_scopes` must be a list of scope names.")
+                state.app_scopes = frozenset(scopes)
             if "vanity_name" in body:
                 state.member.vanity_name = optional(body, "vanity_name", str)
         current = {name: getattr(state, name) for name in SETTINGS}
-        return JSONResponse(current | {"member": asdict(state.member)})
+        scopes = sorted(state.app_scopes)
+        return JSONResponse(current | {"app_scopes": scopes, "member": asdict(state.member)})
 
     async def analytics(request: Request) -> Response:
         body = await control_body(request)

@@ -60,7 +60,10 @@ def auth_routes(state: LinkedInState) -> list[Route]:
                 redirect_uri, back | {"error": "invalid_request", "error_description": description}
             )
         scopes = (params.get("scope") or "").replace(",", " ").split()
-        unknown = [scope for scope in scopes if scope not in KNOWN_SCOPES] or [""]
+        # A scope no product of the app gives is refused like an unknown one: LinkedIn sends
+        # the browser back with unauthorized_scope_error and nobody can connect.
+        granted = KNOWN_SCOPES & state.app_scopes
+        unknown = [scope for scope in scopes if scope not in granted] or [""]
         if not scopes or unknown != [""]:
             description = f'Scope "{unknown[0]}" is not authorized for your application'
             error: dict[str, str | None] = {

@@ -144,9 +144,10 @@ def post_routes(state: LinkedInState) -> list[Route]:
         return Response(status_code=201, headers={"x-restli-id": urn})
 
     async def find_posts(request: Request) -> Response:
-        # LinkedIn wants r_member_social (approved apps only) to read member posts; the fake
-        # lets the posting scope read the member's own posts so reconciliation can be tested.
-        state.rest(request, "w_member_social", "partnerApiPostsExternal.FINDER-author.20260101")
+        # Reading a member's posts needs r_member_social, a restricted permission (the posting
+        # scope w_member_social doesn't read): learn.microsoft.com/linkedin/marketing/
+        # community-management/shares/posts-api, permissions table.
+        state.rest(request, "r_member_social", "partnerApiPostsExternal.FINDER-author.20260101")
         query = request.query_params
         if query.get("q") != "author":
             raise bad_request("Unsupported finder: use q=author.")

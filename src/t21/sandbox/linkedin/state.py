@@ -22,6 +22,9 @@ ACTIVE_VERSIONS = frozenset(
 )
 
 
+SELF_SERVE_SCOPES = frozenset({"openid", "profile", "email", "w_member_social"})
+
+
 @dataclass
 class LinkedInMember:
     sub: str = "yQ3dK9aPzR"
@@ -110,6 +113,10 @@ class LinkedInState(NetworkState):
 
     name: str = "linkedin"
     member: LinkedInMember = field(default_factory=LinkedInMember)
+    # The scopes the app's products give it: a new app's self-serve products ("Sign In with
+    # LinkedIn using OpenID Connect", "Share on LinkedIn"). Community Management API adds
+    # r_member_postAnalytics and the organization scopes; r_member_social is restricted.
+    app_scopes: frozenset[str] = SELF_SERVE_SCOPES
     # Refresh tokens are only for approved partners; on here so the refresh path is exercised.
     partner_mode: bool = True
     daily_post_limit: int = 150  # per member per UTC day (Ayrshare's figure)

@@ -63,6 +63,11 @@ async def refusal_response(_request: Request, exc: Exception) -> Response:
 
 
 async def json_of(request: Request) -> dict[str, Any]:
+    """The JSON object of a create or action call; LinkedIn's Rest.li gateway parses bodies by
+    their Content-Type (its answer to another type is unconfirmed: the fake refuses it)."""
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise refusal(415, f"Unsupported Content-Type {content_type or '(none)'}: use JSON.")
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError:

@@ -191,6 +191,13 @@ def media_routes(state: TwitterState) -> list[Route]:
     async def metadata(request: Request) -> Response:
         body = await json_object(request)
         upload = owned_upload(request, str(body.get("id", "")))
+        if upload.kind == "video":
+            # X documents alt text for images and GIFs only (docs.x.com create-media-metadata;
+            # the v1.1 page: "only for images and GIFs"); its answer for a video is unconfirmed,
+            # so the fake refuses it.
+            raise invalid_request(
+                "alt_text is supported only for images and GIFs", id=upload.id, type=upload.kind
+            )
         alt = (body.get("metadata") or {}).get("alt_text") or {}
         text = alt.get("text") if isinstance(alt, dict) else None
         if not isinstance(text, str) or len(text) > MAX_ALT_TEXT:

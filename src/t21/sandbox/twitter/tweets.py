@@ -191,11 +191,14 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             data["public_metrics"] = {name: tweet.metrics.get(name, 0) for name in PUBLIC_METRICS}
         private = fields & {"non_public_metrics", "organic_metrics"}
         young = time.time() - tweet.created_at <= NON_PUBLIC_DAYS * 86_400
+        refused = [] if young and tweet.author_id == caller_id else sorted(private)
+        if refused:
+            # Only the author's posts, and only for 30 days; X then leaves the whole post out
+            # of `data` and names each refused field in `errors` (a 200 all the same).
+            errors.extend(_field_refused(tweet.id, name) for name in refused)
+            return None
         for name in sorted(private):
-            if young and tweet.author_id == caller_id:
-                data[name] = {key: tweet.metrics.get(key, 0) for key in NON_PUBLIC_METRICS}
-            else:  # only the author's posts, and only for 30 days
-                errors.append(_field_refused(tweet.id, name))
+            data[name] = {key: tweet.metrics.get(key, 0) for key in NON_PUBLIC_METRICS}
         return data
 
     async def lookup(request: Request) -> Response:
@@ -214,7 +217,10 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             if tweet is None:
                 errors.append(not_found("tweet", tweet_id, "ids"))
                 continue
-            data.append(render(tweet, fields, caller.account_id, errors))
+            rendered = render(tweet, fields, caller.account_id, errors)
+            if rendered is None:
+                continue
+            data.append(rendered)
             if "attachments.media_keys" in expansions:
                 media += [_media_object(state, tweet, k, media_fields) for k in tweet.media_keys]
         answer: dict[str, Any] = {"data": data} if data else {}
@@ -252,7 +258,8 @@ def tweet_routes(state: TwitterState) -> list[Route]:
         errors: list[Any] = []
         answer: dict[str, Any] = {"meta": meta}
         if page:
-            answer["data"] = [render(t, fields, caller.account_id, errors) for t in page]
+            rendered = [render(t, fields, caller.account_id, errors) for t in page]
+            answer["data"] = [item for item in rendered if item is not None]
         return JSONResponse(answer)
 
     async def analytics(request: Request) -> Response:
