@@ -60,6 +60,9 @@ class PublishRequest:
     media: list[MediaItem] = field(default_factory=list)
     # Validated against the provider's `options` model beforehand.
     options: dict[str, Any] = field(default_factory=dict)
+    # What an earlier attempt of this same publication left at the network (`Continuing`):
+    # the provider resumes from it instead of starting over. Empty on a first attempt.
+    progress: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,18 @@ class Published:
     external_id: str
     permalink: str | None
     published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Continuing:
+    """Publishing continues later: the network is still working on what this attempt sent
+    (media processing that takes minutes). The caller frees its worker, keeps `progress` with
+    the target and calls `publish` again, with that `progress`, in `after_s` seconds. Nothing
+    is published yet, so this is never a doubt; `reason` is safe to show a user."""
+
+    after_s: float
+    progress: dict[str, Any]
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -248,7 +263,12 @@ class Provider(Protocol):
         same rules refuse a post when it is written and stop it before publishing."""
         ...
 
-    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published: ...
+    async def publish(
+        self, credentials: Credentials, request: PublishRequest
+    ) -> Published | Continuing:
+        """Publish `request`, or say that publishing continues later (`Continuing`): then
+        call again with its `progress` in `request.progress`."""
+        ...
 
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20

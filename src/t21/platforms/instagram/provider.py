@@ -21,6 +21,7 @@ from t21.core.logging import get_logger
 from t21.core.outside import Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Connection,
+    Continuing,
     Credentials,
     PlatformConfig,
     PlatformLimits,
@@ -179,7 +180,9 @@ class InstagramProvider:
     def check(self, request: PublishRequest) -> None:
         plan(request, parse_options(InstagramOptions, request.options, "Instagram"))
 
-    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+    async def publish(
+        self, credentials: Credentials, request: PublishRequest
+    ) -> Published | Continuing:
         self.check(request)
         options = InstagramOptions.model_validate(request.options)
         async with PlatformHttp(self.config) as http:
@@ -260,9 +263,7 @@ class InstagramProvider:
     ) -> dict[str, Any] | None:
         """A read where "no data" answers are None: code 10 ("Not enough viewers for the
         media to show insights") and code 100/33 (no such media, e.g. deleted)."""
-        response = await http.request(
-            "GET", self.graph.url(path), params=params, headers={"Authorization": f"Bearer {token}"}
-        )
+        response = await self.graph.send(http, "GET", path, token, params)
         if response.is_success:
             return answer_object(response.status_code, json_body(response))
         error = parse(response)
