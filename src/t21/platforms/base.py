@@ -63,6 +63,9 @@ class PublishRequest:
     # What an earlier attempt of this same publication left at the network (`Continuing`):
     # the provider resumes from it instead of starting over. Empty on a first attempt.
     progress: dict[str, Any] = field(default_factory=dict)
+    # What the account may do at the network as last read (`Connection.capabilities`, kept on
+    # the account), for `check`; empty when unknown.
+    capabilities: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,9 @@ class Connection:
 
     profile: Profile
     grant: TokenGrant
+    # What the account may do at the network (TikTok: the privacy levels it may post with),
+    # kept on the account for validation; empty when the network says nothing of the kind.
+    capabilities: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -258,9 +264,10 @@ class Provider(Protocol):
         ...
 
     def check(self, request: PublishRequest) -> None:
-        """Raise `Permanent` for a request this network can't take whatever the account (its
-        options, or a shape of media `limits` can't express), without any network call: the
-        same rules refuse a post when it is written and stop it before publishing."""
+        """Raise `Permanent` for a request this network can't take (its options, a shape of
+        media `limits` can't express, or what the account may not do per
+        `request.capabilities`), without any network call: the same rules refuse a post when
+        it is written and stop it before publishing."""
         ...
 
     async def publish(
