@@ -2,6 +2,11 @@
 the person manages, each with that Page's own token, which doesn't expire and can't be refreshed.
 
 Facts and numbers are from PLATFORMS.md §1 (Meta shared behaviour) and §3 (Facebook Pages).
+Video views are `total_video_views` (https://developers.facebook.com/docs/video-api/guides/insights);
+that metric is documented for videos only, and a reel is asked for its plays
+(`blue_reels_play_count`, Reels metrics in the Video Insights API:
+https://developers.facebook.com/blog/post/2022/12/15/introducing-reels-metrics-api/) when Graph
+refuses it. A post whose metrics are refused answers None on its own, never failing the batch.
 """
 
 from __future__ import annotations

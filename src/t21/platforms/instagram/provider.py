@@ -4,6 +4,12 @@ Connecting: the authorize window at `{auth_base}/oauth/authorize` (comma-separat
 PKCE), the code for a 1 h token at `{auth_base}/oauth/access_token`, that one for a 60-day token
 at `{api_base}/access_token` (`ig_exchange_token`). The long-lived token is refreshed with
 itself (`ig_refresh_token`, once it is 24 h old); there is no refresh token and no revocation.
+Every Graph call carries its parameters and `access_token` in the query (see `graph`); media
+processing that takes minutes continues in a later attempt (see `publishing`).
+Sources: https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token,
+https://developers.facebook.com/docs/instagram-platform/reference/access_token,
+https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights
+(views replaces impressions/plays; code 10 "Not enough viewers" means no data yet).
 """
 
 from __future__ import annotations
