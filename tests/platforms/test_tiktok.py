@@ -704,3 +704,17 @@ async def _no_read(offset: int, length: int) -> bytes:
 
 def replace_config() -> PlatformConfig:
     return PlatformConfig(name="tiktok", client_id="", client_secret="", auth_base="", api_base="")
+
+
+async def test_the_fake_refuses_a_body_that_is_not_json_as_tiktok_requires_json(
+    fake: FakeNetwork, account: Credentials
+) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{fake.url}/v2/post/publish/status/fetch/",
+            data={"publish_id": "v_pub_url~v2.1"},
+            headers={"Authorization": f"Bearer {account.access_token}"},
+        )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_params"
+    assert "application/json" in answer.json()["error"]["message"]
