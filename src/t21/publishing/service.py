@@ -7,6 +7,10 @@
   `BEGIN IMMEDIATE` on SQLite) and sends a publish job per target after the commit.
 - A publish job starts only by moving its target `queued → publishing` with a fresh attempt id
   and a lease: a duplicate delivery finds it no longer queued and does nothing.
+- A network still working on what an attempt sent (Instagram processing a reel) answers
+  `Continuing`: the target goes back to `retrying`, due again shortly, with the provider's
+  progress kept on it (`progress`, tied to the content's fingerprint) for the next attempt to
+  resume instead of starting over. No worker waits, and the attempt count is unchanged.
 - Nothing is ever re-sent on a doubt. When a request may have taken effect (`Ambiguous`, a
   timeout, a worker that died), the attempt is left to the reaper, which asks the network
   (`find_recent`): found → published; certainly absent → retried; otherwise → needs_review.
