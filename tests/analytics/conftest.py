@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from t21.analytics.models import METRICS, MetricSnapshot
 from t21.core import clock
 from t21.core.uow import session_scope
-from t21.platforms.base import PublishRequest
+from t21.platforms.base import Continuing, PublishRequest
 from t21.platforms.registry import configured_provider
 from t21.posts.models import PostTarget, TargetStatus
 from t21.social.models import SocialAccount
@@ -125,6 +125,8 @@ class Studio:
                 held = credentials(runtime.settings, account)
             provider = configured_provider(runtime, target["platform"])
             done = await provider.publish(held, PublishRequest(text=text))
+            # Text posts go out in one call on the networks used here.
+            assert not isinstance(done, Continuing), done
             async with session_scope(runtime) as session:
                 await session.execute(
                     update(PostTarget)

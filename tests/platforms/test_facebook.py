@@ -383,6 +383,41 @@ async def test_metrics_map_post_insights_and_counters_to_t21_names(
     assert numbers[video.external_id] == PostMetrics(video_views=42, likes=6, comments=0)
 
 
+async def test_a_reel_is_counted_by_its_plays_and_one_refused_post_does_not_fail_the_batch(
+    provider: FacebookProvider, fake: FakeNetwork, media: MediaServer
+) -> None:
+    bakery = await page(provider)
+    post = await provider.publish(bakery, PublishRequest("Counted"))
+    video = await provider.publish(
+        bakery, PublishRequest("Watched", [media.video(size=SMALL_VIDEO)])
+    )
+    reel = await provider.publish(
+        bakery, PublishRequest("Spun", [media.video(size=SMALL_VIDEO)], options={"kind": "reel"})
+    )
+    control(fake, "POST", "/insights", {"id": post.external_id, "reach": 10})
+    control(fake, "POST", "/insights", {"id": video.external_id, "video_views": 42})
+    control(fake, "POST", "/insights", {"id": reel.external_id, "video_views": 77, "likes": 3})
+
+    # Reels refuse the video metric as invalid: their plays are asked for instead.
+    numbers = await provider.metrics(
+        bakery, [post.external_id, reel.external_id, video.external_id]
+    )
+    assert numbers[reel.external_id] == PostMetrics(video_views=77, likes=3, comments=0)
+    assert numbers[video.external_id] == PostMetrics(video_views=42, likes=0, comments=0)
+
+    # A metric Facebook refuses for one post leaves that post without numbers, not the batch.
+    invalid = graph_error(100, "(#100) The value must be a valid insights metric")
+    fake.inject(status=400, body=invalid, path=f"{reel.external_id}/video_insights", count=2)
+    numbers = await provider.metrics(
+        bakery, [post.external_id, reel.external_id, video.external_id]
+    )
+    assert numbers[reel.external_id] is None
+    counted = numbers[post.external_id]
+    assert counted is not None
+    assert counted.reach == 10
+    assert numbers[video.external_id] == PostMetrics(video_views=42, likes=0, comments=0)
+
+
 async def test_metrics_without_data_yet_small_pages_or_deleted_posts_are_none(
     provider: FacebookProvider, fake: FakeNetwork, media: MediaServer
 ) -> None:

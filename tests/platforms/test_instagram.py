@@ -17,7 +17,14 @@ from pydantic import ValidationError
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
-from t21.platforms.base import Credentials, MediaItem, PublishRequest, TextCounting
+from t21.platforms.base import (
+    Continuing,
+    Credentials,
+    MediaItem,
+    Published,
+    PublishRequest,
+    TextCounting,
+)
 from t21.platforms.instagram import InstagramOptions, InstagramProvider
 from t21.platforms.instagram.provider import SCOPES
 from t21.sandbox.instagram import create_instagram_app
@@ -63,6 +70,8 @@ def media() -> Iterator[MediaServer]:
 @pytest.fixture(autouse=True)
 def _fresh_network(fake: FakeNetwork) -> None:
     control(fake, "/reset")
+    # Instagram takes seconds to minutes; here containers finish at once unless a test says.
+    control(fake, "/config", {"image_processing_s": 0, "video_processing_s": 0})
 
 
 def control(fake: FakeNetwork, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -90,11 +99,16 @@ def post(text: str, *items: MediaItem, **options: Any) -> PublishRequest:
 
 async def graph_get(fake: FakeNetwork, token: str, path: str, **params: Any) -> httpx.Response:
     async with httpx.AsyncClient() as http:
-        return await http.get(
-            f"{fake.url}/v25.0/{path}",
-            params=params,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        return await http.get(f"{fake.url}/v25.0/{path}", params={**params, "access_token": token})
+
+
+async def publish(
+    instagram: InstagramProvider, account: Credentials, request: PublishRequest
+) -> Published:
+    """Publish in one attempt: containers here finish at once, so nothing continues later."""
+    done = await instagram.publish(account, request)
+    assert isinstance(done, Published), done
+    return done
 
 
 # --- what Instagram accepts ----------------------------------------------------------------------
@@ -240,8 +254,10 @@ async def test_publish_one_image_with_alt_text_and_a_first_comment(
     instagram, account = await connected(fake)
     image = media.image(1080, 1350)
 
-    published = await instagram.publish(
-        account, post("Hello #t21", image, alt_text="A grey square", first_comment="First!")
+    published = await publish(
+        instagram,
+        account,
+        post("Hello #t21", image, alt_text="A grey square", first_comment="First!"),
     )
 
     [record] = fake.published()
@@ -263,8 +279,8 @@ async def test_publish_carousel_of_images_and_a_video_is_one_post(
     instagram, account = await connected(fake)
     items = [media.image(), media.image(1080, 566), media.video()]
 
-    published = await instagram.publish(
-        account, post("Three in one", *items, collaborators=["@friend.one"])
+    published = await publish(
+        instagram, account, post("Three in one", *items, collaborators=["@friend.one"])
     )
 
     [record] = fake.published()
@@ -281,25 +297,138 @@ async def test_publish_feed_video_as_a_reel_after_processing(
     control(fake, "/config", {"processing_polls": 3})
     instagram, account = await connected(fake)
     video = media.video()
+    request = post("Watch", video, share_to_feed=True, thumb_offset_ms=1000)
 
-    published = await instagram.publish(
-        account, post("Watch", video, share_to_feed=True, thumb_offset_ms=1000)
-    )
+    outcome = await instagram.publish(account, request)
+    while isinstance(outcome, Continuing):
+        outcome = await instagram.publish(account, replace(request, progress=outcome.progress))
 
     [record] = fake.published()
-    assert record["id"] == published.external_id
+    assert record["id"] == outcome.external_id
     assert (record["media_type"], record["media_product_type"]) == ("VIDEO", "REELS")
     assert record["media"] == [{"kind": "video", "url": video.url}]
     assert (record["share_to_feed"], record["thumb_offset"]) == (True, 1000)
-    assert "/reel/" in (published.permalink or "")
+    assert "/reel/" in (outcome.permalink or "")
     polls = [r for r in fake.requests() if "fields=status_code" in r["query"]]
     assert len(polls) == 4  # IN_PROGRESS three times, then FINISHED
+    created = [r for r in fake.requests() if r["method"] == "POST" and r["path"].endswith("/media")]
+    assert len(created) == 1
+
+
+async def test_a_reel_processing_for_minutes_continues_later_from_the_same_container(
+    fake: FakeNetwork, media: MediaServer
+) -> None:
+    control(fake, "/config", {"video_processing_s": 120})
+    instagram, account = await connected(fake, poll_interval_s=3.0)
+    request = post("Long cut", media.video())
+    start = clock.now()
+
+    first = await instagram.publish(account, request)
+    assert isinstance(first, Continuing)
+    assert first.after_s == 3.0
+    container = first.progress["container"]
+    delays = [first.after_s]
+    outcome: Published | Continuing = first
+    elapsed = 0.0
+    while isinstance(outcome, Continuing):
+        elapsed += outcome.after_s
+        with clock.frozen(start + timedelta(seconds=elapsed)):
+            outcome = await instagram.publish(account, replace(request, progress=outcome.progress))
+        if isinstance(outcome, Continuing):
+            assert outcome.progress["container"] == container
+            delays.append(outcome.after_s)
+
+    # Waits grow from a few seconds to 30 s; the container built first is the one published.
+    assert delays == sorted(delays)
+    assert max(delays) == 30.0
+    assert 120 <= elapsed < 160
+    [record] = fake.published()
+    assert (record["id"], record["container_id"]) == (outcome.external_id, container)
+    created = [r for r in fake.requests() if r["method"] == "POST" and r["path"].endswith("/media")]
+    assert len(created) == 1
+
+
+async def test_a_carousel_waits_for_its_items_then_builds_its_container_once(
+    fake: FakeNetwork, media: MediaServer
+) -> None:
+    control(fake, "/config", {"image_processing_s": 10})
+    instagram, account = await connected(fake)
+    request = post("Two", media.image(), media.image())
+    start = clock.now()
+
+    first = await instagram.publish(account, request)
+    assert isinstance(first, Continuing)
+    assert len(first.progress["children"]) == 2
+    assert first.progress["container"] is None
+    with clock.frozen(start + timedelta(seconds=11)):
+        # The parent is built now; it processes too, so this attempt continues later again.
+        second = await instagram.publish(account, replace(request, progress=first.progress))
+        assert isinstance(second, Continuing)
+        assert second.progress["children"] == first.progress["children"]
+    with clock.frozen(start + timedelta(seconds=22)):
+        done = await instagram.publish(account, replace(request, progress=second.progress))
+    assert isinstance(done, Published)
+    [record] = fake.published()
+    assert record["container_id"] == second.progress["container"]
+
+
+async def test_a_retry_after_a_failed_status_read_resumes_the_containers(
+    fake: FakeNetwork, media: MediaServer
+) -> None:
+    instagram, account = await connected(fake)
+    fake.inject(
+        status=500, body=graph_error(2, "Service temporarily unavailable"), query="status_code"
+    )
+    request = post("Steady", media.video())
+
+    first = await instagram.publish(account, request)
+    assert isinstance(first, Continuing)
+    assert "temporarily unavailable" in first.reason
+    done = await publish(instagram, account, replace(request, progress=first.progress))
+
+    assert fake.published()[0]["container_id"] == first.progress["container"]
+    created = [r for r in fake.requests() if r["method"] == "POST" and r["path"].endswith("/media")]
+    assert len(created) == 1
+    assert done.external_id == fake.published()[0]["id"]
+
+
+async def test_graph_calls_carry_their_parameters_and_token_in_the_query(
+    fake: FakeNetwork, media: MediaServer
+) -> None:
+    instagram, account = await connected(fake)
+    published = await publish(instagram, account, post("Query only", media.image()))
+    await instagram.metrics(account, [published.external_id])
+
+    graph = [r for r in fake.requests() if r["path"].startswith("/v25.0/")]
+    assert {r["path"].rsplit("/", 1)[-1] for r in graph} >= {"media", "media_publish", "insights"}
+    assert all("access_token=" in r["query"] for r in graph)
+
+
+async def test_the_fake_refuses_a_json_body_and_a_bearer_token_as_instagram_documents_neither(
+    fake: FakeNetwork,
+) -> None:
+    _instagram, account = await connected(fake)
+    async with httpx.AsyncClient() as http:
+        as_json = await http.post(
+            f"{fake.url}/v25.0/{USER_ID}/media",
+            json={"image_url": "https://example.com/a.jpg"},
+            params={"access_token": account.access_token},
+        )
+        as_bearer = await http.get(
+            f"{fake.url}/v25.0/me",
+            headers={"Authorization": f"Bearer {account.access_token}"},
+        )
+    assert as_json.status_code == 400
+    assert as_json.json()["error"]["code"] == 100
+    assert "not as a JSON body" in as_json.json()["error"]["message"]
+    assert as_bearer.status_code == 400
+    assert as_bearer.json()["error"]["code"] == 2500
 
 
 async def test_publish_a_story(fake: FakeNetwork, media: MediaServer) -> None:
     instagram, account = await connected(fake)
 
-    published = await instagram.publish(account, post("", media.video(seconds=10), kind="story"))
+    published = await publish(instagram, account, post("", media.video(seconds=10), kind="story"))
 
     [record] = fake.published()
     assert record["id"] == published.external_id
@@ -312,7 +441,7 @@ async def test_publish_without_media_is_refused_before_calling_instagram(
     instagram, account = await connected(fake)
     before = len(fake.requests())
     with pytest.raises(Permanent, match="at least one image or video"):
-        await instagram.publish(account, post("Just words"))
+        await publish(instagram, account, post("Just words"))
     assert len(fake.requests()) == before
 
 
@@ -321,9 +450,9 @@ async def test_reading_back_a_publication_finds_it_with_its_metrics(
 ) -> None:
     instagram, account = await connected(fake)
     since = clock.now() - timedelta(minutes=1)
-    image = await instagram.publish(account, post("An image", media.image()))
-    reel = await instagram.publish(account, post("A reel", media.video(), kind="reel"))
-    story = await instagram.publish(account, post("", media.image(1080, 1920), kind="story"))
+    image = await publish(instagram, account, post("An image", media.image()))
+    reel = await publish(instagram, account, post("A reel", media.video(), kind="reel"))
+    story = await publish(instagram, account, post("", media.image(1080, 1920), kind="story"))
     control(fake, "/insights", {"media_id": image.external_id, "values": IMAGE_INSIGHTS})
     control(fake, "/insights", {"media_id": reel.external_id, "values": {"views": 900}})
 
@@ -349,8 +478,8 @@ async def test_metrics_are_none_while_instagram_has_no_data(
     fake: FakeNetwork, media: MediaServer
 ) -> None:
     instagram, account = await connected(fake)
-    fresh = await instagram.publish(account, post("Fresh", media.image()))
-    quiet = await instagram.publish(account, post("Quiet", media.image()))
+    fresh = await publish(instagram, account, post("Fresh", media.image()))
+    quiet = await publish(instagram, account, post("Quiet", media.image()))
     control(fake, "/insights", {"media_id": fresh.external_id, "state": "empty"})
     control(fake, "/insights", {"media_id": quiet.external_id, "state": "not_enough_viewers"})
 
@@ -363,7 +492,7 @@ async def test_fake_refuses_deprecated_metric_names_and_reports_app_usage(
     fake: FakeNetwork, media: MediaServer
 ) -> None:
     instagram, account = await connected(fake)
-    published = await instagram.publish(account, post("Old metrics", media.image()))
+    published = await publish(instagram, account, post("Old metrics", media.image()))
 
     answer = await graph_get(
         fake, account.access_token, f"{published.external_id}/insights", metric="impressions"
@@ -383,7 +512,7 @@ async def test_caption_over_2200_characters_is_refused_by_instagram(
 ) -> None:
     instagram, account = await connected(fake)
     with pytest.raises(Permanent, match="caption is too long"):
-        await instagram.publish(account, post("x" * 2201, media.image()))
+        await publish(instagram, account, post("x" * 2201, media.image()))
     assert fake.published() == []
 
 
@@ -392,7 +521,7 @@ async def test_image_outside_instagrams_aspect_ratios_is_refused(
 ) -> None:
     instagram, account = await connected(fake)
     with pytest.raises(Permanent, match="aspect ratio"):
-        await instagram.publish(account, post("Too tall", media.image(1080, 2000)))
+        await publish(instagram, account, post("Too tall", media.image(1080, 2000)))
     assert fake.published() == []
 
 
@@ -402,7 +531,7 @@ async def test_video_that_fails_processing_is_refused_with_instagrams_status(
     control(fake, "/containers/outcome", {"status_code": "ERROR", "error_subcode": 2207026})
     instagram, account = await connected(fake)
     with pytest.raises(Permanent, match="2207026"):
-        await instagram.publish(account, post("Broken", media.video()))
+        await publish(instagram, account, post("Broken", media.video()))
     assert fake.published() == []
 
 
@@ -414,7 +543,7 @@ async def test_spam_refusal_is_permanent_even_with_a_throttling_code(
     body["error"]["error_user_msg"] = "We restrict certain activity to protect our community."
     fake.inject(status=400, body=body, path="media_publish$")
     with pytest.raises(Permanent, match="We restrict certain activity"):
-        await instagram.publish(account, post("Buy now", media.image()))
+        await publish(instagram, account, post("Buy now", media.image()))
     assert fake.published() == []
 
 
@@ -444,7 +573,7 @@ async def test_throttling_is_retryable_after_instagrams_estimate(
         method="POST",
     )
     with pytest.raises(Retryable) as throttled:
-        await instagram.publish(account, post("Later", media.image()))
+        await publish(instagram, account, post("Later", media.image()))
     assert throttled.value.after == pytest.approx(expected_after, abs=1)
     assert fake.published() == []
 
@@ -457,26 +586,46 @@ async def test_server_error_before_publishing_is_retryable_and_publishes_nothing
         status=500, body=graph_error(1, "An unknown error occurred"), path="/media$", method="POST"
     )
     with pytest.raises(Retryable, match="unknown error"):
-        await instagram.publish(account, post("Again", media.image()))
+        await publish(instagram, account, post("Again", media.image()))
     assert fake.published() == []
 
 
-async def test_expired_container_is_retryable(fake: FakeNetwork, media: MediaServer) -> None:
-    control(fake, "/containers/outcome", {"status_code": "EXPIRED"})
+async def test_an_expired_container_is_built_again_a_few_times_then_retried(
+    fake: FakeNetwork, media: MediaServer
+) -> None:
+    control(fake, "/containers/outcome", {"status_code": "EXPIRED", "count": 3})
     instagram, account = await connected(fake)
+    request = post("Late", media.image())
+
+    first = await instagram.publish(account, request)
+    # The container can't finish any more: the next attempt builds a new one.
+    assert isinstance(first, Continuing)
+    assert (first.progress["container"], first.progress["builds"]) == (None, 1)
+    second = await instagram.publish(account, replace(request, progress=first.progress))
+    assert isinstance(second, Continuing)
     with pytest.raises(Retryable, match="expired"):
-        await instagram.publish(account, post("Late", media.image()))
+        await instagram.publish(account, replace(request, progress=second.progress))
     assert fake.published() == []
+    created = [r for r in fake.requests() if r["method"] == "POST" and r["path"].endswith("/media")]
+    assert len(created) == 3
 
 
-async def test_media_still_processing_at_the_poll_deadline_is_retryable(
+async def test_media_still_processing_after_ten_minutes_is_retryable_and_keeps_its_container(
     fake: FakeNetwork, media: MediaServer
 ) -> None:
     control(fake, "/containers/outcome", {"status_code": "IN_PROGRESS"})
-    instagram, account = await connected(fake, poll_timeout_s=0.2)
-    with pytest.raises(Retryable, match="still processing"):
-        await instagram.publish(account, post("Slow", media.video()))
+    instagram, account = await connected(fake)
+    request = post("Slow", media.video())
+    first = await instagram.publish(account, request)
+    assert isinstance(first, Continuing)
+
+    later = clock.now() + timedelta(minutes=10, seconds=1)
+    with clock.frozen(later), pytest.raises(Retryable, match="still processing") as slow:
+        await instagram.publish(account, replace(request, progress=first.progress))
+    assert slow.value.after == 30.0
     assert fake.published() == []
+    created = [r for r in fake.requests() if r["method"] == "POST" and r["path"].endswith("/media")]
+    assert len(created) == 1
 
 
 async def test_media_instagram_cannot_download_is_retryable(
@@ -485,7 +634,7 @@ async def test_media_instagram_cannot_download_is_retryable(
     instagram, account = await connected(fake)
     missing = replace(media.image(), url=f"{media.url}/media/gone.png")
     with pytest.raises(Retryable, match="could not be fetched"):
-        await instagram.publish(account, post("Gone", missing))
+        await publish(instagram, account, post("Gone", missing))
 
 
 async def test_daily_publishing_limit_is_retryable_until_the_oldest_post_leaves_the_window(
@@ -493,10 +642,10 @@ async def test_daily_publishing_limit_is_retryable_until_the_oldest_post_leaves_
 ) -> None:
     control(fake, "/config", {"quota_total": 1})
     instagram, account = await connected(fake)
-    await instagram.publish(account, post("Today's one", media.image()))
+    await publish(instagram, account, post("Today's one", media.image()))
 
     with pytest.raises(Retryable) as limited:
-        await instagram.publish(account, post("One too many", media.image()))
+        await publish(instagram, account, post("One too many", media.image()))
 
     assert limited.value.code == "publishing_limit"
     assert 86_000 < (limited.value.after or 0) <= 86_400
@@ -510,8 +659,8 @@ async def test_first_comment_failure_does_not_fail_the_publication(
     fake.inject(
         status=500, body=graph_error(2, "Service temporarily unavailable"), path="comments$"
     )
-    published = await instagram.publish(
-        account, post("Still out", media.image(), first_comment="x")
+    published = await publish(
+        instagram, account, post("Still out", media.image(), first_comment="x")
     )
     assert [record["id"] for record in fake.published()] == [published.external_id]
 
@@ -526,7 +675,7 @@ async def test_expired_or_revoked_token_requires_reauth_without_showing_it(
     instagram, account = await connected(fake)
     control(fake, f"/tokens/{how}", {"token": account.access_token})
     with pytest.raises(ReauthRequired, match="Error validating access token") as refused:
-        await instagram.publish(account, post("Nope", media.image()))
+        await publish(instagram, account, post("Nope", media.image()))
     assert account.access_token not in refused.value.message
     assert fake.published() == []
 
@@ -537,7 +686,7 @@ async def test_server_error_on_media_publish_is_ambiguous(
     instagram, account = await connected(fake)
     fake.inject(status=503, body="upstream unavailable", path="media_publish$")
     with pytest.raises(Ambiguous):
-        await instagram.publish(account, post("Maybe", media.image()))
+        await publish(instagram, account, post("Maybe", media.image()))
 
 
 async def test_lost_media_publish_answer_is_ambiguous_and_find_recent_shows_the_post(
@@ -548,7 +697,7 @@ async def test_lost_media_publish_answer_is_ambiguous_and_find_recent_shows_the_
     fake.inject(status=200, path="media_publish$", lose_response=True, delay_s=1.0)
 
     with pytest.raises(Ambiguous):
-        await instagram.publish(account, post("Did it post?", media.image()))
+        await publish(instagram, account, post("Did it post?", media.image()))
 
     [record] = fake.published()
     recent = await instagram.find_recent(account, since=since)

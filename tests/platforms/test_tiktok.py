@@ -22,6 +22,7 @@ from t21.platforms.base import (
     Credentials,
     MediaItem,
     MediaKind,
+    PlatformConfig,
     Provider,
     PublishRequest,
     TextCounting,
@@ -129,9 +130,10 @@ def test_limits_follow_tiktok_caption_media_and_video_rules() -> None:
     assert {"video.publish", "video.list", "user.info.basic"} <= set(TikTokProvider.scopes)
 
 
-def test_options_default_to_public_upload_and_refuse_unknown_or_private_branded() -> None:
+def test_options_default_to_upload_and_refuse_unknown_or_private_branded() -> None:
     options = TikTokOptions()
-    assert (options.privacy_level, options.source) == ("PUBLIC_TO_EVERYONE", "upload")
+    # No privacy level: the most public one the account offers is used when posting.
+    assert (options.privacy_level, options.source) == (None, "upload")
     assert not any((options.disable_comment, options.is_aigc, options.brand_content_toggle))
     with pytest.raises(ValidationError):
         TikTokOptions.model_validate({"reply_settings": "following"})
@@ -254,14 +256,16 @@ async def test_revoke_ends_every_token_of_the_account_and_is_idempotent(
 async def test_text_only_post_is_refused_without_asking_tiktok(
     tiktok: TikTokProvider, fake: FakeNetwork, account: Credentials
 ) -> None:
+    asked = len(fake.requests())
     with pytest.raises(Permanent, match="video or photos"):
         await tiktok.publish(account, PublishRequest(text="just words"))
-    assert not [r for r in fake.requests() if "/post/" in r["path"]]
+    assert len(fake.requests()) == asked
 
 
 async def test_single_photo_post_is_pulled_and_published_once(
     tiktok: TikTokProvider, fake: FakeNetwork, media: MediaServer, account: Credentials
 ) -> None:
+    configure(fake, audited=True)
     image = photo(media)
     published = await tiktok.publish(account, PublishRequest(text="One photo", media=[image]))
     [post] = fake.published()
@@ -343,11 +347,13 @@ async def test_post_still_in_moderation_is_reported_by_publish_id_without_permal
 async def test_privacy_level_the_creator_lacks_is_refused_before_init(
     tiktok: TikTokProvider, fake: FakeNetwork, media: MediaServer, account: Credentials
 ) -> None:
-    configure(fake, privacy_level_options=["SELF_ONLY"])
-    request = PublishRequest(text="x", media=[media.video()])
-    with pytest.raises(Permanent, match="SELF_ONLY") as refused:
+    configure(fake, audited=True, privacy_level_options=["FOLLOWER_OF_CREATOR", "SELF_ONLY"])
+    request = PublishRequest(
+        text="x", media=[media.video()], options={"privacy_level": "PUBLIC_TO_EVERYONE"}
+    )
+    with pytest.raises(Permanent, match="FOLLOWER_OF_CREATOR, SELF_ONLY") as refused:
         await tiktok.publish(account, request)
-    assert refused.value.code == "privacy_level_option_mismatch"
+    assert refused.value.code == "privacy_level_not_allowed"
     assert not init_requests(fake)
     assert not fake.published()
 
@@ -385,9 +391,10 @@ async def test_invalid_options_are_permanent_before_any_request(
     tiktok: TikTokProvider, fake: FakeNetwork, media: MediaServer, account: Credentials
 ) -> None:
     request = PublishRequest(text="x", media=[photo(media)], options={"privacy": "SELF_ONLY"})
+    asked = len(fake.requests())
     with pytest.raises(Permanent, match="Invalid TikTok options"):
         await tiktok.publish(account, request)
-    assert not [r for r in fake.requests() if "/post/" in r["path"]]
+    assert len(fake.requests()) == asked
 
 
 async def test_fake_mounted_under_a_prefix_serves_upload_urls_and_permalinks_there(
@@ -580,7 +587,11 @@ async def test_missing_scope_on_a_call_requires_reauth(
     ("settings", "code"),
     [
         ({"daily_post_cap": 0}, "spam_risk_too_many_posts"),
-        ({"audited": False}, "unaudited_client_can_only_post_to_private_accounts"),
+        # Should TikTok list every level to an unaudited app, its init refuses instead.
+        (
+            {"audited": False, "unaudited_lists_self_only": False},
+            "unaudited_client_can_only_post_to_private_accounts",
+        ),
         ({"verified_url_prefixes": ["https://cdn.example.com/"]}, "url_ownership_unverified"),
     ],
 )
@@ -628,3 +639,82 @@ async def test_more_than_35_photos_are_refused_by_tiktok_as_permanent(
     with pytest.raises(Permanent, match="35"):
         await tiktok.publish(account, request)
     assert not fake.published()
+
+
+# --- apps TikTok hasn't audited --------------------------------------------------------------
+
+
+async def test_connecting_keeps_the_privacy_levels_the_account_may_use(
+    tiktok: TikTokProvider, fake: FakeNetwork
+) -> None:
+    [unaudited] = await connect(tiktok)
+    assert unaudited.capabilities == {"privacy_level_options": ["SELF_ONLY"]}
+    configure(fake, audited=True)
+    [audited] = await connect(tiktok)
+    assert audited.capabilities == {
+        "privacy_level_options": [
+            "PUBLIC_TO_EVERYONE",
+            "FOLLOWER_OF_CREATOR",
+            "MUTUAL_FOLLOW_FRIENDS",
+            "SELF_ONLY",
+        ]
+    }
+
+
+async def test_an_unaudited_app_posts_privately_when_no_level_is_asked_for(
+    tiktok: TikTokProvider, fake: FakeNetwork, media: MediaServer, account: Credentials
+) -> None:
+    published = await tiktok.publish(account, PublishRequest(text="Mine", media=[media.video()]))
+    [post] = fake.published()
+    assert post["post_id"] == published.external_id
+    assert post["privacy_level"] == "SELF_ONLY"
+
+
+async def test_an_unaudited_app_asking_for_a_public_post_is_refused_before_init(
+    tiktok: TikTokProvider, fake: FakeNetwork, media: MediaServer, account: Credentials
+) -> None:
+    request = PublishRequest(
+        text="x", media=[media.video()], options={"privacy_level": "PUBLIC_TO_EVERYONE"}
+    )
+    with pytest.raises(Permanent, match="hasn't audited") as refused:
+        await tiktok.publish(account, request)
+    assert refused.value.code == "privacy_level_not_allowed"
+    assert not init_requests(fake)
+
+
+def test_the_rule_refuses_a_level_the_account_was_not_offered_without_asking_tiktok() -> None:
+    rules = TikTokProvider(replace_config())
+    only_private = {"privacy_level_options": ["SELF_ONLY"]}
+    video = MediaItem(MediaKind.VIDEO, "video/mp4", 1000, "https://cdn.example/v.mp4", _no_read)
+    public = {"privacy_level": "PUBLIC_TO_EVERYONE"}
+    with pytest.raises(Permanent, match="SELF_ONLY") as refused:
+        rules.check(PublishRequest("x", [video], public, capabilities=only_private))
+    assert refused.value.code == "privacy_level_not_allowed"
+    branded = {"brand_content_toggle": True}
+    with pytest.raises(Permanent, match="Branded content"):
+        rules.check(PublishRequest("x", [video], branded, capabilities=only_private))
+    # Unknown capabilities (an account connected before T21 read them) are not a refusal.
+    rules.check(PublishRequest("x", [video], public))
+    rules.check(PublishRequest("x", [video], {}, capabilities=only_private))
+
+
+async def _no_read(offset: int, length: int) -> bytes:
+    return b""
+
+
+def replace_config() -> PlatformConfig:
+    return PlatformConfig(name="tiktok", client_id="", client_secret="", auth_base="", api_base="")
+
+
+async def test_the_fake_refuses_a_body_that_is_not_json_as_tiktok_requires_json(
+    fake: FakeNetwork, account: Credentials
+) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{fake.url}/v2/post/publish/status/fetch/",
+            data={"publish_id": "v_pub_url~v2.1"},
+            headers={"Authorization": f"Bearer {account.access_token}"},
+        )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_params"
+    assert "application/json" in answer.json()["error"]["message"]

@@ -225,6 +225,29 @@ async def test_options_the_network_does_not_know_are_refused(desk: Desk) -> None
     assert_problem(reel, 422, "validation_error")
 
 
+async def test_a_tiktok_privacy_level_the_account_cannot_use_is_refused_naming_the_rule(
+    desk: Desk,
+) -> None:
+    # The sandbox's TikTok app is unaudited, as a new app is: its accounts may post SELF_ONLY.
+    tiktok = await desk.account("tiktok")
+    photo = await desk.upload()
+    response = await desk.create(
+        expect=None,
+        content="For everyone",
+        media_ids=[photo],
+        targets=[{"social_account_id": tiktok, "options": {"privacy_level": "PUBLIC_TO_EVERYONE"}}],
+    )
+    body = assert_problem(response, 422, "validation_error")
+    [problem] = body["errors"]
+    assert problem["loc"] == ["body", "targets", 0]
+    assert problem["rule"] == "privacy_level_not_allowed"
+    assert "audited" in problem["msg"]
+    listed = await desk.api.get(POSTS, headers=desk.owner.headers)
+    assert listed.json()["items"] == []
+    # Without a level, the most public one the account may use goes out.
+    await desk.create(content="Just me", media_ids=[photo], targets=[{"social_account_id": tiktok}])
+
+
 async def test_an_account_of_another_brand_or_tenant_or_needing_reconnection_is_refused(
     desk: Desk,
 ) -> None:

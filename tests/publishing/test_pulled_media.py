@@ -3,9 +3,15 @@ T21's copy, and the post goes out with it."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 import pytest
 
-from tests.posts.conftest import jpeg
+from t21.core import clock
+from t21.core.uow import session_scope
+from t21.posts.models import PostTarget
+from tests.posts.conftest import POSTS, jpeg
 from tests.publishing.conftest import Engine
 
 
@@ -33,3 +39,86 @@ async def test_an_instagram_carousel_goes_out_as_one_post(public_engine: Engine)
     done = await public_engine.read(post["id"])
     assert done["targets"][0]["status"] == "published", done["targets"][0]
     assert len(public_engine.published_at_network("instagram")) == 1
+
+
+def media_created(engine: Engine) -> int:
+    """How many media containers Instagram was asked to build."""
+    seen = engine.world.control("instagram", "GET", "/requests")["requests"]
+    return sum(1 for r in seen if r["method"] == "POST" and r["path"].endswith("/media"))
+
+
+async def target_row(engine: Engine, target_id: str) -> PostTarget:
+    async with session_scope(engine.world.runtime) as session:
+        target = await session.get(PostTarget, uuid.UUID(target_id))
+        assert target is not None
+        return target
+
+
+async def test_instagram_media_still_processing_waits_in_the_database_not_in_a_worker(
+    public_engine: Engine,
+) -> None:
+    public_engine.world.control("instagram", "POST", "/config", {"image_processing_s": 45})
+    photo = await public_engine.upload(jpeg(1080, 1080))
+    post = await public_engine.publish_now("instagram", content="Slow light", media_ids=[photo])
+
+    await public_engine.tick()
+    [target] = (await public_engine.read(post["id"]))["targets"]
+    assert target["status"] == "retrying", target
+    row = await target_row(public_engine, target["id"])
+    # The attempt is over (no lease held); the container waits with the target for the next.
+    assert row.lease_expires_at is None
+    assert row.due_at is not None
+    assert row.progress is not None
+    assert row.progress["state"]["container"]
+    assert row.attempts == 0
+    assert row.last_error_code == "in_progress"
+    await public_engine.tick()  # still processing: the container is read, never built again
+    assert media_created(public_engine) == 1
+
+    later = clock.now()
+    for _ in range(20):
+        later += timedelta(seconds=5)
+        with clock.frozen(later):
+            await public_engine.tick()
+        if (await public_engine.read(post["id"]))["targets"][0]["status"] == "published":
+            break
+    [target] = (await public_engine.read(post["id"]))["targets"]
+    assert target["status"] == "published", target
+    assert later - row.created_at >= timedelta(seconds=45)
+    [record] = public_engine.published_at_network("instagram")
+    assert record["container_id"] == row.progress["state"]["container"]
+    assert media_created(public_engine) == 1
+    done = await target_row(public_engine, target["id"])
+    assert (done.progress, done.attempts, done.last_error_code) == (None, 1, None)
+
+
+async def test_an_instagram_post_edited_while_processing_is_built_again_with_its_new_text(
+    public_engine: Engine,
+) -> None:
+    public_engine.world.control("instagram", "POST", "/config", {"image_processing_s": 30})
+    photo = await public_engine.upload(jpeg(1080, 1080))
+    post = await public_engine.publish_now("instagram", content="First words", media_ids=[photo])
+    await public_engine.tick()
+    assert (await public_engine.read(post["id"]))["targets"][0]["status"] == "retrying"
+
+    edited = await public_engine.api.patch(
+        f"{POSTS}/{post['id']}",
+        json={"content": "Better words"},
+        headers=public_engine.owner.headers,
+    )
+    assert edited.status_code == 200, edited.text
+    republished = await public_engine.api.post(
+        f"{POSTS}/{post['id']}/publish", headers=public_engine.owner.headers
+    )
+    assert republished.status_code == 202, republished.text
+    later = clock.now()
+    for _ in range(20):
+        later += timedelta(seconds=10)
+        with clock.frozen(later):
+            await public_engine.tick()
+        if (await public_engine.read(post["id"]))["targets"][0]["status"] == "published":
+            break
+
+    [record] = public_engine.published_at_network("instagram")
+    assert record["caption"] == "Better words"
+    assert media_created(public_engine) == 2

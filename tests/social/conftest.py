@@ -23,6 +23,9 @@ FRONT_END = "http://app.example.test"
 @pytest.fixture
 def sandbox() -> Iterator[str]:
     with ThreadedServer(create_sandbox_app()) as server:
+        # Instagram processes media for seconds to minutes; tests that need it say so.
+        instant = {"image_processing_s": 0, "video_processing_s": 0}
+        httpx.post(f"{server.url}/instagram/_control/config", json=instant, timeout=10)
         yield server.url
 
 

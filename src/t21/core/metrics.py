@@ -77,7 +77,7 @@ EMAILS = Counter(
 PUBLISH_OUTCOMES = Counter(
     "t21_publish_outcomes",
     "Publishing attempts, by network and outcome (published, retrying, failed, reauth, "
-    "unconfirmed, deferred).",
+    "unconfirmed, deferred, continuing).",
     ["platform", "outcome"],
     registry=REGISTRY,
 )

@@ -60,6 +60,12 @@ class PublishRequest:
     media: list[MediaItem] = field(default_factory=list)
     # Validated against the provider's `options` model beforehand.
     options: dict[str, Any] = field(default_factory=dict)
+    # What an earlier attempt of this same publication left at the network (`Continuing`):
+    # the provider resumes from it instead of starting over. Empty on a first attempt.
+    progress: dict[str, Any] = field(default_factory=dict)
+    # What the account may do at the network as last read (`Connection.capabilities`, kept on
+    # the account), for `check`; empty when unknown.
+    capabilities: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,18 @@ class Published:
     external_id: str
     permalink: str | None
     published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Continuing:
+    """Publishing continues later: the network is still working on what this attempt sent
+    (media processing that takes minutes). The caller frees its worker, keeps `progress` with
+    the target and calls `publish` again, with that `progress`, in `after_s` seconds. Nothing
+    is published yet, so this is never a doubt; `reason` is safe to show a user."""
+
+    after_s: float
+    progress: dict[str, Any]
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,9 @@ class Connection:
 
     profile: Profile
     grant: TokenGrant
+    # What the account may do at the network (TikTok: the privacy levels it may post with),
+    # kept on the account for validation; empty when the network says nothing of the kind.
+    capabilities: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -249,12 +270,18 @@ class Provider(Protocol):
         ...
 
     def check(self, request: PublishRequest) -> None:
-        """Raise `Permanent` for a request this network can't take whatever the account (its
-        options, or a shape of media `limits` can't express), without any network call: the
-        same rules refuse a post when it is written and stop it before publishing."""
+        """Raise `Permanent` for a request this network can't take (its options, a shape of
+        media `limits` can't express, or what the account may not do per
+        `request.capabilities`), without any network call: the same rules refuse a post when
+        it is written and stop it before publishing."""
         ...
 
-    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published: ...
+    async def publish(
+        self, credentials: Credentials, request: PublishRequest
+    ) -> Published | Continuing:
+        """Publish `request`, or say that publishing continues later (`Continuing`): then
+        call again with its `progress` in `request.progress`."""
+        ...
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         """Why `find_recent` can't look at this account's posts (a permission the account

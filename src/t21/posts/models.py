@@ -124,6 +124,10 @@ class PostTarget(RecordModel):
     last_error_message: Mapped[str | None] = mapped_column(Text)
     # When its metrics are next collected; null once collection has stopped (or before publishing).
     next_collect_at: Mapped[datetime | None] = mapped_column(index=True)
+    # What an attempt left at the network for the next one to resume (a provider's
+    # `Continuing.progress`, e.g. Instagram's media containers), with `for` the fingerprint
+    # of the content it was made from; null when there is nothing to resume.
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class PostMedia(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +51,8 @@ class TargetDraft:
     platform: str
     text: str
     options: dict[str, Any]
+    # What the account may do at its network, as last read (SocialAccount.capabilities).
+    capabilities: dict[str, Any] = field(default_factory=dict)
 
 
 def error(loc: Sequence[str | int], message: str, **extra: Any) -> dict[str, Any]:
@@ -75,7 +77,12 @@ def target_errors(target: TargetDraft, media: Sequence[MediaItem]) -> list[dict[
     if not found:
         try:
             provider.check(
-                PublishRequest(text=target.text, media=list(media), options=target.options)
+                PublishRequest(
+                    text=target.text,
+                    media=list(media),
+                    options=target.options,
+                    capabilities=target.capabilities,
+                )
             )
         except Permanent as failure:
             found = [Violation(failure.code or "not_accepted", failure.message)]
@@ -151,6 +158,7 @@ async def checked_content(
             platform=account.platform,
             text=_text_of(wanted[index], content),
             options=dict(wanted[index].options),
+            capabilities=dict(account.capabilities or {}),
         )
         for index, account in accounts.items()
     ]

@@ -4,6 +4,7 @@ month), retried with backoff, or failed with the network's reason."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +41,25 @@ async def mark_published(
     target.due_at = None
     target.last_error_code = None
     target.last_error_message = None
+    target.progress = None
     target.next_collect_at = next_collect_at(when, when, settings)
+
+
+def continue_later(
+    target: PostTarget, fingerprint: str, progress: dict[str, Any], after_s: float, reason: str
+) -> None:
+    """The network is still working on what the attempt sent: the target is due again in
+    `after_s` with the attempt's progress kept for the next one to resume. The wait is a due
+    time like any other (no worker waits), and it is the same attempt going on, so it doesn't
+    count toward the retry limit."""
+    target.status = TargetStatus.RETRYING
+    target.due_at = clock.now() + timedelta(seconds=max(0.0, after_s))
+    target.lease_expires_at = None
+    target.attempts = max(0, target.attempts - 1)
+    target.progress = {"for": fingerprint, "state": progress}
+    record_error(target, "in_progress", reason)
+    metrics.PUBLISH_OUTCOMES.labels(target.platform, "continuing").inc()
+    log.info("publishing continues later", target_id=str(target.id), after_s=round(after_s, 1))
 
 
 def retry_or_fail(
@@ -68,6 +87,7 @@ def fail(target: PostTarget, code: str, message: str) -> None:
     target.status = TargetStatus.FAILED
     target.due_at = None
     target.lease_expires_at = None
+    target.progress = None
     record_error(target, code, message)
 
 

@@ -7,6 +7,10 @@
   `BEGIN IMMEDIATE` on SQLite) and sends a publish job per target after the commit.
 - A publish job starts only by moving its target `queued → publishing` with a fresh attempt id
   and a lease: a duplicate delivery finds it no longer queued and does nothing.
+- A network still working on what an attempt sent (Instagram processing a reel) answers
+  `Continuing`: the target goes back to `retrying`, due again shortly, with the provider's
+  progress kept on it (`progress`, tied to the content's fingerprint) for the next attempt to
+  resume instead of starting over. No worker waits, and the attempt count is unchanged.
 - Nothing is ever re-sent on a doubt. When a request may have taken effect (`Ambiguous`, a
   timeout, a worker that died), the attempt is left to the reaper, which asks the network
   (`find_recent`): found → published; certainly absent → retried; otherwise → needs_review.
@@ -15,6 +19,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,13 +39,19 @@ from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.media.models import MediaAsset
 from t21.media.service import media_item
-from t21.platforms.base import Published, PublishRequest
+from t21.platforms.base import Continuing, Published, PublishRequest
 from t21.platforms.registry import configured_provider
 from t21.posts.models import Post, PostMedia, PostTarget, TargetStatus
 from t21.posts.service import settle_posts
 from t21.publishing.gates import budget_wait, fail_unpostable, hold_account, within_quota
 from t21.publishing.notify import notify_problems
-from t21.publishing.outcomes import fail, mark_published, record_error, retry_or_fail
+from t21.publishing.outcomes import (
+    continue_later,
+    fail,
+    mark_published,
+    record_error,
+    retry_or_fail,
+)
 from t21.social.models import AccountStatus, SocialAccount
 from t21.social.tokens import credentials, mark_reauth_required, refresh_account
 
@@ -66,6 +78,8 @@ class Attempt:
     media: list[MediaAsset] = field(default_factory=list)
     started_at: datetime = field(default_factory=clock.now)
     due_at: datetime | None = None
+    # What an earlier attempt left at the network for this same content (see `Continuing`).
+    progress: dict[str, Any] = field(default_factory=dict)
 
 
 async def claim_due(session: AsyncSession, settings: Settings) -> list[uuid.UUID]:
@@ -190,18 +204,37 @@ async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
             )
         )
         await settle_posts(session, {post.id})
+        text = target.content if target.content is not None else post.content
+        options = dict(target.options or {})
         return Attempt(
             target_id=target.id,
             attempt_id=attempt_id,
             post_id=post.id,
             account_id=account.id,
             platform=target.platform,
-            text=target.content if target.content is not None else post.content,
-            options=dict(target.options or {}),
+            text=text,
+            options=options,
             media=media,
             started_at=now,
             due_at=target.due_at,
+            progress=resumable(target.progress, content_fingerprint(text, options, media)),
         )
+
+
+def content_fingerprint(text: str, options: dict[str, Any], media: list[MediaAsset]) -> str:
+    """What a publication is made of: progress left at the network for other content (the post
+    was edited meanwhile) must not be resumed."""
+    made_of = {"text": text, "options": options, "media": [str(asset.id) for asset in media]}
+    encoded = json.dumps(made_of, sort_keys=True, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def resumable(saved: dict[str, Any] | None, fingerprint: str) -> dict[str, Any]:
+    """The progress an attempt resumes from: the saved one if it was made for this content."""
+    if not saved or saved.get("for") != fingerprint or not isinstance(saved.get("state"), dict):
+        return {}
+    state: dict[str, Any] = saved["state"]
+    return state
 
 
 async def publish(runtime: Runtime, target_id: uuid.UUID) -> None:
@@ -209,7 +242,7 @@ async def publish(runtime: Runtime, target_id: uuid.UUID) -> None:
     attempt = await begin(runtime, target_id)
     if attempt is None:
         return
-    outcome: Published | OutsideFailure
+    outcome: Published | Continuing | OutsideFailure
     deadline = max(1.0, runtime.settings.publish_lease_s - LEASE_MARGIN.total_seconds())
     sent = False
     try:
@@ -221,6 +254,7 @@ async def publish(runtime: Runtime, target_id: uuid.UUID) -> None:
                 text=attempt.text,
                 media=[media_item(runtime, asset) for asset in attempt.media],
                 options=attempt.options,
+                progress=attempt.progress,
             )
             sent = True
             outcome = await provider.publish(held, request)
@@ -246,7 +280,7 @@ async def publish(runtime: Runtime, target_id: uuid.UUID) -> None:
 
 
 async def record(
-    runtime: Runtime, attempt: Attempt, outcome: Published | OutsideFailure
+    runtime: Runtime, attempt: Attempt, outcome: Published | Continuing | OutsideFailure
 ) -> TargetStatus | None:
     """Write the attempt's outcome, if the attempt still holds its target; the new status."""
     settings = runtime.settings
@@ -299,10 +333,14 @@ async def _apply(
     settings: Settings,
     target: PostTarget,
     attempt: Attempt,
-    outcome: Published | OutsideFailure,
+    outcome: Published | Continuing | OutsideFailure,
 ) -> None:
     now = clock.now()
     platform = target.platform
+    if isinstance(outcome, Continuing):
+        fingerprint = content_fingerprint(attempt.text, attempt.options, attempt.media)
+        continue_later(target, fingerprint, outcome.progress, outcome.after_s, outcome.reason)
+        return
     if isinstance(outcome, Published):
         await mark_published(
             session, settings, target, outcome.external_id, outcome.permalink, outcome.published_at

@@ -298,6 +298,7 @@ async def _store(
     account.last_error = None
     account.reauth_notified_at = None
     account.refresh_claimed_until = None
+    account.capabilities = dict(connection.capabilities) or None
     seal_grant(settings, account, connection.grant)
     await session.flush()
     return account

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -62,6 +63,9 @@ class SocialAccount(RecordModel):
     metrics_unavailable: Mapped[str | None] = mapped_column(Text)
     # The network asked us to wait (a 429 and its reset): nothing is published before then.
     rate_limited_until: Mapped[datetime | None]
+    # What the account may do at its network, as the network last said (TikTok's allowed
+    # privacy levels); read by validation. Null when the network says nothing of the kind.
+    capabilities: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ConnectAttempt(RecordModel):

@@ -2,6 +2,11 @@
 the person manages, each with that Page's own token, which doesn't expire and can't be refreshed.
 
 Facts and numbers are from PLATFORMS.md §1 (Meta shared behaviour) and §3 (Facebook Pages).
+Video views are `total_video_views` (https://developers.facebook.com/docs/video-api/guides/insights);
+that metric is documented for videos only, and a reel is asked for its plays
+(`blue_reels_play_count`, Reels metrics in the Video Insights API:
+https://developers.facebook.com/blog/post/2022/12/15/introducing-reels-metrics-api/) when Graph
+refuses it. A post whose metrics are refused answers None on its own, never failing the batch.
 """
 
 from __future__ import annotations
@@ -305,9 +310,16 @@ class FacebookProvider:
                     else:
                         results[external_id] = await _video_metrics(graph, external_id)
                 except Permanent as exc:
+                    # One post's refusal (deleted, or a metric Facebook won't give for it) is
+                    # that post's alone: the others of the batch still get their numbers.
+                    results[external_id] = None
                     if not _missing_object(exc):
-                        raise
-                    results[external_id] = None  # deleted at Facebook: nothing to count
+                        log.warning(
+                            "facebook metrics refused for one post",
+                            external_id=external_id,
+                            reason=exc.message,
+                            code=exc.code,
+                        )
         return results
 
 
@@ -332,17 +344,33 @@ async def _post_metrics(graph: Graph, post_id: str) -> PostMetrics | None:
     )
 
 
+VIDEO_METRIC = "total_video_views"
+# Reels have their own plays metric (Reels metrics in the Video Insights API, 2022-12-15:
+# https://developers.facebook.com/blog/post/2022/12/15/introducing-reels-metrics-api/);
+# total_video_views is documented for videos only and may be refused for a reel as an invalid
+# metric (https://developers.facebook.com/docs/video-api/guides/insights).
+REEL_METRIC = "blue_reels_play_count"
+
+
 async def _video_metrics(graph: Graph, video_id: str) -> PostMetrics | None:
-    views = _insight_values(
-        await graph.get(f"{video_id}/video_insights", metric="total_video_views")
-    )
+    """A video's or a reel's numbers: video views, or a reel's plays when Facebook refuses
+    the video metric for it."""
+    name = VIDEO_METRIC
+    try:
+        answer = await graph.get(f"{video_id}/video_insights", metric=VIDEO_METRIC)
+    except Permanent as exc:
+        if not _invalid_metric(exc):
+            raise
+        name = REEL_METRIC
+        answer = await graph.get(f"{video_id}/video_insights", metric=REEL_METRIC)
+    views = _insight_values(answer)
     if not views:
         return None
     counters = await graph.get(
         video_id, fields="likes.summary(true).limit(0),comments.summary(true).limit(0)"
     )
     return PostMetrics(
-        video_views=_count(views.get("total_video_views")),
+        video_views=_count(views.get(name)),
         likes=_summary_count(counters.get("likes")),
         comments=_summary_count(counters.get("comments")),
     )
@@ -373,6 +401,11 @@ def _summary_count(edge: Any) -> int | None:
     if isinstance(edge, dict) and isinstance(edge.get("summary"), dict):
         return _count(edge["summary"].get("total_count"))
     return None
+
+
+def _invalid_metric(failure: Permanent) -> bool:
+    """Graph's "(#100) The value must be a valid insights metric" (code 100, no subcode)."""
+    return failure.code == "graph_100"
 
 
 def _missing_object(failure: Permanent) -> bool:

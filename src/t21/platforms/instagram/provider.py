@@ -4,6 +4,12 @@ Connecting: the authorize window at `{auth_base}/oauth/authorize` (comma-separat
 PKCE), the code for a 1 h token at `{auth_base}/oauth/access_token`, that one for a 60-day token
 at `{api_base}/access_token` (`ig_exchange_token`). The long-lived token is refreshed with
 itself (`ig_refresh_token`, once it is 24 h old); there is no refresh token and no revocation.
+Every Graph call carries its parameters and `access_token` in the query (see `graph`); media
+processing that takes minutes continues in a later attempt (see `publishing`).
+Sources: https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token,
+https://developers.facebook.com/docs/instagram-platform/reference/access_token,
+https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights
+(views replaces impressions/plays; code 10 "Not enough viewers" means no data yet).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from t21.core.logging import get_logger
 from t21.core.outside import Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Connection,
+    Continuing,
     Credentials,
     PlatformConfig,
     PlatformLimits,
@@ -179,7 +186,9 @@ class InstagramProvider:
     def check(self, request: PublishRequest) -> None:
         plan(request, parse_options(InstagramOptions, request.options, "Instagram"))
 
-    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+    async def publish(
+        self, credentials: Credentials, request: PublishRequest
+    ) -> Published | Continuing:
         self.check(request)
         options = InstagramOptions.model_validate(request.options)
         async with PlatformHttp(self.config) as http:
@@ -263,9 +272,7 @@ class InstagramProvider:
     ) -> dict[str, Any] | None:
         """A read where "no data" answers are None: code 10 ("Not enough viewers for the
         media to show insights") and code 100/33 (no such media, e.g. deleted)."""
-        response = await http.request(
-            "GET", self.graph.url(path), params=params, headers={"Authorization": f"Bearer {token}"}
-        )
+        response = await self.graph.send(http, "GET", path, token, params)
         if response.is_success:
             return answer_object(response.status_code, json_body(response))
         error = parse(response)

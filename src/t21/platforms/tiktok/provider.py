@@ -3,6 +3,18 @@
 OAuth without PKCE (a web app), 2 h access tokens and rotating 180-day refresh tokens; reads
 of the profile, recent posts and their numbers. Publishing lives in `publishing`; the wire
 format and how each failure is classified in `wire`.
+
+Privacy levels: a direct post's `privacy_level` must be one of the creator's
+`privacy_level_options` (creator_info), and until TikTok audits the app every post must be
+`SELF_ONLY` (error `unaudited_client_can_only_post_to_private_accounts`). The levels are read
+at connection and kept on the account (`Connection.capabilities`) so validation refuses a level
+the account can't use; a post without one gets the most public level offered. Whether
+creator_info lists only SELF_ONLY to an unaudited app is unconfirmed: if it lists more, the
+init's refusal is classified Permanent with TikTok's own message.
+Sources: https://developers.tiktok.com/doc/content-posting-api-reference-query-creator-info,
+https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+https://developers.tiktok.com/doc/content-sharing-guidelines,
+https://developers.tiktok.com/doc/oauth-user-access-token-management.
 """
 
 from __future__ import annotations
@@ -28,8 +40,14 @@ from t21.platforms.base import (
     parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
-from t21.platforms.tiktok.publishing import Publisher, media_kind, permalink
-from t21.platforms.tiktok.rules import LIMITS, TikTokOptions
+from t21.platforms.tiktok.publishing import CREATOR_INFO, Publisher, media_kind, permalink
+from t21.platforms.tiktok.rules import (
+    LIMITS,
+    PRIVACY_OPTIONS,
+    TikTokOptions,
+    offered_levels,
+    privacy_for,
+)
 from t21.platforms.tiktok.wire import (
     TikTokApi,
     api_error,
@@ -105,7 +123,16 @@ class TikTokProvider:
                     code="scope_missing",
                 )
             profile = await self._profile(http, grant.access_token)
-        return [Connection(profile=profile, grant=grant)]
+            capabilities = await self._capabilities(http, grant.access_token)
+        return [Connection(profile=profile, grant=grant, capabilities=capabilities)]
+
+    async def _capabilities(self, http: PlatformHttp, access_token: str) -> dict[str, Any]:
+        """What the account may post with (creator_info's privacy_level_options: only
+        SELF_ONLY while TikTok hasn't audited the app), kept on the account for validation."""
+        api = TikTokApi(http, self.config, access_token)
+        creator = await api.call("POST", CREATOR_INFO, what="the creator's info")
+        levels = offered_levels(creator) or []
+        return {PRIVACY_OPTIONS: [level.value for level in levels]}
 
     async def refresh(self, credentials: Credentials) -> TokenGrant | None:
         """New tokens. TikTok rotates refresh tokens: the old one stops working, so the
@@ -257,8 +284,10 @@ class TikTokProvider:
         return self.limits
 
     def check(self, request: PublishRequest) -> None:
-        parse_options(TikTokOptions, request.options, "TikTok")
+        options = parse_options(TikTokOptions, request.options, "TikTok")
         media_kind(request.media)
+        # Against the levels the account offered when last read; publishing reads them again.
+        privacy_for(options, offered_levels(request.capabilities))
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
         self.check(request)

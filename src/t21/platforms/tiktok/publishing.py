@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from t21.core import clock
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent, Retryable
 from t21.platforms.base import MediaItem, MediaKind, PlatformConfig, Published, PublishRequest
-from t21.platforms.tiktok.rules import TikTokOptions
+from t21.platforms.tiktok.rules import TikTokOptions, offered_levels, privacy_for
 from t21.platforms.tiktok.wire import (
     TikTokApi,
     api_error,
@@ -63,8 +63,10 @@ class Publisher:
             problems = "; ".join(error["msg"] for error in exc.errors())
             raise Permanent(f"Invalid TikTok options: {problems}", code="invalid_options") from exc
         kind = media_kind(request.media)
-        creator = await self.api.call("POST", CREATOR_INFO, json={}, what="the creator's info")
-        check_privacy(options, creator)
+        creator = await self.api.call("POST", CREATOR_INFO, what="the creator's info")
+        # Before any upload: the level asked for must be offered, or the most public offered.
+        privacy = privacy_for(options, offered_levels(creator) or [])
+        options = options.model_copy(update={"privacy_level": privacy})
         if kind is MediaKind.VIDEO:
             publish_id = await self._post_video(request, options, creator)
         else:
@@ -84,7 +86,7 @@ class Publisher:
                 code="duration_over_creator_max",
             )
         post_info: dict[str, Any] = {
-            "privacy_level": options.privacy_level.value,
+            "privacy_level": privacy_value(options),
             # Where the creator turned an interaction off in the app, it stays off.
             "disable_comment": options.disable_comment or bool(creator.get("comment_disabled")),
             "disable_duet": options.disable_duet or bool(creator.get("duet_disabled")),
@@ -144,7 +146,7 @@ class Publisher:
         self, request: PublishRequest, options: TikTokOptions, creator: dict[str, Any]
     ) -> str:
         post_info: dict[str, Any] = {
-            "privacy_level": options.privacy_level.value,
+            "privacy_level": privacy_value(options),
             "disable_comment": options.disable_comment or bool(creator.get("comment_disabled")),
             "auto_add_music": options.auto_add_music,
             "brand_content_toggle": options.brand_content_toggle,
@@ -228,15 +230,9 @@ def media_kind(media: list[MediaItem]) -> MediaKind:
     return media[0].kind
 
 
-def check_privacy(options: TikTokOptions, creator: dict[str, Any]) -> None:
-    """The privacy level must be one the creator's account offers (before any upload)."""
-    offered = [str(level) for level in creator.get("privacy_level_options") or []]
-    if options.privacy_level.value not in offered:
-        raise Permanent(
-            f"This TikTok account can't post with privacy {options.privacy_level.value}; "
-            f"it offers {', '.join(offered) or 'none'}.",
-            code="privacy_level_option_mismatch",
-        )
+def privacy_value(options: TikTokOptions) -> str:
+    assert options.privacy_level is not None  # resolved from creator_info before posting
+    return options.privacy_level.value
 
 
 def publish_id_of(data: dict[str, Any], *, publishing: bool) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from t21.core.outside import Permanent
 from t21.platforms.base import MediaRule, PlatformLimits, TextCounting
 
 MIB = 1024 * 1024
@@ -49,13 +50,26 @@ class PrivacyLevel(StrEnum):
     SELF_ONLY = "SELF_ONLY"
 
 
+# From the most public to the most private: a post without a privacy level gets the first one
+# the account may use.
+MOST_PUBLIC_FIRST = (
+    PrivacyLevel.PUBLIC_TO_EVERYONE,
+    PrivacyLevel.FOLLOWER_OF_CREATOR,
+    PrivacyLevel.MUTUAL_FOLLOW_FRIENDS,
+    PrivacyLevel.SELF_ONLY,
+)
+# The account capability T21 keeps from creator_info.
+PRIVACY_OPTIONS = "privacy_level_options"
+
+
 class TikTokOptions(BaseModel):
-    """Per-post options of a TikTok direct post. The privacy level must also be one the
-    creator's account offers (checked against creator_info when publishing)."""
+    """Per-post options of a TikTok direct post. `privacy_level` must be one the creator's
+    account offers (creator_info's privacy_level_options: only SELF_ONLY until TikTok audits
+    T21's app); left out, the most public one offered is used."""
 
     model_config = ConfigDict(extra="forbid")
 
-    privacy_level: PrivacyLevel = PrivacyLevel.PUBLIC_TO_EVERYONE
+    privacy_level: PrivacyLevel | None = None
     disable_comment: bool = False
     disable_duet: bool = False  # videos only
     disable_stitch: bool = False  # videos only
@@ -76,3 +90,41 @@ class TikTokOptions(BaseModel):
         if self.brand_content_toggle and self.privacy_level is PrivacyLevel.SELF_ONLY:
             raise ValueError("Branded content can't be posted with privacy SELF_ONLY.")
         return self
+
+
+def offered_levels(capabilities: dict[str, Any]) -> list[PrivacyLevel] | None:
+    """The privacy levels the account may post with, as TikTok last said; None when unknown."""
+    raw = capabilities.get(PRIVACY_OPTIONS)
+    if not isinstance(raw, list):
+        return None
+    return [level for level in MOST_PUBLIC_FIRST if level.value in {str(v) for v in raw}]
+
+
+def privacy_for(options: TikTokOptions, offered: list[PrivacyLevel] | None) -> PrivacyLevel:
+    """The privacy level a post goes out with: the one asked for, which the account must offer,
+    else the most public one it offers. `Permanent` naming the rule when it can't be used."""
+    if offered is not None and not offered:
+        raise Permanent(
+            "This TikTok account offers no privacy level to post with.",
+            code="privacy_level_not_allowed",
+        )
+    level = options.privacy_level or (offered[0] if offered else PrivacyLevel.PUBLIC_TO_EVERYONE)
+    if offered is not None and level not in offered:
+        names = ", ".join(item.value for item in offered)
+        unaudited = offered == [PrivacyLevel.SELF_ONLY]
+        why = (
+            "TikTok lets an app it hasn't audited yet post only privately (SELF_ONLY)"
+            if unaudited
+            else f"this account may post only with {names}"
+        )
+        raise Permanent(
+            f"TikTok privacy {level.value} can't be used: {why}.",
+            code="privacy_level_not_allowed",
+        )
+    if options.brand_content_toggle and level is PrivacyLevel.SELF_ONLY:
+        raise Permanent(
+            "Branded content can't be posted with privacy SELF_ONLY, the only level this "
+            "TikTok account may use.",
+            code="privacy_level_not_allowed",
+        )
+    return level

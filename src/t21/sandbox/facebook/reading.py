@@ -37,7 +37,11 @@ PAGE_METRICS = frozenset(
     {"page_total_media_view_unique", "page_media_view", "page_post_engagements", "page_follows",
      "page_daily_follows"}
 )  # fmt: skip
-VIDEO_METRICS = frozenset({"total_video_views"})
+# Videos answer total_video_views (https://developers.facebook.com/docs/video-api/guides/insights);
+# reels answer the Reels metrics instead and refuse the video ones as invalid metrics (the docs
+# document total_video_views for videos only, so the fake is strict).
+VIDEO_METRICS = frozenset({"total_video_views", "total_video_views_unique"})
+REEL_METRICS = frozenset({"blue_reels_play_count", "post_impressions_unique"})
 
 
 class PageReading:
@@ -114,7 +118,7 @@ class PageReading:
         if video is None:
             raise no_object(node)
         self.state.page_caller(request, params, video.page_id, "read_insights")
-        names = _metric_names(params, VIDEO_METRICS)
+        names = _metric_names(params, REEL_METRICS if video.kind == "reel" else VIDEO_METRICS)
         if video.views is None:
             return answer({"data": []})
         return answer({"data": [_insight(node, name, video.views) for name in names]})

@@ -191,6 +191,12 @@ def _configure(state: InstagramState, body: dict[str, Any]) -> None:
         if polls < 0:
             raise ControlError("`processing_polls` can't be negative.")
         state.processing_polls = polls
+    for name in ("image_processing_s", "video_processing_s"):
+        seconds = body.get(name)
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                raise ControlError(f"`{name}` must be a non-negative number of seconds.")
+            setattr(state, name, float(seconds))
     age = body.get("refresh_min_age_s")
     if age is not None:
         if isinstance(age, bool) or not isinstance(age, int | float) or age < 0:

@@ -95,6 +95,7 @@ class Containers:
         if media_type == "CAROUSEL":
             container.children = self.carousel_children(account, params.get("children"))
             container.polls_left = self.state.processing_polls
+            container.ready_at = self.state.ready_at(video=False)
         elif media_type in ("REELS", "VIDEO") or params.get("video_url"):
             await self.video_container(container, params)
         else:
@@ -114,6 +115,8 @@ class Containers:
             raise GraphError(100, "(#100) The parameter image_url is required")
         await fetch_image(str(url), check_aspect=container.media_type != "STORIES")
         container.media_url = str(url)
+        container.polls_left = self.state.processing_polls
+        container.ready_at = self.state.ready_at(video=False)
         if params.get("alt_text"):
             container.extras["alt_text"] = str(params["alt_text"])
 
@@ -140,11 +143,13 @@ class Containers:
                 problem = f"Error: The cover image failed: {exc.message} (error code {exc.subcode})"
         container.media_url, container.is_video = str(url), True
         container.polls_left = self.state.processing_polls
+        container.ready_at = self.state.ready_at(video=True)
         if problem is not None:
             container.outcome, container.error = "ERROR", problem
-        for name in ("cover_url", "thumb_offset"):
-            if params.get(name) not in (None, ""):
-                container.extras[name] = params[name]
+        if params.get("cover_url"):
+            container.extras["cover_url"] = str(params["cover_url"])
+        if thumb_offset is not None:
+            container.extras["thumb_offset"] = thumb_offset
         if "share_to_feed" in params:
             container.extras["share_to_feed"] = truthy(params["share_to_feed"])
 

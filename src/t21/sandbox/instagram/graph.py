@@ -1,7 +1,9 @@
 """The fake's `graph.instagram.com`: token exchange and refresh, `/me`, nodes, media containers,
 `media_publish`, the publishing quota, media lists, insights and comments. Any `/vNN.N/` prefix
-(or none) is accepted; parameters come from the query, a form or a JSON body; the token from
-`Authorization: Bearer` or `access_token`. Every answer carries `x-app-usage`."""
+(or none) is accepted; parameters come from the query (or a form), never a JSON body, and the
+token from the `access_token` parameter, as Instagram's reference shows every call
+(https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media).
+Every answer carries `x-app-usage`."""
 
 from __future__ import annotations
 
@@ -111,10 +113,15 @@ class GraphApi:
     # --- tokens --------------------------------------------------------------------------
 
     def caller(self, request: Request, params: Params) -> IssuedToken:
-        value = bearer(request) or params.get("access_token")
+        value = params.get("access_token")
         if not value:
+            # An `Authorization: Bearer` header is not how Instagram's reference authenticates a
+            # call; the fake takes only the documented `access_token` parameter.
+            hint = " (send it as the access_token parameter)" if bearer(request) else ""
             raise GraphError(
-                2500, "An active access token must be used to query information about the user."
+                2500,
+                "An active access token must be used to query information about the current "
+                f"user{hint}.",
             )
         token = self.state.tokens.get(str(value))
         moment = now()

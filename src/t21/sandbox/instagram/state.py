@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from t21.core import clock
 from t21.platforms.registry import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from t21.sandbox.platform import IssuedToken, NetworkState
 
@@ -20,7 +21,11 @@ CONTAINER_TTL_S = 86_400
 QUOTA_WINDOW_S = 86_400
 DEFAULT_QUOTA = 50  # the reference page's sample; 25 and 100 are reported too
 REFRESH_MIN_AGE_S = 86_400.0
-DEFAULT_PROCESSING_POLLS = 2
+DEFAULT_PROCESSING_POLLS = 0
+# How long Instagram takes to process a container, by default: images in seconds, reels in
+# minutes (postiz polls reels for up to ~8 min). Tests set them to 0 and move `t21.core.clock`.
+DEFAULT_IMAGE_PROCESSING_S = 3.0
+DEFAULT_VIDEO_PROCESSING_S = 90.0
 APP_CALLS_PER_HOUR = 4800  # what x-app-usage's call_count is a percentage of
 KNOWN_SCOPES = frozenset(
     {
@@ -111,8 +116,9 @@ class AuthCode:
 @dataclass
 class Container:
     """A media container: IMAGE (a feed image or carousel image), VIDEO (carousel video only),
-    REELS, STORIES or CAROUSEL. It processes for `polls_left` status reads, then ends in
-    `outcome` (FINISHED, ERROR with `error`, EXPIRED, or IN_PROGRESS for ever)."""
+    REELS, STORIES or CAROUSEL. It processes until `ready_at` (on `t21.core.clock`'s time, so
+    tests move it) and for `polls_left` status reads, then ends in `outcome` (FINISHED, ERROR
+    with `error`, EXPIRED, or IN_PROGRESS for ever)."""
 
     id: str
     owner: str
@@ -128,13 +134,16 @@ class Container:
     outcome: str = "FINISHED"
     error: str | None = None
     published_media_id: str | None = None
+    ready_at: float = 0.0
 
     def status_code(self, now: float) -> str:
         if self.published_media_id is not None:
             return "PUBLISHED"
         if now - self.created_at > CONTAINER_TTL_S:
             return "EXPIRED"
-        return "IN_PROGRESS" if self.polls_left > 0 else self.outcome
+        if self.polls_left > 0 or clock.now().timestamp() < self.ready_at:
+            return "IN_PROGRESS"
+        return self.outcome
 
     def status_text(self, now: float) -> str:
         code = self.status_code(now)
@@ -208,6 +217,8 @@ class InstagramState(NetworkState):
     # Knobs (POST /_control/config).
     quota_total: int = DEFAULT_QUOTA
     processing_polls: int = DEFAULT_PROCESSING_POLLS
+    image_processing_s: float = DEFAULT_IMAGE_PROCESSING_S
+    video_processing_s: float = DEFAULT_VIDEO_PROCESSING_S
     refresh_min_age_s: float = REFRESH_MIN_AGE_S
     insights_default: str = "values"
     withheld_scopes: set[str] = field(default_factory=set)
@@ -224,6 +235,8 @@ class InstagramState(NetworkState):
         return {
             "quota_total": self.quota_total,
             "processing_polls": self.processing_polls,
+            "image_processing_s": self.image_processing_s,
+            "video_processing_s": self.video_processing_s,
             "refresh_min_age_s": self.refresh_min_age_s,
             "insights_default": self.insights_default,
             "withheld_scopes": sorted(self.withheld_scopes),
@@ -244,6 +257,11 @@ class InstagramState(NetworkState):
         if long:
             self.long_lived.add(token.value)
         return token
+
+    def ready_at(self, *, video: bool) -> float:
+        """When a container created now finishes processing (on `t21.core.clock`'s time)."""
+        seconds = self.video_processing_s if video else self.image_processing_s
+        return clock.now().timestamp() + seconds
 
     def published_in_window(self, owner: str, now: float) -> list[Media]:
         """What counts against the quota: every publication of the last 24 h (a carousel is
@@ -273,6 +291,8 @@ class InstagramState(NetworkState):
         self.sequence = 0
         self.quota_total = DEFAULT_QUOTA
         self.processing_polls = DEFAULT_PROCESSING_POLLS
+        self.image_processing_s = DEFAULT_IMAGE_PROCESSING_S
+        self.video_processing_s = DEFAULT_VIDEO_PROCESSING_S
         self.refresh_min_age_s = REFRESH_MIN_AGE_S
         self.insights_default = "values"
         self.withheld_scopes = set()

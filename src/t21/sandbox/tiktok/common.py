@@ -88,9 +88,14 @@ def throttle(state: TikTokState, token: IssuedToken, bucket: str) -> None:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
+    """A JSON request body, sent as TikTok's reference requires it
+    (`Content-Type: application/json; charset=UTF-8`)."""
     raw = await request.body()
     if not raw:
         return {}
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise invalid_params("The request body must be sent as application/json.")
     try:
         body = json.loads(raw)
     except ValueError:

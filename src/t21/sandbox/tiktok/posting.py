@@ -30,7 +30,7 @@ from t21.sandbox.tiktok.common import (
     text_field,
     throttle,
 )
-from t21.sandbox.tiktok.state import PRIVACY_LEVELS, PublishJob, TikTokState
+from t21.sandbox.tiktok.state import PRIVACY_LEVELS, PublishJob, TikTokSettings, TikTokState
 
 MIB = 1024 * 1024
 MIN_CHUNK = 5 * MIB
@@ -77,6 +77,14 @@ async def pull(client: httpx.AsyncClient, url: str) -> bytes | None:
     return response.content if response.is_success else None
 
 
+def offered_levels(settings: TikTokSettings) -> list[str]:
+    """creator_info's privacy_level_options: only SELF_ONLY to an unaudited app."""
+    levels = list(settings.privacy_level_options)
+    if not settings.audited and settings.unaudited_lists_self_only:
+        return [level for level in levels if level == "SELF_ONLY"]
+    return levels
+
+
 def posting_routes(state: TikTokState) -> list[Route]:
     # `state.settings` is read at each request: a reset replaces it.
 
@@ -86,7 +94,7 @@ def posting_routes(state: TikTokState) -> list[Route]:
             "creator_avatar_url": avatar_url(request, creator),
             "creator_username": creator.username,
             "creator_nickname": creator.display_name,
-            "privacy_level_options": list(settings.privacy_level_options),
+            "privacy_level_options": offered_levels(settings),
             "comment_disabled": settings.comment_disabled,
             "duet_disabled": settings.duet_disabled,
             "stitch_disabled": settings.stitch_disabled,

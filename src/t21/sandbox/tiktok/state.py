@@ -57,8 +57,14 @@ class TikTokSettings:
     rate_limits: dict[str, int] = field(default_factory=_default_rate_limits)
     # About 15 posts a day per creator per [3p], unconfirmed: spam_risk_too_many_posts.
     daily_post_cap: int = 15
-    # An unaudited app may only post SELF_ONLY (unaudited_client_can_only_post_to_private_accounts).
-    audited: bool = True
+    # Until TikTok audits it, an app may only post SELF_ONLY
+    # (unaudited_client_can_only_post_to_private_accounts;
+    # https://developers.tiktok.com/doc/content-sharing-guidelines). A new app starts unaudited.
+    audited: bool = False
+    # Whether creator_info lists only SELF_ONLY to an unaudited app (T21 reads the levels from
+    # there). Unconfirmed: TikTok may list every level and refuse at init instead, which this
+    # knob turned off reproduces.
+    unaudited_lists_self_only: bool = True
     # URL prefixes verified for PULL_FROM_URL; None accepts every URL.
     verified_url_prefixes: list[str] | None = None
 
