@@ -99,15 +99,14 @@ async def authenticate(
     ip: str,
 ) -> Session:
     """Sign in with a password. Unknown email and wrong password get the same answer in about
-    the same time; repeated failures per account or per IP are throttled."""
+    the same time. The attempt is counted before the password is checked (see `throttle`)."""
     email = normalise_email(email)
-    await throttle.check(email, ip)
+    await throttle.attempt(email, ip)
     user = await find_user(session, email)
     ok, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok:
-        await throttle.failed(email, ip)
         raise InvalidCredentials()
-    await throttle.succeeded(email)
+    await throttle.succeeded(email, ip)
     if upgraded_hash is not None:
         user.password_hash = upgraded_hash
     return await start_session(session, settings, user)
