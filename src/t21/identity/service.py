@@ -115,8 +115,9 @@ async def authenticate(
 async def start_session(session: AsyncSession, settings: Settings, user: User) -> Session:
     """A new refresh-token family and an access token for `user`."""
     user.last_login_at = clock.now()
-    refresh = await _issue_refresh_token(session, settings, user.id, family_id=uuid7())
-    access, expires_in = issue_access_token(settings, user.id)
+    family_id = uuid7()
+    refresh = await _issue_refresh_token(session, settings, user.id, family_id=family_id)
+    access, expires_in = issue_access_token(settings, user.id, family_id)
     return Session(user=user, access_token=access, refresh_token=refresh, expires_in=expires_in)
 
 
@@ -189,12 +190,13 @@ async def refresh(
     new_refresh = await _issue_refresh_token(
         session, settings, user.id, family_id=claimed.family_id
     )
-    access, expires_in = issue_access_token(settings, user.id)
+    access, expires_in = issue_access_token(settings, user.id, claimed.family_id)
     return Session(user=user, access_token=access, refresh_token=new_refresh, expires_in=expires_in)
 
 
 async def logout(session: AsyncSession, token: str) -> None:
-    """End the sign-in this refresh token belongs to (all of its family)."""
+    """End the sign-in this refresh token belongs to (all of its family, and the access tokens
+    issued to it: see `organizations.auth`)."""
     existing = await session.scalar(
         select(RefreshToken).where(RefreshToken.token_digest == token_digest(token))
     )
