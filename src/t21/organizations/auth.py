@@ -110,10 +110,11 @@ async def _user_and_session_state(
 
 
 async def _key_principal(session: AsyncSession, secret: str) -> Principal:
-    api_key = await api_keys.find_active(session, secret)
-    if api_key is None:
+    active = await api_keys.find_active(session, secret)
+    if active is None:
         raise NotAuthenticated("The API key is invalid or revoked.")
-    return Principal(user=None, api_key=api_key, roles={api_key.organization_id: api_key.role})
+    organization_id = active.api_key.organization_id
+    return Principal(user=None, api_key=active.api_key, roles={organization_id: active.role})
 
 
 async def get_principal(
