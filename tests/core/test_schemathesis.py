@@ -42,6 +42,8 @@ def settings(settings_factory: Any) -> Settings:
     return result
 
 
+# Schemathesis's own strategies draw from `random`, which Hypothesis flags; not ours to change.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 async def test_no_generated_request_makes_the_api_answer_500(
     started_app: FastAPI, client: httpx.AsyncClient
 ) -> None:
