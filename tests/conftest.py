@@ -221,6 +221,8 @@ def settings_factory(
             "log_level": "INFO",
             "shutdown_grace_s": 5,
             "plan_limits": ROOMY_PLAN_LIMITS,
+            # Tests register many accounts from one address; the limit has its own test.
+            "registrations_per_ip": "10000/hour",
         }
         values.update(overrides)
         return load_settings(**values)

@@ -18,7 +18,7 @@ from tests.support.accounts import register
 keys = st.one_of(
     st.uuids(),
     st.datetimes(timezones=st.just(UTC)),
-    st.text(max_size=40),
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40),
     st.integers(min_value=-(2**53), max_value=2**53),
 )
 

@@ -20,7 +20,13 @@ from t21.identity.models import OAuthIdentity, OAuthLogin, User
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
 from tests.core.test_http import assert_problem
-from tests.support.accounts import PASSWORD, register
+from tests.support.accounts import (
+    PASSWORD,
+    create_api_key,
+    create_organization,
+    latest_token,
+    register,
+)
 
 FRONT_END = "http://app.example.test/signed-in"
 
@@ -277,6 +283,48 @@ async def test_a_verified_provider_email_takes_over_an_unverified_password_accou
         401,
         "not_authenticated",
     )
+
+
+async def test_taking_over_an_account_ends_the_squatters_keys_and_invitations(
+    browser: Browser,
+) -> None:
+    runtime = browser.app.state.runtime
+    squatter = await register(browser.api, "sandbox.user@example.com")
+    team = await create_organization(browser.api, squatter, "Squatted team")
+    keys = [
+        (await create_api_key(browser.api, squatter, org, role="admin"))["key"]
+        for org in (squatter.personal_organization_id, team)
+    ]
+    invited = await browser.api.post(
+        f"/api/v1/organizations/{team}/invitations",
+        json={"email": "accomplice@example.com", "role": "admin"},
+        headers=squatter.headers,
+    )
+    assert invited.status_code == 201, invited.text
+    invitation_token = await latest_token(
+        runtime.jobs, browser.app.state.settings, "accomplice@example.com", "/invitations/accept"
+    )
+    for key in keys:
+        before = await browser.api.get("/api/v1/brands", headers={"Authorization": f"Bearer {key}"})
+        assert before.status_code == 200
+    owner = await _exchange(browser, (await browser.sign_in("google")).headers["location"])
+    owner_headers = {"Authorization": f"Bearer {owner.json()['access_token']}"}
+    # The squatter's keys no longer read or write anything...
+    for key in keys:
+        after = await browser.api.get("/api/v1/brands", headers={"Authorization": f"Bearer {key}"})
+        assert_problem(after, 401, "not_authenticated")
+    listed = await browser.api.get(f"/api/v1/organizations/{team}/api-keys", headers=owner_headers)
+    assert listed.json()["items"] == []
+    # ...and the invitation they sent can't be accepted.
+    pending = await browser.api.get(
+        f"/api/v1/organizations/{team}/invitations", headers=owner_headers
+    )
+    assert pending.json()["items"] == []
+    accomplice = await register(browser.api, "accomplice@example.com")
+    accepted = await browser.api.post(
+        "/api/v1/invitations/accept", json={"token": invitation_token}, headers=accomplice.headers
+    )
+    assert_problem(accepted, 400, "bad_request")
 
 
 async def test_a_verified_password_account_is_linked_and_keeps_its_password(

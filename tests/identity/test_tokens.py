@@ -180,6 +180,24 @@ async def test_a_reused_refresh_token_revokes_its_whole_family(
     assert_problem(await _refresh(client, rotated), 401, "not_authenticated")
 
 
+async def test_reuse_ends_the_access_tokens_of_that_sign_in_at_once(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    other = (
+        await client.post("/api/v1/auth/login", json={"email": account.email, "password": PASSWORD})
+    ).json()
+    rotated = (await _refresh(client, account.refresh_token)).json()
+    assert (await _me(client, rotated["access_token"])).status_code == 200
+    assert_problem(await _refresh(client, account.refresh_token), 401, "not_authenticated")
+    # Every access token of the compromised sign-in, the first and the rotated one, is refused
+    # on the very next request, long before it would expire.
+    for token in (account.access_token, rotated["access_token"]):
+        body = assert_problem(await _me(client, token), 401, "not_authenticated")
+        assert "ended" in body["detail"]
+    # The account's other sign-in is untouched.
+    assert (await _me(client, other["access_token"])).status_code == 200
+
+
 async def test_reuse_revokes_only_that_sign_in(client: httpx.AsyncClient, account: Account) -> None:
     other_login = await client.post(
         "/api/v1/auth/login", json={"email": account.email, "password": PASSWORD}
@@ -244,6 +262,9 @@ async def test_logout_ends_that_sign_in_only(client: httpx.AsyncClient, account:
     )
     assert response.status_code == 204
     assert_problem(await _refresh(client, account.refresh_token), 401, "not_authenticated")
+    # That sign-in's access token ends with it; the other sign-in's works on.
+    assert_problem(await _me(client, account.access_token), 401, "not_authenticated")
+    assert (await _me(client, other["access_token"])).status_code == 200
     assert (await _refresh(client, other["refresh_token"])).status_code == 200
     again = await client.post("/api/v1/auth/logout", json={"refresh_token": "unknown"})
     assert again.status_code == 204

@@ -170,3 +170,71 @@ async def test_a_key_needs_a_name_of_1_to_100_characters(
             problem = assert_problem(response, 422, "validation_error")
             assert problem["errors"][0]["loc"] == ["body", "name"]
     assert len(await _listed(client, team)) == 2
+
+
+async def _make_brand(client: httpx.AsyncClient, team: Team, secret: str) -> httpx.Response:
+    return await client.post(
+        "/api/v1/brands",
+        json={"name": "Key brand", "organization_id": str(team.organization_id)},
+        headers=bearer(secret),
+    )
+
+
+async def test_a_key_acts_with_no_more_than_its_creators_current_role(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    created = await _create(client, team, team.admin, role="admin")
+    assert created.status_code == 201, created.text
+    secret = created.json()["key"]
+    assert (await _make_brand(client, team, secret)).status_code == 201
+    demoted = await client.patch(
+        f"{ORGANIZATIONS}/{team.organization_id}/members/{team.admin.user_id}",
+        json={"role": "member"},
+        headers=team.owner.headers,
+    )
+    assert demoted.status_code == 200, demoted.text
+    # The admin-role key now acts as a member, like its creator: brands are beyond it...
+    assert_problem(await _make_brand(client, team, secret), 403, "forbidden")
+    # ...what a member may do still works.
+    listed = await client.get("/api/v1/brands", headers=bearer(secret))
+    assert listed.status_code == 200
+    # Promoted back, the key has its own role again (never more than it was given).
+    await client.patch(
+        f"{ORGANIZATIONS}/{team.organization_id}/members/{team.admin.user_id}",
+        json={"role": "admin"},
+        headers=team.owner.headers,
+    )
+    assert (await _make_brand(client, team, secret)).status_code == 201
+
+
+async def test_removing_a_member_revokes_their_keys(client: httpx.AsyncClient, team: Team) -> None:
+    created = await _create(client, team, team.admin, role="admin")
+    secret = created.json()["key"]
+    removed = await client.delete(
+        f"{ORGANIZATIONS}/{team.organization_id}/members/{team.admin.user_id}",
+        headers=team.owner.headers,
+    )
+    assert removed.status_code == 204, removed.text
+    assert_problem(
+        await client.get("/api/v1/brands", headers=bearer(secret)), 401, "not_authenticated"
+    )
+    assert created.json()["id"] not in await _listed(client, team)
+    # The owner's keys are untouched.
+    assert (
+        await client.get("/api/v1/brands", headers=team.headers("admin_key"))
+    ).status_code == 200
+
+
+async def test_a_key_whose_creator_left_acts_for_no_one(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    created = await _create(client, team, team.admin, role="member")
+    secret = created.json()["key"]
+    left = await client.delete(
+        f"{ORGANIZATIONS}/{team.organization_id}/members/{team.admin.user_id}",
+        headers=team.admin.headers,
+    )
+    assert left.status_code == 204, left.text
+    assert_problem(
+        await client.get("/api/v1/brands", headers=bearer(secret)), 401, "not_authenticated"
+    )

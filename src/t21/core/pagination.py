@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -29,6 +29,9 @@ from t21.core.errors import ValidationFailed
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_CURSOR_LENGTH = 512
+# A signed 64-bit column's range: larger integers would overflow in the database.
+MIN_INT_KEY = -(2**63)
+MAX_INT_KEY = 2**63 - 1
 
 T = TypeVar("T")
 Key = uuid.UUID | datetime | str | int
@@ -63,26 +66,54 @@ def encode_cursor(keys: Sequence[Key]) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[Key, ...]:
+    """The sort keys in `cursor`; anything but what `encode_cursor` makes is a 422 at
+    `["query","cursor"]`, so no crafted cursor reaches the database."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         parts = json.loads(raw)
         if not isinstance(parts, list) or not parts:
             raise ValueError("not a list of keys")
-        keys: list[Key] = []
-        for kind, value in parts:
-            if kind == "u":
-                keys.append(uuid.UUID(hex=value))
-            elif kind == "t":
-                keys.append(datetime.fromisoformat(value))
-            elif kind == "i":
-                keys.append(int(value))
-            elif kind == "s":
-                keys.append(str(value))
-            else:
-                raise ValueError(kind)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        keys = tuple(_decode_key(part) for part in parts)
+    except (ValueError, TypeError, OverflowError, RecursionError, binascii.Error):
         raise _bad_cursor() from None
-    return tuple(keys)
+    return keys
+
+
+def _decode_key(part: object) -> Key:
+    if not isinstance(part, list) or len(part) != 2:
+        raise ValueError("a key is a [kind, value] pair")
+    kind, value = part
+    if kind == "i" and isinstance(value, int) and not isinstance(value, bool):
+        if not MIN_INT_KEY <= value <= MAX_INT_KEY:
+            raise ValueError("integer key out of range")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("key value is not a string")
+    if kind == "u":
+        return uuid.UUID(hex=value)
+    if kind == "t":
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return moment.astimezone(UTC)
+    if kind == "s":
+        if "\x00" in value:
+            raise ValueError("NUL in a string key")
+        value.encode()  # a lone surrogate is refused here, not by the database driver
+        return value
+    raise ValueError("unknown key kind")
+
+
+def _matches(value: Key, column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> bool:
+    """Whether a decoded key has the Python type of the column it is compared with (a `str`
+    where a UUID is stored would otherwise reach the database and fail there)."""
+    try:
+        expected: type[Any] = column.type.python_type
+    except NotImplementedError:
+        return True
+    if expected is int:
+        return isinstance(value, int)
+    return isinstance(value, expected)
 
 
 def _bad_cursor() -> ValidationFailed:
@@ -121,7 +152,9 @@ async def keyset_page(
     each, where a single `IN (...)` would sort every matching row first. Only for statements
     selecting one ORM entity whose `keys` are its attributes."""
     if request.after is not None:
-        if len(request.after) != len(keys):
+        if len(request.after) != len(keys) or not all(
+            _matches(value, key) for key, value in zip(keys, request.after, strict=True)
+        ):
             raise _bad_cursor()
         after = [literal(value, key.type) for key, value in zip(keys, request.after, strict=True)]
         statement = statement.where(tuple_(*keys) > tuple_(*after))

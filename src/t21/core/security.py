@@ -124,10 +124,16 @@ class AccessClaims:
     issued_at: datetime
     expires_at: datetime
     token_id: str
+    # The sign-in (refresh-token family) the token was issued to: ending that sign-in ends
+    # its access tokens too. None for a token not tied to one.
+    session_id: uuid.UUID | None = None
 
 
-def issue_access_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, int]:
-    """A signed access token for `user_id` and its lifetime in seconds."""
+def issue_access_token(
+    settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID | None = None
+) -> tuple[str, int]:
+    """A signed access token for `user_id` (of the sign-in `session_id`) and its lifetime in
+    seconds."""
     key = signing_key(settings)
     now = clock.now()
     ttl = settings.access_token_ttl_s
@@ -141,6 +147,8 @@ def issue_access_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, int
         "exp": int((now + timedelta(seconds=ttl)).timestamp()),
         "jti": secrets.token_hex(8),
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     token = jwt.encode(
         claims,
         key.secret,
@@ -181,6 +189,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         user_id = uuid.UUID(str(claims["sub"]))
         issued_at = datetime.fromtimestamp(float(claims["iat"]), tz=UTC)
         expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=UTC)
+        session_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
     except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
         raise InvalidToken("invalid token") from exc
     now = clock.now()
@@ -193,6 +202,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         issued_at=issued_at,
         expires_at=expires_at,
         token_id=str(claims.get("jti", "")),
+        session_id=session_id,
     )
 
 

@@ -77,8 +77,12 @@ class Settings(BaseSettings):
     invitation_ttl_s: int = Field(default=7 * 24 * 3600, ge=300)
     oauth_state_ttl_s: int = Field(default=600, ge=60)
     login_code_ttl_s: int = Field(default=120, ge=10)
-    login_failures_per_account: str = "5/15 minutes"
-    login_failures_per_ip: str = "30/15 minutes"
+    # Password sign-in attempts (see t21.identity.throttle): per account from one IP, per
+    # account from all IPs, and per IP over all accounts; registrations per IP.
+    login_failures_per_account_ip: str = "5/15 minutes"
+    login_failures_per_account: str = "20/15 minutes"
+    login_failures_per_ip: str = "50/15 minutes"
+    registrations_per_ip: str = "10/hour"
     rate_limit_auth_per_ip: str = "60/minute"
     oauth_redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     google_client_id: str | None = None
@@ -370,8 +374,10 @@ class Settings(BaseSettings):
         "rate_limit_per_ip",
         "rate_limit_per_principal",
         "rate_limit_auth_per_ip",
+        "login_failures_per_account_ip",
         "login_failures_per_account",
         "login_failures_per_ip",
+        "registrations_per_ip",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -32,6 +32,7 @@ from t21.core.security import new_token, token_digest
 from t21.core.settings import Settings
 from t21.identity import service
 from t21.identity.models import LoginCode, OAuthIdentity, OAuthLogin, User
+from t21.organizations import api_keys, invitations
 from t21.organizations import service as organizations_service
 
 with warnings.catch_warnings():
@@ -435,10 +436,14 @@ async def _sign_in(
         await organizations_service.create_personal_organization(session, user)
     elif user.email_verified_at is None:
         # Someone registered this address without proving it; its verified owner takes the
-        # account over, and whatever password the other person chose stops working.
+        # account over. Everything the other person could still act through ends here: the
+        # password, every session, every API key and every pending invitation the account
+        # made (all of it while unverified: an account is claimed only until it is verified).
         user.password_hash = None
         user.email_verified_at = now
         await service.logout_everywhere(session, user)
+        await api_keys.revoke_created_by(session, user.id)
+        await invitations.revoke_sent_by(session, user.id)
     session.add(
         OAuthIdentity(
             user_id=user.id, provider=provider_name, subject=identity.subject, email=identity.email

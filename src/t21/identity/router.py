@@ -40,6 +40,10 @@ router = APIRouter(prefix="/auth", tags=["authentication"])
 auth_rate_limit = Depends(
     RateLimit(lambda settings: settings.rate_limit_auth_per_ip, key="ip", scope="auth")
 )
+# New accounts per IP: a real person makes one or two; a script making hundreds is refused.
+registration_rate_limit = Depends(
+    RateLimit(lambda settings: settings.registrations_per_ip, key="ip", scope="auth.register")
+)
 OAUTH_COOKIE = "t21_oauth_browser"
 
 
@@ -52,7 +56,7 @@ def _tokens(signed_in: service.Session) -> TokensOut:
     )
 
 
-@router.post("/register", status_code=201, dependencies=[auth_rate_limit])
+@router.post("/register", status_code=201, dependencies=[auth_rate_limit, registration_rate_limit])
 async def register(body: RegisterIn, session: DbSession, settings: AppSettings) -> TokensOut:
     """Create an account and its personal organization; a verification email is sent."""
     signed_in = await service.register(

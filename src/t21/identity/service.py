@@ -99,15 +99,14 @@ async def authenticate(
     ip: str,
 ) -> Session:
     """Sign in with a password. Unknown email and wrong password get the same answer in about
-    the same time; repeated failures per account or per IP are throttled."""
+    the same time. The attempt is counted before the password is checked (see `throttle`)."""
     email = normalise_email(email)
-    await throttle.check(email, ip)
+    await throttle.attempt(email, ip)
     user = await find_user(session, email)
     ok, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok:
-        await throttle.failed(email, ip)
         raise InvalidCredentials()
-    await throttle.succeeded(email)
+    await throttle.succeeded(email, ip)
     if upgraded_hash is not None:
         user.password_hash = upgraded_hash
     return await start_session(session, settings, user)
@@ -116,8 +115,9 @@ async def authenticate(
 async def start_session(session: AsyncSession, settings: Settings, user: User) -> Session:
     """A new refresh-token family and an access token for `user`."""
     user.last_login_at = clock.now()
-    refresh = await _issue_refresh_token(session, settings, user.id, family_id=uuid7())
-    access, expires_in = issue_access_token(settings, user.id)
+    family_id = uuid7()
+    refresh = await _issue_refresh_token(session, settings, user.id, family_id=family_id)
+    access, expires_in = issue_access_token(settings, user.id, family_id)
     return Session(user=user, access_token=access, refresh_token=refresh, expires_in=expires_in)
 
 
@@ -190,12 +190,13 @@ async def refresh(
     new_refresh = await _issue_refresh_token(
         session, settings, user.id, family_id=claimed.family_id
     )
-    access, expires_in = issue_access_token(settings, user.id)
+    access, expires_in = issue_access_token(settings, user.id, claimed.family_id)
     return Session(user=user, access_token=access, refresh_token=new_refresh, expires_in=expires_in)
 
 
 async def logout(session: AsyncSession, token: str) -> None:
-    """End the sign-in this refresh token belongs to (all of its family)."""
+    """End the sign-in this refresh token belongs to (all of its family, and the access tokens
+    issued to it: see `organizations.auth`)."""
     existing = await session.scalar(
         select(RefreshToken).where(RefreshToken.token_digest == token_digest(token))
     )

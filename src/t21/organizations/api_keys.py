@@ -1,4 +1,10 @@
-"""API keys: `t21_…` secrets acting for one organization with a role, shown once, stored hashed."""
+"""API keys: `t21_…` secrets acting for one organization with a role, shown once, stored hashed.
+
+A key borrows its creator's access: it acts with its own role or its creator's *current* role in
+the organization, whichever is lower, so demoting an admin demotes their keys with them. A key
+whose creator has left the organization (or whose account is gone) acts for no one; removing a
+member also revokes their keys outright.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock
 from t21.core.errors import Forbidden, NotFound
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.security import new_token, token_digest
-from t21.organizations.models import ApiKey
+from t21.organizations.models import ApiKey, Membership
 from t21.organizations.permissions import Action, Role, may_create_key
 from t21.organizations.tenancy import Principal
 
@@ -86,15 +92,54 @@ async def revoke(
     await session.flush()
 
 
-async def find_active(session: AsyncSession, secret: str) -> ApiKey | None:
-    """The live key with this secret, its use recorded (at most once a minute)."""
-    api_key = await session.scalar(
-        select(ApiKey).where(ApiKey.key_digest == token_digest(secret), ApiKey.revoked_at.is_(None))
-    )
-    if api_key is None:
+@dataclass(frozen=True)
+class ActiveKey:
+    api_key: ApiKey
+    role: Role  # what the key may do now: its role, capped by its creator's current role
+
+
+async def find_active(session: AsyncSession, secret: str) -> ActiveKey | None:
+    """The live key with this secret and the role it acts with now, its use recorded (at most
+    once a minute); None when the key is unknown, revoked, or its creator is no longer a member
+    of its organization. One query: the creator's membership is joined in."""
+    row = (
+        await session.execute(
+            select(ApiKey, Membership.role)
+            .outerjoin(
+                Membership,
+                and_(
+                    Membership.organization_id == ApiKey.organization_id,
+                    Membership.user_id == ApiKey.created_by_id,
+                ),
+            )
+            .where(ApiKey.key_digest == token_digest(secret), ApiKey.revoked_at.is_(None))
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    api_key = row[0]
+    creator_role: Role | None = row[1]  # None: the creator is no longer a member
+    if creator_role is None:
         return None
     now = clock.now()
     if api_key.last_used_at is None or api_key.last_used_at < now - LAST_USED_RESOLUTION:
         api_key.last_used_at = now
         await session.flush()
-    return api_key
+    role = creator_role if api_key.role.outranks(creator_role) else api_key.role
+    return ActiveKey(api_key, role)
+
+
+async def revoke_created_by(
+    session: AsyncSession, user_id: uuid.UUID, organization_id: uuid.UUID | None = None
+) -> None:
+    """Revoke the live keys `user_id` created (in `organization_id`, or everywhere)."""
+    condition = and_(ApiKey.created_by_id == user_id, ApiKey.revoked_at.is_(None))
+    if organization_id is not None:
+        condition = and_(condition, ApiKey.organization_id == organization_id)
+    now = clock.now()
+    await session.execute(
+        update(ApiKey)
+        .where(condition)
+        .values(revoked_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -10,13 +10,14 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core.deps import AppSettings
 from t21.core.errors import Forbidden, NotAuthenticated
 from t21.core.ratelimit import RateLimit
 from t21.core.security import (
+    AccessClaims,
     ExpiredToken,
     InvalidToken,
     decode_access_token,
@@ -26,7 +27,7 @@ from t21.core.security import (
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.identity.errors import TokenExpired
-from t21.identity.models import User
+from t21.identity.models import RefreshToken, User
 from t21.organizations import api_keys
 from t21.organizations.models import Membership, Organization
 from t21.organizations.permissions import Action, Role
@@ -62,11 +63,11 @@ async def _user_principal(session: AsyncSession, settings: Settings, token: str)
         raise TokenExpired() from None
     except InvalidToken:
         raise NotAuthenticated("The access token is invalid.") from None
-    user = await session.get(User, claims.user_id)
+    user, session_ended = await _user_and_session_state(session, claims)
     if user is None:
         raise NotAuthenticated("The access token is invalid.")
     revoked = user.sessions_revoked_at
-    if revoked is not None and claims.issued_at < revoked:
+    if session_ended or (revoked is not None and claims.issued_at < revoked):
         raise NotAuthenticated("This session was ended; sign in again.")
     rows = await session.execute(
         select(Membership.organization_id, Membership.role, Organization.personal)
@@ -82,11 +83,38 @@ async def _user_principal(session: AsyncSession, settings: Settings, token: str)
     return Principal(user=user, api_key=None, roles=roles, personal_organization_id=personal)
 
 
+async def _user_and_session_state(
+    session: AsyncSession, claims: AccessClaims
+) -> tuple[User | None, bool]:
+    """The token's user, and whether its sign-in (refresh-token family) was ended — by a
+    logout or by the reuse of one of its refresh tokens. One query: the family check is a
+    correlated EXISTS on the (user_id, family_id) index, so an ended sign-in's access tokens
+    stop at the next request, with no cache to wait out."""
+    ended: ColumnElement[bool] = literal(False)
+    if claims.session_id is not None:
+        ended = (
+            exists()
+            .where(
+                RefreshToken.user_id == User.id,
+                RefreshToken.family_id == claims.session_id,
+                RefreshToken.revoked_at.is_not(None),
+            )
+            .correlate(User)
+        )
+    row = (
+        await session.execute(select(User, ended.label("ended")).where(User.id == claims.user_id))
+    ).one_or_none()
+    if row is None:
+        return None, False
+    return row[0], bool(row[1])
+
+
 async def _key_principal(session: AsyncSession, secret: str) -> Principal:
-    api_key = await api_keys.find_active(session, secret)
-    if api_key is None:
+    active = await api_keys.find_active(session, secret)
+    if active is None:
         raise NotAuthenticated("The API key is invalid or revoked.")
-    return Principal(user=None, api_key=api_key, roles={api_key.organization_id: api_key.role})
+    organization_id = active.api_key.organization_id
+    return Principal(user=None, api_key=active.api_key, roles={organization_id: active.role})
 
 
 async def get_principal(

@@ -130,6 +130,21 @@ async def revoke(
     await session.flush()
 
 
+async def revoke_sent_by(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Revoke every pending invitation `user_id` sent, in every organization."""
+    now = clock.now()
+    await session.execute(
+        update(Invitation)
+        .where(
+            Invitation.invited_by_id == user_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def accept(session: AsyncSession, user: User, token: str) -> Membership:
     """Join the organization; only the account of the invited address may accept."""
     now = clock.now()

@@ -21,6 +21,7 @@ from t21.billing.subscriptions import PAID_STATUSES
 from t21.core.errors import Conflict, Forbidden, NotFound
 from t21.core.pagination import PageRequest, keyset_page
 from t21.identity.models import User
+from t21.organizations import api_keys
 from t21.organizations.models import Membership, Organization
 from t21.organizations.permissions import Action, Role, may_grant, may_manage
 from t21.organizations.tenancy import Principal, scoped
@@ -226,6 +227,8 @@ async def remove_member(
     ):
         raise Conflict("You can't leave your personal organization.")
     await session.delete(member.membership)
+    # Their keys leave with them (they would act for no one anyway: see `api_keys`).
+    await api_keys.revoke_created_by(session, user_id, organization_id)
     await session.flush()
 
 

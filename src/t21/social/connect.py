@@ -4,6 +4,16 @@
 end wants to land) and returns the network's authorization URL with a *signed* state. `finish`,
 at the callback, checks the signature, uses the attempt once (it expires in 10 minutes),
 exchanges the code outside any transaction, then stores each account with its tokens encrypted.
+
+The connection is bound to the browser that started it. `start` also gives a random browser
+token, set as a cookie on the `POST /connect` response, and the attempt keeps its digest. A
+callback carrying that cookie completes at once (302 to the front end with `?connected=`). A
+callback without it (a link someone else made and passed on, or an API client that started the
+flow from a server) completes nothing: the network's code is parked, encrypted, and the browser
+goes to the front end with a one-time `?connect_code=`, which only the person who started the
+connection can redeem, signed in, at `POST /api/v1/social-accounts/connect/complete`. Whoever
+merely consents at the network can never attach their account to someone else's brand.
+
 Reconnecting an account updates it in place: no duplicate, and a missing refresh token in the
 new grant never erases the stored one. Only accounts new to the brand count against the plan's
 connected accounts, so a reconnect always goes through.
@@ -24,7 +34,8 @@ from t21.billing import plans
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.errors import Forbidden, QuotaExceeded
+from t21.core.crypto import keyring
+from t21.core.errors import BadRequest, Forbidden, QuotaExceeded, T21Error, UpstreamError
 from t21.core.ids import uuid7
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired
 from t21.core.redirects import allowed_redirect, with_params
@@ -62,6 +73,17 @@ class ConnectFailure(Exception):
         self.details = details or {}
 
 
+def as_problem(failure: ConnectFailure) -> T21Error:
+    """A failed completion as the API's error, for `POST /connect/complete`."""
+    if isinstance(failure.__cause__, T21Error):  # e.g. the plan's limit, as it was raised
+        return failure.__cause__
+    if failure.code == "forbidden":
+        return Forbidden(failure.message)
+    if failure.code in ("invalid_code", "invalid_state"):
+        return BadRequest(failure.message)
+    return UpstreamError(failure.message)
+
+
 def callback_url(settings: Settings, platform: str) -> str:
     return f"{settings.resolved_public_url}/api/v1/social-accounts/callback/{platform}"
 
@@ -80,7 +102,11 @@ def verified_nonce(settings: Settings, state: str | None) -> str | None:
     if not state or state.count(".") != 1:
         return None
     nonce, signature = state.split(".")
-    return nonce if hmac.compare_digest(signature, _signature(settings, nonce)) else None
+    return (
+        nonce
+        if hmac.compare_digest(signature.encode(), _signature(settings, nonce).encode())
+        else None
+    )
 
 
 async def start(
@@ -91,8 +117,9 @@ async def start(
     brand_id: uuid.UUID,
     platform: str,
     redirect_uri: str | None,
-) -> str:
-    """The network's authorization URL for connecting an account to the brand (admins)."""
+) -> tuple[str, str]:
+    """The network's authorization URL for connecting an account to the brand (admins), and the
+    browser token to set as a cookie."""
     settings = runtime.settings
     brand = await brands_service.get_brand(
         session, principal, brand_id, Action.MANAGE_SOCIAL_ACCOUNTS
@@ -101,11 +128,12 @@ async def start(
         raise Forbidden("Connecting an account needs a signed-in user; API keys can't.")
     provider = registry.configured_provider(runtime, platform)
     target = allowed_redirect(settings, redirect_uri or settings.resolved_frontend_url)
-    nonce = new_token()
+    nonce, browser = new_token(), new_token()
     verifier = new_token() + new_token()[:20] if provider.uses_pkce else None
     session.add(
         ConnectAttempt(
             state_digest=token_digest(nonce),
+            browser_digest=token_digest(browser),
             user_id=principal.user_id,
             brand_id=brand.id,
             platform=platform,
@@ -115,15 +143,19 @@ async def start(
         )
     )
     await session.flush()
-    return provider.authorization_url(
+    url = provider.authorization_url(
         state=sign_state(settings, nonce),
         redirect_uri=callback_url(settings, platform),
         code_verifier=verifier,
     )
+    return url, browser
 
 
 @dataclass(frozen=True)
 class _Attempt:
+    id: uuid.UUID
+    platform: str
+    browser_digest: str | None
     user_id: uuid.UUID
     brand_id: uuid.UUID
     code_verifier: str | None
@@ -158,7 +190,19 @@ async def _use_attempt(runtime: Runtime, platform: str, state: str | None) -> _A
             "This connection link expired or was already used; start again.",
             redirect_uri=attempt.redirect_uri,
         )
-    return _Attempt(attempt.user_id, attempt.brand_id, attempt.code_verifier, attempt.redirect_uri)
+    return _attempt_of(attempt)
+
+
+def _attempt_of(attempt: ConnectAttempt) -> _Attempt:
+    return _Attempt(
+        attempt.id,
+        attempt.platform,
+        attempt.browser_digest,
+        attempt.user_id,
+        attempt.brand_id,
+        attempt.code_verifier,
+        attempt.redirect_uri,
+    )
 
 
 async def finish(
@@ -168,8 +212,10 @@ async def finish(
     code: str | None,
     state: str | None,
     provider_error: str | None,
+    browser: str | None,
 ) -> str:
-    """Complete a connection; the front-end URL to land on, with `?connected=<ids>`."""
+    """Handle the network's callback; the front-end URL to land on: `?connected=<ids>` when the
+    browser that started the connection came back, else `?connect_code=` for its starter."""
     attempt = await _use_attempt(runtime, platform, state)
     if provider_error is not None or not code:
         raise ConnectFailure(
@@ -177,6 +223,74 @@ async def finish(
             f"The network did not connect the account ({provider_error or 'no code'}).",
             redirect_uri=attempt.redirect_uri,
         )
+    same_browser = (
+        browser is not None
+        and attempt.browser_digest is not None
+        and hmac.compare_digest(token_digest(browser), attempt.browser_digest)
+    )
+    if not same_browser:
+        completion = await _park(runtime, attempt, code)
+        return with_params(attempt.redirect_uri, connect_code=completion)
+    accounts = await _connect(runtime, attempt, code)
+    return with_params(attempt.redirect_uri, connected=",".join(str(a.id) for a in accounts))
+
+
+async def _park(runtime: Runtime, attempt: _Attempt, code: str) -> str:
+    """Hold the network's code for the connection's starter; the one-time completion code."""
+    completion = new_token()
+    sealed = keyring(runtime.settings).encrypt(code, associated=f"connect:{attempt.id}")
+    async with session_scope(runtime) as session:
+        await session.execute(
+            update(ConnectAttempt)
+            .where(ConnectAttempt.id == attempt.id)
+            .values(
+                completion_digest=token_digest(completion),
+                network_code_encrypted=sealed,
+                updated_at=clock.now(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return completion
+
+
+async def complete(runtime: Runtime, principal: Principal, completion: str) -> list[SocialAccount]:
+    """Redeem a `connect_code` (once, within the attempt's 10 minutes): only the person who
+    started the connection may; anyone else burns the code and is refused."""
+    digest = token_digest(completion)
+    async with session_scope(runtime) as session:
+        row = await session.scalar(
+            select(ConnectAttempt).where(
+                ConnectAttempt.completion_digest == digest,
+                ConnectAttempt.expires_at > clock.now(),
+            )
+        )
+        attempt = _attempt_of(row) if row is not None else None
+        sealed = row.network_code_encrypted if row is not None else None
+        # Burnt in the same step as it is read: of two concurrent redemptions, one wins.
+        burnt = await session.execute(
+            update(ConnectAttempt)
+            .where(ConnectAttempt.completion_digest == digest)
+            .values(completion_digest=None, network_code_encrypted=None, updated_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+    if attempt is None or getattr(burnt, "rowcount", 0) != 1:
+        raise ConnectFailure(
+            "invalid_code", "This connection code is unknown, expired or already used."
+        )
+    if principal.user_id is None or principal.user_id != attempt.user_id:
+        raise ConnectFailure(
+            "forbidden", "This connection was started by someone else; start your own."
+        )
+    if sealed is None:
+        raise ConnectFailure("invalid_code", "This connection code is unknown.")
+    code = keyring(runtime.settings).decrypt(sealed, associated=f"connect:{attempt.id}")
+    return await _connect(runtime, attempt, code)
+
+
+async def _connect(runtime: Runtime, attempt: _Attempt, code: str) -> list[SocialAccount]:
+    """Exchange the network's code and store the accounts on the attempt's brand, if its starter
+    may still connect accounts there."""
+    platform = attempt.platform
     provider = registry.configured_provider(runtime, platform)
     try:
         connections = await provider.exchange_code(
@@ -213,12 +327,10 @@ async def finish(
                 redirect_uri=attempt.redirect_uri,
             )
         await _within_plan(session, runtime.settings, brand, platform, connections, attempt)
-        accounts = [
+        return [
             await _store(session, runtime.settings, brand, platform, connection)
             for connection in connections
         ]
-        ids = ",".join(str(account.id) for account in accounts)
-    return with_params(attempt.redirect_uri, connected=ids)
 
 
 async def _within_plan(

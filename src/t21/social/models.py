@@ -81,3 +81,9 @@ class ConnectAttempt(RecordModel):
     redirect_uri: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
+    # The digest of the cookie set on the browser that started it (see `social.connect`).
+    browser_digest: Mapped[str | None] = mapped_column(String(64))
+    # A callback without that cookie parks the network's code here (encrypted) until the person
+    # who started the connection completes it with the one-time code of this digest.
+    completion_digest: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
+    network_code_encrypted: Mapped[str | None] = mapped_column(Text)

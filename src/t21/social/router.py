@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, Request, Response
+from fastapi import Cookie, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from t21.core.deps import DbSession
@@ -14,13 +14,14 @@ from t21.core.outside import ReauthRequired
 from t21.core.pagination import PageParams
 from t21.core.problems import problem_response
 from t21.core.redirects import with_params
-from t21.core.routing import APIRouter
+from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.core.uow import session_scope
 from t21.organizations.auth import CurrentPrincipal
 from t21.platforms import registry
 from t21.platforms.base import MediaRule
 from t21.social import connect, service
 from t21.social.schemas import (
+    ConnectCompleteIn,
     ConnectIn,
     ConnectOut,
     MediaRuleOut,
@@ -34,13 +35,28 @@ router = APIRouter(prefix="/social-accounts", tags=["social accounts"])
 platforms_router = APIRouter(prefix="/platforms", tags=["social accounts"])
 
 
+CONNECT_COOKIE = "t21_connect_browser"
+CONNECT_PATH = "/api/v1/social-accounts"
+
+
 @router.post("/connect")
 async def start_connection(
-    body: ConnectIn, request: Request, principal: CurrentPrincipal, session: DbSession
+    body: ConnectIn,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: DbSession,
 ) -> ConnectOut:
     """Where to send the browser to connect an account of `platform` to the brand (admins).
-    The state is signed, works once, and expires in 10 minutes."""
-    url = await connect.start(
+    The state is signed, works once, and expires in 10 minutes.
+
+    The response sets a cookie that binds the connection to this browser (a front end calls
+    this with credentials included): the network's callback completes at once only in the
+    browser that carries it. Otherwise the callback lands on the front end with a one-time
+    `?connect_code=`, which the same signed-in user posts to `/connect/complete` — the way for
+    an API client that starts the connection from a server."""
+    settings = request.app.state.settings
+    url, browser = await connect.start(
         session,
         request.app.state.runtime,
         principal,
@@ -48,7 +64,30 @@ async def start_connection(
         platform=_known(body.platform),
         redirect_uri=body.redirect_uri,
     )
+    response.set_cookie(
+        CONNECT_COOKIE,
+        browser,
+        max_age=int(connect.ATTEMPT_TTL.total_seconds()),
+        httponly=True,
+        secure=settings.resolved_public_url.startswith("https://"),
+        samesite="lax",
+        path=CONNECT_PATH,
+    )
     return ConnectOut(authorization_url=url)
+
+
+@router.post("/connect/complete", status_code=201, openapi_extra=IDEMPOTENT)
+async def complete_connection(
+    body: ConnectCompleteIn, request: Request, principal: CurrentPrincipal
+) -> SocialAccountList:
+    """Finish a connection whose callback came back without this browser's cookie: `code` is
+    the `connect_code` the front end received. Only the user who started the connection may,
+    once, within its 10 minutes; the connected accounts are returned."""
+    try:
+        accounts = await connect.complete(request.app.state.runtime, principal, body.code)
+    except connect.ConnectFailure as failure:
+        raise connect.as_problem(failure) from None
+    return SocialAccountList(items=[SocialAccountOut.of(account) for account in accounts])
 
 
 def _known(platform: str) -> str:
@@ -65,13 +104,20 @@ async def finish_connection(
     code: Annotated[str | None, Query(max_length=4096)] = None,
     state: Annotated[str | None, Query(max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
+    browser: Annotated[str | None, Cookie(alias=CONNECT_COOKIE, include_in_schema=False)] = None,
 ) -> Response:
     """Where the network sends the browser back; it continues to the front end with
     `?connected=<ids>` or `?error=<code>` (`quota_exceeded` also names `limit`, `used`,
-    `allowed` and `tier`)."""
+    `allowed` and `tier`), or, in a browser other than the one that started the connection,
+    with a one-time `?connect_code=` for `/connect/complete`."""
     try:
         target = await connect.finish(
-            request.app.state.runtime, platform, code=code, state=state, provider_error=error
+            request.app.state.runtime,
+            platform,
+            code=code,
+            state=state,
+            provider_error=error,
+            browser=browser,
         )
     except connect.ConnectFailure as failure:
         if failure.redirect_uri is None:

@@ -18,6 +18,11 @@ class ConnectIn(BaseModel):
     redirect_uri: Annotated[str, Field(max_length=2048)] | None = None
 
 
+class ConnectCompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Annotated[str, Field(min_length=1, max_length=128, description="The `connect_code`.")]
+
+
 class ConnectOut(BaseModel):
     authorization_url: str
 
