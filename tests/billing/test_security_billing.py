@@ -169,3 +169,24 @@ async def test_with_real_stripe_configured_the_sandbox_secret_signs_nothing(
                 assert await session.get(StripeEvent, "evt_1") is None
             accepted = await deliver("whsec_real_endpoint")
             assert accepted.status_code == 200, accepted.text
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "t=1700000000,v1=" + "é" * 64,
+        "t=²³,v1=" + "0" * 64,
+        "t=١٧٠٠٠٠٠٠٠٠,v1=" + "0" * 64,
+    ],
+)
+async def test_a_signature_header_of_non_ascii_characters_is_a_400_not_a_500(
+    billing: Billing, header: str
+) -> None:
+    body = json.dumps({"id": "evt_odd", "object": "event", "type": "customer.updated"}).encode()
+    response = await billing.api.post(
+        "/api/v1/webhooks/stripe",
+        content=body,
+        headers={"Stripe-Signature": header.encode("utf-8")},  # type: ignore[dict-item]
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "bad_request"

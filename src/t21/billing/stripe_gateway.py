@@ -157,7 +157,7 @@ def signature_valid(payload: bytes, header: str | None, secrets: tuple[str, ...]
             timestamp = value
         elif name == "v1":
             signatures.append(value)
-    if timestamp is None or not timestamp.isdigit() or not signatures:
+    if timestamp is None or not (timestamp.isascii() and timestamp.isdigit()) or not signatures:
         return False
     if abs(clock.now().timestamp() - int(timestamp)) > SIGNATURE_TOLERANCE_S:
         return False
@@ -166,5 +166,5 @@ def signature_valid(payload: bytes, header: str | None, secrets: tuple[str, ...]
     for secret in secrets:
         expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
         for signature in signatures:
-            found |= hmac.compare_digest(expected, signature)
+            found |= hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
     return found

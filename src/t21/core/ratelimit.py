@@ -106,11 +106,6 @@ def _tightest(scope: Scope) -> RateLimitResult | None:
     return min(results, key=lambda r: (r.remaining, -r.reset_after))
 
 
-def refused_headers(limit: RateLimitItem, retry_after: int) -> dict[str, str]:
-    """The `RateLimit-*` headers of a 429 refused by `limit`, used up for `retry_after` s."""
-    return rate_limit_headers(RateLimitResult(False, limit.amount, 0, max(1, retry_after)))
-
-
 def rate_limit_headers(result: RateLimitResult) -> dict[str, str]:
     return {
         "RateLimit-Limit": str(result.limit),
