@@ -178,6 +178,8 @@ class Containers:
         account = account_of(self.state, token, node_id, "POST")
         require(token, PUBLISH)
         creation_id = params.get("creation_id")
+        pending = self.state.containers.get(str(creation_id))
+        self.state.received_send(account=account.user_id, text=pending and pending.caption)
         if not creation_id:
             raise GraphError(100, "(#100) The parameter creation_id is required")
         container = self.state.containers.get(str(creation_id))

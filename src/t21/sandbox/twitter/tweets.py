@@ -106,6 +106,7 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             raise invalid_request(f"The `{unknown[0]}` field is not allowed.",
                                   **{unknown[0]: body[unknown[0]]})  # fmt: skip
         text = body.get("text")
+        state.received_send(account=caller.account_id, text=text)
         media = body.get("media")
         if text is not None and not isinstance(text, str):
             raise invalid_request("text must be a string", text=text)
@@ -135,9 +136,13 @@ def tweet_routes(state: TwitterState) -> list[Route]:
                 "reply_settings must be one of [following, mentionedUsers, subscribers, verified]",
                 reply_settings=settings,
             )
-        if text and any(
-            t.text == text and t.author_id == caller.account_id and not t.deleted
-            for t in state.tweets.values()
+        if (
+            text
+            and any(
+                t.text == text and t.author_id == caller.account_id and not t.deleted
+                for t in state.tweets.values()
+            )
+            and state.refuses_duplicate()
         ):
             raise forbidden(DUPLICATE)
         tweet = Tweet(
