@@ -34,6 +34,7 @@ import json
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
@@ -121,6 +122,12 @@ class Send:
 
     def view(self) -> dict[str, Any]:
         return asdict(self) | {"outcome": self.outcome.value}
+
+
+def character_count(text: str) -> int:
+    """A caption's or title's length in characters (code points after NFC), as the Instagram
+    and TikTok fakes count it: their own count, apart from T21's (`t21.platforms.text`)."""
+    return len(unicodedata.normalize("NFC", text))
 
 
 def text_digest(text: str) -> str:

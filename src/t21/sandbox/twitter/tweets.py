@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from t21.platforms.text import x_weighted_length
+from t21.sandbox.twitter.counting import weighted_length
 from t21.sandbox.twitter.media import EXPIRES_AFTER_S
 from t21.sandbox.twitter.state import Tweet, TwitterState, Upload
 from t21.sandbox.twitter.wire import (
@@ -112,9 +112,9 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             raise invalid_request("text must be a string", text=text)
         if not text and media is None:
             raise invalid_request("text is required unless media is present", text=text)
-        if text and x_weighted_length(text) > state.max_text:
+        if text and weighted_length(text) > state.max_text:
             raise invalid_request(
-                f"Your Tweet text is too long: it is {x_weighted_length(text)} characters, the "
+                f"Your Tweet text is too long: it is {weighted_length(text)} characters, the "
                 f"limit is {state.max_text}.",
                 text=text,
             )
