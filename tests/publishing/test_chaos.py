@@ -504,10 +504,16 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
                 break
     finally:
         wreaking.cancel()
+        kills = processes.killed  # SIGKILLs of live workers while they worked, not the cleanup
         processes.kill_all("worker")
     elapsed = time.monotonic() - due
     targets = await read_targets(world)
-    report = describe(chaos, counts, targets, elapsed)
+    sends = read_sends(world)
+    figures = Figures.of(targets, sends, kills)
+    report = f"{figures}\n" + describe(chaos, counts, targets, elapsed)
+    print(f"\nchaos figures: {figures}")  # noqa: T201 - the run's figures, asked for in CI
+    # First what matters most: nothing sent twice, whatever state the targets are in.
+    check_sent_at_most_once(targets, sends, report)
     unsettled = [target for target in targets if target.status not in SETTLED]
     assert not unsettled, (
         f"{len(unsettled)} targets were not settled {SETTLE_LIMIT_S:.0f} s after they were due.\n"
@@ -517,11 +523,6 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
         + "\nWorker log lines:\n"
         + "\n".join(processes.problems()[-40:])
     )
-    sends = read_sends(world)
-    figures = Figures.of(targets, sends, processes.killed)
-    report = f"{figures}\n{report}"
-    print(f"\nchaos figures: {figures}")  # noqa: T201 - the run's figures, asked for in CI
-    check_sent_at_most_once(targets, sends, report)
     review = check_networks(world, targets, report)
     tracebacks = processes.tracebacks()
     assert not tracebacks, f"workers logged {len(tracebacks)} tracebacks:\n" + "\n".join(

@@ -21,6 +21,7 @@ from t21.worker.loops import LoopRunner, registered_loops
 from tests.posts.conftest import POSTS
 from tests.publishing.conftest import Engine
 from tests.support.accounts import emails_to
+from tests.support.metrics import scrape, value
 
 TWEETS = r"^/2/tweets$"
 
@@ -381,15 +382,21 @@ def clock_later(seconds: float) -> datetime:
 
 
 async def test_metrics_show_the_pipeline_outcomes_and_latency(engine: Engine) -> None:
+    before = await scrape(engine.api)
     await engine.publish_now("twitter", content="Measured")
     await engine.tick()
     await engine.loops.run_once("publishing.dispatch")
-    text = (await engine.api.get("/metrics")).text
-    assert 't21_publish_outcomes_total{outcome="published",platform="twitter"}' in text
-    assert 't21_publish_latency_seconds_count{platform="twitter"}' in text
-    assert "t21_post_targets_due_unclaimed 0.0" in text
-    assert 't21_post_targets{status="queued"} 0.0' in text
-    assert 't21_loop_iterations_total{loop="publishing.dispatch",outcome="ok"}' in text
+    after = await scrape(engine.api)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    outcome = {"outcome": "published", "platform": "twitter"}
+    assert grew("t21_publish_outcomes_total", **outcome) == 1
+    assert grew("t21_publish_latency_seconds_count", platform="twitter") == 1
+    assert grew("t21_loop_iterations_total", loop="publishing.dispatch", outcome="ok") == 2
+    assert value(after, "t21_post_targets_due_unclaimed") == 0
+    assert value(after, "t21_post_targets", status="queued") == 0
 
 
 async def test_a_post_past_the_months_quota_is_warned_at_scheduling_and_fails_when_due(
