@@ -24,6 +24,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from t21.api import create_app
 from t21.core.logging import configure_logging
@@ -50,7 +51,12 @@ for _name in list(os.environ):
 
 
 def _is_postgres(url: str | None) -> bool:
-    return bool(url) and make_url(url).get_backend_name() == "postgresql"  # type: ignore[arg-type]
+    if not url:
+        return False
+    try:
+        return make_url(url).get_backend_name() == "postgresql"
+    except ArgumentError:  # not a URL at all: certainly not PostgreSQL
+        return False
 
 
 SERVICE_MARKERS = ("postgres", "redis")
@@ -106,6 +112,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{len(dropped)} tests need {' and '.join(missing)} "
                 "(set T21_TEST_DATABASE_URL / T21_TEST_REDIS_URL to run them)"
             )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Figures a test recorded for the run's log (`record_property("chaos figures", ...)`),
+    shown whether it passed or failed, and under xdist too."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "chaos figures":
+                    terminalreporter.write_line(f"chaos figures ({outcome}): {value}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -68,11 +68,12 @@ CHAOS_S = 40.0  # workers killed and faults injected for this long after the tar
 SETTLE_LIMIT_S = 120.0  # every target settled this long after they were due, or the test fails
 START_LIMIT_S = 60.0
 LOST_RESPONSE_HOLD_S = 3.0  # longer than the platform timeout: the client gives up first
-# What the run must reach (of 1500 targets). Five runs on 2026-12-06 (2 shared cores): published
-# 1458-1470, needs_review 30-42, failed 0. The margins absorb a loaded machine, not a regression
-# of the kind the test is for.
-MIN_PUBLISHED = 1350
-MAX_NEEDS_REVIEW = 120
+# What the run must reach (of 1500 targets). Runs on 2026-12-06 (2 cores shared with other
+# test runs): published 1458, 1387, 1387; needs_review 42, 113, 113 (the targets whose attempt
+# died with its worker before sending: one kill orphans up to WORKER_CONCURRENCY attempts);
+# failed 0. The margins absorb a loaded machine; needs_review is the figure to drive down.
+MIN_PUBLISHED = 1250
+MAX_NEEDS_REVIEW = 200
 MAX_FAILED = 15
 
 # The organization's plan must not be what stops the posts.
@@ -477,7 +478,7 @@ async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) 
 
 
 async def test_workers_killed_and_networks_failing_publish_every_target_once_or_say_so(
-    cluster: tuple[World, Processes, Settings],
+    cluster: tuple[World, Processes, Settings], record_property: Any
 ) -> None:
     world, processes, _settings = cluster
     accounts = await connect_accounts(world)
@@ -512,6 +513,7 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
     figures = Figures.of(targets, sends, kills)
     report = f"{figures}\n" + describe(chaos, counts, targets, elapsed)
     print(f"\nchaos figures: {figures}")  # noqa: T201 - the run's figures, asked for in CI
+    record_property("chaos figures", str(figures))  # and in the run's summary (tests/conftest.py)
     # First what matters most: nothing sent twice, whatever state the targets are in.
     check_sent_at_most_once(targets, sends, report)
     unsettled = [target for target in targets if target.status not in SETTLED]
