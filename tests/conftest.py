@@ -78,8 +78,8 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
     if REQUIRE_SERVICES and left_out:
         raise pytest.UsageError(
             f"T21_TEST_REQUIRE_SERVICES is set and {len(left_out)} tests of PostgreSQL or Redis "
-            f"were deselected (first: {left_out[0].nodeid}); check T21_TEST_DATABASE_URL "
-            "(postgresql://...) and T21_TEST_REDIS_URL"
+            f"were deselected (first: {left_out[0].nodeid}): by -k, -m or --deselect, or by "
+            "T21_TEST_DATABASE_URL (postgresql://...) or T21_TEST_REDIS_URL unset"
         )
 
 

@@ -298,6 +298,8 @@ class FaultMiddleware:
         async def answering(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(int(message["status"]))
+                # Settled before the answer leaves, so the client never reads it unsettled.
+                _settle(exchange.send, status[0], lost=fault is not None)
             if fault is not None:
                 held.append(message)  # carried out, the answer held back then lost
             else:
@@ -307,7 +309,8 @@ class FaultMiddleware:
             await self.app(scope, reading, answering)
         finally:
             _exchange.reset(token)
-            _settle(exchange.send, status[0] if status else 500, lost=fault is not None)
+            if not status:  # the fake failed before answering
+                _settle(exchange.send, 500, lost=False)
         if fault is not None:
             await asyncio.sleep(fault.delay_s)
             for message in held:
