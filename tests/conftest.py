@@ -3,7 +3,8 @@ the job queue (drained on demand) and the loops (run on demand).
 
 The suite runs on SQLite by default. `T21_TEST_DATABASE_URL` (PostgreSQL) and
 `T21_TEST_REDIS_URL` switch every test onto those servers; tests marked `postgres` or `redis`
-run only then. With `T21_TEST_REQUIRE_SERVICES=1` (CI), an unreachable service or a skipped test
+run only then. With `T21_TEST_REQUIRE_SERVICES=1` (CI), an unreachable service, a skipped test,
+or a test marked `postgres`/`redis` left out of the run (a URL unset or misspelled, `-m`, `-k`)
 fails the run instead of passing quietly.
 """
 
@@ -23,6 +24,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from t21.api import create_app
 from t21.core.logging import configure_logging
@@ -49,7 +51,40 @@ for _name in list(os.environ):
 
 
 def _is_postgres(url: str | None) -> bool:
-    return bool(url) and make_url(url).get_backend_name() == "postgresql"  # type: ignore[arg-type]
+    if not url:
+        return False
+    try:
+        return make_url(url).get_backend_name() == "postgresql"
+    except ArgumentError:  # not a URL at all: certainly not PostgreSQL
+        return False
+
+
+SERVICE_MARKERS = ("postgres", "redis")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With services required, both URLs must name them before anything is collected (under
+    xdist too, where a worker's collection error reads as a crash)."""
+    if REQUIRE_SERVICES and not (_is_postgres(TEST_DATABASE_URL) and TEST_REDIS_URL):
+        raise pytest.UsageError(
+            "T21_TEST_REQUIRE_SERVICES is set but T21_TEST_DATABASE_URL is not a postgresql:// "
+            "URL or T21_TEST_REDIS_URL is unset: the PostgreSQL and Redis tests would not run"
+        )
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """With services required, a test of PostgreSQL or Redis left out fails the run."""
+    left_out = [item for item in items if _needs_services(item)]
+    if REQUIRE_SERVICES and left_out:
+        raise pytest.UsageError(
+            f"T21_TEST_REQUIRE_SERVICES is set and {len(left_out)} tests of PostgreSQL or Redis "
+            f"were deselected (first: {left_out[0].nodeid}): by -k, -m or --deselect, or by "
+            "T21_TEST_DATABASE_URL (postgresql://...) or T21_TEST_REDIS_URL unset"
+        )
+
+
+def _needs_services(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(marker) for marker in SERVICE_MARKERS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -77,6 +112,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{len(dropped)} tests need {' and '.join(missing)} "
                 "(set T21_TEST_DATABASE_URL / T21_TEST_REDIS_URL to run them)"
             )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Figures a test recorded for the run's log (`record_property("chaos figures", ...)`),
+    shown whether it passed or failed, and under xdist too."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "chaos figures":
+                    terminalreporter.write_line(f"chaos figures ({outcome}): {value}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

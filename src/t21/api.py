@@ -107,7 +107,10 @@ def create_app(
             app.state.runtime = runtime
             if sandbox and settings.sandbox_enabled and settings.sandbox_url is None:
                 server = stack.enter_context(
-                    ThreadedServer(create_sandbox_app(), port=settings.sandbox_port)
+                    ThreadedServer(
+                        create_sandbox_app(refuse_duplicates=settings.sandbox_refuse_duplicates),
+                        port=settings.sandbox_port,
+                    )
                 )
                 runtime.state["sandbox_url"] = server.url
                 log.info("sandbox started", url=server.url)

@@ -280,7 +280,14 @@ def sandbox(
     for name, what in FAKES.items():
         err.print(f"  {name}: http://{host}:{port}/{name}  ({what})", highlight=False)
     _serve_until_stopped(
-        uvicorn.Server(_uvicorn_config(create_sandbox_app(), settings, host, port))
+        uvicorn.Server(
+            _uvicorn_config(
+                create_sandbox_app(refuse_duplicates=settings.sandbox_refuse_duplicates),
+                settings,
+                host,
+                port,
+            )
+        )
     )
 
 

@@ -20,6 +20,7 @@ from t21.core.uow import session_scope
 from t21.posts.models import PostTarget
 from tests.analytics.conftest import Published, Studio
 from tests.core.test_http import assert_problem
+from tests.social.conftest import World
 from tests.support.accounts import add_member, register
 
 
@@ -339,6 +340,47 @@ async def test_viewers_read_analytics_and_other_tenants_see_nothing(studio: Stud
         assert_problem(await studio.get(path, who=stranger), 404, "not_found")
     unauthenticated = await studio.api.get(f"/api/v1/analytics/brands/{studio.brand_id}")
     assert unauthenticated.status_code == 401
+
+
+async def test_with_data_on_both_sides_each_tenant_sees_only_its_own_analytics(
+    studio: Studio,
+) -> None:
+    mine = await studio.publish("twitter")
+    studio.set_x_metrics(mine, impression_count=100, like_count=10)
+    rival = await register(studio.api)
+    brand = await studio.api.post("/api/v1/brands", json={"name": "Rival"}, headers=rival.headers)
+    assert brand.status_code == 201, brand.text
+    other = Studio(
+        World(
+            app=studio.world.app,
+            api=studio.api,
+            sandbox=studio.world.sandbox,
+            owner=rival,
+            brand_id=brand.json()["id"],
+        )
+    )
+    theirs = await other.publish("linkedin")
+    other.set_linkedin_analytics(theirs, IMPRESSION=7, MEMBERS_REACHED=5, REACTION=1)
+    await studio.collect()
+    for me, you, own, foreign, impressions in [
+        (studio, other, mine, theirs, 100),
+        (other, studio, theirs, mine, 7),
+    ]:
+        body = (await me.get(f"/brands/{me.brand_id}")).json()
+        assert (body["posts"], body["targets"]) == (1, 1)
+        assert body["totals"]["impressions"] == impressions
+        top = (await me.get(f"/brands/{me.brand_id}/top-posts", metric="impressions")).json()
+        assert [item["post_id"] for item in top["items"]] == [own.post_id]
+        export = (await me.get(f"/brands/{me.brand_id}/export.csv")).text
+        assert own.post_id in export
+        assert foreign.post_id not in export
+        for path in [
+            f"/brands/{you.brand_id}",
+            f"/brands/{you.brand_id}/top-posts",
+            f"/brands/{you.brand_id}/export.csv",
+            f"/posts/{foreign.post_id}",
+        ]:
+            assert_problem(await me.get(path), 404, "not_found")
 
 
 async def test_unknown_posts_and_brands_are_not_found(studio: Studio) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -206,38 +207,91 @@ async def test_cancel_is_at_the_period_end_then_deletion_drops_to_free_keeping_e
     assert nothing_to_cancel.status_code == 409
 
 
-async def test_bad_stale_and_wrong_secret_signatures_are_refused_and_change_nothing(
-    billing: Billing,
-) -> None:
-    subscription = await subscribe(billing, "pro")
-    seen = len(billing.stripe.events)
-    await billing.control(f"/subscriptions/{subscription['id']}/delete")
-    [deleted] = billing.stripe.events[seen:]
-    before = await stored_events(billing)
+Delivery = Callable[[Billing, dict[str, Any]], Awaitable[httpx.Response]]
 
-    stale = await billing.deliver(deleted, timestamp=int(time.time()) - 305)
-    wrong_secret = await billing.deliver(deleted, secret="whsec_someone_else")
-    future = await billing.deliver(deleted, timestamp=int(time.time()) + 305)
-    body = json.dumps(deleted).encode()
-    unsigned = await billing.api.post("/api/v1/webhooks/stripe", content=body)
-    garbled = await billing.api.post(
+
+async def _stale(billing: Billing, event: dict[str, Any]) -> httpx.Response:
+    return await billing.deliver(event, timestamp=int(time.time()) - 305)
+
+
+async def _future(billing: Billing, event: dict[str, Any]) -> httpx.Response:
+    return await billing.deliver(event, timestamp=int(time.time()) + 305)
+
+
+async def _wrong_secret(billing: Billing, event: dict[str, Any]) -> httpx.Response:
+    return await billing.deliver(event, secret="whsec_someone_else")
+
+
+async def _unsigned(billing: Billing, event: dict[str, Any]) -> httpx.Response:
+    return await billing.api.post("/api/v1/webhooks/stripe", content=json.dumps(event).encode())
+
+
+async def _garbled(billing: Billing, event: dict[str, Any]) -> httpx.Response:
+    return await billing.api.post(
         "/api/v1/webhooks/stripe",
-        content=body,
+        content=json.dumps(event).encode(),
         headers={"Stripe-Signature": "t=abc,v1=zz,v0=" + "0" * 64},
     )
-    tampered = await billing.api.post(
+
+
+async def _tampered(billing: Billing, event: dict[str, Any]) -> httpx.Response:
+    body = json.dumps(event).encode()
+    return await billing.api.post(
         "/api/v1/webhooks/stripe",
         content=body.replace(b"canceled", b"active"),
         headers={"Stripe-Signature": sandbox_stripe.sign(body, sandbox_stripe.WEBHOOK_SECRET)},
     )
-    for response in (stale, wrong_secret, future, unsigned, garbled, tampered):
-        assert response.status_code == 400, response.text
-        assert response.json()["code"] == "bad_request"
+
+
+async def _cancelled_subscription_event(billing: Billing) -> dict[str, Any]:
+    """A Pro subscription, and the (undelivered) event Stripe sends when it is deleted."""
+    subscription = await subscribe(billing, "pro")
+    seen = len(billing.stripe.events)
+    await billing.control(f"/subscriptions/{subscription['id']}/delete")
+    [deleted] = billing.stripe.events[seen:]
+    assert b"canceled" in json.dumps(deleted).encode()
+    return deleted
+
+
+async def _refused_and_nothing_changed(billing: Billing, delivery: Delivery) -> None:
+    event = await _cancelled_subscription_event(billing)
+    before = await stored_events(billing)
+    response = await delivery(billing, event)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "bad_request"
     await billing.drain()
     assert await stored_events(billing) == before
     assert (await billing.current())["tier"] == "pro"
 
-    assert (await billing.deliver(deleted)).status_code == 200
+
+async def test_a_signature_older_than_five_minutes_is_refused(billing: Billing) -> None:
+    await _refused_and_nothing_changed(billing, _stale)
+
+
+async def test_a_signature_five_minutes_ahead_is_refused(billing: Billing) -> None:
+    await _refused_and_nothing_changed(billing, _future)
+
+
+async def test_a_signature_with_another_secret_is_refused(billing: Billing) -> None:
+    await _refused_and_nothing_changed(billing, _wrong_secret)
+
+
+async def test_an_unsigned_event_is_refused(billing: Billing) -> None:
+    await _refused_and_nothing_changed(billing, _unsigned)
+
+
+async def test_a_garbled_signature_header_is_refused(billing: Billing) -> None:
+    await _refused_and_nothing_changed(billing, _garbled)
+
+
+async def test_a_body_changed_after_signing_is_refused(billing: Billing) -> None:
+    await _refused_and_nothing_changed(billing, _tampered)
+
+
+async def test_the_same_event_well_signed_is_applied(billing: Billing) -> None:
+    # The cases above are refused for their signature alone: signed right, the event goes in.
+    event = await _cancelled_subscription_event(billing)
+    assert (await billing.deliver(event)).status_code == 200
     await billing.drain()
     assert (await billing.current())["tier"] == "free"
 

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from t21.core import clock
 from t21.core.idempotency import IdempotencyRecord
@@ -81,15 +81,27 @@ async def test_a_request_that_died_in_progress_can_be_retried(
 ) -> None:
     account = await register(client)
     first = await _create(client, account, "crashed", "Crashed")
-    # As if the process died after marking the key and before answering.
+    # As if the process died after marking the key and before answering: the creation and its
+    # stored answer commit together, so neither is there; the mark is.
+    async with session_scope(runtime) as session:
+        await session.execute(delete(Organization).where(Organization.name == "Crashed"))
+        await session.execute(update(IdempotencyRecord).values(response_status=None))
+    # While the first may still be running, a retry is told to wait and creates nothing.
+    waiting = await _create(client, account, "crashed", "Crashed")
+    assert_problem(waiting, 409, "conflict")
+    assert await _organizations(runtime, "Crashed") == 0
     async with session_scope(runtime) as session:
         await session.execute(
-            update(IdempotencyRecord).values(
-                response_status=None, updated_at=clock.now() - timedelta(minutes=3)
-            )
+            update(IdempotencyRecord).values(updated_at=clock.now() - timedelta(minutes=3))
         )
     retried = await _create(client, account, "crashed", "Crashed")
     assert first.status_code == retried.status_code == 201
+    assert "idempotent-replayed" not in retried.headers
+    # The retry ran once: one organization, remembered for the next retry.
+    assert await _organizations(runtime, "Crashed") == 1
+    replayed = await _create(client, account, "crashed", "Crashed")
+    assert replayed.json()["id"] == retried.json()["id"]
+    assert await _organizations(runtime, "Crashed") == 1
 
 
 async def test_replays_keep_the_status_and_content_type(client: httpx.AsyncClient) -> None:

@@ -11,6 +11,7 @@ from t21.core.db import create_engine
 from t21.core.runtime import Runtime
 from t21.worker.queue import JobQueue
 from tests.core.test_http import assert_problem
+from tests.support.metrics import scrape, value
 
 
 async def test_health_answers_ok(client: httpx.AsyncClient) -> None:
@@ -59,20 +60,23 @@ async def test_ready_is_503_naming_an_unreachable_broker(
 
 
 async def test_metrics_expose_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    before = await scrape(client)
+    await client.get("/api/v1/_test/conflict")
     await client.get("/api/v1/_test/conflict")
     await client.get("/api/v1/nothing/here/123")
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    text = response.text
-    assert (
-        't21_http_requests_total{method="GET",route="/api/v1/_test/conflict",status="409"}' in text
-    )
-    assert 'route="<unmatched>",status="404"' in text
-    assert "/nothing/here/123" not in text
-    assert "t21_http_request_duration_seconds_bucket" in text
-    assert "t21_job_runs_total" in text or "t21_job_runs" in text
-    assert "t21_loop_iterations" in text
+    after = await scrape(client)
+    conflict = {"method": "GET", "route": "/api/v1/_test/conflict", "status": "409"}
+    unmatched = {"method": "GET", "route": "<unmatched>", "status": "404"}
+    total = "t21_http_requests_total"
+    assert value(after, total, **conflict) - value(before, total, **conflict) == 2
+    assert value(after, total, **unmatched) - value(before, total, **unmatched) == 1
+    assert "/nothing/here/123" not in response.text
+    durations = "t21_http_request_duration_seconds_count"
+    route = {"method": "GET", "route": "/api/v1/_test/conflict"}
+    assert value(after, durations, **route) - value(before, durations, **route) == 2
 
 
 async def test_metrics_can_require_a_token(app_factory: Any) -> None:

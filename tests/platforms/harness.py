@@ -84,6 +84,14 @@ class FakeNetwork:
         summary: list[dict[str, Any]] = self._control("GET", "/tokens")["tokens"]
         return summary
 
+    def sends(self) -> list[dict[str, Any]]:
+        """Every publish request the fake received, refused ones included (`_control/sends`)."""
+        found: list[dict[str, Any]] = self._control("GET", "/sends")["sends"]
+        return found
+
+    def refuse_duplicates(self, refuse: bool) -> None:
+        self._control("POST", "/duplicates", {"refuse": refuse})
+
 
 @contextmanager
 def serve(app: ASGIApp) -> Iterator[FakeNetwork]:

@@ -114,9 +114,21 @@ def test_code_point_networks_count_cjk_and_emoji_as_one_each() -> None:
     assert rules("linkedin", "🙂" * (limit + 1), []) == ["text_too_long"]
 
 
-@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=280))
-def test_x_never_refuses_plain_ascii_within_280(text: str) -> None:
+# Without a dot no link can form, so every printable ASCII character counts 1.
+@given(
+    st.text(
+        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="."),
+        max_size=280,
+    )
+)
+def test_x_never_refuses_ascii_without_links_within_280(text: str) -> None:
     assert "text_too_long" not in rules("twitter", text, [])
+
+
+def test_x_counts_a_link_in_short_ascii_as_23_and_can_refuse_it() -> None:
+    text = "a" * 262 + " a.co"  # 267 characters, 286 weighted
+    assert rules("twitter", text, []) == ["text_too_long"]
+    assert rules("twitter", "a" * 256 + " a.co", []) == []  # 280 weighted
 
 
 @pytest.mark.parametrize("name", [n for n in NETWORKS if limits_of(n).requires_media])

@@ -14,6 +14,8 @@ from t21.core import clock
 from t21.core.runtime import Runtime
 from tests.core.test_http import assert_problem
 from tests.posts.conftest import POSTS, Desk
+from tests.social.conftest import World
+from tests.support.accounts import register
 
 
 def at(days: float) -> str:
@@ -169,3 +171,24 @@ async def test_a_page_takes_the_same_few_queries_however_many_posts_it_holds(
         counts.append(len([s for s in statements if "post" in s.lower() or "media" in s.lower()]))
     assert counts[0] == counts[1]
     assert counts[0] <= 5
+
+
+async def test_without_a_brand_filter_each_tenant_lists_only_its_own_posts(desk: Desk) -> None:
+    mine = await desk.draft("twitter", content="mine")
+    rival = await register(desk.api)
+    brand = await desk.api.post("/api/v1/brands", json={"name": "Rival"}, headers=rival.headers)
+    assert brand.status_code == 201, brand.text
+    other = Desk(
+        World(
+            app=desk.world.app,
+            api=desk.api,
+            sandbox=desk.world.sandbox,
+            owner=rival,
+            brand_id=brand.json()["id"],
+        )
+    )
+    theirs = await other.draft("linkedin", content="theirs")
+    assert [post["id"] for post in await listed(desk)] == [mine["id"]]
+    assert [post["id"] for post in await listed(other)] == [theirs["id"]]
+    assert [post["id"] for post in await listed(desk, status="draft")] == [mine["id"]]
+    assert [post["id"] for post in await listed(other, platform="linkedin")] == [theirs["id"]]

@@ -18,12 +18,14 @@ from t21.api import create_app
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget, TargetStatus
+from t21.sandbox.platform import text_digest
 from t21.sandbox.server import ThreadedServer
 from t21.worker.loops import LoopRunner
 from tests.posts.conftest import POSTS, Desk
 from tests.social.conftest import FRONT_END, World, sandbox  # noqa: F401  (fixture)
 from tests.support.accounts import register
 
+DUPLICATE_REFUSING = ("twitter", "linkedin", "facebook")
 FAST = {
     "publish_retry_base_s": 0.05,
     "publish_retry_max_s": 0.2,
@@ -62,6 +64,12 @@ class Engine(Desk):
     def published_at_network(self, network: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.world.control(network, "GET", "/published")["published"]
         return found
+
+    def sends(self, network: str, text: str) -> list[str]:
+        """The outcome of every request to publish `text` the network received, in order: a
+        second send shows here even if the network had refused it (see `t21.sandbox.platform`)."""
+        found = self.world.control(network, "GET", "/sends")["sends"]
+        return [s["outcome"] for s in found if s["text_sha256"] == text_digest(text)]
 
     async def change_target(self, target_id: str, **values: Any) -> None:
         async with session_scope(self.world.runtime) as session:
@@ -132,4 +140,8 @@ async def _engine(
             world = World(
                 app=app, api=api, sandbox=sandbox, owner=owner, brand_id=brand.json()["id"]
             )
+            # A second send is accepted, as a network without duplicate checks would: tests
+            # see it in the send records (and in what was published), not as a refusal.
+            for network in DUPLICATE_REFUSING:
+                world.control(network, "POST", "/duplicates", {"refuse": False})
             yield Engine(world)

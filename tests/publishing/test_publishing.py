@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,13 +14,14 @@ from t21.billing import usage
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.posts.models import TargetStatus
-from t21.publishing import budgets
+from t21.publishing import budgets, service
 from t21.publishing.tasks import publish_target
 from t21.social.models import AccountStatus
 from t21.worker.loops import LoopRunner, registered_loops
 from tests.posts.conftest import POSTS
 from tests.publishing.conftest import Engine
 from tests.support.accounts import emails_to
+from tests.support.metrics import scrape, value
 
 TWEETS = r"^/2/tweets$"
 
@@ -46,7 +48,8 @@ async def test_a_due_post_is_published_once_with_its_id_and_link(engine: Engine)
     assert len(engine.published_at_network("linkedin")) == 1
     for _ in range(3):
         await engine.tick()
-    assert len(engine.published_at_network("twitter")) == 1
+    assert engine.sends("twitter", "Launch day") == ["accepted"]
+    assert engine.sends("linkedin", "Launch day") == ["accepted"]
     async with session_scope(engine.world.runtime) as session:
         counted = await usage.usage(session, engine.owner.personal_organization_id)
     assert counted[usage.Metric.PUBLISHED_POSTS] == 2  # once per published target
@@ -100,9 +103,34 @@ async def test_a_duplicate_delivery_publishes_once(engine: Engine) -> None:
         publish_target.run(target_id), publish_target.run(target_id), engine.world.drain()
     )
     await publish_target.run(target_id)
-    assert len(engine.published_at_network("twitter")) == 1
+    assert engine.sends("twitter", "Only once") == ["accepted"]
     done = await engine.read(post["id"])
     assert done["targets"][0]["attempts"] == 1
+
+
+@pytest.mark.postgres
+async def test_two_sessions_taking_the_same_queued_target_at_once_make_one_attempt(
+    engine: Engine,
+) -> None:
+    runtime = engine.world.runtime
+    assert runtime.settings.resolved_database_url.startswith("postgresql")
+    raced = await engine.publish_now("twitter", content="Raced for")
+    target_id = uuid.UUID(raced["targets"][0]["id"])
+    await engine.change_target(str(target_id), status=TargetStatus.QUEUED, queued_at=clock.now())
+    # Two connections ask for the row at once; the second waits on the first's lock, then
+    # finds the target no longer queued.
+    taken = await asyncio.gather(*(service.begin(runtime, target_id) for _ in range(2)))
+    assert len([attempt for attempt in taken if attempt is not None]) == 1, taken
+    held = (await engine.read(raced["id"]))["targets"][0]
+    assert (held["status"], held["attempts"]) == ("publishing", 1)
+    # The same race through whole attempts: one send, one attempt.
+    both = await engine.publish_now("twitter", content="Raced through")
+    both_id = uuid.UUID(both["targets"][0]["id"])
+    await engine.change_target(str(both_id), status=TargetStatus.QUEUED, queued_at=clock.now())
+    await asyncio.gather(*(service.publish(runtime, both_id) for _ in range(2)))
+    done = (await engine.read(both["id"]))["targets"][0]
+    assert (done["status"], done["attempts"]) == ("published", 1)
+    assert engine.sends("twitter", "Raced through") == ["accepted"]
 
 
 async def test_a_rate_limit_is_retried_after_the_networks_reset_and_then_succeeds(
@@ -137,7 +165,7 @@ async def test_a_rate_limit_is_retried_after_the_networks_reset_and_then_succeed
     done = (await engine.read(post["id"]))["targets"][0]
     assert done["status"] == "published"
     assert done["attempts"] == 2
-    assert len(engine.published_at_network("twitter")) == 1
+    assert engine.sends("twitter", "Busy day") == ["accepted"]
 
 
 async def test_retries_stop_at_the_maximum_and_the_post_fails(engine: Engine) -> None:
@@ -243,7 +271,10 @@ async def test_a_lost_job_is_sent_again_by_the_reaper(engine: Engine) -> None:
     await engine.loops.run_once("publishing.reap")
     await engine.world.drain()
     assert (await engine.read(post["id"]))["targets"][0]["status"] == "published"
-    assert len(engine.published_at_network("twitter")) == 1
+    assert engine.sends("twitter", "Lost in transit") == ["accepted"]
+    await engine.loops.run_once("publishing.reap")
+    await engine.world.drain()
+    assert engine.sends("twitter", "Lost in transit") == ["accepted"]
 
 
 async def test_a_post_accepted_whose_answer_was_lost_is_found_not_sent_again(
@@ -268,7 +299,7 @@ async def test_a_post_accepted_whose_answer_was_lost_is_found_not_sent_again(
     assert done["external_id"] == tweet["id"]
     for _ in range(2):
         await engine.tick()
-    assert len(engine.published_at_network("twitter")) == 1
+    assert engine.sends("twitter", "Did it go?") == ["fault-injected-after-effect"]
 
 
 async def test_an_interrupted_attempt_with_nothing_at_the_network_is_retried(
@@ -285,7 +316,7 @@ async def test_an_interrupted_attempt_with_nothing_at_the_network_is_retried(
     await engine.tick()
     done = (await engine.read(post["id"]))["targets"][0]
     assert done["status"] == "published"
-    assert len(engine.published_at_network("twitter")) == 1
+    assert engine.sends("twitter", "Worker died") == ["accepted"]
 
 
 async def test_an_attempt_the_network_cannot_confirm_needs_review_and_is_never_resent(
@@ -309,7 +340,7 @@ async def test_an_attempt_the_network_cannot_confirm_needs_review_and_is_never_r
     for _ in range(2):
         await engine.tick()
     assert (await engine.read(post["id"]))["targets"][0]["status"] == "needs_review"
-    assert engine.published_at_network("twitter") == []
+    assert engine.sends("twitter", "Who knows") == []
     subjects = [
         str(message["subject"])
         for message in emails_to(engine.world.runtime.settings, engine.owner.email)
@@ -326,7 +357,7 @@ async def test_a_post_cancelled_after_its_claim_is_not_published(engine: Engine)
     assert cancelled.json()["status"] == "cancelled"
     await publish_target.run(target_id)
     await engine.tick()
-    assert engine.published_at_network("twitter") == []
+    assert engine.sends("twitter", "Changed my mind") == []
     assert (await engine.read(post["id"]))["status"] == "cancelled"
 
 
@@ -342,7 +373,8 @@ async def test_an_accounts_budget_defers_what_would_exceed_it(
     waiting = (await engine.read(second["id"]))["targets"][0]
     assert waiting["status"] == "scheduled"
     assert instant(waiting["next_attempt_at"]) > clock.now() + timedelta(minutes=59)
-    assert len(engine.published_at_network("twitter")) == 1
+    assert engine.sends("twitter", "First") == ["accepted"]
+    assert engine.sends("twitter", "Second") == []
 
 
 def clock_later(seconds: float) -> datetime:
@@ -350,15 +382,21 @@ def clock_later(seconds: float) -> datetime:
 
 
 async def test_metrics_show_the_pipeline_outcomes_and_latency(engine: Engine) -> None:
+    before = await scrape(engine.api)
     await engine.publish_now("twitter", content="Measured")
     await engine.tick()
     await engine.loops.run_once("publishing.dispatch")
-    text = (await engine.api.get("/metrics")).text
-    assert 't21_publish_outcomes_total{outcome="published",platform="twitter"}' in text
-    assert 't21_publish_latency_seconds_count{platform="twitter"}' in text
-    assert "t21_post_targets_due_unclaimed 0.0" in text
-    assert 't21_post_targets{status="queued"} 0.0' in text
-    assert 't21_loop_iterations_total{loop="publishing.dispatch",outcome="ok"}' in text
+    after = await scrape(engine.api)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    outcome = {"outcome": "published", "platform": "twitter"}
+    assert grew("t21_publish_outcomes_total", **outcome) == 1
+    assert grew("t21_publish_latency_seconds_count", platform="twitter") == 1
+    assert grew("t21_loop_iterations_total", loop="publishing.dispatch", outcome="ok") == 2
+    assert value(after, "t21_post_targets_due_unclaimed") == 0
+    assert value(after, "t21_post_targets", status="queued") == 0
 
 
 async def test_a_post_past_the_months_quota_is_warned_at_scheduling_and_fails_when_due(

@@ -111,4 +111,5 @@ async def test_a_lost_answer_is_found_after_the_account_published_many_more_post
     assert done["status"] == "published", done
     [tweet] = [t for t in engine.published_at_network("twitter") if t["text"] == "Did this one go?"]
     assert done["external_id"] == tweet["id"]
+    assert engine.sends("twitter", "Did this one go?") == ["fault-injected-after-effect"]
     assert len(engine.published_at_network("twitter")) == 26

@@ -334,3 +334,36 @@ async def test_configured_credentials_and_urls_reach_the_network_without_the_san
     assert seen, "the configured network was never called"
     issued = world.control(platform, "GET", "/tokens")["tokens"]
     assert any(token["client_id"] == "t21-sandbox" and token["usable"] for token in issued)
+
+
+async def test_each_tenant_lists_only_its_own_social_accounts(world: World) -> None:
+    [mine] = await world.connected_ids("twitter")
+    rival = await register(world.api)
+    brand = await world.api.post("/api/v1/brands", json={"name": "Rival"}, headers=rival.headers)
+    assert brand.status_code == 201, brand.text
+    theirs = World(
+        app=world.app,
+        api=world.api,
+        sandbox=world.sandbox,
+        owner=rival,
+        brand_id=brand.json()["id"],
+    )
+    [their_account] = await theirs.connected_ids("linkedin")
+    for who, brand_id, own, foreign in [
+        (world.owner, world.brand_id, mine, their_account),
+        (rival, theirs.brand_id, their_account, mine),
+    ]:
+        listed = await world.api.get("/api/v1/social-accounts", headers=who.headers)
+        assert listed.status_code == 200, listed.text
+        assert [item["id"] for item in listed.json()["items"]] == [own]
+        by_brand = await world.api.get(
+            "/api/v1/social-accounts", params={"brand_id": brand_id}, headers=who.headers
+        )
+        assert [item["id"] for item in by_brand.json()["items"]] == [own]
+        other_brand = theirs.brand_id if who is world.owner else world.brand_id
+        refused = await world.api.get(
+            "/api/v1/social-accounts", params={"brand_id": other_brand}, headers=who.headers
+        )
+        assert_problem(refused, 404, "not_found")
+        guessed = await world.api.get(f"/api/v1/social-accounts/{foreign}", headers=who.headers)
+        assert_problem(guessed, 404, "not_found")

@@ -203,6 +203,11 @@ class Settings(BaseSettings):
     sandbox: Literal["auto", "on", "off"] = "auto"
     sandbox_url: str | None = None
     sandbox_port: int = Field(default=0, ge=0, le=65535)
+    # Whether the fake networks refuse a post identical to one the account already has, as the
+    # real ones do. Off, a second send of the same post is accepted and shows in the fakes'
+    # send records (`GET /<fake>/_control/sends`): the chaos test runs so. Each run can also
+    # switch it with `POST /<fake>/_control/duplicates`.
+    sandbox_refuse_duplicates: bool = True
 
     # --- database ------------------------------------------------------------------------------
     database_url: str | None = None

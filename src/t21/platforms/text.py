@@ -26,23 +26,42 @@ _TLDS = (
 )
 _URL = regex.compile(
     r"(?<![\w@.])"
-    r"(?:https?://[^\s<>\"']+"
+    r"(?:https?://[^\s<>\"'\u202A-\u202E\u2066-\u2069]+"
     r"|(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r")\b"
     r"(?::\d{2,5})?(?:/[^\s<>\"']*)?)",
     regex.IGNORECASE,
 )
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
-_EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\p{Emoji_Presentation}")
+# A keycap (a digit, # or * with U+20E3) is an emoji too.
+_EMOJI = regex.compile(
+    r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\p{Emoji_Presentation}|\u20E3"
+)
+# twitter-text takes no link whose host has a label longer than a DNS label (63, after IDNA).
+_MAX_LABEL = 63
+_HOST = regex.compile(r"^(?:https?://)?([^/:?#]+)", regex.IGNORECASE)
 
 
 def _url_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     for match in _URL.finditer(text):
+        if not _valid_host(match.group()):
+            continue
         start, end = match.span()
         while end > start and text[end - 1] in _TRAILING_PUNCTUATION:
             end -= 1
         spans.append((start, end))
     return spans
+
+
+def _valid_host(url: str) -> bool:
+    host = _HOST.match(url)
+    if host is None:
+        return False
+    for label in host.group(1).split("."):
+        encoded = label if label.isascii() else "xn--" + label.encode("punycode").decode()
+        if not label or len(encoded) > _MAX_LABEL:
+            return False
+    return True
 
 
 def _code_point_weight(char: str) -> int:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock, metrics
@@ -62,6 +63,15 @@ log = get_logger("t21.publishing")
 LEASE_MARGIN = timedelta(seconds=30)
 # After a doubtful answer, the network gets this long to show the post before we look for it.
 RECONCILE_AFTER = timedelta(seconds=15)
+# TEST-ONLY. Set to 1 (outside production), a publish job takes its target whatever its status:
+# the compare-and-set that makes a duplicate delivery do nothing is gone. It exists so the chaos
+# test and the mutation check can show that they catch a second send; inert unless set.
+DISABLE_CLAIM_CAS_ENV = "T21_TEST_DISABLE_CLAIM_CAS"
+
+
+def _claim_guarded(settings: Settings) -> bool:
+    """Whether a publish job takes its target only from `queued` (always, but in that test)."""
+    return os.environ.get(DISABLE_CLAIM_CAS_ENV) != "1" or settings.is_production
 
 
 @dataclass(frozen=True)
@@ -145,11 +155,12 @@ async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
     """Take the target for one attempt (`queued → publishing`), or `None` when it isn't ours to
     take: a duplicate delivery, a cancelled post, an account that can't post, a budget spent."""
     settings = runtime.settings
+    guarded = _claim_guarded(settings)
     async with session_scope(runtime) as session:
         target = await session.get(
             PostTarget, target_id, populate_existing=True, with_for_update=True
         )
-        if target is None or target.status is not TargetStatus.QUEUED:
+        if target is None or (guarded and target.status is not TargetStatus.QUEUED):
             return None
         now = clock.now()
         account = (
@@ -181,7 +192,10 @@ async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
         attempt_id = uuid.uuid4().hex
         taken = await session.execute(
             update(PostTarget)
-            .where(PostTarget.id == target.id, PostTarget.status == TargetStatus.QUEUED)
+            .where(
+                PostTarget.id == target.id,
+                PostTarget.status == TargetStatus.QUEUED if guarded else true(),
+            )
             .values(
                 status=TargetStatus.PUBLISHING,
                 attempt_id=attempt_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -13,6 +14,7 @@ from t21.sandbox.google import create_google_app
 from t21.sandbox.instagram import create_instagram_app
 from t21.sandbox.linkedin import create_linkedin_app
 from t21.sandbox.openrouter import create_openrouter_app
+from t21.sandbox.platform import NetworkState
 from t21.sandbox.resend import create_resend_app
 from t21.sandbox.stripe import create_stripe_app
 from t21.sandbox.tiktok import create_tiktok_app
@@ -32,11 +34,14 @@ FAKES = {
 }
 
 
-def create_sandbox_app() -> Starlette:
+def create_sandbox_app(*, refuse_duplicates: bool = True) -> Starlette:
+    """Every fake under its prefix. `refuse_duplicates` (the sandbox setting): whether the fake
+    networks refuse identical posts, as the real ones do."""
+
     async def index(_request: Request) -> Response:
         return JSONResponse({"sandbox": "t21", "fakes": FAKES})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", index),
             Mount("/resend", app=create_resend_app()),
@@ -51,3 +56,17 @@ def create_sandbox_app() -> Starlette:
             Mount("/stripe", app=create_stripe_app()),
         ]
     )
+    for state in _network_states(app):
+        state.set_refuse_duplicates_default(refuse_duplicates)
+    return app
+
+
+def _network_states(app: Starlette) -> list[NetworkState]:
+    """The state of every mounted social-network fake (each keeps it on its `app.state`)."""
+    found = []
+    for route in app.routes:
+        fake = route.app if isinstance(route, Mount) else None
+        held: State | None = getattr(fake, "state", None)
+        if held is not None:
+            found += [s for s in vars(held)["_state"].values() if isinstance(s, NetworkState)]
+    return found

@@ -12,24 +12,40 @@ Starlette app with `FaultMiddleware`, and adds `control_routes(state)` under `/_
   or revoke one token, or all of them.
 - `GET /_control/published`: every post the fake published, in order.
 - `GET /_control/requests`: method, path and query of every request (no secrets).
+- `GET /_control/sends` (`?account=`): every publish request the fake received, per account,
+  refused ones included: hashes of its body and text and its outcome (see `Send`). A second
+  send of the same post shows here even when the fake refused it or T21 never learnt of it.
+- `GET|POST /_control/duplicates` `{refuse}`: whether identical posts are refused (as the
+  networks do), so that a second send is accepted and seen. Starts as the sandbox's setting
+  (`T21_SANDBOX_REFUSE_DUPLICATES`) and returns to it on reset.
 - `POST /_control/reset`: forget everything.
+
+A fake takes part in the send record with two calls in its publishing endpoint:
+`state.received_send(account=..., text=...)` once it knows who posts what, and
+`state.refuses_duplicate()` when the post is identical to one it already has (refuse only
+if it says so).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope
+from starlette.types import Send as ASGISend
 
 CONTROL_PREFIX = "/_control"
 SECRET_QUERY_KEYS = frozenset(
@@ -75,6 +91,65 @@ class IssuedToken:
         return self.expires_at is None or time.time() < self.expires_at
 
 
+class SendOutcome(StrEnum):
+    """What became of one publish request at the fake."""
+
+    RECEIVED = "received"  # still being handled
+    ACCEPTED = "accepted"  # answered 2xx: the post exists (or, for TikTok, is on its way)
+    REFUSED_DUPLICATE = "refused-duplicate"  # identical to a post the account already has
+    REFUSED_OTHER = "refused-other"  # any other refusal: nothing was posted
+    # Carried out, then the answer was lost by an injected fault: the client doesn't know.
+    FAULT_INJECTED_AFTER_EFFECT = "fault-injected-after-effect"
+
+
+# The outcomes after which the post exists or may exist at the network.
+MAY_HAVE_POSTED = frozenset({SendOutcome.ACCEPTED, SendOutcome.FAULT_INJECTED_AFTER_EFFECT})
+
+
+@dataclass
+class Send:
+    """One publish request as the fake received it (hashes only: no text, no secrets)."""
+
+    number: int
+    account: str
+    method: str
+    path: str
+    body_sha256: str
+    text_sha256: str | None
+    received_at: float
+    outcome: SendOutcome = SendOutcome.RECEIVED
+    status: int | None = None
+
+    def view(self) -> dict[str, Any]:
+        return asdict(self) | {"outcome": self.outcome.value}
+
+
+def character_count(text: str) -> int:
+    """A caption's or title's length in characters (code points after NFC), as the Instagram
+    and TikTok fakes count it: their own count, apart from T21's (`t21.platforms.text`)."""
+    return len(unicodedata.normalize("NFC", text))
+
+
+def text_digest(text: str) -> str:
+    """The hash under which a send records its text (tests hash their text the same way)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Exchange:
+    """One request going through `FaultMiddleware`: its body as read so far, and its send."""
+
+    method: str
+    path: str
+    query: str
+    body: bytearray = field(default_factory=bytearray)
+    send: Send | None = None
+
+
+# The request being handled (set by `FaultMiddleware`, read by the send hooks).
+_exchange: ContextVar[Exchange | None] = ContextVar("t21_sandbox_exchange", default=None)
+
+
 @dataclass
 class NetworkState:
     """The in-memory world of one fake network."""
@@ -84,6 +159,36 @@ class NetworkState:
     tokens: dict[str, IssuedToken] = field(default_factory=dict)
     published: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    sends: list[Send] = field(default_factory=list)
+    refuse_duplicates: bool = True
+    refuse_duplicates_default: bool = True
+
+    def received_send(self, *, account: str, text: Any) -> Send:
+        """Record the publish request being handled, by `account` (call it once its body is
+        read); `text` is what it posts, if it is a string."""
+        exchange = _exchange.get() or Exchange(method="", path="", query="")
+        body = bytes(exchange.body) or exchange.query.encode("latin-1")
+        send = Send(
+            number=len(self.sends) + 1,
+            account=account,
+            method=exchange.method,
+            path=exchange.path,
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            text_sha256=text_digest(text) if isinstance(text, str) and text else None,
+            received_at=time.time(),
+        )
+        self.sends.append(send)
+        exchange.send = send
+        return send
+
+    def refuses_duplicate(self) -> bool:
+        """Called on a post identical to one the account has: whether to refuse it (recorded)."""
+        if not self.refuse_duplicates:
+            return False
+        exchange = _exchange.get()
+        if exchange is not None and exchange.send is not None:
+            exchange.send.outcome = SendOutcome.REFUSED_DUPLICATE
+        return True
 
     def issue(
         self,
@@ -135,6 +240,13 @@ class NetworkState:
         self.tokens.clear()
         self.published.clear()
         self.requests.clear()
+        self.sends.clear()
+        self.refuse_duplicates = self.refuse_duplicates_default
+
+    def set_refuse_duplicates_default(self, refuse: bool) -> None:
+        """The sandbox's setting: what duplicate refusal starts as, and returns to on reset."""
+        self.refuse_duplicates_default = refuse
+        self.refuse_duplicates = refuse
 
 
 def bearer(request: Request) -> str | None:
@@ -152,7 +264,7 @@ class FaultMiddleware:
         self.app = app
         self.state = state
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: ASGISend) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -166,28 +278,56 @@ class FaultMiddleware:
         query = _redacted_query(raw_query)
         self.state.requests.append({"method": method, "path": path, "query": query})
         fault = self.state.take_fault(method, path, raw_query)
-        if fault is None:
-            await self.app(scope, receive, send)
+        if fault is not None and not fault.lose_response:
+            if fault.delay_s:
+                await asyncio.sleep(fault.delay_s)
+            await _fault_response(fault)(scope, receive, send)
             return
-        if fault.lose_response:
-            await self._carry_out_then_hold(scope, receive, send, fault)
-            return
-        if fault.delay_s:
-            await asyncio.sleep(fault.delay_s)
-        await _fault_response(fault)(scope, receive, send)
+        exchange = Exchange(method=method, path=path, query=query)
+        token = _exchange.set(exchange)
 
-    async def _carry_out_then_hold(
-        self, scope: Scope, receive: Receive, send: Send, fault: Fault
-    ) -> None:
+        async def reading() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                exchange.body.extend(message.get("body", b""))
+            return message
+
+        status: list[int] = []
         held: list[Message] = []
 
-        async def hold(message: Message) -> None:
-            held.append(message)
+        async def answering(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+                # Settled before the answer leaves, so the client never reads it unsettled.
+                _settle(exchange.send, status[0], lost=fault is not None)
+            if fault is not None:
+                held.append(message)  # carried out, the answer held back then lost
+            else:
+                await send(message)
 
-        await self.app(scope, receive, hold)
-        await asyncio.sleep(fault.delay_s)
-        for message in held:
-            await send(message)
+        try:
+            await self.app(scope, reading, answering)
+        finally:
+            _exchange.reset(token)
+            if not status:  # the fake failed before answering
+                _settle(exchange.send, 500, lost=False)
+        if fault is not None:
+            await asyncio.sleep(fault.delay_s)
+            for message in held:
+                await send(message)
+
+
+def _settle(send: Send | None, status: int, *, lost: bool) -> None:
+    """A send's outcome, once the fake has answered it."""
+    if send is None:
+        return
+    send.status = status
+    if send.outcome is not SendOutcome.RECEIVED:
+        return
+    if 200 <= status < 300:
+        send.outcome = SendOutcome.FAULT_INJECTED_AFTER_EFFECT if lost else SendOutcome.ACCEPTED
+    else:
+        send.outcome = SendOutcome.REFUSED_OTHER
 
 
 def _fault_response(fault: Fault) -> Response:
@@ -250,6 +390,19 @@ def control_routes(
     async def requests(_request: Request) -> Response:
         return JSONResponse({"requests": state.requests})
 
+    async def sends(request: Request) -> Response:
+        account = request.query_params.get("account")
+        found = [s.view() for s in state.sends if account is None or s.account == account]
+        return JSONResponse({"sends": found})
+
+    async def duplicates(request: Request) -> Response:
+        if request.method == "POST":
+            refuse = (await _json(request)).get("refuse")
+            if not isinstance(refuse, bool):
+                return JSONResponse({"error": "`refuse` must be true or false"}, status_code=400)
+            state.refuse_duplicates = refuse
+        return JSONResponse({"refuse": state.refuse_duplicates})
+
     async def tokens(_request: Request) -> Response:
         # Kinds and states only: a test proves rotation without reading secrets.
         summary = [
@@ -277,5 +430,7 @@ def control_routes(
         route("/tokens", tokens, ["GET"]),
         route("/published", published, ["GET"]),
         route("/requests", requests, ["GET"]),
+        route("/sends", sends, ["GET"]),
+        route("/duplicates", duplicates, ["GET", "POST"]),
         route("/reset", reset, ["POST"]),
     ]

@@ -91,6 +91,7 @@ class PagePublishing:
     async def feed(self, request: Request, node: str, params: dict[str, Any]) -> Response:
         _token, page = self.state.page_caller(request, params, node, *PUBLISH)
         message = params.get("message") or None
+        self.state.received_send(account=page.id, text=message)
         link = params.get("link") or None
         attached = self._attached_photos(page, params.get("attached_media"))
         _check_message(message)
@@ -152,6 +153,7 @@ class PagePublishing:
                 and post.kind == "status"
                 and post.message == message
                 and post.created_time >= since
+                and self.state.refuses_duplicate()
             ):
                 raise GraphError(
                     "(#506) Duplicate status message",

@@ -9,8 +9,6 @@ from typing import Any
 
 from starlette.requests import Request
 
-from t21.platforms.base import TextCounting
-from t21.platforms.text import text_length
 from t21.sandbox.instagram.media import fetch_image, video_problem
 from t21.sandbox.instagram.state import (
     PUBLISH,
@@ -31,7 +29,7 @@ from t21.sandbox.instagram.wire import (
     shortcode,
     truthy,
 )
-from t21.sandbox.platform import IssuedToken
+from t21.sandbox.platform import IssuedToken, character_count
 
 USERNAME = re.compile(r"[A-Za-z0-9._]{1,30}")
 MAX_CAPTION, MAX_HASHTAGS, MAX_MENTIONS = 2200, 30, 20
@@ -39,7 +37,7 @@ REEL_SECONDS, SHORT_VIDEO_SECONDS = (3.0, 900.0), (3.0, 60.0)
 
 
 def check_caption(caption: str) -> None:
-    if text_length(caption, TextCounting.CHARACTERS) > MAX_CAPTION:
+    if character_count(caption) > MAX_CAPTION:
         raise GraphError(
             36004,
             "The caption is too long.",
@@ -183,6 +181,8 @@ class Containers:
         account = account_of(self.state, token, node_id, "POST")
         require(token, PUBLISH)
         creation_id = params.get("creation_id")
+        pending = self.state.containers.get(str(creation_id))
+        self.state.received_send(account=account.user_id, text=pending and pending.caption)
         if not creation_id:
             raise GraphError(100, "(#100) The parameter creation_id is required")
         container = self.state.containers.get(str(creation_id))

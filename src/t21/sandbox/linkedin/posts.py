@@ -84,7 +84,7 @@ def post_routes(state: LinkedInState) -> list[Route]:
         day = state.take_quota()
         for other in state.posts.values():
             same = (other.author, other.text, other.media) == (post.author, post.text, post.media)
-            if same and post.text:
+            if same and post.text and state.refuses_duplicate():
                 raise unprocessable(f"Content is a duplicate of {other.urn}", "DUPLICATE_POST")
         # Video and multi-image posts come back as ugcPosts, the rest as shares (unconfirmed).
         noun = "ugcPost" if kind in ("video", "multi_image") else "share"
@@ -114,6 +114,7 @@ def post_routes(state: LinkedInState) -> list[Route]:
         state.rest(request, "w_member_social", "partnerApiPostsExternal.CREATE.20260101")
         state.take_quota()
         body = await json_of(request)
+        state.received_send(account=str(body.get("author")), text=body.get("commentary"))
         author = check_author(body.get("author"))
         if body.get("lifecycleState") != "PUBLISHED":
             raise unprocessable("/lifecycleState: only PUBLISHED is supported by this sandbox")

@@ -9,10 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from t21.platforms.base import TextCounting
-from t21.platforms.text import text_length
 from t21.sandbox.oauth import base_url
-from t21.sandbox.platform import IssuedToken, bearer
+from t21.sandbox.platform import IssuedToken, bearer, character_count
 from t21.sandbox.tiktok.state import Creator, TikTokState, log_id
 
 # A tiny JPEG for the creator's avatar URL.
@@ -120,7 +118,7 @@ def text_field(container: dict[str, Any], name: str, limit: int) -> str:
     value = container.get(name, "")
     if not isinstance(value, str):
         raise invalid_params(f"{name} must be a string.")
-    if text_length(value, TextCounting.CHARACTERS) > limit:
+    if character_count(value) > limit:
         raise invalid_params(f"The {name} exceeds the maximum length of {limit} characters.")
     return value
 

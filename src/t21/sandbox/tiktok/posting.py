@@ -214,6 +214,7 @@ def posting_routes(state: TikTokState) -> list[Route]:
         token = authorized(state, request, "video.upload" if inbox else "video.publish")
         throttle(state, token, "init")
         body = await json_object(request)
+        state.received_send(account=token.account_id, text=_title(body))
         post = {} if inbox else video_post_info(body)
         source_info = body.get("source_info")
         if not isinstance(source_info, dict):
@@ -262,6 +263,7 @@ def posting_routes(state: TikTokState) -> list[Route]:
         inbox = mode == "MEDIA_UPLOAD"
         authorized(state, request, "video.upload" if inbox else "video.publish")
         throttle(state, token, "init")
+        state.received_send(account=token.account_id, text=_title(body))
         if body.get("media_type") != "PHOTO":
             raise invalid_params("media_type must be PHOTO.")
         if mode not in ("DIRECT_POST", "MEDIA_UPLOAD"):
@@ -370,3 +372,9 @@ def posting_routes(state: TikTokState) -> list[Route]:
         Route("/video/", upload, methods=["PUT"]),
         Route("/v2/post/publish/status/fetch/", status, methods=["POST"]),
     ]
+
+
+def _title(body: dict[str, Any]) -> Any:
+    """The text a publish request posts (its title), for the send record."""
+    info = body.get("post_info")
+    return info.get("title") if isinstance(info, dict) else None

@@ -8,7 +8,7 @@ envelopes so T21's adapter runs against it unchanged (PLATFORMS.md §4):
 - Media through `/2/media/upload/initialize`, `/{id}/append`, `/{id}/finalize`; videos and GIFs
   process for `processing_polls` `GET /2/media/upload?command=STATUS` reads, then succeed (or
   fail, when the bytes aren't what they claim). Alt text through `/2/media/metadata`.
-- `POST /2/tweets` checks the weighted length (`t21.platforms.text.x_weighted_length`, 280),
+- `POST /2/tweets` checks the weighted length (its own count, `t21.sandbox.twitter.counting`, 280),
   1–4 ready media ids (a video or GIF alone), reply and quote targets, `reply_settings`, and
   refuses duplicate text with 403. Lookups (`GET /2/tweets`, `tweet.fields` or `post.fields`)
   give non-public metrics only for the author's posts younger than 30 days; the timeline

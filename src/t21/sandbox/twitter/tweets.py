@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from t21.platforms.text import x_weighted_length
+from t21.sandbox.twitter.counting import weighted_length
 from t21.sandbox.twitter.media import EXPIRES_AFTER_S
 from t21.sandbox.twitter.state import Tweet, TwitterState, Upload
 from t21.sandbox.twitter.wire import (
@@ -106,14 +106,15 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             raise invalid_request(f"The `{unknown[0]}` field is not allowed.",
                                   **{unknown[0]: body[unknown[0]]})  # fmt: skip
         text = body.get("text")
+        state.received_send(account=caller.account_id, text=text)
         media = body.get("media")
         if text is not None and not isinstance(text, str):
             raise invalid_request("text must be a string", text=text)
         if not text and media is None:
             raise invalid_request("text is required unless media is present", text=text)
-        if text and x_weighted_length(text) > state.max_text:
+        if text and weighted_length(text) > state.max_text:
             raise invalid_request(
-                f"Your Tweet text is too long: it is {x_weighted_length(text)} characters, the "
+                f"Your Tweet text is too long: it is {weighted_length(text)} characters, the "
                 f"limit is {state.max_text}.",
                 text=text,
             )
@@ -135,9 +136,13 @@ def tweet_routes(state: TwitterState) -> list[Route]:
                 "reply_settings must be one of [following, mentionedUsers, subscribers, verified]",
                 reply_settings=settings,
             )
-        if text and any(
-            t.text == text and t.author_id == caller.account_id and not t.deleted
-            for t in state.tweets.values()
+        if (
+            text
+            and any(
+                t.text == text and t.author_id == caller.account_id and not t.deleted
+                for t in state.tweets.values()
+            )
+            and state.refuses_duplicate()
         ):
             raise forbidden(DUPLICATE)
         tweet = Tweet(
