@@ -19,6 +19,7 @@ from t21.notifications.models import OutboundEmail
 from t21.organizations.models import ApiKey, Invitation, Membership, Organization
 from t21.posts.models import Post, PostMedia, PostTarget, Template
 from t21.social.models import ConnectAttempt, SocialAccount
+from t21.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AiCall",
@@ -47,4 +48,7 @@ __all__ = [
     "Template",
     "UsageCounter",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
