@@ -20,6 +20,7 @@ from t21.notifications.models import OutboundEmail
 from t21.organizations.models import ApiKey, Invitation, Membership, Organization
 from t21.posts.models import Post, PostMedia, PostTarget, TargetReview, Template
 from t21.social.models import ConnectAttempt, SocialAccount
+from t21.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AiCall",
@@ -50,4 +51,7 @@ __all__ = [
     "Template",
     "UsageCounter",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
