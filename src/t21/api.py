@@ -58,6 +58,7 @@ def api_router() -> APIRouter:
     from t21.posts.templates.router import router as templates_router
     from t21.social.router import platforms_router
     from t21.social.router import router as social_router
+    from t21.webhooks.router import router as outgoing_webhooks_router
 
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(auth_router)
@@ -67,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(plans_router)
     router.include_router(subscriptions_router)
     router.include_router(webhooks_router)
+    router.include_router(outgoing_webhooks_router)
     router.include_router(social_router)
     router.include_router(platforms_router)
     router.include_router(media_router)

@@ -9,6 +9,7 @@ from t21.media import tasks as media_tasks
 from t21.notifications import tasks as notifications_tasks
 from t21.publishing import tasks as publishing_tasks
 from t21.social import tasks as social_tasks
+from t21.webhooks import tasks as webhooks_tasks
 
 __all__ = [
     "analytics_tasks",
@@ -20,4 +21,5 @@ __all__ = [
     "notifications_tasks",
     "publishing_tasks",
     "social_tasks",
+    "webhooks_tasks",
 ]

@@ -33,6 +33,7 @@ class Action(StrEnum):
     UPDATE_ORGANIZATION = "update_organization"  # rename
     MANAGE_MEMBERS = "manage_members"  # invite, change and remove members below one's own role
     MANAGE_API_KEYS = "manage_api_keys"
+    MANAGE_WEBHOOKS = "manage_webhooks"  # endpoints, their secrets and deliveries
     MANAGE_BILLING = "manage_billing"
     DELETE_ORGANIZATION = "delete_organization"
 
@@ -46,6 +47,7 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.UPDATE_ORGANIZATION: Role.ADMIN,
     Action.MANAGE_MEMBERS: Role.ADMIN,
     Action.MANAGE_API_KEYS: Role.ADMIN,
+    Action.MANAGE_WEBHOOKS: Role.ADMIN,
     Action.MANAGE_BILLING: Role.OWNER,
     Action.DELETE_ORGANIZATION: Role.OWNER,
 }

@@ -58,14 +58,15 @@ async def create_deliveries(session: AsyncSession, event: Event) -> None:
             status=DeliveryStatus.PENDING,
             attempts=0,
             due_at=now,
+            retrying_since=now,
         )
         for endpoint in endpoints
     )
     await session.flush()
-    _wake_dispatcher()
+    wake_dispatcher()
 
 
-def _wake_dispatcher() -> None:
+def wake_dispatcher() -> None:
     """Ask for one dispatch right after the commit (once per unit of work). Without a unit of
     work the periodic dispatcher finds the deliveries within its interval."""
     uow = current_unit_of_work_or_none()

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from t21.core.models import RecordModel, enum_column
+from t21.events.models import Event
 
 # An endpoint's `events` holding this receives every type.
 ALL_EVENTS = "*"
@@ -64,7 +65,7 @@ class WebhookDelivery(RecordModel):
         ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
     )
     event_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("events.id", ondelete="CASCADE"), index=True
+        String(40), ForeignKey(Event.id, ondelete="CASCADE"), index=True
     )
     event_type: Mapped[str] = mapped_column(String(64))
     status: Mapped[DeliveryStatus] = mapped_column(
@@ -73,6 +74,9 @@ class WebhookDelivery(RecordModel):
     attempts: Mapped[int] = mapped_column(default=0)
     # When the next attempt is due (pending only).
     due_at: Mapped[datetime | None]
+    # Retries stop this long after this time (`webhook_retry_window_s`): the delivery's
+    # creation, or the last retry asked for by hand.
+    retrying_since: Mapped[datetime]
     # A claim: the worker holding `lease_token` sends it until `lease_expires_at`; after that
     # the delivery is due again (a worker that died or a job the broker lost).
     lease_token: Mapped[str | None] = mapped_column(String(32))

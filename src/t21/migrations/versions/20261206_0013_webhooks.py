@@ -68,7 +68,7 @@ def upgrade() -> None:
         "webhook_deliveries",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("endpoint_id", sa.Uuid(), nullable=False),
-        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("event_id", sa.String(length=40), nullable=False),
         sa.Column("event_type", sa.String(length=64), nullable=False),
         sa.Column(
             "status",
@@ -85,6 +85,7 @@ def upgrade() -> None:
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("retrying_since", sa.DateTime(timezone=True), nullable=False),
         sa.Column("lease_token", sa.String(length=32), nullable=True),
         sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
