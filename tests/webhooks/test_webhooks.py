@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections import Counter
 from email.message import EmailMessage
 
 import pytest
@@ -15,6 +16,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from t21.core import clock
 from t21.core.settings import Environment
 from t21.core.uow import session_scope
+from t21.events.service import record_event
+from t21.webhooks import delivery
 from t21.webhooks.models import WebhookDelivery
 from tests.support.accounts import add_member, emails_to, register
 from tests.webhooks.conftest import WEBHOOKS, Hooks, Receiver, later
@@ -448,3 +451,39 @@ async def test_deleting_an_endpoint_removes_its_deliveries(
         assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
     gone = await hooks.api.get(f"{WEBHOOKS}/{endpoint['id']}", headers=hooks.owner.headers)
     assert gone.status_code == 404
+
+
+async def test_a_slow_endpoint_holds_no_more_than_its_share_of_workers(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    settings = hooks.runtime.settings
+    settings.webhook_max_in_flight = 2
+    slow = await hooks.create(receiver.url("/slow"))
+    fast = await hooks.create(receiver.url("/fast"), events=["post.failed"])
+    # Recorded outside a unit of work, so nothing wakes the dispatcher: claims are made below.
+    async with hooks.runtime.sessionmaker() as session:
+        for _ in range(5):
+            await record_event(session, organization_id=hooks.org, type="post.published", data={})
+            await record_event(session, organization_id=hooks.org, type="post.failed", data={})
+        await session.commit()
+
+    async with session_scope(hooks.runtime) as session:
+        first = await delivery.claim_due(session, settings)
+        again = await delivery.claim_due(session, settings)
+    async with session_scope(hooks.runtime) as session:
+        owners = {
+            row.id: str(row.endpoint_id) for row in await session.scalars(select(WebhookDelivery))
+        }
+    per_endpoint = Counter(owners[claim.delivery_id] for claim in first)
+    assert per_endpoint == {slow["id"]: 2, fast["id"]: 2}
+    assert again == []  # both endpoints are at their bound until those attempts end
+
+    # The fast endpoint's attempts end; its next ones are claimed while the slow one's hold.
+    for claim in first:
+        if owners[claim.delivery_id] == fast["id"]:
+            await delivery.deliver(hooks.runtime, claim)
+    async with session_scope(hooks.runtime) as session:
+        after = await delivery.claim_due(session, settings)
+    assert Counter(owners[claim.delivery_id] for claim in after) == {fast["id"]: 2}
+    assert len(receiver.at("/fast")) == 2
+    assert receiver.at("/slow") == []

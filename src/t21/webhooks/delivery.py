@@ -54,6 +54,9 @@ log = get_logger("t21.webhooks")
 
 USER_AGENT = f"T21-Webhooks/{__version__}"
 MAX_ERROR = 500
+# A claim outlives the longest attempt by this much (reading, recording), so two workers never
+# send one delivery at the same time.
+LEASE_MARGIN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,8 @@ def encode(payload: dict[str, Any]) -> bytes:
 
 
 async def send(settings: Settings, message: Message) -> Outcome:
-    """POST the message once; never raises, never follows a redirect."""
+    """POST the message once; never raises, never follows a redirect. The whole attempt,
+    resolving the host included, ends within `webhook_timeout_s`."""
     started = time.perf_counter()
 
     def done(
@@ -221,10 +225,29 @@ async def send(settings: Settings, message: Message) -> Outcome:
 
     if not message.secrets:
         return done(False, error="the endpoint's secret can't be read; rotate it")
+    timeout = settings.webhook_timeout_s
     try:
-        target = await resolve(message.url, production=settings.is_production)
+        async with asyncio.timeout(timeout):
+            code, excerpt = await _post(settings, message)
     except UnsafeURL as refused:
         return done(False, error=f"refused: the URL {refused}")
+    except (TimeoutError, httpx.TimeoutException):
+        return done(False, error=f"no answer within {timeout:g} s")
+    except httpx.HTTPError as error:
+        return done(False, error=f"could not connect: {type(error).__name__}")
+    except Exception:
+        log.exception("webhook attempt failed unexpectedly", delivery_id=str(message.delivery_id))
+        return done(False, error="the request could not be made")
+    if 200 <= code < 300:
+        return done(True, code, excerpt=excerpt)
+    if 300 <= code < 400:
+        return done(False, code, "redirects are not followed", excerpt)
+    return done(False, code, f"the endpoint answered {code}", excerpt)
+
+
+async def _post(settings: Settings, message: Message) -> tuple[int, str | None]:
+    """The signed request to the checked address; the status code and a response excerpt."""
+    target = await resolve(message.url, production=settings.is_production)
     timestamp = int(time.time())
     headers = {
         "content-type": "application/json",
@@ -243,30 +266,18 @@ async def send(settings: Settings, message: Message) -> Outcome:
         url = url.copy_with(host=target.address)
         if url.scheme == "https":
             extensions["sni_hostname"] = target.host
-    timeout = settings.webhook_timeout_s
-    try:
-        async with (
-            asyncio.timeout(timeout),
-            httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
-            ) as client,
-            client.stream(
-                "POST", url, content=message.body, headers=headers, extensions=extensions
-            ) as response,
-        ):
-            excerpt = await _excerpt(response, settings.webhook_response_excerpt_bytes)
-    except TimeoutError:
-        return done(False, error=f"no answer within {timeout:g} s")
-    except httpx.TimeoutException:
-        return done(False, error=f"no answer within {timeout:g} s")
-    except httpx.HTTPError as error:
-        return done(False, error=f"could not connect: {type(error).__name__}")
-    code = response.status_code
-    if 200 <= code < 300:
-        return done(True, code, excerpt=excerpt)
-    if 300 <= code < 400:
-        return done(False, code, "redirects are not followed", excerpt)
-    return done(False, code, f"the endpoint answered {code}", excerpt)
+    async with (
+        httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.webhook_timeout_s),
+            follow_redirects=False,
+            trust_env=False,
+        ) as client,
+        client.stream(
+            "POST", url, content=message.body, headers=headers, extensions=extensions
+        ) as response,
+    ):
+        excerpt = await _excerpt(response, settings.webhook_response_excerpt_bytes)
+        return response.status_code, excerpt
 
 
 async def _excerpt(response: httpx.Response, limit: int) -> str | None:
@@ -387,4 +398,6 @@ async def deliver(runtime: Runtime, claim: Claim) -> DeliveryStatus | None:
 
 def lease_deadline(now: datetime, settings: Settings) -> datetime:
     """When a claim taken now lapses: never before an attempt could have timed out."""
-    return now + timedelta(seconds=max(settings.webhook_lease_s, settings.webhook_timeout_s + 15.0))
+    return now + timedelta(
+        seconds=max(settings.webhook_lease_s, settings.webhook_timeout_s + LEASE_MARGIN_S)
+    )
