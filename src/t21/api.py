@@ -50,6 +50,7 @@ def api_router() -> APIRouter:
     from t21.analytics.router import router as analytics_router
     from t21.billing.router import plans_router, subscriptions_router, webhooks_router
     from t21.brands.router import router as brands_router
+    from t21.events.router import router as events_router
     from t21.identity.router import router as auth_router
     from t21.media.router import router as media_router
     from t21.organizations.router import invitations_router
@@ -76,6 +77,7 @@ def api_router() -> APIRouter:
     router.include_router(templates_router)
     router.include_router(ai_router)
     router.include_router(analytics_router)
+    router.include_router(events_router)
     return router
 
 

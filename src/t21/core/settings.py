@@ -266,6 +266,16 @@ class Settings(BaseSettings):
     resend_api_base: str = "https://api.resend.com"
     resend_timeout_s: float = Field(default=15.0, gt=0)
 
+    # --- events (the live stream) --------------------------------------------------------------
+    # A comment line on an idle stream this often, so proxies and clients know it is alive.
+    events_heartbeat_s: float = Field(default=15.0, gt=0)
+    # A stream reads the event table at least this often even without a wake-up (a wake-up lost
+    # with Redis down costs this much delay, never an event).
+    events_poll_s: float = Field(default=5.0, gt=0)
+    # Each read looks back this far for events committed late (their transaction began before
+    # the last one sent): longer than any transaction that records an event.
+    events_lookback_s: float = Field(default=10.0, ge=0)
+
     @field_validator(
         "cors_origins", "previous_secret_keys", "oauth_redirect_allowlist", mode="before"
     )

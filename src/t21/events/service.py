@@ -11,10 +11,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock
+from t21.core.errors import ValidationFailed
+from t21.core.pagination import Key, PageRequest, encode_cursor
 from t21.events import hub
 from t21.events.models import Event
 from t21.webhooks.fanout import create_deliveries
@@ -65,3 +67,44 @@ async def purge_old_events(session: AsyncSession, *, limit: int) -> int:
     if ids:
         await session.execute(delete(Event).where(Event.id.in_(ids)))
     return len(ids)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def list_events(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    page: PageRequest,
+    type: str | None = None,
+) -> tuple[list[Event], str | None]:
+    """The organization's events of the last 30 days, newest first, a page at a time (keyset on
+    the `(organization_id, created_at, id)` index)."""
+    statement = select(Event).where(
+        Event.organization_id == organization_id,
+        Event.created_at >= clock.now() - RETENTION,
+    )
+    if type is not None:
+        statement = statement.where(Event.type == type)
+    if page.after is not None:
+        after_at, after_id = _cursor_keys(page.after)
+        statement = statement.where(
+            tuple_(Event.created_at, Event.id)
+            < tuple_(literal(after_at, Event.created_at.type), literal(after_id))
+        )
+    rows = list(
+        await session.scalars(
+            statement.order_by(Event.created_at.desc(), Event.id.desc()).limit(page.limit + 1)
+        )
+    )
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, encode_cursor([rows[-1].created_at, rows[-1].id])
+
+
+def _cursor_keys(keys: tuple[Key, ...]) -> tuple[datetime, str]:
+    if len(keys) == 2 and isinstance(keys[0], datetime) and isinstance(keys[1], str):
+        return keys[0], keys[1]
+    message = "Invalid cursor: pass back the next_cursor of a previous page."
+    raise ValidationFailed(message, errors=[{"loc": ["query", "cursor"], "msg": message}])

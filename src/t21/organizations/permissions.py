@@ -28,6 +28,7 @@ _RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
 class Action(StrEnum):
     READ = "read"  # the organization, its members, brands, posts, media, analytics
     WRITE_CONTENT = "write_content"  # posts, media, templates; AI generation
+    READ_EVENTS = "read_events"  # the event log and its live stream
     MANAGE_BRANDS = "manage_brands"
     MANAGE_SOCIAL_ACCOUNTS = "manage_social_accounts"
     UPDATE_ORGANIZATION = "update_organization"  # rename
@@ -42,6 +43,7 @@ class Action(StrEnum):
 MINIMUM_ROLE: dict[Action, Role] = {
     Action.READ: Role.VIEWER,
     Action.WRITE_CONTENT: Role.MEMBER,
+    Action.READ_EVENTS: Role.MEMBER,
     Action.MANAGE_BRANDS: Role.ADMIN,
     Action.MANAGE_SOCIAL_ACCOUNTS: Role.ADMIN,
     Action.UPDATE_ORGANIZATION: Role.ADMIN,

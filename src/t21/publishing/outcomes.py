@@ -13,6 +13,7 @@ from t21.core import clock, metrics
 from t21.core.backoff import full_jitter
 from t21.core.logging import get_logger
 from t21.core.settings import Settings
+from t21.posts.events import target_event
 from t21.posts.models import PostTarget, TargetStatus
 
 log = get_logger("t21.publishing")
@@ -41,13 +42,19 @@ async def mark_published(
     target.last_error_code = None
     target.last_error_message = None
     target.next_collect_at = next_collect_at(when, when, settings)
+    await target_event(session, target)
 
 
-def retry_or_fail(
-    settings: Settings, target: PostTarget, code: str, message: str, after: float | None
+async def retry_or_fail(
+    session: AsyncSession,
+    settings: Settings,
+    target: PostTarget,
+    code: str,
+    message: str,
+    after: float | None,
 ) -> None:
     if target.attempts >= settings.publish_max_attempts:
-        fail(target, code, f"{message} (gave up after {target.attempts} attempts)")
+        await fail(session, target, code, f"{message} (gave up after {target.attempts} attempts)")
         metrics.PUBLISH_OUTCOMES.labels(target.platform, "failed").inc()
         return
     delay = full_jitter(
@@ -60,15 +67,17 @@ def retry_or_fail(
     target.due_at = clock.now() + timedelta(seconds=delay)
     target.lease_expires_at = None
     record_error(target, code, message)
+    await target_event(session, target)
     metrics.PUBLISH_OUTCOMES.labels(target.platform, "retrying").inc()
     log.info("publish will be retried", target_id=str(target.id), delay_s=round(delay, 1))
 
 
-def fail(target: PostTarget, code: str, message: str) -> None:
+async def fail(session: AsyncSession, target: PostTarget, code: str, message: str) -> None:
     target.status = TargetStatus.FAILED
     target.due_at = None
     target.lease_expires_at = None
     record_error(target, code, message)
+    await target_event(session, target)
 
 
 def record_error(target: PostTarget, code: str, message: str) -> None:
