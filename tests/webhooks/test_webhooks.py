@@ -353,6 +353,7 @@ async def test_bad_input_is_refused_and_nothing_is_created(
 ) -> None:
     for body in (
         {"url": receiver.url(), "events": ["nope"]},
+        {"url": receiver.url(), "events": ["post.publised"]},
         {"url": receiver.url(), "events": []},
         {"url": receiver.url(), "secret": "whsec_mine"},
         {"url": "x" * 3000},

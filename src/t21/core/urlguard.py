@@ -65,7 +65,8 @@ def check_url(url: str, *, production: bool) -> str:
         port = parts.port
     except ValueError:
         raise UnsafeURL("is not a valid URL") from None
-    host = (parts.hostname or "").lower()
+    # "localhost." is "localhost": a trailing dot only makes a name fully qualified.
+    host = (parts.hostname or "").lower().rstrip(".")
     if parts.scheme not in {"http", "https"} or not host:
         raise UnsafeURL("must be an absolute https:// URL")
     if parts.username is not None or parts.password is not None:

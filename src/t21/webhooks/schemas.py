@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from t21.core.pagination import Page
 from t21.webhooks.models import (
+    ALL_EVENTS,
     DeliveryStatus,
     EndpointStatus,
     WebhookAttempt,
@@ -18,8 +19,45 @@ from t21.webhooks.models import (
 )
 
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+# The event types of the API contract (API.md, "Events and webhooks") an endpoint may ask for;
+# `*` is every type, those added later included.
+EVENT_TYPES = frozenset(
+    {
+        "post.created",
+        "post.updated",
+        "post.deleted",
+        "post.scheduled",
+        "post.published",
+        "post.partially_published",
+        "post.failed",
+        "post.needs_review",
+        "post.cancelled",
+        "target.published",
+        "target.retrying",
+        "target.failed",
+        "target.needs_review",
+        "post.approval_requested",
+        "post.approved",
+        "post.rejected",
+        "social_account.connected",
+        "social_account.reauth_required",
+        "social_account.expiring",
+        "social_account.disconnected",
+        "subscription.updated",
+        "usage.warning",
+        "webhook.test",
+    }
+)
+
+
+def _known_type(value: str) -> str:
+    if value != ALL_EVENTS and value not in EVENT_TYPES:
+        raise ValueError(f"{value!r} is not an event type (see the event catalogue), nor '*'")
+    return value
+
+
 EventType = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^(\*|[a-z][a-z_]*\.[a-z][a-z_]*)$")
+    str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_known_type)
 ]
 EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
