@@ -16,22 +16,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import certifi
 import httpx
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21 import __version__
 from t21.core import clock, metrics
 from t21.core.crypto import DecryptionError
-from t21.core.db import for_claim
 from t21.core.logging import get_logger
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
@@ -39,6 +41,7 @@ from t21.core.uow import session_scope
 from t21.core.urlguard import UnsafeURL, resolve
 from t21.events.models import Event
 from t21.events.service import event_payload
+from t21.webhooks.claims import Claim, hand_over, lease_deadline
 from t21.webhooks.models import (
     DeliveryStatus,
     EndpointStatus,
@@ -54,15 +57,6 @@ log = get_logger("t21.webhooks")
 
 USER_AGENT = f"T21-Webhooks/{__version__}"
 MAX_ERROR = 500
-# A claim outlives the longest attempt by this much (reading, recording), so two workers never
-# send one delivery at the same time.
-LEASE_MARGIN_S = 5.0
-
-
-@dataclass(frozen=True)
-class Claim:
-    delivery_id: uuid.UUID
-    token: str
 
 
 @dataclass(frozen=True)
@@ -80,67 +74,6 @@ def retry_delay(settings: Settings, attempts: int) -> float:
     doubled: float = settings.webhook_retry_base_s * 2.0 ** max(0, attempts - 1)
     ceiling = min(settings.webhook_retry_max_s, doubled)
     return ceiling * (1 + random.random() / 4)  # noqa: S311
-
-
-async def claim_due(session: AsyncSession, settings: Settings) -> list[Claim]:
-    """Claim a batch of due deliveries of enabled endpoints, at most `webhook_max_in_flight`
-    per endpoint including those already in flight; the caller enqueues their jobs."""
-    now = clock.now()
-    in_flight = and_(
-        WebhookDelivery.lease_expires_at.is_not(None), WebhookDelivery.lease_expires_at > now
-    )
-    ranked = (
-        select(
-            WebhookDelivery.id.label("id"),
-            in_flight.label("in_flight"),
-            WebhookDelivery.due_at.label("due_at"),
-            func.row_number()
-            .over(
-                partition_by=WebhookDelivery.endpoint_id,
-                order_by=[in_flight.desc(), WebhookDelivery.due_at, WebhookDelivery.id],
-            )
-            .label("rank"),
-        )
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(
-            WebhookEndpoint.status == EndpointStatus.ENABLED,
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-            or_(in_flight, WebhookDelivery.due_at <= now),
-        )
-        .subquery()
-    )
-    wanted = (
-        select(ranked.c.id)
-        .where(ranked.c.rank <= settings.webhook_max_in_flight, ranked.c.in_flight.is_(False))
-        .order_by(ranked.c.due_at)
-        .limit(settings.webhook_dispatch_batch)
-    )
-    ids = list(
-        await session.scalars(
-            for_claim(
-                select(WebhookDelivery.id).where(
-                    WebhookDelivery.id.in_(wanted),
-                    WebhookDelivery.status == DeliveryStatus.PENDING,
-                    WebhookDelivery.due_at <= now,
-                    or_(
-                        WebhookDelivery.lease_expires_at.is_(None),
-                        WebhookDelivery.lease_expires_at <= now,
-                    ),
-                ),
-                session,
-            )
-        )
-    )
-    claims = [Claim(delivery_id, uuid.uuid4().hex) for delivery_id in ids]
-    expires = lease_deadline(now, settings)
-    for claim in claims:
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == claim.delivery_id)
-            .values(lease_token=claim.token, lease_expires_at=expires)
-            .execution_options(synchronize_session=False)
-        )
-    return claims
 
 
 @dataclass(frozen=True)
@@ -245,6 +178,13 @@ async def send(settings: Settings, message: Message) -> Outcome:
     return done(False, code, f"the endpoint answered {code}", excerpt)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every attempt: loading the CA bundle per client costs more CPU than
+    the request itself."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 async def _post(settings: Settings, message: Message) -> tuple[int, str | None]:
     """The signed request to the checked address; the status code and a response excerpt."""
     target = await resolve(message.url, production=settings.is_production)
@@ -271,6 +211,7 @@ async def _post(settings: Settings, message: Message) -> tuple[int, str | None]:
             timeout=httpx.Timeout(settings.webhook_timeout_s),
             follow_redirects=False,
             trust_env=False,
+            verify=_tls_context(),
         ) as client,
         client.stream(
             "POST", url, content=message.body, headers=headers, extensions=extensions
@@ -318,34 +259,49 @@ async def record(runtime: Runtime, message: Message, outcome: Outcome) -> Delive
             WebhookEndpoint, delivery.endpoint_id, populate_existing=True, with_for_update=True
         )
         assert endpoint is not None
-        delivery.attempts += 1
-        delivery.last_status_code = outcome.status_code
-        delivery.lease_token = None
-        delivery.lease_expires_at = None
-        if outcome.succeeded:
-            delivery.status = DeliveryStatus.SUCCEEDED
-            delivery.delivered_at = now
-            delivery.due_at = None
-            delivery.last_error = None
-            endpoint.last_success_at = now
-            endpoint.failing_since = None
-            metrics.WEBHOOK_DELIVERIES.labels("succeeded").inc()
-            return delivery.status
-        delivery.last_error = outcome.error
-        metrics.WEBHOOK_DELIVERIES.labels("failed_attempt").inc()
-        if endpoint.failing_since is None:
-            endpoint.failing_since = now
-        window = timedelta(seconds=settings.webhook_retry_window_s)
-        if endpoint.failing_since <= now - window:
-            await disable_failing(session, settings, endpoint)
-            return DeliveryStatus.FAILED
-        if delivery.retrying_since <= now - window:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.due_at = None
-            metrics.WEBHOOK_DELIVERIES.labels("given_up").inc()
-            return delivery.status
-        delivery.due_at = now + timedelta(seconds=retry_delay(settings, delivery.attempts))
+        status = await _settle(session, settings, delivery, endpoint, outcome, now)
+        if endpoint.status is EndpointStatus.ENABLED:
+            await hand_over(session, settings, endpoint.id)
+        return status
+
+
+async def _settle(
+    session: AsyncSession,
+    settings: Settings,
+    delivery: WebhookDelivery,
+    endpoint: WebhookEndpoint,
+    outcome: Outcome,
+    now: datetime,
+) -> DeliveryStatus:
+    """Move the delivery (and the endpoint's health) on after one attempt."""
+    delivery.attempts += 1
+    delivery.last_status_code = outcome.status_code
+    delivery.lease_token = None
+    delivery.lease_expires_at = None
+    if outcome.succeeded:
+        delivery.status = DeliveryStatus.SUCCEEDED
+        delivery.delivered_at = now
+        delivery.due_at = None
+        delivery.last_error = None
+        endpoint.last_success_at = now
+        endpoint.failing_since = None
+        metrics.WEBHOOK_DELIVERIES.labels("succeeded").inc()
         return delivery.status
+    delivery.last_error = outcome.error
+    metrics.WEBHOOK_DELIVERIES.labels("failed_attempt").inc()
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+    window = timedelta(seconds=settings.webhook_retry_window_s)
+    if endpoint.failing_since <= now - window:
+        await disable_failing(session, settings, endpoint)
+        return DeliveryStatus.FAILED
+    if delivery.retrying_since <= now - window:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.due_at = None
+        metrics.WEBHOOK_DELIVERIES.labels("given_up").inc()
+        return delivery.status
+    delivery.due_at = now + timedelta(seconds=retry_delay(settings, delivery.attempts))
+    return delivery.status
 
 
 async def disable_failing(
@@ -394,10 +350,3 @@ async def deliver(runtime: Runtime, claim: Claim) -> DeliveryStatus | None:
             error=outcome.error,
         )
     return await record(runtime, message, outcome)
-
-
-def lease_deadline(now: datetime, settings: Settings) -> datetime:
-    """When a claim taken now lapses: never before an attempt could have timed out."""
-    return now + timedelta(
-        seconds=max(settings.webhook_lease_s, settings.webhook_timeout_s + LEASE_MARGIN_S)
-    )

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock
-from t21.core.runtime import PendingJob
+from t21.core.runtime import PendingJob, get_runtime
 from t21.core.uow import current_unit_of_work_or_none
+from t21.webhooks.claims import hand_over
 from t21.webhooks.models import (
     ALL_EVENTS,
     DeliveryStatus,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 # endpoint is named in the event's data under this key.
 TEST_EVENT_TYPE = "webhook.test"
 TEST_ENDPOINT_KEY = "webhook_endpoint_id"
-# Sent after the commit to claim the new deliveries at once instead of at the next poll.
+# Sent after a commit that made deliveries due (a retry by hand), to claim them at once.
 DISPATCH_JOB = "webhooks.dispatch"
 
 
@@ -37,7 +38,8 @@ def wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
 
 async def create_deliveries(session: AsyncSession, event: Event) -> None:
     """Insert one delivery, due now, per enabled endpoint of the event's organization that
-    subscribes to its type (`webhook.test`: only the endpoint being tested)."""
+    subscribes to its type (`webhook.test`: only the endpoint being tested), and claim them
+    into their endpoints' free slots, so they are sent as soon as the transaction commits."""
     query = select(WebhookEndpoint).where(
         WebhookEndpoint.organization_id == event.organization_id,
         WebhookEndpoint.status == EndpointStatus.ENABLED,
@@ -63,7 +65,14 @@ async def create_deliveries(session: AsyncSession, event: Event) -> None:
         for endpoint in endpoints
     )
     await session.flush()
-    wake_dispatcher()
+    if current_unit_of_work_or_none() is None:
+        return  # no unit of work to send jobs after: the periodic dispatcher claims them
+    try:
+        settings = get_runtime().settings
+    except RuntimeError:
+        return
+    for endpoint in endpoints:
+        await hand_over(session, settings, endpoint.id)
 
 
 def wake_dispatcher() -> None:

@@ -9,19 +9,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from t21.core.runtime import get_runtime
 from t21.core.uow import session_scope
 from t21.webhooks import delivery
+from t21.webhooks.claims import DELIVER_JOB, Claim, claim_due
 from t21.webhooks.fanout import DISPATCH_JOB
 from t21.worker.jobs import enqueue, job
 from t21.worker.loops import periodic
 
 
-@job("webhooks.deliver")
+@job(DELIVER_JOB)
 async def deliver(delivery_id: str, token: str) -> None:
-    await delivery.deliver(get_runtime(), delivery.Claim(uuid.UUID(delivery_id), token))
+    await delivery.deliver(get_runtime(), Claim(uuid.UUID(delivery_id), token))
 
 
 async def claim_and_enqueue(session: AsyncSession) -> int:
     """Claim due deliveries and send a job for each once the claim commits."""
-    claims = await delivery.claim_due(session, get_runtime().settings)
+    claims = await claim_due(session, get_runtime().settings)
     for claim in claims:
         enqueue(deliver, delivery_id=str(claim.delivery_id), token=claim.token)
     return len(claims)
