@@ -26,7 +26,7 @@ async def mark_published(
     session: AsyncSession,
     settings: Settings,
     target: PostTarget,
-    external_id: str,
+    external_id: str | None,
     permalink: str | None,
     published_at: datetime | None,
 ) -> None:
