@@ -57,6 +57,7 @@ def api_router() -> APIRouter:
     from t21.organizations.router import router as organizations_router
     from t21.posts.router import router as posts_router
     from t21.posts.templates.router import router as templates_router
+    from t21.publishing.router import router as publishing_router
     from t21.social.router import platforms_router
     from t21.social.router import router as social_router
     from t21.webhooks.router import router as outgoing_webhooks_router
@@ -74,6 +75,7 @@ def api_router() -> APIRouter:
     router.include_router(platforms_router)
     router.include_router(media_router)
     router.include_router(posts_router)
+    router.include_router(publishing_router)
     router.include_router(templates_router)
     router.include_router(ai_router)
     router.include_router(analytics_router)

@@ -46,6 +46,7 @@ from t21.ai.schemas import (
     VariantOut,
 )
 from t21.billing import plans, usage
+from t21.billing.warnings import count_usage
 from t21.brands import service as brands_service
 from t21.brands.service import _default_organization as default_organization
 from t21.core.errors import (
@@ -203,7 +204,13 @@ async def _record(call: Call, tally: Tally, outcome: str) -> Recorded:
     async with session_scope(call.runtime) as session:
         session.add(row)
         if credits:
-            await usage.increment(session, call.organization_id, usage.Metric.AI_CREDITS, credits)
+            await count_usage(
+                session,
+                call.runtime.settings,
+                call.organization_id,
+                usage.Metric.AI_CREDITS,
+                credits,
+            )
         await session.flush()
     log.info(
         "ai call",

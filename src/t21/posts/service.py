@@ -157,6 +157,13 @@ async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -
     if not post_ids:
         return
     await session.flush()
+    # The posts first, locked (PostgreSQL): two transactions settling targets of one post at
+    # once would each read the other's target as it was and both keep a stale status. Locked,
+    # the second reads the targets after the first commits.
+    locking = select(Post).where(Post.id.in_(post_ids)).order_by(Post.id)
+    if session.get_bind().dialect.name == "postgresql":
+        locking = locking.with_for_update()
+    posts = list(await session.scalars(locking.execution_options(populate_existing=True)))
     statuses: dict[uuid.UUID, list[TargetStatus]] = {post_id: [] for post_id in post_ids}
     first_published: dict[uuid.UUID, datetime] = {}
     rows = await session.execute(
@@ -172,7 +179,7 @@ async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -
                 published_at if earliest is None else min(earliest, published_at)
             )
     changed: list[Post] = []
-    for post in await session.scalars(select(Post).where(Post.id.in_(post_ids))):
+    for post in posts:
         derived = states.derive(statuses[post.id])
         if post.status is not derived:
             post.status = derived

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.analytics.schedule import next_collect_at
 from t21.billing import usage
+from t21.billing.warnings import count_usage
 from t21.core import clock, metrics
 from t21.core.backoff import full_jitter
 from t21.core.logging import get_logger
@@ -25,14 +26,14 @@ async def mark_published(
     session: AsyncSession,
     settings: Settings,
     target: PostTarget,
-    external_id: str,
+    external_id: str | None,
     permalink: str | None,
     published_at: datetime | None,
 ) -> None:
     """The target is out; it counts toward its organization's month once, in this transaction."""
     when = published_at or clock.now()
     if target.status is not TargetStatus.PUBLISHED:
-        await usage.increment(session, target.organization_id, usage.Metric.PUBLISHED_POSTS)
+        await count_usage(session, settings, target.organization_id, usage.Metric.PUBLISHED_POSTS)
     target.status = TargetStatus.PUBLISHED
     target.external_id = external_id
     target.permalink = permalink

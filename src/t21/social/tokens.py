@@ -22,13 +22,17 @@ from t21.core.outside import OutsideFailure, Permanent, ReauthRequired, Retryabl
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
+from t21.events.models import Event
+from t21.events.service import RETENTION
 from t21.identity.models import User
 from t21.notifications.service import queue_email
 from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
 from t21.platforms.base import Credentials, TokenGrant
 from t21.platforms.registry import configured_provider
+from t21.social.events import account_event
 from t21.social.models import AccountStatus, SocialAccount
+from t21.social.schemas import SocialAccountOut
 
 log = get_logger("t21.social")
 
@@ -181,6 +185,8 @@ async def refresh_account(
             # Nothing to refresh with and nothing left: a person must reconnect.
             await _mark_reauth(session, settings, account, "The access token expired.")
             raise ReauthRequired("The access token expired and can't be refreshed.")
+        elif account.token_expires_at is not None:
+            await _warn_expiring(session, account)
         account.last_refreshed_at = now
         account.refresh_claimed_until = None
         account.status = AccountStatus.ACTIVE
@@ -188,6 +194,25 @@ async def refresh_account(
         await session.flush()
     log.info("tokens refreshed", account_id=str(account_id), platform=platform)
     return account
+
+
+async def _warn_expiring(session: AsyncSession, account: SocialAccount) -> None:
+    """The token will expire and the network offers no refresh: say so once per token (the
+    refresh loop comes back to the account until then)."""
+    expires = SocialAccountOut.of(account).model_dump(mode="json")["token_expires_at"]
+    told = await session.scalars(
+        select(Event.data).where(
+            Event.organization_id == account.organization_id,
+            Event.type == "social_account.expiring",
+            Event.created_at >= clock.now() - RETENTION,
+        )
+    )
+    if any(
+        data.get("id") == str(account.id) and data.get("token_expires_at") == expires
+        for data in told
+    ):
+        return
+    await account_event(session, "social_account.expiring", account)
 
 
 async def _release(runtime: Runtime, account_id: uuid.UUID, *, error: str) -> None:
@@ -219,12 +244,15 @@ async def mark_reauth_required(
 async def _mark_reauth(
     session: AsyncSession, settings: Settings, account: SocialAccount, reason: str
 ) -> None:
+    changed = account.status is not AccountStatus.REAUTH_REQUIRED
     account.status = AccountStatus.REAUTH_REQUIRED
     account.last_error = reason[:MAX_ERROR_LENGTH]
     if account.reauth_notified_at is None:
         account.reauth_notified_at = clock.now()
         await _notify_admins(session, settings, account, reason)
     await session.flush()
+    if changed:
+        await account_event(session, "social_account.reauth_required", account)
 
 
 async def _notify_admins(
