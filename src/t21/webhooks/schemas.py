@@ -36,6 +36,7 @@ EVENT_TYPES = frozenset(
         "target.retrying",
         "target.failed",
         "target.needs_review",
+        "target.resolved",
         "post.approval_requested",
         "post.approved",
         "post.rejected",
