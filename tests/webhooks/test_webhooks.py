@@ -17,6 +17,7 @@ from t21.core import clock
 from t21.core.settings import Environment
 from t21.core.uow import session_scope
 from t21.events.service import record_event
+from t21.models import Base
 from t21.webhooks import claims, delivery
 from t21.webhooks.models import WebhookDelivery
 from tests.support.accounts import add_member, emails_to, register
@@ -489,3 +490,18 @@ async def test_a_slow_endpoint_holds_no_more_than_its_share_of_workers(
     assert receiver.at("/slow") == []
     async with session_scope(hooks.runtime) as session:
         assert await claims.claim_due(session, settings) == []
+
+
+async def test_the_secret_is_kept_nowhere_in_the_clear(hooks: Hooks, receiver: Receiver) -> None:
+    response = await hooks.api.post(
+        WEBHOOKS,
+        json={"url": receiver.url()},
+        headers={**hooks.owner.headers, "Idempotency-Key": "create-hook-1"},
+    )
+    assert response.status_code == 201
+    secret = response.json()["secret"]
+    key = secret.removeprefix("whsec_")
+    async with session_scope(hooks.runtime) as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).all():
+                assert key not in repr(row), table.name

@@ -9,7 +9,7 @@ from fastapi import Query, Response
 
 from t21.core.deps import AppSettings, DbSession
 from t21.core.pagination import PageParams
-from t21.core.routing import IDEMPOTENT, APIRouter
+from t21.core.routing import APIRouter
 from t21.organizations.auth import CurrentPrincipal
 from t21.webhooks import service
 from t21.webhooks.models import DeliveryStatus
@@ -29,7 +29,9 @@ from t21.webhooks.schemas import (
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-@router.post("", status_code=201, openapi_extra=IDEMPOTENT)
+# Not idempotent-replayable, like API keys: the answer carries the secret, which the
+# idempotency store would keep in the clear.
+@router.post("", status_code=201)
 async def create_webhook(
     body: WebhookIn, principal: CurrentPrincipal, session: DbSession, settings: AppSettings
 ) -> WebhookCreated:
