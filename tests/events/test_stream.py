@@ -6,7 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
+from t21.core.uow import session_scope
+from t21.events.models import Event
 from tests.events.conftest import EVENTS, list_events, open_stream
 from tests.publishing.conftest import Engine
 from tests.support.accounts import add_member, create_api_key, register
@@ -209,3 +212,22 @@ async def test_an_event_committed_by_another_process_wakes_the_stream_through_re
                 event = await stream.next_event()
                 assert event.data is not None
                 assert event.data["data"]["id"] == second
+
+
+async def test_a_reconnect_after_its_last_event_was_purged_resumes_from_that_events_time(
+    engine: Engine,
+) -> None:
+    for number in range(3):
+        await engine.draft("twitter", content=f"Post {number}")
+    listed = list(
+        reversed(
+            (await list_events(engine.api, engine.owner.headers, type="post.created"))["items"]
+        )
+    )
+    async with session_scope(engine.world.runtime) as session:
+        await session.execute(delete(Event).where(Event.id == listed[0]["id"]))
+    resume = {**engine.owner.headers, "Last-Event-ID": listed[0]["id"]}
+    async with open_stream(engine.world.app, resume) as stream:
+        missed = await stream.events(2)
+        assert [event.id for event in missed] == [item["id"] for item in listed[1:]]
+        await stream.nothing_more()
