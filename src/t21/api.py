@@ -50,14 +50,17 @@ def api_router() -> APIRouter:
     from t21.analytics.router import router as analytics_router
     from t21.billing.router import plans_router, subscriptions_router, webhooks_router
     from t21.brands.router import router as brands_router
+    from t21.events.router import router as events_router
     from t21.identity.router import router as auth_router
     from t21.media.router import router as media_router
     from t21.organizations.router import invitations_router
     from t21.organizations.router import router as organizations_router
     from t21.posts.router import router as posts_router
     from t21.posts.templates.router import router as templates_router
+    from t21.publishing.router import router as publishing_router
     from t21.social.router import platforms_router
     from t21.social.router import router as social_router
+    from t21.webhooks.router import router as outgoing_webhooks_router
 
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(auth_router)
@@ -67,13 +70,16 @@ def api_router() -> APIRouter:
     router.include_router(plans_router)
     router.include_router(subscriptions_router)
     router.include_router(webhooks_router)
+    router.include_router(outgoing_webhooks_router)
     router.include_router(social_router)
     router.include_router(platforms_router)
     router.include_router(media_router)
     router.include_router(posts_router)
+    router.include_router(publishing_router)
     router.include_router(templates_router)
     router.include_router(ai_router)
     router.include_router(analytics_router)
+    router.include_router(events_router)
     return router
 
 

@@ -6,6 +6,7 @@ from t21.billing.models import BillingAccount, StripeEvent, UsageCounter
 from t21.brands.models import Brand
 from t21.core.idempotency import IdempotencyRecord
 from t21.core.models import Base
+from t21.events.models import Event
 from t21.identity.models import (
     EmailToken,
     LoginCode,
@@ -17,8 +18,9 @@ from t21.identity.models import (
 from t21.media.models import MediaAsset
 from t21.notifications.models import OutboundEmail
 from t21.organizations.models import ApiKey, Invitation, Membership, Organization
-from t21.posts.models import Post, PostMedia, PostTarget, Template
+from t21.posts.models import Post, PostMedia, PostTarget, TargetReview, Template
 from t21.social.models import ConnectAttempt, SocialAccount
+from t21.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AiCall",
@@ -28,6 +30,7 @@ __all__ = [
     "Brand",
     "ConnectAttempt",
     "EmailToken",
+    "Event",
     "IdempotencyRecord",
     "Invitation",
     "LoginCode",
@@ -44,7 +47,11 @@ __all__ = [
     "RefreshToken",
     "SocialAccount",
     "StripeEvent",
+    "TargetReview",
     "Template",
     "UsageCounter",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

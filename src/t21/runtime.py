@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from t21.core.db import create_engine, create_sessionmaker
 from t21.core.runtime import Runtime, install_runtime
 from t21.core.settings import Settings
+from t21.events.hub import close_hub
 from t21.worker.loops import LoopRunner
 from t21.worker.queue import JobQueue
 
@@ -62,6 +63,7 @@ async def open_runtime(
         try:
             await runner.stop()
             await queue.stop()
+            await close_hub(runtime)
         finally:
             if redis is not None:
                 await redis.aclose()

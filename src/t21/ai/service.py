@@ -52,6 +52,7 @@ from t21.ai.schemas import (
     VariantOut,
 )
 from t21.billing import plans, usage
+from t21.billing.warnings import count_usage
 from t21.brands import service as brands_service
 from t21.brands.service import _default_organization as default_organization
 from t21.core import clock
@@ -174,7 +175,9 @@ async def _prepare(
         await plans.enforce(
             session, settings, organization_id, plans.Limit.AI_CREDITS, adding=reserved
         )
-        await usage.increment(session, organization_id, usage.Metric.AI_CREDITS, reserved, at=month)
+        await count_usage(
+            session, settings, organization_id, usage.Metric.AI_CREDITS, reserved, at=month
+        )
     call = Call(
         runtime=runtime,
         kind=kind,
@@ -218,8 +221,13 @@ async def _record(call: Call, tally: Tally, outcome: str) -> Recorded:
         session.add(row)
         settled = credits - call.reserved  # negative: credits taken up front given back
         if settled:
-            await usage.increment(
-                session, call.organization_id, usage.Metric.AI_CREDITS, settled, at=call.month
+            await count_usage(
+                session,
+                call.runtime.settings,
+                call.organization_id,
+                usage.Metric.AI_CREDITS,
+                settled,
+                at=call.month,
             )
         await session.flush()
     tally.recorded = True

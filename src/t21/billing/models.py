@@ -25,6 +25,10 @@ class UsageCounter(Base):
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
     published_posts: Mapped[int] = mapped_column(BigInteger, default=0)
     ai_credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The highest usage warning (percent of the monthly quota: 0, 80 or 100) already sent for
+    # the month, so each warning goes out once per period.
+    published_posts_warned: Mapped[int] = mapped_column(Integer, default=0)
+    ai_credits_warned: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class BillingAccount(Base):

@@ -28,9 +28,10 @@ from t21.core.ids import uuid7
 from t21.core.logging import get_logger
 from t21.core.outside import Permanent, Retryable
 from t21.core.redirects import allowed_redirect
-from t21.core.runtime import Runtime
+from t21.core.runtime import Runtime, get_runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
+from t21.events.service import record_event
 from t21.organizations.models import Organization
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
@@ -129,6 +130,16 @@ async def current(
     if organization is None:
         raise NotFound("No such organization.")
     account = await session.get(BillingAccount, organization_id)
+    return await _view(session, settings, organization, account)
+
+
+async def _view(
+    session: AsyncSession,
+    settings: Settings,
+    organization: Organization,
+    account: BillingAccount | None,
+) -> SubscriptionView:
+    organization_id = organization.id
     plan = plans.plan_for(settings, organization.tier)
     usage = {
         limit.value: await plans.used(session, organization_id, limit) for limit in plans.Limit
@@ -171,6 +182,7 @@ async def apply_state(
     account = await lock_account(session, organization_id)
     if account.synced_at is not None and read_at < account.synced_at:
         return False
+    before = _shown(account)
     other = account.stripe_subscription_id not in (None, state.subscription_id)
     if other and account.status in PAID_STATUSES and state.status not in PAID_STATUSES:
         return False  # an old subscription ending doesn't end the one that replaced it
@@ -182,6 +194,7 @@ async def apply_state(
     account.synced_at = read_at
     organization = await session.get(Organization, organization_id)
     assert organization is not None
+    previous_tier = organization.tier
     tier = state.tier(stripe_target)
     if organization.tier != tier.value:
         log.info(
@@ -193,7 +206,28 @@ async def apply_state(
         )
         organization.tier = tier.value
     await session.flush()
+    if (*_shown(account), organization.tier) != (*before, previous_tier):
+        # The answer's schema lives with the endpoints, which import this module.
+        from t21.billing.schemas import SubscriptionOut
+
+        view = await _view(session, get_runtime().settings, organization, account)
+        await record_event(
+            session,
+            organization_id=organization_id,
+            type="subscription.updated",
+            data=SubscriptionOut.of(view).model_dump(mode="json"),
+        )
     return True
+
+
+def _shown(account: BillingAccount) -> tuple[Any, ...]:
+    """What a subscription's answer shows of the billing row (a change here is an event)."""
+    return (
+        account.status,
+        account.price_id,
+        account.current_period_end,
+        account.cancel_at_period_end,
+    )
 
 
 def _failed(failure: Retryable | Permanent) -> Exception:

@@ -37,8 +37,10 @@ async def increment(
     amount: int = 1,
     *,
     at: datetime | None = None,
-) -> None:
-    """Add `amount` to the organization's `metric` for the month of `at` (default now)."""
+) -> tuple[int, int]:
+    """Add `amount` to the organization's `metric` for the month of `at` (default now); the
+    month's new total and the usage warning (percent) already sent for it, read in the same
+    statement. Counting that should warn goes through `billing.warnings.count_usage`."""
     period = period_of(at or clock.now())
     column = getattr(UsageCounter, metric.value)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -50,7 +52,9 @@ async def increment(
         index_elements=[UsageCounter.organization_id, UsageCounter.period],
         set_={metric.value: column + amount},
     )
-    await session.execute(statement)
+    warned = getattr(UsageCounter, f"{metric.value}_warned")
+    row = (await session.execute(statement.returning(column, warned))).one()
+    return int(row[0]), int(row[1])
 
 
 async def usage(

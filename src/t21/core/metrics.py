@@ -74,6 +74,12 @@ EMAILS = Counter(
     "t21_emails", "Email delivery attempts, by outcome.", ["backend", "outcome"], registry=REGISTRY
 )
 
+WEBHOOK_DELIVERIES = Counter(
+    "t21_webhook_deliveries",
+    "Webhook delivery attempts and outcomes (succeeded, failed_attempt, given_up).",
+    ["outcome"],
+    registry=REGISTRY,
+)
 PUBLISH_OUTCOMES = Counter(
     "t21_publish_outcomes",
     "Publishing attempts, by network and outcome (published, retrying, failed, reauth, "

@@ -147,6 +147,26 @@ class Settings(BaseSettings):
     reaper_interval_s: float = Field(default=10.0, gt=0)
     queued_stale_s: float = Field(default=60.0, gt=0)
 
+    # --- webhooks out --------------------------------------------------------------------------
+    # The first retry's delay; each later one doubles (with jitter) up to `webhook_retry_max_s`.
+    webhook_retry_base_s: float = Field(default=30.0, gt=0)
+    webhook_retry_max_s: float = Field(default=6 * 3600.0, gt=0)
+    # How long a delivery is retried, and how long an endpoint may fail without one success
+    # before it is disabled and the organization's owners are emailed (at least 3 days).
+    webhook_retry_window_s: float = Field(default=3 * 24 * 3600.0, gt=0)
+    # An answer must come (2xx) within this long to count as delivered.
+    webhook_timeout_s: float = Field(default=15.0, gt=0, le=60)
+    # A claimed delivery is another worker's to take after this long (a worker died).
+    webhook_lease_s: float = Field(default=60.0, ge=5)
+    # Deliveries in flight to one endpoint at once: a slow endpoint holds no more workers.
+    webhook_max_in_flight: int = Field(default=4, ge=1, le=100)
+    webhook_dispatch_interval_s: float = Field(default=1.0, gt=0)
+    webhook_dispatch_batch: int = Field(default=200, ge=1, le=10_000)
+    # After a secret rotation the previous secret signs too, for this long.
+    webhook_secret_grace_s: float = Field(default=24 * 3600.0, ge=0)
+    # How much of a response body the delivery log keeps.
+    webhook_response_excerpt_bytes: int = Field(default=1024, ge=0, le=65_536)
+
     # --- analytics -----------------------------------------------------------------------------
     analytics_interval_s: float = Field(default=30.0, gt=0)
     analytics_batch: int = Field(default=100, ge=1, le=10_000)
@@ -279,6 +299,16 @@ class Settings(BaseSettings):
     resend_api_key: SecretStr | None = None
     resend_api_base: str = "https://api.resend.com"
     resend_timeout_s: float = Field(default=15.0, gt=0)
+
+    # --- events (the live stream) --------------------------------------------------------------
+    # A comment line on an idle stream this often, so proxies and clients know it is alive.
+    events_heartbeat_s: float = Field(default=15.0, gt=0)
+    # A stream reads the event table at least this often even without a wake-up (a wake-up lost
+    # with Redis down costs this much delay, never an event).
+    events_poll_s: float = Field(default=5.0, gt=0)
+    # Each read looks back this far for events committed late (their transaction began before
+    # the last one sent): longer than any transaction that records an event.
+    events_lookback_s: float = Field(default=10.0, ge=0)
 
     @field_validator(
         "cors_origins", "previous_secret_keys", "oauth_redirect_allowlist", mode="before"

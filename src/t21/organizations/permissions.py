@@ -28,11 +28,13 @@ _RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
 class Action(StrEnum):
     READ = "read"  # the organization, its members, brands, posts, media, analytics
     WRITE_CONTENT = "write_content"  # posts, media, templates; AI generation
+    READ_EVENTS = "read_events"  # the event log and its live stream
     MANAGE_BRANDS = "manage_brands"
     MANAGE_SOCIAL_ACCOUNTS = "manage_social_accounts"
     UPDATE_ORGANIZATION = "update_organization"  # rename
     MANAGE_MEMBERS = "manage_members"  # invite, change and remove members below one's own role
     MANAGE_API_KEYS = "manage_api_keys"
+    MANAGE_WEBHOOKS = "manage_webhooks"  # endpoints, their secrets and deliveries
     MANAGE_BILLING = "manage_billing"
     DELETE_ORGANIZATION = "delete_organization"
 
@@ -41,11 +43,13 @@ class Action(StrEnum):
 MINIMUM_ROLE: dict[Action, Role] = {
     Action.READ: Role.VIEWER,
     Action.WRITE_CONTENT: Role.MEMBER,
+    Action.READ_EVENTS: Role.MEMBER,
     Action.MANAGE_BRANDS: Role.ADMIN,
     Action.MANAGE_SOCIAL_ACCOUNTS: Role.ADMIN,
     Action.UPDATE_ORGANIZATION: Role.ADMIN,
     Action.MANAGE_MEMBERS: Role.ADMIN,
     Action.MANAGE_API_KEYS: Role.ADMIN,
+    Action.MANAGE_WEBHOOKS: Role.ADMIN,
     Action.MANAGE_BILLING: Role.OWNER,
     Action.DELETE_ORGANIZATION: Role.OWNER,
 }

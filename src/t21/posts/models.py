@@ -130,6 +130,28 @@ class PostTarget(RecordModel):
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class TargetReview(RecordModel):
+    """A person's (or an API key's) word on a target in `needs_review`: whether it went out, and
+    what T21 did about it. Kept as a history: a target retried into review again gets another."""
+
+    __tablename__ = "target_reviews"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    target_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("post_targets.id", ondelete="CASCADE"), index=True
+    )
+    # "published", or "not_published" with `action` "retry" or "cancel".
+    outcome: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str | None] = mapped_column(String(16))
+    # Who decided (each null once that user or key is deleted).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+
+
 class PostMedia(Base):
     """The media of a post, in order."""
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import Query, Request, Response
 from pydantic import AwareDatetime
@@ -14,24 +12,17 @@ from t21.core.deps import DbSession
 from t21.core.errors import ValidationFailed
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
-from t21.core.runtime import Runtime
-from t21.media.schemas import AssetOut
-from t21.media.storage import storage_of
 from t21.organizations.auth import CurrentPrincipal
 from t21.posts import service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import (
-    AiUsage,
     PostIn,
     PostList,
     PostOut,
     PostPatch,
-    PostWarning,
     ScheduleIn,
-    TargetError,
-    TargetOut,
+    post_out,
 )
-from t21.posts.status import PENDING
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 
@@ -145,53 +136,3 @@ async def cancel_post(
     """Cancel the targets not yet published (a target a worker is publishing goes on)."""
     runtime = request.app.state.runtime
     return post_out(runtime, await service.cancel_post(session, principal, post_id))
-
-
-def post_out(runtime: Runtime, one: service.PostView) -> PostOut:
-    post = one.post
-    storage, ttl = storage_of(runtime), runtime.settings.media_url_ttl_s
-    return PostOut(
-        id=post.id,
-        brand_id=post.brand_id,
-        author_id=post.author_id,
-        content=post.content,
-        media=[AssetOut.of(asset, storage, ttl) for asset in one.media],
-        status=post.status,
-        scheduled_at=post.scheduled_at,
-        scheduled_at_local=_local(post.scheduled_at, one.timezone),
-        timezone=one.timezone,
-        published_at=post.published_at,
-        ai=AiUsage.model_validate(post.ai) if post.ai else None,
-        created_at=post.created_at,
-        updated_at=post.updated_at,
-        targets=[
-            TargetOut(
-                id=target.id,
-                social_account_id=target.social_account_id,
-                platform=target.platform,
-                content=target.content,
-                options=dict(target.options or {}),
-                status=target.status,
-                attempts=target.attempts,
-                next_attempt_at=target.due_at if target.status in PENDING else None,
-                external_id=target.external_id,
-                permalink=target.permalink,
-                published_at=target.published_at,
-                last_error=(
-                    TargetError(
-                        code=target.last_error_code, message=target.last_error_message or ""
-                    )
-                    if target.last_error_code
-                    else None
-                ),
-            )
-            for target in one.targets
-        ],
-        warnings=[PostWarning(**warning) for warning in one.warnings],
-    )
-
-
-def _local(moment: datetime | None, timezone: str) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(ZoneInfo(timezone)).isoformat()

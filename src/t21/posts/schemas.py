@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from t21.media.schemas import AssetOut
-from t21.posts.models import PostStatus, TargetStatus
+from t21.media.storage import storage_of
+from t21.posts.models import PostStatus, PostTarget, TargetStatus
+from t21.posts.status import PENDING
+
+if TYPE_CHECKING:
+    from t21.core.runtime import Runtime
+    from t21.posts.service import PostView
 
 # Generous: the longest network text (Facebook, 63,206) with room; each target is then held to
 # its own network's limit.
@@ -94,6 +101,27 @@ class TargetOut(BaseModel):
     published_at: datetime | None
     last_error: TargetError | None
 
+    @classmethod
+    def of(cls, target: PostTarget) -> TargetOut:
+        return cls(
+            id=target.id,
+            social_account_id=target.social_account_id,
+            platform=target.platform,
+            content=target.content,
+            options=dict(target.options or {}),
+            status=target.status,
+            attempts=target.attempts,
+            next_attempt_at=target.due_at if target.status in PENDING else None,
+            external_id=target.external_id,
+            permalink=target.permalink,
+            published_at=target.published_at,
+            last_error=(
+                TargetError(code=target.last_error_code, message=target.last_error_message or "")
+                if target.last_error_code
+                else None
+            ),
+        )
+
 
 class AiUsage(BaseModel):
     model: str
@@ -127,6 +155,35 @@ class PostOut(BaseModel):
         default_factory=list,
         description="Heads-ups about this change, e.g. the month's publishing quota running out.",
     )
+
+
+def post_out(runtime: Runtime, one: PostView) -> PostOut:
+    """The post as the API shows it (and as its events carry it)."""
+    post = one.post
+    storage, ttl = storage_of(runtime), runtime.settings.media_url_ttl_s
+    return PostOut(
+        id=post.id,
+        brand_id=post.brand_id,
+        author_id=post.author_id,
+        content=post.content,
+        media=[AssetOut.of(asset, storage, ttl) for asset in one.media],
+        status=post.status,
+        scheduled_at=post.scheduled_at,
+        scheduled_at_local=_local(post.scheduled_at, one.timezone),
+        timezone=one.timezone,
+        published_at=post.published_at,
+        ai=AiUsage.model_validate(post.ai) if post.ai else None,
+        created_at=post.created_at,
+        updated_at=post.updated_at,
+        targets=[TargetOut.of(target) for target in one.targets],
+        warnings=[PostWarning(**warning) for warning in one.warnings],
+    )
+
+
+def _local(moment: datetime | None, timezone: str) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(timezone)).isoformat()
 
 
 class PostList(BaseModel):

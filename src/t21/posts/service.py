@@ -31,6 +31,7 @@ from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms import registry
 from t21.posts import status as states
+from t21.posts.events import STATUS_EVENTS, post_event, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.schemas import PostIn, PostPatch, TargetIn
 from t21.posts.validation import (
@@ -156,6 +157,13 @@ async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -
     if not post_ids:
         return
     await session.flush()
+    # The posts first, locked (PostgreSQL): two transactions settling targets of one post at
+    # once would each read the other's target as it was and both keep a stale status. Locked,
+    # the second reads the targets after the first commits.
+    locking = select(Post).where(Post.id.in_(post_ids)).order_by(Post.id)
+    if session.get_bind().dialect.name == "postgresql":
+        locking = locking.with_for_update()
+    posts = list(await session.scalars(locking.execution_options(populate_existing=True)))
     statuses: dict[uuid.UUID, list[TargetStatus]] = {post_id: [] for post_id in post_ids}
     first_published: dict[uuid.UUID, datetime] = {}
     rows = await session.execute(
@@ -170,13 +178,19 @@ async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -
             first_published[post_id] = (
                 published_at if earliest is None else min(earliest, published_at)
             )
-    for post in await session.scalars(select(Post).where(Post.id.in_(post_ids))):
+    changed: list[Post] = []
+    for post in posts:
         derived = states.derive(statuses[post.id])
         if post.status is not derived:
             post.status = derived
+            changed.append(post)
         if post.published_at != first_published.get(post.id):
             post.published_at = first_published.get(post.id)
     await session.flush()
+    # Only a status an app hears about costs the reads of the post's view.
+    eventful = [post for post in changed if post.status in STATUS_EVENTS]
+    if eventful:
+        await status_events(session, await views(session, eventful))
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -224,6 +238,9 @@ async def create_post(
     session.add_all(_post_media(post_id, assets))
     await session.flush()
     shown = await view(session, post)
+    await post_event(session, "post.created", shown)
+    if post.status is PostStatus.SCHEDULED:
+        await post_event(session, "post.scheduled", shown)
     if scheduling:
         shown.warnings = await quota_warnings(
             session, runtime.settings, post.organization_id, len(targets)
@@ -265,12 +282,16 @@ async def update_post(
     post.status = states.derive(target.status for target in targets)
     post.updated_at = clock.now()
     await session.flush()
-    return await view(session, post)
+    shown = await view(session, post)
+    await post_event(session, "post.updated", shown)
+    return shown
 
 
 async def delete_post(session: AsyncSession, principal: Principal, post_id: uuid.UUID) -> None:
     post = await get_post(session, principal, post_id, Action.WRITE_CONTENT)
     _refuse_if_locked(await _locked_targets(session, post), "deleted")
+    # The event carries the post as it was: afterwards there is nothing left to ask for.
+    await post_event(session, "post.deleted", await view(session, post))
     await session.delete(post)
     await session.flush()
 
@@ -321,6 +342,7 @@ async def schedule_post(
     post.updated_at = clock.now()
     await session.flush()
     shown = await view(session, post)
+    await post_event(session, "post.scheduled", shown)
     shown.warnings = await quota_warnings(
         session, runtime.settings, post.organization_id, len(movable)
     )
@@ -341,10 +363,14 @@ async def cancel_post(session: AsyncSession, principal: Principal, post_id: uuid
     for target in stoppable:
         target.status = TargetStatus.CANCELLED
         target.due_at = None
+    before = post.status
     post.status = states.derive(target.status for target in targets)
     post.updated_at = clock.now()
     await session.flush()
-    return await view(session, post)
+    shown = await view(session, post)
+    if post.status is not before:
+        await status_events(session, [shown])
+    return shown
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from t21.posts.models import PostTarget, TargetStatus
 from t21.posts.service import settle_posts
 from t21.publishing.budgets import BUDGETS
 from t21.publishing.notify import notify_problems
-from t21.publishing.outcomes import MAX_ERROR_LENGTH
+from t21.publishing.outcomes import fail
 from t21.social.models import AccountStatus, SocialAccount
 
 # Within this many posts of its monthly limit, an organization's attempts are counted one at a
@@ -35,21 +35,14 @@ async def fail_unpostable(
         message = f"The {account.platform} account needs reconnecting; reschedule afterwards."
     else:
         message = f"The {account.platform} account is disconnected."
-    failed = await session.execute(
-        update(PostTarget)
-        .where(PostTarget.id == target.id, PostTarget.status == TargetStatus.QUEUED)
-        .values(
-            status=TargetStatus.FAILED,
-            due_at=None,
-            last_error_code="account_disconnected",
-            last_error_message=message,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(failed, "rowcount", 0) == 1:
-        metrics.PUBLISH_OUTCOMES.labels(target.platform, "reauth").inc()
-        await settle_posts(session, {target.post_id})
-        await notify_problems(session, settings, {target.post_id})
+    # The caller holds the target's row (locked, and seen `queued`): it changes on the object,
+    # so what is read next in this transaction (the notice, the event) sees the failure.
+    if target.status is not TargetStatus.QUEUED:
+        return
+    await fail(session, target, "account_disconnected", message)
+    metrics.PUBLISH_OUTCOMES.labels(target.platform, "reauth").inc()
+    await settle_posts(session, {target.post_id})
+    await notify_problems(session, settings, {target.post_id})
 
 
 async def within_quota(session: AsyncSession, settings: Settings, target: PostTarget) -> bool:
@@ -75,18 +68,13 @@ async def within_quota(session: AsyncSession, settings: Settings, target: PostTa
             adding=1 + in_flight,
         )
     except QuotaExceeded as refusal:
-        await session.execute(
-            update(PostTarget)
-            .where(PostTarget.id == target.id, PostTarget.status == TargetStatus.QUEUED)
-            .values(
-                status=TargetStatus.FAILED,
-                due_at=None,
-                last_error_code="quota_exceeded",
-                last_error_message=(
-                    f"{refusal.detail} Reschedule it after upgrading or next month."
-                )[:MAX_ERROR_LENGTH],
-            )
-            .execution_options(synchronize_session=False)
+        # On the held object, not a bulk update behind its back: the notice below reads this
+        # target, and a stale `queued` on it kept the post from ever being reported.
+        await fail(
+            session,
+            target,
+            "quota_exceeded",
+            f"{refusal.detail} Reschedule it after upgrading or next month.",
         )
         metrics.PUBLISH_OUTCOMES.labels(target.platform, "quota").inc()
         await settle_posts(session, {target.post_id})

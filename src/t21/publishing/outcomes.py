@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.analytics.schedule import next_collect_at
 from t21.billing import usage
+from t21.billing.warnings import count_usage
 from t21.core import clock, metrics
 from t21.core.backoff import full_jitter
 from t21.core.logging import get_logger
 from t21.core.settings import Settings
+from t21.posts.events import target_event
 from t21.posts.models import PostTarget, TargetStatus
 
 log = get_logger("t21.publishing")
@@ -25,14 +27,14 @@ async def mark_published(
     session: AsyncSession,
     settings: Settings,
     target: PostTarget,
-    external_id: str,
+    external_id: str | None,
     permalink: str | None,
     published_at: datetime | None,
 ) -> None:
     """The target is out; it counts toward its organization's month once, in this transaction."""
     when = published_at or clock.now()
     if target.status is not TargetStatus.PUBLISHED:
-        await usage.increment(session, target.organization_id, usage.Metric.PUBLISHED_POSTS)
+        await count_usage(session, settings, target.organization_id, usage.Metric.PUBLISHED_POSTS)
     target.status = TargetStatus.PUBLISHED
     target.external_id = external_id
     target.permalink = permalink
@@ -43,6 +45,7 @@ async def mark_published(
     target.last_error_message = None
     target.progress = None
     target.next_collect_at = next_collect_at(when, when, settings)
+    await target_event(session, target)
 
 
 def continue_later(
@@ -62,11 +65,16 @@ def continue_later(
     log.info("publishing continues later", target_id=str(target.id), after_s=round(after_s, 1))
 
 
-def retry_or_fail(
-    settings: Settings, target: PostTarget, code: str, message: str, after: float | None
+async def retry_or_fail(
+    session: AsyncSession,
+    settings: Settings,
+    target: PostTarget,
+    code: str,
+    message: str,
+    after: float | None,
 ) -> None:
     if target.attempts >= settings.publish_max_attempts:
-        fail(target, code, f"{message} (gave up after {target.attempts} attempts)")
+        await fail(session, target, code, f"{message} (gave up after {target.attempts} attempts)")
         metrics.PUBLISH_OUTCOMES.labels(target.platform, "failed").inc()
         return
     delay = full_jitter(
@@ -79,16 +87,18 @@ def retry_or_fail(
     target.due_at = clock.now() + timedelta(seconds=delay)
     target.lease_expires_at = None
     record_error(target, code, message)
+    await target_event(session, target)
     metrics.PUBLISH_OUTCOMES.labels(target.platform, "retrying").inc()
     log.info("publish will be retried", target_id=str(target.id), delay_s=round(delay, 1))
 
 
-def fail(target: PostTarget, code: str, message: str) -> None:
+async def fail(session: AsyncSession, target: PostTarget, code: str, message: str) -> None:
     target.status = TargetStatus.FAILED
     target.due_at = None
     target.lease_expires_at = None
     target.progress = None
     record_error(target, code, message)
+    await target_event(session, target)
 
 
 def record_error(target: PostTarget, code: str, message: str) -> None:

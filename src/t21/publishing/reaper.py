@@ -23,6 +23,7 @@ from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.platforms.base import RecentPost
 from t21.platforms.registry import configured_provider
+from t21.posts.events import target_event
 from t21.posts.models import Post, PostTarget, TargetStatus
 from t21.posts.service import settle_posts
 from t21.publishing.notify import notify_problems
@@ -174,8 +175,13 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
             log.info("interrupted attempt had published", target_id=str(target_id))
         elif verdict is False:
             metrics.REAPER_ACTIONS.labels("absent").inc()
-            retry_or_fail(
-                settings, target, "interrupted", "The attempt was interrupted before posting.", None
+            await retry_or_fail(
+                session,
+                settings,
+                target,
+                "interrupted",
+                "The attempt was interrupted before posting.",
+                None,
             )
         else:
             metrics.REAPER_ACTIONS.labels("unknown").inc()
@@ -186,8 +192,9 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
                 target,
                 "cannot_check" if cannot_check else "needs_review",
                 f"A publishing attempt was cut off and T21 couldn't confirm whether it posted. "
-                f"{reason} Check the account: reschedule the post if it isn't there.",
+                f"{reason} Check the account, then tell T21 what happened (resolve the target).",
             )
+            await target_event(session, target)
             log.warning("attempt needs review", target_id=str(target_id), reason=reason)
         await settle_posts(session, {target.post_id})
         await notify_problems(session, settings, {target.post_id})

@@ -377,16 +377,21 @@ async def _apply(
         account = await session.get(SocialAccount, attempt.account_id)
         if account is not None:
             await mark_reauth_required(session, settings, account, outcome.message)
-        fail(target, "account_disconnected", outcome.message)
+        await fail(session, target, "account_disconnected", outcome.message)
         metrics.PUBLISH_OUTCOMES.labels(platform, "reauth").inc()
         return
     if isinstance(outcome, Retryable):
         if outcome.after:
             await hold_account(session, attempt.account_id, now + timedelta(seconds=outcome.after))
-        retry_or_fail(
-            settings, target, outcome.code or "unavailable", outcome.message, outcome.after
+        await retry_or_fail(
+            session,
+            settings,
+            target,
+            outcome.code or "unavailable",
+            outcome.message,
+            outcome.after,
         )
         return
-    fail(target, outcome.code or "rejected", outcome.message)
+    await fail(session, target, outcome.code or "rejected", outcome.message)
     metrics.PUBLISH_OUTCOMES.labels(platform, "failed").inc()
     log.info("publish refused", target_id=str(target.id), error=outcome.message)

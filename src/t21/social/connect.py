@@ -48,6 +48,7 @@ from t21.organizations.permissions import Action, Role, allows
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
 from t21.platforms.base import Connection
+from t21.social.events import account_event
 from t21.social.models import AccountStatus, ConnectAttempt, SocialAccount
 from t21.social.tokens import seal_grant
 
@@ -413,4 +414,5 @@ async def _store(
     account.capabilities = dict(connection.capabilities) or None
     seal_grant(settings, account, connection.grant)
     await session.flush()
+    await account_event(session, "social_account.connected", account)
     return account

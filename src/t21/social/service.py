@@ -16,7 +16,8 @@ from t21.core.uow import session_scope
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped
 from t21.platforms.registry import configured_provider
-from t21.social.models import SocialAccount
+from t21.social.events import account_event
+from t21.social.models import AccountStatus, SocialAccount
 from t21.social.tokens import credentials, refresh_account
 
 log = get_logger("t21.social")
@@ -58,6 +59,9 @@ async def disconnect(runtime: Runtime, principal: Principal, account_id: uuid.UU
     async with session_scope(runtime) as session:
         gone = await session.get(SocialAccount, account_id)
         if gone is not None:
+            await account_event(
+                session, "social_account.disconnected", gone, status=AccountStatus.DISCONNECTED
+            )
             await session.delete(gone)
 
 

@@ -29,6 +29,7 @@ from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
 from t21.platforms.base import Credentials, TokenGrant
 from t21.platforms.registry import configured_provider
+from t21.social.events import account_event
 from t21.social.models import AccountStatus, SocialAccount
 
 log = get_logger("t21.social")
@@ -269,12 +270,15 @@ async def mark_reauth_required(
 async def _mark_reauth(
     session: AsyncSession, settings: Settings, account: SocialAccount, reason: str
 ) -> None:
+    changed = account.status is not AccountStatus.REAUTH_REQUIRED
     account.status = AccountStatus.REAUTH_REQUIRED
     account.last_error = reason[:MAX_ERROR_LENGTH]
     if account.reauth_notified_at is None:
         account.reauth_notified_at = clock.now()
         await _notify_admins(session, settings, account, reason)
     await session.flush()
+    if changed:
+        await account_event(session, "social_account.reauth_required", account)
 
 
 async def _warn_expiring(
@@ -285,8 +289,8 @@ async def _warn_expiring(
     if account.expiry_warned_at is not None:
         return
     account.expiry_warned_at = clock.now()
-    # The `social_account.expiring` event is raised here once T21 has events.
     log.info("account access expiring", account_id=str(account.id), expires_at=dies_at)
+    await account_event(session, "social_account.expiring", account)
     await _email_admins(
         session,
         settings,

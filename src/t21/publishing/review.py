@@ -1,0 +1,166 @@
+"""Settling a target in `needs_review`: a person says what happened on the network.
+
+Published: the target is recorded published (counted toward the month once), and what the
+person didn't give (id, link) is looked up on the network where it can list the account's posts.
+Not published: the target is due again now (`retry`) or cancelled. Each decision is kept
+(`TargetReview`) with who made it, and writes `target.resolved` (plus `target.published` when it
+went out); the post's status follows, with its own event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core import clock
+from t21.core.errors import Conflict, NotFound, T21Error
+from t21.core.logging import get_logger
+from t21.core.outside import OutsideFailure
+from t21.core.runtime import Runtime
+from t21.core.uow import session_scope
+from t21.events.service import record_event
+from t21.organizations.permissions import Action
+from t21.organizations.tenancy import Principal
+from t21.platforms.base import RecentPost
+from t21.platforms.registry import configured_provider
+from t21.posts import service as posts
+from t21.posts.models import Post, PostTarget, TargetReview, TargetStatus
+from t21.posts.schemas import TargetOut
+from t21.publishing.outcomes import mark_published
+from t21.publishing.reaper import CLOCK_SKEW, RECONCILE_LOOKBACK, match_recent
+from t21.publishing.schemas import ResolvedNotPublished, ResolvedPublished
+from t21.social.tokens import credentials, refresh_account
+
+log = get_logger("t21.publishing")
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the lookup needs of the target, read before leaving the database."""
+
+    account_id: uuid.UUID | None
+    platform: str
+    text: str
+    started: datetime
+
+
+async def resolve(
+    runtime: Runtime,
+    principal: Principal,
+    post_id: uuid.UUID,
+    target_id: uuid.UUID,
+    decision: ResolvedPublished | ResolvedNotPublished,
+) -> posts.PostView:
+    """Record the person's word on the target; the post as it now is."""
+    async with session_scope(runtime) as session:
+        post, target = await _under_review(session, principal, post_id, target_id)
+        seen = _Seen(
+            account_id=target.social_account_id,
+            platform=target.platform,
+            text=target.content if target.content is not None else post.content,
+            started=target.attempt_started_at or target.updated_at,
+        )
+    found: RecentPost | None = None
+    if isinstance(decision, ResolvedPublished) and (
+        decision.external_id is None or decision.permalink is None
+    ):
+        # Outside any transaction: the network may be slow.
+        found = await _look_up(runtime, seen, decision.external_id)
+    async with session_scope(runtime) as session:
+        post, target = await _under_review(session, principal, post_id, target_id)
+        if isinstance(decision, ResolvedPublished):
+            external_id = decision.external_id or (found.external_id if found else None)
+            permalink = str(decision.permalink) if decision.permalink else None
+            permalink = permalink or (found.permalink if found else None)
+            await mark_published(
+                session,
+                runtime.settings,
+                target,
+                external_id,
+                permalink,
+                found.created_at if found else None,
+            )
+            action = None
+        elif decision.action == "retry":
+            target.status = TargetStatus.SCHEDULED
+            target.due_at = clock.now()
+            target.last_error_code = None
+            target.last_error_message = None
+            action = "retry"
+        else:
+            target.status = TargetStatus.CANCELLED
+            target.due_at = None
+            action = "cancel"
+        review = TargetReview(
+            organization_id=target.organization_id,
+            target_id=target.id,
+            outcome=decision.outcome,
+            action=action,
+            user_id=principal.user_id,
+            api_key_id=principal.api_key.id if principal.api_key is not None else None,
+        )
+        session.add(review)
+        await session.flush()
+        await record_event(
+            session,
+            organization_id=target.organization_id,
+            type="target.resolved",
+            data={
+                "post_id": str(post.id),
+                "target": TargetOut.of(target).model_dump(mode="json"),
+                "resolution": {
+                    "outcome": decision.outcome,
+                    "action": action,
+                    "decided_by": _decided_by(principal),
+                    "decided_at": review.created_at.isoformat().replace("+00:00", "Z"),
+                },
+            },
+        )
+        await posts.settle_posts(session, {post.id})
+        return await posts.view(session, post)
+
+
+async def _under_review(
+    session: AsyncSession, principal: Principal, post_id: uuid.UUID, target_id: uuid.UUID
+) -> tuple[Post, PostTarget]:
+    post = await posts.get_post(session, principal, post_id, Action.WRITE_CONTENT)
+    target = await session.get(PostTarget, target_id, populate_existing=True, with_for_update=True)
+    if target is None or target.post_id != post.id:
+        raise NotFound("No such target.")
+    if target.status is not TargetStatus.NEEDS_REVIEW:
+        raise Conflict(
+            f"Only a target awaiting review can be resolved; this one is {target.status.value}."
+        )
+    return post, target
+
+
+async def _look_up(runtime: Runtime, seen: _Seen, external_id: str | None) -> RecentPost | None:
+    """The post on the network: the one with `external_id`, else the only one matching the text
+    since the attempt began. None when the network can't tell (or can't be asked)."""
+    if seen.account_id is None:
+        return None
+    try:
+        account = await refresh_account(runtime, seen.account_id)
+        provider = configured_provider(runtime, seen.platform)
+        recent = await provider.find_recent(
+            credentials(runtime.settings, account),
+            since=seen.started - CLOCK_SKEW,
+            limit=RECONCILE_LOOKBACK,
+        )
+    except (OutsideFailure, T21Error) as failure:
+        message = failure.message if isinstance(failure, OutsideFailure) else failure.detail
+        log.info("review lookup failed", account_id=str(seen.account_id), error=message)
+        return None
+    if external_id is not None:
+        return next((post for post in recent if post.external_id == external_id), None)
+    verdict = match_recent(recent, seen.text, seen.started)
+    return verdict if isinstance(verdict, RecentPost) else None
+
+
+def _decided_by(principal: Principal) -> dict[str, str]:
+    if principal.api_key is not None:
+        return {"type": "api_key", "id": str(principal.api_key.id)}
+    return {"type": "user", "id": str(principal.user_id)}
