@@ -505,3 +505,17 @@ async def test_the_secret_is_kept_nowhere_in_the_clear(hooks: Hooks, receiver: R
         for table in Base.metadata.sorted_tables:
             for row in (await session.execute(select(table))).all():
                 assert key not in repr(row), table.name
+
+
+async def test_a_binary_answer_is_logged_without_breaking_the_log(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    endpoint = await hooks.create(receiver.url())
+    receiver.script("/hook", (418, 0.0))  # answers NUL and a non-UTF-8 byte
+    await hooks.emit("post.published")
+    await hooks.deliver_due()
+    [pending] = await hooks.deliveries(endpoint["id"], status="pending")
+    detail = await hooks.delivery(endpoint["id"], pending["id"])
+    [attempt] = detail["attempt_log"]
+    assert attempt["status_code"] == 418
+    assert attempt["response_excerpt"].startswith("answer 418 ")
