@@ -30,10 +30,15 @@ async def count_usage(
     total, warned = await usage.increment(session, organization_id, metric, amount, at=at)
     if warned >= THRESHOLDS[-1]:
         return
+    limit = plans.Limit(metric.value)
+    # Below the first threshold of the smallest plan, no plan warns: no need to read the tier.
+    smallest = min(plan.limits[limit] for plan in plans.plans(settings).values())
+    if total * 100 < THRESHOLDS[0] * smallest:
+        return
     organization = await session.get(Organization, organization_id)
     if organization is None:
         return
-    cap = plans.plan_for(settings, organization.tier).limits[plans.Limit(metric.value)]
+    cap = plans.plan_for(settings, organization.tier).limits[limit]
     if cap <= 0:
         return
     percent = total * 100 // cap
