@@ -91,7 +91,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             status, delay = receiver.next_answer(self.path)
             if delay:
                 time.sleep(delay)
-            answer = f"answer {status} " + "x" * 200
+            answer = f"answer {status} " + ("\x00\xff" if status == 418 else "x" * 200)
             try:
                 self.send_response(status)
                 self.send_header("content-type", "text/plain")

@@ -20,7 +20,7 @@ from t21.events.service import record_event
 from t21.models import Base
 from t21.webhooks import claims, delivery
 from t21.webhooks.models import WebhookDelivery
-from tests.support.accounts import add_member, emails_to, register
+from tests.support.accounts import add_member, create_api_key, emails_to, register
 from tests.webhooks.conftest import WEBHOOKS, Hooks, Receiver, later
 
 DAY = 24 * 3600.0
@@ -505,3 +505,46 @@ async def test_the_secret_is_kept_nowhere_in_the_clear(hooks: Hooks, receiver: R
         for table in Base.metadata.sorted_tables:
             for row in (await session.execute(select(table))).all():
                 assert key not in repr(row), table.name
+
+
+async def test_a_binary_answer_is_logged_without_breaking_the_log(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    endpoint = await hooks.create(receiver.url())
+    receiver.script("/hook", (418, 0.0))  # answers NUL and a non-UTF-8 byte
+    await hooks.emit("post.published")
+    await hooks.deliver_due()
+    [pending] = await hooks.deliveries(endpoint["id"], status="pending")
+    detail = await hooks.delivery(endpoint["id"], pending["id"])
+    [attempt] = detail["attempt_log"]
+    assert attempt["status_code"] == 418
+    assert attempt["response_excerpt"].startswith("answer 418 ")
+
+
+async def test_viewers_and_member_keys_are_refused_and_admin_keys_allowed(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    settings = hooks.runtime.settings
+    viewer = await add_member(
+        hooks.api,
+        hooks.jobs,
+        settings,
+        inviter=hooks.owner,
+        organization_id=hooks.org,
+        role="viewer",
+    )
+    member_key = await create_api_key(hooks.api, hooks.owner, hooks.org, role="member")
+    admin_key = await create_api_key(hooks.api, hooks.owner, hooks.org, role="admin")
+    body = {"url": receiver.url(), "organization_id": str(hooks.org)}
+    for headers in (viewer.headers, {"Authorization": f"Bearer {member_key['key']}"}):
+        refused = await hooks.api.post(WEBHOOKS, json=body, headers=headers)
+        assert refused.status_code == 403, refused.text
+    created = await hooks.api.post(
+        WEBHOOKS,
+        json={"url": receiver.url()},
+        headers={"Authorization": f"Bearer {admin_key['key']}"},
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["organization_id"] == str(hooks.org)
+    no_auth = await hooks.api.get(WEBHOOKS)
+    assert no_auth.status_code == 401

@@ -230,7 +230,10 @@ async def _excerpt(response: httpx.Response, limit: int) -> str | None:
         kept.extend(chunk[: limit - len(kept)])
         if len(kept) >= limit:
             break
-    return kept.decode("utf-8", errors="replace") if kept else None
+    if not kept:
+        return None
+    # PostgreSQL text can't hold NUL: an endpoint answering binary must not break the log.
+    return kept.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 async def record(runtime: Runtime, message: Message, outcome: Outcome) -> DeliveryStatus | None:
