@@ -160,8 +160,16 @@ async def connect_x(http: httpx.AsyncClient, user: User) -> str:
         headers=user.headers,
     )
     started.raise_for_status()
+    authorization_url = started.json()["authorization_url"]
     async with httpx.AsyncClient(timeout=30) as browser:
-        at_network = await browser.get(started.json()["authorization_url"])
+        # The fake's own X rate limit (as strict as X's free tier) would defer most posts:
+        # lifted, so only T21's budgets pace them.
+        sandbox = authorization_url.split("/twitter/", 1)[0]
+        lifted = await browser.post(
+            f"{sandbox}/twitter/_control/settings", json={"limits": {"tweets:create": 1_000_000}}
+        )
+        lifted.raise_for_status()
+        at_network = await browser.get(authorization_url)
     back = urlsplit(str(at_network.headers["location"]))
     finished = await http.get(f"{back.path}?{back.query}")
     connected = parse_qs(urlsplit(finished.headers["location"]).query)["connected"][0]

@@ -425,3 +425,36 @@ async def test_a_paused_worker_publishes_again_when_it_wakes(cluster: Cluster) -
     assert worker.poll() is None
     # Jobs it had read before the pause and was still running were idle past the claim time:
     # claimed, but not run a second time (the networks' records hold one send per target).
+
+
+async def test_trimming_keeps_every_entry_not_yet_acknowledged(own_redis: OwnRedis) -> None:
+    from t21.worker.stream import ConsumerHealth, HealingStreamBroker
+
+    broker = HealingStreamBroker(
+        own_redis.url,
+        health=ConsumerHealth(),
+        retry_max_s=1,
+        claim_interval_s=1,
+        trim_interval_s=1,
+        queue_name="trim:jobs",
+        consumer_group_name="trim:workers",
+    )
+    redis = await own_redis.client()
+    try:
+        await broker._declare_consumer_group()
+        ids = [await redis.xadd("trim:jobs", {"data": f"job {n}"}) for n in range(6)]
+        # Four delivered to a consumer, of which the second and fourth are acknowledged; two
+        # never delivered.
+        await redis.xreadgroup("trim:workers", "c1", {"trim:jobs": ">"}, count=4)
+        await redis.xack("trim:jobs", "trim:workers", ids[1], ids[3])
+        await broker.trim(redis)
+        left = [entry_id for entry_id, _ in await redis.xrange("trim:jobs") or []]
+        # Nothing goes while the oldest entry is still pending (trimming cuts below an id).
+        assert left == ids
+        await redis.xack("trim:jobs", "trim:workers", ids[0], ids[2])
+        await broker.trim(redis)
+        left = [entry_id for entry_id, _ in await redis.xrange("trim:jobs") or []]
+        assert left == ids[4:]  # acknowledged ones gone, undelivered ones kept
+    finally:
+        await redis.aclose()
+        await broker.shutdown()

@@ -172,6 +172,7 @@ class JobQueue:
             consumer, self._consumer = self._consumer, None
             done, _ = await asyncio.wait({consumer}, timeout=0.2)
             if not done and isinstance(self.broker, HealingStreamBroker):
+                self.broker.closing = True
                 # A blocked stream read sometimes ignores cancellation; closing the pool's
                 # sockets ends it. Running jobs reconnect to acknowledge their messages.
                 await self.broker.connection_pool.disconnect(inuse_connections=True)

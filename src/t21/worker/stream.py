@@ -128,6 +128,8 @@ class HealingStreamBroker(RedisStreamBroker):
         # consumer's slow jobs from a dead consumer's: claiming one of these resets its idle
         # time (a heartbeat) but must not run it a second time alongside itself.
         self._held: set[str] = set()
+        # Set at shutdown: the pool's sockets are closed under the read, which is no fault.
+        self.closing = False
 
     async def _declare_consumer_group(self) -> None:
         async with Redis(connection_pool=self.connection_pool) as conn:
@@ -152,6 +154,8 @@ class HealingStreamBroker(RedisStreamBroker):
                     delay = FIRST_RETRY_S
                     yield message
             except (RedisError, OSError, TimeoutError) as exc:
+                if self.closing:
+                    return
                 self.health.failed(exc)
                 # Idle pooled connections may be to a Redis that is gone: drop them, so the
                 # sends of this process don't meet them after the broker is back.
