@@ -53,6 +53,10 @@ async def open_runtime(
     )
     runner = LoopRunner(runtime)
     runtime.state["loops"] = runner
+    if run_loops:
+        # Once the consumer reads the broker again, the reaper re-sends at once what the fault
+        # may have swallowed, and a dispatcher backing off from send errors goes again.
+        queue.on_recovered(runner.wake)
     previous = install_runtime(runtime)
     try:
         await queue.start(consume=consume_jobs)

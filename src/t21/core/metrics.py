@@ -111,6 +111,32 @@ DUE_UNCLAIMED = Gauge(
     "Targets due now that no dispatcher has claimed yet (sampled by the dispatcher).",
     registry=REGISTRY,
 )
+BROKER_CONSUMER_UP = Gauge(
+    "t21_broker_consumer_up",
+    "1 while this process's job consumer reads the Redis stream, 0 while it waits for the broker.",
+    registry=REGISTRY,
+)
+BROKER_CONSUMER_ERRORS = Counter(
+    "t21_broker_consumer_errors",
+    "Broker errors met by the job consumer (each retried), by error class.",
+    ["error"],
+    registry=REGISTRY,
+)
+BROKER_CONSUMER_RECOVERIES = Counter(
+    "t21_broker_consumer_recoveries",
+    "Times the job consumer read the broker again after a fault.",
+    registry=REGISTRY,
+)
+BROKER_CLAIMED = Counter(
+    "t21_broker_claimed",
+    "Pending jobs of dead or stalled consumers claimed back (XAUTOCLAIM).",
+    registry=REGISTRY,
+)
+BROKER_TRIMMED = Counter(
+    "t21_broker_trimmed",
+    "Entries the group was done with, trimmed from the jobs stream.",
+    registry=REGISTRY,
+)
 
 
 def render() -> tuple[bytes, str]:

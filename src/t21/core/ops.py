@@ -15,7 +15,7 @@ from t21.core import metrics
 from t21.core.errors import NotAuthenticated, Unavailable
 from t21.core.logging import get_logger
 from t21.core.problems import problem_response
-from t21.core.runtime import Runtime
+from t21.core.runtime import ConsumerDown, Runtime
 
 log = get_logger("t21.ops")
 router = APIRouter(tags=["operations"])
@@ -32,8 +32,24 @@ class Readiness(BaseModel):
     checks: dict[str, str]
 
 
-@router.get("/health", response_model=Health, summary="Liveness: the process answers")
-async def health() -> Health:
+@router.get(
+    "/health",
+    response_model=Health,
+    summary="Liveness: the process answers, and its job consumer hasn't been cut off for long",
+    responses={503: {"description": "The job consumer can't reach the broker for too long."}},
+)
+async def health(request: Request) -> Any:
+    runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+    down_for = runtime.jobs.consumer_down_for if runtime is not None else 0.0
+    limit = request.app.state.settings.broker_down_limit_s
+    if down_for > limit:
+        log.error("not alive: the job consumer can't read the broker", down_s=round(down_for))
+        error = Unavailable(
+            f"The job consumer has been unable to read the broker for {down_for:.0f} s "
+            f"(limit {limit:g} s): restart this process.",
+            checks={"broker": "consumer down"},
+        )
+        return problem_response(error, request_id=request.state.request_id)
     return Health(status="ok")
 
 
@@ -50,6 +66,8 @@ async def readiness_checks(runtime: Runtime) -> dict[str, str]:
             await asyncio.wait_for(probe(), timeout=CHECK_TIMEOUT_S)
         except TimeoutError:
             checks[name] = f"no answer within {CHECK_TIMEOUT_S:g} s"
+        except ConsumerDown as exc:
+            checks[name] = f"consumer not reading: {exc}"
         except Exception as exc:
             checks[name] = f"unreachable: {type(exc).__name__}"
         else:

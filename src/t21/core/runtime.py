@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,12 +27,25 @@ class PendingJob:
     kwargs: dict[str, Any]
 
 
+class ConsumerDown(Exception):
+    """The job consumer can't read the broker (yet); the message names the error's class."""
+
+
 class JobSender(Protocol):
     async def send(self, jobs: Sequence[PendingJob]) -> None:
         """Hand `jobs` to the broker."""
 
     async def ping(self) -> None:
         """Raise if the broker can't be reached."""
+
+    @property
+    def consumer_down_for(self) -> float:
+        """Seconds this process's job consumer has been unable to read the broker (0 if it reads,
+        or if this process doesn't consume)."""
+
+    @property
+    def recovered_at(self) -> datetime | None:
+        """When this process's job consumer last read the broker again after a fault."""
 
 
 @dataclass

@@ -49,17 +49,27 @@ CLOCK_SKEW = timedelta(minutes=2)
 _URL = re.compile(r"https?://\S+|\bwww\.\S+", re.IGNORECASE)
 
 
-async def claim_lost(session: AsyncSession, settings: Settings) -> list[uuid.UUID]:
+async def claim_lost(
+    session: AsyncSession, settings: Settings, recovered_at: datetime | None = None
+) -> list[uuid.UUID]:
     """Targets queued for too long (their job was lost): sent again; the compare-and-set makes
-    a job that was merely slow harmless."""
+    a job that was merely slow harmless.
+
+    `recovered_at`: when this process's job consumer last read the broker again after a fault
+    (a flush, a restart): every target queued before then may have had its job swallowed by
+    the fault, so it is sent again now rather than after `T21_QUEUED_STALE_S`.
+    """
     now = clock.now()
+    cutoff = now - timedelta(seconds=settings.queued_stale_s)
+    if recovered_at is not None and recovered_at > cutoff:
+        cutoff = recovered_at
     ids = list(
         await session.scalars(
             for_claim(
                 select(PostTarget.id)
                 .where(
                     PostTarget.status == TargetStatus.QUEUED,
-                    PostTarget.queued_at < now - timedelta(seconds=settings.queued_stale_s),
+                    PostTarget.queued_at < cutoff,
                 )
                 .limit(settings.dispatch_batch),
                 session,

@@ -40,8 +40,9 @@ async def dispatch(session: AsyncSession) -> int:
 @periodic("publishing.reap", interval=lambda settings: settings.reaper_interval_s)
 async def reap(session: AsyncSession) -> int:
     """Send again the jobs of targets queued too long; reconcile attempts past their lease."""
-    settings = get_runtime().settings
-    lost = await reaper.claim_lost(session, settings)
+    runtime = get_runtime()
+    lost = await reaper.claim_lost(session, runtime.settings, runtime.jobs.recovered_at)
+    settings = runtime.settings
     for target_id in lost:
         enqueue(publish_target, target_id=str(target_id))
     expired = await reaper.claim_expired(session, settings)

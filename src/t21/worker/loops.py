@@ -70,6 +70,7 @@ class LoopRunner:
         self.runtime = runtime
         self.loops = loops if loops is not None else registered_loops()
         self._stop = asyncio.Event()
+        self._wake = {name: asyncio.Event() for name in self.loops}
         self._tasks: list[asyncio.Task[None]] = []
 
     async def run_once(self, name: str) -> int:
@@ -91,9 +92,16 @@ class LoopRunner:
         if self.loops:
             log.info("loops started", loops=sorted(self.loops))
 
+    def wake(self) -> None:
+        """Run every loop again now rather than after its interval (or its error backoff):
+        after the job consumer recovers, what the fault held up is picked up at once."""
+        for event in self._wake.values():
+            event.set()
+
     async def stop(self, timeout: float | None = None) -> None:
         """Let each loop finish its current iteration, then return."""
         self._stop.set()
+        self.wake()
         if not self._tasks:
             return
         grace = self.runtime.settings.shutdown_grace_s if timeout is None else timeout
@@ -107,7 +115,9 @@ class LoopRunner:
 
     async def _run(self, loop: PeriodicLoop) -> None:
         failures = 0
+        wake = self._wake[loop.name]
         while not self._stop.is_set():
+            wake.clear()
             delay = self._interval(loop)
             try:
                 handled = await self.run_once(loop.name)
@@ -122,7 +132,7 @@ class LoopRunner:
                     delay = 0.0
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                    await asyncio.wait_for(wake.wait(), timeout=delay)
             else:
                 await asyncio.sleep(0)
 
