@@ -186,7 +186,7 @@ async def test_a_signature_header_of_non_ascii_characters_is_a_400_not_a_500(
     response = await billing.api.post(
         "/api/v1/webhooks/stripe",
         content=body,
-        headers={"Stripe-Signature": header.encode("utf-8")},  # type: ignore[dict-item]
+        headers={b"Stripe-Signature": header.encode("utf-8")},
     )
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "bad_request"

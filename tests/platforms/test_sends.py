@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent
-from t21.platforms.base import Credentials, Provider, PublishRequest
+from t21.platforms.base import Credentials, Provider, Published, PublishRequest
 from t21.platforms.registry import provider_class
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.platform import text_digest
@@ -73,6 +73,8 @@ async def test_with_duplicate_refusal_off_a_second_send_is_accepted_and_seen(
     fake.refuse_duplicates(False)
     first = await provider.publish(account, PublishRequest(text="Said twice"))
     second = await provider.publish(account, PublishRequest(text="Said twice"))
+    assert isinstance(first, Published)
+    assert isinstance(second, Published)
     assert first.external_id != second.external_id
     assert outcomes(fake, "Said twice") == ["accepted", "accepted"]
     fake._control("POST", "/reset")
