@@ -18,7 +18,7 @@ from t21.platforms.base import (
     PublishRequest,
 )
 from t21.platforms.instagram import InstagramProvider
-from tests.platforms.conformance._replay import Exchange, Expect, Reply, replay
+from tests.platforms.conformance.harness import Exchange, Expect, Reply, replay
 
 MEDIA_REF = "https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media"
 PUBLISH_REF = "https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media_publish"
@@ -177,7 +177,7 @@ async def test_publishing_an_image_sends_what_the_reference_shows() -> None:
     with replay(CREATE_IMAGE_CONTAINER, CONTAINER_STATUS, MEDIA_PUBLISH, PERMALINK) as network:
         provider = InstagramProvider(network.config("instagram"))
         published = await provider.publish(account(), PublishRequest("#BronzFonz", [image()]))
-    network.assert_replayed()
+    network.check()
     assert published == Published(
         external_id=MEDIA,
         permalink="https://www.instagram.com/p/BZtT0YBnX9a/",
@@ -188,7 +188,7 @@ async def test_publishing_an_image_sends_what_the_reference_shows() -> None:
 async def test_refreshing_a_token_sends_what_the_reference_shows() -> None:
     with replay(REFRESH) as network:
         grant = await InstagramProvider(network.config("instagram")).refresh(account())
-    network.assert_replayed()
+    network.check()
     assert grant is not None
     assert (grant.access_token, grant.expires_in) == ("IGQVJ-refreshed", 5183944)
 
@@ -198,13 +198,13 @@ async def test_an_invalidated_session_in_the_reference_error_asks_for_reconnecti
         provider = InstagramProvider(network.config("instagram"))
         with pytest.raises(ReauthRequired, match="A title: A message"):
             await provider.publish(account(), PublishRequest("#BronzFonz", [image()]))
-    network.assert_replayed()
+    network.check()
 
 
 async def test_reading_insights_sends_what_the_reference_shows() -> None:
     with replay(MEDIA_KIND, INSIGHTS) as network:
         numbers = await InstagramProvider(network.config("instagram")).metrics(account(), [MEDIA])
-    network.assert_replayed()
+    network.check()
     assert numbers == {
         MEDIA: PostMetrics(
             impressions=1250, reach=980, likes=87, comments=9, shares=4, saves=12, video_views=None
