@@ -4,11 +4,13 @@ An `Exchange` is one request and its answer as the network's documentation shows
 as data with the URL of the page they came from: an `Expect` (what the client sends) and a
 `Reply` (what the network answers). `replay(*exchanges)` serves them in order on loopback. Every
 request the adapter sends is compared with the next exchange; a request that differs is answered
-418, recorded in `Replay.problems` with the field that differed, and `Replay.check()` fails
-listing them all (as it does for a request too many or an exchange never asked for). A matching
-request gets the documented reply. Reply bodies and headers may name `{base}`, the replay's own
-address (upload URLs the network hands out). Every request is kept in `Replay.seen` for tests
-that look at what was sent beyond the documented shape (uploaded bytes, a content type).
+418 and recorded in `Replay.problems` with the field that differed. `Replay.check()` fails
+listing them all, as it does for a request too many or an exchange never asked for; when the
+adapter raises out of the `replay` block after a refusal, the block fails with that list too. A
+matching request gets the documented reply. Reply bodies and headers may name `{base}`, the
+replay's own address (upload URLs the network hands out). Every request is kept in
+`Replay.seen` for tests that look at what was sent beyond the documented shape (uploaded bytes,
+a content type).
 
 What is compared:
 - method, and path: literal, except `{placeholders}` that stand for one segment each;
@@ -204,13 +206,13 @@ def differences(expect: Expect, seen: Seen) -> list[str]:
         if content_type != "application/json":
             problems.append(f"body is {content_type or 'empty'}, the reference sends JSON")
         try:
-            body = json.loads(seen.body or b"null")
+            body = json.loads(seen.body) if seen.body else None
         except ValueError:
             problems.append("the body isn't JSON")
         else:
             if isinstance(body, dict):
                 problems += _compare("json", expect.json, body, expect)
-            else:
+            elif body is not None:
                 problems.append("the JSON body is not an object")
     elif expect.body is ANY:
         if not seen.body:
@@ -302,4 +304,10 @@ def replay(*exchanges: Exchange) -> Iterator[Replay]:
     app = Starlette(routes=[Route("/{path:path}", served.handle, methods=methods)])
     with ThreadedServer(app) as server:
         served.url = server.url
-        yield served
+        try:
+            yield served
+        except Exception as failure:
+            # The adapter gave up on a refused request: say what differed, not just its error.
+            if served.problems:
+                raise AssertionError("\n".join(served.problems)) from failure
+            raise

@@ -187,3 +187,10 @@ def test_a_request_too_many_and_an_exchange_never_sent_fail_the_check() -> None:
         httpx.put(f"{network.url}/upload/1", content=b"\x89PNG")
     with pytest.raises(AssertionError, match=re.escape("never sent: ['refresh a token']")):
         network.check()
+
+
+def test_an_adapter_that_gives_up_on_a_refusal_fails_with_what_differed() -> None:
+    refused = pytest.raises(AssertionError, match="create a thing: method PUT")
+    with refused as failed, replay(CREATE) as network:
+        _create(network.url, method="PUT").raise_for_status()
+    assert isinstance(failed.value.__cause__, httpx.HTTPStatusError)
