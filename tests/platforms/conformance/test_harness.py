@@ -29,7 +29,7 @@ CREATE = Exchange(
         "/v1/{user}/things",
         query={"mode": "fast", "page": ANY, "debug": ABSENT},
         json={"name": "thing", "tags": ["a"], "public": OneOf(("true", True))},
-        headers={"X-Version": "2", "Authorization": re.compile(r"Bearer \S+")},
+        headers={"X-Version": "2", "Authorization": re.compile(r"Bearer \S+"), "X-Debug": ABSENT},
         extra=frozenset({"fields"}),  # as if documented on another page
     ),
     reply=Reply(
@@ -126,6 +126,7 @@ def _create(
         ({"body": ["thing"]}, "the JSON body is not an object"),
         ({"form": {"name": "thing"}}, "body is application/x-www-form-urlencoded, the reference"),
         ({"headers": {"Authorization": "Bearer abc"}}, "header.x-version is missing"),
+        ({"headers": GOOD_HEADERS | {"X-Debug": "1"}}, "header.x-debug is sent, the reference"),
         ({"headers": GOOD_HEADERS | {"X-Version": "3"}}, "header.x-version is '3', the reference"),
         ({"headers": GOOD_HEADERS | {"Authorization": "Basic a"}}, "header.authorization is 'Bas"),
     ],

@@ -18,7 +18,7 @@ from t21.platforms.base import (
     PublishRequest,
 )
 from t21.platforms.instagram import InstagramProvider
-from tests.platforms.conformance.harness import Exchange, Expect, Reply, replay
+from tests.platforms.conformance.harness import ABSENT, Exchange, Expect, Reply, replay
 
 MEDIA_REF = "https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media"
 PUBLISH_REF = "https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media_publish"
@@ -37,6 +37,8 @@ CONTAINER = "17889455560051444"
 MEDIA = "17920238422030506"
 IMAGE_URL = "https://www.example.com/images/bronz-fonz.jpg"
 TOKEN = "IGQVJ-long-lived"
+# The token travels as `access_token` in the query, as every example shows, never as a header.
+NO_AUTH = {"Authorization": ABSENT}
 
 CREATE_IMAGE_CONTAINER = Exchange(
     name="create an image container",
@@ -44,6 +46,7 @@ CREATE_IMAGE_CONTAINER = Exchange(
     expect=Expect(
         "POST",
         f"/v25.0/{IG_USER}/media",
+        headers=NO_AUTH,
         query={"image_url": IMAGE_URL, "caption": "#BronzFonz", "access_token": TOKEN},
     ),
     reply=Reply(body={"id": CONTAINER}),
@@ -53,7 +56,10 @@ CONTAINER_STATUS = Exchange(
     source=CONTAINER_REF,
     # `status` (the error subcode when ERROR) is in the same reference's fields table.
     expect=Expect(
-        "GET", f"/v25.0/{CONTAINER}", query={"fields": "status_code,status", "access_token": TOKEN}
+        "GET",
+        f"/v25.0/{CONTAINER}",
+        headers=NO_AUTH,
+        query={"fields": "status_code,status", "access_token": TOKEN},
     ),
     reply=Reply(body={"status_code": "FINISHED", "id": CONTAINER}),
 )
@@ -63,6 +69,7 @@ MEDIA_PUBLISH = Exchange(
     expect=Expect(
         "POST",
         f"/v25.0/{IG_USER}/media_publish",
+        headers=NO_AUTH,
         query={"creation_id": CONTAINER, "access_token": TOKEN},
     ),
     reply=Reply(body={"id": MEDIA}),
@@ -71,7 +78,10 @@ PERMALINK = Exchange(
     name="read the new media's permalink",
     source=MEDIA_NODE_REF,
     expect=Expect(
-        "GET", f"/v25.0/{MEDIA}", query={"fields": "permalink,timestamp", "access_token": TOKEN}
+        "GET",
+        f"/v25.0/{MEDIA}",
+        headers=NO_AUTH,
+        query={"fields": "permalink,timestamp", "access_token": TOKEN},
     ),
     reply=Reply(
         body={
@@ -87,6 +97,7 @@ REFRESH = Exchange(
     expect=Expect(
         "GET",
         "/refresh_access_token",
+        headers=NO_AUTH,
         query={"grant_type": "ig_refresh_token", "access_token": TOKEN},
     ),
     reply=Reply(
@@ -118,6 +129,7 @@ MEDIA_KIND = Exchange(
     expect=Expect(
         "GET",
         f"/v25.0/{MEDIA}",
+        headers=NO_AUTH,
         query={"fields": "media_type,media_product_type", "access_token": TOKEN},
     ),
     reply=Reply(body={"media_type": "IMAGE", "media_product_type": "FEED", "id": MEDIA}),
@@ -141,6 +153,7 @@ INSIGHTS = Exchange(
     expect=Expect(
         "GET",
         f"/v25.0/{MEDIA}/insights",
+        headers=NO_AUTH,
         query={
             "metric": "views,reach,saved,likes,comments,shares,total_interactions",
             "access_token": TOKEN,
