@@ -12,7 +12,7 @@ import pytest
 from t21.core.outside import ReauthRequired
 from t21.platforms.base import Credentials, MediaItem, MediaKind, PostMetrics, PublishRequest
 from t21.platforms.facebook import FacebookProvider
-from tests.platforms.conformance._replay import Exchange, Expect, OneOf, Reply, replay
+from tests.platforms.conformance.harness import Exchange, Expect, OneOf, Reply, replay
 
 POSTS_REF = "https://developers.facebook.com/docs/pages-api/posts"
 LONG_LIVED_REF = (
@@ -231,7 +231,7 @@ async def test_a_page_post_sends_what_the_reference_shows() -> None:
     with replay(FEED_POST) as network:
         provider = FacebookProvider(network.config("facebook"))
         published = await provider.publish(page(), PublishRequest("your_message_text"))
-    network.assert_replayed()
+    network.check()
     assert published.external_id == "page_post_id"
     assert published.permalink == f"{network.url}/page_post_id"
 
@@ -241,7 +241,7 @@ async def test_a_multi_photo_post_sends_what_the_reference_shows() -> None:
         provider = FacebookProvider(network.config("facebook"))
         request = PublishRequest("Testing multi-photo post!", [photo(1), photo(2)])
         published = await provider.publish(page(), request)
-    network.assert_replayed()
+    network.check()
     assert published.external_id == "page_post_id"
 
 
@@ -251,7 +251,7 @@ async def test_connecting_exchanges_tokens_as_the_reference_shows() -> None:
         [connection] = await provider.exchange_code(
             code="code-parameter", redirect_uri=REDIRECT, code_verifier=None
         )
-    network.assert_replayed()
+    network.check()
     assert connection.profile.external_id == PAGE_ID
     assert connection.profile.display_name == "Cute Kitten Page"
     assert connection.grant.access_token == PAGE_TOKEN
@@ -263,7 +263,7 @@ async def test_an_invalidated_session_in_the_reference_error_asks_for_reconnecti
         provider = FacebookProvider(network.config("facebook"))
         with pytest.raises(ReauthRequired):
             await provider.publish(page(), PublishRequest("your_message_text"))
-    network.assert_replayed()
+    network.check()
 
 
 async def test_reading_a_videos_numbers_sends_what_the_reference_shows() -> None:
@@ -271,5 +271,5 @@ async def test_reading_a_videos_numbers_sends_what_the_reference_shows() -> None
         numbers = await FacebookProvider(network.config("facebook")).metrics(
             page(), ["323790578640877"]
         )
-    network.assert_replayed()
+    network.check()
     assert numbers == {"323790578640877": PostMetrics(video_views=89, likes=5, comments=2)}

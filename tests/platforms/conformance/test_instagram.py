@@ -18,7 +18,7 @@ from t21.platforms.base import (
     PublishRequest,
 )
 from t21.platforms.instagram import InstagramProvider
-from tests.platforms.conformance._replay import Exchange, Expect, Reply, replay
+from tests.platforms.conformance.harness import ABSENT, Exchange, Expect, Reply, replay
 
 MEDIA_REF = "https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media"
 PUBLISH_REF = "https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media_publish"
@@ -37,6 +37,8 @@ CONTAINER = "17889455560051444"
 MEDIA = "17920238422030506"
 IMAGE_URL = "https://www.example.com/images/bronz-fonz.jpg"
 TOKEN = "IGQVJ-long-lived"
+# The token travels as `access_token` in the query, as every example shows, never as a header.
+NO_AUTH = {"Authorization": ABSENT}
 
 CREATE_IMAGE_CONTAINER = Exchange(
     name="create an image container",
@@ -44,6 +46,7 @@ CREATE_IMAGE_CONTAINER = Exchange(
     expect=Expect(
         "POST",
         f"/v25.0/{IG_USER}/media",
+        headers=NO_AUTH,
         query={"image_url": IMAGE_URL, "caption": "#BronzFonz", "access_token": TOKEN},
     ),
     reply=Reply(body={"id": CONTAINER}),
@@ -53,7 +56,10 @@ CONTAINER_STATUS = Exchange(
     source=CONTAINER_REF,
     # `status` (the error subcode when ERROR) is in the same reference's fields table.
     expect=Expect(
-        "GET", f"/v25.0/{CONTAINER}", query={"fields": "status_code,status", "access_token": TOKEN}
+        "GET",
+        f"/v25.0/{CONTAINER}",
+        headers=NO_AUTH,
+        query={"fields": "status_code,status", "access_token": TOKEN},
     ),
     reply=Reply(body={"status_code": "FINISHED", "id": CONTAINER}),
 )
@@ -63,6 +69,7 @@ MEDIA_PUBLISH = Exchange(
     expect=Expect(
         "POST",
         f"/v25.0/{IG_USER}/media_publish",
+        headers=NO_AUTH,
         query={"creation_id": CONTAINER, "access_token": TOKEN},
     ),
     reply=Reply(body={"id": MEDIA}),
@@ -71,7 +78,10 @@ PERMALINK = Exchange(
     name="read the new media's permalink",
     source=MEDIA_NODE_REF,
     expect=Expect(
-        "GET", f"/v25.0/{MEDIA}", query={"fields": "permalink,timestamp", "access_token": TOKEN}
+        "GET",
+        f"/v25.0/{MEDIA}",
+        headers=NO_AUTH,
+        query={"fields": "permalink,timestamp", "access_token": TOKEN},
     ),
     reply=Reply(
         body={
@@ -87,6 +97,7 @@ REFRESH = Exchange(
     expect=Expect(
         "GET",
         "/refresh_access_token",
+        headers=NO_AUTH,
         query={"grant_type": "ig_refresh_token", "access_token": TOKEN},
     ),
     reply=Reply(
@@ -118,6 +129,7 @@ MEDIA_KIND = Exchange(
     expect=Expect(
         "GET",
         f"/v25.0/{MEDIA}",
+        headers=NO_AUTH,
         query={"fields": "media_type,media_product_type", "access_token": TOKEN},
     ),
     reply=Reply(body={"media_type": "IMAGE", "media_product_type": "FEED", "id": MEDIA}),
@@ -141,6 +153,7 @@ INSIGHTS = Exchange(
     expect=Expect(
         "GET",
         f"/v25.0/{MEDIA}/insights",
+        headers=NO_AUTH,
         query={
             "metric": "views,reach,saved,likes,comments,shares,total_interactions",
             "access_token": TOKEN,
@@ -177,7 +190,7 @@ async def test_publishing_an_image_sends_what_the_reference_shows() -> None:
     with replay(CREATE_IMAGE_CONTAINER, CONTAINER_STATUS, MEDIA_PUBLISH, PERMALINK) as network:
         provider = InstagramProvider(network.config("instagram"))
         published = await provider.publish(account(), PublishRequest("#BronzFonz", [image()]))
-    network.assert_replayed()
+    network.check()
     assert published == Published(
         external_id=MEDIA,
         permalink="https://www.instagram.com/p/BZtT0YBnX9a/",
@@ -188,7 +201,7 @@ async def test_publishing_an_image_sends_what_the_reference_shows() -> None:
 async def test_refreshing_a_token_sends_what_the_reference_shows() -> None:
     with replay(REFRESH) as network:
         grant = await InstagramProvider(network.config("instagram")).refresh(account())
-    network.assert_replayed()
+    network.check()
     assert grant is not None
     assert (grant.access_token, grant.expires_in) == ("IGQVJ-refreshed", 5183944)
 
@@ -198,13 +211,13 @@ async def test_an_invalidated_session_in_the_reference_error_asks_for_reconnecti
         provider = InstagramProvider(network.config("instagram"))
         with pytest.raises(ReauthRequired, match="A title: A message"):
             await provider.publish(account(), PublishRequest("#BronzFonz", [image()]))
-    network.assert_replayed()
+    network.check()
 
 
 async def test_reading_insights_sends_what_the_reference_shows() -> None:
     with replay(MEDIA_KIND, INSIGHTS) as network:
         numbers = await InstagramProvider(network.config("instagram")).metrics(account(), [MEDIA])
-    network.assert_replayed()
+    network.check()
     assert numbers == {
         MEDIA: PostMetrics(
             impressions=1250, reach=980, likes=87, comments=9, shares=4, saves=12, video_views=None

@@ -44,7 +44,7 @@ def test_every_exchange_names_the_reference_page_it_comes_from() -> None:
 
 
 async def test_publish_sends_the_documented_text_post_and_reads_the_restli_id() -> None:
-    with replay([reference.TEXT_POST]) as served:
+    with replay(reference.TEXT_POST) as served:
         published = await _provider(served).publish(
             _account(reference.AUTHOR), PublishRequest(text="Sample text Post")
         )
@@ -55,7 +55,7 @@ async def test_publish_sends_the_documented_text_post_and_reads_the_restli_id() 
 
 
 async def test_an_image_post_initializes_uploads_checks_and_references_the_image() -> None:
-    with media_server() as media, replay(reference.IMAGE_POST) as served:
+    with media_server() as media, replay(*reference.IMAGE_POST) as served:
         image = replace(media.image(40, 30), alt_text="testing for alt tags")
         published = await _provider(served).publish(
             _account(reference.IMAGE_OWNER),
@@ -69,7 +69,7 @@ async def test_an_image_post_initializes_uploads_checks_and_references_the_image
 
 
 async def test_refresh_sends_the_documented_form_and_keeps_the_first_grants_expiry() -> None:
-    with replay([reference.TOKEN_REFRESH]) as served:
+    with replay(reference.TOKEN_REFRESH) as served:
         grant = await _provider(served).refresh(
             _account("urn:li:person:yQ3dK9aPzR", refresh_token=reference.REFRESH_TOKEN)
         )
@@ -82,7 +82,7 @@ async def test_refresh_sends_the_documented_form_and_keeps_the_first_grants_expi
 
 
 async def test_a_revoked_token_is_reauth_and_a_spent_daily_limit_waits_for_midnight() -> None:
-    with replay([reference.REVOKED, reference.THROTTLED]) as served:
+    with replay(reference.REVOKED, reference.THROTTLED) as served:
         provider = _provider(served)
         account = _account(reference.AUTHOR)
         with pytest.raises(ReauthRequired) as revoked:
@@ -97,7 +97,7 @@ async def test_a_revoked_token_is_reauth_and_a_spent_daily_limit_waits_for_midni
 
 
 async def test_metrics_ask_each_documented_query_type_and_map_the_counts() -> None:
-    with replay(reference.STATISTICS) as served:
+    with replay(*reference.STATISTICS) as served:
         numbers = await _provider(served).metrics(
             _account("urn:li:person:yQ3dK9aPzR"), [reference.STATISTICS_POST]
         )
@@ -116,7 +116,7 @@ async def test_metrics_ask_each_documented_query_type_and_map_the_counts() -> No
 
 
 async def test_find_recent_uses_the_author_finder_with_the_read_permission() -> None:
-    with replay([reference.FIND_BY_AUTHOR]) as served:
+    with replay(reference.FIND_BY_AUTHOR) as served:
         page = _account(reference.AUTHOR)
         page = replace(page, scopes=page.scopes | {"r_organization_social"})
         found = await _provider(served).find_recent(

@@ -9,7 +9,7 @@ import pytest
 from t21.core.outside import ReauthRequired
 from t21.platforms.base import Credentials, MediaItem, MediaKind, PostMetrics, PublishRequest
 from t21.platforms.tiktok import TikTokProvider
-from tests.platforms.conformance._replay import Exchange, Expect, Reply, replay
+from tests.platforms.conformance.harness import Exchange, Expect, Reply, replay
 
 CREATOR_INFO_REF = (
     "https://developers.tiktok.com/doc/content-posting-api-reference-query-creator-info"
@@ -199,7 +199,7 @@ async def test_a_direct_post_pulled_from_a_url_sends_what_the_reference_shows() 
     )
     with replay(CREATOR_INFO, VIDEO_INIT, STILL_DOWNLOADING, COMPLETE) as network:
         published = await TikTokProvider(network.config("tiktok")).publish(account(), request)
-    network.assert_replayed()
+    network.check()
     assert published.external_id == POST_ID
     assert published.permalink == f"{network.url}/@tiktok/video/{POST_ID}"
 
@@ -207,7 +207,7 @@ async def test_a_direct_post_pulled_from_a_url_sends_what_the_reference_shows() 
 async def test_refreshing_a_token_sends_what_the_reference_shows() -> None:
     with replay(REFRESH) as network:
         grant = await TikTokProvider(network.config("tiktok")).refresh(account())
-    network.assert_replayed()
+    network.check()
     assert grant is not None
     assert (grant.access_token, grant.refresh_token) == (
         TOKEN,
@@ -222,13 +222,13 @@ async def test_the_reference_invalid_token_error_asks_for_reconnection() -> None
         provider = TikTokProvider(network.config("tiktok"))
         with pytest.raises(ReauthRequired, match="access_token_invalid"):
             await provider.publish(account(), PublishRequest("x", [video()], {"source": "url"}))
-    network.assert_replayed()
+    network.check()
 
 
 async def test_querying_counts_sends_what_the_reference_shows() -> None:
     with replay(VIDEO_QUERY) as network:
         numbers = await TikTokProvider(network.config("tiktok")).metrics(account(), [POST_ID])
-    network.assert_replayed()
+    network.check()
     assert numbers == {
         POST_ID: PostMetrics(impressions=250, video_views=250, likes=12, comments=3, shares=1)
     }

@@ -46,7 +46,7 @@ def test_every_exchange_names_the_reference_page_it_comes_from() -> None:
 
 
 async def test_publish_sends_the_documented_post_and_reads_its_id() -> None:
-    with replay([reference.TEXT_POST]) as served:
+    with replay(reference.TEXT_POST) as served:
         published = await _provider(served).publish(_account(), PublishRequest(text="Hello world!"))
     served.check()
     assert published.external_id == "1445880548472328192"
@@ -56,7 +56,7 @@ async def test_publish_sends_the_documented_post_and_reads_its_id() -> None:
 
 async def test_a_video_is_initialized_appended_finalized_polled_then_posted_without_alt_text(
 ) -> None:  # fmt: skip
-    with media_server() as media, replay(reference.VIDEO_POST) as served:
+    with media_server() as media, replay(*reference.VIDEO_POST) as served:
         video = media.item(
             MediaKind.VIDEO, mp4_bytes(reference.VIDEO_BYTES), "video/mp4",
             width=1280, height=720, duration_s=10,
@@ -75,7 +75,7 @@ async def test_a_video_is_initialized_appended_finalized_polled_then_posted_with
 
 
 async def test_an_image_is_uploaded_given_its_alt_text_and_posted() -> None:
-    with media_server() as media, replay(reference.IMAGE_POST) as served:
+    with media_server() as media, replay(*reference.IMAGE_POST) as served:
         image = replace(media.image(40, 30), alt_text="A grey square")
         published = await _provider(served).publish(
             _account(), PublishRequest(text="One view", media=[image])
@@ -85,7 +85,7 @@ async def test_an_image_is_uploaded_given_its_alt_text_and_posted() -> None:
 
 
 async def test_refresh_sends_the_confidential_client_form_and_stores_the_rotated_token() -> None:
-    with replay([reference.TOKEN_REFRESH]) as served:
+    with replay(reference.TOKEN_REFRESH) as served:
         grant = await _provider(served).refresh(_account(reference.REFRESH_TOKEN))
     served.check()
     assert grant is not None
@@ -95,7 +95,7 @@ async def test_refresh_sends_the_confidential_client_form_and_stores_the_rotated
 
 
 async def test_a_429_waits_for_the_reset_and_a_duplicate_is_permanent() -> None:
-    with replay([reference.RATE_LIMITED, reference.DUPLICATE]) as served:
+    with replay(reference.RATE_LIMITED, reference.DUPLICATE) as served:
         provider = _provider(served)
         with pytest.raises(Retryable) as limited:
             await provider.publish(_account(), PublishRequest(text="Hello world!"))
@@ -109,7 +109,7 @@ async def test_a_429_waits_for_the_reset_and_a_duplicate_is_permanent() -> None:
 
 async def test_metrics_ask_public_numbers_then_non_public_ones_for_a_young_own_post() -> None:
     created = (clock.now() - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    with replay([reference.public_lookup(created), reference.NON_PUBLIC_LOOKUP]) as served:
+    with replay(reference.public_lookup(created), reference.NON_PUBLIC_LOOKUP) as served:
         numbers = await _provider(served).metrics(_account(), [reference.POST_ID])
     served.check()
     public = dict(served.seen[0].query)["tweet.fields"].split(",")
@@ -122,7 +122,7 @@ async def test_metrics_ask_public_numbers_then_non_public_ones_for_a_young_own_p
 
 async def test_metrics_of_an_old_post_never_ask_for_non_public_numbers() -> None:
     created = (clock.now() - timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    with replay([reference.public_lookup(created)]) as served:
+    with replay(reference.public_lookup(created)) as served:
         numbers = await _provider(served).metrics(_account(), [reference.POST_ID])
     served.check()  # one request: the old post's non-public numbers would drop it from the answer
     assert numbers[reference.POST_ID] == PostMetrics(

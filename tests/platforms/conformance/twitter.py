@@ -9,8 +9,9 @@ answered in the many-posts lookup the adapter uses (`/2/tweets?ids=`, `data` a l
 from __future__ import annotations
 
 import base64
+import re
 
-from tests.platforms.conformance.harness import ABSENT, ANY, Exchange
+from tests.platforms.conformance.harness import ABSENT, ANY, Exchange, Expect, Reply
 
 CREATE_POST = "https://docs.x.com/x-api/posts/manage-tweets/quickstart"
 CHUNKED_UPLOAD = "https://docs.x.com/x-api/media/quickstart/media-upload-chunked"
@@ -30,18 +31,16 @@ ACCESS_TOKEN = (
 )
 BEARER = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
 JSON = {"Content-Type": "application/json"}
+# An append carries the chunk as multipart/form-data (`media`, `segment_index`).
+MULTIPART = {"Content-Type": re.compile(r"multipart/form-data; boundary=\S+")}
 
 TEXT_POST = Exchange(
     name="create a post",
     source=CREATE_POST,
-    method="POST",
-    path="/2/tweets",
-    headers=BEARER | JSON,
-    body_kind="json",
-    body={"text": "Hello world!"},
-    exact_body=True,
-    status=201,
-    response={"data": {"id": "1445880548472328192", "text": "Hello world!"}},
+    expect=Expect(
+        "POST", "/2/tweets", json={"text": "Hello world!"}, headers=BEARER | JSON, exact=True
+    ),
+    reply=Reply(status=201, body={"data": {"id": "1445880548472328192", "text": "Hello world!"}}),
 )
 
 MEDIA_ID = "1880028106020515840"
@@ -51,70 +50,80 @@ VIDEO_POST = [
     Exchange(
         name="initialize a video upload",
         source=INITIALIZE,
-        method="POST",
-        path="/2/media/upload/initialize",
-        headers=BEARER | JSON,
-        body_kind="json",
-        body={
-            "media_type": "video/mp4",
-            "total_bytes": VIDEO_BYTES,
-            "media_category": "tweet_video",
-        },
-        exact_body=True,
-        response={"data": {"id": MEDIA_ID, "media_key": MEDIA_KEY, "expires_after_secs": 1295999}},
+        expect=Expect(
+            "POST",
+            "/2/media/upload/initialize",
+            json={
+                "media_type": "video/mp4",
+                "total_bytes": VIDEO_BYTES,
+                "media_category": "tweet_video",
+            },
+            headers=BEARER | JSON,
+            exact=True,
+        ),
+        reply=Reply(
+            body={"data": {"id": MEDIA_ID, "media_key": MEDIA_KEY, "expires_after_secs": 1295999}}
+        ),
     ),
     Exchange(
         name="append the one chunk",
         source=APPEND,
-        method="POST",
-        path=f"/2/media/upload/{MEDIA_ID}/append",
-        headers=BEARER | {"Content-Type": ANY},
-        response={"data": {"expires_at": 1738886400}},
+        expect=Expect(
+            "POST", f"/2/media/upload/{MEDIA_ID}/append", body=ANY, headers=BEARER | MULTIPART
+        ),
+        reply=Reply(body={"data": {"expires_at": 1738886400}}),
     ),
     Exchange(
         name="finalize the upload",
         source=FINALIZE,
-        method="POST",
-        path=f"/2/media/upload/{MEDIA_ID}/finalize",
-        headers=BEARER,
-        response={
-            "data": {
-                "id": MEDIA_ID,
-                "media_key": MEDIA_KEY,
-                "size": VIDEO_BYTES,
-                "expires_after_secs": 86400,
-                "processing_info": {"state": "pending", "check_after_secs": 1},
+        expect=Expect("POST", f"/2/media/upload/{MEDIA_ID}/finalize", headers=BEARER),
+        reply=Reply(
+            body={
+                "data": {
+                    "id": MEDIA_ID,
+                    "media_key": MEDIA_KEY,
+                    "size": VIDEO_BYTES,
+                    "expires_after_secs": 86400,
+                    "processing_info": {"state": "pending", "check_after_secs": 1},
+                }
             }
-        },
+        ),
     ),
     Exchange(
         name="check the processing status",
         source=STATUS,
-        method="GET",
-        path="/2/media/upload",
-        query={"command": "STATUS", "media_id": MEDIA_ID},
-        exact_query=True,
-        headers=BEARER,
-        response={
-            "data": {
-                "id": MEDIA_ID,
-                "media_key": MEDIA_KEY,
-                "processing_info": {"state": "succeeded", "progress_percent": 100},
+        expect=Expect(
+            "GET",
+            "/2/media/upload",
+            query={"command": "STATUS", "media_id": MEDIA_ID},
+            headers=BEARER,
+            exact=True,
+        ),
+        reply=Reply(
+            body={
+                "data": {
+                    "id": MEDIA_ID,
+                    "media_key": MEDIA_KEY,
+                    "processing_info": {"state": "succeeded", "progress_percent": 100},
+                }
             }
-        },
+        ),
     ),
     # No `/2/media/metadata` call: alt text is documented for images and GIFs only.
     Exchange(
         name="create a post with the video",
         source=CHUNKED_UPLOAD,
-        method="POST",
-        path="/2/tweets",
-        headers=BEARER | JSON,
-        body_kind="json",
-        body={"text": "Check out this video!", "media": {"media_ids": [MEDIA_ID]}},
-        exact_body=True,
-        status=201,
-        response={"data": {"id": "1445880548472328193", "text": "Check out this video!"}},
+        expect=Expect(
+            "POST",
+            "/2/tweets",
+            json={"text": "Check out this video!", "media": {"media_ids": [MEDIA_ID]}},
+            headers=BEARER | JSON,
+            exact=True,
+        ),
+        reply=Reply(
+            status=201,
+            body={"data": {"id": "1445880548472328193", "text": "Check out this video!"}},
+        ),
     ),
 ]
 
@@ -123,64 +132,70 @@ IMAGE_POST = [
     Exchange(
         name="initialize an image upload",
         source=INITIALIZE,
-        method="POST",
-        path="/2/media/upload/initialize",
-        headers=BEARER | JSON,
-        body_kind="json",
-        body={"media_type": "image/png", "total_bytes": ANY, "media_category": "tweet_image"},
-        exact_body=True,
-        response={
-            "data": {"id": IMAGE_ID, "media_key": f"3_{IMAGE_ID}", "expires_after_secs": 86400}
-        },
+        expect=Expect(
+            "POST",
+            "/2/media/upload/initialize",
+            json={"media_type": "image/png", "total_bytes": ANY, "media_category": "tweet_image"},
+            headers=BEARER | JSON,
+            exact=True,
+        ),
+        reply=Reply(
+            body={
+                "data": {"id": IMAGE_ID, "media_key": f"3_{IMAGE_ID}", "expires_after_secs": 86400}
+            }
+        ),
     ),
     Exchange(
         name="append the image",
         source=APPEND,
-        method="POST",
-        path=f"/2/media/upload/{IMAGE_ID}/append",
-        headers=BEARER,
-        response={"data": {"expires_at": 1738886400}},
+        expect=Expect(
+            "POST", f"/2/media/upload/{IMAGE_ID}/append", body=ANY, headers=BEARER | MULTIPART
+        ),
+        reply=Reply(body={"data": {"expires_at": 1738886400}}),
     ),
     Exchange(
         name="finalize the image (no processing for images)",
         source=FINALIZE,
-        method="POST",
-        path=f"/2/media/upload/{IMAGE_ID}/finalize",
-        headers=BEARER,
-        response={
-            "data": {
-                "id": IMAGE_ID,
-                "media_key": f"3_{IMAGE_ID}",
-                "size": 4096,
-                "expires_after_secs": 86400,
+        expect=Expect("POST", f"/2/media/upload/{IMAGE_ID}/finalize", headers=BEARER),
+        reply=Reply(
+            body={
+                "data": {
+                    "id": IMAGE_ID,
+                    "media_key": f"3_{IMAGE_ID}",
+                    "size": 4096,
+                    "expires_after_secs": 86400,
+                }
             }
-        },
+        ),
     ),
     Exchange(
         name="add alt text to the image",
         source=METADATA,
-        method="POST",
-        path="/2/media/metadata",
-        headers=BEARER | JSON,
-        body_kind="json",
-        body={"id": IMAGE_ID, "metadata": {"alt_text": {"text": "A grey square"}}},
-        response={
-            "data": {
-                "id": IMAGE_ID,
-                "associated_metadata": {"alt_text": {"text": "A grey square"}},
+        expect=Expect(
+            "POST",
+            "/2/media/metadata",
+            json={"id": IMAGE_ID, "metadata": {"alt_text": {"text": "A grey square"}}},
+            headers=BEARER | JSON,
+        ),
+        reply=Reply(
+            body={
+                "data": {
+                    "id": IMAGE_ID,
+                    "associated_metadata": {"alt_text": {"text": "A grey square"}},
+                }
             }
-        },
+        ),
     ),
     Exchange(
         name="create a post with the image",
         source=CHUNKED_UPLOAD,
-        method="POST",
-        path="/2/tweets",
-        headers=BEARER | JSON,
-        body_kind="json",
-        body={"text": "One view", "media": {"media_ids": [IMAGE_ID]}},
-        status=201,
-        response={"data": {"id": "1445880548472328194", "text": "One view"}},
+        expect=Expect(
+            "POST",
+            "/2/tweets",
+            json={"text": "One view", "media": {"media_ids": [IMAGE_ID]}},
+            headers=BEARER | JSON,
+        ),
+        reply=Reply(status=201, body={"data": {"id": "1445880548472328194", "text": "One view"}}),
     ),
 ]
 
@@ -201,22 +216,25 @@ def basic(client_id: str, secret: str) -> str:
 TOKEN_REFRESH = Exchange(
     name="refresh the access token",
     source=USER_TOKEN,
-    method="POST",
-    path="/2/oauth2/token",
-    headers={
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Authorization": basic("t21-sandbox", "t21-sandbox-secret"),
-    },
-    body_kind="form",
-    body={"refresh_token": REFRESH_TOKEN, "grant_type": "refresh_token"},
-    exact_body=True,
-    response={
-        "token_type": "bearer",
-        "expires_in": 7200,
-        "access_token": ACCESS_TOKEN,
-        "scope": "tweet.read tweet.write users.read offline.access media.write",
-        "refresh_token": NEW_REFRESH_TOKEN,
-    },
+    expect=Expect(
+        "POST",
+        "/2/oauth2/token",
+        form={"refresh_token": REFRESH_TOKEN, "grant_type": "refresh_token"},
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": basic("t21-sandbox", "t21-sandbox-secret"),
+        },
+        exact=True,
+    ),
+    reply=Reply(
+        body={
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": ACCESS_TOKEN,
+            "scope": "tweet.read tweet.write users.read offline.access media.write",
+            "refresh_token": NEW_REFRESH_TOKEN,
+        }
+    ),
 )
 
 # A spent 15-minute window: 429 with the x-rate-limit-* headers (reset in epoch seconds).
@@ -224,36 +242,36 @@ RESET_AT = 1_900_000_000
 RATE_LIMITED = Exchange(
     name="a post over the 15-minute limit",
     source=RATE_LIMITS,
-    method="POST",
-    path="/2/tweets",
-    headers=BEARER | JSON,
-    status=429,
-    response={
-        "title": "Too Many Requests",
-        "detail": "Too Many Requests",
-        "type": "about:blank",
-        "status": 429,
-    },
-    response_headers={
-        "x-rate-limit-limit": "100",
-        "x-rate-limit-remaining": "0",
-        "x-rate-limit-reset": str(RESET_AT),
-    },
+    expect=TEXT_POST.expect,
+    reply=Reply(
+        status=429,
+        body={
+            "title": "Too Many Requests",
+            "detail": "Too Many Requests",
+            "type": "about:blank",
+            "status": 429,
+        },
+        headers={
+            "x-rate-limit-limit": "100",
+            "x-rate-limit-remaining": "0",
+            "x-rate-limit-reset": str(RESET_AT),
+        },
+    ),
 )
 # A duplicate is refused for good (403).
 DUPLICATE = Exchange(
     name="a duplicate post",
     source=ERRORS,
-    method="POST",
-    path="/2/tweets",
-    headers=BEARER | JSON,
-    status=403,
-    response={
-        "detail": "You are not allowed to create a Tweet with duplicate content.",
-        "type": "about:blank",
-        "title": "Forbidden",
-        "status": 403,
-    },
+    expect=TEXT_POST.expect,
+    reply=Reply(
+        status=403,
+        body={
+            "detail": "You are not allowed to create a Tweet with duplicate content.",
+            "type": "about:blank",
+            "title": "Forbidden",
+            "status": 403,
+        },
+    ),
 )
 
 # The metrics page's examples, for post 1234567890: public numbers first (any post), then the
@@ -280,37 +298,47 @@ def public_lookup(created_at: str) -> Exchange:
     return Exchange(
         name="public metrics of the posts",
         source=METRICS,
-        method="GET",
-        path="/2/tweets",
-        query={
-            "ids": POST_ID,
-            "tweet.fields": ANY,
-            "expansions": "attachments.media_keys",
-            "media.fields": "public_metrics",
-        },
-        headers=BEARER,
-        response={
-            "data": [
-                {
-                    "id": POST_ID,
-                    "text": "Hello world!",
-                    "author_id": OWNER_ID,
-                    "created_at": created_at,
-                    "public_metrics": PUBLIC_METRICS,
-                }
-            ]
-        },
+        expect=Expect(
+            "GET",
+            "/2/tweets",
+            query={
+                "ids": POST_ID,
+                "tweet.fields": ANY,
+                "expansions": "attachments.media_keys",
+                "media.fields": "public_metrics",
+            },
+            headers=BEARER,
+        ),
+        reply=Reply(
+            body={
+                "data": [
+                    {
+                        "id": POST_ID,
+                        "text": "Hello world!",
+                        "author_id": OWNER_ID,
+                        "created_at": created_at,
+                        "public_metrics": PUBLIC_METRICS,
+                    }
+                ]
+            }
+        ),
     )
 
 
 NON_PUBLIC_LOOKUP = Exchange(
     name="non-public metrics of the owner's young posts",
     source=METRICS,
-    method="GET",
-    path="/2/tweets",
-    query={"ids": POST_ID, "tweet.fields": "non_public_metrics", "expansions": ABSENT},
-    headers=BEARER,
-    response={
-        "data": [{"id": POST_ID, "text": "Hello world!", "non_public_metrics": NON_PUBLIC_METRICS}]
-    },
+    expect=Expect(
+        "GET",
+        "/2/tweets",
+        query={"ids": POST_ID, "tweet.fields": "non_public_metrics", "expansions": ABSENT},
+        headers=BEARER,
+    ),
+    reply=Reply(
+        body={
+            "data": [
+                {"id": POST_ID, "text": "Hello world!", "non_public_metrics": NON_PUBLIC_METRICS}
+            ]
+        }
+    ),
 )
