@@ -56,6 +56,7 @@ def api_router() -> APIRouter:
     from t21.organizations.router import router as organizations_router
     from t21.posts.router import router as posts_router
     from t21.posts.templates.router import router as templates_router
+    from t21.queue.router import router as queue_router
     from t21.social.router import platforms_router
     from t21.social.router import router as social_router
 
@@ -64,6 +65,7 @@ def api_router() -> APIRouter:
     router.include_router(organizations_router)
     router.include_router(invitations_router)
     router.include_router(brands_router)
+    router.include_router(queue_router)
     router.include_router(plans_router)
     router.include_router(subscriptions_router)
     router.include_router(webhooks_router)
