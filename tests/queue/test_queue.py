@@ -16,7 +16,7 @@ from t21.worker.queue import JobQueue
 from tests.core.test_http import assert_problem
 from tests.posts.conftest import POSTS, Desk
 from tests.social.conftest import query
-from tests.support.accounts import Account, add_member, register, sign_in
+from tests.support.accounts import Account, add_member, create_api_key, register, sign_in
 
 
 def queue_url(desk: Desk, brand_id: str | None = None) -> str:
@@ -110,6 +110,14 @@ async def test_admins_set_the_slots_in_weekly_order_and_members_read_them(desk: 
         404,
         "not_found",
     )
+    assert_problem(await desk.api.get(queue_url(desk)), 401, "not_authenticated")
+    organization = desk.owner.personal_organization_id
+    for role, put_status in (("member", 403), ("admin", 200)):
+        key = await create_api_key(desk.api, desk.owner, organization, role=role)
+        headers = {"Authorization": f"Bearer {key['key']}"}
+        assert (await desk.api.get(f"{queue_url(desk)}/next", headers=headers)).status_code == 200
+        put = await desk.api.put(queue_url(desk), json={"slots": ordered}, headers=headers)
+        assert put.status_code == put_status, put.text
     cleared = await desk.api.put(queue_url(desk), json={"slots": []}, headers=desk.owner.headers)
     assert cleared.json()["slots"] == []
 

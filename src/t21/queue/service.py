@@ -129,11 +129,12 @@ async def with_next_slot(
 async def _taken(
     session: AsyncSession, brand_id: uuid.UUID, first: datetime, last: datetime
 ) -> set[datetime]:
+    # `sort_at` is `scheduled_at` for a scheduled post, and the brand's list index covers it.
     rows = await session.scalars(
         select(Post.scheduled_at).where(
             Post.brand_id == brand_id,
-            Post.scheduled_at >= first,
-            Post.scheduled_at <= last,
+            Post.sort_at >= first,
+            Post.sort_at <= last,
             Post.status.not_in(FREE_STATUSES),
         )
     )
