@@ -58,6 +58,7 @@ def api_router() -> APIRouter:
     from t21.posts.router import router as posts_router
     from t21.posts.templates.router import router as templates_router
     from t21.publishing.router import router as publishing_router
+    from t21.queue.router import router as queue_router
     from t21.social.router import platforms_router
     from t21.social.router import router as social_router
     from t21.webhooks.router import router as outgoing_webhooks_router
@@ -67,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(organizations_router)
     router.include_router(invitations_router)
     router.include_router(brands_router)
+    router.include_router(queue_router)
     router.include_router(plans_router)
     router.include_router(subscriptions_router)
     router.include_router(webhooks_router)

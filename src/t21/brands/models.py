@@ -25,3 +25,5 @@ class Brand(RecordModel):
     default_hashtags: Mapped[list[str]] = mapped_column(JSON, default=list)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     website: Mapped[str | None] = mapped_column(String(2048))
+    # The weekly queue, `[{"day": "mon", "time": "09:00"}, ...]` in `timezone` (see t21.queue).
+    queue_slots: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)

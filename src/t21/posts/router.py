@@ -13,14 +13,17 @@ from t21.core.errors import ValidationFailed
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations.auth import CurrentPrincipal
-from t21.posts import service
+from t21.posts import dryrun, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import (
+    PostCheck,
     PostIn,
     PostList,
     PostOut,
     PostPatch,
+    PostWarning,
     ScheduleIn,
+    TargetCheck,
     post_out,
 )
 
@@ -70,6 +73,29 @@ async def create_post(
     network first (422 naming the target and the rule)."""
     runtime = request.app.state.runtime
     return post_out(runtime, await service.create_post(session, runtime, principal, body))
+
+
+@router.post("/validate")
+async def validate_post(
+    body: PostIn, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> PostCheck:
+    """A dry run of creating this post: the errors it would meet (as a 422's `errors`), its
+    warnings, and each target's counted length against its limit. Nothing is stored."""
+    checked = await dryrun.validate_post(session, request.app.state.runtime, principal, body)
+    return PostCheck(
+        valid=not checked.errors,
+        errors=checked.errors,
+        warnings=[PostWarning(**warning) for warning in checked.warnings],
+        targets=[
+            TargetCheck(
+                social_account_id=one.draft.social_account_id,
+                platform=one.draft.platform,
+                length=one.length,
+                limit=one.limit,
+            )
+            for one in checked.targets
+        ],
+    )
 
 
 @router.get("/{post_id}")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from t21.media.schemas import AssetOut
 from t21.media.storage import storage_of
@@ -56,11 +56,24 @@ class PostIn(BaseModel):
         default=None,
         description="Default: `scheduled` when `scheduled_at` is given, else `draft`.",
     )
+    schedule: Literal["queue"] | None = Field(
+        default=None,
+        description="`queue`: scheduled at the brand's next free queue slot, instead of "
+        "`scheduled_at`.",
+    )
     ai_call_id: uuid.UUID | None = Field(
         default=None,
         description="The AI call that wrote this post (the `id` of an /api/v1/ai answer): its "
         "model and token usage become the post's `ai`.",
     )
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> PostIn:
+        if self.schedule == "queue" and self.scheduled_at is not None:
+            raise ValueError("give either scheduled_at or schedule: queue, not both")
+        if self.schedule == "queue" and self.status == "draft":
+            raise ValueError("a queued post is scheduled; a draft takes no slot")
+        return self
 
 
 class PostPatch(BaseModel):
@@ -189,3 +202,19 @@ def _local(moment: datetime | None, timezone: str) -> str | None:
 class PostList(BaseModel):
     items: list[PostOut]
     next_cursor: str | None = None
+
+
+class TargetCheck(BaseModel):
+    social_account_id: uuid.UUID
+    platform: str
+    length: int = Field(description="The target's text as its network counts it.")
+    limit: int = Field(description="The most its network takes.")
+
+
+class PostCheck(BaseModel):
+    """What creating the post would answer, without creating it."""
+
+    valid: bool
+    errors: list[dict[str, Any]] = Field(description="As the entries of a 422's `errors`.")
+    warnings: list[PostWarning]
+    targets: list[TargetCheck] = Field(description="The targets whose account is usable.")

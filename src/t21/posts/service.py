@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from t21.ai.models import AiCall
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
@@ -36,11 +35,15 @@ from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarge
 from t21.posts.schemas import PostIn, PostPatch, TargetIn
 from t21.posts.validation import (
     TargetDraft,
+    ai_usage,
     checked_content,
     error,
+    is_scheduling,
+    post_schedule_errors,
     quota_warnings,
     schedule_errors,
 )
+from t21.queue import service as queue
 
 
 @dataclass
@@ -202,19 +205,12 @@ async def create_post(
     brand = await brands_service.get_brand(
         session, principal, fields.brand_id, Action.WRITE_CONTENT
     )
-    scheduling = fields.status == "scheduled" or (
-        fields.status is None and fields.scheduled_at is not None
-    )
     errors: list[dict[str, Any]] = []
-    if scheduling:
-        errors += schedule_errors(fields.scheduled_at, required=True)
-        if not fields.targets:
-            errors.append(
-                error(["body", "targets"], "A scheduled post needs at least one account.")
-            )
-    elif fields.scheduled_at is not None:
-        errors += schedule_errors(fields.scheduled_at, required=False)
-    ai = await _ai_usage(session, brand.organization_id, fields.ai_call_id, errors)
+    if fields.schedule == "queue":
+        fields = await queue.with_next_slot(session, brand, fields, errors, take=True)
+    scheduling = is_scheduling(fields)
+    errors += post_schedule_errors(fields)
+    ai = await ai_usage(session, brand.organization_id, fields.ai_call_id, errors)
     drafts, assets = await checked_content(
         session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
     )
@@ -374,29 +370,6 @@ async def cancel_post(session: AsyncSession, principal: Principal, post_id: uuid
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-async def _ai_usage(
-    session: AsyncSession,
-    organization_id: uuid.UUID,
-    ai_call_id: uuid.UUID | None,
-    errors: list[dict[str, Any]],
-) -> dict[str, Any] | None:
-    """A post's `ai`: the model and tokens of the AI call that wrote it, which must be one of
-    the organization's calls that succeeded."""
-    if ai_call_id is None:
-        return None
-    call = await session.get(AiCall, ai_call_id)
-    if call is None or call.organization_id != organization_id or call.outcome != "ok":
-        errors.append(
-            error(["body", "ai_call_id"], "No successful AI call of this organization has this id.")
-        )
-        return None
-    return {
-        "model": call.model,
-        "prompt_tokens": call.prompt_tokens,
-        "completion_tokens": call.completion_tokens,
-    }
 
 
 async def _recheck(

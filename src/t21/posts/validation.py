@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.ai.models import AiCall
 from t21.billing import plans
 from t21.brands.models import Brand
 from t21.core import clock
@@ -30,7 +31,7 @@ from t21.organizations.tenancy import Principal, scoped
 from t21.platforms import registry
 from t21.platforms.base import MediaItem, PublishRequest, parse_options
 from t21.platforms.rules import Violation, violations
-from t21.posts.schemas import TargetIn
+from t21.posts.schemas import PostIn, TargetIn
 from t21.social.models import AccountStatus, SocialAccount
 
 # Rules about the text point at the target's content; rules about one media item at the post's
@@ -137,6 +138,46 @@ def schedule_errors(when: datetime | None, *, required: bool) -> list[dict[str, 
     return []
 
 
+def is_scheduling(fields: PostIn) -> bool:
+    """Whether the new post is to be scheduled: asked outright, or implied by a time."""
+    return fields.status == "scheduled" or (
+        fields.status is None and fields.scheduled_at is not None
+    )
+
+
+def post_schedule_errors(fields: PostIn) -> list[dict[str, Any]]:
+    """The problems of a new post's schedule: its time, and an account to publish to."""
+    if not is_scheduling(fields):
+        return schedule_errors(fields.scheduled_at, required=False)
+    errors = schedule_errors(fields.scheduled_at, required=True)
+    if not fields.targets:
+        errors.append(error(["body", "targets"], "A scheduled post needs at least one account."))
+    return errors
+
+
+async def ai_usage(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    ai_call_id: uuid.UUID | None,
+    errors: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """A post's `ai`: the model and tokens of the AI call that wrote it, which must be one of
+    the organization's calls that succeeded."""
+    if ai_call_id is None:
+        return None
+    call = await session.get(AiCall, ai_call_id)
+    if call is None or call.organization_id != organization_id or call.outcome != "ok":
+        errors.append(
+            error(["body", "ai_call_id"], "No successful AI call of this organization has this id.")
+        )
+        return None
+    return {
+        "model": call.model,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+    }
+
+
 async def checked_content(
     session: AsyncSession,
     runtime: Runtime,
@@ -146,9 +187,12 @@ async def checked_content(
     media_ids: Sequence[uuid.UUID],
     wanted: Sequence[TargetIn],
     errors: list[dict[str, Any]],
+    *,
+    raising: bool = True,
 ) -> tuple[list[TargetDraft], list[MediaAsset]]:
     """The targets and media as they will be, each checked against its account and network;
-    422 listing every problem (plus those already in `errors`) if there is one."""
+    422 listing every problem (plus those already in `errors`) if there is one, unless
+    `raising` is false (a dry run): then the usable targets, the problems left in `errors`."""
     accounts = await _accounts(session, principal, brand, wanted, errors)
     assets = await _assets(session, principal, brand, media_ids, errors)
     drafts = [
@@ -166,7 +210,7 @@ async def checked_content(
         items = [media_item(runtime, asset) for asset in assets]
         for draft in drafts:
             errors += target_errors(draft, items)
-    if errors:
+    if errors and raising:
         raise ValidationFailed(_summary(errors), errors=errors)
     return drafts, assets
 
