@@ -4,6 +4,8 @@ delivery is verified with the standardwebhooks library, independently of T21's s
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import uuid
 from collections import Counter
 from email.message import EmailMessage
@@ -548,3 +550,21 @@ async def test_viewers_and_member_keys_are_refused_and_admin_keys_allowed(
     assert created.json()["organization_id"] == str(hooks.org)
     no_auth = await hooks.api.get(WEBHOOKS)
     assert no_auth.status_code == 401
+
+
+async def test_the_signature_is_the_specifications_hmac_of_id_timestamp_and_body(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    """The scheme written out from the specification, without the library T21 signs with:
+    base64(HMAC-SHA256(base64-decoded secret, "{webhook-id}.{webhook-timestamp}.{body}"))."""
+    endpoint = await hooks.create(receiver.url())
+    await hooks.test_event(endpoint["id"])
+    await hooks.jobs.drain(timeout=20)
+    [request] = receiver.at("/hook")
+    key = base64.b64decode(endpoint["secret"].removeprefix("whsec_"))
+    signed = (
+        f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}.".encode()
+        + request.body
+    )
+    expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert request.headers["webhook-signature"].split(" ") == [expected]
