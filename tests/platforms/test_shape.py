@@ -4,6 +4,7 @@ packages knows it by name; `.env.example` documents its settings."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,9 @@ from t21.platforms.settings import NetworkSettings
 from t21.sandbox.app import FAKES, create_sandbox_app
 
 ROOT = Path(__file__).parents[2]
+SOURCE = ROOT / "src" / "t21"
+# The two packages a network lives in; tests and docs may name networks freely.
+ITS_OWN = ("platforms", "sandbox")
 
 
 @pytest.mark.parametrize("network", registry.NETWORKS, ids=lambda network: network.name)
@@ -31,6 +35,20 @@ def test_a_registry_entry_names_the_provider_settings_and_fake_of_its_network(
     assert model.real_api_base.startswith("https://")
     assert network.fake == f"t21.sandbox.{network.name}:create_{network.name}_app"
     assert network.name in FAKES
+
+
+def test_nothing_outside_the_network_packages_names_a_network() -> None:
+    quoted = re.compile("|".join(f"[\"']{re.escape(name)}[\"']" for name in registry.names()))
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted(SOURCE.rglob("*.py"))
+        if path.relative_to(SOURCE).parts[0] not in ITS_OWN
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if quoted.search(line)
+    ]
+    assert found == [], "a network's quoted name outside platforms/ and sandbox/: " + "; ".join(
+        found
+    )
 
 
 def _documented() -> set[str]:

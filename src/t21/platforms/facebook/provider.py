@@ -7,7 +7,7 @@ Facts and numbers are from PLATFORMS.md §1 (Meta shared behaviour) and §3 (Fac
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from t21.core.logging import get_logger
 from t21.core.outside import OutsideFailure, Permanent, ReauthRequired
 from t21.platforms.base import (
+    Budget,
     Connection,
     Credentials,
     MediaItem,
@@ -30,6 +31,7 @@ from t21.platforms.base import (
     RecentPost,
     TextCounting,
     TokenGrant,
+    Writing,
     parse_options,
 )
 from t21.platforms.facebook.graph import GRAPH_VERSION, Graph, text_field
@@ -124,6 +126,13 @@ class FacebookProvider:
     scopes: ClassVar[tuple[str, ...]] = SCOPES
     limits: ClassVar[PlatformLimits] = LIMITS
     options: ClassVar[type[BaseModel]] = FacebookOptions
+    # Pages publish without a documented post quota; reels are 30 per 24 h [docs reels].
+    publish_budget: ClassVar[Budget | None] = Budget(200, timedelta(hours=24))
+    writing: ClassVar[Writing] = Writing(
+        "Facebook: conversational and friendly, inviting comments and shares; hashtags "
+        "sparingly (up to three).",
+        500,
+    )
 
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
