@@ -75,6 +75,7 @@ def test_migrate_upgrades_an_empty_postgresql_database(
     [
         (["serve"], {"T21_PORT": "eighty"}, "T21_PORT"),
         (["migrate"], {"T21_DATABASE_URL": "mysql://x/y"}, "T21_DATABASE_URL"),
+        (["serve"], {"T21_FACEBOOK_UPLOAD_BASE": "ftp://x"}, "T21_FACEBOOK_UPLOAD_BASE"),
         (["serve"], {"T21_ENV": "production"}, "T21_SECRET_KEY is not set"),
         (["serve"], {"T21_ENV": "production"}, "T21_METRICS_TOKEN is not set"),
         (["worker"], {}, "T21_REDIS_URL is not set"),
@@ -140,11 +141,16 @@ def test_config_shows_settings_with_secrets_hidden(cli: CliRunner) -> None:
         T21_SECRET_KEY="k" * 40,
         T21_DATABASE_URL="postgresql://app:hunter2@db/t21",
         T21_SMTP_PASSWORD="smtp-pass-1",
+        T21_LINKEDIN_CLIENT_ID="linkedin-app-7",
+        T21_TWITTER_CLIENT_SECRET="x-secret-1",
     )
     assert result.exit_code == 0, result.output
     assert "T21_DATABASE_URL" in result.output
     assert "(set, hidden)" in result.output
-    for secret in ("k" * 40, "hunter2", "smtp-pass-1"):
+    # Each network's own settings are listed by their variables, secrets hidden too.
+    assert "linkedin-app-7" in result.output
+    assert "T21_TWITTER_CLIENT_SECRET" in result.output
+    for secret in ("k" * 40, "hunter2", "smtp-pass-1", "x-secret-1"):
         assert secret not in result.output
     assert "Not fit for production yet" in result.output
 

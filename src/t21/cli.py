@@ -464,7 +464,7 @@ def config() -> None:
 
     settings = load_settings()
     table = Table("setting", "value", box=None, pad_edge=False)
-    for name, value in settings.model_dump().items():
+    for name, value in settings.flat().items():
         shown = _shown_setting(name, value)
         table.add_row(f"T21_{name.upper()}", shown)
     out.print(table)

@@ -67,11 +67,13 @@ async def test_generate_content_gives_the_variants_asked_for_within_the_platform
 
 
 async def test_each_platform_gets_its_own_norms_and_limit(studio: Studio) -> None:
-    for platform, norm, limit in (
-        ("linkedin", "professional", 3000),
-        ("instagram", "Instagram caption", 2200),
-        ("tiktok", "TikTok caption", 2200),
-        ("facebook", "conversational", 63206),
+    # The length to aim at: a good post's length at the network, under 90% of its limit.
+    for platform, norm, limit, aim in (
+        ("linkedin", "professional", 3000, 1300),
+        ("instagram", "Instagram caption", 2200, 1000),
+        ("tiktok", "TikTok caption", 2200, 300),
+        ("facebook", "conversational", 63206, 500),
+        ("twitter", "short and punchy", 280, 252),
     ):
         studio.fake("/reset")
         answer = await studio.post(
@@ -82,6 +84,7 @@ async def test_each_platform_gets_its_own_norms_and_limit(studio: Studio) -> Non
         system = studio.received()[0]["body"]["messages"][0]["content"]
         assert norm in system
         assert f"at most {limit} characters" in system
+        assert f"aim for at most {aim}." in system
 
 
 async def test_an_over_long_answer_is_asked_for_again_shorter(studio: Studio) -> None:

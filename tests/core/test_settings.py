@@ -10,6 +10,7 @@ import pytest
 
 from t21.core.errors import ConfigError
 from t21.core.settings import EmailBackendName, Settings, load_settings
+from t21.platforms import registry
 
 STRONG = "s" * 48
 
@@ -178,7 +179,11 @@ def test_env_example_documents_every_setting() -> None:
         for line in example.splitlines()
         if "=" in line and line.lstrip("# ").startswith("T21_")
     }
-    expected = {f"T21_{name.upper()}" for name in Settings.model_fields}
+    expected = {f"T21_{name.upper()}" for name in Settings.model_fields} | {
+        f"{network.env_prefix}{name.upper()}"
+        for network in registry.NETWORKS
+        for name in registry.settings_model(network.name).model_fields
+    }
     assert expected - documented == set(), "settings missing from .env.example"
     assert documented - expected == set(), ".env.example names settings that don't exist"
 

@@ -13,6 +13,7 @@ import pytest
 from t21.billing import usage
 from t21.core import clock
 from t21.core.uow import session_scope
+from t21.platforms import registry
 from t21.posts.models import TargetStatus
 from t21.publishing import budgets, service
 from t21.publishing.tasks import publish_target
@@ -364,7 +365,8 @@ async def test_a_post_cancelled_after_its_claim_is_not_published(engine: Engine)
 async def test_an_accounts_budget_defers_what_would_exceed_it(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(budgets.BUDGETS, "twitter", budgets.Budget(1, timedelta(hours=1)))
+    twitter = registry.provider_class("twitter")
+    monkeypatch.setattr(twitter, "publish_budget", budgets.Budget(1, timedelta(hours=1)))
     first = await engine.publish_now("twitter", content="First")
     await engine.tick()
     second = await engine.publish_now("twitter", content="Second")

@@ -35,12 +35,16 @@ class PlatformRules:
     display_name: str
     max_text: int
     counting: TextCounting
+    # The network's norms for a good post, and a good post's length there (its provider's
+    # `writing`).
+    norms: str
+    typical_length: int
 
     @property
     def target(self) -> int:
         """The length to aim at: a good post's length there, and some room under the limit,
         since models count characters loosely."""
-        return min(TYPICAL_LENGTH.get(self.name, self.max_text), int(self.max_text * 0.9))
+        return min(self.typical_length, int(self.max_text * 0.9))
 
 
 @dataclass(frozen=True)
@@ -62,35 +66,6 @@ class Prompt:
     response_format: dict[str, Any] | None = None
 
 
-NORMS: dict[str, str] = {
-    "twitter": (
-        "X (Twitter): short and punchy. One idea, a hook in the first words, plain words, at "
-        "most two hashtags, no thread numbering."
-    ),
-    "linkedin": (
-        "LinkedIn: professional and insightful. A strong first line, short paragraphs, concrete "
-        "value for the reader, a question or takeaway at the end, three to five hashtags."
-    ),
-    "instagram": (
-        "Instagram caption: vivid and personal. The first line hooks before the 'more' cut, "
-        "emoji where they fit, a call to action, and relevant hashtags (five to fifteen)."
-    ),
-    "tiktok": (
-        "TikTok caption: casual and energetic, short, speaking to the video and its viewers, "
-        "with three to five hashtags."
-    ),
-    "facebook": (
-        "Facebook: conversational and friendly, inviting comments and shares; hashtags "
-        "sparingly (up to three)."
-    ),
-}
-TYPICAL_LENGTH: dict[str, int] = {
-    "twitter": 260,
-    "linkedin": 1300,
-    "instagram": 1000,
-    "tiktok": 300,
-    "facebook": 500,
-}
 COUNTING_NOTES: dict[TextCounting, str] = {
     TextCounting.X_WEIGHTED: (
         " as X counts them: every link counts 23, every emoji and every CJK character 2"
@@ -188,7 +163,7 @@ def _system(
         hint = " Include the brand's own hashtags where they fit."
     return template.system.format(
         brand=_brand_block(brand),
-        platform_norms=NORMS.get(rules.name, rules.display_name),
+        platform_norms=rules.norms,
         max_text=rules.max_text,
         counting_note=COUNTING_NOTES[rules.counting],
         target=rules.target,

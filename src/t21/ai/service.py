@@ -86,7 +86,14 @@ class Kind:
 def rules_for(platform: str) -> PlatformRules:
     provider = registry.provider_class(platform)
     limits = provider.limits
-    return PlatformRules(platform, provider.display_name, limits.max_text, limits.text_counting)
+    return PlatformRules(
+        platform,
+        provider.display_name,
+        limits.max_text,
+        limits.text_counting,
+        norms=provider.writing.norms,
+        typical_length=provider.writing.typical_length,
+    )
 
 
 @dataclass(frozen=True)

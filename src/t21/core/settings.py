@@ -11,13 +11,23 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from t21.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from t21.platforms.settings import NetworkSettings
 
 # Values that appear in examples and tutorials; a production secret must not be one of them.
 KNOWN_WEAK_SECRETS = frozenset(
@@ -58,6 +68,56 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
+    _networks: dict[str, NetworkSettings] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        # Each registered network reads its own model from `T21_<NET>_…` (and the same `.env`);
+        # a keyword `<net>_<field>` overrides that field, as a keyword overrides any setting.
+        from t21.platforms import registry
+
+        env_file = values.get("_env_file", self.model_config.get("env_file"))
+        networks: dict[str, NetworkSettings] = {}
+        problems: list[Any] = []
+        for network in registry.NETWORKS:
+            model = registry.settings_model(network.name)
+            prefix = f"{network.name}_"
+            overrides = {
+                key.removeprefix(prefix): values.pop(key)
+                for key in list(values)
+                if key.startswith(prefix) and key.removeprefix(prefix) in model.model_fields
+            }
+            try:
+                networks[network.name] = model(
+                    _env_file=env_file, _env_prefix=network.env_prefix, **overrides
+                )
+            except ValidationError as exc:
+                # Named as its variable is (`T21_<NET>_<FIELD>`), like any other setting.
+                for error in exc.errors():
+                    field, *rest = error["loc"] or ("",)
+                    problems.append(error | {"loc": (f"{prefix}{field}".rstrip("_"), *rest)})
+        if problems:
+            try:
+                super().__init__(**values)
+            except ValidationError as exc:
+                problems.extend(exc.errors())
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
+        super().__init__(**values)
+        self._networks = networks
+
+    def network(self, name: str) -> NetworkSettings:
+        """The settings of network `name` (its model in `t21.platforms.<name>.settings`)."""
+        try:
+            return self._networks[name]
+        except KeyError:
+            raise LookupError(f"no social network {name!r}") from None
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its name without the `T21_` prefix, the networks' included."""
+        values = self.model_dump()
+        for name, settings in self._networks.items():
+            values |= {f"{name}_{key}": value for key, value in settings.model_dump().items()}
+        return values
+
     # --- the process -------------------------------------------------------------------------
     env: Environment = Environment.DEVELOPMENT
     secret_key: SecretStr | None = None
@@ -94,28 +154,8 @@ class Settings(BaseSettings):
     github_api_base: str | None = None
 
     # --- social networks ------------------------------------------------------------------------
-    instagram_client_id: str | None = None
-    instagram_client_secret: SecretStr | None = None
-    instagram_auth_base: str | None = None
-    instagram_api_base: str | None = None
-    twitter_client_id: str | None = None
-    twitter_client_secret: SecretStr | None = None
-    twitter_auth_base: str | None = None
-    twitter_api_base: str | None = None
-    linkedin_client_id: str | None = None
-    linkedin_client_secret: SecretStr | None = None
-    linkedin_auth_base: str | None = None
-    linkedin_api_base: str | None = None
-    tiktok_client_id: str | None = None
-    tiktok_client_secret: SecretStr | None = None
-    tiktok_auth_base: str | None = None
-    tiktok_api_base: str | None = None
-    facebook_client_id: str | None = None
-    facebook_client_secret: SecretStr | None = None
-    facebook_auth_base: str | None = None
-    facebook_api_base: str | None = None
-    instagram_upload_base: str | None = None
-    facebook_upload_base: str | None = None
+    # Each network's own settings (client id, secret, base URLs, scopes) are its model in
+    # `t21.platforms.<net>.settings`, read from `T21_<NET>_…`: see `network()`.
     platform_timeout_s: float = Field(default=30.0, gt=0)
     platform_poll_interval_s: float = Field(default=2.0, gt=0)
     platform_poll_timeout_s: float = Field(default=120.0, gt=0)
@@ -130,12 +170,6 @@ class Settings(BaseSettings):
     token_refresh_ahead_max_s: int = Field(default=7 * 86_400, ge=60)
     token_refresh_interval_s: float = Field(default=60.0, gt=0)
     token_refresh_retry_s: float = Field(default=300.0, gt=0)
-    # The OAuth scopes T21 asks for at connection, space- or comma-separated; unset, what a
-    # freshly created app can get (LinkedIn: `openid profile email w_member_social`; add
-    # `r_member_postAnalytics` with the Community Management API product, `r_member_social`
-    # where LinkedIn granted it, to read posts back after an interrupted publish).
-    linkedin_scopes: str | None = None
-    twitter_scopes: str | None = None
 
     # --- publishing ----------------------------------------------------------------------------
     dispatch_interval_s: float = Field(default=1.0, gt=0)
@@ -391,18 +425,6 @@ class Settings(BaseSettings):
         "github_auth_base",
         "github_api_base",
         "sandbox_url",
-        "instagram_auth_base",
-        "instagram_api_base",
-        "twitter_auth_base",
-        "twitter_api_base",
-        "linkedin_auth_base",
-        "linkedin_api_base",
-        "tiktok_auth_base",
-        "tiktok_api_base",
-        "facebook_auth_base",
-        "facebook_api_base",
-        "instagram_upload_base",
-        "facebook_upload_base",
         "storage_endpoint",
     )
     @classmethod

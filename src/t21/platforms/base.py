@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -208,6 +208,24 @@ def parse_options(model: type[OptionsT], options: dict[str, Any], network: str) 
 
 
 @dataclass(frozen=True)
+class Budget:
+    """How many posts one account may publish in a window at the network, so T21 waits its
+    turn rather than collecting 429s (a wait is a later `due_at`, never a sleep)."""
+
+    posts: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Writing:
+    """How a good post reads at the network, for the AI prompts: its norms in a sentence or two
+    and the length a good post has there (the prompts aim under the limit anyway)."""
+
+    norms: str
+    typical_length: int
+
+
+@dataclass(frozen=True)
 class PlatformConfig:
     """How to reach one network: credentials of T21's app there and every base URL."""
 
@@ -240,6 +258,9 @@ class Provider(Protocol):
     limits: ClassVar[PlatformLimits]
     # The per-target options this network accepts (reel vs feed, visibility, privacy...).
     options: ClassVar[type[BaseModel]]
+    # How often one account may publish there; None: no budget, only the network's own waits.
+    publish_budget: ClassVar[Budget | None]
+    writing: ClassVar[Writing]
 
     def __init__(self, config: PlatformConfig) -> None: ...
 

@@ -1,53 +1,118 @@
 """Which networks exist and how to reach each: real credentials, else the sandbox.
 
-Adding a network is adding its module and one line to `PROVIDERS`.
+A network lives in two packages, `t21.platforms.<net>` (its provider, rules and settings model)
+and `t21.sandbox.<net>` (its fake); adding one is adding those and one `Network` line to
+`NETWORKS`. Everything here is named by import path and loaded on first use, so reading the
+settings or listing the networks imports no adapter.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from importlib import import_module
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 from t21.core.errors import Unavailable
-from t21.core.runtime import Runtime
-from t21.core.settings import Settings
 from t21.platforms.base import PlatformConfig, Provider
 
-PROVIDERS: dict[str, str] = {
-    "instagram": "t21.platforms.instagram:InstagramProvider",
-    "twitter": "t21.platforms.twitter:TwitterProvider",
-    "linkedin": "t21.platforms.linkedin:LinkedInProvider",
-    "tiktok": "t21.platforms.tiktok:TikTokProvider",
-    "facebook": "t21.platforms.facebook:FacebookProvider",
-}
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
-# Where the real networks live; each may be overridden by T21_<P>_AUTH_BASE / _API_BASE.
-REAL_BASES: dict[str, tuple[str, str, str | None]] = {
-    "instagram": ("https://api.instagram.com", "https://graph.instagram.com", None),
-    "twitter": ("https://x.com", "https://api.x.com", None),
-    "linkedin": ("https://www.linkedin.com", "https://api.linkedin.com", None),
-    "tiktok": ("https://www.tiktok.com", "https://open.tiktokapis.com", None),
-    "facebook": (
-        "https://www.facebook.com",
-        "https://graph.facebook.com",
-        "https://graph-video.facebook.com",
+    from t21.core.runtime import Runtime
+    from t21.core.settings import Settings
+    from t21.platforms.settings import NetworkSettings
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network: its provider, its settings model (read from `T21_<NAME>_…`) and its fake
+    (`create_<name>_app`, mounted by the sandbox under `/<name>`), each as `module:attribute`."""
+
+    name: str
+    provider: str
+    settings: str
+    fake: str
+    # What the fake serves, shown by `t21 sandbox` and the sandbox's index.
+    fake_description: str
+
+    @property
+    def env_prefix(self) -> str:
+        return f"T21_{self.name.upper()}_"
+
+
+NETWORKS: tuple[Network, ...] = (
+    Network(
+        "instagram",
+        "t21.platforms.instagram:InstagramProvider",
+        "t21.platforms.instagram.settings:InstagramSettings",
+        "t21.sandbox.instagram:create_instagram_app",
+        "Instagram Login and Graph API publishing (/instagram/v25.0/{ig_user}/media)",
     ),
-}
+    Network(
+        "twitter",
+        "t21.platforms.twitter:TwitterProvider",
+        "t21.platforms.twitter.settings:TwitterSettings",
+        "t21.sandbox.twitter:create_twitter_app",
+        "X OAuth 2.0 and API v2 posting (/twitter/2/tweets)",
+    ),
+    Network(
+        "linkedin",
+        "t21.platforms.linkedin:LinkedInProvider",
+        "t21.platforms.linkedin.settings:LinkedInSettings",
+        "t21.sandbox.linkedin:create_linkedin_app",
+        "LinkedIn OAuth, Posts, Images and Videos APIs (/linkedin/rest/posts)",
+    ),
+    Network(
+        "tiktok",
+        "t21.platforms.tiktok:TikTokProvider",
+        "t21.platforms.tiktok.settings:TikTokSettings",
+        "t21.sandbox.tiktok:create_tiktok_app",
+        "TikTok Login Kit and Content Posting API (/tiktok/v2/post/publish/video/init/)",
+    ),
+    Network(
+        "facebook",
+        "t21.platforms.facebook:FacebookProvider",
+        "t21.platforms.facebook.settings:FacebookSettings",
+        "t21.sandbox.facebook:create_facebook_app",
+        "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
+    ),
+)
+_BY_NAME = {network.name: network for network in NETWORKS}
 
 SANDBOX_CLIENT_ID = "t21-sandbox"
 SANDBOX_CLIENT_SECRET = "t21-sandbox-secret"  # noqa: S105 (the sandbox's public test client)
 
 
+def _load(path: str) -> Any:
+    module_name, attribute = path.split(":")
+    return getattr(import_module(module_name), attribute)
+
+
 def names() -> list[str]:
-    return list(PROVIDERS)
+    return [network.name for network in NETWORKS]
+
+
+def network(name: str) -> Network:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise LookupError(f"no social network {name!r}") from None
 
 
 def provider_class(name: str) -> type[Provider]:
-    try:
-        module_name, class_name = PROVIDERS[name].split(":")
-    except KeyError:
-        raise LookupError(f"no social network {name!r}") from None
-    return cast(type[Provider], getattr(import_module(module_name), class_name))
+    return cast(type[Provider], _load(network(name).provider))
+
+
+@cache
+def settings_model(name: str) -> type[NetworkSettings]:
+    """The model of network `name`'s settings (imports only its `settings` module)."""
+    return cast("type[NetworkSettings]", _load(network(name).settings))
+
+
+def fake_app(name: str) -> ASGIApp:
+    """A fresh fake of network `name`, as the sandbox mounts it."""
+    return cast("ASGIApp", _load(network(name).fake)())
 
 
 def provider(name: str, config: PlatformConfig) -> Provider:
@@ -68,16 +133,15 @@ def platform_config(
 ) -> PlatformConfig | None:
     """How to reach network `name`: T21's own app there when configured, else the sandbox's
     fake (outside production), else None."""
-    if name not in PROVIDERS:
-        raise LookupError(f"no social network {name!r}")
-    client_id = getattr(settings, f"{name}_client_id")
-    secret = getattr(settings, f"{name}_client_secret")
-    auth_override = getattr(settings, f"{name}_auth_base")
-    api_override = getattr(settings, f"{name}_api_base")
-    upload_override = getattr(settings, f"{name}_upload_base", None)
-    scopes = tuple((getattr(settings, f"{name}_scopes", None) or "").replace(",", " ").split())
+    ours = settings.network(name)
+    model = type(ours)
+    client_id = ours.client_id
+    secret = ours.client_secret
+    auth_override, api_override = ours.auth_base, ours.api_base
+    upload_override = ours.upload_override
+    scopes = ours.requested_scopes
     if client_id:
-        auth, api, upload = REAL_BASES[name]
+        auth, api, upload = model.real_auth_base, model.real_api_base, model.real_upload_base
         return PlatformConfig(
             name=name,
             client_id=client_id,
@@ -119,6 +183,6 @@ def configured_provider(runtime: Runtime, name: str) -> Provider:
     """A provider for network `name` as this process reaches it; 503 when it isn't set up."""
     config = platform_config(runtime.settings, name, sandbox_url(runtime))
     if config is None:
-        variable = f"T21_{name.upper()}_CLIENT_ID"
+        variable = f"{network(name).env_prefix}CLIENT_ID"
         raise Unavailable(f"{provider_class(name).display_name} isn't configured ({variable}).")
     return provider(name, config)

@@ -16,7 +16,7 @@ from t21.core.settings import Settings
 from t21.organizations.models import Organization
 from t21.posts.models import PostTarget, TargetStatus
 from t21.posts.service import settle_posts
-from t21.publishing.budgets import BUDGETS
+from t21.publishing.budgets import budget_for
 from t21.publishing.notify import notify_problems
 from t21.publishing.outcomes import fail
 from t21.social.models import AccountStatus, SocialAccount
@@ -103,7 +103,7 @@ async def budget_wait(
     """When the account may publish next, if not now: a network's own wait, or its budget."""
     if account.rate_limited_until is not None and account.rate_limited_until > now:
         return account.rate_limited_until
-    budget = BUDGETS.get(account.platform)
+    budget = budget_for(account.platform)
     if budget is None:
         return None
     since = now - budget.window

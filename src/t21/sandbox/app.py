@@ -1,4 +1,5 @@
-"""The sandbox server: every fake mounted under its own prefix on one loopback port."""
+"""The sandbox server: every fake mounted under its own prefix on one loopback port (each
+registered network's fake under `/<network>`)."""
 
 from __future__ import annotations
 
@@ -8,30 +9,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from t21.sandbox.facebook import create_facebook_app
+from t21.platforms import registry
 from t21.sandbox.github import create_github_app
 from t21.sandbox.google import create_google_app
-from t21.sandbox.instagram import create_instagram_app
-from t21.sandbox.linkedin import create_linkedin_app
 from t21.sandbox.openrouter import create_openrouter_app
 from t21.sandbox.platform import NetworkState
 from t21.sandbox.resend import create_resend_app
 from t21.sandbox.stripe import create_stripe_app
-from t21.sandbox.tiktok import create_tiktok_app
-from t21.sandbox.twitter import create_twitter_app
 
-FAKES = {
+# The fakes of outside services other than the social networks; every registered network's fake
+# joins them from the registry, under its own name.
+SERVICES = {
     "resend": "Resend email API (POST /resend/emails)",
     "google": "Google OpenID Connect (/google/.well-known/openid-configuration)",
     "github": "GitHub OAuth app login and REST API (/github/login/oauth/authorize, /github/user)",
-    "linkedin": "LinkedIn OAuth, Posts, Images and Videos APIs (/linkedin/rest/posts)",
-    "tiktok": "TikTok Login Kit and Content Posting API (/tiktok/v2/post/publish/video/init/)",
-    "instagram": "Instagram Login and Graph API publishing (/instagram/v25.0/{ig_user}/media)",
-    "facebook": "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
-    "twitter": "X OAuth 2.0 and API v2 posting (/twitter/2/tweets)",
     "openrouter": "OpenRouter chat completions (/openrouter/api/v1/chat/completions)",
     "stripe": "Stripe Checkout, billing portal, subscriptions and signed webhooks (/stripe/v1)",
 }
+FAKES = SERVICES | {network.name: network.fake_description for network in registry.NETWORKS}
 
 
 def create_sandbox_app(*, refuse_duplicates: bool = True) -> Starlette:
@@ -47,11 +42,7 @@ def create_sandbox_app(*, refuse_duplicates: bool = True) -> Starlette:
             Mount("/resend", app=create_resend_app()),
             Mount("/google", app=create_google_app()),
             Mount("/github", app=create_github_app()),
-            Mount("/linkedin", app=create_linkedin_app()),
-            Mount("/tiktok", app=create_tiktok_app()),
-            Mount("/instagram", app=create_instagram_app()),
-            Mount("/facebook", app=create_facebook_app()),
-            Mount("/twitter", app=create_twitter_app()),
+            *(Mount(f"/{name}", app=registry.fake_app(name)) for name in registry.names()),
             Mount("/openrouter", app=create_openrouter_app()),
             Mount("/stripe", app=create_stripe_app()),
         ]

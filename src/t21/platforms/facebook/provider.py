@@ -12,7 +12,7 @@ refuses it. A post whose metrics are refused answers None on its own, never fail
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from t21.core.logging import get_logger
 from t21.core.outside import OutsideFailure, Permanent, ReauthRequired
 from t21.platforms.base import (
+    Budget,
     Connection,
     Credentials,
     MediaItem,
@@ -35,6 +36,7 @@ from t21.platforms.base import (
     RecentPost,
     TextCounting,
     TokenGrant,
+    Writing,
     parse_options,
 )
 from t21.platforms.facebook.graph import GRAPH_VERSION, Graph, text_field
@@ -129,6 +131,13 @@ class FacebookProvider:
     scopes: ClassVar[tuple[str, ...]] = SCOPES
     limits: ClassVar[PlatformLimits] = LIMITS
     options: ClassVar[type[BaseModel]] = FacebookOptions
+    # Pages publish without a documented post quota; reels are 30 per 24 h [docs reels].
+    publish_budget: ClassVar[Budget | None] = Budget(200, timedelta(hours=24))
+    writing: ClassVar[Writing] = Writing(
+        "Facebook: conversational and friendly, inviting comments and shares; hashtags "
+        "sparingly (up to three).",
+        500,
+    )
 
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config

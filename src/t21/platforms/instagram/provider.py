@@ -26,6 +26,7 @@ from t21.core import clock
 from t21.core.logging import get_logger
 from t21.core.outside import Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
+    Budget,
     Connection,
     Continuing,
     Credentials,
@@ -37,6 +38,7 @@ from t21.platforms.base import (
     PublishRequest,
     RecentPost,
     TokenGrant,
+    Writing,
     parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
@@ -70,6 +72,13 @@ class InstagramProvider:
     scopes: ClassVar[tuple[str, ...]] = SCOPES
     limits: ClassVar[PlatformLimits] = LIMITS
     options: ClassVar[type[BaseModel]] = InstagramOptions
+    # 50 published posts per rolling 24 h per account [docs content_publishing_limit].
+    publish_budget: ClassVar[Budget | None] = Budget(50, timedelta(hours=24))
+    writing: ClassVar[Writing] = Writing(
+        "Instagram caption: vivid and personal. The first line hooks before the 'more' cut, "
+        "emoji where they fit, a call to action, and relevant hashtags (five to fifteen).",
+        1000,
+    )
 
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, urlencode
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from t21.core import clock
 from t21.core.outside import Ambiguous, NotPermitted, Permanent
 from t21.platforms.base import (
+    Budget,
     Connection,
     Credentials,
     MediaItem,
@@ -25,6 +26,7 @@ from t21.platforms.base import (
     RecentPost,
     TextCounting,
     TokenGrant,
+    Writing,
     parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
@@ -149,6 +151,13 @@ class LinkedInProvider:
         ),
     )
     options: ClassVar[type[BaseModel]] = LinkedInOptions
+    # About 150 posts a day per member; the day resets at 00:00 UTC [docs rate limits].
+    publish_budget: ClassVar[Budget | None] = Budget(150, timedelta(hours=24))
+    writing: ClassVar[Writing] = Writing(
+        "LinkedIn: professional and insightful. A strong first line, short paragraphs, concrete "
+        "value for the reader, a question or takeaway at the end, three to five hashtags.",
+        1300,
+    )
 
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config

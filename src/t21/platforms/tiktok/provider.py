@@ -19,7 +19,7 @@ https://developers.tiktok.com/doc/oauth-user-access-token-management.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from t21.core.outside import ReauthRequired, Retryable
 from t21.platforms.base import (
+    Budget,
     Connection,
     Credentials,
     PlatformConfig,
@@ -37,6 +38,7 @@ from t21.platforms.base import (
     PublishRequest,
     RecentPost,
     TokenGrant,
+    Writing,
     parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
@@ -84,6 +86,13 @@ class TikTokProvider:
     limits: ClassVar[PlatformLimits] = LIMITS
     # Typed as the protocol declares it (a protocol ClassVar is invariant).
     options: ClassVar[type[BaseModel]] = TikTokOptions
+    # 6 publish inits per minute per token [docs content posting API].
+    publish_budget: ClassVar[Budget | None] = Budget(6, timedelta(minutes=1))
+    writing: ClassVar[Writing] = Writing(
+        "TikTok caption: casual and energetic, short, speaking to the video and its viewers, "
+        "with three to five hashtags.",
+        300,
+    )
 
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent
 from t21.platforms.base import (
+    Budget,
     Connection,
     Credentials,
     MediaRule,
@@ -26,6 +27,7 @@ from t21.platforms.base import (
     RecentPost,
     TextCounting,
     TokenGrant,
+    Writing,
     parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
@@ -118,6 +120,13 @@ class TwitterProvider:
         ),
     )
     options: ClassVar[type[BaseModel]] = TwitterOptions
+    # 100 posts per 15 minutes per user [xdocs rate limits].
+    publish_budget: ClassVar[Budget | None] = Budget(100, timedelta(minutes=15))
+    writing: ClassVar[Writing] = Writing(
+        "X (Twitter): short and punchy. One idea, a hook in the first words, plain words, at "
+        "most two hashtags, no thread numbering.",
+        260,
+    )
 
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
