@@ -24,12 +24,15 @@ from schemathesis import GenerationMode
 from t21.core.settings import Settings
 from tests.support.accounts import register
 
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 12
 # Sending these with the caller's token would end the caller's own sessions (or account) and
 # turn the rest of the run into 401s; they are fuzzed without credentials.
 UNAUTHENTICATED = ("/api/v1/auth/",)
 # Routes the test suite adds to the app (one of them fails on purpose).
 TEST_ONLY = "/api/v1/_test/"
+# A live stream answers a valid request with an endless body (tests/events covers its refusals
+# and its messages); fuzzing would wait on it for ever.
+ENDLESS = ("/api/v1/events/stream",)
 # Provider failures (no sandbox is serving in this test) are 502/503/504 problems, not 500s.
 UPSTREAM = {502: "upstream_error", 503: "unavailable", 504: "upstream_timeout"}
 
@@ -123,7 +126,7 @@ async def test_no_generated_request_makes_the_api_answer_500(
     operations = [
         operation
         for operation in (cast(Any, result).ok() for result in schema.get_all_operations())
-        if not str(operation.path).startswith(TEST_ONLY)
+        if not str(operation.path).startswith(TEST_ONLY) and str(operation.path) not in ENDLESS
     ]
     assert len(operations) > 50
     await asyncio.to_thread(check_all, operations, check)

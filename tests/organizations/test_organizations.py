@@ -139,9 +139,12 @@ async def test_unknown_and_malformed_organization_ids_are_not_found(
     missing = await client.get(f"{ORGANIZATIONS}/{uuid.uuid4()}", headers=team.owner.headers)
     assert_problem(missing, 404, "not_found")
     # Ids are opaque to clients: one that can't exist is not found, like one that doesn't.
-    for malformed in ("not-a-uuid", "1", "%00"):
+    for malformed in ("not-a-uuid", "1"):
         answer = await client.get(f"{ORGANIZATIONS}/{malformed}", headers=team.owner.headers)
         assert_problem(answer, 404, "not_found")
+    # A NUL character is refused wherever it appears, before any lookup.
+    nul = await client.get(f"{ORGANIZATIONS}/%00", headers=team.owner.headers)
+    assert_problem(nul, 422, "validation_error")
 
 
 async def test_deleting_an_organization_deletes_everything_in_it(
