@@ -74,7 +74,13 @@ MUTATIONS = (
         name="stripe-signature-digest",
         guarantee="a webhook not signed with the endpoint's secret is refused",
         path="src/t21/billing/stripe_gateway.py",
-        edits=(("found |= hmac.compare_digest(expected, signature)", "found = True"),),
+        edits=(
+            (
+                "found |= hmac.compare_digest("
+                'expected.encode(), signature.encode("utf-8", "replace"))',
+                "found = True",
+            ),
+        ),
         tests=(
             "tests/billing/test_subscriptions.py::test_a_signature_with_another_secret_is_refused",
             "tests/billing/test_subscriptions.py::test_a_body_changed_after_signing_is_refused",
