@@ -25,10 +25,12 @@ PUBLISH_SCOPE = "w_organization_social"
 READ_SCOPE = "r_organization_social"
 ADMIN_SCOPE = "rw_organization_admin"
 ORGANIZATION_PREFIX = "urn:li:organization:"
-# Page roles that may post as the page (posts-api permissions table); only ADMINISTRATOR may
-# read the share statistics (share-statistics permissions table).
+# Page roles that may post as the page: ADMINISTRATOR, DIRECT_SPONSORED_CONTENT_POSTER,
+# RECRUITING_POSTER (Share API permissions table) and CONTENT_ADMINISTRATOR (organization access
+# control roles); only ADMINISTRATOR reads the share statistics (share-statistics page).
 POSTING_ROLES = frozenset(
     {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
+    | {"RECRUITING_POSTER"}
 )
 STATISTICS_ROLE = "ADMINISTRATOR"
 ACL_PAGE = 100

@@ -29,7 +29,8 @@ ACL_SCOPES = ("rw_organization_admin", "r_organization_admin")
 ADMIN_SCOPE = "rw_organization_admin"
 ROLES = frozenset(
     {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
-    | {"RECRUITING_POSTER", "LEAD_GEN_FORMS_MANAGER", "ANALYST", "CURATOR"}
+    | {"RECRUITING_POSTER", "LEAD_GEN_FORMS_MANAGER", "LEAD_CAPTURE_ADMINISTRATOR"}
+    | {"ANALYST", "CURATOR"}
 )
 PAGING = {"start": 0, "count": 10, "links": []}
 POST_URN = re.compile(r"urn:li:(?:share|ugcPost):\d+")

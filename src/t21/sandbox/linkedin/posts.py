@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from t21.sandbox.linkedin.state import Asset, LinkedInState, Post
+from t21.sandbox.linkedin.state import READING_ROLES, Asset, LinkedInState, Post
 from t21.sandbox.linkedin.wire import (
     access_denied,
     bad_request,
@@ -155,7 +155,7 @@ def post_routes(state: LinkedInState) -> list[Route]:
         organization = state.organization_of(author)
         if organization is not None:
             role = organization.role_of(state.member.urn)
-            readable = "r_organization_social" in token.scopes and role is not None
+            readable = "r_organization_social" in token.scopes and role in READING_ROLES
         else:
             readable = author == state.member.urn and "r_member_social" in token.scopes
         if not readable:

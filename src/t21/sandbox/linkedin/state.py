@@ -38,9 +38,17 @@ class LinkedInMember:
         return f"urn:li:person:{self.sub}"
 
 
-# Page roles that may post as the page (w_organization_social's restriction):
-# learn.microsoft.com/linkedin/marketing/community-management/shares/posts-api, permissions.
+# Page roles that may post as the page (w_organization_social) and read its posts
+# (r_organization_social): the Share API's permissions table lists ADMINISTRATOR,
+# DIRECT_SPONSORED_CONTENT_POSTER, RECRUITING_POSTER for posting and the first two for reading
+# (learn.microsoft.com/linkedin/marketing/integrations/community-management/shares/share-api);
+# CONTENT_ADMINISTRATOR "create[s] and manage[s] Page content" (…/organizations/
+# organization-access-control-by-role).
 POSTING_ROLES = frozenset(
+    {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
+    | {"RECRUITING_POSTER"}
+)
+READING_ROLES = frozenset(
     {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
 )
 
