@@ -185,6 +185,10 @@ async def test_publish_text_as_the_page_and_read_it_back(
     assert published.external_id == post["id"]
     [recent] = await pages.find_recent(page, since=since)
     assert (recent.external_id, recent.text) == (post["id"], "We're hiring (remote) #jobs")
+    assert published.permalink is not None
+    async with httpx.AsyncClient() as client:
+        shown = await client.get(published.permalink, timeout=10)
+    assert "Sandbox Company" in shown.text
 
 
 async def test_publish_an_image_uploaded_by_the_page(

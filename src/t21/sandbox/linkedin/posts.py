@@ -177,7 +177,9 @@ def post_routes(state: LinkedInState) -> list[Route]:
         post = state.posts.get(request.path_params["urn"])
         if post is None:
             return HTMLResponse("<h1>This post cannot be displayed</h1>", 404)
-        name, text = html.escape(state.member.name), html.escape(post.text)
+        page = state.organization_of(post.author)
+        shown = page.name if page is not None else state.member.name
+        name, text = html.escape(shown), html.escape(post.text)
         return HTMLResponse(f"<article><h1>{name}</h1><p>{text}</p></article>")
 
     async def member_analytics(request: Request) -> Response:
