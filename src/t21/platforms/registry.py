@@ -77,6 +77,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.facebook:create_facebook_app",
         "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
     ),
+    Network(
+        "linkedin_page",
+        "t21.platforms.linkedin_page:LinkedInPageProvider",
+        "t21.platforms.linkedin_page.settings:LinkedInPageSettings",
+        "t21.sandbox.linkedin_page:create_linkedin_page_app",
+        "LinkedIn Pages: organization ACLs, page posts and share statistics (/linkedin_page/rest)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 

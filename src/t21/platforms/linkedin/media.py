@@ -20,12 +20,14 @@ PUBLISH_SCOPE = "w_member_social"
 IMAGE_SETTLE_POLLS = 5
 
 
-async def upload_image(api: LinkedInClient, item: MediaItem) -> str:
-    """The image's URN once its bytes are uploaded (processing may still be running)."""
+async def upload_image(api: LinkedInClient, item: MediaItem, scope: str = PUBLISH_SCOPE) -> str:
+    """The image's URN once its bytes are uploaded (processing may still be running), owned
+    by the credentials' account (a member, or a page posting with `scope`
+    w_organization_social)."""
     value = await api.value(
         "POST",
         "/rest/images?action=initializeUpload",
-        scope=PUBLISH_SCOPE,
+        scope=scope,
         json={"initializeUploadRequest": {"owner": api.credentials.external_id}},
     )
     upload_url, urn = value.get("uploadUrl"), value.get("image")
@@ -35,7 +37,7 @@ async def upload_image(api: LinkedInClient, item: MediaItem) -> str:
     await api.send(
         "PUT",
         upload_url,
-        scope=PUBLISH_SCOPE,
+        scope=scope,
         versioned=False,
         content=data,
         headers={"Content-Type": item.content_type},
@@ -59,12 +61,12 @@ def _instructions(value: dict[str, Any]) -> list[tuple[str, int, int]]:
     return parts
 
 
-async def upload_video(api: LinkedInClient, item: MediaItem) -> str:
+async def upload_video(api: LinkedInClient, item: MediaItem, scope: str = PUBLISH_SCOPE) -> str:
     """The video's URN once every part is uploaded and the upload finalized."""
     value = await api.value(
         "POST",
         "/rest/videos?action=initializeUpload",
-        scope=PUBLISH_SCOPE,
+        scope=scope,
         json={
             "initializeUploadRequest": {
                 "owner": api.credentials.external_id,
@@ -83,7 +85,7 @@ async def upload_video(api: LinkedInClient, item: MediaItem) -> str:
         response = await api.send(
             "PUT",
             url,
-            scope=PUBLISH_SCOPE,
+            scope=scope,
             versioned=False,
             content=data,
             headers={"Content-Type": "application/octet-stream"},
@@ -95,7 +97,7 @@ async def upload_video(api: LinkedInClient, item: MediaItem) -> str:
     await api.send(
         "POST",
         "/rest/videos?action=finalizeUpload",
-        scope=PUBLISH_SCOPE,
+        scope=scope,
         json={
             "finalizeUploadRequest": {
                 "video": urn,
@@ -107,7 +109,9 @@ async def upload_video(api: LinkedInClient, item: MediaItem) -> str:
     return urn
 
 
-async def await_available(api: LinkedInClient, resource: str, urns: list[str]) -> None:
+async def await_available(
+    api: LinkedInClient, resource: str, urns: list[str], scope: str = PUBLISH_SCOPE
+) -> None:
     """Poll `/rest/{resource}/{urn}` until every URN is AVAILABLE.
 
     PROCESSING_FAILED is Permanent (the file itself is refused); still processing after the
@@ -124,7 +128,7 @@ async def await_available(api: LinkedInClient, resource: str, urns: list[str]) -
             response = await api.send(
                 "GET",
                 f"/rest/{resource}/{quote(urn, safe='')}",
-                scope=PUBLISH_SCOPE,
+                scope=scope,
                 allow=(403,) if resource == "images" else (),
             )
             if response.status_code == 403:

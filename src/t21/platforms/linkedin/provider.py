@@ -151,6 +151,8 @@ class LinkedInProvider:
         ),
     )
     options: ClassVar[type[BaseModel]] = LinkedInOptions
+    # The scope posting and uploading need (a page posts with w_organization_social).
+    publish_scope: ClassVar[str] = PUBLISH_SCOPE
     # About 150 posts a day per member; the day resets at 00:00 UTC [docs rate limits].
     publish_budget: ClassVar[Budget | None] = Budget(150, timedelta(hours=24))
     writing: ClassVar[Writing] = Writing(
@@ -271,7 +273,7 @@ class LinkedInProvider:
         return self.limits
 
     def check(self, request: PublishRequest) -> None:
-        parse_options(LinkedInOptions, request.options, "LinkedIn")
+        parse_options(self.options, request.options, self.display_name)
         images = [item for item in request.media if item.kind is MediaKind.IMAGE]
         videos = [item for item in request.media if item.kind is MediaKind.VIDEO]
         if videos and (images or len(videos) > 1):
@@ -302,7 +304,7 @@ class LinkedInProvider:
             if content is not None:
                 body["content"] = content
             response = await api.send(
-                "POST", "/rest/posts", scope=PUBLISH_SCOPE, publishing=True, json=body
+                "POST", "/rest/posts", scope=self.publish_scope, publishing=True, json=body
             )
         urn = response.headers.get("x-restli-id")
         if not urn:
@@ -313,13 +315,13 @@ class LinkedInProvider:
         self, api: LinkedInClient, images: list[MediaItem], videos: list[MediaItem]
     ) -> dict[str, Any] | None:
         if videos:
-            urn = await upload_video(api, videos[0])
-            await await_available(api, "videos", [urn])
+            urn = await upload_video(api, videos[0], self.publish_scope)
+            await await_available(api, "videos", [urn], self.publish_scope)
             return {"media": {"id": urn}}
         if not images:
             return None
-        urns = [await upload_image(api, item) for item in images]
-        await await_available(api, "images", urns)
+        urns = [await upload_image(api, item, self.publish_scope) for item in images]
+        await await_available(api, "images", urns, self.publish_scope)
         entries = [_image_entry(urn, item) for urn, item in zip(urns, images, strict=True)]
         if len(entries) == 1:
             return {"media": entries[0]}

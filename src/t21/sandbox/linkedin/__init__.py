@@ -19,6 +19,11 @@ codes and error envelopes so T21's adapter runs against it unchanged:
   `image_settle_s` after upload); a file that isn't what it claims ends PROCESSING_FAILED.
 - `memberCreatorPostAnalytics` answers no element until `/_control/analytics` gives a post
   numbers. Legacy `/v2/assets`, `/v2/ugcPosts` and `/v2/organizationalEntityShareStatistics`.
+- Pages (`organizations`): the member's roles (`/rest/organizationAcls?q=roleAssignee`), a
+  page (`/rest/organizations/{id}`), its share statistics; posting or uploading as a page needs
+  w_organization_social and a posting role on it, reading its posts r_organization_social.
+  `POST /_control/organizations` `{id, name?, vanity_name?, role?}` adds a page or changes
+  the member's role (null: none).
 
 `/_control` adds to the shared routes (`t21.sandbox.platform`): `GET|POST /settings`
 (partner_mode, daily_post_limit, image_status_forbidden, processing_polls, image_settle_s,
@@ -40,6 +45,7 @@ from starlette.routing import Route
 
 from t21.sandbox.linkedin.auth import auth_routes
 from t21.sandbox.linkedin.media import media_routes
+from t21.sandbox.linkedin.organizations import organization_routes
 from t21.sandbox.linkedin.posts import QUERY_TYPES, post_routes
 from t21.sandbox.linkedin.state import LinkedInMember, LinkedInState
 from t21.sandbox.linkedin.wire import Refusal, refusal_response
@@ -114,6 +120,7 @@ def create_linkedin_app(state: LinkedInState | None = None) -> Starlette:
             *auth_routes(state),
             *media_routes(state),
             *post_routes(state),
+            *organization_routes(state),
             *_control_extras(state),
             *control_routes(state),
         ],

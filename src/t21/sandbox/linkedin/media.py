@@ -29,7 +29,9 @@ from t21.sandbox.oauth import base_url
 
 MAX_VIDEO_BYTES = 500 * 1024 * 1024
 UPLOAD_URL_TTL_MS = 86_400_000
-PUBLISH_SCOPE = "w_member_social"
+# A member posts with w_member_social, a page admin for the page with w_organization_social;
+# which one the owner needs is checked by `check_owner`.
+PUBLISH_SCOPE = ("w_member_social", "w_organization_social")
 
 
 def media_routes(state: LinkedInState) -> list[Route]:
@@ -57,7 +59,7 @@ def media_routes(state: LinkedInState) -> list[Route]:
         if request.query_params.get("action") != "initializeUpload":
             raise bad_request("Unsupported action.")
         init = section(await json_of(request), "initializeUploadRequest")
-        owner = state.check_owner(init.get("owner"))
+        owner = state.check_owner(init.get("owner"), request)
         asset = Asset(f"urn:li:image:D4E10AQ{state.new_id()}", "image", owner)
         url = new_upload(request, asset)
         return JSONResponse(
@@ -66,7 +68,7 @@ def media_routes(state: LinkedInState) -> list[Route]:
 
     async def initialize_video(request: Request) -> Response:
         init = section(await json_of(request), "initializeUploadRequest")
-        owner = state.check_owner(init.get("owner"))
+        owner = state.check_owner(init.get("owner"), request)
         size = init.get("fileSizeBytes")
         if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_VIDEO_BYTES:
             raise bad_request(
@@ -173,7 +175,7 @@ def media_routes(state: LinkedInState) -> list[Route]:
         if request.query_params.get("action") != "registerUpload":
             raise bad_request("Unsupported action.")
         register = section(await json_of(request), "registerUploadRequest")
-        owner = state.check_owner(register.get("owner"))
+        owner = state.check_owner(register.get("owner"), request)
         asset = Asset(f"urn:li:digitalmediaAsset:C5522AQ{state.new_id()}", "asset", owner)
         asset.video = any("video" in str(recipe) for recipe in register.get("recipes") or [])
         url = new_upload(request, asset)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from t21.sandbox.linkedin.state import Asset, LinkedInState, Post
+from t21.sandbox.linkedin.state import READING_ROLES, Asset, LinkedInState, Post
 from t21.sandbox.linkedin.wire import (
     access_denied,
     bad_request,
@@ -25,6 +25,8 @@ from t21.sandbox.linkedin.wire import (
 )
 
 MAX_COMMENTARY = 3000
+PUBLISH_SCOPES = ("w_member_social", "w_organization_social")
+READ_SCOPES = ("r_member_social", "r_organization_social")
 MAX_MULTI_IMAGES = 20
 VISIBILITIES = frozenset({"PUBLIC", "CONNECTIONS", "LOGGED_IN"})
 QUERY_TYPES = ("IMPRESSION", "MEMBERS_REACHED", "RESHARE", "REACTION", "COMMENT")
@@ -51,24 +53,24 @@ def check_text(text: str, raw: str) -> None:
 
 
 def post_routes(state: LinkedInState) -> list[Route]:
-    def usable_media(urn: Any, kinds: tuple[str, ...]) -> Asset:
+    def usable_media(urn: Any, kinds: tuple[str, ...], author: str) -> Asset:
         asset = state.assets.get(urn) if isinstance(urn, str) else None
         if asset is None or asset.kind not in kinds:
             raise unprocessable(f"/content: media {urn} does not exist or can't be used here")
-        if asset.owner != state.member.urn:
+        if asset.owner != author:
             raise access_denied(f"Not enough permissions to use {urn}")
         state.settle(asset)
         if asset.status != "AVAILABLE":
             raise unprocessable(f"/content: media {urn} is {asset.status}, not AVAILABLE")
         return asset
 
-    def content_media(content: Any) -> tuple[str, list[Asset]]:
+    def content_media(content: Any, author: str) -> tuple[str, list[Asset]]:
         if content is None:
             return "text", []
         if not isinstance(content, dict) or len(content) != 1:
             raise unprocessable("/content must hold exactly one of media, multiImage, article")
         if "media" in content:
-            asset = usable_media(section(content, "media").get("id"), ("image", "video"))
+            asset = usable_media(section(content, "media").get("id"), ("image", "video"), author)
             return asset.kind, [asset]
         if "multiImage" in content:
             entries = section(content, "multiImage").get("images") or []
@@ -77,7 +79,8 @@ def post_routes(state: LinkedInState) -> list[Route]:
                     f"/content/multiImage/images: {len(entries)} images given; a multi-image "
                     f"post takes 2 to {MAX_MULTI_IMAGES}"
                 )
-            return "multi_image", [usable_media(entry.get("id"), ("image",)) for entry in entries]
+            images = [usable_media(entry.get("id"), ("image",), author) for entry in entries]
+            return "multi_image", images
         raise unprocessable(f"/content: {next(iter(content))} is not supported by this sandbox")
 
     def publish(post: Post, kind: str, assets: list[Asset], **recorded: Any) -> str:
@@ -105,17 +108,12 @@ def post_routes(state: LinkedInState) -> list[Route]:
         )
         return post.urn
 
-    def check_author(author: Any) -> str:
-        if author != state.member.urn:
-            raise access_denied(f"Not enough permissions to post as {author}")
-        return str(author)
-
     async def create_post(request: Request) -> Response:
-        state.rest(request, "w_member_social", "partnerApiPostsExternal.CREATE.20260101")
+        state.rest(request, PUBLISH_SCOPES, "partnerApiPostsExternal.CREATE.20260101")
         state.take_quota()
         body = await json_of(request)
         state.received_send(account=str(body.get("author")), text=body.get("commentary"))
-        author = check_author(body.get("author"))
+        author = state.check_owner(body.get("author"), request)
         if body.get("lifecycleState") != "PUBLISHED":
             raise unprocessable("/lifecycleState: only PUBLISHED is supported by this sandbox")
         visibility = body.get("visibility")
@@ -128,7 +126,7 @@ def post_routes(state: LinkedInState) -> list[Route]:
             raise unprocessable("/commentary must be a string")
         text = render_little(raw)
         check_text(text, raw)
-        kind, assets = content_media(body.get("content"))
+        kind, assets = content_media(body.get("content"), author)
         if not text and not assets:
             raise unprocessable("/commentary is required for a post without content")
         post = Post(
@@ -146,20 +144,28 @@ def post_routes(state: LinkedInState) -> list[Route]:
 
     async def find_posts(request: Request) -> Response:
         # Reading a member's posts needs r_member_social, a restricted permission (the posting
-        # scope w_member_social doesn't read): learn.microsoft.com/linkedin/marketing/
-        # community-management/shares/posts-api, permissions table.
-        state.rest(request, "r_member_social", "partnerApiPostsExternal.FINDER-author.20260101")
+        # scope w_member_social doesn't read); a page's need r_organization_social and a role on
+        # the page: learn.microsoft.com/linkedin/marketing/community-management/shares/
+        # posts-api, permissions table.
+        token = state.rest(request, READ_SCOPES, "partnerApiPostsExternal.FINDER-author.20260101")
         query = request.query_params
         if query.get("q") != "author":
             raise bad_request("Unsupported finder: use q=author.")
-        if query.get("author") != state.member.urn:
+        author = query.get("author") or ""
+        organization = state.organization_of(author)
+        if organization is not None:
+            role = organization.role_of(state.member.urn)
+            readable = "r_organization_social" in token.scopes and role in READING_ROLES
+        else:
+            readable = author == state.member.urn and "r_member_social" in token.scopes
+        if not readable:
             raise access_denied("Not enough permissions to read the posts of this author")
         try:
             start, count = int(query.get("start", 0)), min(int(query.get("count", 10)), 100)
         except ValueError:
             raise bad_request("start and count must be integers.") from None
         mine = sorted(
-            (post for post in state.posts.values() if post.author == state.member.urn),
+            (post for post in state.posts.values() if post.author == author),
             key=lambda post: (post.created_ms, post.urn),
             reverse=True,
         )
@@ -171,7 +177,9 @@ def post_routes(state: LinkedInState) -> list[Route]:
         post = state.posts.get(request.path_params["urn"])
         if post is None:
             return HTMLResponse("<h1>This post cannot be displayed</h1>", 404)
-        name, text = html.escape(state.member.name), html.escape(post.text)
+        page = state.organization_of(post.author)
+        shown = page.name if page is not None else state.member.name
+        name, text = html.escape(shown), html.escape(post.text)
         return HTMLResponse(f"<article><h1>{name}</h1><p>{text}</p></article>")
 
     async def member_analytics(request: Request) -> Response:
@@ -208,40 +216,12 @@ def post_routes(state: LinkedInState) -> list[Route]:
             )  # fmt: skip
         return JSONResponse({"paging": PAGING, "elements": elements})
 
-    async def organization_statistics(request: Request) -> Response:
-        state.authenticate(request, "rw_organization_admin", "organizationalEntityShareStatistics")
-        query = request.query_params
-        organization = f"urn:li:organization:{state.member.organization_id}"
-        if query.get("q") != "organizationalEntity":
-            raise bad_request("Unsupported finder: use q=organizationalEntity.")
-        if query.get("organizationalEntity") != organization:
-            raise access_denied("Not enough permissions to access this organization")
-        listed = unquote(query.get("shares") or query.get("ugcPosts") or "")
-        elements = []
-        for urn in re.findall(r"urn:li:(?:share|ugcPost):\d+", listed):
-            numbers = state.analytics.get(urn, {})
-            statistics = {
-                "impressionCount": numbers.get("IMPRESSION", 0),
-                "uniqueImpressionsCount": numbers.get("MEMBERS_REACHED", 0),
-                "likeCount": numbers.get("REACTION", 0),
-                "commentCount": numbers.get("COMMENT", 0),
-                "shareCount": numbers.get("RESHARE", 0),
-                "clickCount": 0,
-                "engagement": 0.0,
-            }
-            kind = "ugcPost" if ":ugcPost:" in urn else "share"
-            elements.append(
-                {"organizationalEntity": organization, kind: urn,
-                 "totalShareStatistics": statistics}
-            )  # fmt: skip
-        return JSONResponse({"paging": PAGING, "elements": elements})
-
     async def ugc_post(request: Request) -> Response:
         """Legacy ugcPosts: plain-text commentary, media from `/v2/assets`."""
-        state.authenticate(request, "w_member_social", "ugcPosts.CREATE")
+        state.authenticate(request, PUBLISH_SCOPES, "ugcPosts.CREATE")
         state.take_quota()
         body = await json_of(request)
-        author = check_author(body.get("author"))
+        author = state.check_owner(body.get("author"), request)
         share = section(section(body, "specificContent"), "com.linkedin.ugc.ShareContent")
         text = section(share, "shareCommentary").get("text", "")
         if not isinstance(text, str):
@@ -254,7 +234,7 @@ def post_routes(state: LinkedInState) -> list[Route]:
         ):
             raise unprocessable("/specificContent/.../shareMediaCategory doesn't match the media")
         uploaded = [] if category == "ARTICLE" else entries
-        assets = [usable_media(entry.get("media"), ("asset",)) for entry in uploaded]
+        assets = [usable_media(entry.get("media"), ("asset",), author) for entry in uploaded]
         visibility = section(body, "visibility").get("com.linkedin.ugc.MemberNetworkVisibility")
         post = Post("", author, text, text, str(visibility), None, [a.urn for a in assets])
         urn = publish(post, category.lower(), assets, legacy=True)
@@ -265,6 +245,5 @@ def post_routes(state: LinkedInState) -> list[Route]:
         Route("/rest/posts", find_posts, methods=["GET"]),
         Route("/feed/update/{urn}", permalink, methods=["GET"]),
         Route("/rest/memberCreatorPostAnalytics", member_analytics, methods=["GET"]),
-        Route("/v2/organizationalEntityShareStatistics", organization_statistics),
         Route("/v2/ugcPosts", ugc_post, methods=["POST"]),
     ]

@@ -38,6 +38,45 @@ class LinkedInMember:
         return f"urn:li:person:{self.sub}"
 
 
+# Page roles that may post as the page (w_organization_social) and read its posts
+# (r_organization_social): the Share API's permissions table lists ADMINISTRATOR,
+# DIRECT_SPONSORED_CONTENT_POSTER, RECRUITING_POSTER for posting and the first two for reading
+# (learn.microsoft.com/linkedin/marketing/integrations/community-management/shares/share-api);
+# CONTENT_ADMINISTRATOR "create[s] and manage[s] Page content" (…/organizations/
+# organization-access-control-by-role).
+POSTING_ROLES = frozenset(
+    {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
+    | {"RECRUITING_POSTER"}
+)
+READING_ROLES = frozenset(
+    {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
+)
+
+
+@dataclass
+class Organization:
+    """A LinkedIn page, and the roles members hold on it (all APPROVED)."""
+
+    id: str
+    name: str
+    vanity_name: str
+    roles: dict[str, str] = field(default_factory=dict)  # member URN → role
+
+    @property
+    def urn(self) -> str:
+        return f"urn:li:organization:{self.id}"
+
+    def role_of(self, member_urn: str) -> str | None:
+        return self.roles.get(member_urn)
+
+
+def _organizations() -> dict[str, Organization]:
+    # The member administers one page; it is the page of LinkedIn's own examples.
+    page = Organization("2414183", "Sandbox Company", "sandbox-company")
+    page.roles[LinkedInMember().urn] = "ADMINISTRATOR"
+    return {page.id: page}
+
+
 @dataclass
 class Code:
     client_id: str
@@ -117,6 +156,8 @@ class LinkedInState(NetworkState):
     # LinkedIn using OpenID Connect", "Share on LinkedIn"). Community Management API adds
     # r_member_postAnalytics and the organization scopes; r_member_social is restricted.
     app_scopes: frozenset[str] = SELF_SERVE_SCOPES
+    # What `app_scopes` returns to on reset (the pages fake's app has Community Management).
+    default_app_scopes: frozenset[str] = SELF_SERVE_SCOPES
     # Refresh tokens are only for approved partners; on here so the refresh path is exercised.
     partner_mode: bool = True
     daily_post_limit: int = 150  # per member per UTC day (Ayrshare's figure)
@@ -132,6 +173,7 @@ class LinkedInState(NetworkState):
     posts: dict[str, Post] = field(default_factory=dict)
     daily_posts: dict[str, int] = field(default_factory=dict)  # UTC date → posts
     analytics: dict[str, dict[str, int]] = field(default_factory=dict)
+    organizations: dict[str, Organization] = field(default_factory=_organizations)
     next_id: int = 7_310_000_000_000_000_000
 
     def new_id(self) -> int:
@@ -140,14 +182,18 @@ class LinkedInState(NetworkState):
 
     def reset(self) -> None:
         super().reset()
-        fresh = LinkedInState()
+        scopes = self.default_app_scopes
+        fresh = LinkedInState(app_scopes=scopes, default_app_scopes=scopes)
         for name in LinkedInState.__dataclass_fields__:
             if name not in NetworkState.__dataclass_fields__:
                 setattr(self, name, getattr(fresh, name))
 
     # --- what every call goes through ----------------------------------------------------
 
-    def authenticate(self, request: Request, scope: str | None, resource: str) -> IssuedToken:
+    def authenticate(
+        self, request: Request, scope: str | tuple[str, ...] | None, resource: str
+    ) -> IssuedToken:
+        """The request's live access token holding `scope` (any one of a tuple)."""
         value = bearer(request)
         token = self.tokens.get(value) if value else None
         if token is None or token.kind != "access":
@@ -159,11 +205,14 @@ class LinkedInState(NetworkState):
             # The serviceErrorCode of EXPIRED_ACCESS_TOKEN is unconfirmed; 65602 is a guess.
             message = "The token used in the request has expired"
             raise refusal(401, message, "EXPIRED_ACCESS_TOKEN", 65602)
-        if scope is not None and scope not in token.scopes:
+        wanted = (scope,) if isinstance(scope, str) else scope
+        if wanted is not None and not token.scopes & set(wanted):
             raise access_denied(f"Not enough permissions to access: {resource}")
         return token
 
-    def rest(self, request: Request, scope: str | None, resource: str) -> IssuedToken:
+    def rest(
+        self, request: Request, scope: str | tuple[str, ...] | None, resource: str
+    ) -> IssuedToken:
         """A versioned `/rest/*` call: the version headers first, as LinkedIn's gateway does."""
         version = request.headers.get("linkedin-version")
         if not version:
@@ -182,14 +231,38 @@ class LinkedInState(NetworkState):
             raise bad_request("X-Restli-Protocol-Version 2.0.0 is required for this resource.")
         return self.authenticate(request, scope, resource)
 
-    def check_owner(self, owner: Any) -> str:
-        if owner != self.member.urn:
+    def organization_of(self, urn: Any) -> Organization | None:
+        """The page `urn` names, if it is one LinkedIn knows."""
+        if not isinstance(urn, str) or not urn.startswith("urn:li:organization:"):
+            return None
+        return self.organizations.get(urn.removeprefix("urn:li:organization:"))
+
+    def check_owner(self, owner: Any, request: Request) -> str:
+        """`owner` (a post's author, an upload's owner) if the caller may act as it: the member
+        itself with w_member_social, or a page on which the member holds a posting role with
+        w_organization_social."""
+        token = self.authenticate(request, None, "owner")
+        organization = self.organization_of(owner)
+        if organization is not None:
+            allowed = "w_organization_social" in token.scopes and (
+                organization.role_of(self.member.urn) in POSTING_ROLES
+            )
+        else:
+            allowed = owner == self.member.urn and "w_member_social" in token.scopes
+        if not allowed:
             raise access_denied(f"Not enough permissions to act for {owner}")
         return str(owner)
 
     def owned_asset(self, urn: str, kinds: tuple[str, ...]) -> Asset:
         asset = self.assets.get(urn)
-        if asset is None or asset.kind not in kinds or asset.owner != self.member.urn:
+        mine = asset is not None and (
+            asset.owner == self.member.urn
+            or (
+                (org := self.organization_of(asset.owner)) is not None
+                and org.role_of(self.member.urn) in POSTING_ROLES
+            )
+        )
+        if asset is None or asset.kind not in kinds or not mine:
             raise refusal(404, f"{urn} does not exist", "NOT_FOUND")
         return asset
 
