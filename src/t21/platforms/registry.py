@@ -77,6 +77,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.facebook:create_facebook_app",
         "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
     ),
+    Network(
+        "threads",
+        "t21.platforms.threads:ThreadsProvider",
+        "t21.platforms.threads.settings:ThreadsSettings",
+        "t21.sandbox.threads:create_threads_app",
+        "Threads OAuth and Threads API publishing (/threads/v1.0/{user}/threads)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 
