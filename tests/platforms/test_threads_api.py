@@ -4,6 +4,12 @@ options), and text and image posts go out once."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
+from t21.core import clock
+from t21.core.uow import session_scope
+from t21.posts.models import PostTarget
 from tests.core.test_http import assert_problem
 from tests.posts.conftest import jpeg
 from tests.publishing.conftest import (  # noqa: F401  (fixtures)
@@ -71,3 +77,50 @@ async def test_options_threads_does_not_know_are_refused(engine: Engine) -> None
         [problem] = body["errors"]
         assert problem["rule"] == "invalid_options"
         assert problem["loc"] == ["body", "targets", 0, "options"]
+
+
+def containers_created(desk: Engine) -> int:
+    seen = desk.world.control("threads", "GET", "/requests")["requests"]
+    return sum(1 for r in seen if r["method"] == "POST" and r["path"].endswith("/threads"))
+
+
+async def target_row(desk: Engine, target_id: str) -> PostTarget:
+    async with session_scope(desk.world.runtime) as session:
+        target = await session.get(PostTarget, uuid.UUID(target_id))
+        assert target is not None
+        return target
+
+
+async def test_media_still_processing_waits_in_the_database_with_its_container(
+    public_engine: Engine,  # noqa: F811
+) -> None:
+    public_engine.world.control("threads", "POST", "/config", {"processing_polls": 2})
+    photo = await public_engine.upload(jpeg(1080, 1080))
+    post = await public_engine.publish_now("threads", content="Slow light", media_ids=[photo])
+
+    await public_engine.tick()
+    [target] = (await public_engine.read(post["id"]))["targets"]
+    assert target["status"] == "retrying", target
+    row = await target_row(public_engine, target["id"])
+    assert row.lease_expires_at is None
+    assert row.due_at is not None
+    assert row.progress is not None
+    container = row.progress["state"]["container"]
+    assert container
+    assert row.attempts == 0
+    assert row.last_error_code == "in_progress"
+
+    later = clock.now()
+    for _ in range(10):
+        later += timedelta(seconds=30)
+        with clock.frozen(later):
+            await public_engine.tick()
+        if (await public_engine.read(post["id"]))["targets"][0]["status"] == "published":
+            break
+    [target] = (await public_engine.read(post["id"]))["targets"]
+    assert target["status"] == "published", target
+    [record] = public_engine.published_at_network("threads")
+    assert record["container_id"] == container
+    assert containers_created(public_engine) == 1
+    done = await target_row(public_engine, target["id"])
+    assert (done.progress, done.attempts, done.last_error_code) == (None, 1, None)

@@ -14,7 +14,8 @@ Sources: https://developers.facebook.com/docs/threads/get-started/get-access-tok
 https://developers.facebook.com/docs/threads/get-started/long-lived-tokens/,
 https://developers.facebook.com/documentation/threads/get-started (permissions),
 https://developers.facebook.com/documentation/threads/insights.md (media metrics),
-https://developers.facebook.com/docs/threads/threads-media (`/me/threads`, fields),
+https://developers.facebook.com/documentation/threads/reference/user (`/{user}/threads`: fields,
+`since`, `limit`),
 https://developers.facebook.com/docs/threads/overview/ (graph.threads.net, quotas).
 """
 

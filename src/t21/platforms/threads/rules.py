@@ -1,7 +1,11 @@
 """What Threads accepts: its limits and T21's per-post options.
 
 Sources: https://developers.facebook.com/documentation/threads/posts (500-character text,
-"Emojis are counted as the number of UTF-8 bytes", carousels of 2–20 items, `reply_control`),
+"Emojis are counted as the number of UTF-8 bytes"; carousels of 2–20 items per its Carousel
+Posts section, as PLATFORMS.md §9 read it and https://docs.postsyncer.com/platforms/threads and
+https://ayrshare.com/docs/apis/post/social-networks/threads restate it),
+https://developers.facebook.com/docs/threads/reply-management (`reply_control`: everyone,
+accounts_you_follow, mentioned_only, parent_post_author_only, followers_only),
 https://developers.facebook.com/docs/threads/overview/ (250 API posts per 24 h moving window),
 media specifications as Meta's Threads media guide lists them (restated by
 https://ayrshare.com/docs/media-guidelines/threads): images JPEG/PNG ≤ 8 MB, aspect ≤ 10:1;

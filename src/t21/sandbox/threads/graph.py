@@ -411,6 +411,7 @@ class GraphApi:
         container.published_id = post.id
         self.state.record_publication(
             id=post.id,
+            container_id=container.id,
             account=account.user_id,
             media_type=post.media_type,
             text=post.text,
