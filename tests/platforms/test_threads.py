@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from t21.core import clock
-from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
 from t21.platforms import registry
 from t21.platforms.base import (
     Continuing,
@@ -347,13 +347,13 @@ async def test_find_recent_and_metrics_read_the_users_threads(fake: FakeNetwork)
     assert numbers["1792999"] is None
 
 
-async def test_metrics_without_the_insights_permission_ask_to_connect_again(
+async def test_metrics_without_the_insights_permission_are_not_permitted_posting_still_works(
     fake: FakeNetwork,
 ) -> None:
     control(fake, "/config", {"withheld_scopes": ["threads_manage_insights"]})
     threads, account = await connected(fake)
     done = await publish(threads, account, post("No numbers"))
-    with pytest.raises(ReauthRequired) as refused:
+    with pytest.raises(NotPermitted, match="threads_manage_insights") as refused:
         await threads.metrics(account, [done.external_id])
     assert refused.value.code == "permission_missing"
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from t21.core import clock
 from t21.core.logging import get_logger
-from t21.core.outside import Permanent, ReauthRequired, Retryable
+from t21.core.outside import NotPermitted, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Budget,
     Connection,
@@ -254,7 +254,16 @@ class ThreadsProvider:
             if error is not None and error.code == 100 and response.status_code < 500:
                 log.info("threads post has no insights", media_id=media_id)
                 return None
-            raise classify(response, redact=(token, self.config.client_secret))
+            failure = classify(response, redact=(token, self.config.client_secret))
+            if isinstance(failure, ReauthRequired) and failure.code == "permission_missing":
+                # Insights alone are refused (threads_manage_insights not granted): posting
+                # still works, so the account keeps working and says why it has no numbers.
+                raise NotPermitted(
+                    "Threads: T21 may not read this account's insights; reconnect it and allow "
+                    "threads_manage_insights",
+                    code="permission_missing",
+                )
+            raise failure
         values = _metric_values(answer_object(response.status_code, json_body(response)))
         if not values:
             return None
