@@ -84,6 +84,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.linkedin_page:create_linkedin_page_app",
         "LinkedIn Pages: organization ACLs, page posts and share statistics (/linkedin_page/rest)",
     ),
+    Network(
+        "threads",
+        "t21.platforms.threads:ThreadsProvider",
+        "t21.platforms.threads.settings:ThreadsSettings",
+        "t21.sandbox.threads:create_threads_app",
+        "Threads OAuth and Threads API publishing (/threads/v1.0/{user}/threads)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 

@@ -1,0 +1,507 @@
+"""The fake's `graph.threads.net`: token exchange and refresh, `/me`, nodes, media containers,
+`threads_publish` under the moving 24 h quota, `threads_publishing_limit`, the user's threads
+and insights. Any `/vN.N/` prefix (or none) is accepted; parameters come from the query or a
+form body, never JSON, and the token from `access_token`, as the reference shows every call
+(https://developers.facebook.com/documentation/threads/posts,
+https://developers.facebook.com/documentation/threads/reference/user)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from t21.sandbox.oauth import base_url
+from t21.sandbox.platform import IssuedToken
+from t21.sandbox.threads.state import (
+    BASIC,
+    INSIGHTS,
+    LONG_TOKEN_TTL_S,
+    METRICS,
+    PUBLISH,
+    QUOTA_WINDOW_S,
+    Container,
+    GraphError,
+    Post,
+    ThreadsAccount,
+    ThreadsState,
+    default_values,
+    now,
+)
+
+VERSION = re.compile(r"v\d+\.\d+")
+MAX_TEXT = 500
+MAX_LINKS = 5
+MIN_CHILDREN, MAX_CHILDREN = 2, 20
+MAX_IMAGE_BYTES, MAX_VIDEO_BYTES = 8 * 1024 * 1024, 1024 * 1024 * 1024
+REPLY_CONTROLS = frozenset(
+    {"everyone", "accounts_you_follow", "mentioned_only", "parent_post_author_only",
+     "followers_only"}
+)  # fmt: skip
+MEDIA_TYPES = frozenset({"TEXT", "IMAGE", "VIDEO", "CAROUSEL"})
+PUBLIC_TYPES = {
+    "TEXT": "TEXT_POST",
+    "IMAGE": "IMAGE",
+    "VIDEO": "VIDEO",
+    "CAROUSEL": "CAROUSEL_ALBUM",
+}
+# Emoji as the fake recognises them: pictographic planes, dingbats, misc symbols, and the
+# joiners and selectors that build sequences.
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\u2600-\u27bf\u2300-\u23ff\u2b00-\u2bff\u200d\ufe0f\u20e3]"
+)
+_URL = re.compile(r"(?:https?://|www\.)[^\s]+", re.IGNORECASE)
+Params = dict[str, Any]
+
+
+def text_length(text: str) -> int:
+    """Threads' count: characters, each emoji as its UTF-8 bytes (the fake's own code)."""
+    emoji_bytes = sum(len(match.encode("utf-8")) for match in _EMOJI.findall(text))
+    return len(_EMOJI.sub("", text)) + emoji_bytes
+
+
+def graph_time(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def unsupported(method: str, node_id: str) -> GraphError:
+    return GraphError(
+        100,
+        f"Unsupported {method.lower()} request. Object with ID '{node_id}' does not exist, "
+        "cannot be loaded due to missing permissions, or does not support this operation.",
+        subcode=33,
+    )
+
+
+def pick(available: dict[str, Any], fields: Any, node_type: str) -> dict[str, Any]:
+    names = [name.strip() for name in str(fields or "id").split(",") if name.strip()]
+    for name in names:
+        if name not in available:
+            raise GraphError(
+                100, f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})"
+            )
+    return {"id": available["id"]} | {
+        name: available[name] for name in names if available[name] is not None
+    }
+
+
+async def request_params(request: Request) -> Params:
+    params: Params = dict(request.query_params)
+    if request.method != "POST":
+        return params
+    raw = await request.body()
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if raw and content_type == "application/json":
+        raise GraphError(100, "(#100) Parameters must be sent in the query string or as a form")
+    if raw:
+        params.update(parse_qsl(raw.decode("utf-8", errors="replace")))
+    return params
+
+
+def require(token: IssuedToken, scope: str) -> None:
+    if scope not in token.scopes:
+        raise GraphError(10, f"(#10) The user has not granted the {scope} permission")
+
+
+def _kind(head: bytes) -> str | None:
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[4:8] in (b"ftyp", b"moov", b"wide", b"mdat"):
+        return "video/mp4"
+    return None
+
+
+class GraphApi:
+    def __init__(self, state: ThreadsState) -> None:
+        self.state = state
+
+    async def handle(self, request: Request) -> Response:
+        segments = [part for part in request.path_params["rest"].split("/") if part]
+        if segments and VERSION.fullmatch(segments[0]):
+            segments = segments[1:]
+        try:
+            payload = await self.route(request, segments, await request_params(request))
+            status = 200
+        except GraphError as exc:
+            payload, status = exc.body(self.state.trace()), exc.status
+        return JSONResponse(payload, status_code=status)
+
+    async def route(self, request: Request, segments: list[str], params: Params) -> dict[str, Any]:
+        method = request.method
+        if segments == ["access_token"] and method == "GET":
+            return self.exchange(params)
+        if segments == ["refresh_access_token"] and method == "GET":
+            return self.refresh(params)
+        if not segments or len(segments) > 2:
+            raise unsupported(method, "/".join(segments))
+        token = self.caller(params)
+        if len(segments) == 1:
+            if method != "GET":
+                raise unsupported(method, segments[0])
+            return self.node(request, token, segments[0], params)
+        node, edge = segments
+        if edge == "threads" and method == "POST":
+            return await self.create(token, self.account(token, node, method), params)
+        if edge == "threads" and method == "GET":
+            return self.list_threads(request, token, self.account(token, node, method), params)
+        if edge == "threads_publish" and method == "POST":
+            return self.publish(token, self.account(token, node, method), params)
+        if edge == "threads_publishing_limit" and method == "GET":
+            return self.publishing_limit(token, self.account(token, node, method), params)
+        if edge == "insights" and method == "GET":
+            return self.insights(token, node, params)
+        raise unsupported(method, node)
+
+    # --- tokens ----------------------------------------------------------------------------
+
+    def caller(self, params: Params) -> IssuedToken:
+        value = params.get("access_token")
+        if not value:
+            raise GraphError(2500, "An active access token must be used to query information.")
+        token = self.state.tokens.get(str(value))
+        if token is None or token.kind != "access":
+            raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+        if token.revoked:
+            raise GraphError(
+                190, "Error validating access token: The user has not authorized application.",
+                subcode=458,
+            )  # fmt: skip
+        if not token.usable():
+            raise GraphError(
+                190, "Error validating access token: Session has expired.", subcode=463
+            )
+        return token
+
+    def exchange(self, params: Params) -> dict[str, Any]:
+        """`GET /access_token?grant_type=th_exchange_token&client_secret&access_token`."""
+        if params.get("grant_type") != "th_exchange_token":
+            raise GraphError(100, "(#100) grant_type must be th_exchange_token")
+        token = self.caller(params)
+        if self.state.clients.get(token.client_id) != params.get("client_secret"):
+            raise GraphError(101, "Error validating client secret.")
+        if token.value in self.state.long_lived:
+            raise GraphError(100, "(#100) The access token is already long-lived")
+        fresh = self.state.issue_token(token.account_id, token.client_id, token.scopes, long=True)
+        return {"access_token": fresh.value, "token_type": "bearer", "expires_in": LONG_TOKEN_TTL_S}
+
+    def refresh(self, params: Params) -> dict[str, Any]:
+        """`GET /refresh_access_token?grant_type=th_refresh_token&access_token` (a long-lived
+        token at least `refresh_min_age_s` old, not expired)."""
+        if params.get("grant_type") != "th_refresh_token":
+            raise GraphError(100, "(#100) grant_type must be th_refresh_token")
+        token = self.caller(params)
+        if token.value not in self.state.long_lived:
+            raise GraphError(100, "(#100) Only long-lived tokens can be refreshed")
+        if now() - token.issued_at < self.state.refresh_min_age_s:
+            raise GraphError(100, "(#100) The access token must be at least 24 hours old")
+        fresh = self.state.issue_token(token.account_id, token.client_id, token.scopes, long=True)
+        return {"access_token": fresh.value, "token_type": "bearer", "expires_in": LONG_TOKEN_TTL_S}
+
+    def account(self, token: IssuedToken, node_id: str, method: str) -> ThreadsAccount:
+        account = self.state.accounts[token.account_id]
+        if node_id in ("me", account.user_id):
+            return account
+        raise unsupported(method, node_id)
+
+    # --- nodes -----------------------------------------------------------------------------
+
+    def node(
+        self, request: Request, token: IssuedToken, node_id: str, params: Params
+    ) -> dict[str, Any]:
+        require(token, BASIC)
+        fields = params.get("fields")
+        if node_id == "me" or node_id in self.state.accounts:
+            account = self.account(token, node_id, "GET")
+            available = {
+                "id": account.user_id,
+                "username": account.username,
+                "name": account.name,
+                "threads_profile_picture_url": f"{base_url(request)}/profile_pictures/t21.png",
+                "threads_biography": "",
+            }
+            return pick(available, fields, "ThreadsUser")
+        container = self.state.containers.get(node_id)
+        if container is not None and container.owner == token.account_id:
+            return pick(self.container_fields(container), fields, "ThreadsMediaContainer")
+        post = self.state.posts.get(node_id)
+        if post is not None and post.owner == token.account_id:
+            return pick(self.post_fields(request, post), fields, "ThreadsMedia")
+        raise unsupported("GET", node_id)
+
+    def container_fields(self, container: Container) -> dict[str, Any]:
+        if container.published_id is not None:
+            status, error = "PUBLISHED", None
+        elif container.polls_left > 0:
+            container.polls_left -= 1
+            status, error = "IN_PROGRESS", None
+        elif now() - container.created_at > QUOTA_WINDOW_S:
+            status, error = "EXPIRED", None
+        else:
+            status, error = container.outcome, container.error
+        return {"id": container.id, "status": status, "error_message": error}
+
+    def post_fields(self, request: Request, post: Post) -> dict[str, Any]:
+        account = self.state.accounts[post.owner]
+        return {
+            "id": post.id,
+            "media_product_type": "THREADS",
+            "media_type": post.media_type,
+            "text": post.text,
+            "timestamp": graph_time(post.timestamp),
+            "permalink": f"{base_url(request)}/@{account.username}/post/{post.shortcode}",
+            "shortcode": post.shortcode,
+            "username": account.username,
+            "owner": {"id": account.user_id},
+            "is_quote_post": False,
+            "reply_audience": post.reply_control.upper(),
+        }
+
+    # --- containers ------------------------------------------------------------------------
+
+    async def create(
+        self, token: IssuedToken, account: ThreadsAccount, params: Params
+    ) -> dict[str, Any]:
+        require(token, BASIC)
+        require(token, PUBLISH)
+        media_type = str(params.get("media_type") or "").upper()
+        if media_type not in MEDIA_TYPES:
+            raise GraphError(
+                100, "(#100) Param media_type must be one of TEXT, IMAGE, VIDEO, CAROUSEL"
+            )
+        is_item = str(params.get("is_carousel_item", "false")).lower() == "true"
+        if is_item and media_type not in ("IMAGE", "VIDEO"):
+            raise GraphError(100, "(#100) Only IMAGE and VIDEO can be carousel items")
+        text = params.get("text")
+        if isinstance(text, str) and text:
+            if is_item:
+                raise GraphError(100, "(#100) Carousel items don't take text")
+            check_text(text)
+        elif media_type == "TEXT":
+            raise GraphError(100, "(#100) Param text is required for media_type=TEXT")
+        reply_control = params.get("reply_control")
+        if reply_control is not None and reply_control not in REPLY_CONTROLS:
+            raise GraphError(100, "(#100) Param reply_control is not a valid value")
+        container = Container(
+            id=self.state.next_id("1789"),
+            owner=account.user_id,
+            media_type=media_type,
+            created_at=now(),
+            text=text if isinstance(text, str) and text else None,
+            is_carousel_item=is_item,
+            reply_control=reply_control,
+            alt_text=params.get("alt_text") or None,
+            polls_left=self.state.processing_polls,
+        )
+        if media_type == "CAROUSEL":
+            container.children = self.children(account, params.get("children"))
+        elif media_type in ("IMAGE", "VIDEO"):
+            await self.fetch_media(container, params)
+        if self.state.outcomes and media_type != "TEXT":
+            outcome = self.state.outcomes.pop(0)
+            container.outcome, container.error = outcome.status, outcome.error
+        self.state.containers[container.id] = container
+        return {"id": container.id}
+
+    def children(self, account: ThreadsAccount, raw: Any) -> list[str]:
+        ids = [part.strip() for part in str(raw or "").split(",") if part.strip()]
+        if not MIN_CHILDREN <= len(ids) <= MAX_CHILDREN:
+            raise GraphError(
+                100, f"(#100) A carousel takes {MIN_CHILDREN} to {MAX_CHILDREN} children"
+            )
+        for child_id in ids:
+            child = self.state.containers.get(child_id)
+            if child is None or child.owner != account.user_id or not child.is_carousel_item:
+                raise GraphError(100, f"(#100) Param children: {child_id} is not a carousel item")
+            if child.outcome != "FINISHED" or child.polls_left > 0:
+                raise GraphError(100, f"(#100) The carousel item {child_id} is not ready")
+        return ids
+
+    async def fetch_media(self, container: Container, params: Params) -> None:
+        video = container.media_type == "VIDEO"
+        field = "video_url" if video else "image_url"
+        url = params.get(field)
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise GraphError(
+                100, f"(#100) Param {field} is required for media_type={container.media_type}"
+            )
+        container.media_url = url
+        limit = MAX_VIDEO_BYTES if video else MAX_IMAGE_BYTES
+        try:
+            async with httpx.AsyncClient(timeout=10) as http, http.stream("GET", url) as answer:
+                if answer.status_code != 200:
+                    raise httpx.HTTPError("not fetched")
+                size, head = 0, b""
+                async for chunk in answer.aiter_bytes():
+                    size += len(chunk)
+                    head = head or chunk[:16]
+                    if size > limit:
+                        break
+        except httpx.HTTPError:
+            if video:
+                container.outcome, container.error = "ERROR", "FAILED_DOWNLOADING_VIDEO"
+                return
+            raise GraphError(100, f"(#100) The image could not be fetched from {field}") from None
+        kind = _kind(head)
+        if size > limit:
+            raise GraphError(100, f"(#100) The media at {field} is larger than Threads accepts")
+        if kind is None or kind.startswith("video/") != video:
+            raise GraphError(
+                100,
+                f"(#100) The media at {field} is not a supported {'video' if video else 'image'}",
+            )
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def publish(
+        self, token: IssuedToken, account: ThreadsAccount, params: Params
+    ) -> dict[str, Any]:
+        require(token, PUBLISH)
+        container = self.state.containers.get(str(params.get("creation_id") or ""))
+        send = self.state.received_send(
+            account=account.user_id, text=container.text if container else None
+        )
+        del send
+        if container is None or container.owner != account.user_id or container.is_carousel_item:
+            raise GraphError(
+                100, "(#100) Param creation_id is not a media container you can publish"
+            )
+        if container.published_id is not None:
+            raise GraphError(100, "(#100) The media container has already been published")
+        if container.polls_left > 0 or container.outcome != "FINISHED":
+            raise GraphError(
+                24, "The media is not ready for publishing, please wait for a moment",
+                subcode=4279009,
+            )  # fmt: skip
+        moment = now()
+        if len(self.state.published_in_window(account.user_id, moment)) >= self.state.quota_total:
+            # The refusal's exact code is unconfirmed; Graph's throttling code 4 is what the
+            # limit's documentation implies ("enforced on threads_publish").
+            raise GraphError(4, "Application request limit reached: publishing limit reached")
+        if (
+            container.text
+            and any(
+                post.owner == account.user_id and post.text == container.text
+                for post in self.state.posts.values()
+            )
+            and self.state.refuses_duplicate()
+        ):
+            raise GraphError(506, "Duplicate post: this text was already posted")
+        post = Post(
+            id=self.state.next_id("1792"),
+            owner=account.user_id,
+            media_type=PUBLIC_TYPES[container.media_type],
+            text=container.text,
+            timestamp=moment,
+            shortcode=base64.urlsafe_b64encode(hashlib.sha256(container.id.encode()).digest()[:8])
+            .rstrip(b"=")
+            .decode(),
+            reply_control=container.reply_control or "everyone",
+            children=list(container.children),
+        )
+        self.state.posts[post.id] = post
+        container.published_id = post.id
+        self.state.record_publication(
+            id=post.id,
+            container_id=container.id,
+            account=account.user_id,
+            media_type=post.media_type,
+            text=post.text,
+            reply_control=post.reply_control,
+            media=[self.state.containers[c].media_url for c in container.children]
+            or ([container.media_url] if container.media_url else []),
+        )
+        return {"id": post.id}
+
+    def publishing_limit(
+        self, token: IssuedToken, account: ThreadsAccount, params: Params
+    ) -> dict[str, Any]:
+        require(token, BASIC)
+        require(token, PUBLISH)
+        usage = len(self.state.published_in_window(account.user_id, now()))
+        available = {
+            "quota_usage": usage,
+            "config": {"quota_total": self.state.quota_total, "quota_duration": QUOTA_WINDOW_S},
+        }
+        names = [n.strip() for n in str(params.get("fields") or "quota_usage").split(",")]
+        unknown = [n for n in names if n and n not in available]
+        if unknown:
+            raise GraphError(100, f"(#100) Tried accessing nonexisting field ({unknown[0]})")
+        return {"data": [{name: available[name] for name in names if name}]}
+
+    def list_threads(
+        self, request: Request, token: IssuedToken, account: ThreadsAccount, params: Params
+    ) -> dict[str, Any]:
+        require(token, BASIC)
+        since = _int(params, "since")
+        limit = _int(params, "limit") or 25
+        posts = sorted(
+            (p for p in self.state.posts.values() if p.owner == account.user_id),
+            key=lambda p: p.timestamp,
+            reverse=True,
+        )
+        if since is not None:
+            posts = [p for p in posts if p.timestamp >= since]
+        return {
+            "data": [
+                pick(self.post_fields(request, p), params.get("fields"), "ThreadsMedia")
+                for p in posts[: min(limit, 100)]
+            ]
+        }
+
+    def insights(self, token: IssuedToken, node_id: str, params: Params) -> dict[str, Any]:
+        require(token, BASIC)
+        require(token, INSIGHTS)
+        post = self.state.posts.get(node_id)
+        if post is None or post.owner != token.account_id:
+            raise unsupported("GET", f"{node_id}/insights")
+        names = [n.strip() for n in str(params.get("metric") or "").split(",") if n.strip()]
+        if not names:
+            raise GraphError(100, "(#100) The parameter metric is required")
+        for name in names:
+            if name not in METRICS:
+                raise GraphError(
+                    100,
+                    f"(#100) metric[0] must be one of the following values: {', '.join(METRICS)}",
+                )
+        values = default_values(post.id) | post.values
+        return {
+            "data": [
+                {
+                    "name": name,
+                    "period": "lifetime",
+                    "values": [{"value": values[name]}],
+                    "title": name.capitalize(),
+                    "id": f"{post.id}/insights/{name}/lifetime",
+                }
+                for name in names
+            ]
+        }
+
+
+def check_text(text: str) -> None:
+    length = text_length(text)
+    if length > MAX_TEXT:
+        raise GraphError(
+            100, f"(#100) The text is too long: {length} characters, at most {MAX_TEXT}"
+        )
+    if len(set(_URL.findall(text))) > MAX_LINKS:
+        raise GraphError(100, "THREADS_API__LINK_LIMIT_EXCEEDED: a post takes at most 5 links")
+
+
+def _int(params: Params, name: str) -> int | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise GraphError(100, f"(#100) Param {name} must be an integer") from None
