@@ -221,7 +221,7 @@ async def test_platforms_lists_every_network_with_its_limits(world: World) -> No
     listed = await world.api.get("/api/v1/platforms")
     assert listed.status_code == 200
     by_name = {item["name"]: item for item in listed.json()["items"]}
-    assert set(by_name) == {"instagram", "twitter", "linkedin", "tiktok", "facebook"}
+    assert {"instagram", "twitter", "linkedin", "tiktok", "facebook"} <= set(by_name)
     assert by_name["linkedin"]["max_text"] == 3000
     assert by_name["linkedin"]["min_multi_images"] == 2
     assert by_name["tiktok"]["requires_media"] is True

@@ -77,6 +77,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.facebook:create_facebook_app",
         "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
     ),
+    Network(
+        "bluesky",
+        "t21.platforms.bluesky:BlueskyProvider",
+        "t21.platforms.bluesky.settings:BlueskySettings",
+        "t21.sandbox.bluesky:create_bluesky_app",
+        "AT Protocol PDS: app-password sessions and post records (/bluesky/xrpc/...)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 
