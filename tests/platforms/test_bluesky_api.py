@@ -3,8 +3,15 @@ password (no redirect), then publishing through the engine to the sandbox's Blue
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
+from t21.analytics.models import MetricSnapshot
+from t21.core import clock
+from t21.core.uow import session_scope
 from t21.social.tokens import credentials
 from tests.core.test_http import assert_problem
 from tests.publishing.conftest import Engine, engine  # noqa: F401  (fixture)
@@ -114,3 +121,57 @@ async def test_a_post_past_300_graphemes_is_refused_when_written(
     )
     assert_problem(refused, 422, "validation_error")
     assert "300" in refused.text
+
+
+async def _connected_engine(engine: Engine) -> None:  # noqa: F811
+    connected = await _connect(
+        engine.world, credentials={"handle": "shop.example.com", "app_password": APP_PASSWORD}
+    )
+    assert connected.status_code == 201, connected.text
+    engine.accounts["bluesky"] = connected.json()["items"][0]["id"]
+
+
+async def test_a_doubtful_publish_is_reconciled_without_a_second_post(
+    engine: Engine,  # noqa: F811
+) -> None:
+    await _connected_engine(engine)
+    engine.world.control(
+        "bluesky",
+        "POST",
+        "/faults",
+        {"status": 200, "path": "createRecord", "lose_response": True, "delay_s": 3},
+    )
+    post = await engine.publish_now("bluesky", content="Did it go out?")
+    await engine.tick()
+    doubtful = (await engine.read(post["id"]))["targets"][0]
+    assert doubtful["status"] == "publishing"
+    with clock.frozen(lambda: datetime.now(UTC) + timedelta(seconds=30)):
+        await engine.tick()
+    done = (await engine.read(post["id"]))["targets"][0]
+    assert done["status"] == "published", done
+    [record] = engine.published_at_network("bluesky")
+    assert done["external_id"] == record["uri"]
+    for _ in range(2):
+        await engine.tick()
+    assert engine.sends("bluesky", "Did it go out?") == ["fault-injected-after-effect"]
+
+
+async def test_metrics_are_collected_into_snapshots(engine: Engine) -> None:  # noqa: F811
+    await _connected_engine(engine)
+    post = await engine.publish_now("bluesky", content="Count me in")
+    await engine.tick()
+    [target] = (await engine.read(post["id"]))["targets"]
+    assert target["status"] == "published"
+    numbers = {"uri": target["external_id"], "likeCount": 9, "replyCount": 2, "repostCount": 3}
+    engine.world.control("bluesky", "POST", "/metrics", numbers | {"quoteCount": 1})
+    await engine.change_target(target["id"], next_collect_at=clock.now() - timedelta(seconds=1))
+    await engine.loops.run_once("analytics.collect")
+    await engine.world.drain()
+    async with session_scope(engine.world.runtime) as session:
+        [snapshot] = (
+            await session.scalars(
+                select(MetricSnapshot).where(MetricSnapshot.target_id == uuid.UUID(target["id"]))
+            )
+        ).all()
+    assert (snapshot.likes, snapshot.comments, snapshot.shares) == (9, 2, 4)
+    assert snapshot.impressions is None
