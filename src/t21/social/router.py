@@ -39,7 +39,15 @@ CONNECT_COOKIE = "t21_connect_browser"
 CONNECT_PATH = "/api/v1/social-accounts"
 
 
-@router.post("/connect")
+@router.post(
+    "/connect",
+    responses={
+        201: {
+            "model": SocialAccountList,
+            "description": "Connected at once: a network that takes `credentials`.",
+        }
+    },
+)
 async def start_connection(
     body: ConnectIn,
     request: Request,

@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from t21.core.outside import Retryable
+from t21.core.outside import Permanent, Retryable
 from t21.platforms.base import Credentials, PostMetrics, PublishRequest
 from t21.platforms.bluesky import BlueskyProvider
 from tests.platforms.conformance import bluesky as reference
-from tests.platforms.conformance.harness import Replay, replay
+from tests.platforms.conformance.harness import Replay, Reply, replay
 from tests.platforms.harness import media_server
 
 
@@ -63,6 +63,18 @@ async def test_connecting_resolves_the_handle_finds_the_pds_and_starts_a_session
     assert connection.profile.username == reference.HANDLE
     assert connection.grant.access_token == reference.ACCESS_JWT
     assert connection.grant.refresh_token == reference.REFRESH_JWT
+
+
+async def test_a_deactivated_account_is_not_connected() -> None:
+    session = reference.CREATE_SESSION.reply.body | {"active": False, "status": "deactivated"}
+    inactive = replace(reference.CREATE_SESSION, reply=Reply(body=session))
+    exchanges = (reference.RESOLVE, reference.DID_DOCUMENT, inactive)
+    given = {"handle": reference.HANDLE, "app_password": reference.APP_PASSWORD}
+    with replay(*exchanges) as served, pytest.raises(Permanent) as refused:
+        await _provider(served).connect_with_credentials(given)
+    served.check()
+    assert refused.value.code == "account_inactive"
+    assert "deactivated" in refused.value.message
 
 
 async def test_a_text_post_is_the_documented_record() -> None:

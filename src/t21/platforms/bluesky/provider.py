@@ -249,6 +249,13 @@ class BlueskyProvider:
                 json={"identifier": handle, "password": given.app_password},
             )
             grant = self._grant(session)
+            if session.get("active") is False:
+                status = session.get("status")
+                raise Permanent(
+                    f"This Bluesky account is {status if isinstance(status, str) else 'inactive'}"
+                    " and can't post.",
+                    code="account_inactive",
+                )
             if session.get("did") != did:
                 raise Permanent("The session is for another account.", code="wrong_account")
             profile = await self._profile(Xrpc(http, pds, grant.access_token), did)
