@@ -270,6 +270,19 @@ async def test_a_429_carries_the_ratelimit_reset(
     assert len(fake.published()) == 1
 
 
+async def test_the_daily_budget_is_spent_too(
+    fake: FakeNetwork, bsky: BlueskyProvider, account: Credentials
+) -> None:
+    fake._control("POST", "/points", {"daily_limit": 6})
+    await bsky.publish(account, PublishRequest(text="one"))
+    await bsky.publish(account, PublishRequest(text="two"))
+    with pytest.raises(Retryable) as limited:
+        await bsky.publish(account, PublishRequest(text="three"))
+    assert limited.value.after is not None
+    assert 86_000 < limited.value.after <= 86_400
+    assert [post["text"] for post in fake.published()] == ["one", "two"]
+
+
 async def test_an_injected_429_waits_for_its_reset(
     fake: FakeNetwork, bsky: BlueskyProvider, account: Credentials
 ) -> None:

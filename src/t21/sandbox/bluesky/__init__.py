@@ -16,13 +16,13 @@ unchanged:
   most 4 images of known blobs, each image ≤ 2,000,000 bytes with an `alt` string.
 - `listRecords` (newest first, `cursor`), `app.bsky.feed.getPosts` (≤ 25 uris, counts),
   `app.bsky.actor.getProfile`.
-- Writes spend points per account (createRecord 3; 5,000 per hour) reported in `ratelimit-limit`,
-  `ratelimit-remaining`, `ratelimit-reset` (epoch seconds) and `ratelimit-policy`; a spent
-  budget answers 429 RateLimitExceeded.
+- Writes spend points per account (createRecord 3; 5,000 per hour, 35,000 per day), the
+  tighter budget reported in `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` (epoch
+  seconds) and `ratelimit-policy`; a spent budget answers 429 RateLimitExceeded.
 
 `/_control` adds to the shared routes (`t21.sandbox.platform`): `POST /metrics` `{uri,
-likeCount?, repostCount?, replyCount?, quoteCount?}` and `POST /points` `{limit}` (the hourly
-points budget).
+likeCount?, repostCount?, replyCount?, quoteCount?}` and `POST /points` `{limit?,
+daily_limit?}` (the hourly and daily points budgets).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 2_000_000
 MAX_BLOB_BYTES = 50 * 1024 * 1024
 HOUR_S = 3600
+DAY_S = 86_400
 CREATE_POINTS = 3
 APP_PASSWORD = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}$")
 HANDLE = re.compile(
@@ -100,8 +101,10 @@ class BlueskyState(NetworkState):
     handles: dict[str, str] = field(default_factory=dict)  # did -> handle
     records: dict[str, Record] = field(default_factory=dict)  # uri -> record
     blobs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    points: dict[str, list[float]] = field(default_factory=dict)  # did -> window start, spent
+    # did -> [hour window start, spent, day window start, spent]
+    points: dict[str, list[float]] = field(default_factory=dict)
     hourly_points: int = 5000
+    daily_points: int = 35_000
     last_tid: int = 0
 
     def tid(self) -> str:
@@ -116,6 +119,7 @@ class BlueskyState(NetworkState):
         self.blobs.clear()
         self.points.clear()
         self.hourly_points = 5000
+        self.daily_points = 35_000
 
 
 def _cid(data: bytes) -> str:
@@ -174,20 +178,28 @@ async def _json(request: Request) -> dict[str, Any]:
 
 
 def _spend(state: BlueskyState, did: str, points: int) -> dict[str, str]:
+    """Spend `points` of the account's hourly and daily budgets; the `ratelimit-*` headers of
+    the tighter one, or `RateLimited` with them when either is spent."""
     now = time.time()
-    window = state.points.setdefault(did, [now, 0])
-    if now - window[0] >= HOUR_S:
-        window[0], window[1] = now, 0
+    windows = state.points.setdefault(did, [now, 0, now, 0])
+    budgets = ((0, HOUR_S, state.hourly_points), (2, DAY_S, state.daily_points))
+    for start, length, _limit in budgets:
+        if now - windows[start] >= length:
+            windows[start], windows[start + 1] = now, 0
+    over = [b for b in budgets if windows[b[0] + 1] + points > b[2]]
+    tightest = over[0] if over else min(budgets, key=lambda b: b[2] - windows[b[0] + 1] - points)
+    start, length, limit = tightest
+    if not over:
+        windows[1] += points
+        windows[3] += points
     headers = {
-        "ratelimit-limit": str(state.hourly_points),
-        "ratelimit-reset": str(int(window[0] + HOUR_S)),
-        "ratelimit-policy": f"{state.hourly_points};w={HOUR_S}",
+        "ratelimit-limit": str(limit),
+        "ratelimit-remaining": str(max(0, limit - int(windows[start + 1]))),
+        "ratelimit-reset": str(int(windows[start] + length)),
+        "ratelimit-policy": f"{limit};w={length}",
     }
-    if window[1] + points > state.hourly_points:
-        headers["ratelimit-remaining"] = str(max(0, state.hourly_points - int(window[1])))
+    if over:
         raise RateLimited(headers)
-    window[1] += points
-    headers["ratelimit-remaining"] = str(state.hourly_points - int(window[1]))
     return headers
 
 
@@ -427,7 +439,8 @@ def _routes(state: BlueskyState) -> list[Route]:
     async def set_points(request: Request) -> Response:
         body = await control_body(request)
         state.hourly_points = int(optional(body, "limit", int) or state.hourly_points)
-        return JSONResponse({"limit": state.hourly_points})
+        state.daily_points = int(optional(body, "daily_limit", int) or state.daily_points)
+        return JSONResponse({"limit": state.hourly_points, "daily_limit": state.daily_points})
 
     x = "/xrpc/"
     return [
