@@ -64,8 +64,8 @@ async def start_connection(
     `?connect_code=`, which the same signed-in user posts to `/connect/complete` — the way for
     an API client that starts the connection from a server.
 
-    A network that connects without a redirect takes `credentials` instead (Bluesky: `{handle,
-    app_password}`): the account is connected at once and the answer is 201 with it."""
+    A network that connects without a redirect takes `credentials` instead (a handle and an app
+    password, say): the account is connected at once and the answer is 201 with it."""
     settings = request.app.state.settings
     runtime = request.app.state.runtime
     platform = _known(body.platform)
