@@ -15,12 +15,20 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
-from t21.platforms.base import Credentials, PostMetrics, PublishRequest, TextCounting
+from t21.platforms.base import (
+    Credentials,
+    MediaKind,
+    PostMetrics,
+    PublishRequest,
+    TextCounting,
+)
 from t21.platforms.bluesky import BlueskyProvider
 from t21.platforms.bluesky.facets import detect
+from t21.platforms.rules import violations
 from t21.platforms.text import text_length
 from t21.sandbox.bluesky import create_bluesky_app
 from tests.platforms.harness import FakeNetwork, MediaServer, credentials, media_server, serve
+from tests.platforms.test_rules import Facts
 
 HANDLE = "alice.bsky.social"
 APP_PASSWORD = "abcd-efgh-1234-wxyz"
@@ -241,6 +249,18 @@ async def test_a_blob_that_was_never_uploaded_is_refused(
         )
     assert answer.status_code == 400
     assert answer.json()["error"] == "BlobNotFound"
+
+
+def test_the_rules_refuse_a_video_and_a_fifth_image() -> None:
+    limits = BlueskyProvider.limits
+    video = Facts(MediaKind.VIDEO, "video/mp4", size=1000, width=720, height=1280, duration_s=5)
+    assert [v.rule for v in violations(limits, "Bluesky", "Hi", [video])] == ["media_type"]
+    image = Facts(MediaKind.IMAGE, "image/png", size=1000, width=100, height=100)
+    assert violations(limits, "Bluesky", "Hi", [image] * 4) == []
+    too_many = [v.rule for v in violations(limits, "Bluesky", "Hi", [image] * 5)]
+    assert too_many == ["too_many_images"]
+    big = replace(image, size=2_000_001)
+    assert [v.rule for v in violations(limits, "Bluesky", "Hi", [big])] == ["media_too_large"]
 
 
 def test_check_refuses_unknown_options_and_too_many_bytes() -> None:
