@@ -323,3 +323,14 @@ class Provider(Protocol):
     ) -> dict[str, PostMetrics | None]:
         """Numbers per post; `None` for a post the network has no data for yet."""
         ...
+
+
+class CredentialsConnector(Protocol):
+    """What a provider adds when its network connects from credentials given to T21 (a handle
+    and an app password) instead of a redirect: `connects_with_credentials = True` and this."""
+
+    connects_with_credentials: ClassVar[bool]
+
+    async def connect_with_credentials(self, credentials: dict[str, str]) -> list[Connection]:
+        """The accounts `credentials` sign in to; `Permanent` for credentials that can't work."""
+        ...

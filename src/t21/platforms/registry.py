@@ -91,6 +91,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.threads:create_threads_app",
         "Threads OAuth and Threads API publishing (/threads/v1.0/{user}/threads)",
     ),
+    Network(
+        "bluesky",
+        "t21.platforms.bluesky:BlueskyProvider",
+        "t21.platforms.bluesky.settings:BlueskySettings",
+        "t21.sandbox.bluesky:create_bluesky_app",
+        "AT Protocol PDS: app-password sessions and post records (/bluesky/xrpc/...)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 

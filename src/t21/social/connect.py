@@ -26,6 +26,7 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,14 @@ from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
 from t21.core.crypto import keyring
-from t21.core.errors import BadRequest, Forbidden, QuotaExceeded, T21Error, UpstreamError
+from t21.core.errors import (
+    BadRequest,
+    Forbidden,
+    QuotaExceeded,
+    T21Error,
+    UpstreamError,
+    ValidationFailed,
+)
 from t21.core.ids import uuid7
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired
 from t21.core.redirects import allowed_redirect, with_params
@@ -47,7 +55,7 @@ from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
-from t21.platforms.base import Connection
+from t21.platforms.base import Connection, CredentialsConnector, Provider
 from t21.social.events import account_event
 from t21.social.models import AccountStatus, ConnectAttempt, SocialAccount
 from t21.social.tokens import seal_grant
@@ -150,6 +158,55 @@ async def start(
         code_verifier=verifier,
     )
     return url, browser
+
+
+def connects_with_credentials(provider: Provider) -> bool:
+    """Whether the network connects from credentials given to T21 (`connect_with_credentials`)
+    rather than through a redirect."""
+    return bool(getattr(provider, "connects_with_credentials", False))
+
+
+async def with_credentials(
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    brand_id: uuid.UUID,
+    platform: str,
+    credentials: dict[str, str] | None,
+) -> list[SocialAccount]:
+    """Connect the account the credentials sign in to (networks without a redirect) to the
+    brand (admins), within the plan; credentials the network refuses are a 422."""
+    brand = await brands_service.get_brand(
+        session, principal, brand_id, Action.MANAGE_SOCIAL_ACCOUNTS
+    )
+    if principal.user_id is None:
+        raise Forbidden("Connecting an account needs a signed-in user; API keys can't.")
+    provider = registry.configured_provider(runtime, platform)
+    if not credentials:
+        raise ValidationFailed(
+            f"{provider.display_name} connects with `credentials`.",
+            errors=[{"loc": ["body", "credentials"], "msg": "required for this platform"}],
+        )
+    try:
+        connector = cast(CredentialsConnector, provider)
+        connections = await connector.connect_with_credentials(credentials)
+    except (Permanent, ReauthRequired) as failure:
+        raise ValidationFailed(
+            failure.message, errors=[{"loc": ["body", "credentials"], "msg": failure.message}]
+        ) from None
+    except OutsideFailure as failure:
+        raise UpstreamError(failure.message) from None
+    if not connections:
+        raise UpstreamError("The network gave access to no account.")
+    try:
+        await _within_plan(session, runtime.settings, brand, platform, connections, None)
+    except ConnectFailure as failure:
+        raise as_problem(failure) from None
+    return [
+        await _store(session, runtime.settings, brand, platform, connection)
+        for connection in connections
+    ]
 
 
 @dataclass(frozen=True)
@@ -327,7 +384,9 @@ async def _connect(runtime: Runtime, attempt: _Attempt, code: str) -> list[Socia
                 "You can no longer connect accounts to this brand.",
                 redirect_uri=attempt.redirect_uri,
             )
-        await _within_plan(session, runtime.settings, brand, platform, connections, attempt)
+        await _within_plan(
+            session, runtime.settings, brand, platform, connections, attempt.redirect_uri
+        )
         return [
             await _store(session, runtime.settings, brand, platform, connection)
             for connection in connections
@@ -340,7 +399,7 @@ async def _within_plan(
     brand: Brand,
     platform: str,
     connections: list[Connection],
-    attempt: _Attempt,
+    redirect_uri: str | None,
 ) -> None:
     """Refuse the connection when its new accounts would pass the plan's connected accounts;
     accounts the brand already has (a reconnect) are free."""
@@ -366,7 +425,7 @@ async def _within_plan(
         raise ConnectFailure(
             refused.code,
             refused.detail,
-            redirect_uri=attempt.redirect_uri,
+            redirect_uri=redirect_uri,
             details={key: str(value) for key, value in refused.extensions.items()},
         ) from refused
 

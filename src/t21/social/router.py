@@ -39,14 +39,22 @@ CONNECT_COOKIE = "t21_connect_browser"
 CONNECT_PATH = "/api/v1/social-accounts"
 
 
-@router.post("/connect")
+@router.post(
+    "/connect",
+    responses={
+        201: {
+            "model": SocialAccountList,
+            "description": "Connected at once: a network that takes `credentials`.",
+        }
+    },
+)
 async def start_connection(
     body: ConnectIn,
     request: Request,
     response: Response,
     principal: CurrentPrincipal,
     session: DbSession,
-) -> ConnectOut:
+) -> ConnectOut | SocialAccountList:
     """Where to send the browser to connect an account of `platform` to the brand (admins).
     The state is signed, works once, and expires in 10 minutes.
 
@@ -54,14 +62,33 @@ async def start_connection(
     this with credentials included): the network's callback completes at once only in the
     browser that carries it. Otherwise the callback lands on the front end with a one-time
     `?connect_code=`, which the same signed-in user posts to `/connect/complete` — the way for
-    an API client that starts the connection from a server."""
+    an API client that starts the connection from a server.
+
+    A network that connects without a redirect takes `credentials` instead (a handle and an app
+    password, say): the account is connected at once and the answer is 201 with it."""
     settings = request.app.state.settings
+    runtime = request.app.state.runtime
+    platform = _known(body.platform)
+    if connect.connects_with_credentials(registry.configured_provider(runtime, platform)):
+        accounts = await connect.with_credentials(
+            session,
+            runtime,
+            principal,
+            brand_id=body.brand_id,
+            platform=platform,
+            credentials=body.credentials,
+        )
+        response.status_code = 201
+        return SocialAccountList(items=[SocialAccountOut.of(account) for account in accounts])
+    if body.credentials is not None:
+        message = f"{platform} connects through a redirect and takes no `credentials`."
+        raise ValidationFailed(message, errors=[{"loc": ["body", "credentials"], "msg": message}])
     url, browser = await connect.start(
         session,
-        request.app.state.runtime,
+        runtime,
         principal,
         brand_id=body.brand_id,
-        platform=_known(body.platform),
+        platform=platform,
         redirect_uri=body.redirect_uri,
     )
     response.set_cookie(

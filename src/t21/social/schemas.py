@@ -16,6 +16,11 @@ class ConnectIn(BaseModel):
     brand_id: uuid.UUID
     platform: Annotated[str, Field(min_length=1, max_length=32)]
     redirect_uri: Annotated[str, Field(max_length=2048)] | None = None
+    # For networks that connect without a redirect (e.g. a handle and an app password): what
+    # they take is each network's own to check.
+    credentials: (
+        Annotated[dict[str, Annotated[str, Field(max_length=1024)]], Field(max_length=8)] | None
+    ) = None
 
 
 class ConnectCompleteIn(BaseModel):
