@@ -14,6 +14,7 @@ from sqlalchemy import select, text, update
 
 from t21.core import clock
 from t21.core.uow import session_scope
+from t21.platforms import registry
 from t21.social.models import ConnectAttempt, SocialAccount
 from t21.social.tokens import credentials
 from tests.core.test_http import assert_problem
@@ -221,7 +222,7 @@ async def test_platforms_lists_every_network_with_its_limits(world: World) -> No
     listed = await world.api.get("/api/v1/platforms")
     assert listed.status_code == 200
     by_name = {item["name"]: item for item in listed.json()["items"]}
-    assert set(by_name) == {"instagram", "twitter", "linkedin", "tiktok", "facebook"}
+    assert set(by_name) == set(registry.names())
     assert by_name["linkedin"]["max_text"] == 3000
     assert by_name["linkedin"]["min_multi_images"] == 2
     assert by_name["tiktok"]["requires_media"] is True

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -323,3 +323,43 @@ class Provider(Protocol):
     ) -> dict[str, PostMetrics | None]:
         """Numbers per post; `None` for a post the network has no data for yet."""
         ...
+
+
+@dataclass(frozen=True)
+class InstanceApp:
+    """T21's app on one server of a network whose accounts live on many servers (Mastodon):
+    registered there once, then kept per instance (its secret encrypted)."""
+
+    instance: str
+    client_id: str
+    client_secret: str
+    # Whether the instance's authorization server takes PKCE (S256) challenges.
+    pkce: bool
+
+
+class InstanceProvider(Provider, Protocol):
+    """A network whose connect request names the server (`instance`): T21 registers an app
+    there before sending the browser, and completes the sign-in with that app."""
+
+    needs_instance: ClassVar[bool]
+
+    def instance_host(self, value: str) -> str:
+        """`value` as the server's host name; `Permanent` (code `invalid_instance`) if not one."""
+        ...
+
+    async def register_app(self, instance: str, redirect_uri: str) -> InstanceApp: ...
+
+    def authorization_url_at(
+        self, app: InstanceApp, *, state: str, redirect_uri: str, code_verifier: str | None
+    ) -> str: ...
+
+    async def exchange_code_at(
+        self, app: InstanceApp, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> list[Connection]: ...
+
+
+def instance_provider(provider: Provider) -> InstanceProvider | None:
+    """`provider` as one whose connection names an instance, if it is one."""
+    if getattr(provider, "needs_instance", False):
+        return cast(InstanceProvider, provider)
+    return None

@@ -77,6 +77,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.facebook:create_facebook_app",
         "Facebook Login and Pages Graph API (/facebook/v25.0/{page}/feed)",
     ),
+    Network(
+        "mastodon",
+        "t21.platforms.mastodon:MastodonProvider",
+        "t21.platforms.mastodon.settings:MastodonSettings",
+        "t21.sandbox.mastodon:create_mastodon_app",
+        "Mastodon apps, OAuth and statuses, for every instance (/mastodon/api/v1/statuses)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 

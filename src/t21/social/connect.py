@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.billing import plans
@@ -35,7 +36,14 @@ from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
 from t21.core.crypto import keyring
-from t21.core.errors import BadRequest, Forbidden, QuotaExceeded, T21Error, UpstreamError
+from t21.core.errors import (
+    BadRequest,
+    Forbidden,
+    QuotaExceeded,
+    T21Error,
+    UpstreamError,
+    ValidationFailed,
+)
 from t21.core.ids import uuid7
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired
 from t21.core.redirects import allowed_redirect, with_params
@@ -47,9 +55,9 @@ from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
-from t21.platforms.base import Connection
+from t21.platforms.base import Connection, InstanceApp, InstanceProvider, instance_provider
 from t21.social.events import account_event
-from t21.social.models import AccountStatus, ConnectAttempt, SocialAccount
+from t21.social.models import AccountStatus, ConnectAttempt, InstanceAppRecord, SocialAccount
 from t21.social.tokens import seal_grant
 
 ATTEMPT_TTL = timedelta(minutes=10)
@@ -118,9 +126,11 @@ async def start(
     brand_id: uuid.UUID,
     platform: str,
     redirect_uri: str | None,
+    instance: str | None = None,
 ) -> tuple[str, str]:
     """The network's authorization URL for connecting an account to the brand (admins), and the
-    browser token to set as a cookie."""
+    browser token to set as a cookie. `instance` names the account's server, for networks whose
+    provider needs one (T21's app there is registered on first use)."""
     settings = runtime.settings
     brand = await brands_service.get_brand(
         session, principal, brand_id, Action.MANAGE_SOCIAL_ACCOUNTS
@@ -129,6 +139,20 @@ async def start(
         raise Forbidden("Connecting an account needs a signed-in user; API keys can't.")
     provider = registry.configured_provider(runtime, platform)
     target = allowed_redirect(settings, redirect_uri or settings.resolved_frontend_url)
+    federated = instance_provider(provider)
+    app = None
+    if federated is not None:
+        if not instance:
+            raise ValidationFailed(
+                f"Connecting {provider.display_name} needs `instance`, the server's host name.",
+                errors=[{"field": "instance", "message": "required"}],
+            )
+        app = await instance_app(session, runtime, federated, platform, instance)
+    elif instance is not None:
+        raise ValidationFailed(
+            f"{provider.display_name} accounts aren't on an instance; leave `instance` out.",
+            errors=[{"field": "instance", "message": "not taken by this network"}],
+        )
     nonce, browser = new_token(), new_token()
     verifier = new_token() + new_token()[:20] if provider.uses_pkce else None
     session.add(
@@ -141,15 +165,91 @@ async def start(
             code_verifier=verifier,
             redirect_uri=target,
             expires_at=clock.now() + ATTEMPT_TTL,
+            instance=app.instance if app is not None else None,
         )
     )
     await session.flush()
-    url = provider.authorization_url(
-        state=sign_state(settings, nonce),
-        redirect_uri=callback_url(settings, platform),
-        code_verifier=verifier,
-    )
+    if federated is not None and app is not None:
+        url = federated.authorization_url_at(
+            app,
+            state=sign_state(settings, nonce),
+            redirect_uri=callback_url(settings, platform),
+            code_verifier=verifier,
+        )
+    else:
+        url = provider.authorization_url(
+            state=sign_state(settings, nonce),
+            redirect_uri=callback_url(settings, platform),
+            code_verifier=verifier,
+        )
     return url, browser
+
+
+def _app_associated(platform: str, instance: str) -> str:
+    return f"instance-app:{platform}:{instance}"
+
+
+async def _stored_app(
+    session: AsyncSession, settings: Settings, platform: str, instance: str
+) -> InstanceApp | None:
+    row = await session.scalar(
+        select(InstanceAppRecord).where(
+            InstanceAppRecord.platform == platform, InstanceAppRecord.instance == instance
+        )
+    )
+    if row is None:
+        return None
+    secret = keyring(settings).decrypt(
+        row.client_secret_encrypted, associated=_app_associated(platform, instance)
+    )
+    return InstanceApp(instance, row.client_id, secret, row.pkce)
+
+
+async def instance_app(
+    session: AsyncSession,
+    runtime: Runtime,
+    provider: InstanceProvider,
+    platform: str,
+    instance: str,
+) -> InstanceApp:
+    """T21's app on `instance`: the stored one, else registered there now and stored (its secret
+    encrypted). Of two first connections racing, the first stored wins and both use it."""
+    settings = runtime.settings
+    try:
+        host = provider.instance_host(instance)
+    except Permanent as refused:
+        raise ValidationFailed(
+            refused.message, errors=[{"field": "instance", "message": refused.message}]
+        ) from None
+    stored = await _stored_app(session, settings, platform, host)
+    if stored is not None:
+        return stored
+    try:
+        app = await provider.register_app(host, callback_url(settings, platform))
+    except OutsideFailure as failure:
+        raise UpstreamError(
+            f"{provider.display_name} at {host} refused T21's app: {failure.message}"
+        ) from failure
+    sealed = keyring(settings).encrypt(
+        app.client_secret, associated=_app_associated(platform, host)
+    )
+    try:
+        async with session.begin_nested():
+            session.add(
+                InstanceAppRecord(
+                    platform=platform,
+                    instance=host,
+                    client_id=app.client_id,
+                    client_secret_encrypted=sealed,
+                    pkce=app.pkce,
+                )
+            )
+    except IntegrityError:
+        raced = await _stored_app(session, settings, platform, host)
+        if raced is not None:
+            return raced
+        raise
+    return app
 
 
 @dataclass(frozen=True)
@@ -161,6 +261,7 @@ class _Attempt:
     brand_id: uuid.UUID
     code_verifier: str | None
     redirect_uri: str
+    instance: str | None = None
 
 
 async def _use_attempt(runtime: Runtime, platform: str, state: str | None) -> _Attempt:
@@ -203,6 +304,7 @@ def _attempt_of(attempt: ConnectAttempt) -> _Attempt:
         attempt.brand_id,
         attempt.code_verifier,
         attempt.redirect_uri,
+        attempt.instance,
     )
 
 
@@ -293,12 +395,25 @@ async def _connect(runtime: Runtime, attempt: _Attempt, code: str) -> list[Socia
     may still connect accounts there."""
     platform = attempt.platform
     provider = registry.configured_provider(runtime, platform)
+    federated = instance_provider(provider)
+    app = None
+    if federated is not None and attempt.instance:
+        async with session_scope(runtime) as session:
+            app = await _stored_app(session, runtime.settings, platform, attempt.instance)
     try:
-        connections = await provider.exchange_code(
-            code=code,
-            redirect_uri=callback_url(runtime.settings, platform),
-            code_verifier=attempt.code_verifier,
-        )
+        if federated is not None and app is not None:
+            connections = await federated.exchange_code_at(
+                app,
+                code=code,
+                redirect_uri=callback_url(runtime.settings, platform),
+                code_verifier=attempt.code_verifier,
+            )
+        else:
+            connections = await provider.exchange_code(
+                code=code,
+                redirect_uri=callback_url(runtime.settings, platform),
+                code_verifier=attempt.code_verifier,
+            )
     except OutsideFailure as failure:
         raise ConnectFailure(
             _failure_code(failure), failure.message, redirect_uri=attempt.redirect_uri

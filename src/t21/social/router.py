@@ -63,6 +63,7 @@ async def start_connection(
         brand_id=body.brand_id,
         platform=_known(body.platform),
         redirect_uri=body.redirect_uri,
+        instance=body.instance,
     )
     response.set_cookie(
         CONNECT_COOKIE,

@@ -16,6 +16,8 @@ class ConnectIn(BaseModel):
     brand_id: uuid.UUID
     platform: Annotated[str, Field(min_length=1, max_length=32)]
     redirect_uri: Annotated[str, Field(max_length=2048)] | None = None
+    # The account's server, for networks on many servers (Mastodon): its host name.
+    instance: Annotated[str, Field(min_length=1, max_length=255)] | None = None
 
 
 class ConnectCompleteIn(BaseModel):

@@ -11,7 +11,6 @@ import json
 import re
 import time
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote, urlencode
@@ -24,6 +23,7 @@ from t21.platforms.base import (
     Budget,
     Connection,
     Credentials,
+    InstanceApp,
     MediaItem,
     MediaKind,
     MediaRule,
@@ -68,15 +68,7 @@ class MastodonOptions(BaseModel):
     language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
 
 
-@dataclass(frozen=True)
-class AppRegistration:
-    """T21's app on one instance (`POST /api/v1/apps`), kept per instance; `pkce` says whether
-    the instance's authorization server takes S256 challenges (Mastodon 4.3 and later)."""
-
-    instance: str
-    client_id: str
-    client_secret: str
-    pkce: bool
+AppRegistration = InstanceApp
 
 
 def mastodon_length(text: str) -> int:
@@ -153,6 +145,8 @@ class MastodonProvider:
     supports_threads: ClassVar[bool] = True
     # A repeated `Idempotency-Key` returns the first status: a doubt is settled exactly.
     supports_idempotency: ClassVar[bool] = True
+    # The connect request names the account's server (`instance`).
+    needs_instance: ClassVar[bool] = True
     limits: ClassVar[PlatformLimits] = PlatformLimits(
         max_text=MAX_TEXT,  # the default; each instance says its own in /api/v2/instance
         text_counting=TextCounting.GRAPHEMES,
@@ -188,6 +182,9 @@ class MastodonProvider:
         self.config = config
 
     # --- where an instance is -----------------------------------------------------------------
+
+    def instance_host(self, value: str) -> str:
+        return instance_host(value)
 
     def base(self, instance: str) -> str:
         """The instance's address: the real host, or the sandbox (every instance reaches it)."""
