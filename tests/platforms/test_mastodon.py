@@ -314,7 +314,7 @@ async def test_a_429_is_retryable_at_the_windows_reset(
 async def test_a_lost_answer_is_ambiguous_and_the_repeat_returns_the_same_status(
     fake: FakeNetwork, mastodon: MastodonProvider, account: Credentials
 ) -> None:
-    request = PublishRequest(text="exactly once", options={"visibility": "public"})
+    request = PublishRequest(text="exactly once", options={"visibility": "public"}, key="t-1")
     impatient = MastodonProvider(fake.config("mastodon", timeout_s=0.3))
     fake.inject(path="^/api/v1/statuses$", method="POST", status=200, lose_response=True,
                 delay_s=1.0)  # fmt: skip
@@ -351,6 +351,10 @@ def test_the_idempotency_key_is_the_posts_identity() -> None:
     assert idempotency_key(who, post) == idempotency_key(who, same)
     assert idempotency_key(who, post) != idempotency_key(other, post)
     assert idempotency_key(who, post) != idempotency_key(who, PublishRequest(text="other"))
+    # A publication's own key wins: two identical posts of two targets are two statuses.
+    first = PublishRequest(text="same", key="target-1")
+    assert idempotency_key(who, first) != idempotency_key(who, replace(first, key="target-2"))
+    assert idempotency_key(who, first) == idempotency_key(who, replace(post, key="target-1"))
 
 
 # --- reading back ------------------------------------------------------------------------------

@@ -66,6 +66,9 @@ class PublishRequest:
     # What the account may do at the network as last read (`Connection.capabilities`, kept on
     # the account), for `check`; empty when unknown.
     capabilities: dict[str, Any] = field(default_factory=dict)
+    # The same for every attempt of one publication (its target's id), so a network with
+    # idempotency keys can tell a repeated attempt from a new post; None outside publishing.
+    key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -114,16 +114,20 @@ def _created_at(value: Any) -> datetime | None:
 
 
 def idempotency_key(credentials: Credentials, request: PublishRequest) -> str:
-    """The `Idempotency-Key` of a status: the same for every attempt of the same post by the
-    same account (its text, options and media as the caller describes them, not the media ids
-    each attempt uploads anew), so a doubtful attempt repeated is the same request. Mastodon
-    keeps a key for an hour and answers its repeat with the first status."""
-    media = [[m.kind.value, m.content_type, m.size, m.alt_text] for m in request.media]
-    identity = json.dumps(
-        [credentials.external_id, request.text, request.options, media],
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+    """The `Idempotency-Key` of a status: the same for every attempt of one publication, so a
+    doubtful attempt repeated is the same request (Mastodon keeps a key an hour per account and
+    answers its repeat with the first status). It is the publication's own key (its target)
+    with the account; without one, the post's content as described (text, options, media
+    facts; not the media ids each attempt uploads anew)."""
+    if request.key:
+        identity = json.dumps([credentials.external_id, request.key])
+    else:
+        media = [[m.kind.value, m.content_type, m.size, m.alt_text] for m in request.media]
+        identity = json.dumps(
+            [credentials.external_id, request.text, request.options, media],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
     return "t21-" + hashlib.sha256(identity.encode()).hexdigest()[:48]
 
 
