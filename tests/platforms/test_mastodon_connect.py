@@ -85,3 +85,18 @@ async def test_the_instance_is_required_checked_and_refused_elsewhere(world: Wor
     )
     assert answer.status_code == 422
     assert world.control("mastodon", "GET", "/requests")["requests"] == []
+
+
+async def test_disconnecting_revokes_the_token_with_the_instances_app(world: World) -> None:
+    [account_id] = await _connect(world, "mastodon.example")
+    [token] = world.control("mastodon", "GET", "/tokens")["tokens"]
+    assert token["usable"] is True
+    gone = await world.api.delete(
+        f"/api/v1/social-accounts/{account_id}", headers=world.owner.headers
+    )
+    assert gone.status_code == 204, gone.text
+    [token] = world.control("mastodon", "GET", "/tokens")["tokens"]
+    assert token["revoked"] is True
+    revoked = [r for r in world.control("mastodon", "GET", "/requests")["requests"]
+               if r["path"] == "/oauth/revoke"]  # fmt: skip
+    assert len(revoked) == 1

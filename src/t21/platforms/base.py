@@ -360,6 +360,14 @@ class InstanceProvider(Provider, Protocol):
         self, app: InstanceApp, *, code: str, redirect_uri: str, code_verifier: str | None
     ) -> list[Connection]: ...
 
+    def instance_of(self, credentials: Credentials) -> str:
+        """The host name of the server a connected account lives on."""
+        ...
+
+    async def revoke_at(self, app: InstanceApp, credentials: Credentials) -> bool:
+        """Revoke the account's token at its instance with T21's app there."""
+        ...
+
 
 def instance_provider(provider: Provider) -> InstanceProvider | None:
     """`provider` as one whose connection names an instance, if it is one."""

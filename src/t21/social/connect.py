@@ -189,7 +189,7 @@ def _app_associated(platform: str, instance: str) -> str:
     return f"instance-app:{platform}:{instance}"
 
 
-async def _stored_app(
+async def stored_app(
     session: AsyncSession, settings: Settings, platform: str, instance: str
 ) -> InstanceApp | None:
     row = await session.scalar(
@@ -221,7 +221,7 @@ async def instance_app(
         raise ValidationFailed(
             refused.message, errors=[{"field": "instance", "message": refused.message}]
         ) from None
-    stored = await _stored_app(session, settings, platform, host)
+    stored = await stored_app(session, settings, platform, host)
     if stored is not None:
         return stored
     try:
@@ -245,7 +245,7 @@ async def instance_app(
                 )
             )
     except IntegrityError:
-        raced = await _stored_app(session, settings, platform, host)
+        raced = await stored_app(session, settings, platform, host)
         if raced is not None:
             return raced
         raise
@@ -399,7 +399,7 @@ async def _connect(runtime: Runtime, attempt: _Attempt, code: str) -> list[Socia
     app = None
     if federated is not None and attempt.instance:
         async with session_scope(runtime) as session:
-            app = await _stored_app(session, runtime.settings, platform, attempt.instance)
+            app = await stored_app(session, runtime.settings, platform, attempt.instance)
     try:
         if federated is not None and app is not None:
             connections = await federated.exchange_code_at(

@@ -190,6 +190,9 @@ class MastodonProvider:
     def instance_host(self, value: str) -> str:
         return instance_host(value)
 
+    def instance_of(self, credentials: Credentials) -> str:
+        return split_account(credentials.external_id)[1]
+
     def base(self, instance: str) -> str:
         """The instance's address: the real host, or the sandbox (every instance reaches it)."""
         return self.config.api_base.replace("{instance}", instance_host(instance))
