@@ -5,15 +5,18 @@ with PKCE completes the connection."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 
+from t21.core import clock
 from t21.core.uow import session_scope
 from t21.social.models import InstanceAppRecord, SocialAccount
 from t21.social.tokens import credentials
+from tests.publishing.conftest import Engine, engine
 from tests.social.conftest import World, query, sandbox, world
 
-__all__ = ["sandbox", "world"]  # the fixtures these tests use
+__all__ = ["engine", "sandbox", "world"]  # the fixtures these tests use
 
 CONNECT = "/api/v1/social-accounts/connect"
 
@@ -100,3 +103,50 @@ async def test_disconnecting_revokes_the_token_with_the_instances_app(world: Wor
     revoked = [r for r in world.control("mastodon", "GET", "/requests")["requests"]
                if r["path"] == "/oauth/revoke"]  # fmt: skip
     assert len(revoked) == 1
+
+
+# --- publishing through the engine -------------------------------------------------------------
+
+
+async def _engine_with_account(engine: Engine) -> None:
+    [account_id] = await _connect(engine.world, "mastodon.example")
+    engine.accounts["mastodon"] = account_id
+
+
+async def test_a_post_is_published_once_on_mastodon(engine: Engine) -> None:
+    await _engine_with_account(engine)
+    post = await engine.publish_now("mastodon", content="Hello fediverse")
+    await engine.tick()
+    done = await engine.read(post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    [status] = engine.published_at_network("mastodon")
+    assert target["external_id"] == status["id"]
+    assert target["permalink"].endswith(f"/{status['id']}")
+    for _ in range(2):
+        await engine.tick()
+    assert engine.sends("mastodon", "Hello fediverse") == ["accepted"]
+
+
+async def test_a_lost_answer_is_settled_without_a_second_status(engine: Engine) -> None:
+    await _engine_with_account(engine)
+    # The instance creates the status, but its answer arrives after T21 stopped waiting.
+    engine.world.control(
+        "mastodon",
+        "POST",
+        "/faults",
+        {"path": "^/api/v1/statuses$", "method": "POST", "status": 200,
+         "lose_response": True, "delay_s": 1.5},
+    )  # fmt: skip
+    post = await engine.publish_now("mastodon", content="Exactly once, please")
+    await engine.tick()
+    assert (await engine.read(post["id"]))["targets"][0]["status"] == "publishing"
+    # Past the attempt's lease, the reaper asks the instance what it has.
+    with clock.frozen(lambda: datetime.now(UTC) + timedelta(seconds=30)):
+        await engine.tick()
+    done = await engine.read(post["id"])
+    [target] = done["targets"]
+    [status] = engine.published_at_network("mastodon")
+    assert target["status"] == "published", target
+    assert target["external_id"] == status["id"]
+    assert engine.sends("mastodon", "Exactly once, please") == ["fault-injected-after-effect"]
