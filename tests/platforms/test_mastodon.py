@@ -16,7 +16,15 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
-from t21.platforms.base import Credentials, MediaKind, PostMetrics, Provider, PublishRequest
+from t21.platforms.base import (
+    Continuing,
+    Credentials,
+    MediaKind,
+    PostMetrics,
+    Provider,
+    Published,
+    PublishRequest,
+)
 from t21.platforms.mastodon import AppRegistration, MastodonProvider
 from t21.platforms.mastodon.provider import idempotency_key, mastodon_length
 from t21.sandbox.mastodon import create_mastodon_app
@@ -242,6 +250,7 @@ async def test_publish_text_with_options_sends_an_idempotency_key(
         options={"visibility": "unlisted", "spoiler_text": "long link", "language": "en"},
     )
     published = await mastodon.publish(account, request)
+    assert isinstance(published, Published)
     [status] = statuses(fake)
     assert status["id"] == published.external_id
     assert status["visibility"] == "unlisted"
@@ -287,6 +296,24 @@ async def test_a_video_is_polled_until_processed_then_posted(
     assert len(statuses(fake)) == 1
 
 
+async def test_a_long_processing_continues_later_with_the_same_upload(
+    fake: FakeNetwork, media: MediaServer, account: Credentials
+) -> None:
+    brief = MastodonProvider(replace(fake.config("mastodon"), poll_timeout_s=0.0))
+    control(fake, "POST", "/settings", {"processing_polls": 1})
+    request = PublishRequest(text="a video", media=[media.video(size=4096)], key="t-9")
+    first = await brief.publish(account, request)
+    assert isinstance(first, Continuing)
+    assert first.after_s > 0
+    assert statuses(fake) == []
+    resumed = await brief.publish(account, replace(request, progress=first.progress))
+    assert isinstance(resumed, Published)
+    [status] = statuses(fake)
+    assert status["media_ids"] == first.progress["media_ids"]
+    uploads = [r for r in fake.requests() if r["path"] == "/api/v2/media"]
+    assert len(uploads) == 1  # the resumed attempt uploaded nothing again
+
+
 async def test_bytes_that_are_not_what_they_claim_are_refused(
     fake: FakeNetwork, mastodon: MastodonProvider, account: Credentials, media: MediaServer
 ) -> None:
@@ -323,6 +350,7 @@ async def test_a_lost_answer_is_ambiguous_and_the_repeat_returns_the_same_status
     [first] = statuses(fake)
     # Reconciliation: the same request again carries the same Idempotency-Key.
     again = await mastodon.publish(account, request)
+    assert isinstance(again, Published)
     assert again.external_id == first["id"]
     assert len(statuses(fake)) == 1
     assert [s["outcome"] for s in fake.sends()] == ["fault-injected-after-effect", "accepted"]
@@ -364,6 +392,7 @@ async def test_metrics_are_favourites_boosts_and_replies(
     fake: FakeNetwork, mastodon: MastodonProvider, account: Credentials
 ) -> None:
     published = await mastodon.publish(account, PublishRequest(text="count me"))
+    assert isinstance(published, Published)
     control(fake, "POST", "/metrics", {"id": published.external_id, "favourites_count": 7,
                                         "reblogs_count": 3, "replies_count": 2})  # fmt: skip
     numbers = await mastodon.metrics(account, [published.external_id, "999"])

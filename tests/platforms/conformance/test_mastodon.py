@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from t21.core.outside import Retryable
-from t21.platforms.base import Credentials, PostMetrics, PublishRequest
+from t21.platforms.base import Credentials, PostMetrics, Published, PublishRequest
 from t21.platforms.mastodon import MastodonProvider
 from tests.platforms.conformance import mastodon as reference
 from tests.platforms.conformance.harness import Replay, replay
@@ -74,6 +74,7 @@ async def test_publishing_reads_the_instance_limit_then_posts_with_its_key() -> 
             ),
         )
     served.check()
+    assert isinstance(published, Published)
     assert published.external_id == reference.STATUS_ID
     assert published.permalink == f"https://mastodon.social/@trwnh/{reference.STATUS_ID}"
     assert published.published_at == datetime.fromisoformat("2019-12-08T03:48:33.901+00:00")

@@ -18,14 +18,14 @@ from urllib.parse import quote, urlencode
 import regex
 from pydantic import BaseModel, ConfigDict, Field
 
-from t21.core.outside import Ambiguous, Permanent, Retryable
+from t21.core.outside import Ambiguous, Permanent
 from t21.platforms.base import (
     Budget,
     Connection,
+    Continuing,
     Credentials,
     InstanceApp,
     MediaItem,
-    MediaKind,
     MediaRule,
     PlatformConfig,
     PlatformLimits,
@@ -54,6 +54,8 @@ HOST = re.compile(
 URL = regex.compile(r"https?://[^\s<>\"]+")
 MENTION = regex.compile(r"(?<![\w/])@([\w]+(?:[.\-][\w]+)*)@[\w.\-]+\w", regex.IGNORECASE)
 STATUSES_MAX = 40
+# When to look again at media still processing after an attempt's bounded wait.
+CONTINUE_AFTER_S = 30.0
 
 
 class MastodonOptions(BaseModel):
@@ -357,13 +359,32 @@ class MastodonProvider:
 
     # --- publishing ---------------------------------------------------------------------------
 
-    async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+    async def publish(
+        self, credentials: Credentials, request: PublishRequest
+    ) -> Published | Continuing:
+        """Upload the media (or take up those an earlier attempt uploaded, `progress`), wait a
+        bounded while for their processing, then post. Media still processing at
+        `poll_timeout_s` make it `Continuing`: the next attempt resumes with the same ids."""
         options = parse_options(MastodonOptions, request.options, self.display_name)
         assert isinstance(options, MastodonOptions)
         async with PlatformHttp(self.config) as http:
             api = self._api(http, credentials)
             self._check_length(request.text, options, await self.max_text(api))
-            media_ids = [await self._upload(api, item) for item in request.media]
+            media_ids = _resumed(request)
+            pending = list(media_ids) if media_ids else []
+            if media_ids is None:
+                media_ids, pending = [], []
+                for item in request.media:
+                    media_id, processing = await self._upload(api, item)
+                    media_ids.append(media_id)
+                    if processing:
+                        pending.append(media_id)
+            if pending and not await self._processed(api, pending):
+                return Continuing(
+                    after_s=CONTINUE_AFTER_S,
+                    progress={"media_ids": media_ids},
+                    reason="Mastodon is still processing the media.",
+                )
             form: dict[str, str | list[str]] = {"status": request.text}
             if media_ids:
                 form["media_ids[]"] = media_ids
@@ -386,9 +407,8 @@ class MastodonProvider:
             published_at=_created_at(body.get("created_at")),
         )
 
-    async def _upload(self, api: MastodonApi, item: MediaItem) -> str:
-        """`POST /api/v2/media`; a 202 is polled at `GET /api/v1/media/:id` until processed
-        (206 while processing, 200 once done)."""
+    async def _upload(self, api: MastodonApi, item: MediaItem) -> tuple[str, bool]:
+        """`POST /api/v2/media`: the media id, and whether it is still processing (a 202)."""
         data = await item.read(0, item.size)
         extension = item.content_type.rsplit("/", 1)[-1]
         form = {"description": item.alt_text} if item.alt_text else None
@@ -402,22 +422,22 @@ class MastodonProvider:
         media_id = body.get("id") if isinstance(body, dict) else None
         if not isinstance(media_id, str) or not media_id:
             raise unexpected("the media upload")
-        if response.status_code == 202:
-            await self._await_processed(api, media_id, item)
-        return media_id
+        return media_id, response.status_code == 202
 
-    async def _await_processed(self, api: MastodonApi, media_id: str, item: MediaItem) -> None:
+    async def _processed(self, api: MastodonApi, media_ids: list[str]) -> bool:
+        """Poll `GET /api/v1/media/:id` (206 while processing, 200 once done) until each is
+        processed, for at most `poll_timeout_s`; whether they all are."""
         deadline = time.monotonic() + self.config.poll_timeout_s
-        while True:
-            await asyncio.sleep(self.config.poll_interval_s)
-            response = await api.send("GET", f"/api/v1/media/{media_id}")
+        waiting = list(media_ids)
+        while waiting:
+            response = await api.send("GET", f"/api/v1/media/{waiting[0]}")
             if response.status_code == 200:
-                return
+                waiting.pop(0)
+                continue
             if time.monotonic() + self.config.poll_interval_s > deadline:
-                kind = "video" if item.kind is MediaKind.VIDEO else "image"
-                raise Retryable(
-                    f"Mastodon is still processing the {kind}.", after=30.0, code="processing"
-                )
+                return False
+            await asyncio.sleep(self.config.poll_interval_s)
+        return True
 
     # --- reading back -------------------------------------------------------------------------
 
@@ -478,6 +498,18 @@ class MastodonProvider:
                     comments=_count(body.get("replies_count")),
                 )
         return results
+
+
+def _resumed(request: PublishRequest) -> list[str] | None:
+    """The media ids an earlier attempt uploaded (`Continuing`), if they fit this request."""
+    found = request.progress.get("media_ids")
+    if (
+        isinstance(found, list)
+        and len(found) == len(request.media)
+        and all(isinstance(item, str) and item for item in found)
+    ):
+        return list(found)
+    return None
 
 
 def _plain(content: str) -> str:
