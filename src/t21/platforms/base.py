@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -66,6 +66,9 @@ class PublishRequest:
     # What the account may do at the network as last read (`Connection.capabilities`, kept on
     # the account), for `check`; empty when unknown.
     capabilities: dict[str, Any] = field(default_factory=dict)
+    # The same for every attempt of one publication (its target's id), so a network with
+    # idempotency keys can tell a repeated attempt from a new post; None outside publishing.
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -334,3 +337,49 @@ class CredentialsConnector(Protocol):
     async def connect_with_credentials(self, credentials: dict[str, str]) -> list[Connection]:
         """The accounts `credentials` sign in to; `Permanent` for credentials that can't work."""
         ...
+@dataclass(frozen=True)
+class InstanceApp:
+    """T21's app on one server of a network whose accounts live on many servers (Mastodon):
+    registered there once, then kept per instance (its secret encrypted)."""
+
+    instance: str
+    client_id: str
+    client_secret: str
+    # Whether the instance's authorization server takes PKCE (S256) challenges.
+    pkce: bool
+
+
+class InstanceProvider(Provider, Protocol):
+    """A network whose connect request names the server (`instance`): T21 registers an app
+    there before sending the browser, and completes the sign-in with that app."""
+
+    needs_instance: ClassVar[bool]
+
+    def instance_host(self, value: str) -> str:
+        """`value` as the server's host name; `Permanent` (code `invalid_instance`) if not one."""
+        ...
+
+    async def register_app(self, instance: str, redirect_uri: str) -> InstanceApp: ...
+
+    def authorization_url_at(
+        self, app: InstanceApp, *, state: str, redirect_uri: str, code_verifier: str | None
+    ) -> str: ...
+
+    async def exchange_code_at(
+        self, app: InstanceApp, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> list[Connection]: ...
+
+    def instance_of(self, credentials: Credentials) -> str:
+        """The host name of the server a connected account lives on."""
+        ...
+
+    async def revoke_at(self, app: InstanceApp, credentials: Credentials) -> bool:
+        """Revoke the account's token at its instance with T21's app there."""
+        ...
+
+
+def instance_provider(provider: Provider) -> InstanceProvider | None:
+    """`provider` as one whose connection names an instance, if it is one."""
+    if getattr(provider, "needs_instance", False):
+        return cast(InstanceProvider, provider)
+    return None

@@ -98,6 +98,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.bluesky:create_bluesky_app",
         "AT Protocol PDS: app-password sessions and post records (/bluesky/xrpc/...)",
     ),
+    Network(
+        "mastodon",
+        "t21.platforms.mastodon:MastodonProvider",
+        "t21.platforms.mastodon.settings:MastodonSettings",
+        "t21.sandbox.mastodon:create_mastodon_app",
+        "Mastodon apps, OAuth and statuses, for every instance (/mastodon/api/v1/statuses)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 

@@ -269,6 +269,7 @@ async def publish(runtime: Runtime, target_id: uuid.UUID) -> None:
                 media=[media_item(runtime, asset) for asset in attempt.media],
                 options=attempt.options,
                 progress=attempt.progress,
+                key=str(target_id),
             )
             sent = True
             outcome = await provider.publish(held, request)

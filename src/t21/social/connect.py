@@ -29,6 +29,7 @@ from datetime import timedelta
 from typing import cast
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.billing import plans
@@ -55,9 +56,16 @@ from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
-from t21.platforms.base import Connection, CredentialsConnector, Provider
+from t21.platforms.base import (
+    Connection,
+    CredentialsConnector,
+    InstanceApp,
+    InstanceProvider,
+    Provider,
+    instance_provider,
+)
 from t21.social.events import account_event
-from t21.social.models import AccountStatus, ConnectAttempt, SocialAccount
+from t21.social.models import AccountStatus, ConnectAttempt, InstanceAppRecord, SocialAccount
 from t21.social.tokens import seal_grant
 
 ATTEMPT_TTL = timedelta(minutes=10)
@@ -126,9 +134,11 @@ async def start(
     brand_id: uuid.UUID,
     platform: str,
     redirect_uri: str | None,
+    instance: str | None = None,
 ) -> tuple[str, str]:
     """The network's authorization URL for connecting an account to the brand (admins), and the
-    browser token to set as a cookie."""
+    browser token to set as a cookie. `instance` names the account's server, for networks whose
+    provider needs one (T21's app there is registered on first use)."""
     settings = runtime.settings
     brand = await brands_service.get_brand(
         session, principal, brand_id, Action.MANAGE_SOCIAL_ACCOUNTS
@@ -137,6 +147,20 @@ async def start(
         raise Forbidden("Connecting an account needs a signed-in user; API keys can't.")
     provider = registry.configured_provider(runtime, platform)
     target = allowed_redirect(settings, redirect_uri or settings.resolved_frontend_url)
+    federated = instance_provider(provider)
+    app = None
+    if federated is not None:
+        if not instance:
+            raise ValidationFailed(
+                f"Connecting {provider.display_name} needs `instance`, the server's host name.",
+                errors=[{"loc": ["body", "instance"], "msg": "required"}],
+            )
+        app = await instance_app(session, runtime, federated, platform, instance)
+    elif instance is not None:
+        raise ValidationFailed(
+            f"{provider.display_name} accounts aren't on an instance; leave `instance` out.",
+            errors=[{"loc": ["body", "instance"], "msg": "not taken by this network"}],
+        )
     nonce, browser = new_token(), new_token()
     verifier = new_token() + new_token()[:20] if provider.uses_pkce else None
     session.add(
@@ -149,14 +173,23 @@ async def start(
             code_verifier=verifier,
             redirect_uri=target,
             expires_at=clock.now() + ATTEMPT_TTL,
+            instance=app.instance if app is not None else None,
         )
     )
     await session.flush()
-    url = provider.authorization_url(
-        state=sign_state(settings, nonce),
-        redirect_uri=callback_url(settings, platform),
-        code_verifier=verifier,
-    )
+    if federated is not None and app is not None:
+        url = federated.authorization_url_at(
+            app,
+            state=sign_state(settings, nonce),
+            redirect_uri=callback_url(settings, platform),
+            code_verifier=verifier,
+        )
+    else:
+        url = provider.authorization_url(
+            state=sign_state(settings, nonce),
+            redirect_uri=callback_url(settings, platform),
+            code_verifier=verifier,
+        )
     return url, browser
 
 
@@ -207,6 +240,71 @@ async def with_credentials(
         await _store(session, runtime.settings, brand, platform, connection)
         for connection in connections
     ]
+def _app_associated(platform: str, instance: str) -> str:
+    return f"instance-app:{platform}:{instance}"
+
+
+async def stored_app(
+    session: AsyncSession, settings: Settings, platform: str, instance: str
+) -> InstanceApp | None:
+    row = await session.scalar(
+        select(InstanceAppRecord).where(
+            InstanceAppRecord.platform == platform, InstanceAppRecord.instance == instance
+        )
+    )
+    if row is None:
+        return None
+    secret = keyring(settings).decrypt(
+        row.client_secret_encrypted, associated=_app_associated(platform, instance)
+    )
+    return InstanceApp(instance, row.client_id, secret, row.pkce)
+
+
+async def instance_app(
+    session: AsyncSession,
+    runtime: Runtime,
+    provider: InstanceProvider,
+    platform: str,
+    instance: str,
+) -> InstanceApp:
+    """T21's app on `instance`: the stored one, else registered there now and stored (its secret
+    encrypted). Of two first connections racing, the first stored wins and both use it."""
+    settings = runtime.settings
+    try:
+        host = provider.instance_host(instance)
+    except Permanent as refused:
+        raise ValidationFailed(
+            refused.message, errors=[{"loc": ["body", "instance"], "msg": refused.message}]
+        ) from None
+    stored = await stored_app(session, settings, platform, host)
+    if stored is not None:
+        return stored
+    try:
+        app = await provider.register_app(host, callback_url(settings, platform))
+    except OutsideFailure as failure:
+        raise UpstreamError(
+            f"{provider.display_name} at {host} refused T21's app: {failure.message}"
+        ) from failure
+    sealed = keyring(settings).encrypt(
+        app.client_secret, associated=_app_associated(platform, host)
+    )
+    try:
+        async with session.begin_nested():
+            session.add(
+                InstanceAppRecord(
+                    platform=platform,
+                    instance=host,
+                    client_id=app.client_id,
+                    client_secret_encrypted=sealed,
+                    pkce=app.pkce,
+                )
+            )
+    except IntegrityError:
+        raced = await stored_app(session, settings, platform, host)
+        if raced is not None:
+            return raced
+        raise
+    return app
 
 
 @dataclass(frozen=True)
@@ -218,6 +316,7 @@ class _Attempt:
     brand_id: uuid.UUID
     code_verifier: str | None
     redirect_uri: str
+    instance: str | None = None
 
 
 async def _use_attempt(runtime: Runtime, platform: str, state: str | None) -> _Attempt:
@@ -260,6 +359,7 @@ def _attempt_of(attempt: ConnectAttempt) -> _Attempt:
         attempt.brand_id,
         attempt.code_verifier,
         attempt.redirect_uri,
+        attempt.instance,
     )
 
 
@@ -350,12 +450,25 @@ async def _connect(runtime: Runtime, attempt: _Attempt, code: str) -> list[Socia
     may still connect accounts there."""
     platform = attempt.platform
     provider = registry.configured_provider(runtime, platform)
+    federated = instance_provider(provider)
+    app = None
+    if federated is not None and attempt.instance:
+        async with session_scope(runtime) as session:
+            app = await stored_app(session, runtime.settings, platform, attempt.instance)
     try:
-        connections = await provider.exchange_code(
-            code=code,
-            redirect_uri=callback_url(runtime.settings, platform),
-            code_verifier=attempt.code_verifier,
-        )
+        if federated is not None and app is not None:
+            connections = await federated.exchange_code_at(
+                app,
+                code=code,
+                redirect_uri=callback_url(runtime.settings, platform),
+                code_verifier=attempt.code_verifier,
+            )
+        else:
+            connections = await provider.exchange_code(
+                code=code,
+                redirect_uri=callback_url(runtime.settings, platform),
+                code_verifier=attempt.code_verifier,
+            )
     except OutsideFailure as failure:
         raise ConnectFailure(
             _failure_code(failure), failure.message, redirect_uri=attempt.redirect_uri

@@ -87,3 +87,18 @@ class ConnectAttempt(RecordModel):
     # who started the connection completes it with the one-time code of this digest.
     completion_digest: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
     network_code_encrypted: Mapped[str | None] = mapped_column(Text)
+    # The server the account lives on, for networks whose connection names one (Mastodon).
+    instance: Mapped[str | None] = mapped_column(String(255))
+
+
+class InstanceAppRecord(RecordModel):
+    """T21's app on one server of a network with many (Mastodon), registered there once."""
+
+    __tablename__ = "social_instance_apps"
+    __table_args__ = (UniqueConstraint("platform", "instance"),)
+
+    platform: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(Text)
+    client_secret_encrypted: Mapped[str] = mapped_column(Text)
+    pkce: Mapped[bool]

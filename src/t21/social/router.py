@@ -90,6 +90,7 @@ async def start_connection(
         brand_id=body.brand_id,
         platform=platform,
         redirect_uri=body.redirect_uri,
+        instance=body.instance,
     )
     response.set_cookie(
         CONNECT_COOKIE,

@@ -21,6 +21,8 @@ class ConnectIn(BaseModel):
     credentials: (
         Annotated[dict[str, Annotated[str, Field(max_length=1024)]], Field(max_length=8)] | None
     ) = None
+    # The account's server, for networks on many servers (Mastodon): its host name.
+    instance: Annotated[str, Field(min_length=1, max_length=255)] | None = None
 
 
 class ConnectCompleteIn(BaseModel):

@@ -15,7 +15,9 @@ from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped
+from t21.platforms.base import instance_provider
 from t21.platforms.registry import configured_provider
+from t21.social.connect import stored_app
 from t21.social.events import account_event
 from t21.social.models import AccountStatus, SocialAccount
 from t21.social.tokens import credentials, refresh_account
@@ -51,7 +53,18 @@ async def disconnect(runtime: Runtime, principal: Principal, account_id: uuid.UU
         held = credentials(runtime.settings, account)
         platform = account.platform
     try:
-        await configured_provider(runtime, platform).revoke(held)
+        provider = configured_provider(runtime, platform)
+        federated = instance_provider(provider)
+        if federated is None:
+            await provider.revoke(held)
+        else:
+            # Revoking on a federated network goes through T21's app on the account's instance.
+            async with session_scope(runtime) as session:
+                app = await stored_app(
+                    session, runtime.settings, platform, federated.instance_of(held)
+                )
+            if app is not None:
+                await federated.revoke_at(app, held)
     except OutsideFailure as failure:
         log.warning(
             "revocation at the network failed", account_id=str(account_id), error=failure.message
