@@ -337,6 +337,8 @@ class CredentialsConnector(Protocol):
     async def connect_with_credentials(self, credentials: dict[str, str]) -> list[Connection]:
         """The accounts `credentials` sign in to; `Permanent` for credentials that can't work."""
         ...
+
+
 @dataclass(frozen=True)
 class InstanceApp:
     """T21's app on one server of a network whose accounts live on many servers (Mastodon):

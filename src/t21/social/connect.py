@@ -240,6 +240,8 @@ async def with_credentials(
         await _store(session, runtime.settings, brand, platform, connection)
         for connection in connections
     ]
+
+
 def _app_associated(platform: str, instance: str) -> str:
     return f"instance-app:{platform}:{instance}"
 
