@@ -59,6 +59,8 @@ def api_router() -> APIRouter:
     from t21.posts.templates.router import router as templates_router
     from t21.publishing.router import router as publishing_router
     from t21.queue.router import router as queue_router
+    from t21.review.router import review_router
+    from t21.review.router import router as approvals_router
     from t21.social.router import platforms_router
     from t21.social.router import router as social_router
     from t21.webhooks.router import router as outgoing_webhooks_router
@@ -82,6 +84,8 @@ def api_router() -> APIRouter:
     router.include_router(ai_router)
     router.include_router(analytics_router)
     router.include_router(events_router)
+    router.include_router(approvals_router)
+    router.include_router(review_router)
     return router
 
 

@@ -19,12 +19,14 @@ from t21.media.models import MediaAsset
 from t21.notifications.models import OutboundEmail
 from t21.organizations.models import ApiKey, Invitation, Membership, Organization
 from t21.posts.models import Post, PostMedia, PostTarget, TargetReview, Template
+from t21.review.models import ApprovalDecision, ReviewLink
 from t21.social.models import ConnectAttempt, SocialAccount
 from t21.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AiCall",
     "ApiKey",
+    "ApprovalDecision",
     "Base",
     "BillingAccount",
     "Brand",
@@ -45,6 +47,7 @@ __all__ = [
     "PostMedia",
     "PostTarget",
     "RefreshToken",
+    "ReviewLink",
     "SocialAccount",
     "StripeEvent",
     "TargetReview",

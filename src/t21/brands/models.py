@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from t21.core.models import RecordModel
@@ -27,3 +27,5 @@ class Brand(RecordModel):
     website: Mapped[str | None] = mapped_column(String(2048))
     # The weekly queue, `[{"day": "mon", "time": "09:00"}, ...]` in `timezone` (see t21.queue).
     queue_slots: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Posts its members (and member-role keys) schedule wait for an admin's approval.
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)

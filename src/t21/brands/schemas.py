@@ -48,6 +48,11 @@ class BrandFields(BaseModel):
     default_hashtags: Annotated[list[Hashtag], Field(max_length=30)] | None = None
     timezone: Timezone | None = None
     website: HttpUrl | None = None
+    requires_approval: bool | None = Field(
+        default=None,
+        description="Posts its members (and member-role API keys) schedule wait for an admin's "
+        "approval (status `pending_approval`).",
+    )
 
 
 class BrandIn(BrandFields):
@@ -71,6 +76,7 @@ class BrandOut(BaseModel):
     default_hashtags: list[str]
     timezone: str
     website: str | None
+    requires_approval: bool
     created_at: datetime
     updated_at: datetime
 
@@ -88,6 +94,7 @@ class BrandOut(BaseModel):
             default_hashtags=list(brand.default_hashtags or []),
             timezone=brand.timezone,
             website=brand.website,
+            requires_approval=brand.requires_approval,
             created_at=brand.created_at,
             updated_at=brand.updated_at,
         )

@@ -41,6 +41,8 @@ def _values(fields: BrandIn | BrandPatch) -> dict[str, Any]:
     for listed in ("keywords", "default_hashtags"):
         if listed in values and values[listed] is None:
             values[listed] = []
+    if values.get("requires_approval", False) is None:
+        values["requires_approval"] = False
     return values
 
 
@@ -55,6 +57,7 @@ async def create_brand(
     values.setdefault("timezone", "UTC")
     values.setdefault("keywords", [])
     values.setdefault("default_hashtags", [])
+    values.setdefault("requires_approval", False)
     if values.get("timezone") is None:
         values["timezone"] = "UTC"
     brand = Brand(organization_id=organization_id, **values)

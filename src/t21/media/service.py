@@ -53,6 +53,7 @@ T = TypeVar("T")
 DELETE_OBJECTS_JOB = "media.delete_objects"
 # Targets on their way out: their post's media must stay until they are published.
 ACTIVE_TARGETS = (
+    TargetStatus.PENDING_APPROVAL,
     TargetStatus.SCHEDULED,
     TargetStatus.QUEUED,
     TargetStatus.PUBLISHING,

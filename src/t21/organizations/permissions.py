@@ -37,6 +37,8 @@ class Action(StrEnum):
     MANAGE_WEBHOOKS = "manage_webhooks"  # endpoints, their secrets and deliveries
     MANAGE_BILLING = "manage_billing"
     DELETE_ORGANIZATION = "delete_organization"
+    # Approve or reject posts of brands that require approval, and hand out review links.
+    APPROVE_POSTS = "approve_posts"
 
 
 # The weakest role allowed to perform each action.
@@ -52,6 +54,7 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.MANAGE_WEBHOOKS: Role.ADMIN,
     Action.MANAGE_BILLING: Role.OWNER,
     Action.DELETE_ORGANIZATION: Role.OWNER,
+    Action.APPROVE_POSTS: Role.ADMIN,
 }
 
 # Actions an API key may never perform, whatever its role: administering who and what can act

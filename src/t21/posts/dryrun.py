@@ -19,6 +19,7 @@ from t21.organizations.tenancy import Principal
 from t21.platforms import registry
 from t21.platforms.base import parse_options
 from t21.platforms.text import text_length
+from t21.posts.duplicates import Outgoing, find_duplicates, warnings_for
 from t21.posts.schemas import PostIn
 from t21.posts.validation import (
     TargetDraft,
@@ -74,18 +75,27 @@ async def validate_post(
         if is_scheduling(fields) and fields.targets
         else []
     )
+    if is_scheduling(fields) and fields.scheduled_at is not None:
+        outgoing = [
+            Outgoing(draft.index, draft.social_account_id, draft.platform, draft.text)
+            for draft in drafts
+        ]
+        warnings += warnings_for(await find_duplicates(session, outgoing, fields.scheduled_at))
     return DryRun(errors=errors, warnings=warnings, targets=[_counted(d) for d in drafts])
 
 
 def _counted(draft: TargetDraft) -> CountedTarget:
-    """The target's text length and limit, on the surface its options pick when they are
-    valid (an Instagram story, a Facebook reel), else the network's default one."""
-    provider = registry.rules_provider(draft.platform)
+    length, limit = counted_length(draft.platform, draft.text, draft.options)
+    return CountedTarget(draft=draft, length=length, limit=limit)
+
+
+def counted_length(platform: str, text: str, options: dict[str, Any]) -> tuple[int, int]:
+    """The text's length as its network counts it, and its limit, on the surface the options
+    pick when they are valid (an Instagram story, a Facebook reel), else the default one."""
+    provider = registry.rules_provider(platform)
     try:
-        parse_options(provider.options, draft.options, provider.display_name)
-        limits = provider.limits_for(draft.options)
+        parse_options(provider.options, options, provider.display_name)
+        limits = provider.limits_for(options)
     except Permanent:
         limits = provider.limits
-    return CountedTarget(
-        draft=draft, length=text_length(draft.text, limits.text_counting), limit=limits.max_text
-    )
+    return text_length(text, limits.text_counting), limits.max_text

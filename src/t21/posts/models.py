@@ -23,6 +23,7 @@ UNSCHEDULED = datetime(9999, 12, 31, tzinfo=UTC)
 
 class PostStatus(StrEnum):
     DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
     SCHEDULED = "scheduled"
     PUBLISHING = "publishing"
     PUBLISHED = "published"
@@ -33,6 +34,8 @@ class PostStatus(StrEnum):
 
 class TargetStatus(StrEnum):
     DRAFT = "draft"
+    # Scheduled by someone whose posts an admin approves first (the brand's `requires_approval`).
+    PENDING_APPROVAL = "pending_approval"
     SCHEDULED = "scheduled"
     QUEUED = "queued"  # claimed by the dispatcher; a publish job is on its way
     PUBLISHING = "publishing"  # a worker holds it under a lease
@@ -77,6 +80,9 @@ class Post(RecordModel):
     ai: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The author and admins were told a target failed or needs review (once per post).
     problem_notified_at: Mapped[datetime | None]
+    # Where the post stands with its approvers, `{status, decided_by, decided_at, comment}`
+    # (t21.posts.approvals); null for a post that never needed approval.
+    approval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class PostTarget(RecordModel):

@@ -22,6 +22,7 @@ from t21.posts.schemas import (
     PostOut,
     PostPatch,
     PostWarning,
+    PublishIn,
     ScheduleIn,
     TargetCheck,
     post_out,
@@ -85,7 +86,7 @@ async def validate_post(
     return PostCheck(
         valid=not checked.errors,
         errors=checked.errors,
-        warnings=[PostWarning(**warning) for warning in checked.warnings],
+        warnings=[PostWarning.model_validate(warning) for warning in checked.warnings],
         targets=[
             TargetCheck(
                 social_account_id=one.draft.social_account_id,
@@ -140,18 +141,34 @@ async def schedule_post(
     runtime = request.app.state.runtime
     return post_out(
         runtime,
-        await service.schedule_post(session, runtime, principal, post_id, body.scheduled_at),
+        await service.schedule_post(
+            session,
+            runtime,
+            principal,
+            post_id,
+            body.scheduled_at,
+            allow_duplicate=body.allow_duplicate,
+        ),
     )
 
 
 @router.post("/{post_id}/publish", status_code=202)
 async def publish_post(
-    post_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: DbSession
+    post_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    body: PublishIn | None = None,
 ) -> PostOut:
-    """Publish the targets not yet published now: they are due at once."""
+    """Publish the targets not yet published now: they are due at once (or wait for an
+    approver, on a brand that requires approval)."""
     runtime = request.app.state.runtime
+    allow_duplicate = body.allow_duplicate if body is not None else False
     return post_out(
-        runtime, await service.schedule_post(session, runtime, principal, post_id, None)
+        runtime,
+        await service.schedule_post(
+            session, runtime, principal, post_id, None, allow_duplicate=allow_duplicate
+        ),
     )
 
 

@@ -66,6 +66,11 @@ class PostIn(BaseModel):
         description="The AI call that wrote this post (the `id` of an /api/v1/ai answer): its "
         "model and token usage become the post's `ai`.",
     )
+    allow_duplicate: bool = Field(
+        default=False,
+        description="Schedule it even if the same text is on the same account within 24 hours "
+        "(otherwise 409 `duplicate_content`).",
+    )
 
     @model_validator(mode="after")
     def _one_schedule(self) -> PostIn:
@@ -93,6 +98,17 @@ class ScheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scheduled_at: UtcDatetime
+    allow_duplicate: bool = Field(
+        default=False, description="Schedule it even if it repeats a post (see create)."
+    )
+
+
+class PublishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow_duplicate: bool = Field(
+        default=False, description="Publish it even if it repeats a post (see create)."
+    )
 
 
 class TargetError(BaseModel):
@@ -145,6 +161,24 @@ class AiUsage(BaseModel):
 class PostWarning(BaseModel):
     code: str
     message: str
+    post_id: uuid.UUID | None = Field(
+        default=None, description="The other post, for a `duplicate_content` warning."
+    )
+
+
+class Decider(BaseModel):
+    type: Literal["user", "api_key", "reviewer"] = Field(
+        description="`reviewer`: someone without an account, through a review link."
+    )
+    id: uuid.UUID | None = Field(description="The user or API key; null for a reviewer.")
+    name: str | None
+
+
+class Approval(BaseModel):
+    status: Literal["pending", "approved", "rejected"]
+    decided_by: Decider | None
+    decided_at: datetime | None
+    comment: str | None
 
 
 class PostOut(BaseModel):
@@ -161,6 +195,9 @@ class PostOut(BaseModel):
     timezone: str = Field(description="The brand's timezone.")
     published_at: datetime | None
     ai: AiUsage | None
+    approval: Approval | None = Field(
+        description="Where the post stands with its approvers; null if it never needed one."
+    )
     created_at: datetime
     updated_at: datetime
     targets: list[TargetOut]
@@ -186,10 +223,11 @@ def post_out(runtime: Runtime, one: PostView) -> PostOut:
         timezone=one.timezone,
         published_at=post.published_at,
         ai=AiUsage.model_validate(post.ai) if post.ai else None,
+        approval=Approval.model_validate(post.approval) if post.approval else None,
         created_at=post.created_at,
         updated_at=post.updated_at,
         targets=[TargetOut.of(target) for target in one.targets],
-        warnings=[PostWarning(**warning) for warning in one.warnings],
+        warnings=[PostWarning.model_validate(warning) for warning in one.warnings],
     )
 
 

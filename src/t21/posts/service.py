@@ -29,7 +29,9 @@ from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms import registry
+from t21.posts import approvals
 from t21.posts import status as states
+from t21.posts.duplicates import Outgoing, refuse_duplicates
 from t21.posts.events import STATUS_EVENTS, post_event, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.schemas import PostIn, PostPatch, TargetIn
@@ -215,6 +217,8 @@ async def create_post(
         session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
     )
     post_id = uuid7()
+    if scheduling and not fields.allow_duplicate and fields.scheduled_at is not None:
+        await refuse_duplicates(session, _outgoing(drafts), fields.scheduled_at)
     post = Post(
         id=post_id,
         organization_id=brand.organization_id,
@@ -225,9 +229,11 @@ async def create_post(
         sort_at=fields.scheduled_at or UNSCHEDULED,
         ai=ai,
     )
-    status = TargetStatus.SCHEDULED if scheduling else TargetStatus.DRAFT
+    status = approvals.scheduled_status(principal, brand) if scheduling else TargetStatus.DRAFT
     targets = [_new_target(post, draft, fields.targets[draft.index], status) for draft in drafts]
     post.status = states.derive(target.status for target in targets)
+    if status is TargetStatus.PENDING_APPROVAL:
+        approvals.request(post)
     session.add(post)
     await session.flush()
     session.add_all(targets)
@@ -237,6 +243,8 @@ async def create_post(
     await post_event(session, "post.created", shown)
     if post.status is PostStatus.SCHEDULED:
         await post_event(session, "post.scheduled", shown)
+    if post.status is PostStatus.PENDING_APPROVAL:
+        await post_event(session, "post.approval_requested", shown)
     if scheduling:
         shown.warnings = await quota_warnings(
             session, runtime.settings, post.organization_id, len(targets)
@@ -275,11 +283,14 @@ async def update_post(
         session.add_all(_post_media(post.id, assets))
     if fields.targets is not None:
         targets = await _replace_targets(session, post, targets, drafts, wanted)
+    sent_back = await approvals.after_edit(session, principal, brand, post, targets)
     post.status = states.derive(target.status for target in targets)
     post.updated_at = clock.now()
     await session.flush()
     shown = await view(session, post)
     await post_event(session, "post.updated", shown)
+    if sent_back:
+        await post_event(session, "post.approval_requested", shown)
     return shown
 
 
@@ -298,11 +309,15 @@ async def schedule_post(
     principal: Principal,
     post_id: uuid.UUID,
     when: datetime | None,
+    *,
+    allow_duplicate: bool = False,
 ) -> PostView:
     """Schedule (or reschedule) every target not yet published for `when`; `None` is now.
 
     Drafts, scheduled, retrying, failed and cancelled targets move; published targets and
     those awaiting review stay as they are; a target the dispatcher or a worker holds → 409.
+    On a brand that requires approval, what a member schedules waits in `pending_approval`;
+    an admin scheduling a post that waited approves it.
     """
     post = await get_post(session, principal, post_id, Action.WRITE_CONTENT)
     targets = await _locked_targets(session, post)
@@ -325,20 +340,36 @@ async def schedule_post(
         )
     await _recheck(session, runtime, principal, post, movable)
     at = when or clock.now()
+    if not allow_duplicate:
+        await refuse_duplicates(session, _outgoing_targets(post, movable), at, besides=post.id)
+    brand = await brands_service.get_brand(session, principal, post.brand_id)
+    status = approvals.scheduled_status(principal, brand)
+    was_pending = post.status is PostStatus.PENDING_APPROVAL
     for target in movable:
         if target.status in (TargetStatus.FAILED, TargetStatus.CANCELLED):
             target.attempts = 0
             target.last_error_code = None
             target.last_error_message = None
-        target.status = TargetStatus.SCHEDULED
-        target.due_at = at
+        target.status = status
+        target.due_at = at if status is TargetStatus.SCHEDULED else None
     post.scheduled_at = at
     post.sort_at = at
     post.status = states.derive(target.status for target in targets)
     post.updated_at = clock.now()
+    if status is TargetStatus.PENDING_APPROVAL:
+        approvals.request(post)
+    elif was_pending:
+        await approvals.record_decision(
+            session, post, approvals.APPROVED, approvals.Decider.of(principal), None
+        )
     await session.flush()
     shown = await view(session, post)
-    await post_event(session, "post.scheduled", shown)
+    if status is TargetStatus.PENDING_APPROVAL:
+        await post_event(session, "post.approval_requested", shown)
+    else:
+        if was_pending:
+            await post_event(session, "post.approved", shown)
+        await post_event(session, "post.scheduled", shown)
     shown.warnings = await quota_warnings(
         session, runtime.settings, post.organization_id, len(movable)
     )
@@ -444,6 +475,26 @@ def _as_input(target: PostTarget) -> TargetIn:
         content=target.content,
         options=dict(target.options or {}),
     )
+
+
+def _outgoing(drafts: Sequence[TargetDraft]) -> list[Outgoing]:
+    return [
+        Outgoing(draft.index, draft.social_account_id, draft.platform, draft.text)
+        for draft in drafts
+    ]
+
+
+def _outgoing_targets(post: Post, targets: Sequence[PostTarget]) -> list[Outgoing]:
+    return [
+        Outgoing(
+            None,
+            target.social_account_id,
+            target.platform,
+            target.content if target.content is not None else post.content,
+        )
+        for target in targets
+        if target.social_account_id is not None
+    ]
 
 
 def _new_target(

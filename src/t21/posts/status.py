@@ -20,6 +20,7 @@ LOCKED = IN_FLIGHT | MAYBE_PUBLISHED
 SCHEDULABLE = frozenset(
     {
         TargetStatus.DRAFT,
+        TargetStatus.PENDING_APPROVAL,
         TargetStatus.SCHEDULED,
         TargetStatus.RETRYING,
         TargetStatus.FAILED,
@@ -28,7 +29,13 @@ SCHEDULABLE = frozenset(
 )
 # Targets a cancel stops: not yet published and not in a worker's hands.
 CANCELLABLE = frozenset(
-    {TargetStatus.DRAFT, TargetStatus.SCHEDULED, TargetStatus.QUEUED, TargetStatus.RETRYING}
+    {
+        TargetStatus.DRAFT,
+        TargetStatus.PENDING_APPROVAL,
+        TargetStatus.SCHEDULED,
+        TargetStatus.QUEUED,
+        TargetStatus.RETRYING,
+    }
 )
 # Targets that will still be attempted without anyone acting.
 PENDING = frozenset(
@@ -40,9 +47,10 @@ def derive(statuses: Iterable[TargetStatus]) -> PostStatus:
     """A post's status from its targets'.
 
     Cancelled targets don't count unless all are. Anything being published makes the post
-    `publishing`; anything still due makes it `scheduled`; once every target is settled the post
-    is `published`, `partially_published` or `failed` (a target needing review counts as not
-    published: a person has to look).
+    `publishing`; anything waiting for an approver makes it `pending_approval` (the dispatcher
+    never picks such a target); anything still due makes it `scheduled`; once every target is
+    settled the post is `published`, `partially_published` or `failed` (a target needing review
+    counts as not published: a person has to look).
     """
     every = list(statuses)
     active = [status for status in every if status is not TargetStatus.CANCELLED]
@@ -50,6 +58,8 @@ def derive(statuses: Iterable[TargetStatus]) -> PostStatus:
         return PostStatus.CANCELLED if every else PostStatus.DRAFT
     if any(status in IN_FLIGHT or status is TargetStatus.RETRYING for status in active):
         return PostStatus.PUBLISHING
+    if any(status is TargetStatus.PENDING_APPROVAL for status in active):
+        return PostStatus.PENDING_APPROVAL
     if any(status is TargetStatus.SCHEDULED for status in active):
         return PostStatus.SCHEDULED
     if any(status is TargetStatus.DRAFT for status in active):

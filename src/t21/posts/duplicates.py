@@ -1,0 +1,140 @@
+"""The duplicate guard: the same text on the same account within 24 hours is refused (409
+`duplicate_content`) unless the caller says `allow_duplicate`.
+
+Networks refuse or quietly bury a repeated post (X answers 403 "duplicate content"), and an API
+pipeline retrying without an `Idempotency-Key` creates exactly that. Texts are compared
+normalized: Unicode NFC (a precomposed "é" equals "e" + combining accent) and every run of
+whitespace (line breaks, non-breaking spaces included) as one space, ends trimmed. The comparison
+stays case-sensitive: "SALE today" and "sale today" are different posts to a reader, and to the
+networks that check.
+
+Only targets on their way out count, as the other side and as this one: a draft is checked when
+it is scheduled. Another target's time is when it went out (published) or when it is due (its
+post's `scheduled_at`); drafts, failed and cancelled targets never count.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.posts.errors import DuplicateContent
+from t21.posts.models import Post, PostTarget, TargetStatus
+
+WINDOW = timedelta(hours=24)
+# Targets that went, or will go, out without anyone acting again.
+NOT_GOING_OUT = (TargetStatus.DRAFT, TargetStatus.FAILED, TargetStatus.CANCELLED)
+
+
+def normalized(text: str) -> str:
+    """`text` as the guard compares it: NFC, whitespace runs collapsed, trimmed; case kept."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One target about to be scheduled: its position in the request (or None), account, text."""
+
+    index: int | None
+    social_account_id: uuid.UUID
+    platform: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    target: Outgoing
+    post_id: uuid.UUID
+
+
+async def find_duplicates(
+    session: AsyncSession,
+    outgoing: Sequence[Outgoing],
+    at: datetime,
+    *,
+    besides: uuid.UUID | None = None,
+) -> list[Duplicate]:
+    """Each of `outgoing` whose normalized text another post (not `besides`) has on the same
+    account within 24 hours of `at`, with that post (the earliest-created one when several)."""
+    wanted = [target for target in outgoing if normalized(target.text)]
+    if not wanted:
+        return []
+    when = func.coalesce(PostTarget.published_at, Post.scheduled_at)
+    statement = (
+        select(PostTarget.social_account_id, PostTarget.content, Post.content, Post.id)
+        .join(Post, Post.id == PostTarget.post_id)
+        .where(
+            PostTarget.social_account_id.in_({target.social_account_id for target in wanted}),
+            PostTarget.status.not_in(NOT_GOING_OUT),
+            when > at - WINDOW,
+            when < at + WINDOW,
+        )
+        .order_by(Post.created_at, Post.id)
+    )
+    if besides is not None:
+        statement = statement.where(Post.id != besides)
+    seen: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    for account_id, own, base, post_id in await session.execute(statement):
+        if account_id is None:
+            continue
+        text = normalized(own if own is not None else base)
+        seen.setdefault((account_id, text), post_id)
+    found = []
+    for target in wanted:
+        other = seen.get((target.social_account_id, normalized(target.text)))
+        if other is not None:
+            found.append(Duplicate(target=target, post_id=other))
+    return found
+
+
+async def refuse_duplicates(
+    session: AsyncSession,
+    outgoing: Sequence[Outgoing],
+    at: datetime,
+    *,
+    besides: uuid.UUID | None = None,
+) -> None:
+    """409 `duplicate_content` naming the other post if one of `outgoing` repeats it."""
+    found = await find_duplicates(session, outgoing, at, besides=besides)
+    if not found:
+        return
+    first = found[0]
+    raise DuplicateContent(
+        f"The same text is already scheduled or published on this {first.target.platform} "
+        f"account within 24 hours (post {first.post_id}); change the text, or send "
+        '"allow_duplicate": true to post it again anyway.',
+        post_id=str(first.post_id),
+        social_account_id=str(first.target.social_account_id),
+        platform=first.target.platform,
+        target=first.target.index,
+        duplicates=[
+            {
+                "post_id": str(one.post_id),
+                "social_account_id": str(one.target.social_account_id),
+                "target": one.target.index,
+            }
+            for one in found
+        ],
+    )
+
+
+def warnings_for(found: Sequence[Duplicate]) -> list[dict[str, str]]:
+    """The dry run's heads-ups, one per target that would be refused."""
+    return [
+        {
+            "code": "duplicate_content",
+            "message": (
+                f"Target {one.target.index}: the same text is already scheduled or published on "
+                f"this {one.target.platform} account within 24 hours (post {one.post_id}); "
+                'creating it answers 409 unless "allow_duplicate" is true.'
+            ),
+            "post_id": str(one.post_id),
+        }
+        for one in found
+    ]
