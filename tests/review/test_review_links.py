@@ -127,7 +127,16 @@ async def test_tampered_voided_and_expired_links_show_nothing(desk: Desk) -> Non
     head, signature = token.split(".")
     flipped = signature[:-1] + ("A" if signature[-1] != "A" else "B")
     other_id = "0" * 32
-    for forged in (f"{head}.{flipped}", f"{other_id}.{signature}", "nonsense", head, "x" * 150):
+    forgeries = [
+        f"{head}.{flipped}",
+        f"{other_id}.{signature}",
+        f"{head}.{signature[:-1]}\u00e9",
+        "\u0661" * 32 + ".x",
+        "nonsense",
+        head,
+        "x" * 150,
+    ]
+    for forged in forgeries:
         assert_problem(await desk.api.get(f"{REVIEW}/{forged}"), 404, "not_found")
         refused = await desk.api.post(
             f"{REVIEW}/{forged}", json={"decision": "approve", "name": "Eve"}

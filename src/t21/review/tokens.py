@@ -44,6 +44,7 @@ def verify(settings: Settings, token: str) -> uuid.UUID | None:
         old.get_secret_value() for old in settings.previous_secret_keys
     ]
     for secret in secrets:
-        if hmac.compare_digest(_signature(_key(secret), link_id), signature):
+        # As bytes: `compare_digest` refuses non-ASCII text, and a token may hold anything.
+        if hmac.compare_digest(_signature(_key(secret), link_id).encode(), signature.encode()):
             return link_id
     return None
