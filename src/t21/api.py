@@ -172,6 +172,7 @@ def create_app(
             f"{API_PREFIX}/media": settings.media_max_upload_bytes + MULTIPART_OVERHEAD,
             f"{API_PREFIX}/media/objects/": settings.media_max_upload_bytes,
             f"{API_PREFIX}/media/uploads": settings.max_request_bytes,
+            f"{API_PREFIX}/posts/import": settings.import_max_bytes + MULTIPART_OVERHEAD,
         },
     )
     app.add_middleware(RateLimitMiddleware, default_limit=settings.rate_limit_per_ip)

@@ -63,6 +63,21 @@ def _digest(*parts: str | bytes) -> str:
     return sha.hexdigest()
 
 
+def _canonical_body(content_type: str, body: bytes) -> bytes:
+    """The body as compared between a request and its retry. A multipart body (an upload) is
+    framed by a boundary its client draws at random for every send: it is set aside, so the
+    retry of the same fields and files is the same request."""
+    media, _, parameters = content_type.partition(";")
+    if media.strip().lower() != "multipart/form-data":
+        return body
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "boundary" and value.strip().strip('"'):
+            boundary = value.strip().strip('"').encode("latin-1", "replace")
+            return body.replace(b"--" + boundary, b"--boundary")
+    return body
+
+
 class Idempotency:
     """One idempotent request in flight: `begin()` decides, `finish()`/`abandon()` record."""
 
@@ -71,7 +86,12 @@ class Idempotency:
             raise BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.")
         self.runtime = runtime
         self.key_digest = _digest(owner, key)
-        self.request_digest = _digest(request.method, request.url.path, request.url.query, body)
+        self.request_digest = _digest(
+            request.method,
+            request.url.path,
+            request.url.query,
+            _canonical_body(request.headers.get("content-type", ""), body),
+        )
         self.record_id: Any = None
 
     async def begin(self) -> Response | None:

@@ -87,10 +87,18 @@ async def _t21_error(request: Request, exc: Exception) -> Response:
 
 
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    return validation_entries(errors)
+
+
+def validation_entries(
+    errors: Sequence[Any], prefix: Sequence[str | int] = ()
+) -> list[dict[str, Any]]:
+    """Pydantic's errors as a 422's `errors` entries, each `loc` after `prefix` (e.g. `body`
+    for a body validated by hand)."""
     # Inputs are deliberately left out: they may hold passwords or tokens.
     return [
         {
-            "loc": list(error.get("loc", ())),
+            "loc": [*prefix, *error.get("loc", ())],
             "msg": str(error.get("msg", "")),
             "type": error.get("type"),
         }

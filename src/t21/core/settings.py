@@ -322,6 +322,13 @@ class Settings(BaseSettings):
     media_url_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     media_cleanup_interval_s: float = Field(default=300.0, gt=0)
 
+    # --- bulk import, export and actions --------------------------------------------------------
+    # The largest file `POST /posts/import` takes (413 above it) and the most rows in it (422).
+    import_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    import_max_rows: int = Field(default=10_000, ge=1)
+    # The most posts one `POST /posts/bulk` may touch, by ids or by filter (422 above it).
+    bulk_max_posts: int = Field(default=1_000, ge=1)
+
     # --- email ---------------------------------------------------------------------------------
     email_backend: EmailBackendName = EmailBackendName.CONSOLE
     email_from: str = "T21 <no-reply@t21.localhost>"

@@ -6,14 +6,16 @@ and each target's counted length against its network's limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands import service as brands_service
+from t21.brands.models import Brand
 from t21.core.outside import Permanent
 from t21.core.runtime import Runtime
+from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
@@ -22,6 +24,7 @@ from t21.platforms.text import text_length
 from t21.posts.duplicates import Outgoing, find_duplicates, warnings_for
 from t21.posts.schemas import PostIn
 from t21.posts.validation import (
+    Known,
     TargetDraft,
     ai_usage,
     checked_content,
@@ -44,22 +47,34 @@ class DryRun:
     errors: list[dict[str, Any]]
     warnings: list[dict[str, str]]
     targets: list[CountedTarget]
+    # The post's media as checked, in order (what a create would attach).
+    assets: list[MediaAsset] = field(default_factory=list)
 
 
 async def validate_post(
-    session: AsyncSession, runtime: Runtime, principal: Principal, fields: PostIn
+    session: AsyncSession,
+    runtime: Runtime,
+    principal: Principal,
+    fields: PostIn,
+    *,
+    brand: Brand | None = None,
+    known: Known | None = None,
+    warn: bool = True,
 ) -> DryRun:
     """What `create_post` would refuse (its 422 `errors`) and warn about, for `fields`; a
-    queued post looks at the next free slot without taking it."""
-    brand = await brands_service.get_brand(
-        session, principal, fields.brand_id, Action.WRITE_CONTENT
-    )
+    queued post looks at the next free slot without taking it. Checking many posts of one
+    brand (an import), the caller passes the brand (write access checked), the `known`
+    accounts and media, and asks for the quota warning once for all (`warn=False`)."""
+    if brand is None:
+        brand = await brands_service.get_brand(
+            session, principal, fields.brand_id, Action.WRITE_CONTENT
+        )
     errors: list[dict[str, Any]] = []
     if fields.schedule == "queue":
         fields = await queue.with_next_slot(session, brand, fields, errors, take=False)
     errors += post_schedule_errors(fields)
     await ai_usage(session, brand.organization_id, fields.ai_call_id, errors)
-    drafts, _ = await checked_content(
+    drafts, assets = await checked_content(
         session,
         runtime,
         principal,
@@ -69,10 +84,11 @@ async def validate_post(
         fields.targets,
         errors,
         raising=False,
+        known=known,
     )
     warnings = (
         await quota_warnings(session, runtime.settings, brand.organization_id, len(fields.targets))
-        if is_scheduling(fields) and fields.targets
+        if warn and is_scheduling(fields) and fields.targets
         else []
     )
     if is_scheduling(fields) and fields.scheduled_at is not None:
@@ -81,7 +97,9 @@ async def validate_post(
             for draft in drafts
         ]
         warnings += warnings_for(await find_duplicates(session, outgoing, fields.scheduled_at))
-    return DryRun(errors=errors, warnings=warnings, targets=[_counted(d) for d in drafts])
+    return DryRun(
+        errors=errors, warnings=warnings, targets=[_counted(d) for d in drafts], assets=assets
+    )
 
 
 def _counted(draft: TargetDraft) -> CountedTarget:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from t21.core.deps import DbSession
-from t21.core.errors import ValidationFailed
+from t21.core.errors import PayloadTooLarge, ValidationFailed
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations.auth import CurrentPrincipal
-from t21.posts import dryrun, service
+from t21.posts import bulk, dryrun, exporting, importing, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import (
+    BulkOut,
+    BulkRefusal,
+    ImportOut,
+    ImportRowErrors,
     PostCheck,
     PostIn,
     PostList,
@@ -31,12 +36,7 @@ from t21.posts.schemas import (
 router = APIRouter(prefix="/posts", tags=["posts"])
 
 
-@router.get("")
-async def list_posts(
-    request: Request,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    page: PageParams,
+def list_filters(
     brand_id: uuid.UUID | None = None,
     status: PostStatus | None = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
@@ -48,19 +48,33 @@ async def list_posts(
         AwareDatetime | None,
         Query(alias="to", description="Posts scheduled before this time (RFC 3339)."),
     ] = None,
-) -> PostList:
-    """Posts of the caller's organizations (or of `brand_id`), ordered by `scheduled_at`
-    (unscheduled drafts last), then creation. `from`/`to` give a calendar's window."""
+) -> service.PostFilters:
+    """The list's filters (and the export's)."""
     if scheduled_from and scheduled_to and scheduled_from >= scheduled_to:
         message = "`from` must be before `to`."
         raise ValidationFailed(message, errors=[{"loc": ["query", "to"], "msg": message}])
-    filters = service.PostFilters(
+    return service.PostFilters(
         brand_id=brand_id,
         status=status,
         platform=service.known_platform(platform) if platform is not None else None,
         scheduled_from=scheduled_from,
         scheduled_to=scheduled_to,
     )
+
+
+ListFilters = Annotated[service.PostFilters, Depends(list_filters)]
+
+
+@router.get("")
+async def list_posts(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    page: PageParams,
+    filters: ListFilters,
+) -> PostList:
+    """Posts of the caller's organizations (or of `brand_id`), ordered by `scheduled_at`
+    (unscheduled drafts last), then creation. `from`/`to` give a calendar's window."""
     views, next_cursor = await service.list_posts(session, principal, page, filters)
     runtime = request.app.state.runtime
     return PostList(items=[post_out(runtime, one) for one in views], next_cursor=next_cursor)
@@ -95,6 +109,91 @@ async def validate_post(
                 limit=one.limit,
             )
             for one in checked.targets
+        ],
+    )
+
+
+@router.post("/import", openapi_extra=IDEMPOTENT)
+async def import_posts(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    file: Annotated[UploadFile, File(description="CSV (a header row) or JSON (an array).")],
+    brand_id: Annotated[uuid.UUID, Form()],
+    dry_run: Annotated[bool, Form(description="Check every row; store nothing.")] = False,
+    partial: Annotated[
+        bool, Form(description="Create the valid rows even if others have problems.")
+    ] = False,
+) -> ImportOut:
+    """Posts from a file, each row checked as `POST /posts/validate` would. All-or-nothing
+    unless `partial`: a row with a problem → 422 listing every row's problems, nothing
+    stored. See README "Bulk import and export" for the columns."""
+    runtime = request.app.state.runtime
+    limit = runtime.settings.import_max_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"The file is larger than {limit} bytes.")
+    imported = await importing.import_posts(
+        session,
+        runtime,
+        principal,
+        brand_id,
+        data,
+        filename=file.filename,
+        content_type=file.content_type,
+        dry_run=dry_run,
+        partial=partial,
+    )
+    return ImportOut(
+        dry_run=imported.dry_run,
+        rows=imported.rows,
+        valid=imported.valid,
+        created=len(imported.post_ids),
+        post_ids=imported.post_ids,
+        errors=[ImportRowErrors(**entry) for entry in imported.errors],
+        warnings=[PostWarning(**warning) for warning in imported.warnings],
+    )
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {media: {} for media in exporting.MEDIA_TYPES.values()},
+            "description": "The posts as an import takes them, streamed.",
+        }
+    },
+)
+async def export_posts(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    filters: ListFilters,
+    format: exporting.ExportFormat = "csv",
+) -> StreamingResponse:
+    """The posts the list would show with these filters, in its order, as a CSV or JSON file
+    with the import's columns (formulas defused in CSV)."""
+    await exporting.check_filters(session, principal, filters)
+    return StreamingResponse(
+        exporting.export_posts(request.app.state.runtime, principal, filters, format),
+        media_type=exporting.MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="posts.{format}"'},
+    )
+
+
+@router.post("/bulk")
+async def bulk_action(
+    body: bulk.BulkIn, request: Request, principal: CurrentPrincipal, session: DbSession
+) -> BulkOut:
+    """Reschedule, cancel or delete many posts, each under the rules it has alone; the
+    answer lists what was done and what was refused and why."""
+    outcome = await bulk.run(session, request.app.state.runtime, principal, body)
+    return BulkOut(
+        done=outcome.done,
+        refused=[
+            BulkRefusal(post_id=post_id, code=refusal.code, detail=refusal.detail)
+            for post_id, refusal in outcome.refused
         ],
     )
 

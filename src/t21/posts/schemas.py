@@ -256,3 +256,32 @@ class PostCheck(BaseModel):
     errors: list[dict[str, Any]] = Field(description="As the entries of a 422's `errors`.")
     warnings: list[PostWarning]
     targets: list[TargetCheck] = Field(description="The targets whose account is usable.")
+
+
+class ImportRowErrors(BaseModel):
+    row: int = Field(description="The data row, counted from 1 (a CSV header is not a row).")
+    errors: list[dict[str, Any]] = Field(
+        description="As the entries of a 422's `errors`: of the create body the row stands for "
+        "(`loc` from `body`), or of the row's own cell (`loc` naming the column)."
+    )
+
+
+class ImportOut(BaseModel):
+    dry_run: bool
+    rows: int = Field(description="Data rows in the file.")
+    valid: int = Field(description="Rows without a problem.")
+    created: int = Field(description="Posts created (0 for a dry run).")
+    post_ids: list[uuid.UUID] = Field(description="The posts created, in row order.")
+    errors: list[ImportRowErrors]
+    warnings: list[PostWarning] = Field(default_factory=list)
+
+
+class BulkRefusal(BaseModel):
+    post_id: uuid.UUID
+    code: str = Field(description="The error code the post alone would have answered.")
+    detail: str
+
+
+class BulkOut(BaseModel):
+    done: list[uuid.UUID]
+    refused: list[BulkRefusal]

@@ -216,28 +216,14 @@ async def create_post(
     drafts, assets = await checked_content(
         session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
     )
-    post_id = uuid7()
     if scheduling and not fields.allow_duplicate and fields.scheduled_at is not None:
         await refuse_duplicates(session, _outgoing(drafts), fields.scheduled_at)
-    post = Post(
-        id=post_id,
-        organization_id=brand.organization_id,
-        brand_id=brand.id,
-        author_id=principal.user_id,
-        content=fields.content,
-        scheduled_at=fields.scheduled_at,
-        sort_at=fields.scheduled_at or UNSCHEDULED,
-        ai=ai,
-    )
-    status = approvals.scheduled_status(principal, brand) if scheduling else TargetStatus.DRAFT
-    targets = [_new_target(post, draft, fields.targets[draft.index], status) for draft in drafts]
-    post.status = states.derive(target.status for target in targets)
-    if status is TargetStatus.PENDING_APPROVAL:
-        approvals.request(post)
+    built = new_post(principal, brand, fields, drafts, assets, ai)
+    post, targets = built.post, built.targets
     session.add(post)
     await session.flush()
     session.add_all(targets)
-    session.add_all(_post_media(post_id, assets))
+    session.add_all(built.media)
     await session.flush()
     shown = await view(session, post)
     await post_event(session, "post.created", shown)
@@ -250,6 +236,47 @@ async def create_post(
             session, runtime.settings, post.organization_id, len(targets)
         )
     return shown
+
+
+@dataclass
+class NewPost:
+    """The rows of a new post, not yet added to a session."""
+
+    post: Post
+    targets: list[PostTarget]
+    media: list[PostMedia]
+
+
+def new_post(
+    principal: Principal,
+    brand: Brand,
+    fields: PostIn,
+    drafts: Sequence[TargetDraft],
+    assets: Sequence[MediaAsset],
+    ai: dict[str, Any] | None = None,
+) -> NewPost:
+    """A checked post's rows as `create_post` writes them: an import builds thousands this
+    way and inserts them together."""
+    post = Post(
+        id=uuid7(),
+        organization_id=brand.organization_id,
+        brand_id=brand.id,
+        author_id=principal.user_id,
+        content=fields.content,
+        scheduled_at=fields.scheduled_at,
+        sort_at=fields.scheduled_at or UNSCHEDULED,
+        ai=ai,
+    )
+    status = (
+        approvals.scheduled_status(principal, brand)
+        if is_scheduling(fields)
+        else TargetStatus.DRAFT
+    )
+    targets = [_new_target(post, draft, fields.targets[draft.index], status) for draft in drafts]
+    post.status = states.derive(target.status for target in targets)
+    if status is TargetStatus.PENDING_APPROVAL:
+        approvals.request(post)
+    return NewPost(post=post, targets=targets, media=_post_media(post.id, assets))
 
 
 async def update_post(

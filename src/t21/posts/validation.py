@@ -8,7 +8,7 @@ network) and the rule, so a client can show it next to the right field.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +54,46 @@ class TargetDraft:
     options: dict[str, Any]
     # What the account may do at its network, as last read (SocialAccount.capabilities).
     capabilities: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Known:
+    """Accounts and media already read from the database, by id: checking many posts of one
+    brand (an import) reads them once for all instead of once per post."""
+
+    accounts: dict[uuid.UUID, SocialAccount]
+    assets: dict[uuid.UUID, MediaAsset]
+
+
+async def known_of(
+    session: AsyncSession,
+    principal: Principal,
+    account_ids: Collection[uuid.UUID],
+    media_ids: Collection[uuid.UUID],
+) -> Known:
+    """The accounts and media of these ids that the principal's organizations hold."""
+    accounts: dict[uuid.UUID, SocialAccount] = {}
+    assets: dict[uuid.UUID, MediaAsset] = {}
+    for chunk in _chunks(list(account_ids)):
+        for account in await session.scalars(
+            scoped(select(SocialAccount), principal, SocialAccount.organization_id).where(
+                SocialAccount.id.in_(chunk)
+            )
+        ):
+            accounts[account.id] = account
+    for chunk in _chunks(list(media_ids)):
+        for asset in await session.scalars(
+            scoped(select(MediaAsset), principal, MediaAsset.organization_id).where(
+                MediaAsset.id.in_(chunk)
+            )
+        ):
+            assets[asset.id] = asset
+    return Known(accounts=accounts, assets=assets)
+
+
+def _chunks(ids: list[uuid.UUID], size: int = 1000) -> list[list[uuid.UUID]]:
+    # Bound parameters per statement are limited (SQLite, asyncpg): ask in slices.
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def error(loc: Sequence[str | int], message: str, **extra: Any) -> dict[str, Any]:
@@ -189,12 +229,18 @@ async def checked_content(
     errors: list[dict[str, Any]],
     *,
     raising: bool = True,
+    known: Known | None = None,
 ) -> tuple[list[TargetDraft], list[MediaAsset]]:
     """The targets and media as they will be, each checked against its account and network;
     422 listing every problem (plus those already in `errors`) if there is one, unless
-    `raising` is false (a dry run): then the usable targets, the problems left in `errors`."""
-    accounts = await _accounts(session, principal, brand, wanted, errors)
-    assets = await _assets(session, principal, brand, media_ids, errors)
+    `raising` is false (a dry run): then the usable targets, the problems left in `errors`.
+    `known`: the accounts and media already read (else they are read here)."""
+    if known is None:
+        known = await known_of(
+            session, principal, {target.social_account_id for target in wanted}, set(media_ids)
+        )
+    accounts = _accounts(known, brand, wanted, errors)
+    assets = _assets(known, brand, media_ids, errors)
     drafts = [
         TargetDraft(
             index=index,
@@ -225,23 +271,14 @@ def _summary(errors: list[dict[str, Any]]) -> str:
     return first if not more else f"{first} (and {more} more problem{'s' if more > 1 else ''})"
 
 
-async def _accounts(
-    session: AsyncSession,
-    principal: Principal,
+def _accounts(
+    known: Known,
     brand: Brand,
     wanted: Sequence[TargetIn],
     errors: list[dict[str, Any]],
 ) -> dict[int, SocialAccount]:
     """The usable account of each wanted target, by index; problems go to `errors`."""
-    ids = {target.social_account_id for target in wanted}
-    found = {
-        account.id: account
-        for account in await session.scalars(
-            scoped(select(SocialAccount), principal, SocialAccount.organization_id).where(
-                SocialAccount.id.in_(ids)
-            )
-        )
-    }
+    found = known.accounts
     usable: dict[int, SocialAccount] = {}
     seen: set[uuid.UUID] = set()
     for index, target in enumerate(wanted):
@@ -266,22 +303,14 @@ async def _accounts(
     return usable
 
 
-async def _assets(
-    session: AsyncSession,
-    principal: Principal,
+def _assets(
+    known: Known,
     brand: Brand,
     media_ids: Sequence[uuid.UUID],
     errors: list[dict[str, Any]],
 ) -> list[MediaAsset]:
     """The post's media in order; problems go to `errors`."""
-    found = {
-        asset.id: asset
-        for asset in await session.scalars(
-            scoped(select(MediaAsset), principal, MediaAsset.organization_id).where(
-                MediaAsset.id.in_(set(media_ids))
-            )
-        )
-    }
+    found = known.assets
     assets: list[MediaAsset] = []
     for index, media_id in enumerate(media_ids):
         asset = found.get(media_id)

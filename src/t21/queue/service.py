@@ -92,10 +92,16 @@ async def next_free(
 async def take_next(session: AsyncSession, brand: Brand) -> datetime | None:
     """The next free slot of the brand, with the brand locked until the transaction ends so a
     post queued at the same time waits and takes the one after; `None` when there is none."""
+    found = await take_free(session, brand, 1)
+    return found[0] if found else None
+
+
+async def take_free(session: AsyncSession, brand: Brand, count: int) -> list[datetime]:
+    """The next `count` free slots (fewer when the queue runs out), locked as `take_next`
+    locks one: an import queues many posts at once."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(select(Brand.id).where(Brand.id == brand.id).with_for_update())
-    found = await next_free(session, brand, 1)
-    return found[0] if found else None
+    return await next_free(session, brand, count)
 
 
 async def with_next_slot(

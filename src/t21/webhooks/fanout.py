@@ -3,6 +3,8 @@ own transaction (the outbox), so no event is committed without its deliveries.""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -40,30 +42,49 @@ async def create_deliveries(session: AsyncSession, event: Event) -> None:
     """Insert one delivery, due now, per enabled endpoint of the event's organization that
     subscribes to its type (`webhook.test`: only the endpoint being tested), and claim them
     into their endpoints' free slots, so they are sent as soon as the transaction commits."""
-    query = select(WebhookEndpoint).where(
-        WebhookEndpoint.organization_id == event.organization_id,
-        WebhookEndpoint.status == EndpointStatus.ENABLED,
-    )
+    await create_deliveries_for(session, event.organization_id, [event])
+
+
+def _recipients(enabled: Sequence[WebhookEndpoint], event: Event) -> list[WebhookEndpoint]:
     if event.type == TEST_EVENT_TYPE:
         target = str(event.data.get(TEST_ENDPOINT_KEY, ""))
-        endpoints = [e for e in await session.scalars(query) if str(e.id) == target]
-    else:
-        endpoints = [e for e in await session.scalars(query) if wants(e, event.type)]
-    if not endpoints:
+        return [e for e in enabled if str(e.id) == target]
+    return [e for e in enabled if wants(e, event.type)]
+
+
+async def create_deliveries_for(
+    session: AsyncSession, organization_id: uuid.UUID, events: Sequence[Event]
+) -> None:
+    """`create_deliveries` for many events of one organization: its endpoints are read once."""
+    enabled = list(
+        await session.scalars(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.organization_id == organization_id,
+                WebhookEndpoint.status == EndpointStatus.ENABLED,
+            )
+        )
+    )
+    if not enabled:
         return
     now = clock.now()
-    session.add_all(
-        WebhookDelivery(
-            endpoint_id=endpoint.id,
-            event_id=event.id,
-            event_type=event.type,
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            due_at=now,
-            retrying_since=now,
+    endpoints: dict[uuid.UUID, WebhookEndpoint] = {}
+    for event in events:
+        recipients = _recipients(enabled, event)
+        endpoints.update((endpoint.id, endpoint) for endpoint in recipients)
+        session.add_all(
+            WebhookDelivery(
+                endpoint_id=endpoint.id,
+                event_id=event.id,
+                event_type=event.type,
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                due_at=now,
+                retrying_since=now,
+            )
+            for endpoint in recipients
         )
-        for endpoint in endpoints
-    )
+    if not endpoints:
+        return
     await session.flush()
     if current_unit_of_work_or_none() is None:
         return  # no unit of work to send jobs after: the periodic dispatcher claims them
@@ -71,8 +92,8 @@ async def create_deliveries(session: AsyncSession, event: Event) -> None:
         settings = get_runtime().settings
     except RuntimeError:
         return
-    for endpoint in endpoints:
-        await hand_over(session, settings, endpoint.id)
+    for endpoint_id in endpoints:
+        await hand_over(session, settings, endpoint_id)
 
 
 def wake_dispatcher() -> None:
