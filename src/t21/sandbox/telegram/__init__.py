@@ -22,10 +22,14 @@ T21's adapter runs against it unchanged:
   retry after N" with `parameters.retry_after`. Identical messages are not refused (Telegram
   doesn't refuse them either). `parse_mode` isn't parsed here: T21 sends entities.
 
-`/_control` adds to the shared routes (`t21.sandbox.platform`): `POST /chats` `{username?,
-type?, title?, bot_status?, can_post_messages?}`, `POST /chats/{chat}/posts` `{text, as?:
-"chat" | "owner" | "member"}`, `POST /chats/{chat}/bot` `{status, can_post_messages?}`,
-`GET /chats/{chat}/messages`, `POST /limits` `{per_chat_per_minute}`, `POST /webhook` `{url}`.
+`/_control` adds to the shared routes (`t21.sandbox.platform`):
+
+- `POST /chats` `{username?, type?, title?, bot_status?, can_post_messages?}`: a chat;
+- `POST /chats/{chat}/posts` `{text, as?: "chat" | "owner" | "member", age_s?, count?}`:
+  `count` posts made `age_s` seconds ago, by the chat itself or a group's owner or member;
+- `POST /chats/{chat}/bot` `{status, can_post_messages?}`: the bot's membership;
+- `GET /chats/{chat}/messages` (`?sent_by=bot`: the bot's only);
+- `POST /limits` `{per_chat_per_minute}`, `POST /webhook` `{url}`.
 """
 
 from __future__ import annotations
@@ -265,6 +269,7 @@ def _message(chat: Chat, **content: Any) -> dict[str, Any]:
         message["from"] = {"id": BOT_ID, "is_bot": True, "first_name": "T21 Sandbox",
                            "username": BOT_USERNAME}  # fmt: skip
     chat.messages.append(message)
+    chat.by_bot.add(message["message_id"])
     return message
 
 
@@ -495,23 +500,28 @@ def _routes(state: TelegramState) -> list[Route]:
         if not text:
             raise ControlError("`text` is required.")
         author = optional(body, "as", str) or "chat"
-        message: dict[str, Any] = {
-            "message_id": chat.next_message_id(),
-            "date": int(time.time()),
-            "chat": chat.view(),
-            "text": text,
-        }
-        if author == "chat":
-            message["sender_chat"] = chat.view()
-        elif author in ("owner", "member") and chat.type != "channel":
-            user = chat.owner_id if author == "owner" else chat.member_id
-            message["from"] = {"id": user, "is_bot": False, "first_name": f"User {user}"}
-        else:
+        if author != "chat" and (author not in ("owner", "member") or chat.type == "channel"):
             raise ControlError("`as` is chat, or owner or member in a group.")
-        chat.messages.append(message)
-        kind = "channel_post" if chat.type == "channel" else "message"
-        update_id = state.push_update(kind, message)
-        return JSONResponse({"message_id": message["message_id"], "update_id": update_id})
+        age_s = optional(body, "age_s", int) or 0
+        count = optional(body, "count", int) or 1
+        posted = []
+        for number in range(count):
+            message: dict[str, Any] = {
+                "message_id": chat.next_message_id(),
+                "date": int(time.time()) - age_s,
+                "chat": chat.view(),
+                "text": text if count == 1 else f"{text} {number + 1}",
+            }
+            if author == "chat":
+                message["sender_chat"] = chat.view()
+            else:
+                user = chat.owner_id if author == "owner" else chat.member_id
+                message["from"] = {"id": user, "is_bot": False, "first_name": f"User {user}"}
+            chat.messages.append(message)
+            kind = "channel_post" if chat.type == "channel" else "message"
+            update_id = state.push_update(kind, message, age_s=age_s)
+            posted.append({"message_id": message["message_id"], "update_id": update_id})
+        return JSONResponse(posted[0] if count == 1 else {"posted": posted})
 
     async def set_bot(request: Request) -> Response:
         chat = control_chat(request)
@@ -526,7 +536,11 @@ def _routes(state: TelegramState) -> list[Route]:
         return JSONResponse({"status": chat.bot_status, "can_post_messages": chat.bot_can_post})
 
     async def chat_messages(request: Request) -> Response:
-        return JSONResponse({"messages": control_chat(request).messages})
+        chat = control_chat(request)
+        found = chat.messages
+        if request.query_params.get("sent_by") == "bot":
+            found = [m for m in found if m["message_id"] in chat.by_bot]
+        return JSONResponse({"messages": found})
 
     async def set_limits(request: Request) -> Response:
         body = await control_body(request)

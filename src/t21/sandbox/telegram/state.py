@@ -45,6 +45,7 @@ class Chat:
     bot_status: str = "administrator"  # "administrator", "member", "left", "kicked"
     bot_can_post: bool = True
     messages: list[dict[str, Any]] = field(default_factory=list)
+    by_bot: set[int] = field(default_factory=set)  # ids of the messages the bot sent
     sent_at: deque[float] = field(default_factory=deque)
 
     def view(self) -> dict[str, Any]:
@@ -125,10 +126,10 @@ class TelegramState(NetworkState):
             raise bad_request("chat not found")
         return found
 
-    def push_update(self, kind: str, message: dict[str, Any]) -> int:
+    def push_update(self, kind: str, message: dict[str, Any], *, age_s: int = 0) -> int:
         update_id = self.next_update_id
         self.next_update_id += 1
-        self.updates.append({"update_id": update_id, kind: message, "_at": time.time()})
+        self.updates.append({"update_id": update_id, kind: message, "_at": time.time() - age_s})
         return update_id
 
 
