@@ -119,7 +119,8 @@ class TelegramProvider:
     name: ClassVar[str] = "telegram"
     display_name: ClassVar[str] = "Telegram"
     uses_pkce: ClassVar[bool] = False
-    # A chat is connected with `credentials` ({chat}) and a proof of ownership, no redirect.
+    # A chat is connected with `credentials` ({chat}) and a proof of ownership, no redirect:
+    # T21 calls `connect_with_proof` (never `connect_with_credentials`) for such a network.
     connects_with_credentials: ClassVar[bool] = True
     proves_ownership: ClassVar[bool] = True
     scopes: ClassVar[tuple[str, ...]] = ()
@@ -172,12 +173,6 @@ class TelegramProvider:
     ) -> list[Connection]:
         raise Permanent(
             "Telegram connects with `credentials`, not a code.", code="credentials_required"
-        )
-
-    async def connect_with_credentials(self, credentials: dict[str, str]) -> list[Connection]:
-        raise Permanent(
-            "Connecting a Telegram chat needs proof of who is connecting it.",
-            code="proof_required",
         )
 
     def proof_code(self, requester: str, chat_id: int, window: int | None = None) -> str:
