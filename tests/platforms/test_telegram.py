@@ -44,7 +44,8 @@ def fake(served: FakeNetwork) -> FakeNetwork:
 
 @pytest.fixture
 def telegram(fake: FakeNetwork) -> TelegramProvider:
-    return TelegramProvider(fake.config("telegram"))
+    """The adapter as it reaches the real Telegram: no sandbox owner posts its proofs."""
+    return TelegramProvider(replace(fake.config("telegram"), sandbox=False))
 
 
 def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -97,6 +98,20 @@ async def test_a_channel_connects_once_its_owner_posts_the_proof_code(
     # No secret is kept per account: the bot's token stays the operator's.
     assert "t21-sandbox-secret" not in connection.grant.access_token
     assert connection.grant.expires_in is None
+
+
+async def test_in_the_sandbox_the_chats_owner_posts_the_code_and_the_chat_connects_at_once(
+    fake: FakeNetwork,
+) -> None:
+    sandboxed = TelegramProvider(fake.config("telegram"))
+    [connection] = await sandboxed.connect_with_proof({"chat": "@acme_news"}, requester=REQUESTER)
+    assert connection.profile.username == "acme_news"
+    [posted] = control(fake, "GET", "/chats/@acme_news/messages")["messages"]
+    assert posted["text"] == sandboxed.proof_code(REQUESTER, int(connection.profile.external_id))
+    # A sandbox chat whose owner declines is asked for the code, as at Telegram.
+    control(fake, "POST", "/chats", {"username": "shy_owner", "owner_posts_proofs": False})
+    with pytest.raises(ProofRequired):
+        await sandboxed.connect_with_proof({"chat": "@shy_owner"}, requester=REQUESTER)
 
 
 async def test_someone_elses_code_in_the_chat_proves_nothing(

@@ -41,11 +41,7 @@ async def _connect(world: World, chat: str = CHAT) -> Any:  # noqa: F811
 
 
 async def connected(world: World, chat: str = CHAT) -> dict[str, Any]:  # noqa: F811
-    """The chat connected as its owner would: ask, post the code in the channel, ask again."""
-    asked = await _connect(world, chat)
-    assert_problem(asked, 422, "validation_error")
-    [entry] = asked.json()["errors"]
-    world.control("telegram", "POST", f"/chats/{chat}/posts", {"text": entry["proof"]})
+    """The chat connected in one request: in the sandbox its owner posts the proof code."""
     done = await _connect(world, chat)
     assert done.status_code == 201, done.text
     [item] = done.json()["items"]
@@ -55,6 +51,9 @@ async def connected(world: World, chat: str = CHAT) -> dict[str, Any]:  # noqa: 
 async def test_a_channel_connects_after_its_owner_posts_the_code_t21_gives(
     world: World,  # noqa: F811
 ) -> None:
+    # A sandbox chat whose owner leaves the code to the caller, as at Telegram.
+    world.control("telegram", "POST", "/chats", {"username": "acme_news",
+                                                 "owner_posts_proofs": False})  # fmt: skip
     asked = await _connect(world)
     assert_problem(asked, 422, "validation_error")
     [entry] = asked.json()["errors"]
@@ -79,6 +78,13 @@ async def test_a_channel_connects_after_its_owner_posts_the_code_t21_gives(
     # Connecting again (the code is still in the chat) keeps the one account.
     again = await _connect(world)
     assert [a["id"] for a in again.json()["items"]] == [item["id"]]
+
+
+async def test_in_the_sandbox_a_channel_connects_in_one_request(
+    world: World,  # noqa: F811
+) -> None:
+    item = await connected(world, "@t21_demo_channel")
+    assert (item["platform"], item["username"]) == ("telegram", "t21_demo_channel")
 
 
 async def test_a_chat_the_bot_may_not_post_in_is_a_422_saying_what_to_do(

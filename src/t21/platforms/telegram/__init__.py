@@ -7,7 +7,9 @@ Because any chat the bot administers could be named by anyone, T21 asks for proo
 attempt answers 422 with a code made for that user, brand and chat (`rule`
 "ownership_unproven", `proof`); once the code is posted in the chat — by the channel, or in a
 group by one of its admins — the same request connects it. The bot sees the post through
-`getUpdates`, so T21 must be the only reader of its bot's updates (no webhook).
+`getUpdates`, so T21 must be the only reader of its bot's updates (no webhook). Against the
+sandbox only, the fake's owner of the chat is asked to post the code (as the sandbox's OAuth
+fakes consent for their person), so `{chat}` connects in one request there.
 
 Publishing: `sendMessage` (text), `sendPhoto`, `sendVideo` and `sendMediaGroup` (an album of 2
 to 10 photos and videos, one caption on its first item), files streamed as multipart. Text

@@ -24,7 +24,11 @@ T21's adapter runs against it unchanged:
 
 `/_control` adds to the shared routes (`t21.sandbox.platform`):
 
-- `POST /chats` `{username?, type?, title?, bot_status?, can_post_messages?}`: a chat;
+- `POST /chats` `{username?, type?, title?, bot_status?, can_post_messages?,
+  owner_posts_proofs?}`: a chat;
+- `POST /chats/{chat}/owner-proof` `{text}`: the chat's owner posts a proof code — how T21,
+  against the sandbox only, stands in for the person connecting (403 for a chat made with
+  `owner_posts_proofs: false`, where the code must be posted with `/posts`);
 - `POST /chats/{chat}/posts` `{text, as?: "chat" | "owner" | "member", age_s?, count?}`:
   `count` posts made `age_s` seconds ago, by the chat itself or a group's owner or member;
 - `POST /chats/{chat}/bot` `{status, can_post_messages?}`: the bot's membership;
@@ -484,12 +488,14 @@ def _routes(state: TelegramState) -> list[Route]:
         if status not in ("administrator", "member", "left", "kicked"):
             raise ControlError("`bot_status` is administrator, member, left or kicked.")
         can_post = optional(body, "can_post_messages", bool)
+        proofs = optional(body, "owner_posts_proofs", bool)
         chat = state.add_chat(
             username=optional(body, "username", str),
             type_=kind,
             title=optional(body, "title", str),
             bot_status=status,
             bot_can_post=True if can_post is None else can_post,
+            owner_posts_proofs=True if proofs is None else proofs,
         )
         return JSONResponse(chat.view() | {"owner_id": chat.owner_id, "member_id": chat.member_id})
 
@@ -522,6 +528,29 @@ def _routes(state: TelegramState) -> list[Route]:
             update_id = state.push_update(kind, message, age_s=age_s)
             posted.append({"message_id": message["message_id"], "update_id": update_id})
         return JSONResponse(posted[0] if count == 1 else {"posted": posted})
+
+    async def owner_proof(request: Request) -> Response:
+        """T21's sandbox stand-in for the person connecting a chat: its owner posts the code
+        (as the channel, or in a group as its owner) unless the chat was made to decline."""
+        chat = control_chat(request)
+        text = optional(await control_body(request), "text", str)
+        if not text:
+            raise ControlError("`text` is required.")
+        if not chat.owner_posts_proofs:
+            raise ControlError("This chat's owner doesn't post proofs for you.", 403)
+        message: dict[str, Any] = {
+            "message_id": chat.next_message_id(),
+            "date": int(time.time()),
+            "chat": chat.view(),
+            "text": text,
+        }
+        if chat.type == "channel":
+            message["sender_chat"] = chat.view()
+        else:
+            message["from"] = {"id": chat.owner_id, "is_bot": False, "first_name": "Owner"}
+        chat.messages.append(message)
+        kind = "channel_post" if chat.type == "channel" else "message"
+        return JSONResponse({"update_id": state.push_update(kind, message)})
 
     async def set_bot(request: Request) -> Response:
         chat = control_chat(request)
@@ -556,6 +585,7 @@ def _routes(state: TelegramState) -> list[Route]:
     return [
         Route("/_control/chats", add_chat, methods=["POST"]),
         Route("/_control/chats/{chat}/posts", post_in_chat, methods=["POST"]),
+        Route("/_control/chats/{chat}/owner-proof", owner_proof, methods=["POST"]),
         Route("/_control/chats/{chat}/bot", set_bot, methods=["POST"]),
         Route("/_control/chats/{chat}/messages", chat_messages, methods=["GET"]),
         Route("/_control/limits", set_limits, methods=["POST"]),

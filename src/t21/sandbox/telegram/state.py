@@ -44,6 +44,9 @@ class Chat:
     member_id: int  # a member who isn't an admin (groups)
     bot_status: str = "administrator"  # "administrator", "member", "left", "kicked"
     bot_can_post: bool = True
+    # Whether the chat's owner posts the proof codes T21 asks for (the sandbox's stand-in for
+    # the person connecting it).
+    owner_posts_proofs: bool = True
     messages: list[dict[str, Any]] = field(default_factory=list)
     by_bot: set[int] = field(default_factory=set)  # ids of the messages the bot sent
     sent_at: deque[float] = field(default_factory=deque)
@@ -88,6 +91,7 @@ class TelegramState(NetworkState):
         title: str | None = None,
         bot_status: str = "administrator",
         bot_can_post: bool = True,
+        owner_posts_proofs: bool = True,
     ) -> Chat:
         number = len(self.chats)
         chat_id = -(FIRST_CHAT + number) if type_ != "group" else -(100_000 + number)
@@ -100,6 +104,7 @@ class TelegramState(NetworkState):
             member_id=FIRST_USER + 2 * number + 1,
             bot_status=bot_status,
             bot_can_post=bot_can_post,
+            owner_posts_proofs=owner_posts_proofs,
         )
         self.chats[chat_id] = chat
         if username:
