@@ -85,6 +85,8 @@ async def test_in_the_sandbox_a_channel_connects_in_one_request(
 ) -> None:
     item = await connected(world, "@t21_demo_channel")
     assert (item["platform"], item["username"]) == ("telegram", "t21_demo_channel")
+    private = await connected(world, "-1001234567890")
+    assert (private["external_id"], private["username"]) == ("-1001234567890", None)
 
 
 async def test_a_chat_the_bot_may_not_post_in_is_a_422_saying_what_to_do(

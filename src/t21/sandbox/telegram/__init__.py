@@ -5,8 +5,9 @@ T21's adapter runs against it unchanged:
   answers `{"ok": true, "result": …}` or `{"ok": false, "error_code", "description",
   "parameters"?}` with the HTTP status of `error_code`. The sandbox's bot token is T21's sandbox
   client secret; any other is 401 Unauthorized, an unknown method 404 Not Found.
-- Chats: every well-formed public `@username` exists, as a channel where the bot is an
-  administrator allowed to post (`/_control/chats` makes others: groups, private chats by id,
+- Chats: every well-formed public `@username` (and every private channel id of Telegram's
+  form, -100 and ten or more digits) exists, as a channel where the bot is an administrator
+  allowed to post (`/_control/chats` makes others: groups, private chats by id,
   a bot that is only a member, left or was kicked). `getMe`, `getChat`, `getChatMember`,
   `getChatAdministrators`.
 - `getUpdates` (`offset` confirms and forgets earlier updates, `limit` 1-100, updates kept 24

@@ -92,9 +92,11 @@ class TelegramState(NetworkState):
         bot_status: str = "administrator",
         bot_can_post: bool = True,
         owner_posts_proofs: bool = True,
+        chat_id: int | None = None,
     ) -> Chat:
         number = len(self.chats)
-        chat_id = -(FIRST_CHAT + number) if type_ != "group" else -(100_000 + number)
+        if chat_id is None:
+            chat_id = -(FIRST_CHAT + number) if type_ != "group" else -(100_000 + number)
         chat = Chat(
             id=chat_id,
             type=type_,
@@ -113,7 +115,8 @@ class TelegramState(NetworkState):
 
     def chat(self, reference: Any) -> Chat:
         """The chat a `chat_id` names: a known id, or a public @username (every well-formed
-        one exists in the sandbox: a channel where the bot is an administrator)."""
+        one exists in the sandbox: a channel where the bot is an administrator, and so does
+        every private channel id of Telegram's form, -100 and ten or more digits)."""
         if isinstance(reference, str) and reference.startswith("@"):
             name = reference[1:]
             if not _username_ok(name):
@@ -127,6 +130,9 @@ class TelegramState(NetworkState):
         except (TypeError, ValueError):
             raise bad_request("chat not found") from None
         found = self.chats.get(chat_id)
+        if found is None and str(chat_id).startswith("-100") and len(str(chat_id)) >= 14:
+            # A channel id of Telegram's form: a private channel the bot administers.
+            return self.add_chat(username=None, title=f"Channel {chat_id}", chat_id=chat_id)
         if found is None:
             raise bad_request("chat not found")
         return found
