@@ -339,6 +339,38 @@ class CredentialsConnector(Protocol):
         ...
 
 
+class ProofRequired(Permanent):
+    """Connecting needs the person to show the account is theirs: they post `proof` where the
+    network lets T21 see it (a code in a Telegram channel), then connect again."""
+
+    def __init__(self, message: str, *, proof: str, code: str = "ownership_unproven") -> None:
+        super().__init__(message, code=code)
+        self.proof = proof
+
+
+class ProvenConnector(Protocol):
+    """A credentials connector whose network lets anyone name any account (a public channel),
+    so T21 asks for proof that the person connecting owns it: `proves_ownership = True` and
+    this, called instead of `connect_with_credentials`. `requester` names who connects, to
+    which brand; the proof asked for is theirs alone."""
+
+    proves_ownership: ClassVar[bool]
+
+    async def connect_with_proof(
+        self, credentials: dict[str, str], *, requester: str
+    ) -> list[Connection]:
+        """The accounts `credentials` name, once proven; `ProofRequired` saying what to do
+        until then, `Permanent` for credentials that can't work."""
+        ...
+
+
+def proven_connector(provider: Provider) -> ProvenConnector | None:
+    """`provider` as one that asks for proof of ownership when connecting, if it is one."""
+    if getattr(provider, "proves_ownership", False):
+        return cast(ProvenConnector, provider)
+    return None
+
+
 @dataclass(frozen=True)
 class InstanceApp:
     """T21's app on one server of a network whose accounts live on many servers (Mastodon):

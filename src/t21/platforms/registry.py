@@ -105,6 +105,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.mastodon:create_mastodon_app",
         "Mastodon apps, OAuth and statuses, for every instance (/mastodon/api/v1/statuses)",
     ),
+    Network(
+        "telegram",
+        "t21.platforms.telegram:TelegramProvider",
+        "t21.platforms.telegram.settings:TelegramSettings",
+        "t21.sandbox.telegram:create_telegram_app",
+        "Telegram Bot API: chats, updates, messages and albums (/telegram/bot<token>/<method>)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 

@@ -61,8 +61,10 @@ from t21.platforms.base import (
     CredentialsConnector,
     InstanceApp,
     InstanceProvider,
+    ProofRequired,
     Provider,
     instance_provider,
+    proven_connector,
 )
 from t21.social.events import account_event
 from t21.social.models import AccountStatus, ConnectAttempt, InstanceAppRecord, SocialAccount
@@ -221,9 +223,22 @@ async def with_credentials(
             f"{provider.display_name} connects with `credentials`.",
             errors=[{"loc": ["body", "credentials"], "msg": "required for this platform"}],
         )
+    proven = proven_connector(provider)
     try:
-        connector = cast(CredentialsConnector, provider)
-        connections = await connector.connect_with_credentials(credentials)
+        if proven is not None:
+            requester = f"{principal.user_id}|{brand.id}"
+            connections = await proven.connect_with_proof(credentials, requester=requester)
+        else:
+            connector = cast(CredentialsConnector, provider)
+            connections = await connector.connect_with_credentials(credentials)
+    except ProofRequired as failure:
+        entry = {
+            "loc": ["body", "credentials"],
+            "msg": failure.message,
+            "rule": failure.code,
+            "proof": failure.proof,
+        }
+        raise ValidationFailed(failure.message, errors=[entry]) from None
     except (Permanent, ReauthRequired) as failure:
         raise ValidationFailed(
             failure.message, errors=[{"loc": ["body", "credentials"], "msg": failure.message}]
