@@ -41,6 +41,10 @@ lock:
 	@$(HAVE_UV) || $(PYTHON) -m pip install --quiet uv
 	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes --no-emit-index-url --quiet -o requirements.lock
+	@# The container image's lock: the runtime dependencies only, at the same versions.
+	@cp requirements.lock requirements-prod.lock
+	$(UV) pip compile pyproject.toml --universal --python-version 3.11 \
+		--generate-hashes --no-emit-index-url --quiet -o requirements-prod.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
