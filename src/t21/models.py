@@ -2,6 +2,7 @@
 
 from t21.ai.models import AiCall
 from t21.analytics.models import MetricSnapshot
+from t21.audit.models import AuditEntry
 from t21.billing.models import BillingAccount, StripeEvent, UsageCounter
 from t21.brands.models import Brand
 from t21.core.idempotency import IdempotencyRecord
@@ -25,6 +26,7 @@ from t21.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 __all__ = [
     "AiCall",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "BillingAccount",
     "Brand",

@@ -37,6 +37,7 @@ class Action(StrEnum):
     MANAGE_WEBHOOKS = "manage_webhooks"  # endpoints, their secrets and deliveries
     MANAGE_BILLING = "manage_billing"
     DELETE_ORGANIZATION = "delete_organization"
+    READ_AUDIT_LOG = "read_audit_log"  # who did what, and its export
 
 
 # The weakest role allowed to perform each action.
@@ -52,6 +53,7 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.MANAGE_WEBHOOKS: Role.ADMIN,
     Action.MANAGE_BILLING: Role.OWNER,
     Action.DELETE_ORGANIZATION: Role.OWNER,
+    Action.READ_AUDIT_LOG: Role.ADMIN,
 }
 
 # Actions an API key may never perform, whatever its role: administering who and what can act
