@@ -48,6 +48,7 @@ def api_router() -> APIRouter:
     """Every domain's routes under /api/v1."""
     from t21.ai.router import router as ai_router
     from t21.analytics.router import router as analytics_router
+    from t21.audit.router import router as audit_router
     from t21.billing.router import plans_router, subscriptions_router, webhooks_router
     from t21.brands.router import router as brands_router
     from t21.events.router import router as events_router
@@ -86,6 +87,7 @@ def api_router() -> APIRouter:
     router.include_router(events_router)
     router.include_router(approvals_router)
     router.include_router(review_router)
+    router.include_router(audit_router)
     return router
 
 

@@ -2,6 +2,7 @@
 
 from t21.ai.models import AiCall
 from t21.analytics.models import MetricSnapshot
+from t21.audit.models import AuditEntry
 from t21.billing.models import BillingAccount, StripeEvent, UsageCounter
 from t21.brands.models import Brand
 from t21.core.idempotency import IdempotencyRecord
@@ -27,6 +28,7 @@ __all__ = [
     "AiCall",
     "ApiKey",
     "ApprovalDecision",
+    "AuditEntry",
     "Base",
     "BillingAccount",
     "Brand",

@@ -1,6 +1,7 @@
 """Imports every domain's jobs and loops so they are registered before the queue starts."""
 
 from t21.analytics import tasks as analytics_tasks
+from t21.audit import tasks as audit_tasks
 from t21.billing import tasks as billing_tasks
 from t21.core import housekeeping
 from t21.events import tasks as events_tasks
@@ -13,6 +14,7 @@ from t21.webhooks import tasks as webhooks_tasks
 
 __all__ = [
     "analytics_tasks",
+    "audit_tasks",
     "billing_tasks",
     "events_tasks",
     "housekeeping",

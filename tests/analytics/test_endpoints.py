@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
-from t21.analytics.service import _cell
 from t21.core import clock
 from t21.core.runtime import Runtime
+from t21.core.spreadsheet import safe_cell
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget
 from tests.analytics.conftest import Published, Studio
@@ -310,7 +310,7 @@ async def test_the_export_of_an_empty_window_is_its_header(studio: Studio) -> No
 def test_export_cells_that_a_spreadsheet_would_run_get_a_leading_apostrophe(
     value: Any, shown: Any
 ) -> None:
-    assert _cell(value) == shown
+    assert safe_cell(value) == shown
 
 
 # --- who may ------------------------------------------------------------------------------------

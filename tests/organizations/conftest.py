@@ -182,7 +182,14 @@ async def build_team(client: httpx.AsyncClient, jobs: JobQueue, settings: Settin
 
 
 # Parents before children, so the rows can be inserted back in this order.
-TEAM_TABLES = ("users", "organizations", "memberships", "invitations", "api_keys")
+TEAM_TABLES = (
+    "users",
+    "organizations",
+    "memberships",
+    "invitations",
+    "api_keys",
+    "audit_entries",
+)
 
 
 @dataclass

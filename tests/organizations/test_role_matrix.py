@@ -58,6 +58,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET",    "/{org}/api-keys",                  None,      "200 200 403 403 404 403 403 401"),
     ("POST",   "/{org}/api-keys",                  NEW_KEY,   "201 201 403 403 404 403 403 401"),
     ("DELETE", "/{org}/api-keys/{key}",            None,      "204 204 403 403 404 403 403 401"),
+    ("GET",    "/{org}/audit-log",                 None,      "200 200 403 403 404 200 403 401"),
+    ("GET",    "/{org}/audit-log/export",          None,      "200 200 403 403 404 200 403 401"),
 ]
 # fmt: on
 
@@ -216,6 +218,21 @@ async def _key_revoked(
     assert_problem(refused, 401, "not_authenticated")
 
 
+async def _lists_the_teams_history(
+    client: httpx.AsyncClient, team: Team, caller: Caller, body: dict[str, Any]
+) -> None:
+    actions = {item["action"] for item in body["items"]}
+    assert {"member.joined", "invitation.created", "api_key.created"} <= actions
+
+
+async def _exports_the_teams_history(
+    client: httpx.AsyncClient, team: Team, caller: Caller, body: dict[str, Any]
+) -> None:
+    header, *rows = body["text"].splitlines()
+    assert header.startswith("id,at,actor_type")
+    assert any(",member.joined," in row for row in rows)
+
+
 # What a successful call must have done, by route.
 CHECKS: dict[tuple[str, str], Check] = {
     ("GET", ""): _lists_the_callers_organizations,
@@ -232,6 +249,8 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("GET", "/{org}/api-keys"): _lists_the_keys_without_secrets,
     ("POST", "/{org}/api-keys"): _key_created,
     ("DELETE", "/{org}/api-keys/{key}"): _key_revoked,
+    ("GET", "/{org}/audit-log"): _lists_the_teams_history,
+    ("GET", "/{org}/audit-log/export"): _exports_the_teams_history,
 }
 
 
@@ -270,5 +289,9 @@ async def test_caller_gets_the_expected_answer(
             assert response.headers["www-authenticate"] == "Bearer"
         return
     assert response.status_code == status, response.text
-    answer: dict[str, Any] = response.json() if response.content else {}
+    answer: dict[str, Any] = (
+        response.json()
+        if response.headers.get("content-type", "").startswith("application/json")
+        else {"text": response.text}
+    )
     await CHECKS[(method, path)](client, team, caller, answer)

@@ -8,8 +8,6 @@ week of a collection is written per dialect.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from t21.brands.models import Brand
 from t21.core import clock
 from t21.core.errors import ValidationFailed
 from t21.core.runtime import Runtime
+from t21.core.spreadsheet import csv_line
 from t21.core.uow import session_scope
 from t21.organizations.tenancy import Principal, scoped
 from t21.posts import service as posts_service
@@ -56,8 +55,6 @@ CSV_COLUMNS = (
     *METRICS,
     "engagement_rate",
 )
-# A spreadsheet runs a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 S = MetricSnapshot
 
@@ -429,7 +426,7 @@ async def export_csv(runtime: Runtime, brand: Brand, period: Window) -> AsyncIte
     The body streams after the request's unit of work has closed, so each page is read in its
     own short transaction (never one held open for the whole download).
     """
-    yield _csv_line(CSV_COLUMNS)
+    yield csv_line(CSV_COLUMNS)
     after: tuple[datetime, uuid.UUID] | None = None
     while True:
         statement = (
@@ -463,7 +460,7 @@ async def export_csv(runtime: Runtime, brand: Brand, period: Window) -> AsyncIte
             rows = (await session.execute(statement)).all()
         if not rows:
             return
-        yield b"".join(_csv_line(_csv_row(row)) for row in rows)
+        yield b"".join(csv_line(_csv_row(row)) for row in rows)
         if len(rows) < EXPORT_PAGE:
             return
         after = (rows[-1].collected_at, rows[-1].id)
@@ -487,16 +484,3 @@ def _timestamp(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _csv_line(cells: Sequence[Any]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([_cell(cell) for cell in cells])
-    return buffer.getvalue().encode()
-
-
-def _cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return "" if value is None else value

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stripe.params import CustomerCreateParams
 
+from t21.audit import service as audit
+from t21.audit.service import STRIPE, Actor
 from t21.billing import plans
 from t21.billing.models import BillingAccount
 from t21.billing.plans import Tier
@@ -206,6 +208,19 @@ async def apply_state(
         )
         organization.tier = tier.value
     await session.flush()
+    if (account.status, organization.tier) != (before[0], previous_tier):
+        await audit.record(
+            session,
+            organization_id=organization_id,
+            actor=STRIPE,
+            action="subscription.changed",
+            target_type="subscription",
+            target_id=state.subscription_id,
+            details={
+                "from": {"status": before[0], "tier": previous_tier},
+                "to": {"status": account.status, "tier": organization.tier},
+            },
+        )
     if (*_shown(account), organization.tier) != (*before, previous_tier):
         # The answer's schema lives with the endpoints, which import this module.
         from t21.billing.schemas import SubscriptionOut
@@ -414,4 +429,13 @@ async def cancel(
     async with session_scope(runtime) as session:
         state = SubscriptionState.of(plain(subscription))
         await apply_state(session, stripe_target, organization_id, state, read_at)
+        await audit.record(
+            session,
+            organization_id=organization_id,
+            actor=Actor.of(principal),
+            action="subscription.cancellation_requested",
+            target_type="subscription",
+            target_id=subscription_id,
+            details={"ends_at": str(state.current_period_end or "")},
+        )
         return await current(session, runtime.settings, principal, organization_id)

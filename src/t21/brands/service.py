@@ -8,6 +8,8 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import Actor
 from t21.billing import plans
 from t21.brands.models import Brand
 from t21.brands.schemas import BrandIn, BrandPatch
@@ -105,6 +107,15 @@ async def update_brand(
 
 async def delete_brand(session: AsyncSession, principal: Principal, brand_id: uuid.UUID) -> None:
     brand = await get_brand(session, principal, brand_id, Action.MANAGE_BRANDS)
+    await audit.record(
+        session,
+        organization_id=brand.organization_id,
+        actor=Actor.of(principal),
+        action="brand.deleted",
+        target_type="brand",
+        target_id=brand.id,
+        details={"name": brand.name},
+    )
     await session.delete(brand)
     await session.flush()
 

@@ -350,6 +350,10 @@ class Settings(BaseSettings):
     resend_api_base: str = "https://api.resend.com"
     resend_timeout_s: float = Field(default=15.0, gt=0)
 
+    # --- audit log -----------------------------------------------------------------------------
+    # How long an organization's audit entries are kept (days).
+    audit_retention_days: int = Field(default=400, ge=1)
+
     # --- events (the live stream) --------------------------------------------------------------
     # A comment line on an idle stream this often, so proxies and clients know it is alive.
     events_heartbeat_s: float = Field(default=15.0, gt=0)

@@ -442,7 +442,9 @@ async def _sign_in(
         user.password_hash = None
         user.email_verified_at = now
         await service.logout_everywhere(session, user)
-        await api_keys.revoke_created_by(session, user.id)
+        await api_keys.revoke_created_by(
+            session, user.id, reason="its creator's unverified account was claimed by its owner"
+        )
         await invitations.revoke_sent_by(session, user.id)
     session.add(
         OAuthIdentity(

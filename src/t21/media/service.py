@@ -21,6 +21,8 @@ from typing import BinaryIO, TypeVar
 from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import Actor
 from t21.brands.service import get_brand, list_of_brands
 from t21.core import clock
 from t21.core.errors import Conflict, PayloadTooLarge, Unavailable, ValidationFailed
@@ -337,6 +339,15 @@ async def delete_asset(session: AsyncSession, principal: Principal, asset_id: uu
             "A scheduled post uses this media; cancel or edit the post before deleting it."
         )
     keys = _keys_of(asset)
+    await audit.record(
+        session,
+        organization_id=asset.organization_id,
+        actor=Actor.of(principal),
+        action="media.deleted",
+        target_type="media",
+        target_id=asset.id,
+        details={"filename": asset.filename},
+    )
     await session.delete(asset)
     await session.flush()
     _delete_after_commit(keys)

@@ -15,6 +15,8 @@ from datetime import timedelta
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import SYSTEM, Actor
 from t21.core import clock
 from t21.core.errors import Forbidden, NotFound
 from t21.core.pagination import PageRequest, keyset_page
@@ -57,6 +59,15 @@ async def create(
     )
     session.add(api_key)
     await session.flush()
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=Actor.of(principal),
+        action="api_key.created",
+        target_type="api_key",
+        target_id=api_key.id,
+        details={"name": api_key.name, "role": role.value, "prefix": api_key.prefix},
+    )
     return CreatedKey(api_key, secret)
 
 
@@ -90,6 +101,15 @@ async def revoke(
         raise NotFound("No such API key.")
     api_key.revoked_at = clock.now()
     await session.flush()
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=Actor.of(principal),
+        action="api_key.revoked",
+        target_type="api_key",
+        target_id=api_key.id,
+        details={"name": api_key.name},
+    )
 
 
 @dataclass(frozen=True)
@@ -130,16 +150,34 @@ async def find_active(session: AsyncSession, secret: str) -> ActiveKey | None:
 
 
 async def revoke_created_by(
-    session: AsyncSession, user_id: uuid.UUID, organization_id: uuid.UUID | None = None
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    organization_id: uuid.UUID | None = None,
+    *,
+    reason: str = "its creator left the organization",
 ) -> None:
-    """Revoke the live keys `user_id` created (in `organization_id`, or everywhere)."""
+    """Revoke the live keys `user_id` created (in `organization_id`, or everywhere), each
+    recorded in its organization's audit log with `reason`."""
     condition = and_(ApiKey.created_by_id == user_id, ApiKey.revoked_at.is_(None))
     if organization_id is not None:
         condition = and_(condition, ApiKey.organization_id == organization_id)
     now = clock.now()
-    await session.execute(
-        update(ApiKey)
-        .where(condition)
-        .values(revoked_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    revoked = (
+        await session.execute(
+            update(ApiKey)
+            .where(condition)
+            .values(revoked_at=now, updated_at=now)
+            .returning(ApiKey.id, ApiKey.organization_id, ApiKey.name)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    for key_id, key_organization_id, name in revoked:
+        await audit.record(
+            session,
+            organization_id=key_organization_id,
+            actor=SYSTEM,
+            action="api_key.revoked",
+            target_type="api_key",
+            target_id=key_id,
+            details={"name": name, "reason": reason},
+        )

@@ -184,6 +184,7 @@ OrgMemberManager = Annotated[
 ]
 OrgKeyManager = Annotated[OrganizationAccess, Depends(_organization_access(Action.MANAGE_API_KEYS))]
 OrgOwner = Annotated[OrganizationAccess, Depends(_organization_access(Action.DELETE_ORGANIZATION))]
+OrgAuditor = Annotated[OrganizationAccess, Depends(_organization_access(Action.READ_AUDIT_LOG))]
 
 
 def idempotency_owner(request: Request) -> str | None:

@@ -8,6 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import SYSTEM, Actor
 from t21.billing import plans
 from t21.core import clock
 from t21.core.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -79,6 +81,15 @@ async def invite(
     )
     session.add(invitation)
     await session.flush()
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=Actor.of(principal),
+        action="invitation.created",
+        target_type="invitation",
+        target_id=invitation.id,
+        details={"email": email, "role": role.value},
+    )
     await queue_email(
         session,
         settings,
@@ -128,21 +139,43 @@ async def revoke(
         raise NotFound("No such pending invitation.")
     invitation.revoked_at = clock.now()
     await session.flush()
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=Actor.of(principal),
+        action="invitation.revoked",
+        target_type="invitation",
+        target_id=invitation.id,
+        details={"email": invitation.email},
+    )
 
 
 async def revoke_sent_by(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Revoke every pending invitation `user_id` sent, in every organization."""
     now = clock.now()
-    await session.execute(
-        update(Invitation)
-        .where(
-            Invitation.invited_by_id == user_id,
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
+    revoked = (
+        await session.execute(
+            update(Invitation)
+            .where(
+                Invitation.invited_by_id == user_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+            )
+            .values(revoked_at=now, updated_at=now)
+            .returning(Invitation.id, Invitation.organization_id, Invitation.email)
+            .execution_options(synchronize_session=False)
         )
-        .values(revoked_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    ).all()
+    for invitation_id, organization_id, email in revoked:
+        await audit.record(
+            session,
+            organization_id=organization_id,
+            actor=SYSTEM,
+            action="invitation.revoked",
+            target_type="invitation",
+            target_id=invitation_id,
+            details={"email": email, "reason": "its sender's unverified account was claimed"},
+        )
 
 
 async def accept(session: AsyncSession, user: User, token: str) -> Membership:
@@ -186,4 +219,13 @@ async def accept(session: AsyncSession, user: User, token: str) -> Membership:
     )
     session.add(membership)
     await session.flush()
+    await audit.record(
+        session,
+        organization_id=invitation.organization_id,
+        actor=Actor.user(user),
+        action="member.joined",
+        target_type="member",
+        target_id=user.id,
+        details={"role": invitation.role.value, "invitation_id": str(invitation.id)},
+    )
     return membership

@@ -39,6 +39,7 @@ class Action(StrEnum):
     DELETE_ORGANIZATION = "delete_organization"
     # Approve or reject posts of brands that require approval, and hand out review links.
     APPROVE_POSTS = "approve_posts"
+    READ_AUDIT_LOG = "read_audit_log"  # who did what, and its export
 
 
 # The weakest role allowed to perform each action.
@@ -55,6 +56,7 @@ MINIMUM_ROLE: dict[Action, Role] = {
     Action.MANAGE_BILLING: Role.OWNER,
     Action.DELETE_ORGANIZATION: Role.OWNER,
     Action.APPROVE_POSTS: Role.ADMIN,
+    Action.READ_AUDIT_LOG: Role.ADMIN,
 }
 
 # Actions an API key may never perform, whatever its role: administering who and what can act

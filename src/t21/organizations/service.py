@@ -16,6 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import Actor
 from t21.billing.models import BillingAccount
 from t21.billing.subscriptions import PAID_STATUSES
 from t21.core.errors import Conflict, Forbidden, NotFound
@@ -111,8 +113,19 @@ async def rename_organization(
 ) -> OrganizationView:
     principal.authorize(organization_id, Action.UPDATE_ORGANIZATION)
     view = await get_organization(session, principal, organization_id)
+    before = view.organization.name
     view.organization.name = name.strip()
     await session.flush()
+    if before != view.organization.name:
+        await audit.record(
+            session,
+            organization_id=organization_id,
+            actor=Actor.of(principal),
+            action="organization.renamed",
+            target_type="organization",
+            target_id=organization_id,
+            details={"from": before, "to": view.organization.name},
+        )
     return view
 
 
@@ -195,6 +208,16 @@ async def change_role(
         await _keep_an_owner(session, organization_id)
     member.membership.role = role
     await session.flush()
+    if current is not role:
+        await audit.record(
+            session,
+            organization_id=organization_id,
+            actor=Actor.of(principal),
+            action="member.role_changed",
+            target_type="member",
+            target_id=user_id,
+            details={"email": member.user.email, "from": current.value, "to": role.value},
+        )
     return member
 
 
@@ -227,6 +250,19 @@ async def remove_member(
     ):
         raise Conflict("You can't leave your personal organization.")
     await session.delete(member.membership)
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=Actor.of(principal),
+        action="member.removed",
+        target_type="member",
+        target_id=user_id,
+        details={
+            "email": member.user.email,
+            "role": member.membership.role.value,
+            "left": leaving,
+        },
+    )
     # Their keys leave with them (they would act for no one anyway: see `api_keys`).
     await api_keys.revoke_created_by(session, user_id, organization_id)
     await session.flush()

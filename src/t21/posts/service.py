@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
@@ -326,6 +328,15 @@ async def delete_post(session: AsyncSession, principal: Principal, post_id: uuid
     _refuse_if_locked(await _locked_targets(session, post), "deleted")
     # The event carries the post as it was: afterwards there is nothing left to ask for.
     await post_event(session, "post.deleted", await view(session, post))
+    await audit.record(
+        session,
+        organization_id=post.organization_id,
+        actor=Actor.of(principal),
+        action="post.deleted",
+        target_type="post",
+        target_id=post.id,
+        details={"content": post.content[:200]},
+    )
     await session.delete(post)
     await session.flush()
 

@@ -32,6 +32,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import SYSTEM, Actor
 from t21.billing import plans
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
@@ -52,6 +54,7 @@ from t21.core.runtime import Runtime
 from t21.core.security import new_token, token_digest
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
+from t21.identity.models import User
 from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
 from t21.organizations.tenancy import Principal
@@ -252,7 +255,7 @@ async def with_credentials(
     except ConnectFailure as failure:
         raise as_problem(failure) from None
     return [
-        await _store(session, runtime.settings, brand, platform, connection)
+        await _store(session, runtime.settings, brand, platform, connection, Actor.of(principal))
         for connection in connections
     ]
 
@@ -517,8 +520,10 @@ async def _connect(runtime: Runtime, attempt: _Attempt, code: str) -> list[Socia
         await _within_plan(
             session, runtime.settings, brand, platform, connections, attempt.redirect_uri
         )
+        user = await session.get(User, attempt.user_id)
+        actor = Actor.user(user) if user is not None else SYSTEM
         return [
-            await _store(session, runtime.settings, brand, platform, connection)
+            await _store(session, runtime.settings, brand, platform, connection, actor)
             for connection in connections
         ]
 
@@ -571,7 +576,12 @@ def _failure_code(failure: OutsideFailure) -> str:
 
 
 async def _store(
-    session: AsyncSession, settings: Settings, brand: Brand, platform: str, connection: Connection
+    session: AsyncSession,
+    settings: Settings,
+    brand: Brand,
+    platform: str,
+    connection: Connection,
+    actor: Actor,
 ) -> SocialAccount:
     profile = connection.profile
     account = await session.scalar(
@@ -604,4 +614,17 @@ async def _store(
     seal_grant(settings, account, connection.grant)
     await session.flush()
     await account_event(session, "social_account.connected", account)
+    await audit.record(
+        session,
+        organization_id=account.organization_id,
+        actor=actor,
+        action="social_account.connected",
+        target_type="social_account",
+        target_id=account.id,
+        details={
+            "platform": platform,
+            "username": account.username,
+            "brand_id": str(brand.id),
+        },
+    )
     return account

@@ -6,6 +6,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.core import clock
 from t21.core.logging import get_logger
@@ -74,6 +76,15 @@ async def disconnect(runtime: Runtime, principal: Principal, account_id: uuid.UU
         if gone is not None:
             await account_event(
                 session, "social_account.disconnected", gone, status=AccountStatus.DISCONNECTED
+            )
+            await audit.record(
+                session,
+                organization_id=gone.organization_id,
+                actor=Actor.of(principal),
+                action="social_account.removed",
+                target_type="social_account",
+                target_id=gone.id,
+                details={"platform": gone.platform, "username": gone.username},
             )
             await session.delete(gone)
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
+from t21.audit.service import Actor
 from t21.core import clock
 from t21.core.errors import Conflict, NotFound, ValidationFailed
 from t21.core.ids import uuid7
@@ -81,6 +83,15 @@ async def create_endpoint(
     )
     session.add(endpoint)
     await session.flush()
+    await audit.record(
+        session,
+        organization_id=endpoint.organization_id,
+        actor=Actor.of(principal),
+        action="webhook.created",
+        target_type="webhook",
+        target_id=endpoint.id,
+        details={"url": url},
+    )
     return endpoint, secret
 
 
@@ -146,6 +157,19 @@ async def update_endpoint(
         endpoint.disabled_reason = None
         endpoint.failing_since = None
     await session.flush()
+    if values:
+        changed = {name: str(value) for name, value in values.items() if name != "events"}
+        if "events" in values:
+            changed["events"] = ", ".join(endpoint.events)
+        await audit.record(
+            session,
+            organization_id=endpoint.organization_id,
+            actor=Actor.of(principal),
+            action="webhook.updated",
+            target_type="webhook",
+            target_id=endpoint.id,
+            details=changed,
+        )
     return endpoint
 
 
@@ -153,6 +177,15 @@ async def delete_endpoint(
     session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID
 ) -> None:
     endpoint = await get_endpoint(session, principal, endpoint_id)
+    await audit.record(
+        session,
+        organization_id=endpoint.organization_id,
+        actor=Actor.of(principal),
+        action="webhook.deleted",
+        target_type="webhook",
+        target_id=endpoint.id,
+        details={"url": endpoint.url},
+    )
     await session.delete(endpoint)
     await session.flush()
 
@@ -173,6 +206,15 @@ async def rotate_secret(
         endpoint.previous_secret_expires_at = None
     endpoint.secret_encrypted = seal(settings, endpoint.id, secret)
     await session.flush()
+    await audit.record(
+        session,
+        organization_id=endpoint.organization_id,
+        actor=Actor.of(principal),
+        action="webhook.secret_rotated",
+        target_type="webhook",
+        target_id=endpoint.id,
+        details={"previous_valid_until": str(endpoint.previous_secret_expires_at or "")},
+    )
     return endpoint, secret
 
 
