@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     login_failures_per_account: str = "20/15 minutes"
     login_failures_per_ip: str = "50/15 minutes"
     registrations_per_ip: str = "10/hour"
+    # Two-factor sign-in: how long the second step waits for a code, and how many wrong codes
+    # end it (the sign-in throttle above counts them too).
+    two_factor_challenge_ttl_s: int = Field(default=300, ge=30)
+    two_factor_max_failures: int = Field(default=5, ge=1)
     rate_limit_auth_per_ip: str = "60/minute"
     oauth_redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     google_client_id: str | None = None

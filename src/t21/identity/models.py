@@ -105,3 +105,45 @@ class LoginCode(RecordModel):
     code_digest: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class TotpFactor(RecordModel):
+    """A user's authenticator app (TOTP, RFC 6238). Its secret is encrypted with the token keys;
+    `last_used_step` refuses a code (or an earlier one) used once already."""
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    # Set when the first code proved the app holds the secret: only then does sign-in ask for it.
+    confirmed_at: Mapped[datetime | None]
+    last_used_step: Mapped[int | None]
+
+
+class RecoveryCode(RecordModel):
+    """A single-use code that stands in for the authenticator app (its digest)."""
+
+    __tablename__ = "recovery_codes"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[datetime | None]
+
+
+class TwoFactorChallenge(RecordModel):
+    """The second step of a sign-in whose password (or outside identity) was right: a single-use,
+    short-lived token that a second factor turns into a session; a few wrong codes end it."""
+
+    __tablename__ = "two_factor_challenges"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    failures: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]

@@ -457,7 +457,7 @@ async def _sign_in(
 
 async def exchange_login_code(
     session: AsyncSession, settings: Settings, login_code: str
-) -> service.Session:
+) -> service.Session | service.SecondFactorNeeded:
     now = clock.now()
     claimed = (
         await session.execute(
@@ -477,4 +477,4 @@ async def exchange_login_code(
     user = await session.get(User, claimed.user_id)
     if user is None:
         raise NotAuthenticated("This login code is invalid, expired or already used.")
-    return await service.start_session(session, settings, user)
+    return await service.sign_in(session, settings, user)

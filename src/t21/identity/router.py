@@ -14,7 +14,8 @@ from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
 from t21.core.redirects import with_params
 from t21.core.routing import APIRouter
-from t21.identity import oauth, service
+from t21.identity import oauth, service, twofactor
+from t21.identity.errors import InvalidSecondFactor
 from t21.identity.schemas import (
     EmailIn,
     LoginCodeIn,
@@ -23,11 +24,17 @@ from t21.identity.schemas import (
     MeOut,
     MessageOut,
     OrganizationRef,
+    RecoveryCodesOut,
     RefreshIn,
     RegisterIn,
     ResetPasswordIn,
+    SecondFactorIn,
     TokenIn,
     TokensOut,
+    TotpCodeIn,
+    TotpEnrolmentOut,
+    TwoFactorRequiredOut,
+    TwoFactorVerifyIn,
     UserOut,
 )
 from t21.identity.throttle import LoginThrottle
@@ -45,6 +52,14 @@ registration_rate_limit = Depends(
     RateLimit(lambda settings: settings.registrations_per_ip, key="ip", scope="auth.register")
 )
 OAUTH_COOKIE = "t21_oauth_browser"
+
+
+def _signed_in(
+    outcome: service.Session | service.SecondFactorNeeded,
+) -> TokensOut | TwoFactorRequiredOut:
+    if isinstance(outcome, service.SecondFactorNeeded):
+        return TwoFactorRequiredOut(challenge=outcome.challenge, expires_in=outcome.expires_in)
+    return _tokens(outcome)
 
 
 def _tokens(signed_in: service.Session) -> TokensOut:
@@ -68,7 +83,9 @@ async def register(body: RegisterIn, session: DbSession, settings: AppSettings) 
 @router.post("/login", dependencies=[auth_rate_limit])
 async def login(
     body: LoginIn, request: Request, session: DbSession, settings: AppSettings
-) -> TokensOut:
+) -> TokensOut | TwoFactorRequiredOut:
+    """Sign in with email and password. With two factors on, the answer is a challenge for
+    `POST /api/v1/auth/2fa/verify` instead of tokens."""
     throttle = LoginThrottle(request.app.state.rate_limiter, settings)
     signed_in = await service.authenticate(
         session,
@@ -78,7 +95,60 @@ async def login(
         password=body.password,
         ip=client_ip(request.scope),
     )
-    return _tokens(signed_in)
+    return _signed_in(signed_in)
+
+
+@router.post("/2fa/verify", dependencies=[auth_rate_limit], response_model=TokensOut)
+async def verify_second_factor(
+    body: TwoFactorVerifyIn, request: Request, session: DbSession, settings: AppSettings
+) -> Any:
+    """The sign-in's second step: the challenge and a current code (or a recovery code)."""
+    outcome = await service.verify_second_factor(
+        session,
+        settings,
+        LoginThrottle(request.app.state.rate_limiter, settings),
+        challenge=body.challenge,
+        code=body.code,
+        recovery_code=body.recovery_code,
+        ip=client_ip(request.scope),
+    )
+    if isinstance(outcome, InvalidSecondFactor):
+        # Returned, not raised: the failure counted on the challenge must be committed.
+        return problem_response(outcome, request_id=request.state.request_id)
+    return _tokens(outcome)
+
+
+@router.post("/2fa/totp", status_code=201)
+async def start_totp(
+    principal: CurrentUser, session: DbSession, settings: AppSettings
+) -> TotpEnrolmentOut:
+    """Start enrolling an authenticator app: a new secret (shown once). Two factors are on once
+    `POST /2fa/totp/confirm` gets a first code."""
+    user = await current_user(session, principal)
+    enrolment = await twofactor.start_totp(session, settings, user)
+    return TotpEnrolmentOut(secret=enrolment.secret, otpauth_url=enrolment.otpauth_url)
+
+
+@router.post("/2fa/totp/confirm")
+async def confirm_totp(
+    body: TotpCodeIn, principal: CurrentUser, session: DbSession, settings: AppSettings
+) -> RecoveryCodesOut:
+    """Turn two-factor sign-in on with the code the app shows; ten recovery codes (shown once)."""
+    user = await current_user(session, principal)
+    codes = await twofactor.confirm_totp(session, settings, user, body.code)
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.delete("/2fa/totp", status_code=204)
+async def disable_totp(
+    body: SecondFactorIn, principal: CurrentUser, session: DbSession, settings: AppSettings
+) -> Response:
+    """Turn two-factor sign-in off, with a current code or a recovery code."""
+    user = await current_user(session, principal)
+    await twofactor.disable_totp(
+        session, settings, user, code=body.code, recovery_code=body.recovery_code
+    )
+    return Response(status_code=204)
 
 
 @router.post("/refresh", dependencies=[auth_rate_limit], response_model=TokensOut)
@@ -236,6 +306,9 @@ async def oauth_callback(
 
 
 @router.post("/oauth/exchange", dependencies=[auth_rate_limit])
-async def oauth_exchange(body: LoginCodeIn, session: DbSession, settings: AppSettings) -> TokensOut:
-    """Trade the one-time `login_code` from the OAuth redirect for tokens."""
-    return _tokens(await oauth.exchange_login_code(session, settings, body.login_code))
+async def oauth_exchange(
+    body: LoginCodeIn, session: DbSession, settings: AppSettings
+) -> TokensOut | TwoFactorRequiredOut:
+    """Trade the one-time `login_code` from the OAuth redirect for tokens (or, with two factors
+    on, for a challenge like the password sign-in's)."""
+    return _signed_in(await oauth.exchange_login_code(session, settings, body.login_code))

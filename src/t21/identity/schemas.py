@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from t21.identity.models import User
 
@@ -99,3 +99,53 @@ class MeOut(UserOut):
 
 class MessageOut(BaseModel):
     message: str
+
+
+class TwoFactorRequiredOut(BaseModel):
+    """The answer to a right password (or outside sign-in) when two factors are on: send
+    `challenge` with a code to `POST /api/v1/auth/2fa/verify`."""
+
+    two_factor_required: Literal[True] = True
+    challenge: str
+    expires_in: int = Field(description="Seconds the challenge stays usable.")
+    methods: list[Literal["totp", "recovery_code"]] = ["totp", "recovery_code"]
+
+
+Code = Annotated[
+    str, Field(min_length=1, max_length=16, description="The 6 digits your app shows.")
+]
+RecoveryCodeText = Annotated[
+    str, Field(min_length=1, max_length=32, description="One of your single-use recovery codes.")
+]
+
+
+class SecondFactorIn(BaseModel):
+    """A current authenticator code, or one recovery code."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: Code | None = None
+    recovery_code: RecoveryCodeText | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> SecondFactorIn:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("send either `code` or `recovery_code`")
+        return self
+
+
+class TwoFactorVerifyIn(SecondFactorIn):
+    challenge: Token
+
+
+class TotpEnrolmentOut(BaseModel):
+    secret: str = Field(description="Base32, for typing into the app; shown this once.")
+    otpauth_url: str = Field(description="The same as an `otpauth://` URL, for a QR code.")
+
+
+class TotpCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: Code
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Ten single-use codes; shown this once.")

@@ -23,7 +23,8 @@ from t21.core.security import (
     verify_password,
 )
 from t21.core.settings import Settings
-from t21.identity.errors import InvalidCredentials
+from t21.identity import twofactor
+from t21.identity.errors import InvalidCredentials, InvalidSecondFactor
 from t21.identity.models import EmailToken, EmailTokenPurpose, RefreshToken, User
 from t21.identity.passwords import check_password
 from t21.identity.throttle import LoginThrottle
@@ -46,6 +47,14 @@ class Session:
     user: User
     access_token: str
     refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class SecondFactorNeeded:
+    """A sign-in whose first factor was right, waiting for the second (see `twofactor`)."""
+
+    challenge: str
     expires_in: int
 
 
@@ -97,19 +106,58 @@ async def authenticate(
     email: str,
     password: str,
     ip: str,
-) -> Session:
-    """Sign in with a password. Unknown email and wrong password get the same answer in about
-    the same time. The attempt is counted before the password is checked (see `throttle`)."""
+) -> Session | SecondFactorNeeded:
+    """Sign in with a password (then a second factor, if on). Unknown email and wrong password
+    get the same answer in about the same time. The attempt is counted before the password is
+    checked (see `throttle`)."""
     email = normalise_email(email)
     await throttle.attempt(email, ip)
     user = await find_user(session, email)
     ok, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok:
         raise InvalidCredentials()
-    await throttle.succeeded(email, ip)
     if upgraded_hash is not None:
         user.password_hash = upgraded_hash
+    signed_in = await sign_in(session, settings, user)
+    if isinstance(signed_in, Session):
+        # With two factors the counts stay until the second one is right too: guesses of the
+        # code are counted in the same buckets as guesses of the password.
+        await throttle.succeeded(email, ip)
+    return signed_in
+
+
+async def sign_in(
+    session: AsyncSession, settings: Settings, user: User
+) -> Session | SecondFactorNeeded:
+    """A session for a user whose identity was proven, or the second step when they have two
+    factors on."""
+    if await twofactor.has_two_factors(session, user.id):
+        challenge = await twofactor.open_challenge(session, settings, user)
+        return SecondFactorNeeded(challenge, settings.two_factor_challenge_ttl_s)
     return await start_session(session, settings, user)
+
+
+async def verify_second_factor(
+    session: AsyncSession,
+    settings: Settings,
+    throttle: LoginThrottle,
+    *,
+    challenge: str,
+    code: str | None,
+    recovery_code: str | None,
+    ip: str,
+) -> Session | InvalidSecondFactor:
+    """The sign-in's second step. A wrong code is returned, not raised: the failure it counts on
+    the challenge must be committed."""
+    user = await twofactor.challenge_user(session, challenge)
+    await throttle.attempt(user.email, ip)
+    outcome = await twofactor.answer_challenge(
+        session, settings, challenge, code=code, recovery_code=recovery_code
+    )
+    if outcome.user is None:
+        return InvalidSecondFactor("The code is wrong, expired or already used.")
+    await throttle.succeeded(user.email, ip)
+    return await start_session(session, settings, outcome.user)
 
 
 async def start_session(session: AsyncSession, settings: Settings, user: User) -> Session:
