@@ -151,7 +151,7 @@ async def import_posts(
         created=len(imported.post_ids),
         post_ids=imported.post_ids,
         errors=[ImportRowErrors(**entry) for entry in imported.errors],
-        warnings=[PostWarning(**warning) for warning in imported.warnings],
+        warnings=[PostWarning.model_validate(warning) for warning in imported.warnings],
     )
 
 
