@@ -472,3 +472,45 @@ async def test_trimming_keeps_every_entry_not_yet_acknowledged(own_redis: OwnRed
     finally:
         await redis.aclose()
         await broker.shutdown()
+
+
+async def test_entries_a_failed_read_had_taken_are_read_again_on_reconnecting(
+    own_redis: OwnRedis,
+) -> None:
+    from t21.worker.stream import ConsumerHealth, HealingStreamBroker
+
+    broker = HealingStreamBroker(
+        own_redis.url,
+        health=ConsumerHealth(),
+        retry_max_s=1,
+        claim_interval_s=600,
+        trim_interval_s=600,
+        queue_name="lost:jobs",
+        consumer_group_name="lost:workers",
+        idle_timeout=600_000,  # far off: nothing comes back by the idle claim
+        xread_block=100,
+    )
+    redis = await own_redis.client()
+    try:
+        await broker._declare_consumer_group()
+        lost = await redis.xadd("lost:jobs", {"data": b"taken by a read that failed"})
+        # Redis hands the entry to this consumer, but the answer never reaches it (the read
+        # timed out or its connection broke): pending under its name, held by no job.
+        await redis.xreadgroup("lost:workers", broker.consumer_name, {"lost:jobs": ">"})
+        first = broker.listen()
+        held = await asyncio.wait_for(anext(first), timeout=5)
+        assert held.data == b"taken by a read that failed"
+        await first.aclose()
+        await redis.xadd("lost:jobs", {"data": b"sent later"})
+        # A reconnect now finds the first one held by a job here, and doesn't hand it out again.
+        again = broker.listen()
+        second = await asyncio.wait_for(anext(again), timeout=5)
+        assert second.data == b"sent later"
+        await again.aclose()
+        await held.ack()
+        await second.ack()
+        pending = await redis.xpending("lost:jobs", "lost:workers")
+        assert pending["pending"] == 0, (lost, pending)
+    finally:
+        await redis.aclose()
+        await broker.shutdown()
