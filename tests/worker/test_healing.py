@@ -507,8 +507,10 @@ async def test_entries_a_failed_read_had_taken_are_read_again_on_reconnecting(
         second = await asyncio.wait_for(anext(again), timeout=5)
         assert second.data == b"sent later"
         await again.aclose()
-        await held.ack()
-        await second.ack()
+        for message in (held, second):
+            acked = message.ack()
+            assert acked is not None
+            await acked
         pending = await redis.xpending("lost:jobs", "lost:workers")
         assert pending["pending"] == 0, (lost, pending)
     finally:
