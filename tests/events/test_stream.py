@@ -6,10 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from t21.core.uow import session_scope
 from t21.events.models import Event
+from t21.organizations.models import Organization
 from tests.events.conftest import EVENTS, list_events, open_stream
 from tests.publishing.conftest import Engine
 from tests.support.accounts import add_member, create_api_key, register
@@ -150,6 +151,32 @@ async def test_an_unauthenticated_or_malformed_stream_request_is_refused(engine:
     async with open_stream(engine.world.app, bad) as stream:
         assert stream.status == 422
         assert b"Last-Event-ID" in stream.body
+
+
+async def test_a_caller_without_a_personal_organization_is_told_to_name_one_in_the_query(
+    engine: Engine,
+) -> None:
+    """The endpoints taking `organization_id` as a query parameter point their 422 at it."""
+    async with session_scope(engine.world.runtime) as session:
+        await session.execute(
+            update(Organization)
+            .where(Organization.id == engine.owner.personal_organization_id)
+            .values(personal=False)
+        )
+    for path in (EVENTS, "/api/v1/subscriptions/current"):
+        answer = await engine.api.get(path, headers=engine.owner.headers)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        [entry] = answer.json()["errors"]
+        assert entry["loc"] == ["query", "organization_id"], (path, entry)
+        assert "organization_id is required" in entry["msg"]
+    async with open_stream(engine.world.app, engine.owner.headers) as stream:
+        assert stream.status == 422
+        assert b'["query","organization_id"]' in stream.body.replace(b" ", b"")
+    # Named in the query, the same organization answers as usual (a 200).
+    await list_events(
+        engine.api, engine.owner.headers, organization_id=str(engine.owner.personal_organization_id)
+    )
 
 
 async def _draft(api: httpx.AsyncClient, headers: dict[str, str], brand_id: str) -> str:

@@ -3,6 +3,13 @@ workers are killed with SIGKILL and restarted at random, and the sandbox network
 5xx and lost responses on their publishing endpoints. At the end every target has settled
 honestly, and the networks' own records show nothing published twice.
 
+An app listens all along: before the targets are seeded, a webhook endpoint is created through
+the API for the `target.*` events, pointed at a real HTTP receiver on loopback
+(`tests.webhooks.conftest`). The workers deliver its events while they are killed; the test
+waits for the deliveries to drain, then checks that every `target.*` event in the event log
+reached the receiver at least once, that every `webhook-id` came with one event only, and that
+every delivery's signature verifies with the endpoint's secret (`standardwebhooks`).
+
 The networks' duplicate refusal is off (`T21_SANDBOX_REFUSE_DUPLICATES=false`), so a second
 send of a post would be accepted rather than refused, and every send is in the fakes' send
 records (`/_control/sends`): for each target, at most one send may have posted (accepted, or
@@ -48,14 +55,19 @@ from t21.billing import usage
 from t21.core import clock, migrations
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
+from t21.events.models import Event
 from t21.posts.models import Post, PostStatus, PostTarget, TargetStatus
 from t21.publishing.service import DISABLE_CLAIM_CAS_ENV
 from t21.sandbox.platform import MAY_HAVE_POSTED, text_digest
+from t21.webhooks.models import DeliveryStatus, WebhookDelivery
+from t21.webhooks.schemas import EVENT_TYPES
 from tests.conftest import TEST_REDIS_URL, TEST_SECRET
 from tests.posts.conftest import POSTS
 from tests.social.conftest import FRONT_END, World
 from tests.support.accounts import register
 from tests.test_cli import BIN, _clean_env, _free_port
+from tests.webhooks.conftest import WEBHOOKS, Receiver
+from tests.webhooks.conftest import receiver as receiver  # the fixture
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -97,7 +109,18 @@ WORKER_SETTINGS = {
     "T21_DATABASE_MAX_OVERFLOW": "5",
     "T21_SHUTDOWN_GRACE_S": "2",
     "T21_LOG_LEVEL": "WARNING",
+    # The app's webhook endpoint: a killed worker's deliveries are due again after 6 s, and
+    # the receiver answers at once, so more may be in flight than the default 4.
+    "T21_WEBHOOK_DISPATCH_INTERVAL_S": "0.5",
+    "T21_WEBHOOK_LEASE_S": "5",
+    "T21_WEBHOOK_TIMEOUT_S": "2",
+    "T21_WEBHOOK_RETRY_BASE_S": "0.2",
+    "T21_WEBHOOK_RETRY_MAX_S": "1",
+    "T21_WEBHOOK_MAX_IN_FLIGHT": "16",
 }
+# The events the app's endpoint subscribes to: every target's.
+TARGET_EVENTS = sorted(event for event in EVENT_TYPES if event.startswith("target."))
+HOOK_PATH = "/chaos-hook"
 
 
 # --- processes ---------------------------------------------------------------------------------
@@ -478,10 +501,34 @@ async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) 
             await asyncio.sleep(rng.uniform(0.1, 0.4))
 
 
+async def create_endpoint(world: World, receiver: Receiver) -> str:
+    """The app's webhook endpoint for every target event, made through the API; its secret."""
+    answer = await world.api.post(
+        WEBHOOKS,
+        json={"url": receiver.url(HOOK_PATH), "events": TARGET_EVENTS},
+        headers=world.owner.headers,
+    )
+    assert answer.status_code == 201, answer.text
+    secret: str = answer.json()["secret"]
+    return secret
+
+
+async def undelivered(world: World) -> int:
+    """Deliveries still waiting for an attempt (due, claimed or retrying)."""
+    async with session_scope(world.runtime) as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == DeliveryStatus.PENDING)
+        )
+    return int(count or 0)
+
+
 async def test_workers_killed_and_networks_failing_publish_every_target_once_or_say_so(
-    cluster: tuple[World, Processes, Settings], record_property: Any
+    cluster: tuple[World, Processes, Settings], receiver: Receiver, record_property: Any
 ) -> None:
     world, processes, _settings = cluster
+    secret = await create_endpoint(world, receiver)
     accounts = await connect_accounts(world)
     names = [f"worker-{number}" for number in range(WORKERS)]
     for name in names:
@@ -494,6 +541,7 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
     chaos = Chaos(seed=random.SystemRandom().randrange(2**32))
     wreaking = asyncio.create_task(wreak(world, processes, chaos, due + CHAOS_S))
     counts: Counter[str] = Counter()
+    waiting = -1
     try:
         while time.monotonic() < due + SETTLE_LIMIT_S:
             await asyncio.sleep(1)
@@ -503,7 +551,10 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
                     processes.start(name, "worker")
             counts = await statuses(world)
             if wreaking.done() and sum(counts[s.value] for s in SETTLED) == total:
-                break
+                # Settled targets record no more events: the workers drain their deliveries.
+                waiting = await undelivered(world)
+                if waiting == 0:
+                    break
     finally:
         wreaking.cancel()
         kills = processes.killed  # SIGKILLs of live workers while they worked, not the cleanup
@@ -511,8 +562,9 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
     elapsed = time.monotonic() - due
     targets = await read_targets(world)
     sends = read_sends(world)
-    figures = Figures.of(targets, sends, kills)
-    report = f"{figures}\n" + describe(chaos, counts, targets, elapsed)
+    hooks = await delivered_events(world, receiver, secret)
+    figures = Figures.of(targets, sends, kills, hooks)
+    report = f"{figures}\n" + describe(chaos, counts, targets, elapsed) + f"\n{hooks.describe()}"
     print(f"\nchaos figures: {figures}")  # noqa: T201 - the run's figures, asked for in CI
     record_property("chaos figures", str(figures))  # and in the run's summary (tests/conftest.py)
     # First what matters most: nothing sent twice, whatever state the targets are in.
@@ -527,6 +579,7 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
         + "\n".join(processes.problems()[-40:])
     )
     review = check_networks(world, targets, report)
+    check_deliveries(hooks, waiting, report)
     tracebacks = processes.tracebacks()
     assert not tracebacks, f"workers logged {len(tracebacks)} tracebacks:\n" + "\n".join(
         tracebacks[:3]
@@ -555,9 +608,14 @@ class Figures:
     published: int
     review: int
     failed: int
+    events: int
+    deliveries: int
+    delivered: int
 
     @classmethod
-    def of(cls, targets: list[Target], sends: list[dict[str, Any]], kills: int) -> Figures:
+    def of(
+        cls, targets: list[Target], sends: list[dict[str, Any]], kills: int, hooks: Hooks
+    ) -> Figures:
         statuses = Counter(target.status for target in targets)
         return cls(
             sends=len(sends),
@@ -566,13 +624,84 @@ class Figures:
             published=statuses[TargetStatus.PUBLISHED],
             review=statuses[TargetStatus.NEEDS_REVIEW],
             failed=statuses[TargetStatus.FAILED],
+            events=len(hooks.events),
+            deliveries=hooks.deliveries,
+            delivered=len(hooks.events.keys() & hooks.by_webhook_id.keys()),
         )
 
     def __str__(self) -> str:
         return (
             f"sends {self.sends}, kills {self.kills}, lost responses {self.lost}, published "
-            f"{self.published}, needs_review {self.review}, failed {self.failed}"
+            f"{self.published}, needs_review {self.review}, failed {self.failed}; webhooks: "
+            f"{self.events} target events, {self.delivered} delivered, {self.deliveries} "
+            f"deliveries received"
         )
+
+
+@dataclass
+class Hooks:
+    """The `target.*` events of the log, and what the app's receiver got."""
+
+    events: dict[str, str]  # event id -> type
+    deliveries: int
+    # Every event id the deliveries of one `webhook-id` carried.
+    by_webhook_id: dict[str, set[str]]
+    unverified: list[str]
+    # The deliveries' rows at the end: status, attempts made, last error.
+    rows: Counter[str]
+
+    def describe(self) -> str:
+        return "deliveries: " + ", ".join(f"{name} {n}" for name, n in self.rows.most_common(8))
+
+
+async def delivered_events(world: World, receiver: Receiver, secret: str) -> Hooks:
+    async with session_scope(world.runtime) as session:
+        rows = await session.execute(
+            select(Event.id, Event.type).where(Event.type.in_(TARGET_EVENTS))
+        )
+        events: dict[str, str] = {str(event_id): str(type_) for event_id, type_ in rows.all()}
+        deliveries = await session.execute(
+            select(WebhookDelivery.status, WebhookDelivery.attempts, WebhookDelivery.last_error)
+        )
+        states = Counter(
+            f"{status.value} after {attempts} attempts"
+            + (f" ({error[:60]})" if error and status is not DeliveryStatus.SUCCEEDED else "")
+            for status, attempts, error in deliveries.all()
+        )
+    by_webhook_id: dict[str, set[str]] = {}
+    unverified: list[str] = []
+    received = receiver.at(HOOK_PATH)
+    for delivery in received:
+        webhook_id = delivery.headers.get("webhook-id", "")
+        try:
+            payload = delivery.verified(secret)
+        except Exception as exc:  # the library's verification error, or no such header
+            unverified.append(f"{webhook_id or '(no webhook-id)'}: {exc!r}")
+            continue
+        by_webhook_id.setdefault(webhook_id, set()).add(str(payload["id"]))
+    return Hooks(events, len(received), by_webhook_id, unverified, states)
+
+
+def check_deliveries(hooks: Hooks, waiting: int, report: str) -> None:
+    """Every delivery signed with the endpoint's secret, every `webhook-id` one event, and
+    every target event delivered at least once, killed workers or not."""
+    assert not hooks.unverified, (
+        f"{len(hooks.unverified)} deliveries did not verify with the endpoint's secret: "
+        f"{hooks.unverified[:5]}\n{report}"
+    )
+    several = {wid: ids for wid, ids in hooks.by_webhook_id.items() if len(ids) != 1}
+    assert not several, f"webhook-ids carrying several events: {list(several.items())[:5]}"
+    missing = sorted(hooks.events.keys() - hooks.by_webhook_id.keys())
+    assert hooks.events, f"the run recorded no target event\n{report}"
+    drain = (
+        f"{waiting} deliveries still pending at the end"
+        if waiting >= 0
+        else "the targets never all settled, so the drain was not waited for"
+    )
+    assert not missing, (
+        f"{len(missing)} of {len(hooks.events)} target events never reached the endpoint "
+        f"({drain}): " + ", ".join(f"{m} {hooks.events[m]}" for m in missing[:10]) + f"\n{report}"
+    )
 
 
 def read_sends(world: World) -> list[dict[str, Any]]:

@@ -52,6 +52,9 @@ FAULT_AFTER_S = 2.0
 # whose job the fault swallowed would wait for T21_QUEUED_STALE_S, far longer.
 RECOVERY_LIMIT_S = 30.0
 QUEUED_STALE_S = "300"
+# The faults' lengths, as the issue reports them.
+REDIS_DOWN_S = 10.0
+WORKER_PAUSE_S = 40.0
 
 WORKER_SETTINGS = {
     "T21_DISPATCH_INTERVAL_S": "0.3",
@@ -392,12 +395,14 @@ async def test_a_stopped_redis_is_waited_out_and_health_tells_an_orchestrator(
 
     async def stop_and_start() -> None:
         cluster.redis.stop()
+        stopped = time.monotonic()
         await asyncio.sleep(4)
         async with httpx.AsyncClient(timeout=5) as http:
             ready = await http.get(f"{url}/ready")
             health = await http.get(f"{url}/health")
         seen["ready"], seen["health"] = ready.status_code, health.status_code
         assert ready.json()["checks"]["broker"] != "ok", ready.text
+        await asyncio.sleep(max(0.0, REDIS_DOWN_S - (time.monotonic() - stopped)))
         cluster.redis.start()
 
     await run_with_fault(cluster, url, stop_and_start)
@@ -415,14 +420,23 @@ async def test_a_stopped_redis_is_waited_out_and_health_tells_an_orchestrator(
 async def test_a_paused_worker_publishes_again_when_it_wakes(cluster: Cluster) -> None:
     url = await cluster.worker()
     worker = cluster.processes.running["worker"]
+    errors_before = await metric(url, "t21_broker_consumer_errors_total")
 
     async def pause() -> None:
         os.killpg(worker.pid, signal.SIGSTOP)
-        await asyncio.sleep(8)  # past the broker socket timeout: the blocked read breaks
+        # Far past the broker socket timeout (5 s): on waking, the read that was waiting has
+        # outlived its deadline and fails, as in the issue; the consumer must heal from it.
+        await asyncio.sleep(WORKER_PAUSE_S)
         os.killpg(worker.pid, signal.SIGCONT)
 
     await run_with_fault(cluster, url, pause)
     assert worker.poll() is None
+    # The pause broke the read (a fault, not a silent retry), and the consumer healed from it.
+    assert await metric(url, "t21_broker_consumer_errors_total") > errors_before
+    assert await metric(url, "t21_broker_consumer_recoveries_total") >= 1
+    assert "job consumer lost the broker" in (cluster.processes.folder / "worker.1.log").read_text(
+        errors="replace"
+    )
     # Jobs it had read before the pause and was still running were idle past the claim time:
     # claimed, but not run a second time (the networks' records hold one send per target).
 
@@ -455,6 +469,50 @@ async def test_trimming_keeps_every_entry_not_yet_acknowledged(own_redis: OwnRed
         await broker.trim(redis)
         left = [entry_id for entry_id, _ in await redis.xrange("trim:jobs") or []]
         assert left == ids[4:]  # acknowledged ones gone, undelivered ones kept
+    finally:
+        await redis.aclose()
+        await broker.shutdown()
+
+
+async def test_entries_a_failed_read_had_taken_are_read_again_on_reconnecting(
+    own_redis: OwnRedis,
+) -> None:
+    from t21.worker.stream import ConsumerHealth, HealingStreamBroker
+
+    broker = HealingStreamBroker(
+        own_redis.url,
+        health=ConsumerHealth(),
+        retry_max_s=1,
+        claim_interval_s=600,
+        trim_interval_s=600,
+        queue_name="lost:jobs",
+        consumer_group_name="lost:workers",
+        idle_timeout=600_000,  # far off: nothing comes back by the idle claim
+        xread_block=100,
+    )
+    redis = await own_redis.client()
+    try:
+        await broker._declare_consumer_group()
+        lost = await redis.xadd("lost:jobs", {"data": b"taken by a read that failed"})
+        # Redis hands the entry to this consumer, but the answer never reaches it (the read
+        # timed out or its connection broke): pending under its name, held by no job.
+        await redis.xreadgroup("lost:workers", broker.consumer_name, {"lost:jobs": ">"})
+        first = broker.listen()
+        held = await asyncio.wait_for(anext(first), timeout=5)
+        assert held.data == b"taken by a read that failed"
+        await first.aclose()
+        await redis.xadd("lost:jobs", {"data": b"sent later"})
+        # A reconnect now finds the first one held by a job here, and doesn't hand it out again.
+        again = broker.listen()
+        second = await asyncio.wait_for(anext(again), timeout=5)
+        assert second.data == b"sent later"
+        await again.aclose()
+        for message in (held, second):
+            acked = message.ack()
+            assert acked is not None
+            await acked
+        pending = await redis.xpending("lost:jobs", "lost:workers")
+        assert pending["pending"] == 0, (lost, pending)
     finally:
         await redis.aclose()
         await broker.shutdown()

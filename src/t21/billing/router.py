@@ -64,7 +64,7 @@ async def current(
         session,
         settings,
         principal,
-        subscriptions.default_organization(principal, organization_id),
+        subscriptions.default_organization(principal, organization_id, location="query"),
     )
     return SubscriptionOut.of(view)
 

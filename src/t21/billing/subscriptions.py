@@ -109,8 +109,12 @@ class SubscriptionView:
     usage: dict[str, int]
 
 
-def default_organization(principal: Principal, organization_id: uuid.UUID | None) -> uuid.UUID:
-    """The organization asked for, else the caller's personal one (or the API key's)."""
+def default_organization(
+    principal: Principal, organization_id: uuid.UUID | None, *, location: str = "body"
+) -> uuid.UUID:
+    """The organization asked for, else the caller's personal one (or the API key's).
+    `location`: where the request carries `organization_id` ("body" or "query"), which the
+    422 entry names when it is missing and there is nothing to default to."""
     if organization_id is not None:
         return organization_id
     if principal.api_key is not None:
@@ -118,7 +122,7 @@ def default_organization(principal: Principal, organization_id: uuid.UUID | None
     if principal.personal_organization_id is None:
         message = "organization_id is required: you have no personal organization."
         raise ValidationFailed(
-            message, errors=[{"loc": ["body", "organization_id"], "msg": message}]
+            message, errors=[{"loc": [location, "organization_id"], "msg": message}]
         )
     return principal.personal_organization_id
 

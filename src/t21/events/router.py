@@ -50,7 +50,7 @@ async def list_events(
     type: Annotated[str | None, Query(max_length=64, description="Only this type.")] = None,
 ) -> EventList:
     """The organization's events of the last 30 days, newest first."""
-    organization = default_organization(principal, organization_id)
+    organization = default_organization(principal, organization_id, location="query")
     principal.authorize(organization, Action.READ_EVENTS)
     events, next_cursor = await service.list_events(session, organization, page, type)
     return EventList(
@@ -71,7 +71,7 @@ async def stream_events(
 ) -> StreamingResponse:
     """The organization's events as they happen (Server-Sent Events); with `Last-Event-ID`,
     every event after that one first."""
-    organization = default_organization(principal, organization_id)
+    organization = default_organization(principal, organization_id, location="query")
     principal.authorize(organization, Action.READ_EVENTS)
     resume = parse_last_event_id(last_event_id)
     return StreamingResponse(

@@ -174,8 +174,8 @@ class JobQueue:
             if not done and isinstance(self.broker, HealingStreamBroker):
                 self.broker.closing = True
                 # A blocked stream read sometimes ignores cancellation; closing the pool's
-                # sockets ends it. Running jobs reconnect to acknowledge their messages.
-                await self.broker.connection_pool.disconnect(inuse_connections=True)
+                # own sockets ends it. Running jobs acknowledge through the sending pool.
+                await self.broker.read_pool.disconnect(inuse_connections=True)
             # Never wait without bound: a broker connection stuck mid-read must not hang shutdown.
             if not done:
                 done, _ = await asyncio.wait({consumer}, timeout=self.settings.shutdown_grace_s + 5)

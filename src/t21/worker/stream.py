@@ -11,6 +11,15 @@ receiver's concurrency, acknowledgement after the job) and owns the read loop, w
 
 - every broker error is recorded in `ConsumerHealth` (logged with its cause when the outage
   starts, counted in `/metrics`) and retried with capped, jittered backoff;
+- the consumer reads through a pool of its own whose connections never retry by themselves.
+  The sending pool retries a failed command (a send after a Redis restart meets a closed
+  connection once); on the consumer's blocked read that retry hid every read timeout (a worker
+  paused past the socket timeout read again silently, never counted as a fault, so nothing
+  re-sent what the pause held up), and dropped the answer of the read that timed out: entries
+  Redis had already handed to this consumer, pending under its name, unseen until another
+  consumer's idle timeout;
+- after (re)connecting, the entries pending under this consumer's own name that no job here
+  holds (delivered to a read that failed) are read again from its history (`XREADGROUP … 0`);
 - after an error the stream and group are declared again (`XGROUP CREATE … 0 MKSTREAM`): a group
   made anew reads the stream from its start, so nothing sent in between is skipped (jobs are
   wake-ups, a second delivery is harmless);
@@ -35,7 +44,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 from taskiq import AckableMessage
 from taskiq_redis import RedisStreamBroker
@@ -120,6 +131,14 @@ class HealingStreamBroker(RedisStreamBroker):
         **kwargs: Any,
     ) -> None:
         super().__init__(url, consumer_id="0", mkstream=True, **kwargs)
+        # The consumer's own connections: a failed read surfaces at once (see the module).
+        self.read_pool: BlockingConnectionPool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=2,
+            socket_timeout=kwargs.get("socket_timeout"),
+            socket_connect_timeout=kwargs.get("socket_connect_timeout"),
+            retry=Retry(NoBackoff(), 0),
+        )
         self.health = health
         self.retry_max_s = retry_max_s
         self.claim_interval_s = claim_interval_s
@@ -130,6 +149,10 @@ class HealingStreamBroker(RedisStreamBroker):
         self._held: set[str] = set()
         # Set at shutdown: the pool's sockets are closed under the read, which is no fault.
         self.closing = False
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        await self.read_pool.disconnect()
 
     async def _declare_consumer_group(self) -> None:
         async with Redis(connection_pool=self.connection_pool) as conn:
@@ -161,13 +184,17 @@ class HealingStreamBroker(RedisStreamBroker):
                 # sends of this process don't meet them after the broker is back.
                 with contextlib.suppress(Exception):
                     await self.connection_pool.disconnect(inuse_connections=False)
+                with contextlib.suppress(Exception):
+                    await self.read_pool.disconnect(inuse_connections=True)
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311
             delay = min(self.retry_max_s, delay * 2)
 
     async def _read(self) -> AsyncGenerator[AckableMessage, None]:
-        async with Redis(connection_pool=self.connection_pool) as conn:
+        async with Redis(connection_pool=self.read_pool) as conn:
             await self._declare(conn)
             self.health.connected()
+            async for message in self._own_pending(conn):
+                yield message
             next_claim = next_trim = 0.0  # claim back and trim at once after (re)connecting
             while True:
                 now = time.monotonic()
@@ -192,6 +219,32 @@ class HealingStreamBroker(RedisStreamBroker):
                             yield read
                         else:
                             await conn.xack(self.queue_name, self.consumer_group_name, entry_id)
+
+    async def _own_pending(self, conn: Redis) -> AsyncGenerator[AckableMessage, None]:
+        """Entries pending under this consumer's name that no job here holds: handed to a read
+        whose answer was lost (it timed out or its connection broke)."""
+        after: Any = "0-0"
+        while True:
+            fetched: Any = await conn.xreadgroup(
+                self.consumer_group_name,
+                self.consumer_name,
+                {self.queue_name: after},
+                count=CLAIM_BATCH,
+            )
+            entries = [entry for _stream, found in fetched or [] for entry in found]
+            if not entries:
+                return
+            lost = [entry for entry in entries if _text(entry[0]) not in self._held]
+            if lost:
+                metrics.BROKER_CLAIMED.inc(len(lost))
+                log.info("read again jobs a failed read had taken", count=len(lost))
+            for entry_id, fields in lost:
+                message = self._message(entry_id, fields)
+                if message is not None:
+                    yield message
+                else:
+                    await conn.xack(self.queue_name, self.consumer_group_name, entry_id)
+            after = entries[-1][0]
 
     async def _claim(self, conn: Redis) -> AsyncGenerator[AckableMessage, None]:
         """Messages pending longer than the idle timeout (their consumer died or hangs)."""
