@@ -89,6 +89,21 @@ async def test_a_reviewer_sees_the_post_per_network_and_approves_it_by_name(desk
     }
     assert read.json()["approval"]["comment"] == "Lovely"
     assert (await event_types(desk, post["id"]))[-2:] == ["post.approved", "post.scheduled"]
+    me = (await desk.api.get("/api/v1/auth/me", headers=desk.owner.headers)).json()
+    organization_id = me["memberships"][0]["organization"]["id"]
+    log = await desk.api.get(
+        f"/api/v1/organizations/{organization_id}/audit-log",
+        params={"action": "post.approved"},
+        headers=desk.owner.headers,
+    )
+    [entry] = log.json()["items"]
+    assert entry["actor"] == {
+        "type": "system",
+        "id": None,
+        "name": "Dana at Client Co (review link)",
+    }
+    assert entry["target"] == {"type": "post", "id": post["id"]}
+    assert entry["details"]["comment"] == "Lovely"
     twice = await desk.api.post(
         f"{REVIEW}/{made['token']}", json={"decision": "reject", "name": "Dana"}
     )

@@ -46,6 +46,8 @@ ACTIONS: dict[str, str] = {
     "subscription.changed": "the plan or the subscription's status changed (details: from, to)",
     "subscription.cancellation_requested": "an owner cancelled the subscription at period end",
     "brand.deleted": "a brand and its posts were deleted",
+    "post.approved": "a post was approved, by an admin or through a review link (details: comment)",
+    "post.rejected": "a post was rejected (details: comment)",
     "post.deleted": "a post was deleted",
     "media.deleted": "a media file was deleted",
 }

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
 from t21.brands.models import Brand
 from t21.core import clock
 from t21.events.service import rfc3339
@@ -136,3 +137,20 @@ async def record_decision(
         "decided_at": rfc3339(now),
         "comment": comment,
     }
+    if decider.type == "reviewer":
+        # Someone without an account, through a review link: T21 records it for them.
+        actor = audit.Actor("system", None, f"{decider.name} (review link)")
+    else:
+        actor = audit.Actor(decider.type, str(decider.id), decider.name)
+    await audit.record(
+        session,
+        organization_id=post.organization_id,
+        actor=actor,
+        action=f"post.{decision}",
+        target_type="post",
+        target_id=post.id,
+        details={
+            "comment": comment,
+            "review_link_id": str(decider.link_id) if decider.link_id else None,
+        },
+    )

@@ -1,7 +1,7 @@
 """The audit log: who did what in each organization.
 
 Revision ID: 0025
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

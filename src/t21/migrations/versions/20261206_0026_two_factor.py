@@ -1,7 +1,7 @@
 """Two-factor sign-in: authenticator apps, recovery codes, second-step challenges.
 
 Revision ID: 0026
-Revises: 0016
+Revises: 0025
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0026"
-down_revision: str | None = "0016"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
