@@ -260,3 +260,63 @@ async def test_the_secret_never_appears_again(
     secret = started.json()["secret"]
     me = await client.get(f"{AUTH}/me", headers=account.headers)
     assert secret not in me.text
+
+
+async def test_an_organization_can_require_two_factors_of_its_members(
+    client: httpx.AsyncClient, moving_clock: MovingClock, jobs: Any, settings: Settings
+) -> None:
+    from tests.support.accounts import add_member, create_organization
+
+    owner = await register(client)
+    organization_id = await create_organization(client, owner, "Secure Co")
+    org_path = f"/api/v1/organizations/{organization_id}"
+    refused = await client.patch(org_path, json={"require_two_factor": True}, headers=owner.headers)
+    assert_problem(refused, 409, "conflict")
+
+    member = await add_member(
+        client, jobs, settings, inviter=owner, organization_id=organization_id, role="admin"
+    )
+    brand = await client.post(
+        "/api/v1/brands",
+        json={"name": "Before", "organization_id": str(organization_id)},
+        headers=member.headers,
+    )
+    assert brand.status_code == 201, brand.text
+
+    await _enrol(client, owner)
+    required = await client.patch(
+        org_path, json={"require_two_factor": True}, headers=owner.headers
+    )
+    assert required.status_code == 200, required.text
+    assert required.json()["require_two_factor"] is True
+
+    # The member without two factors still sees the organization and why, and nothing else.
+    listed = await client.get("/api/v1/organizations", headers=member.headers)
+    mine = {item["id"]: item for item in listed.json()["items"]}
+    assert mine[str(organization_id)]["require_two_factor"] is True
+    locked = await client.get(org_path, headers=member.headers)
+    assert_problem(locked, 403, "two_factor_required")
+    brands = await client.get("/api/v1/brands", headers=member.headers)
+    assert str(organization_id) not in {item["organization_id"] for item in brands.json()["items"]}
+    write = await client.post(
+        "/api/v1/brands",
+        json={"name": "After", "organization_id": str(organization_id)},
+        headers=member.headers,
+    )
+    assert_problem(write, 403, "two_factor_required")
+
+    # Once they turn it on, the same token works again.
+    moving_clock.advance(30)
+    await _enrol(client, member)
+    assert (await client.get(org_path, headers=member.headers)).status_code == 200
+    brands = await client.get("/api/v1/brands", headers=member.headers)
+    assert str(organization_id) in {item["organization_id"] for item in brands.json()["items"]}
+
+    log = await client.get(
+        f"{org_path}/audit-log",
+        params={"action": "organization.two_factor_required"},
+        headers=owner.headers,
+    )
+    [entry] = log.json()["items"]
+    assert entry["details"] == {"required": True}
+    assert entry["actor"]["id"] == str(owner.user_id)

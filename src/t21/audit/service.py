@@ -30,6 +30,7 @@ from t21.organizations.tenancy import Principal
 # Every action the log records, with what it means (the README's catalogue is this table).
 ACTIONS: dict[str, str] = {
     "organization.renamed": "the organization's name changed (details: from, to)",
+    "organization.two_factor_required": "members must (or no longer must) have two factors on",
     "member.joined": "someone joined by accepting an invitation (details: role)",
     "member.role_changed": "a member's role changed (details: from, to)",
     "member.removed": "a member was removed, or left (details: role, left)",

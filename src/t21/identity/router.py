@@ -182,7 +182,7 @@ async def me(principal: CurrentUser, session: DbSession) -> MeOut:
     user = await current_user(session, principal)
     organizations = await session.scalars(
         select(Organization)
-        .where(Organization.id.in_(principal.organization_ids))
+        .where(Organization.id.in_(principal.membership_ids))
         .order_by(Organization.created_at)
     )
     memberships = [

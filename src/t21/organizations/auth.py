@@ -27,7 +27,7 @@ from t21.core.security import (
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.identity.errors import TokenExpired
-from t21.identity.models import RefreshToken, User
+from t21.identity.models import RefreshToken, TotpFactor, User
 from t21.organizations import api_keys
 from t21.organizations.models import Membership, Organization
 from t21.organizations.permissions import Action, Role
@@ -63,33 +63,47 @@ async def _user_principal(session: AsyncSession, settings: Settings, token: str)
         raise TokenExpired() from None
     except InvalidToken:
         raise NotAuthenticated("The access token is invalid.") from None
-    user, session_ended = await _user_and_session_state(session, claims)
+    user, session_ended, two_factor = await _user_and_session_state(session, claims)
     if user is None:
         raise NotAuthenticated("The access token is invalid.")
     revoked = user.sessions_revoked_at
     if session_ended or (revoked is not None and claims.issued_at < revoked):
         raise NotAuthenticated("This session was ended; sign in again.")
     rows = await session.execute(
-        select(Membership.organization_id, Membership.role, Organization.personal)
+        select(
+            Membership.organization_id,
+            Membership.role,
+            Organization.personal,
+            Organization.require_two_factor,
+        )
         .join(Organization, Organization.id == Membership.organization_id)
         .where(Membership.user_id == user.id)
     )
     roles: dict[uuid.UUID, Role] = {}
     personal: uuid.UUID | None = None
-    for organization_id, role, is_personal in rows:
+    locked: set[uuid.UUID] = set()
+    for organization_id, role, is_personal, requires_two_factor in rows:
         roles[organization_id] = role
         if is_personal and role is Role.OWNER:
             personal = organization_id
-    return Principal(user=user, api_key=None, roles=roles, personal_organization_id=personal)
+        if requires_two_factor and not two_factor:
+            locked.add(organization_id)
+    return Principal(
+        user=user,
+        api_key=None,
+        roles=roles,
+        personal_organization_id=personal,
+        two_factor_locked=frozenset(locked),
+    )
 
 
 async def _user_and_session_state(
     session: AsyncSession, claims: AccessClaims
-) -> tuple[User | None, bool]:
-    """The token's user, and whether its sign-in (refresh-token family) was ended — by a
-    logout or by the reuse of one of its refresh tokens. One query: the family check is a
-    correlated EXISTS on the (user_id, family_id) index, so an ended sign-in's access tokens
-    stop at the next request, with no cache to wait out."""
+) -> tuple[User | None, bool, bool]:
+    """The token's user, whether its sign-in (refresh-token family) was ended — by a logout or
+    by the reuse of one of its refresh tokens —, and whether the user has two-factor sign-in on.
+    One query: the family check is a correlated EXISTS on the (user_id, family_id) index, so an
+    ended sign-in's access tokens stop at the next request, with no cache to wait out."""
     ended: ColumnElement[bool] = literal(False)
     if claims.session_id is not None:
         ended = (
@@ -101,12 +115,21 @@ async def _user_and_session_state(
             )
             .correlate(User)
         )
+    two_factor = (
+        exists()
+        .where(TotpFactor.user_id == User.id, TotpFactor.confirmed_at.is_not(None))
+        .correlate(User)
+    )
     row = (
-        await session.execute(select(User, ended.label("ended")).where(User.id == claims.user_id))
+        await session.execute(
+            select(User, ended.label("ended"), two_factor.label("two_factor")).where(
+                User.id == claims.user_id
+            )
+        )
     ).one_or_none()
     if row is None:
-        return None, False
-    return row[0], bool(row[1])
+        return None, False, False
+    return row[0], bool(row[1]), bool(row[2])
 
 
 async def _key_principal(session: AsyncSession, secret: str) -> Principal:

@@ -22,6 +22,8 @@ class Organization(RecordModel):
     tier: Mapped[str] = mapped_column(String(16), default="free")
     # Every user has exactly one personal organization; it can't be deleted.
     personal: Mapped[bool] = mapped_column(default=False)
+    # Members must have two-factor sign-in on to act here (see `tenancy.Principal`).
+    require_two_factor: Mapped[bool] = mapped_column(default=False)
 
 
 class Membership(RecordModel):

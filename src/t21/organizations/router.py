@@ -37,6 +37,7 @@ from t21.organizations.schemas import (
     OrganizationIn,
     OrganizationList,
     OrganizationOut,
+    OrganizationPatch,
     RoleIn,
 )
 
@@ -74,11 +75,18 @@ async def get_organization(access: OrgReader, session: DbSession) -> Organizatio
 
 @router.patch("/{organization_id}")
 async def rename_organization(
-    body: OrganizationIn, access: OrgAdmin, session: DbSession
+    body: OrganizationPatch, access: OrgAdmin, session: DbSession
 ) -> OrganizationOut:
-    view = await service.rename_organization(
-        session, access.principal, access.organization_id, name=body.name
-    )
+    """Rename the organization, or require two-factor sign-in of its members (admins)."""
+    view = await service.get_organization(session, access.principal, access.organization_id)
+    if body.name is not None:
+        view = await service.rename_organization(
+            session, access.principal, access.organization_id, name=body.name
+        )
+    if body.require_two_factor is not None:
+        view = await service.require_two_factor(
+            session, access.principal, access.organization_id, required=body.require_two_factor
+        )
     return OrganizationOut.of(view)
 
 

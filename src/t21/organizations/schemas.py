@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from t21.organizations.models import ApiKey, Invitation
 from t21.organizations.permissions import Role
@@ -21,12 +21,23 @@ class OrganizationIn(BaseModel):
     name: OrgName
 
 
+class OrganizationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: OrgName | None = None
+    require_two_factor: bool | None = Field(
+        default=None,
+        description="Members must have two-factor sign-in on to act in the organization "
+        "(turning it on needs it on for you).",
+    )
+
+
 class OrganizationOut(BaseModel):
     id: uuid.UUID
     name: str
     slug: str
     tier: str
     personal: bool
+    require_two_factor: bool
     role: Role
     created_at: datetime
 
@@ -39,6 +50,7 @@ class OrganizationOut(BaseModel):
             slug=org.slug,
             tier=org.tier,
             personal=org.personal,
+            require_two_factor=org.require_two_factor,
             role=view.role,
             created_at=org.created_at,
         )

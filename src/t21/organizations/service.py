@@ -22,6 +22,7 @@ from t21.billing.models import BillingAccount
 from t21.billing.subscriptions import PAID_STATUSES
 from t21.core.errors import Conflict, Forbidden, NotFound
 from t21.core.pagination import PageRequest, keyset_page
+from t21.identity import twofactor
 from t21.identity.models import User
 from t21.organizations import api_keys
 from t21.organizations.models import Membership, Organization
@@ -86,7 +87,9 @@ async def list_organizations(
 ) -> tuple[list[OrganizationView], str | None]:
     rows, next_cursor = await keyset_page(
         session,
-        scoped(select(Organization), principal, Organization.id),
+        # Every membership, those locked until two-factor sign-in is on included: the list is
+        # where a member sees that an organization requires it.
+        select(Organization).where(Organization.id.in_(principal.membership_ids)),
         keys=[Organization.id],
         key_of=lambda org: (org.id,),
         request=page,
@@ -126,6 +129,36 @@ async def rename_organization(
             target_id=organization_id,
             details={"from": before, "to": view.organization.name},
         )
+    return view
+
+
+async def require_two_factor(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, *, required: bool
+) -> OrganizationView:
+    """Require (or stop requiring) two-factor sign-in of every member. Turning it on needs the
+    caller to have it on: nobody locks themselves out of their own organization."""
+    principal.authorize(organization_id, Action.UPDATE_ORGANIZATION)
+    view = await get_organization(session, principal, organization_id)
+    if view.organization.require_two_factor == required:
+        return view
+    if required and (
+        principal.user_id is None or not await twofactor.has_two_factors(session, principal.user_id)
+    ):
+        raise Conflict(
+            "Turn on two-factor sign-in for yourself first (POST /api/v1/auth/2fa/totp): "
+            "requiring it would otherwise lock you out of this organization."
+        )
+    view.organization.require_two_factor = required
+    await session.flush()
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=Actor.of(principal),
+        action="organization.two_factor_required",
+        target_type="organization",
+        target_id=organization_id,
+        details={"required": required},
+    )
     return view
 
 

@@ -26,6 +26,17 @@ S = TypeVar("S", bound=Select[Any])
 R = TypeVar("R")
 
 
+class TwoFactorRequired(Forbidden):
+    code = "two_factor_required"
+    title = "Two-factor sign-in required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This organization requires two-factor sign-in: turn it on with "
+            "POST /api/v1/auth/2fa/totp and confirm it."
+        )
+
+
 @dataclass(frozen=True)
 class Principal:
     """A signed-in user, or an API key acting for one organization."""
@@ -34,6 +45,9 @@ class Principal:
     api_key: ApiKey | None
     roles: Mapping[uuid.UUID, Role] = field(default_factory=dict)
     personal_organization_id: uuid.UUID | None = None
+    # Organizations that require two-factor sign-in while this user hasn't turned it on: they
+    # stay listed (with their requirement), but nothing else there is reachable until they do.
+    two_factor_locked: frozenset[uuid.UUID] = frozenset()
 
     @property
     def user_id(self) -> uuid.UUID | None:
@@ -41,6 +55,13 @@ class Principal:
 
     @property
     def organization_ids(self) -> list[uuid.UUID]:
+        """The organizations the principal may act in (every membership but those locked until
+        two-factor sign-in is on)."""
+        return [org for org in self.roles if org not in self.two_factor_locked]
+
+    @property
+    def membership_ids(self) -> list[uuid.UUID]:
+        """Every organization the principal belongs to, locked ones included (for listing)."""
         return list(self.roles)
 
     @property
@@ -65,6 +86,8 @@ class Principal:
         role = self.roles.get(organization_id)
         if role is None:
             raise NotFound(f"No such {what}.")
+        if organization_id in self.two_factor_locked:
+            raise TwoFactorRequired()
         if self.api_key is not None and action in USER_ONLY:
             raise Forbidden("API keys can't do this; sign in as a member of the organization.")
         if not allows(role, action):
