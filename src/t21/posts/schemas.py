@@ -43,7 +43,25 @@ class TargetIn(BaseModel):
 
 
 class PostIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "brand_id": "01938a5e-7c1d-7b3e-9f10-2a4b6c8d0e12",
+                    "content": "Fresh sourdough out of the oven at 8 — come early!",
+                    "targets": [
+                        {"social_account_id": "01938a5f-1111-7a2b-8c3d-4e5f60718293"},
+                        {
+                            "social_account_id": "01938a5f-2222-7a2b-8c3d-4e5f60718294",
+                            "content": "Fresh sourdough at 8. #bakery",
+                        },
+                    ],
+                    "scheduled_at": "2027-03-01T08:00:00Z",
+                }
+            ]
+        },
+    )
 
     brand_id: uuid.UUID
     content: Content = ""
