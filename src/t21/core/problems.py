@@ -142,14 +142,18 @@ async def _t21_error(request: Request, exc: Exception) -> Response:
 
 def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     # Inputs are deliberately left out: they may hold passwords or tokens.
-    return [
-        {
+    entries = []
+    for error in errors:
+        entry = {
             "loc": list(error.get("loc", ())),
             "msg": str(error.get("msg", "")),
             "type": error.get("type"),
         }
-        for error in errors
-    ]
+        rule = (error.get("ctx") or {}).get("rule")
+        if isinstance(rule, str):  # a validator that names the rule it enforces
+            entry["rule"] = rule
+        entries.append(entry)
+    return entries
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import Query, Request, Response
@@ -40,16 +41,27 @@ async def list_posts(
     status: PostStatus | None = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
     scheduled_from: Annotated[
-        AwareDatetime | None,
-        Query(alias="from", description="Posts scheduled at or after this time (RFC 3339)."),
+        AwareDatetime | date | None,
+        Query(
+            alias="from",
+            description="Posts scheduled at or after this time (RFC 3339), or from the start "
+            "of this date (YYYY-MM-DD) in the brand's time zone (UTC without `brand_id`).",
+        ),
     ] = None,
     scheduled_to: Annotated[
-        AwareDatetime | None,
-        Query(alias="to", description="Posts scheduled before this time (RFC 3339)."),
+        AwareDatetime | date | None,
+        Query(
+            alias="to",
+            description="Posts scheduled before this time (RFC 3339), or up to the end of this "
+            "date (YYYY-MM-DD, included) in the brand's time zone (UTC without `brand_id`).",
+        ),
     ] = None,
 ) -> PostList:
     """Posts of the caller's organizations (or of `brand_id`), ordered by `scheduled_at`
     (unscheduled drafts last), then creation. `from`/`to` give a calendar's window."""
+    scheduled_from, scheduled_to = await service.calendar_window(
+        session, principal, brand_id, scheduled_from, scheduled_to
+    )
     if scheduled_from and scheduled_to and scheduled_from >= scheduled_to:
         message = "`from` must be before `to`."
         raise ValidationFailed(message, errors=[{"loc": ["query", "to"], "msg": message}])

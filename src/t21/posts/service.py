@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from t21.brands.models import Brand
 from t21.core import clock
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
+from t21.core.localtime import day_start
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
 from t21.media.models import MediaAsset
@@ -65,6 +67,36 @@ class PostFilters:
     platform: str | None = None
     scheduled_from: datetime | None = None
     scheduled_to: datetime | None = None
+
+
+async def calendar_window(
+    session: AsyncSession,
+    principal: Principal,
+    brand_id: uuid.UUID | None,
+    start: datetime | date | None,
+    end: datetime | date | None,
+) -> tuple[datetime | None, datetime | None]:
+    """The list's `from`/`to` as UTC instants. A plain date is that whole day in the brand's
+    time zone (UTC without `brand_id`): `from` its first instant, `to` the next day's first."""
+    zone: ZoneInfo | None = None
+
+    async def zone_of_brand() -> ZoneInfo:
+        if brand_id is None:
+            return ZoneInfo("UTC")
+        brand = await brands_service.get_brand(session, principal, brand_id)
+        return ZoneInfo(brand.timezone)
+
+    def instant(
+        value: datetime | date | None, zone: ZoneInfo | None, after: int
+    ) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value.astimezone(UTC) if value is not None else None
+        assert zone is not None
+        return day_start(value + timedelta(days=after), zone)
+
+    if any(isinstance(value, date) and not isinstance(value, datetime) for value in (start, end)):
+        zone = await zone_of_brand()
+    return instant(start, zone, 0), instant(end, zone, 1)
 
 
 # --- reading ------------------------------------------------------------------------------------
