@@ -350,10 +350,13 @@ async def schedule_post(
         )
     movable = [target for target in targets if target.status in states.SCHEDULABLE]
     if not movable:
+        verb = "schedule" if when is not None else "publish"
+        if not targets:
+            raise Conflict("The post has no accounts to publish to; add targets first.")
+        if all(target.status is TargetStatus.PUBLISHED for target in targets):
+            raise Conflict(f"This post is already published: there is nothing left to {verb}.")
         raise Conflict(
-            "Nothing left to schedule: every account of this post is published or awaits review."
-            if targets
-            else "The post has no accounts to publish to; add targets first."
+            f"Nothing left to {verb}: every account of this post is published or awaits review."
         )
     await _recheck(session, runtime, principal, post, movable)
     at = when or clock.now()
@@ -457,7 +460,10 @@ def _refuse_if_locked(targets: Sequence[PostTarget], verb: str) -> None:
 
 
 def _describe(targets: Sequence[PostTarget]) -> str:
-    platforms = sorted({target.platform for target in targets})
+    # The networks' names as people know them ("X", not "twitter").
+    platforms = sorted(
+        {registry.rules_provider(target.platform).display_name for target in targets}
+    )
     return f"its {', '.join(platforms)} target{'s are' if len(targets) > 1 else ' is'}"
 
 
