@@ -126,3 +126,9 @@ async def test_list_dates_are_whole_days_in_the_brands_zone(desk: Desk) -> None:
         headers=desk.owner.headers,
     )
     assert_problem(backwards, 422, "validation_error")
+
+
+async def test_a_list_date_is_only_a_plain_date(desk: Desk) -> None:
+    for value in ("2027-07-01T00:00:00", "2027-7-1", "01/07/2027"):
+        response = await desk.api.get(POSTS, params={"from": value}, headers=desk.owner.headers)
+        assert_problem(response, 422, "validation_error")

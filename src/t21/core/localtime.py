@@ -8,15 +8,29 @@ ask the person, or send an offset. A plain date stands for that whole day in the
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 NONEXISTENT = "nonexistent_local_time"
 AMBIGUOUS = "ambiguous_local_time"
 UNKNOWN_ZONE = "unknown_timezone"
 NEEDS_ZONE = "offset_or_timezone_required"
+
+
+def _plain_date(value: Any) -> Any:
+    # Pydantic would read "2030-01-01T00:00:00" as a date too; a date here is only YYYY-MM-DD.
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a plain date is written YYYY-MM-DD")
+    return value
+
+
+# A calendar date, written YYYY-MM-DD and nothing else.
+PlainDate = Annotated[date, BeforeValidator(_plain_date)]
 
 
 def zone_named(name: str) -> ZoneInfo:

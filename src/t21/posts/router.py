@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import Query, Request, Response
@@ -11,6 +10,7 @@ from pydantic import AwareDatetime
 
 from t21.core.deps import DbSession
 from t21.core.errors import ValidationFailed
+from t21.core.localtime import PlainDate
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations.auth import CurrentPrincipal
@@ -41,7 +41,7 @@ async def list_posts(
     status: PostStatus | None = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
     scheduled_from: Annotated[
-        AwareDatetime | date | None,
+        AwareDatetime | PlainDate | None,
         Query(
             alias="from",
             description="Posts scheduled at or after this time (RFC 3339), or from the start "
@@ -49,7 +49,7 @@ async def list_posts(
         ),
     ] = None,
     scheduled_to: Annotated[
-        AwareDatetime | date | None,
+        AwareDatetime | PlainDate | None,
         Query(
             alias="to",
             description="Posts scheduled before this time (RFC 3339), or up to the end of this "
