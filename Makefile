@@ -54,4 +54,4 @@ lock:
 		--generate-hashes --no-emit-index-url --quiet -o tools/clientgen/requirements.lock
 
 clean:
-	rm -rf $(VENV) $(CLIENTGEN) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(CLIENTGEN) clients/typescript/node_modules clients/typescript/generated .mypy_cache .ruff_cache .pytest_cache
