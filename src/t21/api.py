@@ -6,15 +6,18 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from t21 import __version__
+from t21.core.docs import install_docs
 from t21.core.logging import get_logger
 from t21.core.middleware import (
+    LOCAL_ORIGINS,
     BodyLimitMiddleware,
+    CORSMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
+from t21.core.openapi import install_openapi, operation_id
 from t21.core.ops import router as ops_router
 from t21.core.problems import (
     PROBLEM_RESPONSES,
@@ -150,12 +153,17 @@ def create_app(
         version=__version__,
         summary="Write, schedule and publish social media posts for your brands.",
         lifespan=lifespan,
-        # T21_API_DOCS=false: no /docs and no /openapi.json (both 404); /redoc is never served.
-        docs_url="/docs" if settings.api_docs else None,
+        # T21_API_DOCS=false: no /docs, /redoc or /openapi.json (all 404). The pages are
+        # served with their assets by `core.docs`, so they work offline.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.api_docs else None,
         responses=PROBLEM_RESPONSES,
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
+    if settings.api_docs:
+        install_docs(app, "/openapi.json")
     app.state.settings = settings
     app.state.rate_limiter = None
     app.state.idempotency_owner = idempotency_owner
@@ -182,13 +190,23 @@ def create_app(
         SecurityHeadersMiddleware,
         hsts=settings.resolved_public_url.startswith("https://"),
     )
-    if settings.cors_origins:
+    # Browsers may call the API from T21_CORS_ORIGINS; outside production also from any port
+    # of localhost and 127.0.0.1, where a front end's development server runs.
+    local_origins = None if settings.is_production else LOCAL_ORIGINS
+    if settings.cors_origins or local_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
+            allow_origin_regex=local_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "Last-Event-ID",
+            ],
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )

@@ -89,6 +89,7 @@ async def test_an_error_in_the_middle_of_a_stream_ends_it_with_an_error_event(
     error = answer.events[-1].data
     assert (error["status"], error["code"]) == (502, "upstream_error")
     assert "Nothing was charged" in error["detail"]
+    assert error["request_id"] == answer.headers["x-request-id"]
     assert await studio.credits_used() == 0
     [call] = await studio.calls()
     assert (call.outcome, call.credits) == ("upstream_error", 0)

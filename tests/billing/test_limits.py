@@ -229,3 +229,24 @@ async def test_concurrent_additions_never_pass_a_limit(
     created = [r for r in invitations if r.status_code == 201]
     assert len(created) == cap(Tier.PRO, Limit.SEATS) - 1
     assert {r.status_code for r in invitations} == {201, 402}
+
+
+async def test_quota_messages_count_in_words(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    owner = await register(client)
+    organization_id = owner.personal_organization_id
+    await set_tier(runtime, organization_id, Tier.FREE)
+    assert (await create_brand(client, owner.headers)).status_code == 201
+    one_brand = await create_brand(client, owner.headers)
+    assert_refused(one_brand, Limit.BRANDS, 1, Tier.FREE)
+    assert "includes 1 brand; this organization uses 1." in one_brand.json()["detail"]
+    invited = await client.post(
+        f"/api/v1/organizations/{organization_id}/invitations",
+        json={"email": "second@example.com", "role": "member"},
+        headers=owner.headers,
+    )
+    assert_refused(invited, Limit.SEATS, 1, Tier.FREE)
+    assert "includes 1 team seat; this organization uses 1." in invited.json()["detail"]
+    await set_tier(runtime, organization_id, Tier.PRO)
+    await add_brands(runtime, organization_id, cap(Tier.PRO, Limit.BRANDS) - 1)
+    brands = await create_brand(client, owner.headers)
+    assert f"includes {cap(Tier.PRO, Limit.BRANDS)} brands;" in brands.json()["detail"]

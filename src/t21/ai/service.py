@@ -63,7 +63,7 @@ from t21.core.errors import (
     UpstreamError,
     ValidationFailed,
 )
-from t21.core.logging import get_logger
+from t21.core.logging import current_request_id, get_logger
 from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.organizations.models import Organization
@@ -529,7 +529,7 @@ async def events(
         if not streamed:
             tally.add(stream.completion())  # what arrived before the failure, estimated
         await _record(call, tally, error.code)
-        yield sse("error", error.problem())
+        yield sse("error", _streamed_problem(error))
     except (asyncio.CancelledError, GeneratorExit):
         if not finished and not tally.recorded:  # the client left mid-answer: charged for it
             with anyio.CancelScope(shield=True):
@@ -542,4 +542,14 @@ async def events(
             raise
         log.exception("streamed AI call failed", kind=call.kind)
         await _record(call, tally, "internal_error")
-        yield sse("error", InternalError().problem())
+        yield sse("error", _streamed_problem(InternalError()))
+
+
+def _streamed_problem(error: T21Error) -> dict[str, Any]:
+    """An error event's data: the problem a non-streamed call would answer, request id included,
+    so a stream's failure can be quoted and found in the logs like any other."""
+    problem = error.problem()
+    request_id = current_request_id()
+    if request_id is not None:
+        problem["request_id"] = request_id
+    return problem

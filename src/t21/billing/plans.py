@@ -47,6 +47,19 @@ LIMIT_NAMES = {
     Limit.AI_CREDITS: "AI credits this month",
     Limit.SEATS: "team seats",
 }
+# The same, counted one: "1 brand", not "1 brands".
+LIMIT_NAMES_ONE = {
+    Limit.BRANDS: "brand",
+    Limit.SOCIAL_ACCOUNTS: "connected social account",
+    Limit.PUBLISHED_POSTS: "published post this month",
+    Limit.AI_CREDITS: "AI credit this month",
+    Limit.SEATS: "team seat",
+}
+
+
+def counted(amount: int, limit: Limit) -> str:
+    """`amount` of `limit`'s unit, in words a person reads: "1 brand", "3 team seats"."""
+    return f"{amount} {LIMIT_NAMES_ONE[limit] if amount == 1 else LIMIT_NAMES[limit]}"
 
 
 @dataclass(frozen=True)
@@ -173,7 +186,7 @@ async def enforce(
     current = await used(session, organization_id, limit)
     if current + adding > cap:
         raise QuotaExceeded(
-            f"The {plan.name} plan includes {cap} {LIMIT_NAMES[limit]}; this organization uses "
+            f"The {plan.name} plan includes {counted(cap, limit)}; this organization uses "
             f"{current}. Upgrade the plan to add more.",
             limit=limit.value,
             used=current,

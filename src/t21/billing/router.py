@@ -12,7 +12,7 @@ from t21.billing.plans import Tier, plans
 from t21.billing.schemas import (
     CheckoutIn,
     CheckoutOut,
-    OrganizationRef,
+    OrganizationChoice,
     PlanList,
     PlanOut,
     PortalIn,
@@ -71,7 +71,7 @@ async def current(
 
 @subscriptions_router.post("/cancel")
 async def cancel(
-    body: OrganizationRef, principal: CurrentPrincipal, request: Request
+    body: OrganizationChoice, principal: CurrentPrincipal, request: Request
 ) -> SubscriptionOut:
     """Cancel at the end of the paid period (owners); the tier stays until then."""
     view = await subscriptions.cancel(

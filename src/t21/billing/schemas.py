@@ -55,13 +55,13 @@ class CheckoutOut(BaseModel):
     session_id: str
 
 
-class OrganizationRef(BaseModel):
+class OrganizationChoice(BaseModel):
     organization_id: uuid.UUID | None = Field(
         default=None, description="Default: the caller's personal organization."
     )
 
 
-class PortalIn(OrganizationRef):
+class PortalIn(OrganizationChoice):
     return_url: str | None = Field(default=None, max_length=2048)
 
 

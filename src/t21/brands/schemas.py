@@ -56,6 +56,22 @@ class BrandFields(BaseModel):
 
 
 class BrandIn(BrandFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Ada's Bakery",
+                    "description": "Sourdough and pastries, baked daily in Leeds.",
+                    "voice": "warm, playful, never pushy",
+                    "keywords": ["sourdough", "bakery"],
+                    "default_hashtags": ["#bakery"],
+                    "timezone": "Europe/London",
+                    "website": "https://bakery.example.com",
+                }
+            ]
+        }
+    )
+
     organization_id: uuid.UUID | None = None
     name: Name
 

@@ -171,3 +171,9 @@ def configure_logging(settings: Settings) -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.stdlib.get_logger(name)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served (bound by the request middleware), if any."""
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return value if isinstance(value, str) else None

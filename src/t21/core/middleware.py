@@ -7,7 +7,10 @@ import time
 from collections.abc import Mapping
 
 import structlog
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import cors
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from t21.core import metrics
@@ -202,3 +205,28 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+# Outside production, a front end on the developer's machine may call the API from any port.
+LOCAL_ORIGINS = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
+
+
+class CORSMiddleware(cors.CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as a problem (400 `bad_request`
+    naming what was refused) rather than as plain text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        headers = {
+            key: value
+            for key, value in response.headers.items()
+            if key.lower() not in ("content-length", "content-type")
+        }
+        refused = bytes(response.body).decode() or "Disallowed CORS request"
+        detail = (
+            f"{refused.replace('Disallowed CORS ', 'This cross-origin request is refused: ')}"
+            " (see T21_CORS_ORIGINS)."
+        )
+        return problem_response(BadRequest(detail), headers=headers)

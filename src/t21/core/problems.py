@@ -13,9 +13,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from t21.core.errors import (
@@ -40,9 +42,28 @@ class ProblemResponse(JSONResponse):
 
 
 class ProblemDetail(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str | None = None
+    """One field-level problem of a 422 (or of a row of an import)."""
+
+    loc: list[str | int] = Field(
+        description="Where the problem is: `body`, `query`, `path` or `header`, then the keys.",
+        examples=[["body", "targets", 0, "content"]],
+    )
+    msg: str = Field(description="What is wrong, in a sentence meant for people.")
+    type: str | None = Field(
+        default=None, description="The kind of a request-parsing problem (`missing`, …)."
+    )
+    rule: str | None = Field(
+        default=None,
+        description="The rule a post breaks (`max_length`, `media_count`, `invalid_options`, …).",
+        examples=["max_length"],
+    )
+    target: int | None = Field(
+        default=None, description="The index of the post's target the problem is about."
+    )
+    platform: str | None = Field(
+        default=None, description="The network of that target.", examples=["twitter"]
+    )
+    social_account_id: str | None = Field(default=None, description="The account of that target.")
 
 
 class Problem(BaseModel):
@@ -54,7 +75,40 @@ class Problem(BaseModel):
     detail: str
     code: str = Field(description="Stable machine-readable error code.")
     errors: list[ProblemDetail] | None = None
-    request_id: str | None = None
+    request_id: str | None = Field(
+        default=None, description="The request's `X-Request-ID`: quote it when reporting a fault."
+    )
+
+
+class ValidationProblem(Problem):
+    """422 `validation_error`: every field-level problem of the request, in `errors`."""
+
+    errors: list[ProblemDetail] | None = Field(
+        default=None, description="Each problem found; a post lists every target's."
+    )
+
+
+class PaymentProblem(Problem):
+    """402 `quota_exceeded` (a plan limit is reached) or `plan_required` (not in the tier)."""
+
+    limit: str | None = Field(default=None, description="The limit reached.", examples=["brands"])
+    used: int | None = Field(default=None, description="How much of it the organization uses.")
+    allowed: int | None = Field(default=None, description="How much the plan includes.")
+    tier: str | None = Field(
+        default=None, description="The organization's tier.", examples=["free"]
+    )
+    model: str | None = Field(default=None, description="`plan_required`: the AI model asked for.")
+    allowed_models: list[str] | None = Field(
+        default=None, description="`plan_required`: the AI models the tier includes."
+    )
+
+
+class ConflictProblem(Problem):
+    """409 `conflict`, `idempotency_conflict` or another conflict of state."""
+
+    target_ids: list[str] | None = Field(
+        default=None, description="The post's targets that are in the way (being published)."
+    )
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -96,14 +150,18 @@ def validation_entries(
     """Pydantic's errors as a 422's `errors` entries, each `loc` after `prefix` (e.g. `body`
     for a body validated by hand)."""
     # Inputs are deliberately left out: they may hold passwords or tokens.
-    return [
-        {
+    entries = []
+    for error in errors:
+        entry = {
             "loc": [*prefix, *error.get("loc", ())],
             "msg": str(error.get("msg", "")),
             "type": error.get("type"),
         }
-        for error in errors
-    ]
+        rule = (error.get("ctx") or {}).get("rule")
+        if isinstance(rule, str):  # a validator that names the rule it enforces
+            entry["rule"] = rule
+        entries.append(entry)
+    return entries
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:
@@ -135,10 +193,36 @@ _HTTP_ERRORS: dict[int, type[T21Error]] = {
 }
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path (Starlette's own 405 names only
+    the first route that matched the path, so `Allow` would miss e.g. POST beside GET)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        route_methods = getattr(context, "methods", None)
+        template = getattr(context, "path", None)
+        if not route_methods or not isinstance(template, str):
+            continue
+        regex, _, _ = compile_path(template)
+        if regex.match(path):
+            methods.update(route_methods)
+    if methods:
+        methods.add("OPTIONS")
+    return sorted(methods)
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     error_class = _HTTP_ERRORS.get(exc.status_code)
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
+        if request.method == "OPTIONS" and allowed:
+            # OPTIONS asks what a resource allows (RFC 9110); CORS preflights are answered
+            # before the routes, by the CORS middleware, when CORS is on.
+            return Response(status_code=204, headers=headers)
     if exc.status_code == 404:
         detail = f"Nothing at {request.method} {request.url.path}."
     elif exc.status_code == 405:

@@ -17,14 +17,26 @@ Token = Annotated[str, Field(min_length=1, max_length=512)]
 
 
 class RegisterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"email": "ada@example.com", "password": "correct horse 42", "name": "Ada"}
+            ]
+        },
+    )
     email: EmailStr
     password: Password
     name: Name
 
 
 class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "correct horse 42"}]
+        },
+    )
     email: Annotated[str, Field(min_length=1, max_length=320)]
     password: Password
 

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime
 
 from t21.core.deps import DbSession
 from t21.core.errors import PayloadTooLarge, ValidationFailed
+from t21.core.localtime import PlainDate
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations.auth import CurrentPrincipal
@@ -36,20 +37,33 @@ from t21.posts.schemas import (
 router = APIRouter(prefix="/posts", tags=["posts"])
 
 
-def list_filters(
+async def list_filters(
+    principal: CurrentPrincipal,
+    session: DbSession,
     brand_id: uuid.UUID | None = None,
     status: PostStatus | None = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
     scheduled_from: Annotated[
-        AwareDatetime | None,
-        Query(alias="from", description="Posts scheduled at or after this time (RFC 3339)."),
+        AwareDatetime | PlainDate | None,
+        Query(
+            alias="from",
+            description="Posts scheduled at or after this time (RFC 3339), or from the start "
+            "of this date (YYYY-MM-DD) in the brand's time zone (UTC without `brand_id`).",
+        ),
     ] = None,
     scheduled_to: Annotated[
-        AwareDatetime | None,
-        Query(alias="to", description="Posts scheduled before this time (RFC 3339)."),
+        AwareDatetime | PlainDate | None,
+        Query(
+            alias="to",
+            description="Posts scheduled before this time (RFC 3339), or up to the end of this "
+            "date (YYYY-MM-DD, included) in the brand's time zone (UTC without `brand_id`).",
+        ),
     ] = None,
 ) -> service.PostFilters:
-    """The list's filters (and the export's)."""
+    """The list's filters (and the export's); plain dates are whole days in the brand's zone."""
+    scheduled_from, scheduled_to = await service.calendar_window(
+        session, principal, brand_id, scheduled_from, scheduled_to
+    )
     if scheduled_from and scheduled_to and scheduled_from >= scheduled_to:
         message = "`from` must be before `to`."
         raise ValidationFailed(message, errors=[{"loc": ["query", "to"], "msg": message}])

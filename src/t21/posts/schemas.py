@@ -7,8 +7,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from t21.core.localtime import to_utc, zone_named
 from t21.media.schemas import AssetOut
 from t21.media.storage import storage_of
 from t21.posts.models import PostStatus, PostTarget, TargetStatus
@@ -27,6 +37,35 @@ MAX_MEDIA = 35  # TikTok photo posts, the most any network takes
 Content = Annotated[str, Field(max_length=MAX_CONTENT)]
 # Any offset in, UTC from then on.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda moment: moment.astimezone(UTC))]
+TIMEZONE_DESCRIPTION = (
+    "The IANA time zone (e.g. Europe/London) that a `scheduled_at` without an offset is read in. "
+    "A wall time the zone skips or repeats (daylight saving time) is refused: 422 with rule "
+    "`nonexistent_local_time` or `ambiguous_local_time`."
+)
+SCHEDULED_AT_DESCRIPTION = (
+    "RFC 3339 with an offset (stored in UTC), or a wall time without one together with `timezone`."
+)
+
+
+class LocalSchedule(BaseModel):
+    """`scheduled_at` with an offset, or as a wall time in `timezone`; UTC once validated."""
+
+    timezone: str | None = Field(default=None, max_length=64, description=TIMEZONE_DESCRIPTION)
+    scheduled_at: datetime | None = Field(default=None, description=SCHEDULED_AT_DESCRIPTION)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            zone_named(name)
+        return name
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _in_utc(cls, moment: datetime | None, info: ValidationInfo) -> datetime | None:
+        if moment is None or "timezone" not in info.data:  # no time, or the zone is refused
+            return moment
+        return to_utc(moment, info.data["timezone"])
 
 
 class TargetIn(BaseModel):
@@ -42,16 +81,31 @@ class TargetIn(BaseModel):
     )
 
 
-class PostIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PostIn(LocalSchedule):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "brand_id": "01938a5e-7c1d-7b3e-9f10-2a4b6c8d0e12",
+                    "content": "Fresh sourdough out of the oven at 8 — come early!",
+                    "targets": [
+                        {"social_account_id": "01938a5f-1111-7a2b-8c3d-4e5f60718293"},
+                        {
+                            "social_account_id": "01938a5f-2222-7a2b-8c3d-4e5f60718294",
+                            "content": "Fresh sourdough at 8. #bakery",
+                        },
+                    ],
+                    "scheduled_at": "2027-03-01T08:00:00Z",
+                }
+            ]
+        },
+    )
 
     brand_id: uuid.UUID
     content: Content = ""
     media_ids: Annotated[list[uuid.UUID], Field(max_length=MAX_MEDIA)] = Field(default_factory=list)
     targets: Annotated[list[TargetIn], Field(max_length=MAX_TARGETS)]
-    scheduled_at: UtcDatetime | None = Field(
-        default=None, description="RFC 3339 with an offset; stored in UTC."
-    )
     status: Literal["draft", "scheduled"] | None = Field(
         default=None,
         description="Default: `scheduled` when `scheduled_at` is given, else `draft`.",
@@ -94,10 +148,10 @@ class PostPatch(BaseModel):
     )
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(LocalSchedule):
     model_config = ConfigDict(extra="forbid")
 
-    scheduled_at: UtcDatetime
+    scheduled_at: datetime = Field(description=SCHEDULED_AT_DESCRIPTION)
     allow_duplicate: bool = Field(
         default=False, description="Schedule it even if it repeats a post (see create)."
     )

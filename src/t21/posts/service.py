@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from t21.brands.models import Brand
 from t21.core import clock
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
+from t21.core.localtime import day_start
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
 from t21.media.models import MediaAsset
@@ -69,6 +71,36 @@ class PostFilters:
     platform: str | None = None
     scheduled_from: datetime | None = None
     scheduled_to: datetime | None = None
+
+
+async def calendar_window(
+    session: AsyncSession,
+    principal: Principal,
+    brand_id: uuid.UUID | None,
+    start: datetime | date | None,
+    end: datetime | date | None,
+) -> tuple[datetime | None, datetime | None]:
+    """The list's `from`/`to` as UTC instants. A plain date is that whole day in the brand's
+    time zone (UTC without `brand_id`): `from` its first instant, `to` the next day's first."""
+    zone: ZoneInfo | None = None
+
+    async def zone_of_brand() -> ZoneInfo:
+        if brand_id is None:
+            return ZoneInfo("UTC")
+        brand = await brands_service.get_brand(session, principal, brand_id)
+        return ZoneInfo(brand.timezone)
+
+    def instant(
+        value: datetime | date | None, zone: ZoneInfo | None, after: int
+    ) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value.astimezone(UTC) if value is not None else None
+        assert zone is not None
+        return day_start(value + timedelta(days=after), zone)
+
+    if any(isinstance(value, date) and not isinstance(value, datetime) for value in (start, end)):
+        zone = await zone_of_brand()
+    return instant(start, zone, 0), instant(end, zone, 1)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -371,10 +403,13 @@ async def schedule_post(
         )
     movable = [target for target in targets if target.status in states.SCHEDULABLE]
     if not movable:
+        verb = "schedule" if when is not None else "publish"
+        if not targets:
+            raise Conflict("The post has no accounts to publish to; add targets first.")
+        if all(target.status is TargetStatus.PUBLISHED for target in targets):
+            raise Conflict(f"This post is already published: there is nothing left to {verb}.")
         raise Conflict(
-            "Nothing left to schedule: every account of this post is published or awaits review."
-            if targets
-            else "The post has no accounts to publish to; add targets first."
+            f"Nothing left to {verb}: every account of this post is published or awaits review."
         )
     await _recheck(session, runtime, principal, post, movable)
     at = when or clock.now()
@@ -494,7 +529,10 @@ def _refuse_if_locked(targets: Sequence[PostTarget], verb: str) -> None:
 
 
 def _describe(targets: Sequence[PostTarget]) -> str:
-    platforms = sorted({target.platform for target in targets})
+    # The networks' names as people know them ("X", not "twitter").
+    platforms = sorted(
+        {registry.rules_provider(target.platform).display_name for target in targets}
+    )
     return f"its {', '.join(platforms)} target{'s are' if len(targets) > 1 else ' is'}"
 
 
