@@ -299,7 +299,10 @@ def sandbox(
     _serve_until_stopped(
         uvicorn.Server(
             _uvicorn_config(
-                create_sandbox_app(refuse_duplicates=settings.sandbox_refuse_duplicates),
+                create_sandbox_app(
+                    refuse_duplicates=settings.sandbox_refuse_duplicates,
+                    state_path=settings.resolved_sandbox_state_file,
+                ),
                 settings,
                 host,
                 port,
@@ -468,11 +471,23 @@ def config() -> None:
         shown = _shown_setting(name, value)
         table.add_row(f"T21_{name.upper()}", shown)
     out.print(table)
+    out.print(f"\nSandbox: {_sandbox_address(settings)}", highlight=False, markup=False)
     problems = production_problems(settings)
     if problems:
         out.print("\nNot fit for production yet:")
         for problem in problems:
             out.print(f"  • {problem}", highlight=False, markup=False)
+
+
+def _sandbox_address(settings: Settings) -> str:
+    """Where `t21 serve` reaches the sandbox's fakes, and where their world is kept."""
+    if not settings.sandbox_enabled:
+        return "off"
+    if settings.sandbox_url is not None:
+        return f"{redact_url(settings.sandbox_url)} (T21_SANDBOX_URL, run on its own)"
+    port = settings.resolved_sandbox_port
+    where = f"http://127.0.0.1:{port}" if port else "a free loopback port, chosen at start"
+    return f"{where}, state in {settings.resolved_sandbox_state_file}"
 
 
 def _shown_setting(name: str, value: Any) -> str:

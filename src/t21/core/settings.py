@@ -256,7 +256,12 @@ class Settings(BaseSettings):
     # --- sandbox --------------------------------------------------------------------------------
     sandbox: Literal["auto", "on", "off"] = "auto"
     sandbox_url: str | None = None
-    sandbox_port: int = Field(default=0, ge=0, le=65535)
+    # Unset: T21's port + 1 (8001 beside 8000), so the sandbox's address survives a restart; 0 = any
+    # free port. A port in use falls back to a free one (logged).
+    sandbox_port: int | None = Field(default=None, ge=0, le=65535)
+    # The fakes' world (tokens, users, Stripe customers...) survives restarts in this file.
+    # Unset: `sandbox-state.pickle` in T21_DATA_DIR, beside T21's database.
+    sandbox_state_file: Path | None = None
     # Whether the fake networks refuse a post identical to one the account already has, as the
     # real ones do. Off, a second send of the same post is accepted and shows in the fakes'
     # send records (`GET /<fake>/_control/sends`): the chaos test runs so. Each run can also
@@ -478,6 +483,19 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_sandbox_port(self) -> int:
+        """The port `t21 serve` starts the sandbox on (0: any free one)."""
+        if self.sandbox_port is not None:
+            return self.sandbox_port
+        return self.port + 1 if 0 < self.port < 65535 else 0
+
+    @property
+    def resolved_sandbox_state_file(self) -> Path:
+        if self.sandbox_state_file is not None:
+            return self.sandbox_state_file
+        return self.data_dir / "sandbox-state.pickle"
 
     @property
     def resolved_mail_dir(self) -> Path:
