@@ -168,6 +168,10 @@ def create_app(
     install_exception_handlers(app)
     app.include_router(ops_router)
     app.include_router(api_router())
+    if not settings.is_production:
+        from t21.devpages.router import create_router as dev_pages
+
+        app.include_router(dev_pages())
 
     # Added innermost first: the request context wraps everything, the error catcher sits
     # just outside the routes so even a 500 gets the headers of the layers around it.
