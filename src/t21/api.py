@@ -91,6 +91,7 @@ def _sandbox_server(settings: Settings) -> ThreadedServer:
     sandbox = create_sandbox_app(
         refuse_duplicates=settings.sandbox_refuse_duplicates,
         state_path=settings.resolved_sandbox_state_file,
+        grow_metrics=settings.sandbox_grow_metrics,
     )
     port = settings.resolved_sandbox_port
     try:

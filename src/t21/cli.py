@@ -302,6 +302,7 @@ def sandbox(
                 create_sandbox_app(
                     refuse_duplicates=settings.sandbox_refuse_duplicates,
                     state_path=settings.resolved_sandbox_state_file,
+                    grow_metrics=settings.sandbox_grow_metrics,
                 ),
                 settings,
                 host,
@@ -498,6 +499,49 @@ def _shown_setting(name: str, value: Any) -> str:
     if name.endswith("_url") and isinstance(value, str):
         return redact_url(value) if "://" in value else value
     return str(value.value if hasattr(value, "value") else value)
+
+
+analytics_app = typer.Typer(help="Analytics: collect posts' numbers from their networks.")
+app.add_typer(analytics_app, name="analytics")
+
+
+@analytics_app.command("collect")
+@friendly_errors
+def analytics_collect(
+    post: Annotated[
+        str | None, typer.Option(help="Only this post's targets (its id).", show_default=False)
+    ] = None,
+) -> None:
+    """Collect the numbers of published posts now instead of on their schedule (in development,
+    the sandbox's networks grow numbers as time passes: collect to see them in the charts)."""
+    import uuid
+
+    from t21.analytics.collection import collect_now
+    from t21.runtime import open_runtime
+
+    settings = load_settings()
+    configure_logging(settings)
+    try:
+        post_id = uuid.UUID(post) if post is not None else None
+    except ValueError:
+        raise Refused(f"--post must be a post id, not {post!r}.") from None
+
+    async def run() -> tuple[int, int]:
+        await preflight(settings, migrate=settings.is_sqlite)
+        async with open_runtime(settings, consume_jobs=False, run_loops=False) as runtime:
+            if settings.sandbox_enabled and settings.sandbox_url is None:
+                # The sandbox of a running `t21 serve`, on its stable port.
+                port = settings.resolved_sandbox_port
+                runtime.state["sandbox_url"] = f"http://127.0.0.1:{port}"
+            done = await collect_now(runtime, post_id=post_id)
+            return done.targets, done.snapshots
+
+    targets, snapshots = asyncio.run(run())
+    out.print(
+        f"Collected {targets} target{'' if targets == 1 else 's'}: "
+        f"{snapshots} new snapshot{'' if snapshots == 1 else 's'}.",
+        highlight=False,
+    )
 
 
 @app.command()

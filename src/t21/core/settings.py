@@ -262,6 +262,9 @@ class Settings(BaseSettings):
     # The fakes' world (tokens, users, Stripe customers...) survives restarts in this file.
     # Unset: `sandbox-state.pickle` in T21_DATA_DIR, beside T21's database.
     sandbox_state_file: Path | None = None
+    # Whether the fake networks' published posts gather plausible numbers as time passes, so
+    # analytics show something minutes after publishing (`t21 analytics collect` collects now).
+    sandbox_grow_metrics: bool = True
     # Whether the fake networks refuse a post identical to one the account already has, as the
     # real ones do. Off, a second send of the same post is accepted and shows in the fakes'
     # send records (`GET /<fake>/_control/sends`): the chaos test runs so. Each run can also

@@ -8,12 +8,15 @@ routes"). No build step and no outside assets: the script and the style sheet ar
 from __future__ import annotations
 
 import html
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
 
-from fastapi import APIRouter, Response
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from t21.analytics.collection import collect_now
 
 STATIC = files("t21.devpages") / "static"
 # Only this origin's script and style; the pages call the API on the same origin.
@@ -141,6 +144,13 @@ def create_router() -> APIRouter:
         router.add_api_route(
             page.path, _handler(page), methods=["GET"], response_class=HTMLResponse
         )
+
+    @router.post("/_dev/analytics/collect")
+    async def collect_analytics(request: Request, post_id: uuid.UUID | None = None) -> JSONResponse:
+        """Collect published posts' numbers now (all, or `?post_id=`'s), as
+        `t21 analytics collect` does: the sandbox's networks grow numbers as time passes."""
+        done = await collect_now(request.app.state.runtime, post_id=post_id)
+        return JSONResponse({"targets": done.targets, "snapshots": done.snapshots})
 
     @router.get("/_dev/pages.js")
     async def script() -> Response:

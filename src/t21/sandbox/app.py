@@ -35,11 +35,15 @@ FAKES = SERVICES | {network.name: network.fake_description for network in regist
 
 
 def create_sandbox_app(
-    *, refuse_duplicates: bool = True, state_path: Path | None = None
+    *,
+    refuse_duplicates: bool = True,
+    state_path: Path | None = None,
+    grow_metrics: bool = False,
 ) -> Starlette:
     """Every fake under its prefix. `refuse_duplicates` (the sandbox setting): whether the fake
     networks refuse identical posts, as the real ones do. With `state_path`, the fakes' world
-    (tokens, users, customers...) is read from that file and kept in it (`persistence`)."""
+    (tokens, users, customers...) is read from that file and kept in it (`persistence`). With
+    `grow_metrics`, published posts gather plausible numbers over time (`platform.grown_count`)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -67,6 +71,7 @@ def create_sandbox_app(
         app.add_middleware(PersistMiddleware, sandbox=app, path=state_path)
     for state in _network_states(app):
         state.set_refuse_duplicates_default(refuse_duplicates)
+        state.grow_metrics = grow_metrics
     return app
 
 
