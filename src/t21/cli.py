@@ -19,7 +19,7 @@ from t21 import __version__
 from t21.core.db import create_engine, redact_url
 from t21.core.errors import ConfigError
 from t21.core.logging import configure_logging
-from t21.core.settings import Settings, load_settings
+from t21.core.settings import SANDBOX_PORT, Settings, load_settings
 
 app = typer.Typer(
     name="t21",
@@ -285,7 +285,7 @@ def migrate(
 @friendly_errors
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind.")] = 8025,
+    port: Annotated[int, typer.Option(help="Port to bind.")] = SANDBOX_PORT,
 ) -> None:
     """Serve the sandbox fakes of outside services on their own."""
     import uvicorn

@@ -87,7 +87,7 @@ def test_the_sandbox_port_is_stable_beside_t21s_and_its_state_beside_the_databas
     settings_factory: Any, tmp_path: Path
 ) -> None:
     settings: Settings = settings_factory(port=8000)
-    assert settings.resolved_sandbox_port == 8001
+    assert settings.resolved_sandbox_port == 8025
     assert settings.resolved_sandbox_state_file == tmp_path / "var" / "sandbox-state.pickle"
     assert settings_factory(port=8000, sandbox_port=9100).resolved_sandbox_port == 9100
     assert settings_factory(port=0).resolved_sandbox_port == 0

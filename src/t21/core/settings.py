@@ -37,6 +37,8 @@ MIN_SECRET_LENGTH = 32
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 # The sandbox's Stripe signs webhooks with this published secret; production refuses it.
 SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_t21_sandbox"  # noqa: S105 (public by design)
+# Where `t21 serve` and `t21 sandbox` serve the sandbox unless told otherwise.
+SANDBOX_PORT = 8025
 
 
 class Environment(StrEnum):
@@ -256,7 +258,7 @@ class Settings(BaseSettings):
     # --- sandbox --------------------------------------------------------------------------------
     sandbox: Literal["auto", "on", "off"] = "auto"
     sandbox_url: str | None = None
-    # Unset: T21's port + 1 (8001 beside 8000), so the sandbox's address survives a restart; 0 = any
+    # Unset: 8025 (as `t21 sandbox`), so the sandbox's address survives a restart; 0 = any
     # free port. A port in use falls back to a free one (logged).
     sandbox_port: int | None = Field(default=None, ge=0, le=65535)
     # The fakes' world (tokens, users, Stripe customers...) survives restarts in this file.
@@ -492,7 +494,7 @@ class Settings(BaseSettings):
         """The port `t21 serve` starts the sandbox on (0: any free one)."""
         if self.sandbox_port is not None:
             return self.sandbox_port
-        return self.port + 1 if 0 < self.port < 65535 else 0
+        return SANDBOX_PORT if self.port != 0 else 0
 
     @property
     def resolved_sandbox_state_file(self) -> Path:

@@ -207,6 +207,14 @@ class NetworkState:
         for name in names:
             counts[name] = max(counts.get(name, 0), grown_count(post_key, name, published_at, now))
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What the sandbox's state file keeps (`t21.sandbox.persistence`): not the request
+        log (it only grows) nor the faults queued for this run."""
+        kept = dict(self.__dict__)
+        kept["requests"] = []
+        kept["faults"] = []
+        return kept
+
     def received_send(self, *, account: str, text: Any) -> Send:
         """Record the publish request being handled, by `account` (call it once its body is
         read); `text` is what it posts, if it is a string."""
