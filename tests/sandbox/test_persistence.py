@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from typer.testing import CliRunner
 
+from t21.cli import app as cli
 from t21.core.settings import Settings
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
@@ -91,3 +94,20 @@ def test_the_sandbox_port_is_stable_beside_t21s_and_its_state_beside_the_databas
     assert settings.resolved_sandbox_state_file == tmp_path / "var" / "sandbox-state.pickle"
     assert settings_factory(port=8000, sandbox_port=9100).resolved_sandbox_port == 9100
     assert settings_factory(port=0).resolved_sandbox_port == 0
+
+
+def test_t21_config_shows_the_sandboxs_address_and_state_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("T21_DATA_DIR", str(tmp_path / "var"))
+    shown = CliRunner().invoke(cli, ["config"], terminal_width=400)
+    assert shown.exit_code == 0, shown.output
+    assert "Sandbox: http://127.0.0.1:8025, state in " in shown.output
+    assert "sandbox-state.pickle" in shown.output
+    monkeypatch.setenv("T21_SANDBOX_URL", "http://127.0.0.1:9999")
+    elsewhere = CliRunner().invoke(cli, ["config"], terminal_width=400)
+    assert "Sandbox: http://127.0.0.1:9999 (T21_SANDBOX_URL, run on its own)" in elsewhere.output
+    monkeypatch.setenv("T21_SANDBOX", "off")
+    off = CliRunner().invoke(cli, ["config"], terminal_width=400)
+    assert "Sandbox: off" in off.output
