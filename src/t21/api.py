@@ -94,6 +94,24 @@ def api_router() -> APIRouter:
     return router
 
 
+def _sandbox_server(settings: Settings) -> ThreadedServer:
+    """The sandbox on its stable port, keeping its world in its state file; on a free port
+    when that one is taken (another T21 running, say)."""
+    sandbox = create_sandbox_app(
+        refuse_duplicates=settings.sandbox_refuse_duplicates,
+        state_path=settings.resolved_sandbox_state_file,
+        grow_metrics=settings.sandbox_grow_metrics,
+    )
+    port = settings.resolved_sandbox_port
+    try:
+        return ThreadedServer(sandbox, port=port)
+    except OSError as exc:
+        if port == 0:
+            raise
+        log.warning("sandbox port in use, taking a free one", port=port, error=str(exc))
+        return ThreadedServer(sandbox, port=0)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -123,12 +141,7 @@ def create_app(
             async_stack.callback(stack.close)
             app.state.runtime = runtime
             if sandbox and settings.sandbox_enabled and settings.sandbox_url is None:
-                server = stack.enter_context(
-                    ThreadedServer(
-                        create_sandbox_app(refuse_duplicates=settings.sandbox_refuse_duplicates),
-                        port=settings.sandbox_port,
-                    )
-                )
+                server = stack.enter_context(_sandbox_server(settings))
                 runtime.state["sandbox_url"] = server.url
                 log.info("sandbox started", url=server.url)
             app.state.rate_limiter = (
@@ -170,6 +183,10 @@ def create_app(
     install_exception_handlers(app)
     app.include_router(ops_router)
     app.include_router(api_router())
+    if not settings.is_production:
+        from t21.devpages.router import create_router as dev_pages
+
+        app.include_router(dev_pages())
 
     # Added innermost first: the request context wraps everything, the error catcher sits
     # just outside the routes so even a 500 gets the headers of the layers around it.

@@ -19,7 +19,7 @@ from t21 import __version__
 from t21.core.db import create_engine, redact_url
 from t21.core.errors import ConfigError
 from t21.core.logging import configure_logging
-from t21.core.settings import Settings, load_settings
+from t21.core.settings import SANDBOX_PORT, Settings, load_settings
 
 app = typer.Typer(
     name="t21",
@@ -285,7 +285,7 @@ def migrate(
 @friendly_errors
 def sandbox(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind.")] = 8025,
+    port: Annotated[int, typer.Option(help="Port to bind.")] = SANDBOX_PORT,
 ) -> None:
     """Serve the sandbox fakes of outside services on their own."""
     import uvicorn
@@ -299,7 +299,11 @@ def sandbox(
     _serve_until_stopped(
         uvicorn.Server(
             _uvicorn_config(
-                create_sandbox_app(refuse_duplicates=settings.sandbox_refuse_duplicates),
+                create_sandbox_app(
+                    refuse_duplicates=settings.sandbox_refuse_duplicates,
+                    state_path=settings.resolved_sandbox_state_file,
+                    grow_metrics=settings.sandbox_grow_metrics,
+                ),
                 settings,
                 host,
                 port,
@@ -468,11 +472,23 @@ def config() -> None:
         shown = _shown_setting(name, value)
         table.add_row(f"T21_{name.upper()}", shown)
     out.print(table)
+    out.print(f"\nSandbox: {_sandbox_address(settings)}", highlight=False, markup=False)
     problems = production_problems(settings)
     if problems:
         out.print("\nNot fit for production yet:")
         for problem in problems:
             out.print(f"  • {problem}", highlight=False, markup=False)
+
+
+def _sandbox_address(settings: Settings) -> str:
+    """Where `t21 serve` reaches the sandbox's fakes, and where their world is kept."""
+    if not settings.sandbox_enabled:
+        return "off"
+    if settings.sandbox_url is not None:
+        return f"{redact_url(settings.sandbox_url)} (T21_SANDBOX_URL, run on its own)"
+    port = settings.resolved_sandbox_port
+    where = f"http://127.0.0.1:{port}" if port else "a free loopback port, chosen at start"
+    return f"{where}, state in {settings.resolved_sandbox_state_file}"
 
 
 def _shown_setting(name: str, value: Any) -> str:
@@ -483,6 +499,49 @@ def _shown_setting(name: str, value: Any) -> str:
     if name.endswith("_url") and isinstance(value, str):
         return redact_url(value) if "://" in value else value
     return str(value.value if hasattr(value, "value") else value)
+
+
+analytics_app = typer.Typer(help="Analytics: collect posts' numbers from their networks.")
+app.add_typer(analytics_app, name="analytics")
+
+
+@analytics_app.command("collect")
+@friendly_errors
+def analytics_collect(
+    post: Annotated[
+        str | None, typer.Option(help="Only this post's targets (its id).", show_default=False)
+    ] = None,
+) -> None:
+    """Collect the numbers of published posts now instead of on their schedule (in development,
+    the sandbox's networks grow numbers as time passes: collect to see them in the charts)."""
+    import uuid
+
+    from t21.analytics.collection import collect_now
+    from t21.runtime import open_runtime
+
+    settings = load_settings()
+    configure_logging(settings)
+    try:
+        post_id = uuid.UUID(post) if post is not None else None
+    except ValueError:
+        raise Refused(f"--post must be a post id, not {post!r}.") from None
+
+    async def run() -> tuple[int, int]:
+        await preflight(settings, migrate=settings.is_sqlite)
+        async with open_runtime(settings, consume_jobs=False, run_loops=False) as runtime:
+            if settings.sandbox_enabled and settings.sandbox_url is None:
+                # The sandbox of a running `t21 serve`, on its stable port.
+                port = settings.resolved_sandbox_port
+                runtime.state["sandbox_url"] = f"http://127.0.0.1:{port}"
+            done = await collect_now(runtime, post_id=post_id)
+            return done.targets, done.snapshots
+
+    targets, snapshots = asyncio.run(run())
+    out.print(
+        f"Collected {targets} target{'' if targets == 1 else 's'}: "
+        f"{snapshots} new snapshot{'' if snapshots == 1 else 's'}.",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -332,3 +332,33 @@ async def _postpone(
         mine = await _still_held(session, targets, claimed_until)
         if mine:
             await _set_next(session, sorted(mine), clock.now() + delay)
+
+
+@dataclass(frozen=True)
+class CollectedNow:
+    targets: int
+    snapshots: int
+
+
+async def collect_now(runtime: Runtime, *, post_id: uuid.UUID | None = None) -> CollectedNow:
+    """Collect at once every published target still being collected (or only `post_id`'s),
+    here rather than through the job queue, instead of waiting for its schedule: the
+    development command behind `t21 analytics collect`. Each target's schedule then goes on."""
+    async with session_scope(runtime) as session:
+        due = update(PostTarget).where(
+            PostTarget.status == TargetStatus.PUBLISHED, PostTarget.next_collect_at.is_not(None)
+        )
+        if post_id is not None:
+            due = due.where(PostTarget.post_id == post_id)
+        await session.execute(
+            due.values(next_collect_at=clock.now()).execution_options(synchronize_session=False)
+        )
+    targets = snapshots = 0
+    while True:
+        async with session_scope(runtime) as session:
+            claim = await claim_due_targets(session, limit=runtime.settings.analytics_batch)
+        if not claim.count:
+            return CollectedNow(targets=targets, snapshots=snapshots)
+        targets += claim.count
+        for account_id, target_ids in claim.by_account.items():
+            snapshots += await collect_account(runtime, account_id, target_ids, claim.until)

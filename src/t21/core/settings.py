@@ -37,6 +37,8 @@ MIN_SECRET_LENGTH = 32
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 (a file name)
 # The sandbox's Stripe signs webhooks with this published secret; production refuses it.
 SANDBOX_STRIPE_WEBHOOK_SECRET = "whsec_t21_sandbox"  # noqa: S105 (public by design)
+# Where `t21 serve` and `t21 sandbox` serve the sandbox unless told otherwise.
+SANDBOX_PORT = 8025
 
 
 class Environment(StrEnum):
@@ -260,7 +262,15 @@ class Settings(BaseSettings):
     # --- sandbox --------------------------------------------------------------------------------
     sandbox: Literal["auto", "on", "off"] = "auto"
     sandbox_url: str | None = None
-    sandbox_port: int = Field(default=0, ge=0, le=65535)
+    # Unset: 8025 (as `t21 sandbox`), so the sandbox's address survives a restart; 0 = any
+    # free port. A port in use falls back to a free one (logged).
+    sandbox_port: int | None = Field(default=None, ge=0, le=65535)
+    # The fakes' world (tokens, users, Stripe customers...) survives restarts in this file.
+    # Unset: `sandbox-state.pickle` in T21_DATA_DIR, beside T21's database.
+    sandbox_state_file: Path | None = None
+    # Whether the fake networks' published posts gather plausible numbers as time passes, so
+    # analytics show something minutes after publishing (`t21 analytics collect` collects now).
+    sandbox_grow_metrics: bool = True
     # Whether the fake networks refuse a post identical to one the account already has, as the
     # real ones do. Off, a second send of the same post is accepted and shows in the fakes'
     # send records (`GET /<fake>/_control/sends`): the chaos test runs so. Each run can also
@@ -493,6 +503,19 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_sandbox_port(self) -> int:
+        """The port `t21 serve` starts the sandbox on (0: any free one)."""
+        if self.sandbox_port is not None:
+            return self.sandbox_port
+        return SANDBOX_PORT if self.port != 0 else 0
+
+    @property
+    def resolved_sandbox_state_file(self) -> Path:
+        if self.sandbox_state_file is not None:
+            return self.sandbox_state_file
+        return self.data_dir / "sandbox-state.pickle"
 
     @property
     def resolved_mail_dir(self) -> Path:

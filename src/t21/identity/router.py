@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import Cookie, Depends, Query, Request, Response
@@ -14,9 +15,12 @@ from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
 from t21.core.redirects import with_params
 from t21.core.routing import APIRouter
-from t21.identity import oauth, service, twofactor
+from t21.core.security import decode_access_token
+from t21.identity import account, oauth, service, twofactor
 from t21.identity.errors import InvalidSecondFactor
 from t21.identity.schemas import (
+    ChangePasswordIn,
+    DeleteAccountIn,
     EmailIn,
     LoginCodeIn,
     LoginIn,
@@ -24,6 +28,8 @@ from t21.identity.schemas import (
     MeOut,
     MessageOut,
     OrganizationRef,
+    ProfileIn,
+    ProfileOut,
     RecoveryCodesOut,
     RefreshIn,
     RegisterIn,
@@ -179,6 +185,10 @@ async def logout_all(principal: CurrentUser, session: DbSession) -> Response:
 
 @router.get("/me")
 async def me(principal: CurrentUser, session: DbSession) -> MeOut:
+    return await _me(principal, session)
+
+
+async def _me(principal: CurrentUser, session: DbSession) -> MeOut:
     user = await current_user(session, principal)
     organizations = await session.scalars(
         select(Organization)
@@ -193,6 +203,59 @@ async def me(principal: CurrentUser, session: DbSession) -> MeOut:
         for org in organizations
     ]
     return MeOut(**UserOut.of(user).model_dump(), memberships=memberships)
+
+
+@router.patch("/me")
+async def update_me(
+    body: ProfileIn, principal: CurrentUser, session: DbSession, settings: AppSettings
+) -> ProfileOut:
+    """Change one's name (now) or email: the new address gets a verification link, and the
+    account's email changes when it is followed (`pending_email` until then)."""
+    user = await current_user(session, principal)
+    await account.update_profile(session, settings, user, name=body.name, email=body.email)
+    view = await _me(principal, session)
+    return ProfileOut(**view.model_dump(), pending_email=await account.pending_email(session, user))
+
+
+@router.post("/change-password", status_code=204)
+async def change_password(
+    body: ChangePasswordIn,
+    request: Request,
+    principal: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+) -> Response:
+    """Set a new password with the current one; every other session of the account ends."""
+    await account.change_password(
+        session,
+        await current_user(session, principal),
+        current_password=body.current_password,
+        new_password=body.new_password,
+        keep_session=_session_of(request, settings),
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/me", status_code=204)
+async def delete_me(body: DeleteAccountIn, principal: CurrentUser, session: DbSession) -> Response:
+    """Delete one's account and the organizations no one else is in. 409 while one is the
+    last owner of an organization with other members or a live subscription."""
+    await account.delete_account(
+        session, await current_user(session, principal), password=body.password
+    )
+    return Response(status_code=204)
+
+
+@router.get("/me/export")
+async def export_me(principal: CurrentUser, session: DbSession) -> dict[str, Any]:
+    """Everything T21 holds about the signed-in user, as JSON (GDPR access request)."""
+    return await account.export(session, await current_user(session, principal))
+
+
+def _session_of(request: Request, settings: AppSettings) -> uuid.UUID | None:
+    """The sign-in (refresh-token family) of the request's access token."""
+    _scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return decode_access_token(settings, token.strip()).session_id
 
 
 @router.post("/verify-email", dependencies=[auth_rate_limit])

@@ -161,3 +161,34 @@ class TotpCodeIn(BaseModel):
 
 class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str] = Field(description="Ten single-use codes; shown this once.")
+
+
+# --- account self-service ------------------------------------------------------------------------
+
+
+class ProfileIn(BaseModel):
+    """`PATCH /auth/me`: a new name takes effect now; a new email once verified at it."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "Ada Lovelace"}]}
+    )
+    name: Name | None = None
+    email: EmailStr | None = None
+
+
+class ProfileOut(MeOut):
+    pending_email: str | None = Field(
+        description="An address asked for and not verified yet: a link was sent to it, and the "
+        "account's email changes when it is followed."
+    )
+
+
+class ChangePasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: Password
+    new_password: Password
+
+
+class DeleteAccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: Password

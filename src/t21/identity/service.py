@@ -274,14 +274,20 @@ async def _revoke(session: AsyncSession, condition: object) -> None:
 
 
 async def _new_email_token(
-    session: AsyncSession, user: User, purpose: EmailTokenPurpose, ttl_s: int
+    session: AsyncSession,
+    user: User,
+    purpose: EmailTokenPurpose,
+    ttl_s: int,
+    *,
+    email: str | None = None,
 ) -> str:
+    """A single-use link token for `email` (default: the account's address)."""
     token = new_token()
     session.add(
         EmailToken(
             user_id=user.id,
             purpose=purpose,
-            email=user.email,
+            email=email or user.email,
             token_digest=token_digest(token),
             expires_at=clock.now() + timedelta(seconds=ttl_s),
         )
@@ -308,8 +314,10 @@ async def send_verification_email(session: AsyncSession, settings: Settings, use
 
 
 async def _use_email_token(
-    session: AsyncSession, token: str, purpose: EmailTokenPurpose
+    session: AsyncSession, token: str, purpose: EmailTokenPurpose, *, other_address: bool = False
 ) -> tuple[EmailToken, User]:
+    """Use a link token once. It must name the account's current address, unless
+    `other_address` (a verification link sent to the new address of an email change)."""
     now = clock.now()
     row = (
         await session.execute(
@@ -330,13 +338,22 @@ async def _use_email_token(
     email_token = await session.get(EmailToken, row.id)
     assert email_token is not None
     user = await session.get(User, email_token.user_id)
-    if user is None or user.email != email_token.email:
+    if user is None or (user.email != email_token.email and not other_address):
         raise BadRequest("This link is invalid, expired or already used.")
     return email_token, user
 
 
 async def verify_email(session: AsyncSession, token: str) -> User:
-    _token, user = await _use_email_token(session, token, EmailTokenPurpose.VERIFY_EMAIL)
+    """Follow a verification link. One sent to another address than the account's was sent by
+    an email change (`PATCH /auth/me`): following it moves the account to that address."""
+    email_token, user = await _use_email_token(
+        session, token, EmailTokenPurpose.VERIFY_EMAIL, other_address=True
+    )
+    if email_token.email != user.email:
+        from t21.identity.account import apply_email_change
+
+        await apply_email_change(session, user, email_token.email)
+        return user
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()
     await session.flush()

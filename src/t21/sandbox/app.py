@@ -3,6 +3,10 @@ registered network's fake under `/<network>`)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.requests import Request
@@ -13,6 +17,7 @@ from t21.platforms import registry
 from t21.sandbox.github import create_github_app
 from t21.sandbox.google import create_google_app
 from t21.sandbox.openrouter import create_openrouter_app
+from t21.sandbox.persistence import PersistMiddleware, restore, save
 from t21.sandbox.platform import NetworkState
 from t21.sandbox.resend import create_resend_app
 from t21.sandbox.stripe import create_stripe_app
@@ -29,9 +34,22 @@ SERVICES = {
 FAKES = SERVICES | {network.name: network.fake_description for network in registry.NETWORKS}
 
 
-def create_sandbox_app(*, refuse_duplicates: bool = True) -> Starlette:
+def create_sandbox_app(
+    *,
+    refuse_duplicates: bool = True,
+    state_path: Path | None = None,
+    grow_metrics: bool = False,
+) -> Starlette:
     """Every fake under its prefix. `refuse_duplicates` (the sandbox setting): whether the fake
-    networks refuse identical posts, as the real ones do."""
+    networks refuse identical posts, as the real ones do. With `state_path`, the fakes' world
+    (tokens, users, customers...) is read from that file and kept in it (`persistence`). With
+    `grow_metrics`, published posts gather plausible numbers over time (`platform.grown_count`)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if state_path is not None:
+            save(app, state_path)
 
     async def index(_request: Request) -> Response:
         return JSONResponse({"sandbox": "t21", "fakes": FAKES})
@@ -45,10 +63,15 @@ def create_sandbox_app(*, refuse_duplicates: bool = True) -> Starlette:
             *(Mount(f"/{name}", app=registry.fake_app(name)) for name in registry.names()),
             Mount("/openrouter", app=create_openrouter_app()),
             Mount("/stripe", app=create_stripe_app()),
-        ]
+        ],
+        lifespan=lifespan,
     )
+    if state_path is not None:
+        restore(app, state_path)
+        app.add_middleware(PersistMiddleware, sandbox=app, path=state_path)
     for state in _network_states(app):
         state.set_refuse_duplicates_default(refuse_duplicates)
+        state.grow_metrics = grow_metrics
     return app
 
 

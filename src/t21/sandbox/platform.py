@@ -18,7 +18,13 @@ Starlette app with `FaultMiddleware`, and adds `control_routes(state)` under `/_
 - `GET|POST /_control/duplicates` `{refuse}`: whether identical posts are refused (as the
   networks do), so that a second send is accepted and seen. Starts as the sandbox's setting
   (`T21_SANDBOX_REFUSE_DUPLICATES`) and returns to it on reset.
+- `GET|POST /_control/growth` `{grow?, advance_s?}`: whether posts' numbers grow over time
+  (below), and how many seconds older than they are they grow as (added to, never reset).
 - `POST /_control/reset`: forget everything.
+
+With `grow_metrics` on (the sandbox of `t21 serve`: `T21_SANDBOX_GROW_METRICS`), a fake's posts
+gather plausible numbers as time passes (`grown_count`): deterministic from the post's id and
+its age, never going down, and never below what `/_control/metrics` set.
 
 A fake takes part in the send record with two calls in its publishing endpoint:
 `state.received_send(account=..., text=...)` once it knows who posts what, and
@@ -135,6 +141,30 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# The share of a post's audience each kind of number reaches, by a word in the number's name
+# (first match wins), for the sandbox's growing numbers.
+GROWTH_SHARES = (
+    ("impression", 1.0), ("view", 0.9), ("reach", 0.7), ("click", 0.02), ("like", 0.05),
+    ("favourite", 0.05), ("bookmark", 0.005), ("save", 0.005), ("quote", 0.003),
+    ("repost", 0.012), ("retweet", 0.012), ("reblog", 0.012), ("share", 0.01),
+    ("repl", 0.008), ("comment", 0.008),
+)  # fmt: skip
+# Half of a post's eventual audience sees it within this long after it is published.
+GROWTH_HALF_LIFE_S = 1800.0
+
+
+def grown_count(post_key: str, name: str, published_at: float, now: float) -> int:
+    """The number `name` of the post `post_key` has reached `now`: its audience (300 to 5,000,
+    from the post's id) times the share that kind of number gets, as the post is seen."""
+    audience = 300 + int.from_bytes(hashlib.sha256(post_key.encode()).digest()[:4]) % 4700
+    lowered = name.lower()
+    share = next((part_share for part, part_share in GROWTH_SHARES if part in lowered), 0.01)
+    wobble = int.from_bytes(hashlib.sha256(f"{post_key}:{name}".encode()).digest()[:2])
+    share *= 0.75 + (wobble % 51) / 100
+    seen = 1.0 - 0.5 ** (max(0.0, now - published_at) / GROWTH_HALF_LIFE_S)
+    return int(audience * share * seen)
+
+
 @dataclass
 class Exchange:
     """One request going through `FaultMiddleware`: its body as read so far, and its send."""
@@ -162,6 +192,28 @@ class NetworkState:
     sends: list[Send] = field(default_factory=list)
     refuse_duplicates: bool = True
     refuse_duplicates_default: bool = True
+    grow_metrics: bool = False
+    # `POST /_control/growth {advance_s}`: how much older than they are posts' numbers grow.
+    growth_offset_s: float = 0.0
+
+    def grow(
+        self, counts: dict[str, int], *, post_key: str, published_at: float, names: Any
+    ) -> None:
+        """With `grow_metrics`, raise each of `names` in `counts` to what the post has grown to
+        by now (`grown_count`); numbers set by `/_control/metrics` above it stay."""
+        if not self.grow_metrics:
+            return
+        now = time.time() + self.growth_offset_s
+        for name in names:
+            counts[name] = max(counts.get(name, 0), grown_count(post_key, name, published_at, now))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What the sandbox's state file keeps (`t21.sandbox.persistence`): not the request
+        log (it only grows) nor the faults queued for this run."""
+        kept = dict(self.__dict__)
+        kept["requests"] = []
+        kept["faults"] = []
+        return kept
 
     def received_send(self, *, account: str, text: Any) -> Send:
         """Record the publish request being handled, by `account` (call it once its body is
@@ -242,6 +294,7 @@ class NetworkState:
         self.requests.clear()
         self.sends.clear()
         self.refuse_duplicates = self.refuse_duplicates_default
+        self.growth_offset_s = 0.0
 
     def set_refuse_duplicates_default(self, refuse: bool) -> None:
         """The sandbox's setting: what duplicate refusal starts as, and returns to on reset."""
@@ -412,6 +465,19 @@ def control_routes(
         ]
         return JSONResponse({"tokens": summary})
 
+    async def growth(request: Request) -> Response:
+        if request.method == "POST":
+            body = await _json(request)
+            grow, advance = body.get("grow"), body.get("advance_s", 0)
+            if grow is not None and not isinstance(grow, bool):
+                return JSONResponse({"error": "`grow` must be true or false"}, status_code=400)
+            if isinstance(advance, bool) or not isinstance(advance, int | float) or advance < 0:
+                return JSONResponse({"error": "`advance_s` must be seconds, 0 or more"}, 400)
+            if grow is not None:
+                state.grow_metrics = grow
+            state.growth_offset_s += float(advance)
+        return JSONResponse({"grow": state.grow_metrics, "advanced_s": state.growth_offset_s})
+
     async def reset(_request: Request) -> Response:
         state.reset()
         if extra_reset is not None:
@@ -432,5 +498,6 @@ def control_routes(
         route("/requests", requests, ["GET"]),
         route("/sends", sends, ["GET"]),
         route("/duplicates", duplicates, ["GET", "POST"]),
+        route("/growth", growth, ["GET", "POST"]),
         route("/reset", reset, ["POST"]),
     ]

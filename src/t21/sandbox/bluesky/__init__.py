@@ -413,6 +413,9 @@ def _routes(state: BlueskyState) -> list[Route]:
             found = state.records.get(uri)
             if found is None:
                 continue
+            state.grow(
+                found.counts, post_key=found.uri, published_at=found.indexed_at, names=COUNTS
+            )
             posts.append(
                 {
                     "uri": found.uri,

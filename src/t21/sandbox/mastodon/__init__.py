@@ -153,6 +153,9 @@ def _account(state: MastodonState, request: Request) -> dict[str, Any]:
 
 
 def _status(state: MastodonState, request: Request, status: Status) -> dict[str, Any]:
+    state.grow(
+        status.counts, post_key=status.id, published_at=status.created_at, names=list(status.counts)
+    )
     base = _base(request)
     paragraphs = "".join(f"<p>{_escape(part)}</p>" for part in status.text.split("\n\n") if part)
     return {

@@ -32,6 +32,12 @@ MAX_IDS = 20
 
 def video_routes(state: TikTokState) -> list[Route]:
     def shown(video: Video, names: list[str], request: Request) -> dict[str, Any]:
+        state.grow(
+            video.counts,
+            post_key=video.id,
+            published_at=video.create_ms / 1000,
+            names=list(video.counts),
+        )
         link = f"{base_url(request)}/@{state.creator.username}/video/{video.id}"
         values: dict[str, Any] = {
             "id": video.id,

@@ -192,6 +192,9 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             data["author_id"] = tweet.author_id
         if tweet.media_keys and "attachments" in fields:
             data["attachments"] = {"media_keys": list(tweet.media_keys)}
+        state.grow(
+            tweet.metrics, post_key=tweet.id, published_at=tweet.created_at, names=METRIC_NAMES
+        )
         if "public_metrics" in fields:
             data["public_metrics"] = {name: tweet.metrics.get(name, 0) for name in PUBLIC_METRICS}
         private = fields & {"non_public_metrics", "organic_metrics"}
@@ -284,6 +287,9 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             if tweet is None or tweet.author_id != caller.account_id:
                 errors.append(not_found("tweet", tweet_id, "ids"))
                 continue
+            state.grow(
+                tweet.metrics, post_key=tweet.id, published_at=tweet.created_at, names=METRIC_NAMES
+            )
             numbers = _analytics(tweet)
             metrics = {k: v for k, v in numbers.items() if not wanted or k in wanted}
             bucket = {"timestamp": request.query_params["start_time"], "metrics": metrics}

@@ -163,6 +163,14 @@ class Snowflakes:
             self._last = max(value, self._last + 1)
             return str(self._last)
 
+    # Kept in the sandbox's state file (`t21.sandbox.persistence`): the lock is not.
+    def __getstate__(self) -> dict[str, int]:
+        return {"last": self._last}
+
+    def __setstate__(self, saved: dict[str, int]) -> None:
+        self._lock = threading.Lock()
+        self._last = saved["last"]
+
 
 # --- rate limits ---------------------------------------------------------------------------------
 
