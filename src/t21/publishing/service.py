@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +32,8 @@ from typing import Any
 from sqlalchemy import case, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.billing import usage
+from t21.billing.warnings import count_usage
 from t21.core import clock, metrics
 from t21.core.db import for_claim
 from t21.core.errors import T21Error
@@ -477,6 +480,7 @@ async def record_batch(
             )
         )
         post_ids: set[uuid.UUID] = set()
+        counted: Counter[uuid.UUID] = Counter()
         for target in targets:
             attempt, outcome = by_target[target.id]
             ours = (
@@ -485,11 +489,15 @@ async def record_batch(
             if not ours:
                 if not isinstance(outcome, Published):
                     continue
-                await _adopt_late_success(session, settings, target, attempt, outcome)
+                await _adopt_late_success(session, settings, target, attempt, outcome, counted)
             else:
-                await _apply(session, settings, target, attempt, outcome)
+                await _apply(session, settings, target, attempt, outcome, counted)
             post_ids.add(target.post_id)
             statuses[target.id] = target.status
+        for organization_id, published in counted.items():
+            await count_usage(
+                session, settings, organization_id, usage.Metric.PUBLISHED_POSTS, published
+            )
         await settle_posts(session, post_ids)
         await notify_problems(session, settings, post_ids)
     return statuses
@@ -501,6 +509,7 @@ async def _adopt_late_success(
     target: PostTarget,
     attempt: Attempt,
     outcome: Published,
+    counted: Counter[uuid.UUID],
 ) -> None:
     """An attempt that outlived its lease published after all: what the network says wins over
     whatever was decided meanwhile, unless another attempt published too (reported loudly)."""
@@ -514,7 +523,13 @@ async def _adopt_late_success(
         return
     log.warning("a late attempt published; recording it", target_id=str(target.id))
     await mark_published(
-        session, settings, target, outcome.external_id, outcome.permalink, outcome.published_at
+        session,
+        settings,
+        target,
+        outcome.external_id,
+        outcome.permalink,
+        outcome.published_at,
+        counted,
     )
     target.attempt_id = attempt.attempt_id
 
@@ -525,6 +540,7 @@ async def _apply(
     target: PostTarget,
     attempt: Attempt,
     outcome: Outcome,
+    counted: Counter[uuid.UUID],
 ) -> None:
     now = clock.now()
     platform = target.platform
@@ -534,7 +550,13 @@ async def _apply(
         return
     if isinstance(outcome, Published):
         await mark_published(
-            session, settings, target, outcome.external_id, outcome.permalink, outcome.published_at
+            session,
+            settings,
+            target,
+            outcome.external_id,
+            outcome.permalink,
+            outcome.published_at,
+            counted,
         )
         metrics.PUBLISH_OUTCOMES.labels(platform, "published").inc()
         if attempt.due_at is not None:
