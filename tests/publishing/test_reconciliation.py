@@ -4,12 +4,13 @@ network's own rewriting of text is undone before comparing."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from t21.core import clock
 from t21.platforms import registry
 from t21.platforms.base import RecentPost
 from t21.publishing.reaper import match_recent
+from tests.platforms.test_mastodon_connect import _engine_with_account
 from tests.publishing.conftest import Engine
 
 STARTED = datetime(2026, 12, 6, 9, 0, tzinfo=clock.now().tzinfo)
@@ -84,3 +85,39 @@ async def test_a_cut_off_attempt_on_a_busy_account_is_retried_and_posted_once(
     done = (await engine.read(post["id"]))["targets"][0]
     assert done["status"] == "published"
     assert engine.sends("twitter", "Cut off before sending") == ["accepted"]
+
+
+async def test_a_doubt_at_a_network_with_an_idempotency_key_is_settled_by_repeating(
+    engine: Engine,
+) -> None:
+    """Mastodon lost its answer and won't list the account's statuses: instead of review, the
+    attempt is repeated under the same `Idempotency-Key`, and the instance answers with the
+    status it made the first time."""
+    await _engine_with_account(engine)
+    engine.world.control(
+        "mastodon",
+        "POST",
+        "/faults",
+        {"path": "^/api/v1/statuses$", "method": "POST", "status": 200,
+         "lose_response": True, "delay_s": 1.5},
+    )  # fmt: skip
+    engine.world.control(
+        "mastodon",
+        "POST",
+        "/faults",
+        {"path": "^/api/v1/accounts/[^/]+/statuses$", "method": "GET", "status": 503,
+         "count": 5},
+    )  # fmt: skip
+    post = await engine.publish_now("mastodon", content="Exactly once, by its key")
+    target_id = post["targets"][0]["id"]
+    await engine.tick()
+    assert (await engine.read(post["id"]))["targets"][0]["status"] == "publishing"
+    with clock.frozen(lambda: datetime.now(UTC) + timedelta(seconds=30)):
+        await engine.tick()
+    assert (await engine.read(post["id"]))["targets"][0]["status"] == "retrying"
+    await engine.make_due(target_id)
+    await engine.tick()
+    done = (await engine.read(post["id"]))["targets"][0]
+    [status] = engine.published_at_network("mastodon")
+    assert done["status"] == "published", done
+    assert done["external_id"] == status["id"]

@@ -145,10 +145,12 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
     reason = "The account is no longer connected, so T21 can't check."
     # The network won't let T21 look (a permission the account lacks): said as such.
     cannot_check = False
+    repeat_window: timedelta | None = None
     if account_id is not None:
         try:
             account = await refresh_account(runtime, account_id)
             provider = configured_provider(runtime, platform)
+            repeat_window = provider.idempotency_window
             held = credentials(settings, account)
             blocker = provider.find_recent_blocker(held)
             if blocker is not None:
@@ -163,10 +165,6 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
                 limit=RECONCILE_LOOKBACK,
                 comparable=provider.comparable_text,
             )
-            if verdict is None and _repeatable(provider.idempotency_window, started):
-                # Sent again under the same key, the network answers with what it made, if it
-                # made anything: the repeat is exact.
-                verdict = False
             reason = (
                 "The network shows posts since the attempt that look like this one, or more "
                 "than T21 can read back, so it can't tell whether this one was posted."
@@ -177,6 +175,10 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
         except (OutsideFailure, T21Error) as failure:
             message = failure.message if isinstance(failure, OutsideFailure) else failure.detail
             reason = f"The network couldn't say whether it posted: {message}"
+    if verdict is None and _repeatable(repeat_window, started):
+        # Sent again under the same key, the network answers with what it made, if it made
+        # anything: the repeat is exact, whatever its listing said or couldn't say.
+        verdict = False
     async with session_scope(runtime) as session:
         target = await session.get(
             PostTarget, target_id, populate_existing=True, with_for_update=True
