@@ -552,6 +552,7 @@ class Figures:
     sends: int
     kills: int
     lost: int
+    targets: int
     published: int
     review: int
     failed: int
@@ -563,6 +564,7 @@ class Figures:
             sends=len(sends),
             kills=kills,
             lost=sum(1 for send in sends if send["outcome"] == "fault-injected-after-effect"),
+            targets=len(targets),
             published=statuses[TargetStatus.PUBLISHED],
             review=statuses[TargetStatus.NEEDS_REVIEW],
             failed=statuses[TargetStatus.FAILED],
@@ -571,7 +573,9 @@ class Figures:
     def __str__(self) -> str:
         return (
             f"sends {self.sends}, kills {self.kills}, lost responses {self.lost}, published "
-            f"{self.published}, needs_review {self.review}, failed {self.failed}"
+            f"{self.published}, needs_review {self.review} "
+            f"({100 * self.review / max(1, self.targets):.1f} % of {self.targets}), "
+            f"failed {self.failed}"
         )
 
 

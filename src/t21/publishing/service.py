@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select, true, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.billing import usage
@@ -78,6 +79,8 @@ log = get_logger("t21.publishing")
 LEASE_MARGIN = timedelta(seconds=30)
 # After a doubtful answer, the network gets this long to show the post before we look for it.
 RECONCILE_AFTER = timedelta(seconds=15)
+# Tries at writing a batch's outcomes while the database is busy, before leaving them to the reaper.
+RECORD_TRIES = 4
 # TEST-ONLY. Set to 1 (outside production), a publish job takes its target whatever its status:
 # the compare-and-set that makes a duplicate delivery do nothing is gone. It exists so the chaos
 # test and the mutation check can show that they catch a second send; inert unless set.
@@ -392,10 +395,31 @@ async def publish_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> No
             if pending and flush_s > 0:
                 more, pending = await asyncio.wait(pending, timeout=flush_s)
                 done |= more
-            await record_batch(runtime, [task.result() for task in done])
+            await _record_surely(runtime, [task.result() for task in done])
     finally:
         for task in pending:
             task.cancel()
+
+
+async def _record_surely(runtime: Runtime, outcomes: list[tuple[Attempt, Outcome]]) -> None:
+    """`record_batch`, tried again while the database is momentarily busy (SQLite's write lock
+    held past its timeout, a deadlock): an outcome left unwritten would hold its target until
+    the reaper. Writing the same outcomes again is harmless (each under its attempt id)."""
+    for attempt in range(RECORD_TRIES):
+        try:
+            await record_batch(runtime, outcomes)
+            return
+        except DBAPIError as error:
+            if isinstance(error, IntegrityError | ProgrammingError | DataError):
+                raise
+            if attempt == RECORD_TRIES - 1:
+                raise
+            log.warning(
+                "recording outcomes failed; trying again",
+                targets=len(outcomes),
+                error=type(error.orig).__name__,
+            )
+            await asyncio.sleep(0.2 * 2**attempt)
 
 
 async def attempt_outcome(runtime: Runtime, attempt: Attempt) -> tuple[Attempt, Outcome]:
