@@ -382,6 +382,47 @@ async def publish_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> No
     """One publishing attempt of each of the queued targets: claimed together, their requests
     sent concurrently, and their outcomes recorded in a few transactions. An outcome waits at
     most `T21_PUBLISH_FLUSH_S` for slower attempts of the batch to be recorded with."""
+    slots = _attempt_slots(runtime)
+    ids = list(target_ids)
+    for start in range(0, len(ids), slots.size):
+        chunk = ids[start : start + slots.size]
+        await slots.take(len(chunk))
+        try:
+            await _publish_held(runtime, chunk)
+        finally:
+            await slots.give(len(chunk))
+
+
+class AttemptSlots:
+    """How many attempts this process holds at once (`T21_WORKER_CONCURRENCY`): a batch waits
+    for room before it claims, so a worker that dies leaves no more attempts for the reaper to
+    check than it would with one attempt per job."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.free = size
+        self._changed = asyncio.Condition()
+
+    async def take(self, n: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free >= n)
+            self.free -= n
+
+    async def give(self, n: int) -> None:
+        async with self._changed:
+            self.free += n
+            self._changed.notify_all()
+
+
+def _attempt_slots(runtime: Runtime) -> AttemptSlots:
+    slots: AttemptSlots | None = runtime.state.get("publishing_attempt_slots")
+    if slots is None:
+        slots = AttemptSlots(runtime.settings.worker_concurrency)
+        runtime.state["publishing_attempt_slots"] = slots
+    return slots
+
+
+async def _publish_held(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> None:
     attempts = await begin_batch(runtime, target_ids)
     if not attempts:
         return
