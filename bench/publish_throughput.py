@@ -6,8 +6,14 @@ run measures the time from the first due time to the last post published, the pu
 second over that span, and the due→published latency of every target (its `published_at` minus
 its `due_at`) at p50/p95/p99. Modes:
 
-* `sqlite`: `t21 serve` in the embedded mode (SQLite, in-process jobs and loops), one process;
-* `pg1`, `pg4`: PostgreSQL + Redis with 1 or 4 `t21 worker` processes.
+* `sqlite1`, `sqlite2`, `sqlite4` (`sqlite` is `sqlite1`): 1, 2 or 4 `t21 serve` processes in
+  the embedded mode (SQLite, in-process jobs and loops) sharing one database file;
+* `pg1`, `pg2`, `pg4`: PostgreSQL + Redis with 1, 2 or 4 `t21 worker` processes.
+
+CPU per publish is the CPU time (user + system, from `/proc`) the T21 processes spent from the
+moment the targets were made due until the last settled, divided by the targets published; the
+sandbox's CPU is reported apart. `--profile` runs each T21 process under cProfile and prints its
+top costs (cumulative and own time) when it stops.
 
 The sandbox runs in its own process (this script with `--serve-sandbox`), with a wrapper that
 sleeps before answering each request to a fake; the fakes themselves are unchanged. Posts go to
@@ -16,10 +22,11 @@ publishing budget (200 a day), so no post waits for a budget. The owner, brand a
 made through the API in-process; the posts (one target each, distinct text) are inserted with
 SQL, then made due once the publishing processes are ready. The plan's limits are lifted.
 
-Run: `.venv/bin/python bench/publish_throughput.py --targets 10000 --modes sqlite,pg1,pg4`
-(`--database-url postgresql://postgres@127.0.0.1:5432/postgres`, `--redis-url
-redis://127.0.0.1:6379/0` by default; each PostgreSQL run gets its own `t21_bench_<random>`
-database and Redis prefix, dropped at the end).
+Run: `.venv/bin/python bench/publish_throughput.py --targets 10000`
+(`--modes sqlite1,sqlite2,sqlite4,pg1,pg2,pg4`, `--database-url
+postgresql://postgres@127.0.0.1:5432/postgres`, `--redis-url redis://127.0.0.1:6379/0`
+by default; each PostgreSQL run gets its own `t21_bench_<random>` database and Redis prefix,
+dropped at the end).
 """
 
 from __future__ import annotations
@@ -157,6 +164,21 @@ async def wait_ready(url: str, limit: float = 120) -> None:
                 pass
             await asyncio.sleep(0.3)
     raise RuntimeError(f"{url} did not answer in {limit} s")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of the processes `pids` and their reaped children, from `/proc`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat(5), counted after the name.
+        total += sum(int(value) for value in fields[11:15])
+    return total / tick
 
 
 def process_env(**values: str) -> dict[str, str]:
@@ -317,7 +339,7 @@ async def run_mode(
         "T21_DATA_DIR": str(folder / "var"),
         "T21_RATE_LIMIT_ENABLED": "false",
     }
-    if mode == "sqlite":
+    if mode.startswith("sqlite"):
         url = f"sqlite+aiosqlite:///{folder / 't21.db'}"
         return await measure(mode, args, sandbox, folder, url, None, common)
     async with pg_database(args.database_url) as url:
@@ -352,11 +374,20 @@ async def measure(
     log(f"{mode}: seeding {args.targets} targets")
     await seed(settings, sandbox, args.targets)
     env = process_env(T21_DATABASE_URL=url, **common)
+    count = int(mode.removeprefix("sqlite").removeprefix("pg") or "1")
+    launcher = [str(BIN / "t21")]
+    if args.profile:
+        launcher = [sys.executable, "-m", "cProfile", "-o", "{profile}", str(BIN / "t21")]
     with group(folder) as processes:
-        if mode == "sqlite":
-            port = free_port()
-            processes.start("serve", [str(BIN / "t21"), "serve", "--port", str(port)], env)
-            await wait_ready(f"http://127.0.0.1:{port}/ready")
+        if mode.startswith("sqlite"):
+            ports = [free_port() for _ in range(count)]
+            for number, port in enumerate(ports):
+                command = [
+                    part.format(profile=folder / f"serve-{number}.prof") for part in launcher
+                ]
+                processes.start(f"serve-{number}", [*command, "serve", "--port", str(port)], env)
+            for port in ports:
+                await wait_ready(f"http://127.0.0.1:{port}/ready")
         else:
             assert redis_url is not None
             env |= {
@@ -365,16 +396,28 @@ async def measure(
                 "T21_DATABASE_POOL_SIZE": "10",
                 "T21_DATABASE_MAX_OVERFLOW": "5",
             }
-            ports = [free_port() for _ in range(int(mode.removeprefix("pg")))]
+            ports = [free_port() for _ in range(count)]
             for number, port in enumerate(ports):
-                command = [str(BIN / "t21"), "worker", "--port", str(port)]
-                processes.start(f"worker-{number}", command, env)
+                command = [
+                    part.format(profile=folder / f"worker-{number}.prof") for part in launcher
+                ]
+                processes.start(f"worker-{number}", [*command, "worker", "--port", str(port)], env)
             for port in ports:
                 await wait_ready(f"http://127.0.0.1:{port}/ready")
+        pids = [process.pid for process in processes.processes]
         due = await make_due_recorded(settings, args.targets)
+        cpu_before, sandbox_before = cpu_seconds(pids), cpu_seconds(args.sandbox_pids)
         log(f"{mode}: {args.targets} targets due from {due[0]:.0f} over {SPREAD_S:.0f} s")
         await watch(settings, args.targets, args.limit_s)
+        cpu = cpu_seconds(pids) - cpu_before
+        sandbox_cpu = cpu_seconds(args.sandbox_pids) - sandbox_before
         results = await collect(settings, due)
+        results["cpu_s"] = cpu
+        results["cpu_ms"] = 1000 * cpu / max(1, results["published"])
+        results["sandbox_cpu_ms"] = 1000 * sandbox_cpu / max(1, results["published"])
+    if args.profile:
+        for path in sorted(await asyncio.to_thread(lambda: list(folder.glob("*.prof")))):
+            print_profile(path)
     if redis_url is not None:
         from redis import Redis
 
@@ -432,6 +475,15 @@ async def collect(settings: Settings, due: tuple[float, dict[uuid.UUID, float]])
     }
 
 
+def print_profile(path: Path, lines: int = 30) -> None:
+    import pstats
+
+    print(f"\n=== {path.name}")
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("cumulative").print_stats(lines)
+    stats.sort_stats("tottime").print_stats(lines)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     configure_logging(
         load_settings(_env_file=None, env="test", secret_key=SECRET, log_level="WARNING")
@@ -445,25 +497,30 @@ async def main_async(args: argparse.Namespace) -> None:
         command += ["--latency-ms", str(args.latency_ms)]
         for mode in args.modes.split(","):
             processes.start(f"sandbox-{mode}", command, process_env())
+            args.sandbox_pids = [processes.processes[-1].pid]
             await wait_ready(f"{sandbox}/")
             results.append(await run_mode(mode, args, sandbox, folder / mode))
             log(json.dumps(results[-1]))
             processes.stop()  # a fresh sandbox for the next mode
     print()
-    print("| mode | targets | published | drain | publishes/s | p50 | p95 | p99 | max |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| mode | targets | published | drain | publishes/s | CPU per publish | p50 | p95 | p99 "
+        "| max | sandbox CPU per publish |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['mode']} | {r['targets']:,} | {r['published']:,} | {r['drain_s']:.1f} s "
-            f"| {r['rate']:.1f} | {r['p50']:.2f} s | {r['p95']:.2f} s | {r['p99']:.2f} s "
-            f"| {r['max']:.2f} s |"
+            f"| {r['rate']:.1f} | {r['cpu_ms']:.1f} ms | {r['p50']:.2f} s | {r['p95']:.2f} s "
+            f"| {r['p99']:.2f} s | {r['max']:.2f} s | {r['sandbox_cpu_ms']:.1f} ms |"
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", type=int, default=10_000)
-    parser.add_argument("--modes", default="sqlite,pg1,pg4")
+    parser.add_argument("--modes", default="sqlite1,sqlite2,sqlite4,pg1,pg2,pg4")
+    parser.add_argument("--profile", action="store_true", help="run T21 under cProfile")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--limit-s", type=float, default=1800.0, help="give up after this long")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")

@@ -39,8 +39,8 @@ MUTATIONS = (
         path="src/t21/publishing/service.py",
         edits=(
             (
-                "if target is None or (guarded and target.status is not TargetStatus.QUEUED):",
-                "if target is None:",
+                "if guarded and target.status is not TargetStatus.QUEUED:",
+                "if False:",
             ),
             (
                 "PostTarget.status == TargetStatus.QUEUED if guarded else true(),",

@@ -13,6 +13,7 @@ import pytest
 from t21.core.errors import ConfigError
 from t21.core.settings import load_settings
 from t21.platforms import registry
+from t21.platforms.base import Provider
 from t21.platforms.settings import NetworkSettings
 from t21.sandbox.app import FAKES, create_sandbox_app
 
@@ -35,6 +36,18 @@ def test_a_registry_entry_names_the_provider_settings_and_fake_of_its_network(
     assert model.real_api_base.startswith("https://")
     assert network.fake == f"t21.sandbox.{network.name}:create_{network.name}_app"
     assert network.name in FAKES
+
+
+@pytest.mark.parametrize("network", registry.NETWORKS, ids=lambda network: network.name)
+def test_every_provider_has_every_member_of_the_protocol(network: registry.Network) -> None:
+    """The engine reads each member of `Provider` of every network: one a network lacks would
+    fail only when it is first used (a doubtful publish, a reconciliation)."""
+    provider = registry.provider_class(network.name)
+    members = {
+        name for name in vars(Provider) if not name.startswith("_") or name == "__init__"
+    } | set(getattr(Provider, "__annotations__", {}))
+    missing = sorted(name for name in members if not hasattr(provider, name))
+    assert not missing, f"{network.name} lacks {missing}"
 
 
 def test_nothing_outside_the_network_packages_names_a_network() -> None:

@@ -605,6 +605,7 @@ class Figures:
     sends: int
     kills: int
     lost: int
+    targets: int
     published: int
     review: int
     failed: int
@@ -621,6 +622,7 @@ class Figures:
             sends=len(sends),
             kills=kills,
             lost=sum(1 for send in sends if send["outcome"] == "fault-injected-after-effect"),
+            targets=len(targets),
             published=statuses[TargetStatus.PUBLISHED],
             review=statuses[TargetStatus.NEEDS_REVIEW],
             failed=statuses[TargetStatus.FAILED],
@@ -632,9 +634,10 @@ class Figures:
     def __str__(self) -> str:
         return (
             f"sends {self.sends}, kills {self.kills}, lost responses {self.lost}, published "
-            f"{self.published}, needs_review {self.review}, failed {self.failed}; webhooks: "
-            f"{self.events} target events, {self.delivered} delivered, {self.deliveries} "
-            f"deliveries received"
+            f"{self.published}, needs_review {self.review} "
+            f"({100 * self.review / max(1, self.targets):.1f} % of {self.targets}), "
+            f"failed {self.failed}; webhooks: {self.events} target events, {self.delivered} "
+            f"delivered, {self.deliveries} deliveries received"
         )
 
 

@@ -186,6 +186,10 @@ class Settings(BaseSettings):
     publish_retry_max_s: float = Field(default=3600.0, gt=0)
     reaper_interval_s: float = Field(default=10.0, gt=0)
     queued_stale_s: float = Field(default=60.0, gt=0)
+    # Targets one publish job takes at once (one claim, their requests concurrent, outcomes
+    # recorded together), and how long a finished attempt waits for others to record with.
+    publish_batch: int = Field(default=25, ge=1, le=500)
+    publish_flush_s: float = Field(default=0.05, ge=0, le=5)
 
     # --- webhooks out --------------------------------------------------------------------------
     # The first retry's delay; each later one doubles (with jitter) up to `webhook_retry_max_s`.

@@ -264,6 +264,9 @@ class Provider(Protocol):
     # How often one account may publish there; None: no budget, only the network's own waits.
     publish_budget: ClassVar[Budget | None]
     writing: ClassVar[Writing]
+    # How long the network recognises a repeated publish as the first one (its idempotency
+    # key): a doubtful attempt younger than this is settled by repeating it. None: no such key.
+    idempotency_window: ClassVar[timedelta | None]
 
     def __init__(self, config: PlatformConfig) -> None: ...
 
@@ -305,6 +308,12 @@ class Provider(Protocol):
     ) -> Published | Continuing:
         """Publish `request`, or say that publishing continues later (`Continuing`): then
         call again with its `progress` in `request.progress`."""
+        ...
+
+    def comparable_text(self, text: str) -> str:
+        """`text` as compared with the network's listing of an account's posts: both what T21
+        sent and what the network lists go through it, undoing the network's own rewriting
+        (shortened links, escaping, entities, whitespace, Unicode forms)."""
         ...
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:

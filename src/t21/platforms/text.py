@@ -105,3 +105,21 @@ def text_length(text: str, counting: TextCounting) -> int:
     if counting is TextCounting.GRAPHEMES:
         return grapheme_length(text)
     return len(unicodedata.normalize("NFC", text))
+
+
+_ANY_URL = regex.compile(r"https?://\S+|\bwww\.\S+", regex.IGNORECASE)
+
+
+def comparable(text: str | None) -> str:
+    """Post text as networks hand it back, for comparison: links (which networks shorten or
+    rewrite) dropped, Unicode in one form (NFC), whitespace collapsed and trimmed, case folded."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", _ANY_URL.sub(" ", text))
+    return " ".join(text.split()).casefold()
+
+
+def loosely_comparable(text: str | None) -> str:
+    """Only the letters and digits of `comparable(text)`: two texts equal this way but not
+    `comparable` are a near-match, which a person must look at."""
+    return "".join(char for char in comparable(text) if char.isalnum())

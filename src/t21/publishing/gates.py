@@ -140,3 +140,66 @@ async def hold_account(session: AsyncSession, account_id: uuid.UUID, until: date
         .values(rate_limited_until=until)
         .execution_options(synchronize_session=False)
     )
+
+
+async def far_from_quota(
+    session: AsyncSession, settings: Settings, organization_id: uuid.UUID, adding: int
+) -> bool:
+    """Whether `adding` attempts of the organization can start together without any of them
+    passing its monthly limit, counting those in flight: then none needs the locked check of
+    `within_quota`."""
+    in_flight = int(
+        await session.scalar(
+            select(func.count()).where(
+                PostTarget.organization_id == organization_id,
+                PostTarget.status == TargetStatus.PUBLISHING,
+            )
+        )
+        or 0
+    )
+    return await _far_from_quota(session, settings, organization_id, in_flight + adding - 1)
+
+
+async def budget_waits(
+    session: AsyncSession, wanted: list[tuple[SocialAccount, int]], now: datetime
+) -> dict[uuid.UUID, list[datetime | None]]:
+    """For each account and the `n` attempts a batch would start on it, when each may publish
+    (None: now), as `budget_wait` says for one: one query per network budget for the batch."""
+    waits: dict[uuid.UUID, list[datetime | None]] = {}
+    budgeted: dict[str, list[tuple[SocialAccount, int]]] = {}
+    for account, n in wanted:
+        if account.rate_limited_until is not None and account.rate_limited_until > now:
+            waits[account.id] = [account.rate_limited_until] * n
+        elif budget_for(account.platform) is None:
+            waits[account.id] = [None] * n
+        else:
+            budgeted.setdefault(account.platform, []).append((account, n))
+    for platform, group in budgeted.items():
+        budget = budget_for(platform)
+        assert budget is not None
+        since = now - budget.window
+        moment = func.coalesce(PostTarget.published_at, PostTarget.attempt_started_at)
+        rows = await session.execute(
+            select(PostTarget.social_account_id, func.count(), func.min(moment))
+            .where(
+                PostTarget.social_account_id.in_([account.id for account, _ in group]),
+                or_(
+                    PostTarget.published_at >= since,
+                    (PostTarget.status == TargetStatus.PUBLISHING)
+                    & (PostTarget.attempt_started_at >= since),
+                ),
+            )
+            .group_by(PostTarget.social_account_id)
+        )
+        seen: dict[uuid.UUID | None, tuple[int, datetime | None]] = {
+            row[0]: (int(row[1]), row[2]) for row in rows
+        }
+        for account, n in group:
+            count, oldest = seen.get(account.id, (0, None))
+            # Past the budget, each waits for the oldest publish of the window to leave it
+            # (checked again then), as a single attempt would.
+            waits[account.id] = [
+                None if count + extra < budget.posts else (oldest or now) + budget.window
+                for extra in range(n)
+            ]
+    return waits

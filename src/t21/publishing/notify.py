@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands.models import Brand
@@ -36,9 +36,18 @@ async def notify_problems(
 ) -> None:
     """Email about each of the posts whose targets have all settled with at least one problem,
     unless that post was already reported."""
+    if not post_ids:
+        return
+    # Only posts whose targets have all settled with a problem among them are read further.
+    of_post = PostTarget.post_id == Post.id
     posts = list(
         await session.scalars(
-            select(Post).where(Post.id.in_(post_ids), Post.problem_notified_at.is_(None))
+            select(Post).where(
+                Post.id.in_(post_ids),
+                Post.problem_notified_at.is_(None),
+                exists().where(of_post, PostTarget.status.in_(PROBLEMS)),
+                ~exists().where(of_post, PostTarget.status.in_(UNSETTLED)),
+            )
         )
     )
     for post in posts:

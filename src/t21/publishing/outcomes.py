@@ -3,6 +3,8 @@ month), retried with backoff, or failed with the network's reason."""
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,11 +32,18 @@ async def mark_published(
     external_id: str | None,
     permalink: str | None,
     published_at: datetime | None,
+    counted: Counter[uuid.UUID] | None = None,
 ) -> None:
-    """The target is out; it counts toward its organization's month once, in this transaction."""
+    """The target is out; it counts toward its organization's month once, in this transaction
+    (added to `counted` when given, for the caller to count a batch's publishes at once)."""
     when = published_at or clock.now()
     if target.status is not TargetStatus.PUBLISHED:
-        await count_usage(session, settings, target.organization_id, usage.Metric.PUBLISHED_POSTS)
+        if counted is not None:
+            counted[target.organization_id] += 1
+        else:
+            await count_usage(
+                session, settings, target.organization_id, usage.Metric.PUBLISHED_POSTS
+            )
     target.status = TargetStatus.PUBLISHED
     target.external_id = external_id
     target.permalink = permalink

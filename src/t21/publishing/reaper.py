@@ -4,10 +4,8 @@ otherwise → needs_review). Nothing is re-sent on a doubt."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -21,6 +19,7 @@ from t21.core.outside import NotPermitted, OutsideFailure
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
+from t21.platforms import text as text_rules
 from t21.platforms.base import RecentPost
 from t21.platforms.registry import configured_provider
 from t21.posts.events import target_event
@@ -46,7 +45,11 @@ RECONCILE_LOOKBACK = 100
 # Posts found this long before an attempt started still count as possibly ours (clock skew).
 CLOCK_SKEW = timedelta(minutes=2)
 
-_URL = re.compile(r"https?://\S+|\bwww\.\S+", re.IGNORECASE)
+
+def _repeatable(window: timedelta | None, started: datetime) -> bool:
+    """Whether a repeat of an attempt begun at `started` is still recognised by the network as
+    the same publish (its idempotency key), so that repeating it can't post twice."""
+    return window is not None and clock.now() - started < window
 
 
 async def claim_lost(
@@ -142,10 +145,12 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
     reason = "The account is no longer connected, so T21 can't check."
     # The network won't let T21 look (a permission the account lacks): said as such.
     cannot_check = False
+    repeat_window: timedelta | None = None
     if account_id is not None:
         try:
             account = await refresh_account(runtime, account_id)
             provider = configured_provider(runtime, platform)
+            repeat_window = provider.idempotency_window
             held = credentials(settings, account)
             blocker = provider.find_recent_blocker(held)
             if blocker is not None:
@@ -153,14 +158,27 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
             recent = await provider.find_recent(
                 held, since=started - CLOCK_SKEW, limit=RECONCILE_LOOKBACK
             )
-            verdict = match_recent(recent, text, started)
-            reason = "The network shows posts since the attempt, but none matches this one."
+            verdict = match_recent(
+                recent,
+                text,
+                started,
+                limit=RECONCILE_LOOKBACK,
+                comparable=provider.comparable_text,
+            )
+            reason = (
+                "The network shows posts since the attempt that look like this one, or more "
+                "than T21 can read back, so it can't tell whether this one was posted."
+            )
         except NotPermitted as failure:
             cannot_check = True
             reason = failure.message
         except (OutsideFailure, T21Error) as failure:
             message = failure.message if isinstance(failure, OutsideFailure) else failure.detail
             reason = f"The network couldn't say whether it posted: {message}"
+    if verdict is None and _repeatable(repeat_window, started):
+        # Sent again under the same key, the network answers with what it made, if it made
+        # anything: the repeat is exact, whatever its listing said or couldn't say.
+        verdict = False
     async with session_scope(runtime) as session:
         target = await session.get(
             PostTarget, target_id, populate_existing=True, with_for_update=True
@@ -210,26 +228,35 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
         await notify_problems(session, settings, {target.post_id})
 
 
-def normalise(text: str | None) -> str:
-    """Text as networks hand it back, for comparison: links (which networks rewrite) dropped,
-    whitespace collapsed, case folded."""
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFC", _URL.sub(" ", text))
-    return " ".join(text.split()).casefold()
-
-
 def match_recent(
-    recent: Sequence[RecentPost], text: str, started: datetime
+    recent: Sequence[RecentPost],
+    text: str,
+    started: datetime,
+    *,
+    limit: int | None = None,
+    comparable: Callable[[str], str] = text_rules.comparable,
 ) -> RecentPost | bool | None:
-    """Which recent post is ours: the post (found), False (certainly absent: nothing was posted
-    since the attempt began), or None (posts exist that we can't tell apart)."""
+    """Which recent post is ours: the post (found), False (certainly absent), or None (can't
+    tell). Certainly absent: nothing was posted since the attempt began, or the listing covers
+    that whole window (fewer posts than `limit`, or it reaches back before the window) and none
+    of it is our text, even loosely. Two posts of our text, a near-match (the same letters and
+    digits, other punctuation or spacing), or a listing cut short of the window: can't tell.
+    `comparable` is the network's own normalisation (`Provider.comparable_text`)."""
     since = started - CLOCK_SKEW
     candidates = [post for post in recent if post.created_at is None or post.created_at >= since]
     if not candidates:
         return False
-    wanted = normalise(text)
-    same = [post for post in candidates if normalise(post.text) == wanted]
+    wanted = comparable(text)
+    same = [post for post in candidates if comparable(post.text or "") == wanted]
     if len(same) == 1:
         return same[0]
-    return None
+    if same:
+        return None
+    loose = text_rules.loosely_comparable(wanted)
+    if any(
+        text_rules.loosely_comparable(comparable(post.text or "")) == loose for post in candidates
+    ):
+        return None
+    reaches_back = any(post.created_at is not None and post.created_at < since for post in recent)
+    complete = limit is None or len(recent) < limit or reaches_back
+    return False if complete else None

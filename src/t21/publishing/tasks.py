@@ -17,6 +17,18 @@ async def publish_target(target_id: str) -> None:
     await service.publish(get_runtime(), uuid.UUID(target_id))
 
 
+@job("publishing.publish_batch")
+async def publish_targets(target_ids: list[str]) -> None:
+    await service.publish_batch(get_runtime(), [uuid.UUID(target_id) for target_id in target_ids])
+
+
+def enqueue_publishing(target_ids: list[uuid.UUID], batch: int) -> None:
+    """Send the publish jobs of claimed targets, `batch` targets to a job."""
+    for start in range(0, len(target_ids), batch):
+        chunk = target_ids[start : start + batch]
+        enqueue(publish_targets, target_ids=[str(target_id) for target_id in chunk])
+
+
 @job("publishing.reconcile")
 async def reconcile_target(target_id: str, attempt_id: str) -> None:
     await reaper.reconcile(get_runtime(), uuid.UUID(target_id), attempt_id)
@@ -28,11 +40,11 @@ async def reconcile_target(target_id: str, attempt_id: str) -> None:
     batch_size=200,
 )
 async def dispatch(session: AsyncSession) -> int:
-    """Claim the due targets and send a publish job for each once the claim commits."""
+    """Claim the due targets and send their publish jobs (a batch of targets each) once the
+    claim commits."""
     settings = get_runtime().settings
     claimed = await service.claim_due(session, settings)
-    for target_id in claimed:
-        enqueue(publish_target, target_id=str(target_id))
+    enqueue_publishing(claimed, settings.publish_batch)
     await service.sample_pipeline(session)
     return len(claimed)
 
@@ -43,8 +55,7 @@ async def reap(session: AsyncSession) -> int:
     runtime = get_runtime()
     lost = await reaper.claim_lost(session, runtime.settings, runtime.jobs.recovered_at)
     settings = runtime.settings
-    for target_id in lost:
-        enqueue(publish_target, target_id=str(target_id))
+    enqueue_publishing(lost, settings.publish_batch)
     expired = await reaper.claim_expired(session, settings)
     for target_id, attempt_id in expired:
         enqueue(reconcile_target, target_id=str(target_id), attempt_id=attempt_id)

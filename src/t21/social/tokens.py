@@ -113,6 +113,36 @@ def credentials(settings: Settings, account: SocialAccount) -> Credentials:
     )
 
 
+# Decrypted tokens kept per process, at most this many accounts (then the cache starts over).
+HELD_CREDENTIALS_MAX = 10_000
+
+
+def held_credentials(runtime: Runtime, account: SocialAccount) -> Credentials:
+    """The account's tokens, decrypted once per process for as long as what is stored doesn't
+    change: a refresh, a reconnect or a re-encryption writes new ciphertext (a fresh nonce), and
+    the next use decrypts that instead. Kept in memory only, never logged."""
+    cache: dict[uuid.UUID, tuple[tuple[object, ...], Credentials]] = runtime.state.setdefault(
+        "held_credentials", {}
+    )
+    stored = (
+        id(runtime.settings),
+        account.access_token_encrypted,
+        account.refresh_token_encrypted,
+        account.token_expires_at,
+        account.external_id,
+        account.username,
+        tuple(account.scopes or ()),
+    )
+    found = cache.get(account.id)
+    if found is not None and found[0] == stored:
+        return found[1]
+    if len(cache) >= HELD_CREDENTIALS_MAX:
+        cache.clear()
+    held = credentials(runtime.settings, account)
+    cache[account.id] = (stored, held)
+    return held
+
+
 def reencrypt(settings: Settings, account: SocialAccount) -> bool:
     """Move the account's tokens to the current key; whether anything changed."""
     ring = keyring(settings)

@@ -32,6 +32,7 @@ from t21.platforms.base import (
 )
 from t21.platforms.bluesky import facets
 from t21.platforms.http import PlatformHttp, json_body, retry_after_seconds
+from t21.platforms.text import comparable
 
 POST = "app.bsky.feed.post"
 IMAGE_MAX_BYTES = 2_000_000  # app.bsky.embed.images#image.image maxSize
@@ -188,6 +189,7 @@ class BlueskyProvider:
     options: ClassVar[type[BaseModel]] = BlueskyOptions
     # 5,000 points per hour, a created record costs 3 [docs.bsky.app rate limits].
     publish_budget: ClassVar[Budget | None] = Budget(1666, timedelta(hours=1))
+    idempotency_window: ClassVar[timedelta | None] = None
     writing: ClassVar[Writing] = Writing(
         "Bluesky: conversational and genuine, like early Twitter. Plain words, a link or a "
         "hashtag at most, no marketing tone.",
@@ -415,6 +417,9 @@ class BlueskyProvider:
         return image
 
     # --- reading back --------------------------------------------------------------------------
+
+    def comparable_text(self, text: str) -> str:
+        return comparable(text)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # an account's records are public

@@ -42,6 +42,7 @@ from t21.platforms.base import (
 from t21.platforms.facebook.graph import GRAPH_VERSION, Graph, text_field
 from t21.platforms.facebook.publishing import PagePublisher
 from t21.platforms.http import PlatformHttp
+from t21.platforms.text import comparable
 
 log = get_logger("t21.platforms.facebook")
 
@@ -133,6 +134,7 @@ class FacebookProvider:
     options: ClassVar[type[BaseModel]] = FacebookOptions
     # Pages publish without a documented post quota; reels are 30 per 24 h [docs reels].
     publish_budget: ClassVar[Budget | None] = Budget(200, timedelta(hours=24))
+    idempotency_window: ClassVar[timedelta | None] = None
     writing: ClassVar[Writing] = Writing(
         "Facebook: conversational and friendly, inviting comments and shares; hashtags "
         "sparingly (up to three).",
@@ -276,6 +278,9 @@ class FacebookProvider:
         return published
 
     # --- reading back ----------------------------------------------------------------------
+
+    def comparable_text(self, text: str) -> str:
+        return comparable(text)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # the scopes asked for at connection include reading its own posts

@@ -46,6 +46,7 @@ from t21.platforms.instagram.errors import classify, parse
 from t21.platforms.instagram.graph import Graph, answer_object, data_of, parse_time
 from t21.platforms.instagram.publishing import Publisher, plan
 from t21.platforms.instagram.rules import LIMITS, SURFACE_LIMITS, InstagramOptions
+from t21.platforms.text import comparable
 
 log = get_logger("t21.platforms.instagram")
 
@@ -74,6 +75,7 @@ class InstagramProvider:
     options: ClassVar[type[BaseModel]] = InstagramOptions
     # 50 published posts per rolling 24 h per account [docs content_publishing_limit].
     publish_budget: ClassVar[Budget | None] = Budget(50, timedelta(hours=24))
+    idempotency_window: ClassVar[timedelta | None] = None
     writing: ClassVar[Writing] = Writing(
         "Instagram caption: vivid and personal. The first line hooks before the 'more' cut, "
         "emoji where they fit, a call to action, and relevant hashtags (five to fifteen).",
@@ -202,6 +204,9 @@ class InstagramProvider:
         options = InstagramOptions.model_validate(request.options)
         async with PlatformHttp(self.config) as http:
             return await Publisher(http, self.graph, credentials).publish(request, options)
+
+    def comparable_text(self, text: str) -> str:
+        return comparable(text)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # the scopes asked for at connection include reading its own posts

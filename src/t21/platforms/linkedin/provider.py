@@ -38,6 +38,7 @@ from t21.platforms.linkedin.media import (
     upload_video,
 )
 from t21.platforms.linkedin.wire import escape_little, token_failure, unescape_little, unexpected
+from t21.platforms.text import comparable
 
 ANALYTICS_SCOPE = "r_member_postAnalytics"
 # Reading posts by author (`GET /rest/posts?q=author`): a member's need r_member_social, a
@@ -155,6 +156,7 @@ class LinkedInProvider:
     publish_scope: ClassVar[str] = PUBLISH_SCOPE
     # About 150 posts a day per member; the day resets at 00:00 UTC [docs rate limits].
     publish_budget: ClassVar[Budget | None] = Budget(150, timedelta(hours=24))
+    idempotency_window: ClassVar[timedelta | None] = None
     writing: ClassVar[Writing] = Writing(
         "LinkedIn: professional and insightful. A strong first line, short paragraphs, concrete "
         "value for the reader, a question or takeaway at the end, three to five hashtags.",
@@ -328,6 +330,9 @@ class LinkedInProvider:
         return {"multiImage": {"images": entries}}
 
     # --- reading back ------------------------------------------------------------------------
+
+    def comparable_text(self, text: str) -> str:
+        return comparable(text)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         """LinkedIn lets an app read posts by author only with r_member_social (a member's,

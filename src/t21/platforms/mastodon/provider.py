@@ -41,6 +41,7 @@ from t21.platforms.base import (
 )
 from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.mastodon.wire import MastodonApi, classify, token_failure, unexpected
+from t21.platforms.text import comparable
 
 MB = 1024 * 1024
 MAX_TEXT = 500
@@ -178,6 +179,9 @@ class MastodonProvider:
     options: ClassVar[type[BaseModel]] = MastodonOptions
     # 300 statuses per 3 hours per account (config/initializers/rack_attack.rb).
     publish_budget: ClassVar[Budget | None] = Budget(300, timedelta(hours=3))
+    # The instance keeps an `Idempotency-Key` for an hour: a repeat within 50 minutes is
+    # answered with the first status.
+    idempotency_window: ClassVar[timedelta | None] = timedelta(minutes=50)
     writing: ClassVar[Writing] = Writing(
         "Mastodon: conversational and plain, no marketing tone; CamelCase hashtags at the end "
         "(they are how posts are found); a content warning for sensitive topics.",
@@ -440,6 +444,10 @@ class MastodonProvider:
         return True
 
     # --- reading back -------------------------------------------------------------------------
+
+    def comparable_text(self, text: str) -> str:
+        """Listed statuses are HTML made plain (`_plain`), links shown shortened."""
+        return comparable(text)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # an account's own statuses are readable with read:statuses

@@ -39,6 +39,7 @@ from t21.platforms.base import (
 from t21.platforms.http import PlatformHttp
 from t21.platforms.telegram import markup
 from t21.platforms.telegram.wire import BotApi, Upload
+from t21.platforms.text import comparable
 
 MAX_TEXT = 4096  # sendMessage text: 1-4096 characters after entities parsing
 MAX_CAPTION = 1024  # sendPhoto/sendVideo/InputMedia caption: 0-1024 characters
@@ -148,6 +149,8 @@ class TelegramProvider:
     options: ClassVar[type[BaseModel]] = TelegramOptions
     # Telegram asks bots for no more than 20 messages a minute in one group [bots FAQ].
     publish_budget: ClassVar[Budget | None] = Budget(20, timedelta(minutes=1))
+    # The Bot API has no idempotency key for sendMessage and the like.
+    idempotency_window: ClassVar[timedelta | None] = None
     writing: ClassVar[Writing] = Writing(
         "Telegram channel: a direct note to subscribers who chose to follow; a clear first "
         "line, short paragraphs, a link or two, emoji sparingly.",
@@ -469,6 +472,9 @@ class TelegramProvider:
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return NO_HISTORY
+
+    def comparable_text(self, text: str) -> str:
+        return comparable(text)
 
     async def find_recent(
         self, credentials: Credentials, *, since: datetime, limit: int = 20

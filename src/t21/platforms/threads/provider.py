@@ -49,6 +49,7 @@ from t21.platforms.base import (
     parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
+from t21.platforms.text import comparable
 from t21.platforms.threads.graph import (
     Graph,
     answer_object,
@@ -83,6 +84,7 @@ class ThreadsProvider:
     # 250 API-published posts per moving 24 h per profile [docs overview]; the account's own
     # figure is read from threads_publishing_limit before each post.
     publish_budget: ClassVar[Budget | None] = Budget(250, timedelta(hours=24))
+    idempotency_window: ClassVar[timedelta | None] = None
     # Threads has reply chains (`reply_to_id`): a post can be a thread. T21 doesn't publish
     # them yet.
     supports_reply_chains: ClassVar[bool] = True
@@ -209,6 +211,9 @@ class ThreadsProvider:
         options = ThreadsOptions.model_validate(request.options)
         async with PlatformHttp(self.config) as http:
             return await Publisher(http, self.graph, credentials).publish(request, options)
+
+    def comparable_text(self, text: str) -> str:
+        return comparable(text)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # threads_basic, always granted, reads the account's own posts

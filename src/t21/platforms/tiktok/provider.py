@@ -42,6 +42,7 @@ from t21.platforms.base import (
     parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
+from t21.platforms.text import comparable
 from t21.platforms.tiktok.publishing import CREATOR_INFO, Publisher, media_kind, permalink
 from t21.platforms.tiktok.rules import (
     LIMITS,
@@ -88,6 +89,7 @@ class TikTokProvider:
     options: ClassVar[type[BaseModel]] = TikTokOptions
     # 6 publish inits per minute per token [docs content posting API].
     publish_budget: ClassVar[Budget | None] = Budget(6, timedelta(minutes=1))
+    idempotency_window: ClassVar[timedelta | None] = None
     writing: ClassVar[Writing] = Writing(
         "TikTok caption: casual and energetic, short, speaking to the video and its viewers, "
         "with three to five hashtags.",
@@ -216,6 +218,9 @@ class TikTokProvider:
             display_name=user.get("display_name") or None,
             avatar_url=user.get("avatar_url") or None,
         )
+
+    def comparable_text(self, text: str) -> str:
+        return comparable(text)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # the scopes asked for at connection include reading its own posts

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlencode
@@ -31,6 +32,7 @@ from t21.platforms.base import (
     parse_options,
 )
 from t21.platforms.http import PlatformHttp, json_body
+from t21.platforms.text import comparable
 from t21.platforms.twitter.media import await_processed, processed_alone, upload
 from t21.platforms.twitter.wire import XApi, data_of, token_failure, unexpected
 
@@ -122,6 +124,7 @@ class TwitterProvider:
     options: ClassVar[type[BaseModel]] = TwitterOptions
     # 100 posts per 15 minutes per user [xdocs rate limits].
     publish_budget: ClassVar[Budget | None] = Budget(100, timedelta(minutes=15))
+    idempotency_window: ClassVar[timedelta | None] = None
     writing: ClassVar[Writing] = Writing(
         "X (Twitter): short and punchy. One idea, a hook in the first words, plain words, at "
         "most two hashtags, no thread numbering.",
@@ -286,6 +289,10 @@ class TwitterProvider:
         )
 
     # --- reading back --------------------------------------------------------------------------
+
+    def comparable_text(self, text: str) -> str:
+        """X lists text with `&`, `<` and `>` as HTML entities and links as t.co links."""
+        return comparable(html.unescape(text))
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # the scopes asked for at connection include reading its own posts
