@@ -19,6 +19,7 @@ from t21.organizations.tenancy import Principal
 from t21.platforms import registry
 from t21.platforms.base import parse_options
 from t21.platforms.text import text_length
+from t21.posts.chain import network_options
 from t21.posts.schemas import PostIn
 from t21.posts.validation import (
     TargetDraft,
@@ -36,6 +37,8 @@ class CountedTarget:
     draft: TargetDraft
     length: int
     limit: int
+    # Each part's length, the first included, when the target has a thread.
+    part_lengths: tuple[int, ...] = ()
 
 
 @dataclass
@@ -81,11 +84,16 @@ def _counted(draft: TargetDraft) -> CountedTarget:
     """The target's text length and limit, on the surface its options pick when they are
     valid (an Instagram story, a Facebook reel), else the network's default one."""
     provider = registry.rules_provider(draft.platform)
+    options = network_options(draft.options)
     try:
-        parse_options(provider.options, draft.options, provider.display_name)
-        limits = provider.limits_for(draft.options)
+        parse_options(provider.options, options, provider.display_name)
+        limits = provider.limits_for(options)
     except Permanent:
         limits = provider.limits
-    return CountedTarget(
-        draft=draft, length=text_length(draft.text, limits.text_counting), limit=limits.max_text
+    length = text_length(draft.text, limits.text_counting)
+    parts = (
+        (length, *(text_length(text, limits.text_counting) for text, _ in draft.thread))
+        if draft.thread
+        else ()
     )
+    return CountedTarget(draft=draft, length=length, limit=limits.max_text, part_lengths=parts)

@@ -16,6 +16,7 @@ from t21.organizations.auth import CurrentPrincipal
 from t21.posts import dryrun, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import (
+    PartCheck,
     PostCheck,
     PostIn,
     PostList,
@@ -92,6 +93,10 @@ async def validate_post(
                 platform=one.draft.platform,
                 length=one.length,
                 limit=one.limit,
+                parts=[
+                    PartCheck(position=position, length=length, limit=one.limit)
+                    for position, length in enumerate(one.part_lengths)
+                ],
             )
             for one in checked.targets
         ],
