@@ -42,14 +42,15 @@ from t21.media.models import MediaAsset
 from t21.media.service import media_item
 from t21.platforms.base import Continuing, Published, PublishRequest
 from t21.platforms.registry import configured_provider
+from t21.posts.chain import Step, network_options, next_step
 from t21.posts.models import Post, PostMedia, PostTarget, TargetStatus
 from t21.posts.service import settle_posts
+from t21.publishing import threads
 from t21.publishing.gates import budget_wait, fail_unpostable, hold_account, within_quota
 from t21.publishing.notify import notify_problems
 from t21.publishing.outcomes import (
     continue_later,
     fail,
-    mark_published,
     record_error,
     retry_or_fail,
 )
@@ -90,6 +91,8 @@ class Attempt:
     due_at: datetime | None = None
     # What an earlier attempt left at the network for this same content (see `Continuing`).
     progress: dict[str, Any] = field(default_factory=dict)
+    # The step of a thread (or the first comment) this attempt sends; None for a lone post.
+    step: Step | None = None
 
 
 async def claim_due(session: AsyncSession, settings: Settings) -> list[uuid.UUID]:
@@ -219,7 +222,10 @@ async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
         )
         await settle_posts(session, {post.id})
         text = target.content if target.content is not None else post.content
-        options = dict(target.options or {})
+        options = network_options(target.options)
+        step = next_step(target, text)
+        media = await threads.step_media(session, step, media)
+        text = step.text if step is not None else text
         return Attempt(
             target_id=target.id,
             attempt_id=attempt_id,
@@ -232,6 +238,7 @@ async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
             started_at=now,
             due_at=target.due_at,
             progress=resumable(target.progress, content_fingerprint(text, options, media)),
+            step=step,
         )
 
 
@@ -269,10 +276,10 @@ async def publish(runtime: Runtime, target_id: uuid.UUID) -> None:
                 media=[media_item(runtime, asset) for asset in attempt.media],
                 options=attempt.options,
                 progress=attempt.progress,
-                key=str(target_id),
+                key=threads.attempt_key(target_id, attempt.step),
             )
             sent = True
-            outcome = await provider.publish(held, request)
+            outcome = await threads.send(provider, held, request, attempt.step)
     except OutsideFailure as failure:
         outcome = failure
     except TimeoutError:
@@ -337,9 +344,7 @@ async def _adopt_late_success(
             )
         return
     log.warning("a late attempt published; recording it", target_id=str(target.id))
-    await mark_published(
-        session, settings, target, outcome.external_id, outcome.permalink, outcome.published_at
-    )
+    await threads.published(session, settings, target, attempt.step, outcome)
     target.attempt_id = attempt.attempt_id
 
 
@@ -357,9 +362,8 @@ async def _apply(
         continue_later(target, fingerprint, outcome.progress, outcome.after_s, outcome.reason)
         return
     if isinstance(outcome, Published):
-        await mark_published(
-            session, settings, target, outcome.external_id, outcome.permalink, outcome.published_at
-        )
+        if not await threads.published(session, settings, target, attempt.step, outcome):
+            return  # a step of a thread is out; the next one is due now
         metrics.PUBLISH_OUTCOMES.labels(platform, "published").inc()
         if attempt.due_at is not None:
             metrics.PUBLISH_LATENCY.labels(platform).observe(
