@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from t21.platforms import registry
+from t21.platforms.base import commenting
 from t21.posts.models import PostTarget, TargetStatus
 
 PART = "part"
@@ -52,13 +54,25 @@ class ChainView:
     comment: dict[str, Any] | None = None
 
 
-def first_comment_of(options: dict[str, Any] | None) -> str | None:
+def comments_as_step(platform: str) -> bool:
+    """Whether a first comment on `platform` is a step of its own (recorded, reconciled) rather
+    than an option its network's adapter handles while publishing."""
+    return commenting(registry.rules_provider(platform)) is not None
+
+
+def first_comment_of(platform: str, options: dict[str, Any] | None) -> str | None:
+    """The target's first comment when it is a step of its own."""
     value = (options or {}).get(FIRST_COMMENT)
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value or not comments_as_step(platform):
+        return None
+    return value
 
 
-def network_options(options: dict[str, Any] | None) -> dict[str, Any]:
-    """A target's options as its network takes them: without T21's own `first_comment`."""
+def network_options(platform: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """A target's options as its network's adapter takes them: without `first_comment` where
+    T21 posts it as a step of its own."""
+    if not comments_as_step(platform):
+        return dict(options or {})
     return {key: value for key, value in (options or {}).items() if key != FIRST_COMMENT}
 
 
@@ -68,7 +82,7 @@ def planned(target: PostTarget, text: str) -> list[tuple[str, int, str, tuple[uu
     for position, part in enumerate(target.thread or [], start=1):
         media = tuple(uuid.UUID(str(media_id)) for media_id in part.get("media_ids") or [])
         steps.append((PART, position, str(part.get("content") or ""), media))
-    comment = first_comment_of(target.options)
+    comment = first_comment_of(target.platform, target.options)
     if comment is not None:
         steps.append((COMMENT, 0, comment, ()))
     return steps
@@ -170,7 +184,7 @@ def chain_view(target: PostTarget) -> ChainView:
             )
             first_unsent = False
     comment: dict[str, Any] | None = None
-    if first_comment_of(target.options) is not None:
+    if first_comment_of(target.platform, target.options) is not None:
         entry = recorded(target, COMMENT, 0)
         if entry is not None:
             comment = {

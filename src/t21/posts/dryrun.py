@@ -84,7 +84,7 @@ def _counted(draft: TargetDraft) -> CountedTarget:
     """The target's text length and limit, on the surface its options pick when they are
     valid (an Instagram story, a Facebook reel), else the network's default one."""
     provider = registry.rules_provider(draft.platform)
-    options = network_options(draft.options)
+    options = network_options(draft.platform, draft.options)
     try:
         parse_options(provider.options, options, provider.display_name)
         limits = provider.limits_for(options)

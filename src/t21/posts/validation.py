@@ -39,7 +39,7 @@ from t21.platforms.base import (
 )
 from t21.platforms.rules import Violation, violations
 from t21.platforms.text import text_length
-from t21.posts.chain import FIRST_COMMENT, first_comment_of, network_options
+from t21.posts.chain import FIRST_COMMENT, network_options
 from t21.posts.schemas import PostIn, TargetIn
 from t21.social.models import AccountStatus, SocialAccount
 
@@ -82,13 +82,13 @@ def target_errors(target: TargetDraft, media: Sequence[MediaItem]) -> list[dict[
         "platform": target.platform,
     }
     options = target.options
-    comment = first_comment_of(options)
-    if comment is not None or FIRST_COMMENT in options:
+    if FIRST_COMMENT in options and commenting(provider) is not None:
         problem = first_comment_problem(provider, options.get(FIRST_COMMENT))
         if problem is not None:
-            rule = "invalid_options" if commenting(provider) is None else "first_comment"
-            return [error([*where, "options", FIRST_COMMENT], problem, rule=rule, **about)]
-        options = network_options(options)
+            return [
+                error([*where, "options", FIRST_COMMENT], problem, rule="first_comment", **about)
+            ]
+        options = network_options(target.platform, options)
     try:
         parse_options(provider.options, options, network)
     except Permanent as failure:
@@ -163,7 +163,7 @@ def thread_errors(
                 **about,
             )
         ]
-    options = network_options(target.options)
+    options = network_options(target.platform, target.options)
     try:
         parse_options(provider.options, options, provider.display_name)
     except Permanent:

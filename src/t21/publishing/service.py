@@ -222,7 +222,7 @@ async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
         )
         await settle_posts(session, {post.id})
         text = target.content if target.content is not None else post.content
-        options = network_options(target.options)
+        options = network_options(target.platform, target.options)
         step = next_step(target, text)
         media = await threads.step_media(session, step, media)
         text = step.text if step is not None else text

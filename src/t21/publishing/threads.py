@@ -109,10 +109,17 @@ async def look_for(
         if commenter is None:
             raise NotPermitted("This network has no comments to look through.", code="cannot_check")
         return await commenter.find_comments(credentials, reply_to(step), since=since)
-    recent = await provider.find_recent(credentials, since=since, limit=limit)
     if step is None or not step.follows:
-        return recent
-    parent_id = reply_to(step).parent_id
+        return await provider.find_recent(credentials, since=since, limit=limit)
+    answers = reply_to(step)
+    threader = threading(provider)
+    finder = getattr(threader, "find_replies", None)
+    if finder is not None:
+        # A network whose post listing leaves replies out lists them under the post answered.
+        replies: list[RecentPost] = await finder(credentials, answers, since=since)
+        return replies
+    recent = await provider.find_recent(credentials, since=since, limit=limit)
+    parent_id = answers.parent_id
     return [post for post in recent if post.reply_to is None or post.reply_to == parent_id]
 
 

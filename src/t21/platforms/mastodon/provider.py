@@ -34,6 +34,7 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TextCounting,
     TokenGrant,
     Writing,
@@ -146,8 +147,7 @@ class MastodonProvider:
         "write:statuses",
         "write:media",
     )
-    # Threads (replies by `in_reply_to_id`) exist at Mastodon; T21's thread machinery doesn't
-    # yet, so the provider says so here rather than refusing them later.
+    # Threads: each part a status with `in_reply_to_id` the part before (`publish_reply`).
     supports_threads: ClassVar[bool] = True
     # A repeated `Idempotency-Key` returns the first status: a doubt is settled exactly.
     supports_idempotency: ClassVar[bool] = True
@@ -362,6 +362,18 @@ class MastodonProvider:
     async def publish(
         self, credentials: Credentials, request: PublishRequest
     ) -> Published | Continuing:
+        return await self._publish(credentials, request, None)
+
+    async def publish_reply(
+        self, credentials: Credentials, request: PublishRequest, reply_to: ReplyTo
+    ) -> Published | Continuing:
+        """A thread's part: a status with `in_reply_to_id` the part before it
+        (https://docs.joinmastodon.org/methods/statuses/#create)."""
+        return await self._publish(credentials, request, reply_to.parent_id)
+
+    async def _publish(
+        self, credentials: Credentials, request: PublishRequest, in_reply_to: str | None
+    ) -> Published | Continuing:
         """Upload the media (or take up those an earlier attempt uploaded, `progress`), wait a
         bounded while for their processing, then post. Media still processing at
         `poll_timeout_s` make it `Continuing`: the next attempt resumes with the same ids."""
@@ -386,6 +398,8 @@ class MastodonProvider:
                     reason="Mastodon is still processing the media.",
                 )
             form: dict[str, str | list[str]] = {"status": request.text}
+            if in_reply_to is not None:
+                form["in_reply_to_id"] = in_reply_to
             if media_ids:
                 form["media_ids[]"] = media_ids
             for name, value in options.model_dump(exclude_none=True).items():
@@ -461,12 +475,14 @@ class MastodonProvider:
                 continue
             url = item.get("url")
             content = item.get("content")
+            answers = item.get("in_reply_to_id")
             found.append(
                 RecentPost(
                     external_id=item["id"],
                     text=_plain(content) if isinstance(content, str) else None,
                     created_at=created,
                     permalink=url if isinstance(url, str) else None,
+                    reply_to=answers if isinstance(answers, str) else None,
                 )
             )
         return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlencode
@@ -25,6 +26,7 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TextCounting,
     TokenGrant,
     Writing,
@@ -84,6 +86,8 @@ class TwitterProvider:
 
     name: ClassVar[str] = "twitter"
     display_name: ClassVar[str] = "X (Twitter)"
+    # Threads: each later part a reply (`reply.in_reply_to_tweet_id`) to the part before it.
+    supports_threads: ClassVar[bool] = True
     uses_pkce: ClassVar[bool] = True
     # Posting needs tweet.write + tweet.read + users.read, media media.write, reading back
     # (timeline, metrics) tweet.read + users.read; offline.access brings a refresh token.
@@ -256,6 +260,17 @@ class TwitterProvider:
                 code="media_mix",
             )
 
+    async def publish_reply(
+        self, credentials: Credentials, request: PublishRequest, reply_to: ReplyTo
+    ) -> Published:
+        """A thread's part: a post with `reply.in_reply_to_tweet_id` the part before it
+        (https://docs.x.com/x-api/posts/create-post); no quote on a later part."""
+        options = TwitterOptions.model_validate(request.options).model_copy(
+            update={"reply_to_post_id": reply_to.parent_id, "quote_post_id": None}
+        )
+        answering = replace(request, options=options.model_dump(exclude_none=True))
+        return await self.publish(credentials, answering)
+
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
         self.check(request)
         options = TwitterOptions.model_validate(request.options)
@@ -297,7 +312,7 @@ class TwitterProvider:
         params = {
             "start_time": _rfc3339(since),
             "max_results": str(max(TIMELINE_MIN, min(limit, TIMELINE_MAX))),
-            "tweet.fields": "created_at",
+            "tweet.fields": "created_at,referenced_tweets",
         }
         async with PlatformHttp(self.config) as http:
             api = XApi(http, self.config, credentials)
@@ -316,6 +331,7 @@ class TwitterProvider:
                             text=text if isinstance(text, str) else None,
                             created_at=_created_at(item.get("created_at")),
                             permalink=self.permalink(post_id, credentials.username),
+                            reply_to=_replied_to(item.get("referenced_tweets")),
                         )
                     )
                 meta = page.get("meta")
@@ -399,6 +415,15 @@ def _media_views(body: dict[str, Any]) -> dict[str, int]:
         if isinstance(media.get("media_key"), str) and count is not None:
             views[media["media_key"]] = count
     return views
+
+
+def _replied_to(references: Any) -> str | None:
+    """The post a listed post replies to (`referenced_tweets` of type `replied_to`)."""
+    for reference in references if isinstance(references, list) else []:
+        if isinstance(reference, dict) and reference.get("type") == "replied_to":
+            found = reference.get("id")
+            return found if isinstance(found, str) else None
+    return None
 
 
 def _post_metrics(
