@@ -408,6 +408,25 @@ class ThreadingProvider(Provider, Protocol):
         """Publish `request` as a reply to `reply_to.parent_id`; failures as `publish`'s."""
         ...
 
+    async def find_replies(
+        self, credentials: Credentials, reply_to: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's own replies to `reply_to.parent_id` since `since`, newest first
+        (reconciling a part whose sending was cut off); raises as `find_recent`."""
+        ...
+
+
+# How many of an account's latest posts are read to find its replies to one post.
+REPLIES_LOOKBACK = 100
+
+
+async def replies_among_recent(
+    provider: Provider, credentials: Credentials, reply_to: ReplyTo, since: datetime
+) -> list[RecentPost]:
+    """`find_replies` for a network whose post listing says what each post answers."""
+    recent = await provider.find_recent(credentials, since=since, limit=REPLIES_LOOKBACK)
+    return [post for post in recent if post.reply_to == reply_to.parent_id]
+
 
 class CommentingProvider(Provider, Protocol):
     """A network where the account may comment on its own post right after publishing it

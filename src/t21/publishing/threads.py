@@ -111,16 +111,10 @@ async def look_for(
         return await commenter.find_comments(credentials, reply_to(step), since=since)
     if step is None or not step.follows:
         return await provider.find_recent(credentials, since=since, limit=limit)
-    answers = reply_to(step)
     threader = threading(provider)
-    finder = getattr(threader, "find_replies", None)
-    if finder is not None:
-        # A network whose post listing leaves replies out lists them under the post answered.
-        replies: list[RecentPost] = await finder(credentials, answers, since=since)
-        return replies
-    recent = await provider.find_recent(credentials, since=since, limit=limit)
-    parent_id = answers.parent_id
-    return [post for post in recent if post.reply_to is None or post.reply_to == parent_id]
+    if threader is None:
+        raise NotPermitted("This network has no replies to look through.", code="cannot_check")
+    return await threader.find_replies(credentials, reply_to(step), since=since)
 
 
 async def published(

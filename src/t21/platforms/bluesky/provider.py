@@ -30,6 +30,7 @@ from t21.platforms.base import (
     TokenGrant,
     Writing,
     parse_options,
+    replies_among_recent,
 )
 from t21.platforms.bluesky import facets
 from t21.platforms.http import PlatformHttp, json_body, retry_after_seconds
@@ -460,6 +461,12 @@ class BlueskyProvider:
         return image
 
     # --- reading back --------------------------------------------------------------------------
+
+    async def find_replies(
+        self, credentials: Credentials, reply_to: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's replies to the part before: its recent posts that answer it."""
+        return await replies_among_recent(self, credentials, reply_to, since)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # an account's records are public

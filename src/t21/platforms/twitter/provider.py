@@ -31,6 +31,7 @@ from t21.platforms.base import (
     TokenGrant,
     Writing,
     parse_options,
+    replies_among_recent,
 )
 from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.twitter.media import await_processed, processed_alone, upload
@@ -301,6 +302,12 @@ class TwitterProvider:
         )
 
     # --- reading back --------------------------------------------------------------------------
+
+    async def find_replies(
+        self, credentials: Credentials, reply_to: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's replies to the part before: its recent posts that answer it."""
+        return await replies_among_recent(self, credentials, reply_to, since)
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # the scopes asked for at connection include reading its own posts

@@ -1,0 +1,270 @@
+"""Threads through the API and the engine, against the sandbox networks over HTTP: each part
+checked as a post of its network, the parts out in order as a reply chain (the fakes record what
+each send answers), one part per attempt, and a chain cut off between parts ending with every
+part out exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from t21.core import clock
+from t21.sandbox.platform import text_digest
+from tests.core.test_http import assert_problem
+from tests.platforms.test_bluesky_api import APP_PASSWORD
+from tests.posts.conftest import POSTS
+from tests.publishing.conftest import Engine, engine  # noqa: F401  (fixture)
+from tests.social.conftest import sandbox  # noqa: F401  (fixture)
+
+THREADED = ("twitter", "bluesky", "mastodon", "threads")
+
+
+async def connect(engine: Engine, platform: str) -> str:  # noqa: F811
+    """The brand's account on `platform`, connected the way that network connects."""
+    if platform in engine.accounts:
+        return engine.accounts[platform]
+    if platform in ("bluesky", "mastodon"):
+        body: dict[str, Any] = (
+            {"credentials": {"handle": "shop.example.com", "app_password": APP_PASSWORD}}
+            if platform == "bluesky"
+            else {"instance": "mastodon.example"}
+        )
+        started = await engine.api.post(
+            "/api/v1/social-accounts/connect",
+            json={"brand_id": engine.brand_id, "platform": platform, **body},
+            headers=engine.owner.headers,
+        )
+        if platform == "bluesky":
+            assert started.status_code == 201, started.text
+            engine.accounts[platform] = started.json()["items"][0]["id"]
+        else:
+            assert started.status_code == 200, started.text
+            world = engine.world
+            finished = await world.back_to_t21(
+                await world.to_network(started.json()["authorization_url"])
+            )
+            engine.accounts[platform] = finished.headers["location"].split("connected=")[1]
+        return engine.accounts[platform]
+    return await engine.account(platform)
+
+
+def thread_body(account_id: str, *parts: str, **target: Any) -> dict[str, Any]:
+    return {
+        "content": parts[0],
+        "targets": [
+            {
+                "social_account_id": account_id,
+                "thread": [{"content": part} for part in parts[1:]],
+                **target,
+            }
+        ],
+    }
+
+
+async def start(engine: Engine, platform: str, *parts: str) -> dict[str, Any]:  # noqa: F811
+    account_id = await connect(engine, platform)
+    post = (await engine.create(**thread_body(account_id, *parts))).json()
+    answer = await engine.api.post(f"{POSTS}/{post['id']}/publish", headers=engine.owner.headers)
+    assert answer.status_code == 202, answer.text
+    created: dict[str, Any] = answer.json()
+    return created
+
+
+async def run_until_settled(engine: Engine, post_id: str, ticks: int = 8) -> dict[str, Any]:  # noqa: F811
+    for _ in range(ticks):
+        await engine.tick()
+        post = await engine.read(post_id)
+        if post["targets"][0]["status"] in ("published", "failed", "needs_review"):
+            return post
+    return await engine.read(post_id)
+
+
+def sends_of(engine: Engine, network: str) -> list[dict[str, Any]]:  # noqa: F811
+    found: list[dict[str, Any]] = engine.world.control(network, "GET", "/sends")["sends"]
+    return found
+
+
+def send_of(engine: Engine, network: str, text: str) -> list[dict[str, Any]]:  # noqa: F811
+    return [s for s in sends_of(engine, network) if s["text_sha256"] == text_digest(text)]
+
+
+@pytest.mark.parametrize("platform", THREADED)
+async def test_a_thread_goes_out_in_order_each_part_a_reply_to_the_one_before(
+    engine: Engine,  # noqa: F811
+    platform: str,
+) -> None:
+    parts = (f"One of three on {platform}", "Two of three", "Three of three")
+    post = await start(engine, platform, *parts)
+    # One part per attempt: after one pass only the first part is out.
+    await engine.tick()
+    [target] = (await engine.read(post["id"]))["targets"]
+    assert [part["status"] for part in target["parts"]] == ["published", "pending", "pending"]
+    assert target["status"] != "published"
+    done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    assert done["status"] == "published"
+    assert [part["position"] for part in target["parts"]] == [0, 1, 2]
+    assert all(part["status"] == "published" for part in target["parts"])
+    ids = [part["external_id"] for part in target["parts"]]
+    assert len(set(ids)) == 3
+    assert all(ids)
+    assert target["external_id"] == ids[0]
+    assert target["permalink"] == target["parts"][0]["permalink"]
+    # At the network: each part sent once, in order, answering the part before it.
+    answered = []
+    for text in parts:
+        [send] = send_of(engine, platform, text)
+        assert send["outcome"] == "accepted", send
+        answered.append(send["reply_to"])
+    assert answered == [None, ids[0], ids[1]]
+    numbers = [send_of(engine, platform, text)[0]["number"] for text in parts]
+    assert numbers == sorted(numbers)
+    # Nothing more goes out afterwards.
+    await engine.tick()
+    assert len(sends_of(engine, platform)) == 3
+
+
+async def test_each_part_is_checked_as_a_post_of_its_network(engine: Engine) -> None:  # noqa: F811
+    account_id = await connect(engine, "twitter")
+    body = thread_body(account_id, "Fine first part", "Fine second part", "x" * 281)
+    body["targets"][0]["thread"][0]["media_ids"] = ["0190d6a4-0000-7000-8000-000000000000"]
+    refused = await engine.create(expect=None, **body)
+    assert_problem(refused, 422, "validation_error")
+    errors = refused.json()["errors"]
+    locs = {tuple(entry["loc"]): entry for entry in errors}
+    assert ("body", "targets", 0, "thread", 0, "media_ids", 0) in locs
+    too_long = locs[("body", "targets", 0, "thread", 1, "content")]
+    assert too_long["rule"] == "text_too_long"
+    assert too_long["platform"] == "twitter"
+    # The first part and the post's own fields are fine: nothing else is named.
+    assert len(errors) == 2
+    assert engine.published_at_network("twitter") == []
+
+
+async def test_a_thread_on_a_network_without_reply_chains_is_refused(
+    engine: Engine,  # noqa: F811
+) -> None:
+    account_id = await connect(engine, "linkedin")
+    refused = await engine.create(expect=None, **thread_body(account_id, "Part one", "Part two"))
+    assert_problem(refused, 422, "validation_error")
+    [entry] = refused.json()["errors"]
+    assert entry["loc"] == ["body", "targets", 0, "thread"]
+    assert entry["rule"] == "thread_not_supported"
+
+
+async def test_a_target_without_a_thread_lists_no_parts(engine: Engine) -> None:  # noqa: F811
+    post = await engine.publish_now("twitter", content="Alone")
+    done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published"
+    assert target["parts"] == []
+    assert target["thread"] is None
+
+
+async def test_the_dry_run_reports_each_part(engine: Engine) -> None:  # noqa: F811
+    account_id = await connect(engine, "twitter")
+    body = thread_body(account_id, "Short", "y" * 300) | {"brand_id": engine.brand_id}
+    answer = await engine.api.post(f"{POSTS}/validate", json=body, headers=engine.owner.headers)
+    assert answer.status_code == 200, answer.text
+    checked = answer.json()
+    assert checked["valid"] is False
+    [entry] = checked["errors"]
+    assert entry["loc"] == ["body", "targets", 0, "thread", 0, "content"]
+    [target] = checked["targets"]
+    assert [(p["position"], p["length"], p["limit"]) for p in target["parts"]] == [
+        (0, 5, 280),
+        (1, 300, 280),
+    ]
+
+
+async def test_a_post_with_part_of_its_thread_out_cannot_be_edited(
+    engine: Engine,  # noqa: F811
+) -> None:
+    post = await start(engine, "mastodon", "Edit me not", "Second")
+    await engine.tick()
+    [target] = (await engine.read(post["id"]))["targets"]
+    assert target["parts"][0]["status"] == "published"
+    edit = await engine.api.patch(
+        f"{POSTS}/{post['id']}", json={"content": "Changed"}, headers=engine.owner.headers
+    )
+    assert_problem(edit, 409, "conflict")
+
+
+async def test_a_chain_refused_for_good_ends_failed_with_its_published_parts(
+    engine: Engine,  # noqa: F811
+) -> None:
+    post = await start(engine, "mastodon", "Goes out", "Refused", "Never sent")
+    await engine.tick()
+    engine.world.control(
+        "mastodon",
+        "POST",
+        "/faults",
+        {"path": "^/api/v1/statuses$", "method": "POST", "status": 422,
+         "body": {"error": "Validation failed: Text is not acceptable"}, "count": 1},
+    )  # fmt: skip
+    done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "failed", target
+    assert [p["status"] for p in target["parts"]] == ["published", "failed", "failed"]
+    assert target["parts"][0]["external_id"]
+    assert send_of(engine, "mastodon", "Never sent") == []
+    assert done["status"] == "failed"
+
+
+@pytest.mark.parametrize("platform", ["twitter", "mastodon", "bluesky"])
+async def test_an_answer_lost_on_a_later_part_is_settled_by_finding_that_part(
+    engine: Engine,  # noqa: F811
+    platform: str,
+) -> None:
+    parts = (f"Chaos first on {platform}", "Chaos second", "Chaos third")
+    post = await start(engine, platform, *parts)
+    await engine.tick()  # the first part is out
+    path = {
+        "twitter": "^/2/tweets$",
+        "mastodon": "^/api/v1/statuses$",
+        "bluesky": "com.atproto.repo.createRecord$",
+    }[platform]
+    # The network creates the second part, but its answer arrives after T21 stopped waiting.
+    engine.world.control(
+        platform,
+        "POST",
+        "/faults",
+        {"path": path, "method": "POST", "status": 200, "lose_response": True, "delay_s": 1.5},
+    )
+    await engine.tick()
+    [target] = (await engine.read(post["id"]))["targets"]
+    assert [p["status"] for p in target["parts"]] == ["published", "publishing", "pending"]
+    # Past the attempt's lease the reaper finds the part at the network, and the chain goes on.
+    with clock.frozen(lambda: datetime.now(UTC) + timedelta(seconds=30)):
+        done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    for text in parts:
+        assert len(send_of(engine, platform, text)) == 1, text
+    ids = [part["external_id"] for part in target["parts"]]
+    assert [s["reply_to"] for text in parts for s in send_of(engine, platform, text)] == [
+        None,
+        ids[0],
+        ids[1],
+    ]
+
+
+@pytest.mark.parametrize("platform", THREADED)
+async def test_a_worker_killed_between_parts_leaves_every_part_out_once(
+    engine: Engine,  # noqa: F811
+    platform: str,
+) -> None:
+    parts = (f"Killed first on {platform}", "Killed second", "Killed third")
+    post = await start(engine, platform, *parts)
+    await engine.tick()  # the first part is out
+    [target] = (await engine.read(post["id"]))["targets"]
+    # A worker takes the second part and dies before it sends anything.
+    await engine.cut_off(target["id"])
+    done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    for text in parts:
+        assert [s["outcome"] for s in send_of(engine, platform, text)] == ["accepted"], text
