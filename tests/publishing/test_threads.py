@@ -268,3 +268,84 @@ async def test_a_worker_killed_between_parts_leaves_every_part_out_once(
     assert target["status"] == "published", target
     for text in parts:
         assert [s["outcome"] for s in send_of(engine, platform, text)] == ["accepted"], text
+
+
+# --- first comments ------------------------------------------------------------------------------
+
+
+async def test_a_first_comment_goes_out_once_after_the_post(engine: Engine) -> None:  # noqa: F811
+    account_id = await connect(engine, "facebook")
+    body: dict[str, Any] = {
+        "content": "Fresh bread today",
+        "targets": [{"social_account_id": account_id, "options": {"first_comment": "Ask us!"}}],
+    }
+    post = (await engine.create(**body)).json()
+    [target] = post["targets"]
+    assert target["first_comment"] == {"status": "pending", "external_id": None, "permalink": None}
+    answer = await engine.api.post(f"{POSTS}/{post['id']}/publish", headers=engine.owner.headers)
+    assert answer.status_code == 202, answer.text
+    done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    assert target["parts"] == []
+    assert target["first_comment"]["status"] == "published"
+    [post_send] = send_of(engine, "facebook", "Fresh bread today")
+    [comment_send] = send_of(engine, "facebook", "Ask us!")
+    assert comment_send["kind"] == "comment"
+    assert comment_send["reply_to"] == target["external_id"]
+    assert post_send["number"] < comment_send["number"]
+    assert target["first_comment"]["external_id"]
+
+
+async def test_a_first_comment_whose_answer_was_lost_is_found_not_sent_again(
+    engine: Engine,  # noqa: F811
+) -> None:
+    account_id = await connect(engine, "facebook")
+    body: dict[str, Any] = {
+        "content": "Doubtful comment ahead",
+        "targets": [{"social_account_id": account_id, "options": {"first_comment": "Once"}}],
+    }
+    post = (await engine.create(**body)).json()
+    answer = await engine.api.post(f"{POSTS}/{post['id']}/publish", headers=engine.owner.headers)
+    assert answer.status_code == 202, answer.text
+    await engine.tick()  # the post is out
+    engine.world.control(
+        "facebook",
+        "POST",
+        "/faults",
+        {"path": "/comments$", "method": "POST", "status": 200, "lose_response": True,
+         "delay_s": 1.5},
+    )  # fmt: skip
+    await engine.tick()
+    [target] = (await engine.read(post["id"]))["targets"]
+    assert target["first_comment"]["status"] == "publishing"
+    with clock.frozen(lambda: datetime.now(UTC) + timedelta(seconds=30)):
+        done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    assert len(send_of(engine, "facebook", "Once")) == 1
+    assert target["first_comment"]["status"] == "published"
+
+
+async def test_first_comments_are_refused_where_the_network_has_none_or_too_long(
+    engine: Engine,  # noqa: F811
+) -> None:
+    x_account = await connect(engine, "twitter")
+    refused = await engine.create(
+        expect=None,
+        content="No comments on X here",
+        targets=[{"social_account_id": x_account, "options": {"first_comment": "Hi"}}],
+    )
+    assert_problem(refused, 422, "validation_error")
+    [entry] = refused.json()["errors"]
+    assert entry["rule"] == "invalid_options"
+    page = await connect(engine, "facebook")
+    refused = await engine.create(
+        expect=None,
+        content="Too much to say",
+        targets=[{"social_account_id": page, "options": {"first_comment": "z" * 8001}}],
+    )
+    assert_problem(refused, 422, "validation_error")
+    [entry] = refused.json()["errors"]
+    assert entry["loc"] == ["body", "targets", 0, "options", "first_comment"]
+    assert entry["rule"] == "first_comment"
