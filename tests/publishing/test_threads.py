@@ -15,7 +15,7 @@ from t21.sandbox.platform import text_digest
 from tests.core.test_http import assert_problem
 from tests.platforms.test_bluesky_api import APP_PASSWORD
 from tests.posts.conftest import POSTS
-from tests.publishing.conftest import Engine, engine  # noqa: F401  (fixture)
+from tests.publishing.conftest import Engine, engine, public_engine  # noqa: F401  (fixtures)
 from tests.social.conftest import sandbox  # noqa: F401  (fixture)
 
 THREADED = ("twitter", "bluesky", "mastodon", "threads")
@@ -349,3 +349,26 @@ async def test_first_comments_are_refused_where_the_network_has_none_or_too_long
     [entry] = refused.json()["errors"]
     assert entry["loc"] == ["body", "targets", 0, "options", "first_comment"]
     assert entry["rule"] == "first_comment"
+
+
+async def test_an_instagram_first_comment_goes_out_once_on_the_published_media(
+    public_engine: Engine,  # noqa: F811
+) -> None:
+    account_id = await connect(public_engine, "instagram")
+    photo = await public_engine.upload()
+    body: dict[str, Any] = {
+        "content": "A photo with a comment",
+        "media_ids": [photo],
+        "targets": [{"social_account_id": account_id, "options": {"first_comment": "#bread"}}],
+    }
+    post = (await public_engine.create(**body)).json()
+    answer = await public_engine.api.post(
+        f"{POSTS}/{post['id']}/publish", headers=public_engine.owner.headers
+    )
+    assert answer.status_code == 202, answer.text
+    done = await run_until_settled(public_engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    assert target["first_comment"]["status"] == "published"
+    [comment_send] = send_of(public_engine, "instagram", "#bread")
+    assert (comment_send["kind"], comment_send["reply_to"]) == ("comment", target["external_id"])
