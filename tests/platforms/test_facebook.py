@@ -375,8 +375,9 @@ async def test_metrics_map_post_insights_and_counters_to_t21_names(
     provider: FacebookProvider, fake: FakeNetwork, media: MediaServer
 ) -> None:
     bakery = await page(provider)
-    post = await provider.publish(
-        bakery, PublishRequest("Counted", options={"first_comment": "Hi"})
+    post = await provider.publish(bakery, PublishRequest("Counted"))
+    await provider.publish_comment(
+        bakery, ReplyTo(parent_id=post.external_id, root_id=post.external_id), "Hi"
     )
     video = await provider.publish(
         bakery, PublishRequest("Watched", [media.video(size=SMALL_VIDEO)])
