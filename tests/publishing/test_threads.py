@@ -372,3 +372,27 @@ async def test_an_instagram_first_comment_goes_out_once_on_the_published_media(
     assert target["first_comment"]["status"] == "published"
     [comment_send] = send_of(public_engine, "instagram", "#bread")
     assert (comment_send["kind"], comment_send["reply_to"]) == ("comment", target["external_id"])
+
+
+@pytest.mark.parametrize("platform", ["linkedin", "linkedin_page"])
+async def test_a_linkedin_first_comment_goes_out_once_as_the_author(
+    engine: Engine,  # noqa: F811
+    platform: str,
+) -> None:
+    account_id = await connect(engine, platform)
+    text = f"Hiring on {platform.replace('_', ' ')}"  # no LinkedIn escapes
+    body: dict[str, Any] = {
+        "content": text,
+        "targets": [{"social_account_id": account_id, "options": {"first_comment": "Apply!"}}],
+    }
+    post = (await engine.create(**body)).json()
+    answer = await engine.api.post(f"{POSTS}/{post['id']}/publish", headers=engine.owner.headers)
+    assert answer.status_code == 202, answer.text
+    done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    assert target["first_comment"]["status"] == "published"
+    [post_send] = send_of(engine, platform, text)
+    [comment_send] = send_of(engine, platform, "Apply!")
+    assert (comment_send["kind"], comment_send["reply_to"]) == ("comment", target["external_id"])
+    assert comment_send["account"] == post_send["account"]
