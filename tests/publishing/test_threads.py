@@ -396,3 +396,17 @@ async def test_a_linkedin_first_comment_goes_out_once_as_the_author(
     [comment_send] = send_of(engine, platform, "Apply!")
     assert (comment_send["kind"], comment_send["reply_to"]) == ("comment", target["external_id"])
     assert comment_send["account"] == post_send["account"]
+
+
+async def test_the_platforms_list_says_which_networks_take_threads_and_first_comments(
+    engine: Engine,  # noqa: F811
+) -> None:
+    listed = await engine.api.get("/api/v1/platforms")
+    assert listed.status_code == 200, listed.text
+    by_name = {item["name"]: item for item in listed.json()["items"]}
+    threaded = {name for name, item in by_name.items() if item["supports_threads"]}
+    commented = {name for name, item in by_name.items() if item["supports_first_comment"]}
+    assert threaded == set(THREADED)
+    assert commented == {"instagram", "facebook", "linkedin", "linkedin_page"}
+    assert by_name["instagram"]["max_comment"] == 2200
+    assert by_name["twitter"]["max_comment"] is None
