@@ -410,3 +410,35 @@ async def test_the_platforms_list_says_which_networks_take_threads_and_first_com
     assert commented == {"instagram", "facebook", "linkedin", "linkedin_page"}
     assert by_name["instagram"]["max_comment"] == 2200
     assert by_name["twitter"]["max_comment"] is None
+
+
+async def test_a_part_in_review_resolved_as_not_published_is_sent_and_the_chain_goes_on(
+    engine: Engine,  # noqa: F811
+) -> None:
+    parts = ("Reviewed first", "Reviewed second", "Reviewed third")
+    post = await start(engine, "mastodon", *parts)
+    await engine.tick()  # the first part is out
+    [target] = (await engine.read(post["id"]))["targets"]
+    # A worker dies on the second part, and the instance can't list statuses meanwhile.
+    engine.world.control(
+        "mastodon",
+        "POST",
+        "/faults",
+        {"path": "/statuses$", "method": "GET", "status": 503, "count": 20},
+    )
+    await engine.cut_off(target["id"])
+    await engine.tick()
+    [target] = (await engine.read(post["id"]))["targets"]
+    assert target["status"] == "needs_review", target
+    assert [p["status"] for p in target["parts"]] == ["published", "needs_review", "pending"]
+    resolved = await engine.api.post(
+        f"{POSTS}/{post['id']}/targets/{target['id']}/resolve",
+        json={"outcome": "not_published", "action": "retry"},
+        headers=engine.owner.headers,
+    )
+    assert resolved.status_code == 200, resolved.text
+    done = await run_until_settled(engine, post["id"])
+    [target] = done["targets"]
+    assert target["status"] == "published", target
+    for text in parts:
+        assert len(send_of(engine, "mastodon", text)) == 1, text
