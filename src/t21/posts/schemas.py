@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from t21.media.schemas import AssetOut
 from t21.media.storage import storage_of
@@ -272,8 +281,15 @@ class TargetCheck(BaseModel):
     limit: int = Field(description="The most its network takes.")
     parts: list[PartCheck] = Field(
         default_factory=list,
-        description="Each part of the target's thread, the first included; [] without one.",
+        description="Each part of the target's thread, the first included; absent without one.",
     )
+
+    @model_serializer(mode="wrap")
+    def _parts_only_for_threads(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        shown: dict[str, Any] = handler(self)
+        if not shown.get("parts"):
+            shown.pop("parts", None)
+        return shown
 
 
 class PostCheck(BaseModel):
