@@ -210,6 +210,8 @@ async def test_a_chain_refused_for_good_ends_failed_with_its_published_parts(
     assert target["status"] == "failed", target
     assert [p["status"] for p in target["parts"]] == ["published", "failed", "failed"]
     assert target["parts"][0]["external_id"]
+    # What went out stays findable on the target itself.
+    assert target["external_id"] == target["parts"][0]["external_id"]
     assert send_of(engine, "mastodon", "Never sent") == []
     assert done["status"] == "failed"
 

@@ -135,6 +135,11 @@ async def published(
     target.steps = with_step(
         target, step, outcome.external_id, outcome.permalink, when, outcome.ref or None
     )
+    if step.kind == PART and step.position == 0:
+        # The post itself is out: its id and link show on the target from now on, even if a
+        # later step fails for good.
+        target.external_id = outcome.external_id
+        target.permalink = outcome.permalink
     if not step.last:
         what = "comment" if step.kind == COMMENT else f"part {step.position + 1}"
         continue_later(
