@@ -15,12 +15,13 @@ import pytest
 from pydantic import ValidationError
 
 from t21.core import clock
-from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Credentials,
     MediaKind,
     PostMetrics,
     PublishRequest,
+    ReplyTo,
     TextCounting,
 )
 from t21.platforms.facebook import LIMITS, FacebookOptions, FacebookProvider
@@ -184,7 +185,7 @@ async def test_profile_reads_the_page_while_refresh_is_none_and_revoke_unsupport
 # --- publishing ----------------------------------------------------------------------------
 
 
-async def test_publish_text_with_link_and_first_comment_makes_one_feed_post(
+async def test_publish_text_with_link_makes_one_feed_post_and_the_comment_is_a_step_apart(
     provider: FacebookProvider, fake: FakeNetwork
 ) -> None:
     bakery = await page(provider)
@@ -203,19 +204,27 @@ async def test_publish_text_with_link_and_first_comment_makes_one_feed_post(
         "New loaf!",
     )
     assert post["link"] == "https://example.com/bread"
+    # The first comment is T21's own step after the post, not part of publishing it.
+    assert requested(fake, "POST", f"/{published.external_id}/comments") == []
+    on = ReplyTo(parent_id=published.external_id, root_id=published.external_id)
+    since = clock.now() - timedelta(minutes=1)
+    comment = await provider.publish_comment(bakery, on, "Fresh today")
     assert len(requested(fake, "POST", f"/{published.external_id}/comments")) == 1
+    [found] = await provider.find_comments(bakery, on, since=since)
+    assert (found.external_id, found.text) == (comment.external_id, "Fresh today")
 
 
-async def test_a_failed_first_comment_leaves_the_post_published(
+async def test_a_comment_refused_for_now_is_retryable_and_leaves_the_post_alone(
     provider: FacebookProvider, fake: FakeNetwork
 ) -> None:
     bakery = await page(provider)
+    published = await provider.publish(bakery, PublishRequest("Hello"))
     fake.inject(
         status=500, body=graph_error(2, "Service temporarily unavailable"), path="/comments$"
     )
-    published = await provider.publish(
-        bakery, PublishRequest("Hello", options={"first_comment": "First"})
-    )
+    on = ReplyTo(parent_id=published.external_id, root_id=published.external_id)
+    with pytest.raises(OutsideFailure):
+        await provider.publish_comment(bakery, on, "First")
     assert [p["id"] for p in fake.published()] == [published.external_id]
 
 
@@ -366,8 +375,9 @@ async def test_metrics_map_post_insights_and_counters_to_t21_names(
     provider: FacebookProvider, fake: FakeNetwork, media: MediaServer
 ) -> None:
     bakery = await page(provider)
-    post = await provider.publish(
-        bakery, PublishRequest("Counted", options={"first_comment": "Hi"})
+    post = await provider.publish(bakery, PublishRequest("Counted"))
+    await provider.publish_comment(
+        bakery, ReplyTo(parent_id=post.external_id, root_id=post.external_id), "Hi"
     )
     video = await provider.publish(
         bakery, PublishRequest("Watched", [media.video(size=SMALL_VIDEO)])

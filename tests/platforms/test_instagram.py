@@ -16,13 +16,14 @@ import pytest
 from pydantic import ValidationError
 
 from t21.core import clock
-from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Continuing,
     Credentials,
     MediaItem,
     Published,
     PublishRequest,
+    ReplyTo,
     TextCounting,
 )
 from t21.platforms.instagram import InstagramOptions, InstagramProvider
@@ -248,7 +249,7 @@ async def test_revoke_is_not_offered_by_instagram_login(fake: FakeNetwork) -> No
 # --- publishing ----------------------------------------------------------------------------------
 
 
-async def test_publish_one_image_with_alt_text_and_a_first_comment(
+async def test_publish_one_image_with_alt_text_then_its_first_comment_as_a_step_apart(
     fake: FakeNetwork, media: MediaServer
 ) -> None:
     instagram, account = await connected(fake)
@@ -257,7 +258,7 @@ async def test_publish_one_image_with_alt_text_and_a_first_comment(
     published = await publish(
         instagram,
         account,
-        post("Hello #t21", image, alt_text="A grey square", first_comment="First!"),
+        post("Hello #t21", image, alt_text="A grey square"),
     )
 
     [record] = fake.published()
@@ -269,8 +270,13 @@ async def test_publish_one_image_with_alt_text_and_a_first_comment(
     async with httpx.AsyncClient() as http:
         assert (await http.get(published.permalink or "")).status_code == 200
     assert published.published_at is not None
+    on = ReplyTo(parent_id=published.external_id, root_id=published.external_id)
+    since = clock.now() - timedelta(minutes=1)
+    comment = await instagram.publish_comment(account, on, "First!")
     comments = await graph_get(fake, account.access_token, f"{published.external_id}/comments")
     assert [c["text"] for c in comments.json()["data"]] == ["First!"]
+    [found] = await instagram.find_comments(account, on, since=since)
+    assert (found.external_id, found.text) == (comment.external_id, "First!")
 
 
 async def test_publish_carousel_of_images_and_a_video_is_one_post(
@@ -652,16 +658,17 @@ async def test_daily_publishing_limit_is_retryable_until_the_oldest_post_leaves_
     assert len(fake.published()) == 1
 
 
-async def test_first_comment_failure_does_not_fail_the_publication(
+async def test_a_failed_first_comment_is_classified_and_leaves_the_post_alone(
     fake: FakeNetwork, media: MediaServer
 ) -> None:
     instagram, account = await connected(fake)
+    published = await publish(instagram, account, post("Still out", media.image()))
     fake.inject(
         status=500, body=graph_error(2, "Service temporarily unavailable"), path="comments$"
     )
-    published = await publish(
-        instagram, account, post("Still out", media.image(), first_comment="x")
-    )
+    on = ReplyTo(parent_id=published.external_id, root_id=published.external_id)
+    with pytest.raises(OutsideFailure):
+        await instagram.publish_comment(account, on, "x")
     assert [record["id"] for record in fake.published()] == [published.external_id]
 
 

@@ -76,6 +76,9 @@ class Published:
     external_id: str
     permalink: str | None
     published_at: datetime | None = None
+    # What else a later reply or comment needs to name this post at the network (Bluesky: its
+    # record's `cid` for a strong reference); kept with the thread's step record.
+    ref: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,19 @@ class RecentPost:
     text: str | None
     created_at: datetime | None
     permalink: str | None = None
+    # The post it answers, where the network's listing says (a thread's part, a comment).
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplyTo:
+    """What a thread's part or a first comment answers at the network: the post before it
+    (`parent`) and the thread's first post (`root`), each by id and its `Published.ref`."""
+
+    parent_id: str
+    root_id: str
+    parent_ref: dict[str, Any] = field(default_factory=dict)
+    root_ref: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -419,6 +435,72 @@ class InstanceProvider(Provider, Protocol):
     async def revoke_at(self, app: InstanceApp, credentials: Credentials) -> bool:
         """Revoke the account's token at its instance with T21's app there."""
         ...
+
+
+class ThreadingProvider(Provider, Protocol):
+    """A network with reply chains: a thread's parts after the first go out as replies, each
+    to the part before it (`supports_threads = True`)."""
+
+    supports_threads: ClassVar[bool]
+
+    async def publish_reply(
+        self, credentials: Credentials, request: PublishRequest, reply_to: ReplyTo
+    ) -> Published | Continuing:
+        """Publish `request` as a reply to `reply_to.parent_id`; failures as `publish`'s."""
+        ...
+
+    async def find_replies(
+        self, credentials: Credentials, reply_to: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's own replies to `reply_to.parent_id` since `since`, newest first
+        (reconciling a part whose sending was cut off); raises as `find_recent`."""
+        ...
+
+
+# How many of an account's latest posts are read to find its replies to one post.
+REPLIES_LOOKBACK = 100
+
+
+async def replies_among_recent(
+    provider: Provider, credentials: Credentials, reply_to: ReplyTo, since: datetime
+) -> list[RecentPost]:
+    """`find_replies` for a network whose post listing says what each post answers."""
+    recent = await provider.find_recent(credentials, since=since, limit=REPLIES_LOOKBACK)
+    return [post for post in recent if post.reply_to == reply_to.parent_id]
+
+
+class CommentingProvider(Provider, Protocol):
+    """A network where the account may comment on its own post right after publishing it
+    (`supports_first_comment = True`): a target's `options.first_comment`."""
+
+    supports_first_comment: ClassVar[bool]
+    # The longest comment the network takes, counted as `limits.text_counting` counts.
+    max_comment: ClassVar[int]
+
+    async def publish_comment(self, credentials: Credentials, on: ReplyTo, text: str) -> Published:
+        """Comment `text` on the post `on.parent_id`; failures classified as `publish`'s."""
+        ...
+
+    async def find_comments(
+        self, credentials: Credentials, on: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's own comments on `on.parent_id` since `since` (reconciling a first
+        comment whose sending was cut off)."""
+        ...
+
+
+def threading(provider: Provider) -> ThreadingProvider | None:
+    """`provider` as one with reply chains, if its network has them."""
+    if getattr(provider, "supports_threads", False):
+        return cast(ThreadingProvider, provider)
+    return None
+
+
+def commenting(provider: Provider) -> CommentingProvider | None:
+    """`provider` as one whose network takes a first comment, if it does."""
+    if getattr(provider, "supports_first_comment", False):
+        return cast(CommentingProvider, provider)
+    return None
 
 
 def instance_provider(provider: Provider) -> InstanceProvider | None:

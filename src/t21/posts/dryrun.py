@@ -21,6 +21,7 @@ from t21.organizations.tenancy import Principal
 from t21.platforms import registry
 from t21.platforms.base import parse_options
 from t21.platforms.text import text_length
+from t21.posts.chain import network_options
 from t21.posts.duplicates import Outgoing, find_duplicates, warnings_for
 from t21.posts.schemas import PostIn
 from t21.posts.validation import (
@@ -40,6 +41,8 @@ class CountedTarget:
     draft: TargetDraft
     length: int
     limit: int
+    # Each part's length, the first included, when the target has a thread.
+    part_lengths: tuple[int, ...] = ()
 
 
 @dataclass
@@ -103,14 +106,24 @@ async def validate_post(
 
 
 def _counted(draft: TargetDraft) -> CountedTarget:
+    """The target's text length and limit (and each thread part's length)."""
     length, limit = counted_length(draft.platform, draft.text, draft.options)
-    return CountedTarget(draft=draft, length=length, limit=limit)
+    parts = (
+        (
+            length,
+            *(counted_length(draft.platform, text, draft.options)[0] for text, _ in draft.thread),
+        )
+        if draft.thread
+        else ()
+    )
+    return CountedTarget(draft=draft, length=length, limit=limit, part_lengths=parts)
 
 
 def counted_length(platform: str, text: str, options: dict[str, Any]) -> tuple[int, int]:
     """The text's length as its network counts it, and its limit, on the surface the options
     pick when they are valid (an Instagram story, a Facebook reel), else the default one."""
     provider = registry.rules_provider(platform)
+    options = network_options(platform, options)
     try:
         parse_options(provider.options, options, provider.display_name)
         limits = provider.limits_for(options)

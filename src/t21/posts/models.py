@@ -134,6 +134,13 @@ class PostTarget(RecordModel):
     # `Continuing.progress`, e.g. Instagram's media containers), with `for` the fingerprint
     # of the content it was made from; null when there is nothing to resume.
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The parts after the first of a thread, in order: [{content, media_ids}]; null without one.
+    thread: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Each step of the publication already out at the network, in order of sending: the thread's
+    # parts (`kind` "part", `position` 0 the first) and the first comment (`kind` "comment"),
+    # each {kind, position, external_id, permalink, published_at}. Written in the same
+    # transaction that ends the attempt which sent it, so a step once out is never sent again.
+    steps: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class TargetReview(RecordModel):

@@ -22,6 +22,7 @@ from t21.posts.schemas import (
     BulkRefusal,
     ImportOut,
     ImportRowErrors,
+    PartCheck,
     PostCheck,
     PostIn,
     PostList,
@@ -121,6 +122,10 @@ async def validate_post(
                 platform=one.draft.platform,
                 length=one.length,
                 limit=one.limit,
+                parts=[
+                    PartCheck(position=position, length=length, limit=one.limit)
+                    for position, length in enumerate(one.part_lengths)
+                ],
             )
             for one in checked.targets
         ],

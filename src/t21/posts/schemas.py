@@ -13,14 +13,17 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from t21.core.localtime import to_utc, zone_named
 from t21.media.schemas import AssetOut
 from t21.media.storage import storage_of
+from t21.posts.chain import chain_view
 from t21.posts.models import PostStatus, PostTarget, TargetStatus
 from t21.posts.status import PENDING
 
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 MAX_CONTENT = 65_000
 MAX_TARGETS = 50
 MAX_MEDIA = 35  # TikTok photo posts, the most any network takes
+# Parts after the first of a thread: X's composer takes 25 posts in one thread.
+MAX_THREAD_PARTS = 24
 
 Content = Annotated[str, Field(max_length=MAX_CONTENT)]
 # Any offset in, UTC from then on.
@@ -68,6 +73,15 @@ class LocalSchedule(BaseModel):
         return to_utc(moment, info.data["timezone"])
 
 
+class ThreadPartIn(BaseModel):
+    """One part of a thread after the first, published as a reply to the part before it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content: Content
+    media_ids: Annotated[list[uuid.UUID], Field(max_length=MAX_MEDIA)] = Field(default_factory=list)
+
+
 class TargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -78,6 +92,13 @@ class TargetIn(BaseModel):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="The network's per-post options (see GET /api/v1/platforms).",
+    )
+    thread: Annotated[list[ThreadPartIn], Field(max_length=MAX_THREAD_PARTS)] | None = Field(
+        default=None,
+        description=(
+            "The parts after the first of a thread, each published as a reply to the one "
+            "before it (networks whose `supports_threads` is true)."
+        ),
     )
 
 
@@ -170,6 +191,24 @@ class TargetError(BaseModel):
     message: str
 
 
+class PartOut(BaseModel):
+    position: int = Field(description="0 for the first part (the target's own post).")
+    status: str = Field(
+        description=(
+            "`published`, `publishing`, `pending` (not sent yet), `needs_review`, `failed` or "
+            "`cancelled`."
+        )
+    )
+    external_id: str | None
+    permalink: str | None
+
+
+class CommentOut(BaseModel):
+    status: str = Field(description="As a part's status.")
+    external_id: str | None
+    permalink: str | None
+
+
 class TargetOut(BaseModel):
     id: uuid.UUID
     social_account_id: uuid.UUID | None
@@ -183,9 +222,20 @@ class TargetOut(BaseModel):
     permalink: str | None
     published_at: datetime | None
     last_error: TargetError | None
+    thread: list[ThreadPartIn] | None = Field(
+        default=None, description="The thread's parts after the first, as written."
+    )
+    parts: list[PartOut] = Field(
+        default_factory=list,
+        description="Every part of a thread, the first included; [] for a target without one.",
+    )
+    first_comment: CommentOut | None = Field(
+        default=None, description="The first comment's state, when `options.first_comment` is set."
+    )
 
     @classmethod
     def of(cls, target: PostTarget) -> TargetOut:
+        chain = chain_view(target)
         return cls(
             id=target.id,
             social_account_id=target.social_account_id,
@@ -203,6 +253,13 @@ class TargetOut(BaseModel):
                 if target.last_error_code
                 else None
             ),
+            thread=(
+                [ThreadPartIn.model_validate(part) for part in target.thread]
+                if target.thread
+                else None
+            ),
+            parts=[PartOut(**part) for part in chain.parts],
+            first_comment=CommentOut(**chain.comment) if chain.comment is not None else None,
         )
 
 
@@ -296,11 +353,28 @@ class PostList(BaseModel):
     next_cursor: str | None = None
 
 
+class PartCheck(BaseModel):
+    position: int
+    length: int
+    limit: int
+
+
 class TargetCheck(BaseModel):
     social_account_id: uuid.UUID
     platform: str
     length: int = Field(description="The target's text as its network counts it.")
     limit: int = Field(description="The most its network takes.")
+    parts: list[PartCheck] = Field(
+        default_factory=list,
+        description="Each part of the target's thread, the first included; absent without one.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _parts_only_for_threads(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        shown: dict[str, Any] = handler(self)
+        if not shown.get("parts"):
+            shown.pop("parts", None)
+        return shown
 
 
 class PostCheck(BaseModel):

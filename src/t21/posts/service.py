@@ -38,7 +38,7 @@ from t21.posts import status as states
 from t21.posts.duplicates import Outgoing, refuse_duplicates
 from t21.posts.events import STATUS_EVENTS, post_event, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
-from t21.posts.schemas import PostIn, PostPatch, TargetIn
+from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
 from t21.posts.validation import (
     TargetDraft,
     ai_usage,
@@ -520,7 +520,8 @@ async def _locked_targets(session: AsyncSession, post: Post) -> list[PostTarget]
 
 
 def _refuse_if_locked(targets: Sequence[PostTarget], verb: str) -> None:
-    locked = [target for target in targets if target.status in states.LOCKED]
+    # A target with part of its thread (or its first comment) out is published in part.
+    locked = [target for target in targets if target.status in states.LOCKED or target.steps]
     if locked:
         raise Conflict(
             f"The post can't be {verb}: {_describe(locked)} {_state_phrase(locked)}.",
@@ -541,6 +542,8 @@ def _state_phrase(targets: Sequence[PostTarget]) -> str:
         return "already published"
     if any(target.status is TargetStatus.NEEDS_REVIEW for target in targets):
         return "awaiting review of an interrupted publish"
+    if any(target.steps for target in targets):
+        return "already published in part (a thread's first parts are out)"
     return "being published right now"
 
 
@@ -550,6 +553,9 @@ def _as_input(target: PostTarget) -> TargetIn:
         social_account_id=target.social_account_id,
         content=target.content,
         options=dict(target.options or {}),
+        thread=[ThreadPartIn.model_validate(part) for part in target.thread]
+        if target.thread
+        else None,
     )
 
 
@@ -584,6 +590,7 @@ def _new_target(
         platform=draft.platform,
         content=wanted.content,
         options=dict(wanted.options),
+        thread=thread_of(wanted),
         status=status,
         due_at=post.scheduled_at if status is TargetStatus.SCHEDULED else None,
         attempts=0,
@@ -616,6 +623,7 @@ async def _replace_targets(
         else:
             target.content = entry.content
             target.options = dict(entry.options)
+            target.thread = thread_of(entry)
         kept.append(target)
     for gone in by_account.values():
         await session.delete(gone)
@@ -637,6 +645,13 @@ def _post_media(post_id: uuid.UUID, assets: Sequence[MediaAsset]) -> list[PostMe
         PostMedia(post_id=post_id, position=position, media_id=asset.id)
         for position, asset in enumerate(assets)
     ]
+
+
+def thread_of(wanted: TargetIn) -> list[dict[str, Any]] | None:
+    """A target's thread as stored: its parts after the first, or None without one."""
+    if not wanted.thread:
+        return None
+    return [part.model_dump(mode="json") for part in wanted.thread]
 
 
 def known_platform(platform: str) -> str:

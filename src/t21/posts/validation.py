@@ -29,8 +29,17 @@ from t21.media.service import media_item
 from t21.organizations.models import Organization
 from t21.organizations.tenancy import Principal, scoped
 from t21.platforms import registry
-from t21.platforms.base import MediaItem, PublishRequest, parse_options
+from t21.platforms.base import (
+    MediaItem,
+    Provider,
+    PublishRequest,
+    commenting,
+    parse_options,
+    threading,
+)
 from t21.platforms.rules import Violation, violations
+from t21.platforms.text import text_length
+from t21.posts.chain import FIRST_COMMENT, network_options
 from t21.posts.schemas import PostIn, TargetIn
 from t21.social.models import AccountStatus, SocialAccount
 
@@ -54,6 +63,8 @@ class TargetDraft:
     options: dict[str, Any]
     # What the account may do at its network, as last read (SocialAccount.capabilities).
     capabilities: dict[str, Any] = field(default_factory=dict)
+    # The thread's parts after the first: (text, media ids), in order.
+    thread: tuple[tuple[str, tuple[uuid.UUID, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,27 +121,111 @@ def target_errors(target: TargetDraft, media: Sequence[MediaItem]) -> list[dict[
         "social_account_id": str(target.social_account_id),
         "platform": target.platform,
     }
+    options = target.options
+    if FIRST_COMMENT in options and commenting(provider) is not None:
+        problem = first_comment_problem(provider, options.get(FIRST_COMMENT))
+        if problem is not None:
+            return [
+                error([*where, "options", FIRST_COMMENT], problem, rule="first_comment", **about)
+            ]
+        options = network_options(target.platform, options)
     try:
-        parse_options(provider.options, target.options, network)
+        parse_options(provider.options, options, network)
     except Permanent as failure:
         return [error([*where, "options"], failure.message, rule="invalid_options", **about)]
-    found = violations(provider.limits_for(target.options), network, target.text, media)
-    if not found:
-        try:
-            provider.check(
-                PublishRequest(
-                    text=target.text,
-                    media=list(media),
-                    options=target.options,
-                    capabilities=target.capabilities,
-                )
-            )
-        except Permanent as failure:
-            found = [Violation(failure.code or "not_accepted", failure.message)]
+    found = post_violations(provider, target, options, target.text, media)
     return [
         error(_loc(where, violation), violation.message, rule=violation.rule, **about)
         for violation in found
     ]
+
+
+def post_violations(
+    provider: Provider,
+    target: TargetDraft,
+    options: dict[str, Any],
+    text: str,
+    media: Sequence[MediaItem],
+) -> list[Violation]:
+    """What the network's rules say of one post of the target (its first part or a later one)."""
+    network = provider.display_name
+    found = violations(provider.limits_for(options), network, text, media)
+    if not found:
+        try:
+            provider.check(
+                PublishRequest(
+                    text=text, media=list(media), options=options, capabilities=target.capabilities
+                )
+            )
+        except Permanent as failure:
+            found = [Violation(failure.code or "not_accepted", failure.message)]
+    return found
+
+
+def first_comment_problem(provider: Provider, value: Any) -> str | None:
+    """Why `value` can't be the target's first comment on this network; None if it can."""
+    network = provider.display_name
+    allowed = commenting(provider)
+    if allowed is None:
+        return f"{network} posts can't have a first comment through T21."
+    if not isinstance(value, str) or not value.strip():
+        return "first_comment must be non-empty text."
+    length = text_length(value, provider.limits.text_counting)
+    if length > allowed.max_comment:
+        return (
+            f"A {network} comment takes at most {allowed.max_comment} characters; "
+            f"this has {length}."
+        )
+    return None
+
+
+def thread_errors(
+    target: TargetDraft, parts_media: Sequence[Sequence[MediaItem] | None]
+) -> list[dict[str, Any]]:
+    """Every rule the target's thread breaks: a network without reply chains refuses it whole;
+    otherwise each part is checked as a post of that network, its entries pointing at the part
+    (`parts_media[j]`: the part's media, None when some of them are unusable)."""
+    if not target.thread:
+        return []
+    provider = registry.rules_provider(target.platform)
+    where: list[str | int] = ["body", "targets", target.index, "thread"]
+    about: dict[str, Any] = {
+        "target": target.index,
+        "social_account_id": str(target.social_account_id),
+        "platform": target.platform,
+    }
+    if threading(provider) is None:
+        return [
+            error(
+                where,
+                f"{provider.display_name} has no threads: publish the parts as separate posts.",
+                rule="thread_not_supported",
+                **about,
+            )
+        ]
+    options = network_options(target.platform, target.options)
+    try:
+        parse_options(provider.options, options, provider.display_name)
+    except Permanent:
+        return []  # said once, at the target's options
+    found: list[dict[str, Any]] = []
+    for number, (text, _) in enumerate(target.thread):
+        media = parts_media[number]
+        if media is None:
+            continue
+        part_where: list[str | int] = [*where, number]
+        for violation in post_violations(provider, target, options, text, media):
+            loc = (
+                [*part_where, "media_ids", violation.media_index]
+                if violation.media_index is not None
+                else [*part_where, "content"]
+                if violation.rule in TEXT_RULES
+                else part_where
+            )
+            found.append(
+                error(loc, violation.message, rule=violation.rule, part=number + 1, **about)
+            )
+    return found
 
 
 def _loc(where: list[str | int], violation: Violation) -> list[str | int]:
@@ -235,9 +330,20 @@ async def checked_content(
     422 listing every problem (plus those already in `errors`) if there is one, unless
     `raising` is false (a dry run): then the usable targets, the problems left in `errors`.
     `known`: the accounts and media already read (else they are read here)."""
+    thread_media_ids = {
+        media_id for target in wanted for part in target.thread or [] for media_id in part.media_ids
+    }
     if known is None:
         known = await known_of(
-            session, principal, {target.social_account_id for target in wanted}, set(media_ids)
+            session,
+            principal,
+            {target.social_account_id for target in wanted},
+            set(media_ids) | thread_media_ids,
+        )
+    elif missing := thread_media_ids - known.assets.keys():
+        known = Known(
+            accounts=known.accounts,
+            assets={**known.assets, **(await known_of(session, principal, (), missing)).assets},
         )
     accounts = _accounts(known, brand, wanted, errors)
     assets = _assets(known, brand, media_ids, errors)
@@ -249,6 +355,9 @@ async def checked_content(
             text=_text_of(wanted[index], content),
             options=dict(wanted[index].options),
             capabilities=dict(account.capabilities or {}),
+            thread=tuple(
+                (part.content, tuple(part.media_ids)) for part in wanted[index].thread or []
+            ),
         )
         for index, account in accounts.items()
     ]
@@ -256,6 +365,16 @@ async def checked_content(
         items = [media_item(runtime, asset) for asset in assets]
         for draft in drafts:
             errors += target_errors(draft, items)
+    for draft in drafts:
+        parts_media: list[list[MediaItem] | None] = []
+        for number, (_, part_media_ids) in enumerate(draft.thread):
+            where: list[str | int] = ["body", "targets", draft.index, "thread", number, "media_ids"]
+            part_assets = _assets(known, brand, part_media_ids, errors, where)
+            usable = len(part_assets) == len(part_media_ids)
+            parts_media.append(
+                [media_item(runtime, asset) for asset in part_assets] if usable else None
+            )
+        errors += thread_errors(draft, parts_media)
     if errors and raising:
         raise ValidationFailed(_summary(errors), errors=errors)
     return drafts, assets
@@ -308,13 +427,14 @@ def _assets(
     brand: Brand,
     media_ids: Sequence[uuid.UUID],
     errors: list[dict[str, Any]],
+    at: Sequence[str | int] = ("body", "media_ids"),
 ) -> list[MediaAsset]:
-    """The post's media in order; problems go to `errors`."""
+    """The post's (or a thread part's) media in order; problems go to `errors`, at `at`."""
     found = known.assets
     assets: list[MediaAsset] = []
     for index, media_id in enumerate(media_ids):
         asset = found.get(media_id)
-        where: list[str | int] = ["body", "media_ids", index]
+        where: list[str | int] = [*at, index]
         if media_id in media_ids[:index]:
             errors.append(error(where, "This media is already in the post."))
         elif asset is None or asset.brand_id != brand.id:

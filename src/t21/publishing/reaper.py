@@ -20,13 +20,15 @@ from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.platforms import text as text_rules
-from t21.platforms.base import RecentPost
+from t21.platforms.base import Published, RecentPost
 from t21.platforms.registry import configured_provider
+from t21.posts.chain import next_step
 from t21.posts.events import target_event
 from t21.posts.models import Post, PostTarget, TargetStatus
 from t21.posts.service import settle_posts
+from t21.publishing import threads
 from t21.publishing.notify import notify_problems
-from t21.publishing.outcomes import mark_published, record_error, retry_or_fail
+from t21.publishing.outcomes import record_error, retry_or_fail
 from t21.social.tokens import credentials, refresh_account
 
 log = get_logger("t21.publishing")
@@ -139,6 +141,9 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
         post = await session.get(Post, target.post_id)
         assert post is not None
         text = target.content if target.content is not None else post.content
+        # A thread's part or a first comment is looked for as itself, where it should be.
+        step = next_step(target, text)
+        text = step.text if step is not None else text
         started = target.attempt_started_at or clock.now()
         account_id, platform = target.social_account_id, target.platform
     verdict: RecentPost | bool | None = None
@@ -155,8 +160,8 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
             blocker = provider.find_recent_blocker(held)
             if blocker is not None:
                 raise NotPermitted(blocker, code="cannot_check")
-            recent = await provider.find_recent(
-                held, since=started - CLOCK_SKEW, limit=RECONCILE_LOOKBACK
+            recent = await threads.look_for(
+                provider, held, step, since=started - CLOCK_SKEW, limit=RECONCILE_LOOKBACK
             )
             verdict = match_recent(
                 recent,
@@ -190,14 +195,8 @@ async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> 
         ):
             return
         if isinstance(verdict, RecentPost):
-            await mark_published(
-                session,
-                settings,
-                target,
-                verdict.external_id,
-                verdict.permalink,
-                verdict.created_at,
-            )
+            found = Published(verdict.external_id, verdict.permalink, verdict.created_at)
+            await threads.published(session, settings, target, step, found)
             metrics.REAPER_ACTIONS.labels("found").inc()
             metrics.PUBLISH_OUTCOMES.labels(platform, "published").inc()
             log.info("interrupted attempt had published", target_id=str(target_id))

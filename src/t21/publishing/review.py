@@ -24,11 +24,13 @@ from t21.core.uow import session_scope
 from t21.events.service import record_event
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
-from t21.platforms.base import RecentPost
+from t21.platforms.base import Published, RecentPost
 from t21.platforms.registry import configured_provider
 from t21.posts import service as posts
+from t21.posts.chain import Step, next_step
 from t21.posts.models import Post, PostTarget, TargetReview, TargetStatus
 from t21.posts.schemas import TargetOut
+from t21.publishing import threads
 from t21.publishing.outcomes import mark_published
 from t21.publishing.reaper import CLOCK_SKEW, RECONCILE_LOOKBACK, match_recent
 from t21.publishing.schemas import ResolvedNotPublished, ResolvedPublished
@@ -45,6 +47,8 @@ class _Seen:
     platform: str
     text: str
     started: datetime
+    # The step of a thread (or the first comment) that was in doubt; None for a lone post.
+    step: Step | None = None
 
 
 async def resolve(
@@ -57,11 +61,14 @@ async def resolve(
     """Record the person's word on the target; the post as it now is."""
     async with session_scope(runtime) as session:
         post, target = await _under_review(session, principal, post_id, target_id)
+        text = target.content if target.content is not None else post.content
+        step = next_step(target, text)
         seen = _Seen(
             account_id=target.social_account_id,
             platform=target.platform,
-            text=target.content if target.content is not None else post.content,
+            text=step.text if step is not None else text,
             started=target.attempt_started_at or target.updated_at,
+            step=step,
         )
     found: RecentPost | None = None
     if isinstance(decision, ResolvedPublished) and (
@@ -75,14 +82,19 @@ async def resolve(
             external_id = decision.external_id or (found.external_id if found else None)
             permalink = str(decision.permalink) if decision.permalink else None
             permalink = permalink or (found.permalink if found else None)
-            await mark_published(
-                session,
-                runtime.settings,
-                target,
-                external_id,
-                permalink,
-                found.created_at if found else None,
-            )
+            if seen.step is not None and seen.step.total > 1 and external_id is not None:
+                # A thread's part (or the first comment) is out: the chain goes on from it.
+                out = Published(external_id, permalink, found.created_at if found else None)
+                await threads.published(session, runtime.settings, target, seen.step, out)
+            else:
+                await mark_published(
+                    session,
+                    runtime.settings,
+                    target,
+                    external_id,
+                    permalink,
+                    found.created_at if found else None,
+                )
             action = None
         elif decision.action == "retry":
             target.status = TargetStatus.SCHEDULED
@@ -145,8 +157,10 @@ async def _look_up(runtime: Runtime, seen: _Seen, external_id: str | None) -> Re
     try:
         account = await refresh_account(runtime, seen.account_id)
         provider = configured_provider(runtime, seen.platform)
-        recent = await provider.find_recent(
+        recent = await threads.look_for(
+            provider,
             credentials(runtime.settings, account),
+            seen.step,
             since=seen.started - CLOCK_SKEW,
             limit=RECONCILE_LOOKBACK,
         )

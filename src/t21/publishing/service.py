@@ -47,8 +47,10 @@ from t21.media.models import MediaAsset
 from t21.media.service import media_item
 from t21.platforms.base import Continuing, Credentials, Provider, Published, PublishRequest
 from t21.platforms.registry import configured_provider, sandbox_url
+from t21.posts.chain import Step, network_options, next_step
 from t21.posts.models import Post, PostMedia, PostTarget, TargetStatus
 from t21.posts.service import settle_posts
+from t21.publishing import threads
 from t21.publishing.gates import (
     budget_waits,
     fail_unpostable,
@@ -60,7 +62,6 @@ from t21.publishing.notify import notify_problems
 from t21.publishing.outcomes import (
     continue_later,
     fail,
-    mark_published,
     record_error,
     retry_or_fail,
 )
@@ -114,6 +115,8 @@ class Attempt:
     progress: dict[str, Any] = field(default_factory=dict)
     # The account's tokens when they were fresh at the claim; None: refreshed before sending.
     credentials: Credentials | None = field(default=None, repr=False)
+    # The step of a thread (or the first comment) this attempt sends; None for a lone post.
+    step: Step | None = None
 
 
 async def claim_due(session: AsyncSession, settings: Settings) -> list[uuid.UUID]:
@@ -243,8 +246,10 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         for target in held:
             post = posts[target.post_id]
             text = target.content if target.content is not None else post.content
-            options = dict(target.options or {})
-            assets = media[post.id]
+            options = network_options(target.platform, target.options)
+            step = next_step(target, text)
+            assets = await threads.step_media(session, step, media[post.id])
+            text = step.text if step is not None else text
             account = accounts[target.social_account_id]  # type: ignore[index]
             attempts.append(
                 Attempt(
@@ -259,6 +264,7 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
                     started_at=now,
                     due_at=target.due_at,
                     progress=resumable(target.progress, content_fingerprint(text, options, assets)),
+                    step=step,
                     credentials=None
                     if needs_refresh(account, settings, now)
                     else held_credentials(runtime, account),
@@ -480,10 +486,10 @@ async def attempt_outcome(runtime: Runtime, attempt: Attempt) -> tuple[Attempt, 
                 media=[media_item(runtime, asset) for asset in attempt.media],
                 options=attempt.options,
                 progress=attempt.progress,
-                key=str(attempt.target_id),
+                key=threads.attempt_key(attempt.target_id, attempt.step),
             )
             sent = True
-            outcome = await provider.publish(held, request)
+            outcome = await threads.send(provider, held, request, attempt.step)
     except OutsideFailure as failure:
         outcome = failure
     except TimeoutError:
@@ -587,15 +593,7 @@ async def _adopt_late_success(
             )
         return
     log.warning("a late attempt published; recording it", target_id=str(target.id))
-    await mark_published(
-        session,
-        settings,
-        target,
-        outcome.external_id,
-        outcome.permalink,
-        outcome.published_at,
-        counted,
-    )
+    await threads.published(session, settings, target, attempt.step, outcome, counted)
     target.attempt_id = attempt.attempt_id
 
 
@@ -614,15 +612,8 @@ async def _apply(
         continue_later(target, fingerprint, outcome.progress, outcome.after_s, outcome.reason)
         return
     if isinstance(outcome, Published):
-        await mark_published(
-            session,
-            settings,
-            target,
-            outcome.external_id,
-            outcome.permalink,
-            outcome.published_at,
-            counted,
-        )
+        if not await threads.published(session, settings, target, attempt.step, outcome, counted):
+            return  # a step of a thread is out; the next one is due now
         metrics.PUBLISH_OUTCOMES.labels(platform, "published").inc()
         if attempt.due_at is not None:
             metrics.PUBLISH_LATENCY.labels(platform).observe(

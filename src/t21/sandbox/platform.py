@@ -125,6 +125,10 @@ class Send:
     received_at: float
     outcome: SendOutcome = SendOutcome.RECEIVED
     status: int | None = None
+    # What the send answers: the post it replies to or comments on (the network's id for it).
+    reply_to: str | None = None
+    # "post", "reply" or "comment".
+    kind: str = "post"
 
     def view(self) -> dict[str, Any]:
         return asdict(self) | {"outcome": self.outcome.value}
@@ -215,9 +219,12 @@ class NetworkState:
         kept["faults"] = []
         return kept
 
-    def received_send(self, *, account: str, text: Any) -> Send:
+    def received_send(
+        self, *, account: str, text: Any, reply_to: Any = None, kind: str | None = None
+    ) -> Send:
         """Record the publish request being handled, by `account` (call it once its body is
-        read); `text` is what it posts, if it is a string."""
+        read); `text` is what it posts, if it is a string; `reply_to` the post it answers (a
+        reply, or with `kind` "comment" a comment)."""
         exchange = _exchange.get() or Exchange(method="", path="", query="")
         body = bytes(exchange.body) or exchange.query.encode("latin-1")
         send = Send(
@@ -228,6 +235,8 @@ class NetworkState:
             body_sha256=hashlib.sha256(body).hexdigest(),
             text_sha256=text_digest(text) if isinstance(text, str) and text else None,
             received_at=time.time(),
+            reply_to=str(reply_to) if reply_to else None,
+            kind=kind or ("reply" if reply_to else "post"),
         )
         self.sends.append(send)
         exchange.send = send

@@ -239,6 +239,9 @@ async def list_platforms(request: Request) -> PlatformList:
                 image=_rule(limits.image),
                 video=_rule(limits.video),
                 options=provider.options.model_json_schema(),
+                supports_threads=bool(getattr(provider, "supports_threads", False)),
+                supports_first_comment=bool(getattr(provider, "supports_first_comment", False)),
+                max_comment=getattr(provider, "max_comment", None),
             )
         )
     return PlatformList(items=items)

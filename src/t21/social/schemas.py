@@ -92,6 +92,15 @@ class PlatformOut(BaseModel):
     image: MediaRuleOut | None
     video: MediaRuleOut | None
     options: dict[str, Any] = Field(description="JSON Schema of the per-post options.")
+    supports_threads: bool = Field(
+        default=False, description="Whether a target may carry a `thread` (a reply chain)."
+    )
+    supports_first_comment: bool = Field(
+        default=False, description="Whether a target may carry `options.first_comment`."
+    )
+    max_comment: int | None = Field(
+        default=None, description="The longest first comment, where one is allowed."
+    )
 
 
 class PlatformList(BaseModel):

@@ -25,10 +25,12 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TextCounting,
     TokenGrant,
     Writing,
     parse_options,
+    replies_among_recent,
 )
 from t21.platforms.bluesky import facets
 from t21.platforms.http import PlatformHttp, json_body, retry_after_seconds
@@ -164,7 +166,7 @@ class BlueskyProvider:
     uses_pkce: ClassVar[bool] = False
     # An app password (not OAuth): the account connects with credentials, no redirect.
     connects_with_credentials: ClassVar[bool] = True
-    # Reply chains (`reply.root` / `reply.parent`) exist on Bluesky; T21 doesn't send them yet.
+    # Threads are replies carrying root and parent strong references (`publish_reply`).
     supports_threads: ClassVar[bool] = True
     scopes: ClassVar[tuple[str, ...]] = ()
     limits: ClassVar[PlatformLimits] = PlatformLimits(
@@ -347,6 +349,42 @@ class BlueskyProvider:
             raise Permanent("A Bluesky post needs text or images.", code="empty_post")
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
+        return await self._create(credentials, request, None)
+
+    async def publish_reply(
+        self, credentials: Credentials, request: PublishRequest, reply_to: ReplyTo
+    ) -> Published:
+        """A thread's part: a post whose `reply` names the thread's first post (`root`) and the
+        part before it (`parent`), each as a strong reference {uri, cid}
+        (https://docs.bsky.app/docs/advanced-guides/posts#replies)."""
+        return await self._create(credentials, request, reply_to)
+
+    async def _cids(self, api: Xrpc, reply_to: ReplyTo) -> dict[str, str]:
+        """The cid of the parent and the root, as recorded or else read back (`getPosts`)."""
+        known: dict[str, str] = {}
+        for uri, ref in (
+            (reply_to.parent_id, reply_to.parent_ref),
+            (reply_to.root_id, reply_to.root_ref),
+        ):
+            cid = ref.get("cid")
+            if isinstance(cid, str) and cid:
+                known[uri] = cid
+        missing = [uri for uri in {reply_to.parent_id, reply_to.root_id} if uri not in known]
+        if missing:
+            body = await api.call("GET", "app.bsky.feed.getPosts", params={"uris": missing})
+            for post in body.get("posts") or []:
+                if isinstance(post, dict) and isinstance(post.get("cid"), str):
+                    known[str(post.get("uri"))] = post["cid"]
+        for uri in (reply_to.parent_id, reply_to.root_id):
+            if uri not in known:
+                raise Permanent(
+                    "The post this part answers is gone from Bluesky.", code="parent_missing"
+                )
+        return known
+
+    async def _create(
+        self, credentials: Credentials, request: PublishRequest, reply_to: ReplyTo | None
+    ) -> Published:
         self.check(request)
         options = BlueskyOptions.model_validate(request.options)
         did = credentials.external_id
@@ -363,6 +401,12 @@ class BlueskyProvider:
                 record["facets"] = found
             if options.languages:
                 record["langs"] = options.languages
+            if reply_to is not None:
+                cids = await self._cids(api, reply_to)
+                record["reply"] = {
+                    "root": {"uri": reply_to.root_id, "cid": cids[reply_to.root_id]},
+                    "parent": {"uri": reply_to.parent_id, "cid": cids[reply_to.parent_id]},
+                }
             if request.media:
                 images = [await self._upload(api, item) for item in request.media]
                 record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
@@ -375,10 +419,12 @@ class BlueskyProvider:
         uri = created.get("uri")
         if not isinstance(uri, str) or not uri.startswith("at://"):
             raise Ambiguous("Bluesky accepted the post without naming it.", code="no_id")
+        cid = created.get("cid")
         return Published(
             external_id=uri,
             permalink=self.permalink(uri, credentials.username, did),
             published_at=clock.now(),
+            ref={"cid": cid} if isinstance(cid, str) else {},
         )
 
     async def _facets(self, api: Xrpc, text: str) -> list[dict[str, object]]:
@@ -421,6 +467,12 @@ class BlueskyProvider:
     def comparable_text(self, text: str) -> str:
         return comparable(text)
 
+    async def find_replies(
+        self, credentials: Credentials, reply_to: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's replies to the part before: its recent posts that answer it."""
+        return await replies_among_recent(self, credentials, reply_to, since)
+
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # an account's records are public
 
@@ -448,12 +500,16 @@ class BlueskyProvider:
                         older = True
                         continue
                     text = value.get("text")
+                    reply = value.get("reply")
+                    parent = reply.get("parent") if isinstance(reply, dict) else None
+                    answers = parent.get("uri") if isinstance(parent, dict) else None
                     found.append(
                         RecentPost(
                             external_id=uri,
                             text=text if isinstance(text, str) else None,
                             created_at=created,
                             permalink=self.permalink(uri, credentials.username, did),
+                            reply_to=answers if isinstance(answers, str) else None,
                         )
                     )
                 cursor = page.get("cursor")

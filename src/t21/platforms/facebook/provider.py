@@ -18,8 +18,9 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from t21.core import clock
 from t21.core.logging import get_logger
-from t21.core.outside import OutsideFailure, Permanent, ReauthRequired
+from t21.core.outside import Ambiguous, Permanent, ReauthRequired
 from t21.platforms.base import (
     Budget,
     Connection,
@@ -34,6 +35,7 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TextCounting,
     TokenGrant,
     Writing,
@@ -102,6 +104,11 @@ REEL_LIMITS = replace(
 )
 
 
+# The longest comment T21 sends (Facebook documents no comment limit; 8,000 is what its
+# comment box takes, unconfirmed).
+MAX_COMMENT = 8000
+
+
 class FacebookOptions(BaseModel):
     """Per-post options. Posts are always published at once: scheduling is T21's job."""
 
@@ -112,7 +119,7 @@ class FacebookOptions(BaseModel):
     link: str | None = Field(default=None, max_length=2048)
     # Posted as the Page under the new post; its failure never fails the publish. Facebook's
     # comment box takes 8,000 characters (not in PLATFORMS.md).
-    first_comment: str | None = Field(default=None, min_length=1, max_length=8000)
+    first_comment: str | None = Field(default=None, min_length=1, max_length=MAX_COMMENT)
 
     @field_validator("link")
     @classmethod
@@ -129,6 +136,9 @@ class FacebookProvider:
     name: ClassVar[str] = "facebook"
     display_name: ClassVar[str] = "Facebook Pages"
     uses_pkce: ClassVar[bool] = False
+    # `options.first_comment`, posted by T21 as a step of its own after the post.
+    supports_first_comment: ClassVar[bool] = True
+    max_comment: ClassVar[int] = MAX_COMMENT
     scopes: ClassVar[tuple[str, ...]] = SCOPES
     limits: ClassVar[PlatformLimits] = LIMITS
     options: ClassVar[type[BaseModel]] = FacebookOptions
@@ -264,18 +274,50 @@ class FacebookProvider:
                 published = await page.album(images, request.text)
             else:
                 published = await page.text(request.text, options.link)
-            if options.first_comment:
-                try:
-                    await page.comment(published.external_id, options.first_comment)
-                except OutsideFailure as exc:
-                    log.warning(
-                        "first comment not posted",
-                        platform=self.name,
-                        post=published.external_id,
-                        failure=type(exc).__name__,
-                        error=exc.message,
-                    )
         return published
+
+    # --- first comment ---------------------------------------------------------------------
+
+    async def publish_comment(self, credentials: Credentials, on: ReplyTo, text: str) -> Published:
+        """`options.first_comment`: `POST /{post-id}/comments` `{message}` as the Page
+        (https://developers.facebook.com/docs/graph-api/reference/object/comments/#publish),
+        after the post; T21 records it as a step of its own, so it goes out once."""
+        async with PlatformHttp(self.config) as http:
+            created = await self._graph(http, credentials.access_token).post(
+                f"{on.parent_id}/comments", {"message": text}, publishing=True
+            )
+        comment_id = created.get("id")
+        if not isinstance(comment_id, str) or not comment_id:
+            raise Ambiguous("Facebook accepted the comment without naming it.", code="no_id")
+        return Published(external_id=comment_id, permalink=None, published_at=clock.now())
+
+    async def find_comments(
+        self, credentials: Credentials, on: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The Page's own comments on the post (`GET /{post-id}/comments`, newest first)."""
+        async with PlatformHttp(self.config) as http:
+            answer = await self._graph(http, credentials.access_token).get(
+                f"{on.parent_id}/comments",
+                fields="id,message,created_time,from",
+                order="reverse_chronological",
+            )
+        found = []
+        for comment in _data(answer):
+            author = comment.get("from")
+            if isinstance(author, dict) and author.get("id") != credentials.external_id:
+                continue
+            created = _graph_time(comment.get("created_time"))
+            if created is not None and created < since:
+                continue
+            found.append(
+                RecentPost(
+                    external_id=str(comment.get("id")),
+                    text=comment.get("message"),
+                    created_at=created,
+                    reply_to=on.parent_id,
+                )
+            )
+        return found
 
     # --- reading back ----------------------------------------------------------------------
 

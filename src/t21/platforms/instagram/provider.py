@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from t21.core import clock
 from t21.core.logging import get_logger
-from t21.core.outside import Permanent, ReauthRequired, Retryable
+from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Budget,
     Connection,
@@ -37,6 +37,7 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TokenGrant,
     Writing,
     parse_options,
@@ -45,7 +46,7 @@ from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.instagram.errors import classify, parse
 from t21.platforms.instagram.graph import Graph, answer_object, data_of, parse_time
 from t21.platforms.instagram.publishing import Publisher, plan
-from t21.platforms.instagram.rules import LIMITS, SURFACE_LIMITS, InstagramOptions
+from t21.platforms.instagram.rules import LIMITS, MAX_CAPTION, SURFACE_LIMITS, InstagramOptions
 from t21.platforms.text import comparable
 
 log = get_logger("t21.platforms.instagram")
@@ -70,6 +71,9 @@ class InstagramProvider:
     name: ClassVar[str] = "instagram"
     display_name: ClassVar[str] = "Instagram"
     uses_pkce: ClassVar[bool] = False
+    # `options.first_comment`, posted by T21 as a step of its own after the post.
+    supports_first_comment: ClassVar[bool] = True
+    max_comment: ClassVar[int] = MAX_CAPTION
     scopes: ClassVar[tuple[str, ...]] = SCOPES
     limits: ClassVar[PlatformLimits] = LIMITS
     options: ClassVar[type[BaseModel]] = InstagramOptions
@@ -207,6 +211,55 @@ class InstagramProvider:
 
     def comparable_text(self, text: str) -> str:
         return comparable(text)
+
+    async def publish_comment(self, credentials: Credentials, on: ReplyTo, text: str) -> Published:
+        """`options.first_comment`: `POST /{ig-media-id}/comments?message=` with
+        instagram_business_manage_comments
+        (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments),
+        after the post; T21 records it as a step of its own, so it goes out once."""
+        async with PlatformHttp(self.config) as http:
+            created = await self.graph.call(
+                http,
+                "POST",
+                f"{on.parent_id}/comments",
+                credentials.access_token,
+                params={"message": text},
+                publishing=True,
+            )
+        comment_id = created.get("id")
+        if not isinstance(comment_id, str | int) or not str(comment_id):
+            raise Ambiguous("Instagram accepted the comment without naming it.", code="no_id")
+        return Published(external_id=str(comment_id), permalink=None, published_at=clock.now())
+
+    async def find_comments(
+        self, credentials: Credentials, on: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's own comments on the post (`GET /{ig-media-id}/comments`)."""
+        async with PlatformHttp(self.config) as http:
+            body = await self.graph.call(
+                http,
+                "GET",
+                f"{on.parent_id}/comments",
+                credentials.access_token,
+                params={"fields": "id,text,timestamp,username"},
+            )
+        found = []
+        for entry in data_of(body):
+            if credentials.username and entry.get("username") not in (None, credentials.username):
+                continue
+            created = parse_time(entry.get("timestamp"))
+            if created is not None and created < since:
+                continue
+            text = entry.get("text")
+            found.append(
+                RecentPost(
+                    external_id=str(entry.get("id")),
+                    text=text if isinstance(text, str) else None,
+                    created_at=created,
+                    reply_to=on.parent_id,
+                )
+            )
+        return found
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # the scopes asked for at connection include reading its own posts

@@ -173,8 +173,6 @@ class Publisher:
         assert progress.container is not None
         media_id = await self._media_publish(progress.container)
         permalink, published_at = await self._permalink(media_id)
-        if options.first_comment:
-            await self._comment(media_id, options.first_comment)
         return Published(external_id=media_id, permalink=permalink, published_at=published_at)
 
     # --- containers ----------------------------------------------------------------------
@@ -338,18 +336,6 @@ class Publisher:
         permalink = body.get("permalink")
         published_at = parse_time(body.get("timestamp")) or clock.now()
         return (permalink if isinstance(permalink, str) else None), published_at
-
-    async def _comment(self, media_id: str, message: str) -> None:
-        try:
-            await self.graph.call(
-                self.http,
-                "POST",
-                f"{media_id}/comments",
-                self.credentials.access_token,
-                params={"message": message},
-            )
-        except OutsideFailure as exc:
-            log.warning("instagram first comment failed", media_id=media_id, error=exc.message)
 
 
 def _single(what: Plan, caption: str, options: InstagramOptions) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TextCounting,
     TokenGrant,
     Writing,
@@ -154,6 +155,10 @@ class LinkedInProvider:
     options: ClassVar[type[BaseModel]] = LinkedInOptions
     # The scope posting and uploading need (a page posts with w_organization_social).
     publish_scope: ClassVar[str] = PUBLISH_SCOPE
+    # `options.first_comment`, posted by T21 as a step of its own after the post; LinkedIn's
+    # comment box takes 1,250 characters (unconfirmed in the API documentation).
+    supports_first_comment: ClassVar[bool] = True
+    max_comment: ClassVar[int] = 1250
     # About 150 posts a day per member; the day resets at 00:00 UTC [docs rate limits].
     publish_budget: ClassVar[Budget | None] = Budget(150, timedelta(hours=24))
     idempotency_window: ClassVar[timedelta | None] = None
@@ -328,6 +333,76 @@ class LinkedInProvider:
         if len(entries) == 1:
             return {"media": entries[0]}
         return {"multiImage": {"images": entries}}
+
+    # --- first comment -----------------------------------------------------------------------
+
+    async def publish_comment(self, credentials: Credentials, on: ReplyTo, text: str) -> Published:
+        """`options.first_comment`: `POST /rest/socialActions/{post urn}/comments` `{actor,
+        object, message: {text}}` as the post's author, with the posting permission
+        (https://learn.microsoft.com/linkedin/marketing/community-management/shares/comments-api,
+        "Create a Comment"); T21 records it as a step of its own, so it goes out once."""
+        body = {
+            "actor": credentials.external_id,
+            "object": on.parent_id,
+            "message": {"text": text},
+        }
+        async with PlatformHttp(self.config) as http:
+            api = LinkedInClient(http, self.config, credentials)
+            response = await api.send(
+                "POST",
+                f"/rest/socialActions/{quote(on.parent_id, safe='')}/comments",
+                scope=self.publish_scope,
+                publishing=True,
+                json=body,
+            )
+        created = json_body(response)
+        comment_id = response.headers.get("x-restli-id") or (
+            created.get("id") if isinstance(created, dict) else None
+        )
+        if not isinstance(comment_id, str) or not comment_id:
+            raise Ambiguous("LinkedIn accepted the comment without naming it.", code="no_id")
+        return Published(external_id=comment_id, permalink=None, published_at=clock.now())
+
+    async def find_comments(
+        self, credentials: Credentials, on: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The author's own comments on the post (`GET /rest/socialActions/{urn}/comments`,
+        which needs the same read permission as `find_recent`)."""
+        blocker = self.find_recent_blocker(credentials)
+        if blocker is not None:
+            raise NotPermitted(blocker, code="cannot_check")
+        async with PlatformHttp(self.config) as http:
+            api = LinkedInClient(http, self.config, credentials)
+            response = await api.send(
+                "GET",
+                f"/rest/socialActions/{quote(on.parent_id, safe='')}/comments",
+                allow=(403,),
+            )
+        if response.status_code == 403:
+            raise NotPermitted(
+                _cannot_read(_read_scope(credentials.external_id)), code="cannot_check"
+            )
+        page = json_body(response)
+        found = []
+        for element in (page.get("elements") or []) if isinstance(page, dict) else []:
+            if not isinstance(element, dict) or element.get("actor") != credentials.external_id:
+                continue
+            created = element.get("created")
+            millis = created.get("time") if isinstance(created, dict) else None
+            at = datetime.fromtimestamp(millis / 1000, UTC) if isinstance(millis, int) else None
+            if at is not None and at < since:
+                continue
+            message = element.get("message")
+            text = message.get("text") if isinstance(message, dict) else None
+            found.append(
+                RecentPost(
+                    external_id=str(element.get("id")),
+                    text=text if isinstance(text, str) else None,
+                    created_at=at,
+                    reply_to=on.parent_id,
+                )
+            )
+        return found
 
     # --- reading back ------------------------------------------------------------------------
 

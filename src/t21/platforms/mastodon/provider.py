@@ -34,10 +34,12 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TextCounting,
     TokenGrant,
     Writing,
     parse_options,
+    replies_among_recent,
 )
 from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.mastodon.wire import MastodonApi, classify, token_failure, unexpected
@@ -147,8 +149,7 @@ class MastodonProvider:
         "write:statuses",
         "write:media",
     )
-    # Threads (replies by `in_reply_to_id`) exist at Mastodon; T21's thread machinery doesn't
-    # yet, so the provider says so here rather than refusing them later.
+    # Threads: each part a status with `in_reply_to_id` the part before (`publish_reply`).
     supports_threads: ClassVar[bool] = True
     # A repeated `Idempotency-Key` returns the first status: a doubt is settled exactly.
     supports_idempotency: ClassVar[bool] = True
@@ -366,6 +367,18 @@ class MastodonProvider:
     async def publish(
         self, credentials: Credentials, request: PublishRequest
     ) -> Published | Continuing:
+        return await self._publish(credentials, request, None)
+
+    async def publish_reply(
+        self, credentials: Credentials, request: PublishRequest, reply_to: ReplyTo
+    ) -> Published | Continuing:
+        """A thread's part: a status with `in_reply_to_id` the part before it
+        (https://docs.joinmastodon.org/methods/statuses/#create)."""
+        return await self._publish(credentials, request, reply_to.parent_id)
+
+    async def _publish(
+        self, credentials: Credentials, request: PublishRequest, in_reply_to: str | None
+    ) -> Published | Continuing:
         """Upload the media (or take up those an earlier attempt uploaded, `progress`), wait a
         bounded while for their processing, then post. Media still processing at
         `poll_timeout_s` make it `Continuing`: the next attempt resumes with the same ids."""
@@ -390,6 +403,8 @@ class MastodonProvider:
                     reason="Mastodon is still processing the media.",
                 )
             form: dict[str, str | list[str]] = {"status": request.text}
+            if in_reply_to is not None:
+                form["in_reply_to_id"] = in_reply_to
             if media_ids:
                 form["media_ids[]"] = media_ids
             for name, value in options.model_dump(exclude_none=True).items():
@@ -449,6 +464,12 @@ class MastodonProvider:
         """Listed statuses are HTML made plain (`_plain`), links shown shortened."""
         return comparable(text)
 
+    async def find_replies(
+        self, credentials: Credentials, reply_to: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's replies to the part before: its recent posts that answer it."""
+        return await replies_among_recent(self, credentials, reply_to, since)
+
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # an account's own statuses are readable with read:statuses
 
@@ -469,12 +490,14 @@ class MastodonProvider:
                 continue
             url = item.get("url")
             content = item.get("content")
+            answers = item.get("in_reply_to_id")
             found.append(
                 RecentPost(
                     external_id=item["id"],
                     text=_plain(content) if isinstance(content, str) else None,
                     created_at=created,
                     permalink=url if isinstance(url, str) else None,
+                    reply_to=answers if isinstance(answers, str) else None,
                 )
             )
         return found

@@ -22,6 +22,7 @@ https://developers.facebook.com/docs/threads/overview/ (graph.threads.net, quota
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -44,6 +45,7 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TokenGrant,
     Writing,
     parse_options,
@@ -77,6 +79,8 @@ METRICS = "views,likes,replies,reposts,quotes,shares"
 class ThreadsProvider:
     name: ClassVar[str] = "threads"
     display_name: ClassVar[str] = "Threads"
+    # Reply chains: each later part a reply (`reply_to_id`) to the part before it.
+    supports_threads: ClassVar[bool] = True
     uses_pkce: ClassVar[bool] = False
     scopes: ClassVar[tuple[str, ...]] = SCOPES
     limits: ClassVar[PlatformLimits] = LIMITS
@@ -214,6 +218,39 @@ class ThreadsProvider:
 
     def comparable_text(self, text: str) -> str:
         return comparable(text)
+
+    async def publish_reply(
+        self, credentials: Credentials, request: PublishRequest, reply_to: ReplyTo
+    ) -> Published | Continuing:
+        """A thread's part: its container carries `reply_to_id`, the part before it, then is
+        published like any post
+        (https://developers.facebook.com/documentation/threads/retrieve-and-manage-replies/create-replies)."""
+        self.check(request)
+        options = ThreadsOptions.model_validate(request.options)
+        async with PlatformHttp(self.config) as http:
+            publisher = Publisher(http, self.graph, credentials, reply_to=reply_to.parent_id)
+            return await publisher.publish(request, options)
+
+    async def find_replies(
+        self, credentials: Credentials, reply_to: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's own replies under the part before (`GET {media-id}/replies`, top-level
+        replies; `/me/threads` doesn't list replies): where a cut-off part would be."""
+        async with PlatformHttp(self.config) as http:
+            body = await self.graph.call(
+                http,
+                "GET",
+                f"{reply_to.parent_id}/replies",
+                credentials.access_token,
+                params={"fields": "id,text,timestamp,permalink,username", "reverse": "true"},
+            )
+        own = credentials.username
+        found = [
+            replace(_recent(entry), reply_to=reply_to.parent_id)
+            for entry in data_of(body)
+            if own is None or entry.get("username") in (None, own)
+        ]
+        return [post for post in found if post.created_at is None or post.created_at >= since]
 
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # threads_basic, always granted, reads the account's own posts

@@ -127,11 +127,19 @@ class _Rebuild(Exception):
 class Publisher:
     """One attempt of a publication."""
 
-    def __init__(self, http: PlatformHttp, graph: Graph, credentials: Credentials) -> None:
+    def __init__(
+        self,
+        http: PlatformHttp,
+        graph: Graph,
+        credentials: Credentials,
+        reply_to: str | None = None,
+    ) -> None:
         self.http = http
         self.graph = graph
         self.credentials = credentials
         self.user = credentials.external_id
+        # The Threads media a thread's part answers (`reply_to_id` on its container).
+        self.reply_to = reply_to
 
     async def publish(
         self, request: PublishRequest, options: ThreadsOptions
@@ -223,7 +231,12 @@ class Publisher:
             params = _item(request.media[0]) | {"text": request.text}
         else:
             params = {"media_type": "TEXT", "text": request.text}
-        progress.container = await self._create(_with_options(params, options))
+        progress.container = await self._create(self._answering(_with_options(params, options)))
+
+    def _answering(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.reply_to is not None:
+            params["reply_to_id"] = self.reply_to
+        return params
 
     async def _advance(
         self, request: PublishRequest, options: ThreadsOptions, progress: Progress
@@ -239,7 +252,7 @@ class Publisher:
                 "children": ",".join(progress.children),
                 "text": request.text,
             }
-            progress.container = await self._create(_with_options(params, options))
+            progress.container = await self._create(self._answering(_with_options(params, options)))
         return await self._status(progress.container)
 
     def _later(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote, urlencode
@@ -26,10 +27,12 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TextCounting,
     TokenGrant,
     Writing,
     parse_options,
+    replies_among_recent,
 )
 from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.text import comparable
@@ -86,6 +89,8 @@ class TwitterProvider:
 
     name: ClassVar[str] = "twitter"
     display_name: ClassVar[str] = "X (Twitter)"
+    # Threads: each later part a reply (`reply.in_reply_to_tweet_id`) to the part before it.
+    supports_threads: ClassVar[bool] = True
     uses_pkce: ClassVar[bool] = True
     # Posting needs tweet.write + tweet.read + users.read, media media.write, reading back
     # (timeline, metrics) tweet.read + users.read; offline.access brings a refresh token.
@@ -259,6 +264,17 @@ class TwitterProvider:
                 code="media_mix",
             )
 
+    async def publish_reply(
+        self, credentials: Credentials, request: PublishRequest, reply_to: ReplyTo
+    ) -> Published:
+        """A thread's part: a post with `reply.in_reply_to_tweet_id` the part before it
+        (https://docs.x.com/x-api/posts/create-post); no quote on a later part."""
+        options = TwitterOptions.model_validate(request.options).model_copy(
+            update={"reply_to_post_id": reply_to.parent_id, "quote_post_id": None}
+        )
+        answering = replace(request, options=options.model_dump(exclude_none=True))
+        return await self.publish(credentials, answering)
+
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
         self.check(request)
         options = TwitterOptions.model_validate(request.options)
@@ -294,6 +310,12 @@ class TwitterProvider:
         """X lists text with `&`, `<` and `>` as HTML entities and links as t.co links."""
         return comparable(html.unescape(text))
 
+    async def find_replies(
+        self, credentials: Credentials, reply_to: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The account's replies to the part before: its recent posts that answer it."""
+        return await replies_among_recent(self, credentials, reply_to, since)
+
     def find_recent_blocker(self, credentials: Credentials) -> str | None:
         return None  # the scopes asked for at connection include reading its own posts
 
@@ -304,7 +326,7 @@ class TwitterProvider:
         params = {
             "start_time": _rfc3339(since),
             "max_results": str(max(TIMELINE_MIN, min(limit, TIMELINE_MAX))),
-            "tweet.fields": "created_at",
+            "tweet.fields": "created_at,referenced_tweets",
         }
         async with PlatformHttp(self.config) as http:
             api = XApi(http, self.config, credentials)
@@ -323,6 +345,7 @@ class TwitterProvider:
                             text=text if isinstance(text, str) else None,
                             created_at=_created_at(item.get("created_at")),
                             permalink=self.permalink(post_id, credentials.username),
+                            reply_to=_replied_to(item.get("referenced_tweets")),
                         )
                     )
                 meta = page.get("meta")
@@ -406,6 +429,15 @@ def _media_views(body: dict[str, Any]) -> dict[str, int]:
         if isinstance(media.get("media_key"), str) and count is not None:
             views[media["media_key"]] = count
     return views
+
+
+def _replied_to(references: Any) -> str | None:
+    """The post a listed post replies to (`referenced_tweets` of type `replied_to`)."""
+    for reference in references if isinstance(references, list) else []:
+        if isinstance(reference, dict) and reference.get("type") == "replied_to":
+            found = reference.get("id")
+            return found if isinstance(found, str) else None
+    return None
 
 
 def _post_metrics(

@@ -245,6 +245,8 @@ def _check_post(state: BlueskyState, did: str, record: dict[str, Any]) -> None:
     langs = record.get("langs")
     if langs is not None and (not isinstance(langs, list) or len(langs) > 3):
         raise _invalid("Record/langs must not have more than 3 elements")
+    if "reply" in record:
+        _check_reply(state, record["reply"])
     embed = record.get("embed")
     if embed is None:
         return
@@ -269,6 +271,26 @@ def _check_post(state: BlueskyState, did: str, record: dict[str, Any]) -> None:
                 f"Record/embed/images/{number}/image file too large ({stored['size']} bytes). "
                 f"Maximum allowed size is {MAX_IMAGE_BYTES} bytes."
             )
+
+
+def _check_reply(state: BlueskyState, reply: Any) -> None:
+    """`app.bsky.feed.post#replyRef`: `root` and `parent`, each a `com.atproto.repo.strongRef`
+    {uri, cid}. A PDS checks only the shape; this fake also refuses a reference to a record it
+    doesn't hold or with another cid (the App View would leave such a reply out of the thread)."""
+    if not isinstance(reply, dict):
+        raise _invalid("Record/reply must be an object")
+    for name in ("root", "parent"):
+        ref = reply.get(name)
+        if not isinstance(ref, dict):
+            raise _invalid(f'Record/reply must have the property "{name}"')
+        uri, cid = ref.get("uri"), ref.get("cid")
+        if not isinstance(uri, str) or not uri.startswith("at://"):
+            raise _invalid(f"Record/reply/{name}/uri must be a valid at-uri")
+        if not isinstance(cid, str) or not cid:
+            raise _invalid(f'Record/reply/{name} must have the property "cid"')
+        found = state.records.get(uri)
+        if found is None or found.cid != cid:
+            raise XrpcError(400, "InvalidRequest", f"Could not locate record: {uri}")
 
 
 def _routes(state: BlueskyState) -> list[Route]:
@@ -357,7 +379,11 @@ def _routes(state: BlueskyState) -> list[Route]:
         body = await _json(request)
         record = body.get("record")
         text = record.get("text") if isinstance(record, dict) else None
-        state.received_send(account=did, text=text)
+        reply = record.get("reply") if isinstance(record, dict) else None
+        parent = reply.get("parent") if isinstance(reply, dict) else None
+        state.received_send(
+            account=did, text=text, reply_to=parent.get("uri") if isinstance(parent, dict) else None
+        )
         headers = _spend(state, did, CREATE_POINTS)
         repo = body.get("repo")
         if repo not in (did, state.handles.get(did)):

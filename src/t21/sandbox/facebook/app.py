@@ -224,6 +224,7 @@ def create_facebook_app(state: FacebookState | None = None) -> Starlette:
         ("POST", "videos"): publishing.videos,
         ("POST", "video_reels"): publishing.video_reels,
         ("POST", "comments"): publishing.comments,
+        ("GET", "comments"): publishing.list_comments,
         ("GET", "posts"): reading.posts,
         ("GET", "feed"): reading.posts,
         ("GET", "insights"): reading.insights,

@@ -27,6 +27,7 @@ from t21.sandbox.facebook.state import (
     answer,
     download,
     flag,
+    graph_time,
     image_type,
     is_video,
     no_object,
@@ -327,8 +328,35 @@ class PagePublishing:
         if not message:
             raise GraphError("(#100) Missing message or attachment", 100)
         target = self.state.posts.get(node) or self.state.videos[node]
-        target.comments.append(str(message))
-        return answer({"id": f"{node.rpartition('_')[2]}_{self.state.new_id()}"})
+        comment_id = f"{node.rpartition('_')[2]}_{self.state.new_id()}"
+        self.state.received_send(account=owner, text=str(message), reply_to=node, kind="comment")
+        target.comments.append(
+            {
+                "id": comment_id,
+                "message": str(message),
+                "from": {"id": owner, "name": self.state.pages[owner].name},
+                "created_time": time.time(),
+            }
+        )
+        return answer({"id": comment_id})
+
+    async def list_comments(self, request: Request, node: str, params: dict[str, Any]) -> Response:
+        """`GET /{object-id}/comments` (graph-api/reference/object/comments): the object's
+        comments, oldest first unless `order=reverse_chronological`, with the fields asked."""
+        owner = self.state.owner(node)
+        if owner is None or (node not in self.state.posts and node not in self.state.videos):
+            raise no_object(node, "post")
+        self.state.page_caller(request, params, owner, "pages_read_engagement")
+        target = self.state.posts.get(node) or self.state.videos[node]
+        found = list(target.comments)
+        if params.get("order") == "reverse_chronological":
+            found.reverse()
+        fields = requested_fields(params, "created_time,message,id")
+        shown = [
+            pick(comment | {"created_time": graph_time(comment["created_time"])}, fields, "Comment")
+            for comment in found
+        ]
+        return answer({"data": shown})
 
 
 def _check_message(message: Any) -> None:

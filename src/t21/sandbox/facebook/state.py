@@ -118,7 +118,8 @@ class FakePost:
     permalink_url: str
     media: list[str] = field(default_factory=list)
     video_id: str | None = None
-    comments: list[str] = field(default_factory=list)
+    # {id, message, from: {id, name}, created_time}, oldest first.
+    comments: list[dict[str, Any]] = field(default_factory=list)
     shares: int = 0
     # Insights values by metric name once Facebook "has data"; None until then.
     insights: dict[str, Any] | None = None
@@ -155,7 +156,7 @@ class FakeVideo:
     published_at: float | None = None
     post_id: str | None = None
     permalink_url: str | None = None
-    comments: list[str] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)
     likes: int = 0
     views: int | None = None
     record: dict[str, Any] | None = None

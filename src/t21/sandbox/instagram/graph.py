@@ -331,6 +331,9 @@ class GraphApi:
         media = media_of(self.state, token, node_id, "POST")
         require(token, COMMENTS)
         message = params.get("message")
+        self.state.received_send(
+            account=media.owner, text=message, reply_to=node_id, kind="comment"
+        )
         if not isinstance(message, str) or not message.strip():
             raise GraphError(100, "(#100) The parameter message is required")
         if media.product_type == "STORY":

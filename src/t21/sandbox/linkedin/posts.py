@@ -27,6 +27,7 @@ from t21.sandbox.linkedin.wire import (
 MAX_COMMENTARY = 3000
 PUBLISH_SCOPES = ("w_member_social", "w_organization_social")
 READ_SCOPES = ("r_member_social", "r_organization_social")
+MAX_COMMENT = 1250
 MAX_MULTI_IMAGES = 20
 VISIBILITIES = frozenset({"PUBLIC", "CONNECTIONS", "LOGGED_IN"})
 QUERY_TYPES = ("IMPRESSION", "MEMBERS_REACHED", "RESHARE", "REACTION", "COMMENT")
@@ -173,6 +174,50 @@ def post_routes(state: LinkedInState) -> list[Route]:
         elements = [post.element() for post in mine[start : start + count]]
         return JSONResponse({"paging": paging, "elements": elements})
 
+    async def create_comment(request: Request) -> Response:
+        """`POST /rest/socialActions/{urn}/comments` {actor, object, message: {text}}
+        (community-management/shares/comments-api, "Create a Comment"): 201 with the comment.
+        Commenting takes the posting permission of the actor; the text limit (1,250) is
+        unconfirmed in LinkedIn's documentation."""
+        state.rest(request, PUBLISH_SCOPES, "partnerApiSocialActions.CREATE.20260101")
+        urn = unquote(request.path_params["urn"])
+        body = await json_of(request)
+        message = body.get("message")
+        text = message.get("text") if isinstance(message, dict) else None
+        state.received_send(account=str(body.get("actor")), text=text, reply_to=urn, kind="comment")
+        actor = state.check_owner(body.get("actor"), request)
+        post = state.posts.get(urn)
+        if post is None:
+            raise refusal(404, f"Not found: {urn}", "NOT_FOUND")
+        if body.get("object") != urn:
+            raise unprocessable("/object must be the post the comment is on")
+        if not isinstance(text, str) or not text.strip():
+            raise unprocessable("/message/text is required")
+        if len(text) > MAX_COMMENT:
+            raise unprocessable(f"/message/text is longer than {MAX_COMMENT} characters")
+        number = len(post.comments) + 1 + sum(len(p.comments) for p in state.posts.values())
+        comment_id = str(7_100_000_000_000_000_000 + number)
+        comment = {
+            "id": comment_id,
+            "commentUrn": f"urn:li:comment:({urn},{comment_id})",
+            "actor": actor,
+            "object": urn,
+            "message": {"text": text},
+            "created": {"time": int(time.time() * 1000), "actor": actor},
+        }
+        post.comments.append(comment)
+        return JSONResponse(comment, status_code=201, headers={"x-restli-id": comment_id})
+
+    async def list_comments(request: Request) -> Response:
+        """`GET /rest/socialActions/{urn}/comments`: the post's comments (reading needs
+        r_member_social or r_organization_social, as reading posts does)."""
+        state.rest(request, READ_SCOPES, "partnerApiSocialActions.GET_ALL.20260101")
+        post = state.posts.get(unquote(request.path_params["urn"]))
+        if post is None:
+            raise refusal(404, "Not found: the post", "NOT_FOUND")
+        paging = {"start": 0, "count": len(post.comments), "total": len(post.comments)}
+        return JSONResponse({"paging": paging, "elements": list(post.comments)})
+
     async def permalink(request: Request) -> Response:
         post = state.posts.get(request.path_params["urn"])
         if post is None:
@@ -243,6 +288,8 @@ def post_routes(state: LinkedInState) -> list[Route]:
     return [
         Route("/rest/posts", create_post, methods=["POST"]),
         Route("/rest/posts", find_posts, methods=["GET"]),
+        Route("/rest/socialActions/{urn}/comments", create_comment, methods=["POST"]),
+        Route("/rest/socialActions/{urn}/comments", list_comments, methods=["GET"]),
         Route("/feed/update/{urn}", permalink, methods=["GET"]),
         Route("/rest/memberCreatorPostAnalytics", member_analytics, methods=["GET"]),
         Route("/v2/ugcPosts", ugc_post, methods=["POST"]),

@@ -121,6 +121,8 @@ class Post:
     media: list[str]
     reshare_disabled: bool = False
     created_ms: int = 0
+    # Its comments as `GET /rest/socialActions/{urn}/comments` returns them, oldest first.
+    comments: list[dict[str, Any]] = field(default_factory=list)
 
     def element(self) -> dict[str, Any]:
         """The post as `GET /rest/posts` returns it."""

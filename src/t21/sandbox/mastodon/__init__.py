@@ -161,7 +161,7 @@ def _status(state: MastodonState, request: Request, status: Status) -> dict[str,
     return {
         "id": status.id,
         "created_at": _iso(status.created_at),
-        "in_reply_to_id": None,
+        "in_reply_to_id": status.in_reply_to_id,
         "sensitive": status.sensitive,
         "spoiler_text": status.spoiler_text,
         "visibility": status.visibility,
@@ -420,7 +420,8 @@ def _routes(state: MastodonState) -> list[Route]:
         params, _ = await _params(request)
         text = params.get("status")
         text = text if isinstance(text, str) else ""
-        state.received_send(account=token.account_id, text=text)
+        in_reply_to = params.get("in_reply_to_id")
+        state.received_send(account=token.account_id, text=text, reply_to=in_reply_to)
         key = request.headers.get("idempotency-key")
         if key:
             found = state.idempotency.get((token.account_id, key))
@@ -429,6 +430,11 @@ def _routes(state: MastodonState) -> list[Route]:
                 if existing is not None:
                     return JSONResponse(_status(state, request, existing))
         headers = _window(state, "statuses", token.account_id, state.status_limit, STATUS_PERIOD_S)
+        # PostStatusService: `Status.find(in_reply_to_id)` — an unknown status is a 404.
+        if in_reply_to is not None and (
+            not isinstance(in_reply_to, str) or in_reply_to not in state.statuses
+        ):
+            raise Refusal(404, "Record not found")
         raw_ids = params.get("media_ids") or []
         media_ids = [str(m) for m in (raw_ids if isinstance(raw_ids, list) else [raw_ids])]
         if not text.strip() and not media_ids:
@@ -474,7 +480,10 @@ def _routes(state: MastodonState) -> list[Route]:
             sensitive=is_sensitive or bool(spoiler),
             language=language,
             media_ids=media_ids,
+            in_reply_to_id=in_reply_to if isinstance(in_reply_to, str) else None,
         )
+        if status.in_reply_to_id is not None:
+            state.statuses[status.in_reply_to_id].counts["replies_count"] += 1
         for media in ready:
             media.status_id = status.id
         state.statuses[status.id] = status

@@ -97,6 +97,8 @@ class Status:
     sensitive: bool
     language: str | None
     media_ids: list[str]
+    # The status it replies to (`in_reply_to_id`), if any.
+    in_reply_to_id: str | None = None
     counts: dict[str, int] = field(
         default_factory=lambda: {"favourites_count": 0, "reblogs_count": 0, "replies_count": 0}
     )

@@ -153,6 +153,8 @@ class GraphApi:
             return await self.create(token, self.account(token, node, method), params)
         if edge == "threads" and method == "GET":
             return self.list_threads(request, token, self.account(token, node, method), params)
+        if edge == "replies" and method == "GET":
+            return self.replies(request, token, node, params)
         if edge == "threads_publish" and method == "POST":
             return self.publish(token, self.account(token, node, method), params)
         if edge == "threads_publishing_limit" and method == "GET":
@@ -263,6 +265,8 @@ class GraphApi:
             "owner": {"id": account.user_id},
             "is_quote_post": False,
             "reply_audience": post.reply_control.upper(),
+            "is_reply": post.replied_to is not None,
+            **({"replied_to": {"id": post.replied_to}} if post.replied_to else {}),
         }
 
     # --- containers ------------------------------------------------------------------------
@@ -290,6 +294,11 @@ class GraphApi:
         reply_control = params.get("reply_control")
         if reply_control is not None and reply_control not in REPLY_CONTROLS:
             raise GraphError(100, "(#100) Param reply_control is not a valid value")
+        # Replies (retrieve-and-manage-replies/create-replies): `reply_to_id` names a Threads
+        # media. The refusal's wording for an unknown one is unconfirmed.
+        reply_to_id = params.get("reply_to_id")
+        if reply_to_id is not None and (is_item or str(reply_to_id) not in self.state.posts):
+            raise GraphError(100, "(#100) Param reply_to_id must be a valid Threads media id")
         container = Container(
             id=self.state.next_id("1789"),
             owner=account.user_id,
@@ -300,6 +309,7 @@ class GraphApi:
             reply_control=reply_control,
             alt_text=params.get("alt_text") or None,
             polls_left=self.state.processing_polls,
+            reply_to_id=str(reply_to_id) if reply_to_id is not None else None,
         )
         if media_type == "CAROUSEL":
             container.children = self.children(account, params.get("children"))
@@ -367,7 +377,9 @@ class GraphApi:
         require(token, PUBLISH)
         container = self.state.containers.get(str(params.get("creation_id") or ""))
         send = self.state.received_send(
-            account=account.user_id, text=container.text if container else None
+            account=account.user_id,
+            text=container.text if container else None,
+            reply_to=container.reply_to_id if container else None,
         )
         del send
         if container is None or container.owner != account.user_id or container.is_carousel_item:
@@ -406,6 +418,7 @@ class GraphApi:
             .decode(),
             reply_control=container.reply_control or "everyone",
             children=list(container.children),
+            replied_to=container.reply_to_id,
         )
         self.state.posts[post.id] = post
         container.published_id = post.id
@@ -443,8 +456,13 @@ class GraphApi:
         require(token, BASIC)
         since = _int(params, "since")
         limit = _int(params, "limit") or 25
+        # `/{user}/threads` lists the user's threads; their replies are under `/{user}/replies`.
         posts = sorted(
-            (p for p in self.state.posts.values() if p.owner == account.user_id),
+            (
+                p
+                for p in self.state.posts.values()
+                if p.owner == account.user_id and p.replied_to is None
+            ),
             key=lambda p: p.timestamp,
             reverse=True,
         )
@@ -454,6 +472,28 @@ class GraphApi:
             "data": [
                 pick(self.post_fields(request, p), params.get("fields"), "ThreadsMedia")
                 for p in posts[: min(limit, 100)]
+            ]
+        }
+
+    def replies(
+        self, request: Request, token: IssuedToken, node_id: str, params: Params
+    ) -> dict[str, Any]:
+        """`GET {media-id}/replies`: the top-level replies under a post, newest first
+        (`reverse`, default true), with the fields asked for
+        (retrieve-and-manage-replies/replies-and-conversations)."""
+        require(token, BASIC)
+        if node_id not in self.state.posts:
+            raise unsupported("GET", f"{node_id}/replies")
+        newest_first = str(params.get("reverse", "true")).lower() != "false"
+        found = sorted(
+            (p for p in self.state.posts.values() if p.replied_to == node_id),
+            key=lambda p: p.timestamp,
+            reverse=newest_first,
+        )
+        return {
+            "data": [
+                pick(self.post_fields(request, p), params.get("fields"), "ThreadsMedia")
+                for p in found
             ]
         }
 

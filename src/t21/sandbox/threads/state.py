@@ -91,6 +91,8 @@ class Container:
     outcome: str = "FINISHED"
     error: str | None = None
     published_id: str | None = None
+    # The post this container answers (`reply_to_id`), for a reply.
+    reply_to_id: str | None = None
 
 
 @dataclass
@@ -104,6 +106,8 @@ class Post:
     reply_control: str
     children: list[str] = field(default_factory=list)
     values: dict[str, int] = field(default_factory=dict)
+    # The post it replies to, for a reply.
+    replied_to: str | None = None
 
 
 @dataclass

@@ -106,7 +106,9 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             raise invalid_request(f"The `{unknown[0]}` field is not allowed.",
                                   **{unknown[0]: body[unknown[0]]})  # fmt: skip
         text = body.get("text")
-        state.received_send(account=caller.account_id, text=text)
+        reply = body.get("reply")
+        answers = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
+        state.received_send(account=caller.account_id, text=text, reply_to=answers)
         media = body.get("media")
         if text is not None and not isinstance(text, str):
             raise invalid_request("text must be a string", text=text)
@@ -190,6 +192,8 @@ def tweet_routes(state: TwitterState) -> list[Route]:
             data["created_at"] = iso(tweet.created_at)
         if "author_id" in fields:
             data["author_id"] = tweet.author_id
+        if tweet.reply_to and "referenced_tweets" in fields:
+            data["referenced_tweets"] = [{"type": "replied_to", "id": tweet.reply_to}]
         if tweet.media_keys and "attachments" in fields:
             data["attachments"] = {"media_keys": list(tweet.media_keys)}
         state.grow(

@@ -1,7 +1,7 @@
 """Organizations that require two-factor sign-in of their members.
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0027"
-down_revision: str | None = "0026"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

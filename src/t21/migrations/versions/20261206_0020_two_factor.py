@@ -1,7 +1,7 @@
 """Two-factor sign-in: authenticator apps, recovery codes, second-step challenges.
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026"
-down_revision: str | None = "0025"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
