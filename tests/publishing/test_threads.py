@@ -418,15 +418,16 @@ async def test_a_part_in_review_resolved_as_not_published_is_sent_and_the_chain_
     engine: Engine,  # noqa: F811
 ) -> None:
     parts = ("Reviewed first", "Reviewed second", "Reviewed third")
-    post = await start(engine, "mastodon", *parts)
+    # X: no idempotency key to settle a doubt by repeating (Mastodon's would).
+    post = await start(engine, "twitter", *parts)
     await engine.tick()  # the first part is out
     [target] = (await engine.read(post["id"]))["targets"]
-    # A worker dies on the second part, and the instance can't list statuses meanwhile.
+    # A worker dies on the second part, and X can't list the account's posts meanwhile.
     engine.world.control(
-        "mastodon",
+        "twitter",
         "POST",
         "/faults",
-        {"path": "/statuses$", "method": "GET", "status": 503, "count": 20},
+        {"path": "/tweets$", "method": "GET", "status": 503, "count": 20},
     )
     await engine.cut_off(target["id"])
     await engine.tick()
@@ -443,4 +444,4 @@ async def test_a_part_in_review_resolved_as_not_published_is_sent_and_the_chain_
     [target] = done["targets"]
     assert target["status"] == "published", target
     for text in parts:
-        assert len(send_of(engine, "mastodon", text)) == 1, text
+        assert len(send_of(engine, "twitter", text)) == 1, text
