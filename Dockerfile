@@ -36,6 +36,6 @@ EXPOSE 8000 8001
 # Liveness of the API process (the worker's ops port answers the same path on 8001; compose and
 # Kubernetes set their own checks per service).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('T21_HEALTH_PORT', os.environ.get('T21_PORT', '8000')) + '/health', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HEALTHCHECK_PORT', os.environ.get('T21_PORT', '8000')) + '/health', timeout=2)"]
 ENTRYPOINT ["t21"]
 CMD ["serve", "--no-worker"]

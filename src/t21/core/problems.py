@@ -61,7 +61,7 @@ class ProblemDetail(BaseModel):
         default=None, description="The index of the post's target the problem is about."
     )
     platform: str | None = Field(
-        default=None, description="The network of that target.", examples=["twitter"]
+        default=None, description="The network of that target (a name from GET /api/v1/platforms)."
     )
     social_account_id: str | None = Field(default=None, description="The account of that target.")
 

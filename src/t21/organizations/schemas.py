@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from t21.organizations.models import ApiKey, Invitation
 from t21.organizations.permissions import Role
@@ -29,6 +29,15 @@ class OrganizationPatch(BaseModel):
         description="Members must have two-factor sign-in on to act in the organization "
         "(turning it on needs it on for you).",
     )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> OrganizationPatch:
+        for name in ("name", "require_two_factor"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"`{name}` can't be null")
+        if not self.model_fields_set:
+            raise ValueError("send `name`, `require_two_factor`, or both")
+        return self
 
 
 class OrganizationOut(BaseModel):

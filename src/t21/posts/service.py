@@ -530,7 +530,7 @@ def _refuse_if_locked(targets: Sequence[PostTarget], verb: str) -> None:
 
 
 def _describe(targets: Sequence[PostTarget]) -> str:
-    # The networks' names as people know them ("X", not "twitter").
+    # The networks' names as people know them (their display names, not their ids).
     platforms = sorted(
         {registry.rules_provider(target.platform).display_name for target in targets}
     )
