@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -26,9 +27,19 @@ async def test_ready_checks_database_and_broker(client: httpx.AsyncClient) -> No
     assert response.json() == {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
 
 
+async def _until_ready(client: httpx.AsyncClient) -> None:
+    """A process is ready once its job consumer reads the broker, a moment after it starts."""
+    for _ in range(100):
+        if (await client.get("/ready")).status_code == 200:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the process never became ready")
+
+
 async def test_ready_is_503_naming_an_unreachable_database(
     client: httpx.AsyncClient, runtime: Runtime, settings_factory: Any
 ) -> None:
+    await _until_ready(client)
     healthy = runtime.engine
     runtime.engine = create_engine(
         settings_factory(database_url="postgresql://t21@127.0.0.1:1/t21"), pooled=False
