@@ -41,8 +41,10 @@ class FakeNetwork:
     url: str
 
     def config(
-        self, name: str, *, timeout_s: float = 5.0, scopes: tuple[str, ...] = ()
+        self, name: str, *, timeout_s: float = 15.0, scopes: tuple[str, ...] = ()
     ) -> PlatformConfig:
+        # A fake answers in milliseconds; the slack is for a machine busy with two test
+        # processes. Tests of a network that is too slow pass their own short timeout.
         return PlatformConfig(
             name=name,
             client_id="t21-sandbox",
