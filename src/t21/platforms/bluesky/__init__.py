@@ -29,6 +29,16 @@ Facts the adapter relies on, with their sources:
 - Rate limits: writes cost points (create 3), 5,000 per hour and 35,000 per day per account;
   answers carry `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` (epoch seconds),
   `ratelimit-policy`; a spent budget is 429 (docs.bsky.app/docs/advanced-guides/rate-limits).
+
+Sources (the facts the adapter relies on, cited where used):
+Source: https://atproto.com/specs/handle
+Source: https://atproto.com/specs/did
+Source: https://docs.bsky.app/docs/api/com-atproto-server-create-session
+Source: https://docs.bsky.app/docs/advanced-guides/post-richtext
+Source: https://docs.bsky.app/docs/advanced-guides/posts
+Source: https://docs.bsky.app/docs/advanced-guides/rate-limits
+Source: https://docs.bsky.app
+Source: https://docs.bsky.app/docs/advanced-guides/posts#replies
 """
 
 from t21.platforms.bluesky.provider import BlueskyOptions, BlueskyProvider

@@ -30,6 +30,10 @@ Facts the adapter relies on, with their sources:
 - Errors: 401 REVOKED_ACCESS_TOKEN (65601) / EXPIRED_ACCESS_TOKEN, 403 ACCESS_DENIED, 429 when a
   daily limit is spent, reset at midnight UTC (…/shared/api-guide/concepts/error-handling,
   …/rate-limits).
+
+Sources (the facts the adapter relies on, cited where used):
+Source: https://learn.microsoft.com/linkedin/consumer/integrations/self-serve/
+Source: https://learn.microsoft.com/linkedin/marketing/community-management/shares/comments-api
 """
 
 from t21.platforms.linkedin.provider import LinkedInOptions, LinkedInProvider

@@ -23,6 +23,9 @@ community-management/…):
 - Tokens are the member's (60 days, refresh tokens for approved partners, as for
   `linkedin`); one sign-in gives one account per page sharing that token, so disconnecting a
   page doesn't revoke it. Errors and the daily limits (midnight UTC) are those of `linkedin`.
+
+Sources (the facts the adapter relies on, cited where used):
+Source: https://learn.microsoft.com/en-us/linkedin/marketing/
 """
 
 from t21.platforms.linkedin_page.provider import LinkedInPageOptions, LinkedInPageProvider

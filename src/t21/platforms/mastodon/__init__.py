@@ -39,6 +39,19 @@ github.com/mastodon/mastodon):
 - Rate limits: `X-RateLimit-Limit`, `-Remaining`, `-Reset` (an ISO 8601 time); 429
   `{"error": "Too many requests"}`; 300 statuses and 30 media per account per 3 hours / 30 min
   (docs.joinmastodon.org/api/rate-limits/; config/initializers/rack_attack.rb).
+
+Sources (the facts the adapter relies on, cited where used):
+Source: https://docs.joinmastodon.org
+Source: https://docs.joinmastodon.org/methods/apps/#create
+Source: https://docs.joinmastodon.org/methods/oauth/
+Source: https://docs.joinmastodon.org/spec/oauth/
+Source: https://docs.joinmastodon.org/api/oauth-scopes/
+Source: https://docs.joinmastodon.org/methods/accounts/#verify_credentials
+Source: https://docs.joinmastodon.org/methods/statuses/#create
+Source: https://docs.joinmastodon.org/methods/instance/#v2
+Source: https://docs.joinmastodon.org/methods/media/
+Source: https://docs.joinmastodon.org/entities/Status/
+Source: https://docs.joinmastodon.org/api/rate-limits/
 """
 
 from t21.platforms.mastodon.provider import AppRegistration, MastodonOptions, MastodonProvider

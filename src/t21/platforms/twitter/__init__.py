@@ -30,6 +30,17 @@ Facts the adapter relies on, with their sources:
   other post, X leaves that post out of `data` and reports a "Field Authorization Error" in
   `errors` (a 200; node-twitter-api-v2 issue 432, twittered PR 366). So public numbers are asked
   for every post, and non-public ones in a second request for the posts that qualify.
+
+Sources (the facts the adapter relies on, cited where used):
+Source: https://docs.x.com/fundamentals/authentication/oauth-2-0/user-access-token
+Source: https://docs.x.com
+Source: https://docs.x.com/x-api/posts/manage-tweets/quickstart
+Source: https://docs.x.com/x-api/fundamentals/rate-limits
+Source: https://docs.x.com/x-api/fundamentals/response-codes-and-errors
+Source: https://docs.x.com/x-api/media/quickstart/media-upload-chunked
+Source: https://docs.x.com/x-api/media/create-media-metadata
+Source: https://docs.x.com/x-api/fundamentals/metrics
+Source: https://docs.x.com/x-api/posts/create-post
 """
 
 from t21.platforms.twitter.provider import TwitterOptions, TwitterProvider
