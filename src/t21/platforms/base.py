@@ -397,6 +397,37 @@ def proven_connector(provider: Provider) -> ProvenConnector | None:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One of an account's own things a post can name in its `options` (a board, a location)."""
+
+    id: str
+    name: str
+
+
+class ChoiceLister(Protocol):
+    """What a provider adds when a post to its network names one of the account's own things
+    in `options` (a Pinterest board, a Google Business Profile location): the kinds it lists
+    (`GET /api/v1/social-accounts/{id}/{kind}`, kinds from `CHOICE_KINDS`) and the listing."""
+
+    choice_kinds: ClassVar[frozenset[str]]
+
+    async def list_choices(self, credentials: Credentials, kind: str) -> list[Choice]:
+        """The account's choices of `kind`, in the network's order."""
+        ...
+
+
+# Every kind of choice an account may list; each is a route of its own under an account.
+CHOICE_KINDS = ("boards", "locations")
+
+
+def choice_lister(provider: Provider, kind: str) -> ChoiceLister | None:
+    """`provider` as one that lists choices of `kind`, if it does."""
+    if kind in getattr(provider, "choice_kinds", frozenset()):
+        return cast(ChoiceLister, provider)
+    return None
+
+
+@dataclass(frozen=True)
 class InstanceApp:
     """T21's app on one server of a network whose accounts live on many servers (Mastodon):
     registered there once, then kept per instance (its secret encrypted)."""

@@ -18,9 +18,11 @@ from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.core.uow import session_scope
 from t21.organizations.auth import CurrentPrincipal
 from t21.platforms import registry
-from t21.platforms.base import MediaRule
+from t21.platforms.base import CHOICE_KINDS, MediaRule
 from t21.social import connect, service
 from t21.social.schemas import (
+    ChoiceList,
+    ChoiceOut,
     ConnectCompleteIn,
     ConnectIn,
     ConnectOut,
@@ -197,6 +199,25 @@ async def refresh(
         async with session_scope(runtime) as session:
             account = await service.get_account(session, principal, account_id)
     return SocialAccountOut.of(account)
+
+
+def _choices_route(kind: str) -> None:
+    async def list_choices(
+        account_id: uuid.UUID, request: Request, principal: CurrentPrincipal
+    ) -> ChoiceList:
+        choices = await service.list_choices(request.app.state.runtime, principal, account_id, kind)
+        return ChoiceList(items=[ChoiceOut(id=choice.id, name=choice.name) for choice in choices])
+
+    list_choices.__doc__ = (
+        f"The account's {kind}, asked of the network now: the values its posts may name in "
+        f"`options`. 404 when the account's network has no {kind}; 409 `reauth_required` while "
+        "the account must be reconnected."
+    )
+    router.get(f"/{{account_id}}/{kind}", name=f"list_{kind}")(list_choices)
+
+
+for _kind in CHOICE_KINDS:
+    _choices_route(_kind)
 
 
 def _rule(rule: MediaRule | None) -> MediaRuleOut | None:

@@ -105,3 +105,12 @@ class PlatformOut(BaseModel):
 
 class PlatformList(BaseModel):
     items: list[PlatformOut]
+
+
+class ChoiceOut(BaseModel):
+    id: str
+    name: str
+
+
+class ChoiceList(BaseModel):
+    items: list[ChoiceOut]

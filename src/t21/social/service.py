@@ -10,21 +10,27 @@ from t21.audit import service as audit
 from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.core import clock
+from t21.core.errors import Conflict, NotFound, UpstreamError
 from t21.core.logging import get_logger
-from t21.core.outside import OutsideFailure
+from t21.core.outside import OutsideFailure, ReauthRequired
 from t21.core.pagination import PageRequest
 from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped
-from t21.platforms.base import instance_provider
+from t21.platforms.base import Choice, choice_lister, instance_provider
 from t21.platforms.registry import configured_provider
 from t21.social.connect import stored_app
 from t21.social.events import account_event
 from t21.social.models import AccountStatus, SocialAccount
-from t21.social.tokens import credentials, refresh_account
+from t21.social.tokens import credentials, needs_refresh, refresh_account
 
 log = get_logger("t21.social")
+
+
+class AccountNeedsReconnecting(Conflict):
+    code = "reauth_required"
+    title = "Account must be reconnected"
 
 
 async def get_account(
@@ -96,3 +102,38 @@ async def force_refresh(
     async with session_scope(runtime) as session:
         await get_account(session, principal, account_id, Action.MANAGE_SOCIAL_ACCOUNTS)
     return await refresh_account(runtime, account_id, force=True, asked_at=asked_at)
+
+
+async def list_choices(
+    runtime: Runtime, principal: Principal, account_id: uuid.UUID, kind: str
+) -> list[Choice]:
+    """The account's choices of `kind` (its boards, its locations), asked of the network now.
+    404 when the account's network has no such choices; 409 while it must be reconnected; 502
+    when the network can't answer."""
+    async with session_scope(runtime) as session:
+        account = await get_account(session, principal, account_id)
+        platform = account.platform
+        held = None
+        if account.status is AccountStatus.ACTIVE and not needs_refresh(
+            account, runtime.settings, clock.now()
+        ):
+            held = credentials(runtime.settings, account)
+        status = account.status
+    provider = configured_provider(runtime, platform)
+    lister = choice_lister(provider, kind)
+    if lister is None:
+        raise NotFound(f"A {provider.display_name} account has no {kind}.")
+    if status is not AccountStatus.ACTIVE:
+        raise AccountNeedsReconnecting(
+            "The account must be reconnected before its choices can be listed."
+        )
+    try:
+        if held is None:
+            held = credentials(runtime.settings, await refresh_account(runtime, account_id))
+        return await lister.list_choices(held, kind)
+    except ReauthRequired:
+        raise AccountNeedsReconnecting(
+            "The network refused the account's tokens: reconnect it."
+        ) from None
+    except OutsideFailure as failure:
+        raise UpstreamError(failure.message) from None
