@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -108,3 +109,25 @@ def for_claim(statement: ClaimT, session: AsyncSession) -> ClaimT:
     if session.get_bind().dialect.name == "postgresql":
         return statement.with_for_update(skip_locked=True)
     return statement
+
+
+# What SQLite says when its busy timeout ran out while another writer held the lock.
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database could not serve the request just now rather than that
+    the request was wrong: SQLite's busy timeout ran out under load, the pool had no connection
+    to give within its timeout, or the connection to PostgreSQL was lost or refused. Such a
+    request can be tried again: the caller answers 503 with `Retry-After`, not 500."""
+    if isinstance(error, sa_exc.TimeoutError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        message = str(error.orig).lower()
+        if any(phrase in message for phrase in _SQLITE_BUSY):
+            return True
+        if isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
+            return isinstance(error.orig, OSError) or "connection" in message
+    return isinstance(error, ConnectionRefusedError)

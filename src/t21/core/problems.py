@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from t21.core.db import database_unavailable
 from t21.core.errors import (
     BadRequest,
     InternalError,
@@ -27,6 +28,7 @@ from t21.core.errors import (
     NotFound,
     PayloadTooLarge,
     T21Error,
+    Unavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -35,6 +37,8 @@ from t21.core.logging import get_logger
 log = get_logger("t21.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Seconds a client is asked to wait when the database was busy or unreachable.
+DATABASE_RETRY_AFTER_S = 2
 
 
 class ProblemResponse(JSONResponse):
@@ -290,12 +294,26 @@ class UnhandledErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as error:
             request_id = scope.get("state", {}).get("request_id")
-            log.exception("unhandled error", path=scope.get("path"), method=scope.get("method"))
+            problem: T21Error
+            if database_unavailable(error):
+                # Busy or unreachable, not broken: the client may try again shortly.
+                log.warning(
+                    "database unavailable",
+                    path=scope.get("path"),
+                    method=scope.get("method"),
+                    error=type(error).__name__,
+                    cause=str(getattr(error, "orig", error))[:200],
+                )
+                problem = Unavailable(
+                    "The database is busy or unreachable; try again shortly.",
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+                )
+            else:
+                log.exception("unhandled error", path=scope.get("path"), method=scope.get("method"))
+                problem = InternalError(_internal_detail(None, request_id))
             if started:
                 raise
-            response = problem_response(
-                InternalError(_internal_detail(None, request_id)), request_id=request_id
-            )
+            response = problem_response(problem, request_id=request_id)
             await response(scope, receive, send)
