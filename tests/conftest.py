@@ -38,6 +38,13 @@ from tests.support.routes import router as test_router
 TEST_DATABASE_URL = os.environ.get("T21_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("T21_TEST_REDIS_URL") or None
 REQUIRE_SERVICES = os.environ.get("T21_TEST_REQUIRE_SERVICES", "") not in ("", "0", "false")
+# Run only the tests that reach a database or Redis (CI's PostgreSQL + Redis pass: the others
+# already ran in its SQLite pass, and nothing in them depends on which server is configured).
+SERVICES_ONLY = os.environ.get("T21_TEST_SERVICES_ONLY", "") not in ("", "0", "false")
+# A test whose fixtures include one of these reaches the configured database or Redis.
+SERVICE_FIXTURES = frozenset(
+    {"test_database", "settings_factory", "empty_pg_database", "_redis_reachable"}
+)
 TEST_SECRET = "test-secret-" + "x" * 40
 # Tests of other domains build teams, brands and accounts past the Free plan's few; the limits
 # are billing's to test (tests/billing/conftest.py uses the real ones), so elsewhere they are
@@ -87,8 +94,29 @@ def _needs_services(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(marker) for marker in SERVICE_MARKERS)
 
 
+def _reaches_services(item: pytest.Item) -> bool:
+    return _needs_services(item) or bool(SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def _services_only(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With `T21_TEST_SERVICES_ONLY`, leave out the tests that reach no database or Redis."""
+    engine_free = [item for item in items if not _reaches_services(item)]
+    if not engine_free:
+        return
+    items[:] = [item for item in items if _reaches_services(item)]
+    config.hook.pytest_deselected(items=engine_free)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"T21_TEST_SERVICES_ONLY: {len(engine_free)} tests that reach no database or Redis "
+            "left out (they run in the SQLite pass)"
+        )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect (not skip) tests whose server isn't configured, and say so."""
+    if SERVICES_ONLY:
+        _services_only(config, items)
     missing: list[str] = []
     if not _is_postgres(TEST_DATABASE_URL):
         missing.append("postgres")
