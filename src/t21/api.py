@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -27,6 +28,7 @@ from t21.core.problems import (
 from t21.core.ratelimit import RateLimiter, RateLimitMiddleware
 from t21.core.routing import APIRouter
 from t21.core.settings import Settings, get_settings
+from t21.core.tracing import TracingMiddleware
 from t21.organizations.auth import idempotency_owner
 from t21.runtime import open_runtime
 from t21.sandbox.app import create_sandbox_app
@@ -119,10 +121,13 @@ def create_app(
     loops: bool | None = None,
     track_jobs: bool = False,
     sandbox: bool = False,
+    span_processor: Any = None,
 ) -> FastAPI:
     """The T21 API. With `worker`, this process also runs jobs and (unless `loops=False`)
     the periodic loops, as `t21 serve` does in the embedded mode. With `sandbox`, the local
-    fakes of outside services are served on a loopback port when the settings enable them."""
+    fakes of outside services are served on a loopback port when the settings enable them.
+    `span_processor` (an OpenTelemetry `SpanProcessor`) turns tracing on with it as the only
+    destination of spans: tests collect them in memory."""
     settings = settings or get_settings()
     run_loops = worker if loops is None else loops
 
@@ -134,6 +139,8 @@ def create_app(
                 consume_jobs=worker,
                 run_loops=run_loops,
                 track_jobs=track_jobs,
+                role="api",
+                span_processor=span_processor,
             ) as runtime,
             AsyncExitStack() as async_stack,
         ):
@@ -228,4 +235,5 @@ def create_app(
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(TracingMiddleware)
     return app

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
 
+from t21.core import tracing
 from t21.core.db import create_engine, create_sessionmaker
 from t21.core.runtime import Runtime, install_runtime
 from t21.core.settings import Settings
@@ -24,11 +26,15 @@ async def open_runtime(
     consume_jobs: bool,
     run_loops: bool,
     track_jobs: bool = False,
+    role: str = "api",
+    span_processor: Any = None,
 ) -> AsyncIterator[Runtime]:
     """Start what this process needs and install it as the process's runtime.
 
     `consume_jobs`: run jobs from the broker here (the in-memory broker always does).
     `run_loops`: run the periodic loops here.
+    `role` names the process in its traces; `span_processor` turns tracing on with it as the
+    spans' only destination (tests), else `T21_OTEL_ENDPOINT` decides (`core.tracing`).
     """
     import t21.tasks  # noqa: F401  (registers every job and loop)
 
@@ -58,7 +64,11 @@ async def open_runtime(
         # may have swallowed, and a dispatcher backing off from send errors goes again.
         queue.on_recovered(runner.wake)
     previous = install_runtime(runtime)
+    traced = ExitStack()
     try:
+        traced.enter_context(
+            tracing.open_tracing(settings, engine, role=role, processor=span_processor)
+        )
         await queue.start(consume=consume_jobs)
         if run_loops:
             runner.start()
@@ -72,4 +82,5 @@ async def open_runtime(
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+            traced.close()
             install_runtime(previous)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 from t21.core.settings import Environment, Settings
 
@@ -106,6 +107,15 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         return
 
 
+def add_trace_ids(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """The current span's trace and span ids, when tracing is on and a span is current."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
 def use_json(settings: Settings) -> bool:
     if settings.log_format == "auto":
         return settings.env is Environment.PRODUCTION
@@ -116,6 +126,7 @@ def configure_logging(settings: Settings) -> None:
     """Route structlog and the standard library through one handler on stderr."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),

@@ -13,7 +13,7 @@ from starlette.middleware import cors
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from t21.core import metrics
+from t21.core import metrics, tracing
 from t21.core.errors import BadRequest, PayloadTooLarge
 from t21.core.ids import uuid7
 from t21.core.logging import get_logger
@@ -68,6 +68,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = scope.get("method", "")
+            tracing.name_request_span(method, route, request_id)
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_LATENCY.labels(method, route).observe(elapsed)
             path = scope.get("path", "")
@@ -88,6 +89,12 @@ class RequestContextMiddleware:
 
 def _route_template(scope: Scope) -> str:
     """The matched route's template (`/api/v1/posts/{post_id}`), never a raw id-bearing path."""
+    # FastAPI keeps a route of a nested router with its own path (`/posts/{post_id}`) and the
+    # whole template, prefixes included, on the route context it matched.
+    matched = (scope.get("fastapi") or {}).get("effective_route_context")
+    full = getattr(matched, "path", None)
+    if isinstance(full, str):
+        return full
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):

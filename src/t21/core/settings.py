@@ -328,6 +328,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    # --- traces (OpenTelemetry; off unless an endpoint is set) ---------------------------------
+    # The OTLP/HTTP collector, e.g. http://otel-collector:4318 (traces go to /v1/traces).
+    otel_endpoint: str | None = None
+    otel_service_name: str = "t21"
+    otel_sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+
     # --- media ---------------------------------------------------------------------------------
     media_dir: Path | None = None
     # Unset: files in `media_dir`. `s3://bucket[/prefix]`: S3-compatible object storage.

@@ -17,6 +17,7 @@ from t21.core.middleware import RequestContextMiddleware
 from t21.core.ops import router as ops_router
 from t21.core.problems import UnhandledErrorMiddleware, install_exception_handlers
 from t21.core.settings import Settings
+from t21.core.tracing import TracingMiddleware
 from t21.runtime import open_runtime
 
 log = get_logger("t21.worker")
@@ -25,7 +26,9 @@ log = get_logger("t21.worker")
 def create_worker_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, consume_jobs=True, run_loops=True) as runtime:
+        async with open_runtime(
+            settings, consume_jobs=True, run_loops=True, role="worker"
+        ) as runtime:
             app.state.runtime = runtime
             log.info("worker started", version=__version__, queue=f"{settings.redis_prefix}:jobs")
             yield
@@ -44,4 +47,5 @@ def create_worker_app(settings: Settings) -> FastAPI:
     app.include_router(ops_router)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(TracingMiddleware)
     return app

@@ -23,7 +23,7 @@ from taskiq import AsyncBroker, InMemoryBroker, TaskiqMessage, TaskiqMiddleware,
 from taskiq.kicker import AsyncKicker
 from taskiq.receiver import Receiver
 
-from t21.core import metrics
+from t21.core import metrics, tracing
 from t21.core.ids import uuid7
 from t21.core.logging import get_logger
 from t21.core.runtime import ConsumerDown, PendingJob
@@ -48,13 +48,21 @@ class _Observe(TaskiqMiddleware):
         super().__init__()
         self.queue = queue
         self.started: dict[str, float] = {}
+        self.spans: dict[str, object | None] = {}
 
     def pre_execute(self, message: TaskiqMessage) -> TaskiqMessage:
+        self.spans[message.task_id] = tracing.attach_job_span(
+            message.task_name, message.task_id, message.labels
+        )
         structlog.contextvars.bind_contextvars(job=message.task_name, job_id=message.task_id)
         self.started[message.task_id] = time.perf_counter()
         return message
 
     def post_execute(self, message: TaskiqMessage, result: TaskiqResult[Any]) -> None:
+        tracing.detach_job_span(
+            self.spans.pop(message.task_id, None),
+            error=result.error if result.is_err else None,
+        )
         elapsed = time.perf_counter() - self.started.pop(message.task_id, time.perf_counter())
         outcome = "error" if result.is_err else "ok"
         metrics.JOB_RUNS.labels(message.task_name, outcome).inc()
@@ -201,7 +209,7 @@ class JobQueue:
                 self._idle.clear()
             try:
                 await (
-                    AsyncKicker(pending.name, self.broker, {})
+                    AsyncKicker(pending.name, self.broker, tracing.carrier())
                     .with_task_id(task_id)
                     .kiq(**pending.kwargs)
                 )
