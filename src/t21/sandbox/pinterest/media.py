@@ -85,7 +85,6 @@ def media_routes(state: PinterestState) -> list[Route]:
             upload.status = "failed"
         else:
             upload.status = "processing"
-            upload.polls_left = state.settings.processing_polls
         return Response(status_code=204)
 
     async def status(request: Request) -> Response:
@@ -94,9 +93,9 @@ def media_routes(state: PinterestState) -> list[Route]:
         if upload is None or upload.user_id != token.account_id:
             raise PinterestError(404, 3, "Media upload not found.")
         if upload.status == "processing":
-            if upload.polls_left <= 0:
+            if upload.polls >= state.settings.processing_polls:
                 upload.status = "succeeded"
-            upload.polls_left -= 1
+            upload.polls += 1
         return JSONResponse(
             {"media_id": upload.media_id, "media_type": "video", "status": upload.status}
         )

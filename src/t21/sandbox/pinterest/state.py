@@ -98,7 +98,7 @@ class Upload:
     policy: str
     status: str = "registered"
     size: int = 0
-    polls_left: int = 0
+    polls: int = 0  # status reads while processing
 
 
 @dataclass
