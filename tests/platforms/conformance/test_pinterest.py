@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from t21.core.outside import ReauthRequired, Retryable
-from t21.platforms.base import Credentials, PublishRequest
+from t21.platforms.base import Credentials, Published, PublishRequest
 from t21.platforms.pinterest import PinterestProvider
 from tests.platforms.conformance import pinterest as reference
 from tests.platforms.conformance.harness import Replay, replay
@@ -49,6 +49,7 @@ async def test_an_image_pin_is_created_from_its_url() -> None:
         )
         published = await _provider(served).publish(ACCOUNT, request)
     served.check()
+    assert isinstance(published, Published)
     assert published.external_id == reference.PIN_ID
 
 
@@ -66,6 +67,7 @@ async def test_a_video_is_registered_uploaded_with_its_parameters_and_pinned() -
         )
         published = await _provider(served).publish(ACCOUNT, request)
     served.check()
+    assert isinstance(published, Published)
     assert published.external_id == reference.PIN_ID
     upload = served.seen[1]
     assert upload.headers["content-type"].startswith("multipart/form-data; boundary=")
