@@ -344,3 +344,12 @@ async def test_metrics_read_impressions_saves_and_clicks(
     assert found is not None
     assert (found.impressions, found.saves, found.clicks) == (120, 7, 12)
     assert found.likes is None
+
+
+async def test_a_success_without_a_pin_id_is_a_doubt(
+    pinterest: PinterestProvider, account: Credentials, fake: FakeNetwork, media: MediaServer
+) -> None:
+    fake.inject(status=201, path="^/v5/pins$", method="POST", body={"board_id": RECIPES})
+    with pytest.raises(Ambiguous) as doubt:
+        await pinterest.publish(account, pin(media.image()))
+    assert doubt.value.code == "bad_answer"

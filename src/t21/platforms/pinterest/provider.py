@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel
 
 from t21.core import clock
-from t21.core.outside import ReauthRequired, Retryable
+from t21.core.outside import Ambiguous, ReauthRequired, Retryable
 from t21.platforms.base import (
     Budget,
     Choice,
@@ -288,7 +288,8 @@ class PinterestProvider:
             )
         pin_id = body.get("id")
         if not isinstance(pin_id, str) or not pin_id:
-            raise Retryable("Pinterest created the pin without saying its id.", code="bad_answer")
+            # It answered success: the pin may well exist, so this is a doubt, never a retry.
+            raise Ambiguous("Pinterest created the pin without saying its id.", code="bad_answer")
         return Published(
             external_id=pin_id,
             permalink=permalink(pin_id),
