@@ -112,6 +112,13 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.telegram:create_telegram_app",
         "Telegram Bot API: chats, updates, messages and albums (/telegram/bot<token>/<method>)",
     ),
+    Network(
+        "pinterest",
+        "t21.platforms.pinterest:PinterestProvider",
+        "t21.platforms.pinterest.settings:PinterestSettings",
+        "t21.sandbox.pinterest:create_pinterest_app",
+        "Pinterest API v5: OAuth, boards, image, video and carousel pins (/pinterest/v5/pins)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 
