@@ -24,6 +24,7 @@ from t21.platforms.base import (
     Profile,
     Published,
     PublishRequest,
+    PushedStart,
     RecentPost,
     ReplyTo,
     TextCounting,
@@ -32,7 +33,8 @@ from t21.platforms.base import (
     parse_options,
     replies_among_recent,
 )
-from t21.platforms.bluesky import facets
+from t21.platforms.bluesky import facets, signin
+from t21.platforms.bluesky.oauth import Dpop, OAuthClient, load_key
 from t21.platforms.http import PlatformHttp, json_body, retry_after_seconds
 from t21.platforms.text import comparable
 
@@ -127,8 +129,10 @@ def rkey_of(uri: str) -> str:
 class Xrpc:
     """XRPC calls to one host with one token."""
 
-    def __init__(self, http: PlatformHttp, base: str, token: str | None) -> None:
-        self.http, self.base, self.token = http, base, token
+    def __init__(
+        self, http: PlatformHttp, base: str, token: str | None, dpop: Dpop | None = None
+    ) -> None:
+        self.http, self.base, self.token, self.dpop = http, base, token, dpop
 
     async def call(
         self,
@@ -141,11 +145,18 @@ class Xrpc:
     ) -> dict[str, Any]:
         headers = dict(kwargs.pop("headers", {}))
         bearer = token or self.token
-        if bearer:
-            headers["Authorization"] = f"Bearer {bearer}"
-        response = await self.http.request(
-            method, f"{self.base}/xrpc/{nsid}", publishing=publishing, headers=headers, **kwargs
-        )
+        url = f"{self.base}/xrpc/{nsid}"
+        if self.dpop is not None and token is None:
+            # A DPoP-bound token: `Authorization: DPoP …` and a proof naming it (`ath`).
+            response = await self.dpop.request(
+                method, url, access_token=bearer, publishing=publishing, headers=headers, **kwargs
+            )
+        else:
+            if bearer:
+                headers["Authorization"] = f"Bearer {bearer}"
+            response = await self.http.request(
+                method, url, publishing=publishing, headers=headers, **kwargs
+            )
         if response.status_code != 200:
             raise failure(response, publishing=publishing)
         if not response.content and nsid == "com.atproto.server.deleteSession":
@@ -220,6 +231,35 @@ class BlueskyProvider:
             code="credentials_required",
         )
 
+    @property
+    def pushes_authorization(self) -> bool:
+        """Whether AT Protocol OAuth is configured (`T21_BLUESKY_OAUTH`)."""
+        return OAuthClient.of(self.config) is not None
+
+    async def begin_authorization(
+        self, *, login_hint: str | None, state: str, redirect_uri: str, code_verifier: str
+    ) -> PushedStart:
+        return await signin.begin(
+            self,
+            login_hint=login_hint,
+            state=state,
+            redirect_uri=redirect_uri,
+            code_verifier=code_verifier,
+        )
+
+    async def finish_authorization(
+        self, handoff: dict[str, Any], *, code: str, redirect_uri: str, code_verifier: str
+    ) -> list[Connection]:
+        return await signin.finish(
+            self, handoff, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+
+    def client_metadata(self, redirect_uri: str, client_uri: str) -> dict[str, Any]:
+        return signin.client_of(self).metadata(redirect_uri, client_uri)
+
+    def client_jwks(self) -> dict[str, Any]:
+        return signin.client_of(self).jwks()
+
     async def connect_with_credentials(self, credentials: dict[str, str]) -> list[Connection]:
         """Resolve the handle to its DID and PDS, then start a session there with the app
         password. `Permanent` for credentials that can't work."""
@@ -239,14 +279,8 @@ class BlueskyProvider:
                 code="invalid_app_password",
             )
         async with PlatformHttp(self.config) as http:
-            entry = Xrpc(http, self.config.api_base, None)
-            resolved = await entry.call(
-                "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
-            )
-            did = resolved.get("did")
-            if not isinstance(did, str) or not did.startswith("did:"):
-                raise Permanent(f"{handle} resolves to no DID.", code="invalid_handle")
-            pds = await self._pds(http, did)
+            did = await self.resolve(http, handle)
+            pds = await self.pds_of(http, did)
             session = await Xrpc(http, pds, None).call(
                 "POST",
                 "com.atproto.server.createSession",
@@ -262,10 +296,33 @@ class BlueskyProvider:
                 )
             if session.get("did") != did:
                 raise Permanent("The session is for another account.", code="wrong_account")
-            profile = await self._profile(Xrpc(http, pds, grant.access_token), did)
+            profile = await self.read_profile(Xrpc(http, pds, grant.access_token), did)
         return [Connection(profile=profile, grant=grant)]
 
-    async def _pds(self, http: PlatformHttp, did: str) -> str:
+    async def resolve(self, http: PlatformHttp, handle: str) -> str:
+        """The DID of `handle` (`com.atproto.identity.resolveHandle` at the entryway); a DID
+        stands for itself."""
+        handle = handle.strip().removeprefix("@").lower()
+        if PLC_DID.match(handle) or WEB_DID.match(handle):
+            return handle
+        if not HANDLE.match(handle):
+            raise Permanent(f"{handle!r} isn't a Bluesky handle.", code="invalid_handle")
+        entry = Xrpc(http, self.config.api_base, None)
+        resolved = await entry.call(
+            "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
+        )
+        did = resolved.get("did")
+        if not isinstance(did, str) or not did.startswith("did:"):
+            raise Permanent(f"{handle} resolves to no DID.", code="invalid_handle")
+        return did
+
+    def api(self, http: PlatformHttp, pds: str, credentials: Credentials) -> Xrpc:
+        """XRPC to the account's PDS with its token: DPoP-bound when it connected through
+        OAuth (its key is kept with the tokens), a session's Bearer token otherwise."""
+        dpop = Dpop(http, load_key(credentials.dpop_key)) if credentials.dpop_key else None
+        return Xrpc(http, pds, credentials.access_token, dpop)
+
+    async def pds_of(self, http: PlatformHttp, did: str) -> str:
         """The PDS of `did`, from its DID document (did:plc from the PLC directory, did:web
         from the host's /.well-known/did.json), read each time so a migrated account follows."""
         if PLC_DID.match(did):
@@ -297,7 +354,7 @@ class BlueskyProvider:
             raise Retryable("Bluesky's session answer had no tokens.", code="bad_answer")
         return TokenGrant(access_token=access, refresh_token=refresh, expires_in=ACCESS_TTL_S)
 
-    async def _profile(self, api: Xrpc, did: str) -> Profile:
+    async def read_profile(self, api: Xrpc, did: str) -> Profile:
         body = await api.call("GET", "app.bsky.actor.getProfile", params={"actor": did})
         handle, name, avatar = body.get("handle"), body.get("displayName"), body.get("avatar")
         return Profile(
@@ -309,10 +366,12 @@ class BlueskyProvider:
 
     async def refresh(self, credentials: Credentials) -> TokenGrant | None:
         """A new session from the refresh token, which rotates: the new one replaces it."""
+        if credentials.dpop_key:
+            return await signin.refresh(self, credentials)
         if not credentials.refresh_token:
             return None
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, credentials.external_id)
+            pds = await self.pds_of(http, credentials.external_id)
             session = await Xrpc(http, pds, None).call(
                 "POST", "com.atproto.server.refreshSession", token=credentials.refresh_token
             )
@@ -320,11 +379,14 @@ class BlueskyProvider:
 
     async def revoke(self, credentials: Credentials) -> bool:
         """End the session (`deleteSession` with the refresh token). The app password itself
-        stays valid until its owner revokes it in Bluesky's settings."""
+        stays valid until its owner revokes it in Bluesky's settings. An OAuth session is
+        revoked at its authorization server."""
+        if credentials.dpop_key:
+            return await signin.revoke(self, credentials)
         if not credentials.refresh_token:
             return False
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, credentials.external_id)
+            pds = await self.pds_of(http, credentials.external_id)
             await Xrpc(http, pds, None).call(
                 "POST", "com.atproto.server.deleteSession", token=credentials.refresh_token
             )
@@ -332,9 +394,9 @@ class BlueskyProvider:
 
     async def profile(self, credentials: Credentials) -> Profile:
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, credentials.external_id)
-            api = Xrpc(http, pds, credentials.access_token)
-            return await self._profile(api, credentials.external_id)
+            pds = await self.pds_of(http, credentials.external_id)
+            api = self.api(http, pds, credentials)
+            return await self.read_profile(api, credentials.external_id)
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -389,8 +451,8 @@ class BlueskyProvider:
         options = BlueskyOptions.model_validate(request.options)
         did = credentials.external_id
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, did)
-            api = Xrpc(http, pds, credentials.access_token)
+            pds = await self.pds_of(http, did)
+            api = self.api(http, pds, credentials)
             record: dict[str, Any] = {
                 "$type": POST,
                 "text": request.text,
@@ -485,8 +547,8 @@ class BlueskyProvider:
         found: list[RecentPost] = []
         params = {"repo": did, "collection": POST, "limit": str(min(max(limit, 1), LIST_MAX))}
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, did)
-            api = Xrpc(http, pds, credentials.access_token)
+            pds = await self.pds_of(http, did)
+            api = self.api(http, pds, credentials)
             while len(found) < limit:
                 page = await api.call("GET", "com.atproto.repo.listRecords", params=params)
                 records = [r for r in page.get("records") or [] if isinstance(r, dict)]
@@ -527,8 +589,8 @@ class BlueskyProvider:
         (through the PDS, which hands it to the App View); a post it doesn't return: None."""
         results: dict[str, PostMetrics | None] = dict.fromkeys(external_ids)
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, credentials.external_id)
-            api = Xrpc(http, pds, credentials.access_token)
+            pds = await self.pds_of(http, credentials.external_id)
+            api = self.api(http, pds, credentials)
             for start in range(0, len(external_ids), GET_POSTS_MAX):
                 uris = external_ids[start : start + GET_POSTS_MAX]
                 body = await api.call("GET", "app.bsky.feed.getPosts", params={"uris": uris})
