@@ -40,6 +40,7 @@ import httpx
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -254,7 +255,9 @@ async def _client(form: dict[str, str], issuer: str, oauth: OAuthState) -> dict[
 
 
 def _issuer(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+    """This fake's own address, mounted or not: the request's URL without the route's path."""
+    url = str(request.url.replace(query="", fragment=""))
+    return url.removesuffix(get_route_path(request.scope)).rstrip("/")
 
 
 def oauth_routes(state: BlueskyState, did_of: Callable[[str], str]) -> list[Route]:
