@@ -20,9 +20,14 @@ unchanged:
   tighter budget reported in `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` (epoch
   seconds) and `ratelimit-policy`; a spent budget answers 429 RateLimitExceeded.
 
+An authorization server (AT Protocol OAuth) serves PAR, authorization, tokens and revocation
+(`t21.sandbox.bluesky.oauth`); its DPoP-bound access tokens are taken as `Authorization: DPoP`
+with a proof by the bound key, and refused as Bearer tokens.
+
 `/_control` adds to the shared routes (`t21.sandbox.platform`): `POST /metrics` `{uri,
-likeCount?, repostCount?, replyCount?, quoteCount?}` and `POST /points` `{limit?,
-daily_limit?}` (the hourly and daily points budgets).
+likeCount?, repostCount?, replyCount?, quoteCount?}`, `POST /points` `{limit?,
+daily_limit?}` (the hourly and daily points budgets) and `POST /oauth` `{consent_as?,
+rotate_nonce?}` (who consents to the next authorization; a new DPoP nonce).
 """
 
 from __future__ import annotations

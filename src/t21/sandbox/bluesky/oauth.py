@@ -40,7 +40,6 @@ import httpx
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
-from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -254,10 +253,23 @@ async def _client(form: dict[str, str], issuer: str, oauth: OAuthState) -> dict[
     return meta
 
 
+ROUTES = {
+    "resource": "/.well-known/oauth-protected-resource",
+    "metadata": "/.well-known/oauth-authorization-server",
+    "par": "/oauth/par",
+    "authorize": "/oauth/authorize",
+    "token": "/oauth/token",
+    "revoke": "/oauth/revoke",
+}
+
+
 def _issuer(request: Request) -> str:
-    """This fake's own address, mounted or not: the request's URL without the route's path."""
+    """This fake's own address, mounted or not: the request's URL without its route's path."""
     url = str(request.url.replace(query="", fragment=""))
-    return url.removesuffix(get_route_path(request.scope)).rstrip("/")
+    for path in ROUTES.values():
+        if url.endswith(path):
+            return url.removesuffix(path)
+    raise OAuthRefusal(404, "invalid_request", "Unknown endpoint")
 
 
 def oauth_routes(state: BlueskyState, did_of: Callable[[str], str]) -> list[Route]:
@@ -423,10 +435,10 @@ def oauth_routes(state: BlueskyState, did_of: Callable[[str], str]) -> list[Rout
 
     return [
         Route("/_control/oauth", control, methods=["POST"]),
-        Route("/.well-known/oauth-protected-resource", protected_resource),
-        Route("/.well-known/oauth-authorization-server", server_metadata),
-        Route("/oauth/par", par, methods=["POST"]),
-        Route("/oauth/authorize", authorize),
-        Route("/oauth/token", token, methods=["POST"]),
-        Route("/oauth/revoke", revoke, methods=["POST"]),
+        Route(ROUTES["resource"], protected_resource),
+        Route(ROUTES["metadata"], server_metadata),
+        Route(ROUTES["par"], par, methods=["POST"]),
+        Route(ROUTES["authorize"], authorize),
+        Route(ROUTES["token"], token, methods=["POST"]),
+        Route(ROUTES["revoke"], revoke, methods=["POST"]),
     ]
