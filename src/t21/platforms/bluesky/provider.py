@@ -17,6 +17,7 @@ from t21.platforms.base import (
     Connection,
     Credentials,
     MediaItem,
+    MediaKind,
     MediaRule,
     PlatformConfig,
     PlatformLimits,
@@ -33,7 +34,7 @@ from t21.platforms.base import (
     parse_options,
     replies_among_recent,
 )
-from t21.platforms.bluesky import facets, signin
+from t21.platforms.bluesky import facets, signin, video
 from t21.platforms.bluesky.oauth import Dpop, OAuthClient, load_key
 from t21.platforms.http import PlatformHttp, json_body, retry_after_seconds
 from t21.platforms.text import comparable
@@ -185,17 +186,23 @@ class BlueskyProvider:
         text_counting=TextCounting.GRAPHEMES,
         requires_media=False,
         max_images=4,  # app.bsky.embed.images images maxLength 4
-        max_videos=0,
+        max_videos=1,  # app.bsky.embed.video: one video, no images beside it
         mixed_media=False,
         image=MediaRule(
             content_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
             max_size_bytes=IMAGE_MAX_BYTES,
         ),
-        video=None,
+        video=MediaRule(
+            content_types=frozenset({"video/mp4"}),
+            max_size_bytes=video.VIDEO_MAX_BYTES,
+            max_duration_s=video.VIDEO_MAX_S,
+        ),
         notes=(
             "Links, mentions and hashtags become facets; a mention of a handle that doesn't "
             "resolve stays plain text.",
             "Each image carries its alt text (empty when none is given).",
+            "A video (mp4, up to 3 minutes) is processed by Bluesky's video service before the "
+            "post; accounts must have a verified email, and may post 25 videos or 10 GB a day.",
             "Writes cost points: 5,000 per hour and 35,000 per day per account (a post is 3).",
         ),
     )
@@ -408,7 +415,7 @@ class BlueskyProvider:
         if len(request.text.encode("utf-8")) > 3000:
             raise Permanent("A Bluesky post's text is at most 3,000 bytes.", code="text_bytes")
         if not request.text and not request.media:
-            raise Permanent("A Bluesky post needs text or images.", code="empty_post")
+            raise Permanent("A Bluesky post needs text, images or a video.", code="empty_post")
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
         return await self._create(credentials, request, None)
@@ -469,7 +476,19 @@ class BlueskyProvider:
                     "root": {"uri": reply_to.root_id, "cid": cids[reply_to.root_id]},
                     "parent": {"uri": reply_to.parent_id, "cid": cids[reply_to.parent_id]},
                 }
-            if request.media:
+            videos = [item for item in request.media if item.kind == MediaKind.VIDEO]
+            if videos:
+                record["embed"] = await video.upload(
+                    http,
+                    api,
+                    service=self.config.upload_base or video.VIDEO_SERVICE,
+                    pds=pds,
+                    did=did,
+                    item=videos[0],
+                    poll_interval_s=self.config.poll_interval_s,
+                    poll_timeout_s=self.config.poll_timeout_s,
+                )
+            elif request.media:
                 images = [await self._upload(api, item) for item in request.media]
                 record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
             created = await api.call(

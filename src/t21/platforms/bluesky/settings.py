@@ -16,14 +16,16 @@ from typing import ClassVar
 from pydantic import SecretStr, field_validator
 
 from t21.platforms.bluesky.oauth import derived_key, load_key
-from t21.platforms.settings import NetworkSettings
+from t21.platforms.settings import UploadHost
 
 OAUTH_PATH = "/api/v1/social-accounts/oauth/bluesky"
 
 
-class BlueskySettings(NetworkSettings):
+class BlueskySettings(UploadHost):
     real_auth_base: ClassVar[str] = "https://plc.directory"
     real_api_base: ClassVar[str] = "https://bsky.social"
+    # The video service (`T21_BLUESKY_UPLOAD_BASE`), which processes a video before its post.
+    real_upload_base: ClassVar[str | None] = "https://video.bsky.app"
 
     oauth: bool = False
     oauth_key: SecretStr | None = None

@@ -27,7 +27,8 @@ with a proof by the bound key, and refused as Bearer tokens.
 `/_control` adds to the shared routes (`t21.sandbox.platform`): `POST /metrics` `{uri,
 likeCount?, repostCount?, replyCount?, quoteCount?}`, `POST /points` `{limit?,
 daily_limit?}` (the hourly and daily points budgets) and `POST /oauth` `{consent_as?,
-rotate_nonce?}` (who consents to the next authorization; a new DPoP nonce).
+rotate_nonce?}` (who consents to the next authorization; a new DPoP nonce). The video
+service and service tokens are `t21.sandbox.bluesky.video`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from t21.sandbox.bluesky.oauth import (
     oauth_routes,
     refusal_response,
 )
+from t21.sandbox.bluesky.video import VideoError, VideoState, check_video_embed, video_routes
 from t21.sandbox.oauth import ControlError, control_body, control_error, optional
 from t21.sandbox.platform import FaultMiddleware, NetworkState, bearer, control_routes
 
@@ -119,6 +121,7 @@ class BlueskyState(NetworkState):
     daily_points: int = 35_000
     last_tid: int = 0
     oauth: OAuthState = field(default_factory=OAuthState)
+    video: VideoState = field(default_factory=VideoState)
 
     def tid(self) -> str:
         micros = max(int(time.time() * 1_000_000), self.last_tid + 1)
@@ -134,6 +137,7 @@ class BlueskyState(NetworkState):
         self.hourly_points = 5000
         self.daily_points = 35_000
         self.oauth.forget()
+        self.video.forget()
 
 
 def _cid(data: bytes) -> str:
@@ -271,6 +275,11 @@ def _check_post(state: BlueskyState, did: str, record: dict[str, Any]) -> None:
         _check_reply(state, record["reply"])
     embed = record.get("embed")
     if embed is None:
+        return
+    if isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.video":
+        problem = check_video_embed(state, did, embed)
+        if problem is not None:
+            raise _invalid(problem)
         return
     if not isinstance(embed, dict) or embed.get("$type") != "app.bsky.embed.images":
         raise _invalid('Record/embed must be an object which includes the "$type" property')
@@ -517,6 +526,11 @@ def create_bluesky_app(state: BlueskyState | None = None) -> Starlette:
     """The Bluesky fake as an ASGI app, served at a root or mounted (at `/bluesky`)."""
     state = state or BlueskyState()
 
+    async def video_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, VideoError)
+        body = {"error": exc.error, "message": exc.message}
+        return JSONResponse(body, status_code=exc.status)
+
     async def refused(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OAuthRefusal)
         return refusal_response(state.oauth.nonce, exc)
@@ -525,6 +539,7 @@ def create_bluesky_app(state: BlueskyState | None = None) -> Starlette:
         routes=[
             *_routes(state),
             *oauth_routes(state, did_of),
+            *video_routes(state, lambda request: _account(state, request)),
             *control_routes(state, state.forget),
         ],
         middleware=[Middleware(FaultMiddleware, state=state)],
@@ -533,6 +548,7 @@ def create_bluesky_app(state: BlueskyState | None = None) -> Starlette:
             RateLimited: rate_limited,
             ControlError: control_error,
             OAuthRefusal: refused,
+            VideoError: video_error,
         },
     )
     app.state.bluesky = state
