@@ -36,7 +36,7 @@ from t21.platforms.base import MediaItem
 from t21.platforms.http import PlatformHttp, json_body
 
 if TYPE_CHECKING:
-    from t21.platforms.bluesky.provider import Xrpc
+    from t21.platforms.bluesky.xrpc import Xrpc
 
 VIDEO_SERVICE = "https://video.bsky.app"
 VIDEO_MAX_BYTES = 300_000_000  # app.bsky.embed.video video maxSize
