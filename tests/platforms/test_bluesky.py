@@ -251,10 +251,17 @@ async def test_a_blob_that_was_never_uploaded_is_refused(
     assert answer.json()["error"] == "BlobNotFound"
 
 
-def test_the_rules_refuse_a_video_and_a_fifth_image() -> None:
+def test_the_rules_take_one_short_mp4_and_four_images_but_no_more() -> None:
     limits = BlueskyProvider.limits
     video = Facts(MediaKind.VIDEO, "video/mp4", size=1000, width=720, height=1280, duration_s=5)
-    assert [v.rule for v in violations(limits, "Bluesky", "Hi", [video])] == ["media_type"]
+    assert violations(limits, "Bluesky", "Hi", [video]) == []
+    rules = {
+        "video_too_long": [replace(video, duration_s=181)],
+        "too_many_videos": [video, video],
+        "media_type": [replace(video, content_type="video/quicktime")],
+    }
+    for rule, media in rules.items():
+        assert [v.rule for v in violations(limits, "Bluesky", "Hi", media)] == [rule]
     image = Facts(MediaKind.IMAGE, "image/png", size=1000, width=100, height=100)
     assert violations(limits, "Bluesky", "Hi", [image] * 4) == []
     too_many = [v.rule for v in violations(limits, "Bluesky", "Hi", [image] * 5)]

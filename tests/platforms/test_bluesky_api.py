@@ -14,6 +14,7 @@ from t21.core import clock
 from t21.core.uow import session_scope
 from t21.social.tokens import credentials
 from tests.core.test_http import assert_problem
+from tests.media.files import mp4
 from tests.publishing.conftest import Engine, engine  # noqa: F401  (fixture)
 from tests.social.conftest import World, sandbox, world  # noqa: F401  (fixtures)
 from tests.social.test_connect import _account
@@ -175,3 +176,45 @@ async def test_metrics_are_collected_into_snapshots(engine: Engine) -> None:  # 
         ).all()
     assert (snapshot.likes, snapshot.comments, snapshot.shares) == (9, 2, 4)
     assert snapshot.impressions is None
+
+
+async def test_a_video_post_is_published_with_the_processed_video(
+    engine: Engine,  # noqa: F811
+) -> None:
+    await _connected_engine(engine)
+    uploaded = await engine.api.post(
+        "/api/v1/media",
+        data={"brand_id": engine.brand_id},
+        files={"file": ("clip.mp4", mp4(duration_s=20, width=720, height=1280), "video/mp4")},
+        headers=engine.owner.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    post = await engine.publish_now(
+        "bluesky", content="A short clip", media_ids=[uploaded.json()["id"]]
+    )
+    await engine.tick()
+    [target] = (await engine.read(post["id"]))["targets"]
+    assert target["status"] == "published", target
+    listed = engine.world.control("bluesky", "GET", "/published")["published"]
+    assert [p["text"] for p in listed] == ["A short clip"]
+    assert engine.sends("bluesky", "A short clip") == ["accepted"]
+
+
+async def test_a_video_past_three_minutes_is_refused_when_written(
+    engine: Engine,  # noqa: F811
+) -> None:
+    await _connected_engine(engine)
+    uploaded = await engine.api.post(
+        "/api/v1/media",
+        data={"brand_id": engine.brand_id},
+        files={"file": ("long.mp4", mp4(duration_s=181), "video/mp4")},
+        headers=engine.owner.headers,
+    )
+    refused = await engine.create(
+        expect=None,
+        content="Too long",
+        media_ids=[uploaded.json()["id"]],
+        targets=[{"social_account_id": engine.accounts["bluesky"]}],
+    )
+    assert_problem(refused, 422, "validation_error")
+    assert "video_too_long" in refused.text

@@ -15,7 +15,7 @@ provider as exactly one of `t21.core.outside`'s classes:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -103,6 +103,8 @@ class Credentials:
     refresh_token: str | None = None
     expires_at: datetime | None = None
     scopes: frozenset[str] = frozenset()
+    # The private key (a JWK, JSON) the account's tokens are bound to (DPoP), where they are.
+    dpop_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class TokenGrant:
     expires_in: int | None = None
     refresh_expires_in: int | None = None
     scopes: frozenset[str] = frozenset()
+    # The private key the tokens are bound to (DPoP); kept encrypted with them.
+    dpop_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -262,6 +266,8 @@ class PlatformConfig:
     # The OAuth scopes to ask for at connection (`T21_<NETWORK>_SCOPES`); empty: the
     # provider's defaults, what a freshly created app at the network can get.
     scopes: tuple[str, ...] = ()
+    # What else a network's own settings give its provider (`NetworkSettings.extras`).
+    extras: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def requested_scopes(self, defaults: tuple[str, ...]) -> tuple[str, ...]:
         return self.scopes or defaults
@@ -538,4 +544,50 @@ def instance_provider(provider: Provider) -> InstanceProvider | None:
     """`provider` as one whose connection names an instance, if it is one."""
     if getattr(provider, "needs_instance", False):
         return cast(InstanceProvider, provider)
+    return None
+
+
+@dataclass(frozen=True)
+class PushedStart:
+    """Where to send the browser, and what the sign-in's completion needs (secrets among it:
+    kept encrypted with the connection attempt, never shown)."""
+
+    authorization_url: str
+    handoff: dict[str, Any]
+    # The authorization server that must name itself in the callback (`iss`, RFC 9207).
+    issuer: str
+
+
+class PushedAuthorizer(Protocol):
+    """A network whose sign-in T21 prepares at the network before sending the browser there
+    (AT Protocol OAuth: a pushed authorization request bound to a DPoP key) and whose client
+    T21 describes in a document the network fetches. `pushes_authorization` is true only
+    when it is configured."""
+
+    @property
+    def pushes_authorization(self) -> bool: ...
+
+    async def begin_authorization(
+        self, *, login_hint: str | None, state: str, redirect_uri: str, code_verifier: str
+    ) -> PushedStart: ...
+
+    async def finish_authorization(
+        self, handoff: dict[str, Any], *, code: str, redirect_uri: str, code_verifier: str
+    ) -> list[Connection]:
+        """The account the completed sign-in gives access to, its tokens bound to the key."""
+        ...
+
+    def client_metadata(self, redirect_uri: str, client_uri: str) -> dict[str, Any]:
+        """The client metadata document the network fetches from T21."""
+        ...
+
+    def client_jwks(self) -> dict[str, Any]:
+        """The public keys T21 authenticates to the network with."""
+        ...
+
+
+def pushed_authorizer(provider: Provider) -> PushedAuthorizer | None:
+    """`provider` as one whose sign-in is pushed to the network first, when configured so."""
+    if getattr(provider, "pushes_authorization", False):
+        return cast(PushedAuthorizer, provider)
     return None

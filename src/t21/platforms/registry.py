@@ -182,6 +182,7 @@ def platform_config(
     auth_override, api_override = ours.auth_base, ours.api_base
     upload_override = ours.upload_override
     scopes = ours.requested_scopes
+    public = settings.resolved_public_url
     if client_id:
         auth, api, upload = model.real_auth_base, model.real_api_base, model.real_upload_base
         return PlatformConfig(
@@ -195,6 +196,7 @@ def platform_config(
             poll_timeout_s=settings.platform_poll_timeout_s,
             timeout_s=settings.platform_timeout_s,
             scopes=scopes,
+            extras=ours.extras(public_url=public, secret=settings.secret(), sandbox=False),
         )
     if sandbox_url is not None and settings.sandbox_enabled:
         base = f"{sandbox_url}/{name}"
@@ -211,6 +213,7 @@ def platform_config(
             poll_timeout_s=settings.platform_poll_timeout_s,
             timeout_s=settings.platform_timeout_s,
             scopes=scopes,
+            extras=ours.extras(public_url=public, secret=settings.secret(), sandbox=True),
         )
     return None
 

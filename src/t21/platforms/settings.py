@@ -61,6 +61,11 @@ class NetworkSettings(BaseSettings):
         """The OAuth scopes configured for connecting; empty: the provider's defaults."""
         return ()
 
+    def extras(self, *, public_url: str, secret: str, sandbox: bool) -> dict[str, str]:
+        """What else this network's provider needs (`PlatformConfig.extras`): T21's address
+        for documents the network fetches, keys. `sandbox`: the fake is reached."""
+        return {}
+
 
 class UploadHost(NetworkSettings):
     """A network whose media go to a host of their own."""

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.audit import service as audit
@@ -62,15 +62,17 @@ from t21.platforms import registry
 from t21.platforms.base import (
     Connection,
     CredentialsConnector,
-    InstanceApp,
-    InstanceProvider,
     ProofRequired,
     Provider,
+    PushedAuthorizer,
+    PushedStart,
     instance_provider,
     proven_connector,
+    pushed_authorizer,
 )
 from t21.social.events import account_event
-from t21.social.models import AccountStatus, ConnectAttempt, InstanceAppRecord, SocialAccount
+from t21.social.instances import callback_url, instance_app, stored_app
+from t21.social.models import AccountStatus, ConnectAttempt, SocialAccount
 from t21.social.tokens import seal_grant
 
 ATTEMPT_TTL = timedelta(minutes=10)
@@ -106,10 +108,6 @@ def as_problem(failure: ConnectFailure) -> T21Error:
     return UpstreamError(failure.message)
 
 
-def callback_url(settings: Settings, platform: str) -> str:
-    return f"{settings.resolved_public_url}/api/v1/social-accounts/callback/{platform}"
-
-
 def _signature(settings: Settings, nonce: str) -> str:
     mac = hmac.new(settings.secret().encode(), f"social-connect:{nonce}".encode(), hashlib.sha256)
     return mac.hexdigest()[:32]
@@ -140,10 +138,12 @@ async def start(
     platform: str,
     redirect_uri: str | None,
     instance: str | None = None,
+    login_hint: str | None = None,
 ) -> tuple[str, str]:
     """The network's authorization URL for connecting an account to the brand (admins), and the
     browser token to set as a cookie. `instance` names the account's server, for networks whose
-    provider needs one (T21's app there is registered on first use)."""
+    provider needs one (T21's app there is registered on first use). A network whose sign-in
+    is pushed to it first (Bluesky's OAuth) gets it now, for the account `login_hint` names."""
     settings = runtime.settings
     brand = await brands_service.get_brand(
         session, principal, brand_id, Action.MANAGE_SOCIAL_ACCOUNTS
@@ -167,7 +167,15 @@ async def start(
             errors=[{"loc": ["body", "instance"], "msg": "not taken by this network"}],
         )
     nonce, browser = new_token(), new_token()
-    verifier = new_token() + new_token()[:20] if provider.uses_pkce else None
+    pushed = pushed_authorizer(provider)
+    verifier = new_token() + new_token()[:20] if provider.uses_pkce or pushed is not None else None
+    handoff = None
+    if pushed is not None and verifier is not None:
+        started = await _push(pushed, settings, platform, nonce, verifier, login_hint)
+        handoff = keyring(settings).encrypt(
+            json.dumps(started.handoff | {"issuer": started.issuer}),
+            associated=f"connect-handoff:{token_digest(nonce)}",
+        )
     session.add(
         ConnectAttempt(
             state_digest=token_digest(nonce),
@@ -179,9 +187,12 @@ async def start(
             redirect_uri=target,
             expires_at=clock.now() + ATTEMPT_TTL,
             instance=app.instance if app is not None else None,
+            handoff_encrypted=handoff,
         )
     )
     await session.flush()
+    if pushed is not None and handoff is not None:
+        return started.authorization_url, browser
     if federated is not None and app is not None:
         url = federated.authorization_url_at(
             app,
@@ -196,6 +207,31 @@ async def start(
             code_verifier=verifier,
         )
     return url, browser
+
+
+async def _push(
+    pushed: PushedAuthorizer,
+    settings: Settings,
+    platform: str,
+    nonce: str,
+    verifier: str,
+    login_hint: str | None,
+) -> PushedStart:
+    """The sign-in pushed to the network; a handle it can't use is a 422, the network not
+    answering a 502."""
+    try:
+        return await pushed.begin_authorization(
+            login_hint=login_hint,
+            state=sign_state(settings, nonce),
+            redirect_uri=callback_url(settings, platform),
+            code_verifier=verifier,
+        )
+    except Permanent as refused:
+        raise ValidationFailed(
+            refused.message, errors=[{"loc": ["body", "credentials"], "msg": refused.message}]
+        ) from None
+    except OutsideFailure as failure:
+        raise UpstreamError(failure.message) from None
 
 
 def connects_with_credentials(provider: Provider) -> bool:
@@ -260,73 +296,6 @@ async def with_credentials(
     ]
 
 
-def _app_associated(platform: str, instance: str) -> str:
-    return f"instance-app:{platform}:{instance}"
-
-
-async def stored_app(
-    session: AsyncSession, settings: Settings, platform: str, instance: str
-) -> InstanceApp | None:
-    row = await session.scalar(
-        select(InstanceAppRecord).where(
-            InstanceAppRecord.platform == platform, InstanceAppRecord.instance == instance
-        )
-    )
-    if row is None:
-        return None
-    secret = keyring(settings).decrypt(
-        row.client_secret_encrypted, associated=_app_associated(platform, instance)
-    )
-    return InstanceApp(instance, row.client_id, secret, row.pkce)
-
-
-async def instance_app(
-    session: AsyncSession,
-    runtime: Runtime,
-    provider: InstanceProvider,
-    platform: str,
-    instance: str,
-) -> InstanceApp:
-    """T21's app on `instance`: the stored one, else registered there now and stored (its secret
-    encrypted). Of two first connections racing, the first stored wins and both use it."""
-    settings = runtime.settings
-    try:
-        host = provider.instance_host(instance)
-    except Permanent as refused:
-        raise ValidationFailed(
-            refused.message, errors=[{"loc": ["body", "instance"], "msg": refused.message}]
-        ) from None
-    stored = await stored_app(session, settings, platform, host)
-    if stored is not None:
-        return stored
-    try:
-        app = await provider.register_app(host, callback_url(settings, platform))
-    except OutsideFailure as failure:
-        raise UpstreamError(
-            f"{provider.display_name} at {host} refused T21's app: {failure.message}"
-        ) from failure
-    sealed = keyring(settings).encrypt(
-        app.client_secret, associated=_app_associated(platform, host)
-    )
-    try:
-        async with session.begin_nested():
-            session.add(
-                InstanceAppRecord(
-                    platform=platform,
-                    instance=host,
-                    client_id=app.client_id,
-                    client_secret_encrypted=sealed,
-                    pkce=app.pkce,
-                )
-            )
-    except IntegrityError:
-        raced = await stored_app(session, settings, platform, host)
-        if raced is not None:
-            return raced
-        raise
-    return app
-
-
 @dataclass(frozen=True)
 class _Attempt:
     id: uuid.UUID
@@ -337,6 +306,18 @@ class _Attempt:
     code_verifier: str | None
     redirect_uri: str
     instance: str | None = None
+    state_digest: str = ""
+    handoff_encrypted: str | None = None
+
+    def handoff(self, settings: Settings) -> dict[str, Any] | None:
+        """What the pushed sign-in left for the callback, decrypted; None for other networks."""
+        if self.handoff_encrypted is None:
+            return None
+        plain = keyring(settings).decrypt(
+            self.handoff_encrypted, associated=f"connect-handoff:{self.state_digest}"
+        )
+        found: dict[str, Any] = json.loads(plain)
+        return found
 
 
 async def _use_attempt(runtime: Runtime, platform: str, state: str | None) -> _Attempt:
@@ -380,6 +361,8 @@ def _attempt_of(attempt: ConnectAttempt) -> _Attempt:
         attempt.code_verifier,
         attempt.redirect_uri,
         attempt.instance,
+        attempt.state_digest,
+        attempt.handoff_encrypted,
     )
 
 
@@ -391,14 +374,23 @@ async def finish(
     state: str | None,
     provider_error: str | None,
     browser: str | None,
+    issuer: str | None = None,
 ) -> str:
     """Handle the network's callback; the front-end URL to land on: `?connected=<ids>` when the
-    browser that started the connection came back, else `?connect_code=` for its starter."""
+    browser that started the connection came back, else `?connect_code=` for its starter. A
+    pushed sign-in's callback must name the authorization server it was pushed to (`iss`)."""
     attempt = await _use_attempt(runtime, platform, state)
     if provider_error is not None or not code:
         raise ConnectFailure(
             "access_denied",
             f"The network did not connect the account ({provider_error or 'no code'}).",
+            redirect_uri=attempt.redirect_uri,
+        )
+    handoff = attempt.handoff(runtime.settings)
+    if handoff is not None and issuer != handoff.get("issuer"):
+        raise ConnectFailure(
+            "invalid_state",
+            "The sign-in came back from another authorization server than it went to.",
             redirect_uri=attempt.redirect_uri,
         )
     same_browser = (
@@ -475,8 +467,19 @@ async def _connect(runtime: Runtime, attempt: _Attempt, code: str) -> list[Socia
     if federated is not None and attempt.instance:
         async with session_scope(runtime) as session:
             app = await stored_app(session, runtime.settings, platform, attempt.instance)
+    pushed = pushed_authorizer(provider)
+    handoff = attempt.handoff(runtime.settings)
     try:
-        if federated is not None and app is not None:
+        if handoff is not None:
+            if pushed is None or attempt.code_verifier is None:
+                raise ReauthRequired("This network's OAuth is no longer configured here.")
+            connections = await pushed.finish_authorization(
+                handoff,
+                code=code,
+                redirect_uri=callback_url(runtime.settings, platform),
+                code_verifier=attempt.code_verifier,
+            )
+        elif federated is not None and app is not None:
             connections = await federated.exchange_code_at(
                 app,
                 code=code,
@@ -611,6 +614,7 @@ async def _store(
     account.reauth_notified_at = None
     account.refresh_claimed_until = None
     account.capabilities = dict(connection.capabilities) or None
+    account.dpop_key_encrypted = None  # a new grant brings its own key, if it is bound to one
     seal_grant(settings, account, connection.grant)
     await session.flush()
     await account_event(session, "social_account.connected", account)

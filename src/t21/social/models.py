@@ -66,6 +66,8 @@ class SocialAccount(RecordModel):
     # What the account may do at its network, as the network last said (TikTok's allowed
     # privacy levels); read by validation. Null when the network says nothing of the kind.
     capabilities: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The private key the tokens are bound to (DPoP: Bluesky through OAuth), encrypted.
+    dpop_key_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class ConnectAttempt(RecordModel):
@@ -89,6 +91,9 @@ class ConnectAttempt(RecordModel):
     network_code_encrypted: Mapped[str | None] = mapped_column(Text)
     # The server the account lives on, for networks whose connection names one (Mastodon).
     instance: Mapped[str | None] = mapped_column(String(255))
+    # What a sign-in pushed to the network first leaves for its callback (the authorization
+    # server, the DPoP key the code is bound to), as JSON, encrypted.
+    handoff_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class InstanceAppRecord(RecordModel):

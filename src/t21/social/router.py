@@ -6,10 +6,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import Cookie, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from t21.core.deps import DbSession
-from t21.core.errors import BadRequest, ValidationFailed
+from t21.core.errors import BadRequest, NotFound, ValidationFailed
 from t21.core.outside import ReauthRequired
 from t21.core.pagination import PageParams
 from t21.core.problems import problem_response
@@ -18,8 +18,9 @@ from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.core.uow import session_scope
 from t21.organizations.auth import CurrentPrincipal
 from t21.platforms import registry
-from t21.platforms.base import CHOICE_KINDS, MediaRule
+from t21.platforms.base import CHOICE_KINDS, MediaRule, PushedAuthorizer, pushed_authorizer
 from t21.social import connect, service
+from t21.social.instances import callback_url
 from t21.social.schemas import (
     ChoiceList,
     ChoiceOut,
@@ -71,7 +72,12 @@ async def start_connection(
     settings = request.app.state.settings
     runtime = request.app.state.runtime
     platform = _known(body.platform)
-    if connect.connects_with_credentials(registry.configured_provider(runtime, platform)):
+    provider = registry.configured_provider(runtime, platform)
+    given = body.credentials or {}
+    # Bluesky with OAuth configured: a handle alone (or nothing) signs in at the network.
+    login_hint = given.get("handle") if set(given) <= {"handle"} else None
+    pushed = pushed_authorizer(provider) is not None and set(given) <= {"handle"}
+    if connect.connects_with_credentials(provider) and not pushed:
         accounts = await connect.with_credentials(
             session,
             runtime,
@@ -82,7 +88,7 @@ async def start_connection(
         )
         response.status_code = 201
         return SocialAccountList(items=[SocialAccountOut.of(account) for account in accounts])
-    if body.credentials is not None:
+    if body.credentials is not None and not pushed:
         message = f"{platform} connects through a redirect and takes no `credentials`."
         raise ValidationFailed(message, errors=[{"loc": ["body", "credentials"], "msg": message}])
     url, browser = await connect.start(
@@ -93,6 +99,7 @@ async def start_connection(
         platform=platform,
         redirect_uri=body.redirect_uri,
         instance=body.instance,
+        login_hint=login_hint,
     )
     response.set_cookie(
         CONNECT_COOKIE,
@@ -134,6 +141,7 @@ async def finish_connection(
     code: Annotated[str | None, Query(max_length=4096)] = None,
     state: Annotated[str | None, Query(max_length=512)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
+    iss: Annotated[str | None, Query(max_length=2048)] = None,
     browser: Annotated[str | None, Cookie(alias=CONNECT_COOKIE, include_in_schema=False)] = None,
 ) -> Response:
     """Where the network sends the browser back; it continues to the front end with
@@ -148,6 +156,7 @@ async def finish_connection(
             state=state,
             provider_error=error,
             browser=browser,
+            issuer=iss,
         )
     except connect.ConnectFailure as failure:
         if failure.redirect_uri is None:
@@ -155,6 +164,32 @@ async def finish_connection(
             return problem_response(refusal, request_id=request.state.request_id)
         target = with_params(failure.redirect_uri, error=failure.code, **failure.details)
     return RedirectResponse(target, status_code=302)
+
+
+def _authorizer(request: Request, platform: str) -> PushedAuthorizer:
+    provider = registry.configured_provider(request.app.state.runtime, _known(platform))
+    pushed = pushed_authorizer(provider)
+    if pushed is None:
+        raise NotFound(f"{platform} has no OAuth client documents here.")
+    return pushed
+
+
+@router.get("/oauth/{platform}/client-metadata.json", include_in_schema=False)
+async def client_metadata(platform: str, request: Request) -> JSONResponse:
+    """T21's client metadata document (AT Protocol OAuth: its URL is T21's client_id),
+    fetched by the network's authorization server; 404 where OAuth isn't configured."""
+    settings = request.app.state.settings
+    document = _authorizer(request, platform).client_metadata(
+        callback_url(settings, platform), settings.resolved_public_url
+    )
+    return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/oauth/{platform}/jwks.json", include_in_schema=False)
+async def client_jwks(platform: str, request: Request) -> JSONResponse:
+    """The public key T21 signs its client assertions with."""
+    keys = _authorizer(request, platform).client_jwks()
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.get("")

@@ -20,8 +20,8 @@ from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped
 from t21.platforms.base import Choice, choice_lister, instance_provider
 from t21.platforms.registry import configured_provider
-from t21.social.connect import stored_app
 from t21.social.events import account_event
+from t21.social.instances import stored_app
 from t21.social.models import AccountStatus, SocialAccount
 from t21.social.tokens import credentials, needs_refresh, refresh_account
 

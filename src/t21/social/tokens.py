@@ -81,6 +81,10 @@ def seal_grant(settings: Settings, account: SocialAccount, grant: TokenGrant) ->
         account.expiry_warned_at = None
     if grant.scopes:
         account.scopes = sorted(grant.scopes)
+    if grant.dpop_key is not None:
+        account.dpop_key_encrypted = ring.encrypt(
+            grant.dpop_key, associated=_associated(account.id, "dpop_key")
+        )
 
 
 def _refresh_ends_first(account: SocialAccount) -> bool:
@@ -110,6 +114,11 @@ def credentials(settings: Settings, account: SocialAccount) -> Credentials:
         refresh_token=refresh,
         expires_at=account.token_expires_at,
         scopes=frozenset(account.scopes or []),
+        dpop_key=ring.decrypt(
+            account.dpop_key_encrypted, associated=_associated(account.id, "dpop_key")
+        )
+        if account.dpop_key_encrypted
+        else None,
     )
 
 
@@ -128,6 +137,7 @@ def held_credentials(runtime: Runtime, account: SocialAccount) -> Credentials:
         id(runtime.settings),
         account.access_token_encrypted,
         account.refresh_token_encrypted,
+        account.dpop_key_encrypted,
         account.token_expires_at,
         account.external_id,
         account.username,
@@ -150,6 +160,7 @@ def reencrypt(settings: Settings, account: SocialAccount) -> bool:
     for field, attribute in (
         ("access", "access_token_encrypted"),
         ("refresh", "refresh_token_encrypted"),
+        ("dpop_key", "dpop_key_encrypted"),
     ):
         sealed: str | None = getattr(account, attribute)
         if sealed is None or ring.key_id_of(sealed) == ring.current:

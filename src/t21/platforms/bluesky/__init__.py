@@ -3,7 +3,9 @@
 
 Connecting takes a handle and an app password, no redirect (`connect_with_credentials`):
 the handle resolves to a DID, the DID document names the account's PDS, and a session starts
-there. AT Protocol OAuth (PAR, PKCE, DPoP-bound tokens) is not supported yet.
+there. Where `T21_BLUESKY_OAUTH` is on, it also connects through AT Protocol OAuth (PAR, PKCE,
+DPoP-bound tokens, a client metadata document T21 serves): `signin` and `oauth`, whose
+docstrings cite their sources.
 
 Facts the adapter relies on, with their sources:
 
@@ -39,6 +41,7 @@ Source: https://docs.bsky.app/docs/advanced-guides/posts
 Source: https://docs.bsky.app/docs/advanced-guides/rate-limits
 Source: https://docs.bsky.app
 Source: https://docs.bsky.app/docs/advanced-guides/posts#replies
+Source: https://atproto.com/specs/oauth
 """
 
 from t21.platforms.bluesky.provider import BlueskyOptions, BlueskyProvider

@@ -7,16 +7,16 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from t21.core import clock
-from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.outside import Ambiguous, Permanent, Retryable
 from t21.platforms.base import (
     Budget,
     Connection,
     Credentials,
     MediaItem,
+    MediaKind,
     MediaRule,
     PlatformConfig,
     PlatformLimits,
@@ -24,6 +24,7 @@ from t21.platforms.base import (
     Profile,
     Published,
     PublishRequest,
+    PushedStart,
     RecentPost,
     ReplyTo,
     TextCounting,
@@ -32,8 +33,10 @@ from t21.platforms.base import (
     parse_options,
     replies_among_recent,
 )
-from t21.platforms.bluesky import facets
-from t21.platforms.http import PlatformHttp, json_body, retry_after_seconds
+from t21.platforms.bluesky import facets, signin, video
+from t21.platforms.bluesky.oauth import Dpop, OAuthClient, load_key
+from t21.platforms.bluesky.xrpc import Xrpc, failure
+from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.text import comparable
 
 POST = "app.bsky.feed.post"
@@ -47,10 +50,6 @@ HANDLE = re.compile(
 )
 PLC_DID = re.compile(r"^did:plc:[a-z2-7]{24}$")
 WEB_DID = re.compile(r"^did:web:[a-zA-Z0-9.-]+$")
-# Errors meaning the session is gone: a person must sign in again.
-_SESSION_ERRORS = frozenset(
-    {"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AccountTakedown"}
-)
 Language = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8})*$")]
 
 
@@ -72,40 +71,6 @@ class BlueskyCredentialsIn(BaseModel):
     app_password: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-def _xrpc_error(response: httpx.Response) -> tuple[str, str]:
-    body = json_body(response)
-    if isinstance(body, dict):
-        error, message = body.get("error"), body.get("message")
-        return (
-            error if isinstance(error, str) else "",
-            message if isinstance(message, str) else "",
-        )
-    return "", ""
-
-
-def failure(
-    response: httpx.Response, *, publishing: bool = False
-) -> Retryable | Permanent | ReauthRequired | Ambiguous:
-    """One failed XRPC answer, classified: 429 with its `ratelimit-reset`, a dead session, a
-    refused request, or a server failure (doubtful after the publishing request)."""
-    status = response.status_code
-    error, message = _xrpc_error(response)
-    described = f"Bluesky answered {status} {error or ''}: {message or 'no message'}".replace(
-        "  ", " "
-    )
-    if status == 429:
-        return Retryable(
-            described, after=retry_after_seconds(response, "ratelimit-reset"), code="rate_limited"
-        )
-    if status == 401 or error in _SESSION_ERRORS:
-        return ReauthRequired(described, code="session_expired")
-    if status >= 500:
-        if publishing:
-            return Ambiguous(described, code="server_error")
-        return Retryable(described, code="server_error")
-    return Permanent(described, code=error or f"http_{status}")
-
-
 def _created_at(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -124,40 +89,6 @@ def rkey_of(uri: str) -> str:
     return uri.rsplit("/", 1)[-1]
 
 
-class Xrpc:
-    """XRPC calls to one host with one token."""
-
-    def __init__(self, http: PlatformHttp, base: str, token: str | None) -> None:
-        self.http, self.base, self.token = http, base, token
-
-    async def call(
-        self,
-        method: str,
-        nsid: str,
-        *,
-        publishing: bool = False,
-        token: str | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        headers = dict(kwargs.pop("headers", {}))
-        bearer = token or self.token
-        if bearer:
-            headers["Authorization"] = f"Bearer {bearer}"
-        response = await self.http.request(
-            method, f"{self.base}/xrpc/{nsid}", publishing=publishing, headers=headers, **kwargs
-        )
-        if response.status_code != 200:
-            raise failure(response, publishing=publishing)
-        if not response.content and nsid == "com.atproto.server.deleteSession":
-            return {}  # a procedure without output answers an empty 200
-        body = json_body(response)
-        if not isinstance(body, dict):
-            if publishing:
-                raise Ambiguous(f"Bluesky answered {nsid} without JSON.", code="bad_answer")
-            raise Retryable(f"Bluesky answered {nsid} without JSON.", code="bad_answer")
-        return body
-
-
 class BlueskyProvider:
     """Bluesky accounts: text up to 300 graphemes with facets, or up to 4 images."""
 
@@ -174,17 +105,23 @@ class BlueskyProvider:
         text_counting=TextCounting.GRAPHEMES,
         requires_media=False,
         max_images=4,  # app.bsky.embed.images images maxLength 4
-        max_videos=0,
+        max_videos=1,  # app.bsky.embed.video: one video, no images beside it
         mixed_media=False,
         image=MediaRule(
             content_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
             max_size_bytes=IMAGE_MAX_BYTES,
         ),
-        video=None,
+        video=MediaRule(
+            content_types=frozenset({"video/mp4"}),
+            max_size_bytes=video.VIDEO_MAX_BYTES,
+            max_duration_s=video.VIDEO_MAX_S,
+        ),
         notes=(
             "Links, mentions and hashtags become facets; a mention of a handle that doesn't "
             "resolve stays plain text.",
             "Each image carries its alt text (empty when none is given).",
+            "A video (mp4, up to 3 minutes) is processed by Bluesky's video service before the "
+            "post; accounts must have a verified email, and may post 25 videos or 10 GB a day.",
             "Writes cost points: 5,000 per hour and 35,000 per day per account (a post is 3).",
         ),
     )
@@ -220,6 +157,35 @@ class BlueskyProvider:
             code="credentials_required",
         )
 
+    @property
+    def pushes_authorization(self) -> bool:
+        """Whether AT Protocol OAuth is configured (`T21_BLUESKY_OAUTH`)."""
+        return OAuthClient.of(self.config) is not None
+
+    async def begin_authorization(
+        self, *, login_hint: str | None, state: str, redirect_uri: str, code_verifier: str
+    ) -> PushedStart:
+        return await signin.begin(
+            self,
+            login_hint=login_hint,
+            state=state,
+            redirect_uri=redirect_uri,
+            code_verifier=code_verifier,
+        )
+
+    async def finish_authorization(
+        self, handoff: dict[str, Any], *, code: str, redirect_uri: str, code_verifier: str
+    ) -> list[Connection]:
+        return await signin.finish(
+            self, handoff, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+
+    def client_metadata(self, redirect_uri: str, client_uri: str) -> dict[str, Any]:
+        return signin.client_of(self).metadata(redirect_uri, client_uri)
+
+    def client_jwks(self) -> dict[str, Any]:
+        return signin.client_of(self).jwks()
+
     async def connect_with_credentials(self, credentials: dict[str, str]) -> list[Connection]:
         """Resolve the handle to its DID and PDS, then start a session there with the app
         password. `Permanent` for credentials that can't work."""
@@ -239,14 +205,8 @@ class BlueskyProvider:
                 code="invalid_app_password",
             )
         async with PlatformHttp(self.config) as http:
-            entry = Xrpc(http, self.config.api_base, None)
-            resolved = await entry.call(
-                "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
-            )
-            did = resolved.get("did")
-            if not isinstance(did, str) or not did.startswith("did:"):
-                raise Permanent(f"{handle} resolves to no DID.", code="invalid_handle")
-            pds = await self._pds(http, did)
+            did = await self.resolve(http, handle)
+            pds = await self.pds_of(http, did)
             session = await Xrpc(http, pds, None).call(
                 "POST",
                 "com.atproto.server.createSession",
@@ -262,10 +222,33 @@ class BlueskyProvider:
                 )
             if session.get("did") != did:
                 raise Permanent("The session is for another account.", code="wrong_account")
-            profile = await self._profile(Xrpc(http, pds, grant.access_token), did)
+            profile = await self.read_profile(Xrpc(http, pds, grant.access_token), did)
         return [Connection(profile=profile, grant=grant)]
 
-    async def _pds(self, http: PlatformHttp, did: str) -> str:
+    async def resolve(self, http: PlatformHttp, handle: str) -> str:
+        """The DID of `handle` (`com.atproto.identity.resolveHandle` at the entryway); a DID
+        stands for itself."""
+        handle = handle.strip().removeprefix("@").lower()
+        if PLC_DID.match(handle) or WEB_DID.match(handle):
+            return handle
+        if not HANDLE.match(handle):
+            raise Permanent(f"{handle!r} isn't a Bluesky handle.", code="invalid_handle")
+        entry = Xrpc(http, self.config.api_base, None)
+        resolved = await entry.call(
+            "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}
+        )
+        did = resolved.get("did")
+        if not isinstance(did, str) or not did.startswith("did:"):
+            raise Permanent(f"{handle} resolves to no DID.", code="invalid_handle")
+        return did
+
+    def api(self, http: PlatformHttp, pds: str, credentials: Credentials) -> Xrpc:
+        """XRPC to the account's PDS with its token: DPoP-bound when it connected through
+        OAuth (its key is kept with the tokens), a session's Bearer token otherwise."""
+        dpop = Dpop(http, load_key(credentials.dpop_key)) if credentials.dpop_key else None
+        return Xrpc(http, pds, credentials.access_token, dpop)
+
+    async def pds_of(self, http: PlatformHttp, did: str) -> str:
         """The PDS of `did`, from its DID document (did:plc from the PLC directory, did:web
         from the host's /.well-known/did.json), read each time so a migrated account follows."""
         if PLC_DID.match(did):
@@ -297,7 +280,7 @@ class BlueskyProvider:
             raise Retryable("Bluesky's session answer had no tokens.", code="bad_answer")
         return TokenGrant(access_token=access, refresh_token=refresh, expires_in=ACCESS_TTL_S)
 
-    async def _profile(self, api: Xrpc, did: str) -> Profile:
+    async def read_profile(self, api: Xrpc, did: str) -> Profile:
         body = await api.call("GET", "app.bsky.actor.getProfile", params={"actor": did})
         handle, name, avatar = body.get("handle"), body.get("displayName"), body.get("avatar")
         return Profile(
@@ -309,10 +292,12 @@ class BlueskyProvider:
 
     async def refresh(self, credentials: Credentials) -> TokenGrant | None:
         """A new session from the refresh token, which rotates: the new one replaces it."""
+        if credentials.dpop_key:
+            return await signin.refresh(self, credentials)
         if not credentials.refresh_token:
             return None
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, credentials.external_id)
+            pds = await self.pds_of(http, credentials.external_id)
             session = await Xrpc(http, pds, None).call(
                 "POST", "com.atproto.server.refreshSession", token=credentials.refresh_token
             )
@@ -320,11 +305,14 @@ class BlueskyProvider:
 
     async def revoke(self, credentials: Credentials) -> bool:
         """End the session (`deleteSession` with the refresh token). The app password itself
-        stays valid until its owner revokes it in Bluesky's settings."""
+        stays valid until its owner revokes it in Bluesky's settings. An OAuth session is
+        revoked at its authorization server."""
+        if credentials.dpop_key:
+            return await signin.revoke(self, credentials)
         if not credentials.refresh_token:
             return False
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, credentials.external_id)
+            pds = await self.pds_of(http, credentials.external_id)
             await Xrpc(http, pds, None).call(
                 "POST", "com.atproto.server.deleteSession", token=credentials.refresh_token
             )
@@ -332,9 +320,9 @@ class BlueskyProvider:
 
     async def profile(self, credentials: Credentials) -> Profile:
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, credentials.external_id)
-            api = Xrpc(http, pds, credentials.access_token)
-            return await self._profile(api, credentials.external_id)
+            pds = await self.pds_of(http, credentials.external_id)
+            api = self.api(http, pds, credentials)
+            return await self.read_profile(api, credentials.external_id)
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -346,7 +334,7 @@ class BlueskyProvider:
         if len(request.text.encode("utf-8")) > 3000:
             raise Permanent("A Bluesky post's text is at most 3,000 bytes.", code="text_bytes")
         if not request.text and not request.media:
-            raise Permanent("A Bluesky post needs text or images.", code="empty_post")
+            raise Permanent("A Bluesky post needs text, images or a video.", code="empty_post")
 
     async def publish(self, credentials: Credentials, request: PublishRequest) -> Published:
         return await self._create(credentials, request, None)
@@ -389,8 +377,8 @@ class BlueskyProvider:
         options = BlueskyOptions.model_validate(request.options)
         did = credentials.external_id
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, did)
-            api = Xrpc(http, pds, credentials.access_token)
+            pds = await self.pds_of(http, did)
+            api = self.api(http, pds, credentials)
             record: dict[str, Any] = {
                 "$type": POST,
                 "text": request.text,
@@ -407,7 +395,19 @@ class BlueskyProvider:
                     "root": {"uri": reply_to.root_id, "cid": cids[reply_to.root_id]},
                     "parent": {"uri": reply_to.parent_id, "cid": cids[reply_to.parent_id]},
                 }
-            if request.media:
+            videos = [item for item in request.media if item.kind == MediaKind.VIDEO]
+            if videos:
+                record["embed"] = await video.upload(
+                    http,
+                    api,
+                    service=self.config.upload_base or video.VIDEO_SERVICE,
+                    pds=pds,
+                    did=did,
+                    item=videos[0],
+                    poll_interval_s=self.config.poll_interval_s,
+                    poll_timeout_s=self.config.poll_timeout_s,
+                )
+            elif request.media:
                 images = [await self._upload(api, item) for item in request.media]
                 record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
             created = await api.call(
@@ -485,8 +485,8 @@ class BlueskyProvider:
         found: list[RecentPost] = []
         params = {"repo": did, "collection": POST, "limit": str(min(max(limit, 1), LIST_MAX))}
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, did)
-            api = Xrpc(http, pds, credentials.access_token)
+            pds = await self.pds_of(http, did)
+            api = self.api(http, pds, credentials)
             while len(found) < limit:
                 page = await api.call("GET", "com.atproto.repo.listRecords", params=params)
                 records = [r for r in page.get("records") or [] if isinstance(r, dict)]
@@ -527,8 +527,8 @@ class BlueskyProvider:
         (through the PDS, which hands it to the App View); a post it doesn't return: None."""
         results: dict[str, PostMetrics | None] = dict.fromkeys(external_ids)
         async with PlatformHttp(self.config) as http:
-            pds = await self._pds(http, credentials.external_id)
-            api = Xrpc(http, pds, credentials.access_token)
+            pds = await self.pds_of(http, credentials.external_id)
+            api = self.api(http, pds, credentials)
             for start in range(0, len(external_ids), GET_POSTS_MAX):
                 uris = external_ids[start : start + GET_POSTS_MAX]
                 body = await api.call("GET", "app.bsky.feed.getPosts", params={"uris": uris})

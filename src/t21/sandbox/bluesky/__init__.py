@@ -20,9 +20,15 @@ unchanged:
   tighter budget reported in `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset` (epoch
   seconds) and `ratelimit-policy`; a spent budget answers 429 RateLimitExceeded.
 
+An authorization server (AT Protocol OAuth) serves PAR, authorization, tokens and revocation
+(`t21.sandbox.bluesky.oauth`); its DPoP-bound access tokens are taken as `Authorization: DPoP`
+with a proof by the bound key, and refused as Bearer tokens.
+
 `/_control` adds to the shared routes (`t21.sandbox.platform`): `POST /metrics` `{uri,
-likeCount?, repostCount?, replyCount?, quoteCount?}` and `POST /points` `{limit?,
-daily_limit?}` (the hourly and daily points budgets).
+likeCount?, repostCount?, replyCount?, quoteCount?}`, `POST /points` `{limit?,
+daily_limit?}` (the hourly and daily points budgets) and `POST /oauth` `{consent_as?,
+rotate_nonce?}` (who consents to the next authorization; a new DPoP nonce). The video
+service and service tokens are `t21.sandbox.bluesky.video`.
 """
 
 from __future__ import annotations
@@ -41,6 +47,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from t21.sandbox.bluesky.oauth import (
+    OAuthRefusal,
+    OAuthState,
+    bound_token,
+    oauth_routes,
+    refusal_response,
+)
+from t21.sandbox.bluesky.video import VideoError, VideoState, check_video_embed, video_routes
 from t21.sandbox.oauth import ControlError, control_body, control_error, optional
 from t21.sandbox.platform import FaultMiddleware, NetworkState, bearer, control_routes
 
@@ -106,6 +120,8 @@ class BlueskyState(NetworkState):
     hourly_points: int = 5000
     daily_points: int = 35_000
     last_tid: int = 0
+    oauth: OAuthState = field(default_factory=OAuthState)
+    video: VideoState = field(default_factory=VideoState)
 
     def tid(self) -> str:
         micros = max(int(time.time() * 1_000_000), self.last_tid + 1)
@@ -120,6 +136,8 @@ class BlueskyState(NetworkState):
         self.points.clear()
         self.hourly_points = 5000
         self.daily_points = 35_000
+        self.oauth.forget()
+        self.video.forget()
 
 
 def _cid(data: bytes) -> str:
@@ -127,12 +145,20 @@ def _cid(data: bytes) -> str:
 
 
 def _account(state: BlueskyState, request: Request) -> str:
-    """The DID of the request's access token, or the reference PDS's refusal."""
+    """The DID of the request's access token, or the reference PDS's refusal. A token from
+    OAuth is DPoP-bound: `Authorization: DPoP …` with a proof by its key, never as Bearer."""
+    scheme, _, dpop_value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "dpop":
+        token = state.tokens.get(dpop_value.strip())
+        if token is None or token.kind != "access" or not token.usable():
+            raise OAuthRefusal(401, "invalid_token", "Invalid token", resource=True)
+        bound_token(state.oauth, request, token.value)
+        return token.account_id
     value = bearer(request)
     if not value:
         raise XrpcError(401, "AuthenticationRequired", "Authentication Required")
     token = state.tokens.get(value)
-    if token is None or token.kind != "access" or token.revoked:
+    if token is None or token.kind != "access" or token.revoked or value in state.oauth.bound:
         raise XrpcError(401, "InvalidToken", "Token could not be verified")
     if not token.usable():
         raise XrpcError(400, "ExpiredToken", "Token has expired")
@@ -249,6 +275,11 @@ def _check_post(state: BlueskyState, did: str, record: dict[str, Any]) -> None:
         _check_reply(state, record["reply"])
     embed = record.get("embed")
     if embed is None:
+        return
+    if isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.video":
+        problem = check_video_embed(state, did, embed)
+        if problem is not None:
+            raise _invalid(problem)
         return
     if not isinstance(embed, dict) or embed.get("$type") != "app.bsky.embed.images":
         raise _invalid('Record/embed must be an object which includes the "$type" property')
@@ -494,13 +525,30 @@ POST_NSID = "app.bsky.feed.post"
 def create_bluesky_app(state: BlueskyState | None = None) -> Starlette:
     """The Bluesky fake as an ASGI app, served at a root or mounted (at `/bluesky`)."""
     state = state or BlueskyState()
+
+    async def video_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, VideoError)
+        body = {"error": exc.error, "message": exc.message}
+        return JSONResponse(body, status_code=exc.status)
+
+    async def refused(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, OAuthRefusal)
+        return refusal_response(state.oauth.nonce, exc)
+
     app = Starlette(
-        routes=[*_routes(state), *control_routes(state, state.forget)],
+        routes=[
+            *_routes(state),
+            *oauth_routes(state, did_of),
+            *video_routes(state, lambda request: _account(state, request)),
+            *control_routes(state, state.forget),
+        ],
         middleware=[Middleware(FaultMiddleware, state=state)],
         exception_handlers={
             XrpcError: xrpc_error,
             RateLimited: rate_limited,
             ControlError: control_error,
+            OAuthRefusal: refused,
+            VideoError: video_error,
         },
     )
     app.state.bluesky = state
