@@ -34,6 +34,14 @@ async def reconcile_target(target_id: str, attempt_id: str) -> None:
     await reaper.reconcile(get_runtime(), uuid.UUID(target_id), attempt_id)
 
 
+@job("publishing.reconcile_batch")
+async def reconcile_targets(attempts: list[list[str]]) -> None:
+    """Settle one account's cut-off attempts, given as `[target_id, attempt_id]` pairs."""
+    await reaper.reconcile_batch(
+        get_runtime(), [(uuid.UUID(target_id), attempt_id) for target_id, attempt_id in attempts]
+    )
+
+
 @periodic(
     "publishing.dispatch",
     interval=lambda settings: settings.dispatch_interval_s,
@@ -57,6 +65,7 @@ async def reap(session: AsyncSession) -> int:
     settings = runtime.settings
     enqueue_publishing(lost, settings.publish_batch)
     expired = await reaper.claim_expired(session, settings)
-    for target_id, attempt_id in expired:
-        enqueue(reconcile_target, target_id=str(target_id), attempt_id=attempt_id)
-    return len(lost) + len(expired)
+    for attempts in expired.values():
+        pairs = [[str(target_id), attempt_id] for target_id, attempt_id in attempts]
+        enqueue(reconcile_targets, attempts=pairs)
+    return len(lost) + sum(len(attempts) for attempts in expired.values())
