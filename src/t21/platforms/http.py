@@ -56,13 +56,17 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+# A client for one block outside a runtime: httpx's defaults.
+_ONE_OFF_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
 def _new_client(config: PlatformConfig, limits: httpx.Limits | None = None) -> httpx.AsyncClient:
     # TCP_NODELAY: httpx writes headers and body separately, and without it each request
     # waits for a delayed ACK (~40 ms).
     transport = httpx.AsyncHTTPTransport(
         verify=tls_context(),
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-        **({"limits": limits} if limits is not None else {}),
+        limits=limits or _ONE_OFF_LIMITS,
     )
     return httpx.AsyncClient(
         transport=transport,
