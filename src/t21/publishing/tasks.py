@@ -17,7 +17,7 @@ async def publish_target(target_id: str) -> None:
     await service.publish(get_runtime(), uuid.UUID(target_id))
 
 
-@job("publishing.publish_batch")
+@job(service.PUBLISH_BATCH_JOB)
 async def publish_targets(target_ids: list[str]) -> None:
     await service.publish_batch(get_runtime(), [uuid.UUID(target_id) for target_id in target_ids])
 
