@@ -6,7 +6,8 @@ to read the fake's record of what it published. A new network is one entry in `R
 Faults are answers in the network's own shape (its rate limit with the wait it asks for, its
 server error), injected by the fakes' common `/_control/faults`; "lost" carries the request out
 and holds the answer past T21's timeout. A network whose doubts a person must settle (Telegram:
-the Bot API can't list a chat's messages) takes no fault that leaves a doubt.
+the Bot API can't list a chat's messages; a LinkedIn member without r_member_social) takes no
+fault that leaves a doubt, and fewer targets (a killed worker can still cut its attempts off).
 """
 
 from __future__ import annotations
@@ -247,11 +248,14 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "linkedin",
             accounts=1,
-            per_account=90,  # 150 a day
+            per_account=60,  # 150 a day
             connect=_linkedin,
             publish_path=r"^/rest/posts$",
             throttle=_linkedin_throttle,
             server_error={"status": 503, "message": "Service Unavailable"},
+            # A member's posts can't be listed without r_member_social (an approved app's), so
+            # its doubts go to a person: only faults that leave none.
+            faults=("rate_limited",),
         ),
         Recipe(
             "linkedin_page",

@@ -88,7 +88,7 @@ RECORD_TRIES = 4
 # so without the bound a burst's publish jobs fill them all and reconciliations and webhook
 # deliveries wait behind the whole burst.
 WAITING_JOBS_MAX = 2
-HAND_BACK_PAUSE_S = 0.5
+HAND_BACK_PAUSE_S = 1.5
 PUBLISH_BATCH_JOB = "publishing.publish_batch"
 # TEST-ONLY. Set to 1 (outside production), a publish job takes its target whatever its status:
 # the compare-and-set that makes a duplicate delivery do nothing is gone. It exists so the chaos
