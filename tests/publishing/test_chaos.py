@@ -80,14 +80,18 @@ WORKERS = 3
 # each, which faults), or those named in T21_CHAOS_NETWORKS (comma-separated).
 NETWORKS = recipes(os.environ.get("T21_CHAOS_NETWORKS"))
 CHAOS_S = 40.0  # workers killed and faults injected for this long after the targets are due
-SETTLE_LIMIT_S = 120.0  # every target settled this long after they were due, or the test fails
+# Every target settled this long after they were due, or the test fails. Over every network a
+# publish takes more requests (Threads' container, Bluesky's session) and, at load 13-19 on
+# the 2 cores, 200-340 of 1500 targets were still due or doubtful at 120 s.
+SETTLE_LIMIT_S = 180.0
 START_LIMIT_S = 60.0
 # What the run must reach (of about 1500 targets). Runs on 2026-12-06 with X, LinkedIn and
 # Facebook only (2 cores shared with other test runs): published 1387-1458, needs_review 42-113
 # (doubts whose listing timed out on the loaded machine went straight to a person), failed 0.
 # The reaper now asks again when the network can't answer just now, so review is left with what
-# no listing can settle (a Telegram message cut off with its worker). Over every network, one
-# run at load 19: 0 in review, nothing sent twice (but 336 not yet settled at 120 s).
+# no listing can settle (a Telegram or LinkedIn member's post cut off with its worker). Over
+# every network, runs at load 13-19: needs_review 0, 10 (LinkedIn members, before they took
+# only rate limits), 0; nothing sent twice.
 MIN_PUBLISHED = 1250
 MAX_NEEDS_REVIEW = 30  # 2 %: the issue's aim is 0.5 %, the margin is for a loaded machine
 MAX_FAILED = 15
