@@ -239,9 +239,11 @@ async def _ask_network(
     one per thread reply or comment, looked for where it would be)."""
     if account_id is None:
         return {doubt.target_id: Verdict() for doubt in doubts}
+    window: timedelta | None = None
     try:
         account = await refresh_account(runtime, account_id)
         provider = configured_provider(runtime, platform)
+        window = provider.idempotency_window
         held = credentials(runtime.settings, account)
         blocker = provider.find_recent_blocker(held)
         if blocker is not None:
@@ -249,7 +251,7 @@ async def _ask_network(
     except (OutsideFailure, T21Error) as failure:
         verdict = _failed(failure)
         verdicts = {doubt.target_id: verdict for doubt in doubts}
-        return _repeat_where_keyed(verdicts, doubts, None)
+        return _repeat_where_keyed(verdicts, doubts, window)
     verdicts = {}
     listed = {doubt.target_id: doubt for doubt in doubts if threads.in_account_listing(doubt.step)}
     listing: list[RecentPost] | Verdict = []
@@ -289,7 +291,7 @@ async def _ask_network(
                 "than T21 can read back, so it can't tell whether this one was posted."
             ),
         )
-    return _repeat_where_keyed(verdicts, doubts, provider.idempotency_window)
+    return _repeat_where_keyed(verdicts, doubts, window)
 
 
 def _repeat_where_keyed(
