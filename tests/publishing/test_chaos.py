@@ -77,8 +77,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 WORKERS = 3
 # Every network of the table (`tests.support.networks`: how many accounts, how many targets
-# each, which faults), or those named in T21_CHAOS_NETWORKS (comma-separated).
-NETWORKS = recipes(os.environ.get("T21_CHAOS_NETWORKS"))
+# each, which faults), or those named in T21_TEST_CHAOS_NETWORKS (comma-separated).
+NETWORKS = recipes(os.environ.get("T21_TEST_CHAOS_NETWORKS"))
 CHAOS_S = 40.0  # workers killed and faults injected for this long after the targets are due
 # Every target settled this long after they were due, or the test fails. Over every network a
 # publish takes more requests (Threads' container, Bluesky's session) and, at load 13-19 on
