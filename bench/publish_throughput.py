@@ -17,8 +17,11 @@ top costs (cumulative and own time) when it stops.
 
 The sandbox runs in its own process (this script with `--serve-sandbox`), with a wrapper that
 sleeps before answering each request to a fake; the fakes themselves are unchanged. Posts go to
-Facebook Pages: one connect gives one account per Page, and each Page gets fewer posts than its
-publishing budget (200 a day), so no post waits for a budget. The owner, brand and accounts are
+the networks named by `--networks` (default `facebook`), connected as the chaos test's recipes
+say (`tests.support.networks`): networks of one account take their recipe's share, the rest is
+spread over those that connect many accounts (Facebook Pages, LinkedIn Pages, Bluesky handles,
+Mastodon instances, Telegram channels), each account getting fewer posts than its recipe's count
+(under its publishing budget), so no post waits for a budget. The owner, brand and accounts are
 made through the API in-process; the posts (one target each, distinct text) are inserted with
 SQL, then made due once the publishing processes are ready. The plan's limits are lifted.
 
@@ -34,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import signal
 import socket
@@ -50,7 +52,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -65,10 +66,16 @@ from t21.core.settings import Settings, load_settings
 from t21.core.uow import session_scope
 from t21.posts.models import Post, PostStatus, PostTarget, TargetStatus
 
+# The networks' recipes are the test suite's (`tests.support.networks`), importable from the
+# repository's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.social.conftest import World
+from tests.support.accounts import register
+from tests.support.networks import RECIPES, recipes, spread
+
 BIN = Path(sys.executable).parent
 SECRET = "bench-secret-" + "x" * 40
 PLAN_LIMITS = {"free": {"published_posts": 10_000_000, "social_accounts": 10_000}}
-POSTS_PER_PAGE = 150  # under a Page's budget of 200 a day
 SPREAD_S = 60.0
 SETTLED = [TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.NEEDS_REVIEW]
 FRONT_END = "http://app.example.test"
@@ -217,51 +224,50 @@ async def pg_database(url: str) -> AsyncIterator[str]:
 # --- the world ---------------------------------------------------------------------------------
 
 
-async def seed(settings: Settings, sandbox: str, targets: int) -> None:
-    """An owner, a brand, its Pages connected, and `targets` posts due far in the future."""
-    pages = math.ceil(targets / POSTS_PER_PAGE)
-    async with httpx.AsyncClient(timeout=10) as http:
-        answer = await http.post(
-            f"{sandbox}/facebook/_control/pages",
-            json={"pages": [{"name": f"Bench Page {n}"} for n in range(pages)]},
-        )
-        answer.raise_for_status()
+def slots(accounts: dict[str, list[str]], targets: int) -> list[tuple[str, str]]:
+    """`targets` (network, account) pairs, round-robin over the accounts so that every network
+    and account is due throughout the minute, each account under its recipe's count."""
+    order = [
+        (network, account, RECIPES[network].per_account)
+        for network, ids in accounts.items()
+        for account in ids
+    ]
+    found: list[tuple[str, str]] = []
+    for turn in range(max(cap for _network, _account, cap in order)):
+        found += [(network, account) for network, account, cap in order if turn < cap]
+    assert len(found) >= targets, f"{len(found)} places for {targets} targets"
+    return found[:targets]
+
+
+async def seed(settings: Settings, sandbox: str, targets: int, networks: str) -> None:
+    """An owner, a brand, the networks' accounts connected as their recipes say
+    (`tests.support.networks`), and `targets` posts due far in the future."""
+    chosen = recipes(networks)
+    needed = spread(chosen, targets)
     app = create_app(settings, worker=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
-            email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-            registered = await api.post(
-                "/api/v1/auth/register",
-                json={"email": email, "password": "a bench passphrase", "name": "Bench"},
-            )
-            registered.raise_for_status()
-            headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
-            brand = await api.post("/api/v1/brands", json={"name": "Bench"}, headers=headers)
+            owner = await register(api)
+            brand = await api.post("/api/v1/brands", json={"name": "Bench"}, headers=owner.headers)
             brand.raise_for_status()
             brand_id = brand.json()["id"]
-            started = await api.post(
-                "/api/v1/social-accounts/connect",
-                json={"brand_id": brand_id, "platform": "facebook"},
-                headers=headers,
-            )
-            started.raise_for_status()
-            async with httpx.AsyncClient() as browser:
-                consent = await browser.get(started.json()["authorization_url"])
-            back = urlsplit(str(consent.headers["location"]).split("#", 1)[0])
-            finished = await api.get(f"{back.path}?{back.query}")
-            location = parse_qs(urlsplit(finished.headers["location"]).query)
-            accounts = location["connected"][0].split(",")
-            assert len(accounts) == pages, location
+            world = World(app=app, api=api, sandbox=sandbox, owner=owner, brand_id=brand_id)
+            accounts = {}
+            for recipe in chosen:
+                accounts[recipe.name] = await recipe.connect(world, needed[recipe.name])
+                log(f"{recipe.name}: {len(accounts[recipe.name])} accounts")
+            places = slots(accounts, targets)
+            network, account = places[0]
             first = await api.post(
                 "/api/v1/posts",
                 json={
                     "brand_id": brand_id,
-                    "content": "Bench post 0",
-                    "targets": [{"social_account_id": accounts[0]}],
+                    "content": f"Bench post 0 on {network.replace('_', ' ')}",
+                    "targets": [{"social_account_id": account}],
                     "scheduled_at": (clock.now() + timedelta(days=1)).isoformat(),
                 },
-                headers=headers,
+                headers=owner.headers,
             )
             first.raise_for_status()
         async with session_scope(app.state.runtime) as session:
@@ -278,7 +284,7 @@ async def seed(settings: Settings, sandbox: str, targets: int) -> None:
                         "organization_id": sample.organization_id,
                         "brand_id": sample.brand_id,
                         "author_id": sample.author_id,
-                        "content": f"Bench post {number}",
+                        "content": f"Bench post {number} on {places[number][0].replace('_', ' ')}",
                         "status": PostStatus.SCHEDULED,
                         "scheduled_at": later,
                         "sort_at": later,
@@ -288,8 +294,8 @@ async def seed(settings: Settings, sandbox: str, targets: int) -> None:
                     {
                         "organization_id": sample.organization_id,
                         "post_id": post_id,
-                        "social_account_id": uuid.UUID(accounts[number % pages]),
-                        "platform": "facebook",
+                        "social_account_id": uuid.UUID(places[number][1]),
+                        "platform": places[number][0],
                         "options": {},
                         "status": TargetStatus.SCHEDULED,
                         "due_at": later,
@@ -372,7 +378,7 @@ async def measure(
     )
     await migrations.upgrade(settings)
     log(f"{mode}: seeding {args.targets} targets")
-    await seed(settings, sandbox, args.targets)
+    await seed(settings, sandbox, args.targets, args.networks)
     env = process_env(T21_DATABASE_URL=url, **common)
     count = int(mode.removeprefix("sqlite").removeprefix("pg") or "1")
     launcher = [str(BIN / "t21")]
@@ -519,6 +525,11 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", type=int, default=10_000)
+    parser.add_argument(
+        "--networks",
+        default="facebook",
+        help="networks of tests/support/networks.py to publish to, comma-separated",
+    )
     parser.add_argument("--modes", default="sqlite1,sqlite2,sqlite4,pg1,pg2,pg4")
     parser.add_argument("--profile", action="store_true", help="run T21 under cProfile")
     parser.add_argument("--latency-ms", type=float, default=50.0)

@@ -13,6 +13,7 @@ from t21.core.db import create_engine, create_sessionmaker
 from t21.core.runtime import Runtime, install_runtime
 from t21.core.settings import Settings
 from t21.events.hub import close_hub
+from t21.platforms.http import close_clients, install_clients
 from t21.worker.loops import LoopRunner
 from t21.worker.queue import JobQueue
 
@@ -57,6 +58,7 @@ async def open_runtime(
         jobs=queue,
         redis=redis,
     )
+    install_clients(runtime)
     runner = LoopRunner(runtime)
     runtime.state["loops"] = runner
     if run_loops:
@@ -79,6 +81,7 @@ async def open_runtime(
             await queue.stop()
             await close_hub(runtime)
         finally:
+            await close_clients(runtime)
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

@@ -18,6 +18,7 @@ from t21.api import create_app
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget, TargetStatus
+from t21.publishing.reaper import RECONCILE_GIVE_UP
 from t21.sandbox.platform import text_digest
 from t21.sandbox.server import ThreadedServer
 from t21.worker.loops import LoopRunner
@@ -47,6 +48,12 @@ class Engine(Desk):
         await self.loops.run_once("publishing.dispatch")
         await self.loops.run_once("publishing.reap")
         await self.world.drain()
+
+    async def tick_once_the_reaper_gives_up(self) -> None:
+        """A pass of the loops once the reaper has stopped asking a network that couldn't answer
+        about an attempt (`RECONCILE_GIVE_UP` after the attempt began): a person decides."""
+        with clock.frozen(clock.now() + RECONCILE_GIVE_UP + timedelta(minutes=1)):
+            await self.tick()
 
     async def publish_now(self, *platforms: str, content: str, **body: Any) -> dict[str, Any]:
         post = await self.draft(*platforms, content=content, **body)

@@ -20,11 +20,14 @@ may log a traceback. It can fail: with `T21_TEST_DISABLE_CLAIM_CAS=1` (test-only
 fail with "sent more than once"; CI runs it so once as a self-check (`.ci/run`).
 
 The sandbox runs as its own `t21 sandbox` process; the API runs in the test's process (it only
-enqueues: the workers run every job). An owner, a brand and its accounts (X, LinkedIn, and a
-batch of Facebook Pages, one connect for all of them) are made through the API and the sandbox;
-one post per account is created through the API, the rest (one target each, every text
-distinct) are inserted with SQL for speed. Each account gets fewer targets than its publishing
-budget (`t21.publishing.budgets`), so nothing is deferred past the test's end by design.
+enqueues: the workers run every job). An owner, a brand and its accounts on every network of the
+table in `tests.support.networks` (Facebook Pages, X, LinkedIn, LinkedIn Pages, Threads, Bluesky
+with app passwords, Mastodon instances, a Telegram channel) are made through the API and the
+sandbox as each recipe says; one post per account is created through the API, the rest (one
+target each, every text distinct) are inserted with SQL for speed. Each account gets fewer
+targets than its publishing budget (`t21.publishing.budgets`), so nothing is deferred past the
+test's end by design; faults go to each network in proportion to its targets, of the kinds its
+recipe takes, in its own answer format.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from tests.conftest import TEST_REDIS_URL, TEST_SECRET
 from tests.posts.conftest import POSTS
 from tests.social.conftest import FRONT_END, World
 from tests.support.accounts import register
+from tests.support.networks import Recipe, recipes
 from tests.test_cli import BIN, _clean_env, _free_port
 from tests.webhooks.conftest import WEBHOOKS, Receiver
 from tests.webhooks.conftest import receiver as receiver  # the fixture
@@ -72,21 +76,24 @@ from tests.webhooks.conftest import receiver as receiver  # the fixture
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 WORKERS = 3
-X_TARGETS = 80  # X lets an account publish 100 posts per 15 minutes
-LINKEDIN_TARGETS = 120  # 150 a day
-FACEBOOK_PAGES = 20
-FACEBOOK_TARGETS_PER_PAGE = 65  # 200 a day
+# Every network of the table (`tests.support.networks`: how many accounts, how many targets
+# each, which faults), or those named in T21_TEST_CHAOS_NETWORKS (comma-separated).
+NETWORKS = recipes(os.environ.get("T21_TEST_CHAOS_NETWORKS"))
 CHAOS_S = 40.0  # workers killed and faults injected for this long after the targets are due
-SETTLE_LIMIT_S = 120.0  # every target settled this long after they were due, or the test fails
+# Every target settled this long after they were due, or the test fails. Over every network a
+# publish takes more requests (Threads' container, Bluesky's session) and, at load 13-19 on
+# the 2 cores, 200-340 of 1500 targets were still due or doubtful at 120 s.
+SETTLE_LIMIT_S = 180.0
 START_LIMIT_S = 60.0
-LOST_RESPONSE_HOLD_S = 3.0  # longer than the platform timeout: the client gives up first
-# What the run must reach (of 1500 targets). Runs on 2026-12-06 (2 cores shared with other
-# test runs): published 1458, 1387, 1387, 1410, 1395; needs_review 42, 113, 113, 90, 105 (the
-# targets whose attempt died with its worker before sending: one kill orphans up to
-# WORKER_CONCURRENCY attempts); failed 0. The margins absorb a loaded machine; needs_review is
-# the figure to drive down.
+# What the run must reach (of about 1500 targets). Runs on 2026-12-06 with X, LinkedIn and
+# Facebook only (2 cores shared with other test runs): published 1387-1458, needs_review 42-113
+# (doubts whose listing timed out on the loaded machine went straight to a person), failed 0.
+# The reaper now asks again when the network can't answer just now, so review is left with what
+# no listing can settle (a Telegram or LinkedIn member's post cut off with its worker). Over
+# every network, runs at load 13-19: needs_review 0, 10 (LinkedIn members, before they took
+# only rate limits), 0; nothing sent twice.
 MIN_PUBLISHED = 1250
-MAX_NEEDS_REVIEW = 200
+MAX_NEEDS_REVIEW = 30  # 2 %: the issue's aim is 0.5 %, the margin is for a loaded machine
 MAX_FAILED = 15
 
 # The organization's plan must not be what stops the posts.
@@ -252,66 +259,27 @@ class Chaos:
     kills: int = 0
 
 
-PUBLISH_PATHS = {
-    "twitter": r"^/2/tweets$",
-    "linkedin": r"^/rest/posts$",
-    "facebook": r"^/v[0-9.]+/[0-9]+/feed$",
-}
+def fault(recipe: Recipe, rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """A fault for the publishing request of `recipe`'s network, of a kind it takes: a rate
+    limit with its wait, a server error, or a response lost after the post was made."""
+    kind = rng.choice(recipe.faults)
+    return kind, recipe.fault(kind, count=rng.randint(1, 3), wait=rng.randint(1, 2))
 
 
-def fault(network: str, kind: str, rng: random.Random) -> dict[str, Any]:
-    """A fault for the publishing endpoint of `network`: a rate limit with its reset, a server
-    error, or a response lost after the post was made."""
-    base: dict[str, Any] = {"path": PUBLISH_PATHS[network], "method": "POST"}
-    if kind == "lost":
-        return base | {"status": 200, "lose_response": True, "delay_s": LOST_RESPONSE_HOLD_S}
-    count = rng.randint(1, 3)
-    wait = rng.randint(1, 2)
-    if kind == "rate_limited":
-        if network == "twitter":
-            reset = str(int(time.time()) + wait)
-            return base | {
-                "status": 429,
-                "count": count,
-                "body": {"title": "Too Many Requests", "detail": "Too Many Requests"},
-                "headers": {"x-rate-limit-remaining": "0", "x-rate-limit-reset": reset},
-            }
-        if network == "linkedin":
-            return base | {
-                "status": 429,
-                "count": count,
-                "body": {"status": 429, "message": "Too many requests"},
-                "headers": {"Retry-After": str(wait)},
-            }
-        # Meta throttles with an error code in a 400 (or 403), not with a 429.
-        return base | {
-            "status": 400,
-            "count": count,
-            "body": {
-                "error": {"message": "(#32) Page request limit reached", "code": 32, "type": "x"}
-            },
-            "headers": {"Retry-After": str(wait)},
-        }
-    if network == "facebook":
-        body: Any = {"error": {"message": "An unknown error occurred", "code": 1, "type": "x"}}
-    elif network == "linkedin":
-        body = {"status": 503, "message": "Service Unavailable"}
-    else:
-        body = {"title": "Service Unavailable", "detail": "Service Unavailable"}
-    return base | {"status": rng.choice([500, 502, 503]), "count": count, "body": body}
+def words(platform: str) -> str:
+    """The network's name in plain words: LinkedIn's send record holds the text as escaped
+    (`_` → `\\_`), and the duplicate check compares the texts' hashes."""
+    return platform.replace("_", " ")
 
 
 async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -> int:
     """One post per account through the API, the rest with SQL; every target due now."""
-    counts = {"twitter": X_TARGETS, "linkedin": LINKEDIN_TARGETS}
+    counts = {recipe.name: recipe.per_account for recipe in NETWORKS}
     later = (clock.now() + timedelta(hours=1)).isoformat()
-    per_account: list[tuple[str, str, int]] = []
-    for platform, ids in accounts.items():
-        for account_id in ids:
-            per_account.append((platform, account_id, counts.get(platform, 0)))
     per_account = [
-        (platform, account_id, count or FACEBOOK_TARGETS_PER_PAGE)
-        for platform, account_id, count in per_account
+        (platform, account_id, counts[platform])
+        for platform, ids in accounts.items()
+        for account_id in ids
     ]
     first: dict[str, Any] = {}
     for number, (platform, account_id, _count) in enumerate(per_account):
@@ -319,7 +287,7 @@ async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -
             POSTS,
             json={
                 "brand_id": world.brand_id,
-                "content": f"Chaos {run} post {number} 0 on {platform}",
+                "content": f"Chaos {run} post {number} 0 on {words(platform)}",
                 "targets": [{"social_account_id": account_id}],
                 "scheduled_at": later,
             },
@@ -340,7 +308,7 @@ async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -
                     "organization_id": world.owner.personal_organization_id,
                     "brand_id": uuid.UUID(world.brand_id),
                     "author_id": world.owner.user_id,
-                    "content": f"Chaos {run} post {number} {index} on {platform}",
+                    "content": f"Chaos {run} post {number} {index} on {words(platform)}",
                     "status": PostStatus.SCHEDULED,
                     "scheduled_at": now,
                     "sort_at": now,
@@ -458,39 +426,28 @@ def _self_check() -> dict[str, str]:
     return {DISABLE_CLAIM_CAS_ENV: value} if value else {}
 
 
-def control(world: World, network: str, path: str, body: dict[str, Any]) -> Any:
-    return world.control(network, "POST", path, body)
-
-
 async def connect_accounts(world: World) -> dict[str, list[str]]:
-    # Retries and lost answers count against the fakes' own limits too: lift them, so only the
-    # injected faults (and T21's budgets) limit the pace.
-    control(world, "twitter", "/settings", {"limits": {"tweets:create": 1_000_000}})
-    control(world, "linkedin", "/settings", {"daily_post_limit": 1_000_000})
-    for network in PUBLISH_PATHS:
-        assert world.control(network, "GET", "/duplicates", None) == {"refuse": False}
-    pages = [{"name": f"Chaos Page {number}"} for number in range(FACEBOOK_PAGES)]
-    control(world, "facebook", "/pages", {"pages": pages})
-    accounts = {
-        platform: await world.connected_ids(platform)
-        for platform in ("twitter", "linkedin", "facebook")
-    }
-    assert len(accounts["facebook"]) == FACEBOOK_PAGES
+    """Each network's accounts, connected through the API as its recipe says."""
+    accounts: dict[str, list[str]] = {}
+    for recipe in NETWORKS:
+        assert world.control(recipe.name, "GET", "/duplicates", None) == {"refuse": False}
+        accounts[recipe.name] = await recipe.connect(world, recipe.accounts)
+        assert len(accounts[recipe.name]) == recipe.accounts, (recipe.name, accounts)
     return accounts
 
 
 async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) -> None:
     """Kill a worker every few seconds (restarted a moment later), and keep faults coming."""
     rng = random.Random(chaos.seed)
-    networks = ["facebook"] * 6 + ["twitter"] * 2 + ["linkedin"] * 2
-    kinds = ["rate_limited", "server_error", "lost"]
+    weights = [recipe.targets for recipe in NETWORKS]
     next_kill = time.monotonic() + rng.uniform(2, 5)
     async with httpx.AsyncClient(base_url=world.sandbox, timeout=10) as http:
         while time.monotonic() < until:
-            network, kind = rng.choice(networks), rng.choice(kinds)
-            answer = await http.post(f"/{network}/_control/faults", json=fault(network, kind, rng))
+            [recipe] = rng.choices(NETWORKS, weights=weights)
+            kind, body = fault(recipe, rng)
+            answer = await http.post(f"/{recipe.name}/_control/faults", json=body)
             assert answer.status_code == 200, answer.text
-            chaos.faults[f"{network} {kind}"] += 1
+            chaos.faults[f"{recipe.name} {kind}"] += 1
             if time.monotonic() >= next_kill:
                 victim = rng.choice(sorted(processes.running.keys() - {"sandbox"}))
                 processes.kill(victim)
@@ -710,9 +667,9 @@ def check_deliveries(hooks: Hooks, waiting: int, report: str) -> None:
 def read_sends(world: World) -> list[dict[str, Any]]:
     """Every publish request the networks received, each with its network."""
     found: list[dict[str, Any]] = []
-    for network in PUBLISH_PATHS:
-        for send in world.control(network, "GET", "/sends", None)["sends"]:
-            found.append(send | {"network": network})
+    for recipe in NETWORKS:
+        for send in world.control(recipe.name, "GET", "/sends", None)["sends"]:
+            found.append(send | {"network": recipe.name})
     return found
 
 
@@ -757,14 +714,14 @@ def check_networks(world: World, targets: list[Target], report: str) -> str:
     """Each network's own record against the targets: nothing received twice, every published
     target there under its external id, nothing there that isn't a published target or one
     waiting for review (failed ones included). Says how many of those waiting were posted."""
-    text_field = {"twitter": "text", "linkedin": "text", "facebook": "message"}
     seen: dict[str, tuple[int, int]] = {}
-    for network, field_name in text_field.items():
+    for recipe in NETWORKS:
+        network = recipe.name
         received = world.control(network, "GET", "/published", None)["published"]
-        texts = Counter(post[field_name] for post in received)
+        texts = Counter(recipe.text_of(post) for post in received)
         twice = [text for text, n in texts.items() if n > 1]
         assert not twice, f"{network} received the same post twice: {twice[:10]}\n{report}"
-        at_network = {post[field_name]: str(post["id"]) for post in received}
+        at_network = {recipe.text_of(post): recipe.id_of(post) for post in received}
         mine = [target for target in targets if target.platform == network]
         published = [target for target in mine if target.status is TargetStatus.PUBLISHED]
         for target in published:

@@ -337,6 +337,9 @@ async def test_an_attempt_the_network_cannot_confirm_needs_review_and_is_never_r
         {"status": 503, "path": r"^/2/users/[^/]+/tweets$", "method": "GET", "count": 5},
     )
     await engine.tick()
+    # The network couldn't be asked: the reaper asks again, for a while, then a person decides.
+    assert (await engine.read(post["id"]))["targets"][0]["status"] == "publishing"
+    await engine.tick_once_the_reaper_gives_up()
     done = await engine.read(post["id"])
     [target] = done["targets"]
     assert target["status"] == "needs_review"

@@ -4,12 +4,13 @@ network's own rewriting of text is undone before comparing."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from t21.core import clock
 from t21.platforms import registry
 from t21.platforms.base import RecentPost
-from t21.publishing.reaper import match_recent
+from t21.publishing.reaper import RECONCILE_AGAIN, match_recent
 from tests.platforms.test_mastodon_connect import _engine_with_account
 from tests.publishing.conftest import Engine
 
@@ -121,3 +122,64 @@ async def test_a_doubt_at_a_network_with_an_idempotency_key_is_settled_by_repeat
     [status] = engine.published_at_network("mastodon")
     assert done["status"] == "published", done
     assert done["external_id"] == status["id"]
+
+
+def timeline_reads(engine: Engine) -> int:
+    requests = engine.world.control("twitter", "GET", "/requests")["requests"]
+    return sum(
+        1
+        for request in requests
+        if request["method"] == "GET" and re.fullmatch(r"/2/users/[^/]+/tweets", request["path"])
+    )
+
+
+async def test_doubts_of_one_account_are_answered_by_one_listing(engine: Engine) -> None:
+    """Three attempts of one account were cut off (one of them had posted): the reaper reads the
+    account's recent posts once and settles each from that listing, over its own window."""
+    posted_one = await engine.publish_now("twitter", content="Posted before the cut")
+    await engine.tick()
+    [posted] = (await engine.read(posted_one["id"]))["targets"]
+    assert posted["status"] == "published"
+    await engine.cut_off(posted["id"], attempt_id="dead-0")
+    absent = [
+        await engine.publish_now("twitter", content=f"Never sent, number {number}")
+        for number in (1, 2)
+    ]
+    for number, post in enumerate(absent, start=1):
+        await engine.cut_off(post["targets"][0]["id"], attempt_id=f"dead-{number}")
+    before = timeline_reads(engine)
+    await engine.tick()
+    assert timeline_reads(engine) - before == 1
+    found = (await engine.read(posted_one["id"]))["targets"][0]
+    assert found["status"] == "published"
+    assert found["external_id"] == posted["external_id"]
+    for post in absent:
+        assert (await engine.read(post["id"]))["targets"][0]["status"] == "retrying"
+        await engine.make_due(post["targets"][0]["id"])
+    await engine.tick()
+    for number, post in enumerate(absent, start=1):
+        assert (await engine.read(post["id"]))["targets"][0]["status"] == "published"
+        assert engine.sends("twitter", f"Never sent, number {number}") == ["accepted"]
+    assert engine.sends("twitter", "Posted before the cut") == ["accepted"]
+
+
+async def test_a_network_that_cannot_list_just_now_is_asked_again_not_left_for_review(
+    engine: Engine,
+) -> None:
+    """The listing fails with a 503: the attempt stays held and the reaper asks again later,
+    instead of handing the doubt to a person; once the network answers, it is settled."""
+    post = await engine.publish_now("twitter", content="Asked again")
+    target_id = post["targets"][0]["id"]
+    await engine.cut_off(target_id)
+    engine.world.control(
+        "twitter",
+        "POST",
+        "/faults",
+        {"path": r"^/2/users/[^/]+/tweets$", "method": "GET", "status": 503, "count": 1},
+    )
+    await engine.tick()
+    held = (await engine.read(post["id"]))["targets"][0]
+    assert held["status"] == "publishing", held
+    with clock.frozen(lambda: datetime.now(UTC) + RECONCILE_AGAIN + timedelta(seconds=1)):
+        await engine.tick()
+    assert (await engine.read(post["id"]))["targets"][0]["status"] == "retrying"

@@ -81,7 +81,8 @@ async def test_a_lost_reconciliation_is_tried_again_once_an_attempts_lease_has_p
     # The reaper holds the target for a reconciliation whose job is then lost with its worker.
     async with session_scope(runtime) as session:
         held = await reaper.claim_expired(session, settings)
-    assert held == [(uuid.UUID(target_id), "dead-worker")]
+    [attempts] = held.values()
+    assert attempts == [(uuid.UUID(target_id), "dead-worker")]
     later = clock.now() + timedelta(seconds=31)
     with clock.frozen(later):
         async with session_scope(runtime) as session:

@@ -430,7 +430,7 @@ async def test_a_part_in_review_resolved_as_not_published_is_sent_and_the_chain_
         {"path": "/tweets$", "method": "GET", "status": 503, "count": 20},
     )
     await engine.cut_off(target["id"])
-    await engine.tick()
+    await engine.tick_once_the_reaper_gives_up()
     [target] = (await engine.read(post["id"]))["targets"]
     assert target["status"] == "needs_review", target
     assert [p["status"] for p in target["parts"]] == ["published", "needs_review", "pending"]

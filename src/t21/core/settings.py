@@ -165,6 +165,11 @@ class Settings(BaseSettings):
     platform_timeout_s: float = Field(default=30.0, gt=0)
     platform_poll_interval_s: float = Field(default=2.0, gt=0)
     platform_poll_timeout_s: float = Field(default=120.0, gt=0)
+    # Connections a process keeps to each network (`platforms.http.PlatformClients`): at most
+    # this many at once, an idle one closed after this many seconds (under uvicorn's 5 s and
+    # most networks' idle timeouts, so a reused connection is rarely one the server closed).
+    platform_max_connections: int = Field(default=100, ge=1)
+    platform_keepalive_s: float = Field(default=4.0, ge=0)
     encryption_keys: SecretStr | None = None
     # Token refresh: each access token is refreshed ahead of its expiry by this share of its
     # life, never less than `token_refresh_ahead_s` nor more than `token_refresh_ahead_max_s`

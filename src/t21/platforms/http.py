@@ -1,27 +1,50 @@
-"""HTTP for adapters: one client per operation, and transport failures classified once.
+"""HTTP for adapters: long-lived clients per network, and transport failures classified once.
 
-A request that never left (connection refused, DNS, pool timeout) is `Retryable`. One that may
-have reached the network (read timeout, connection dropped mid-answer) is `Retryable` for reads
-and uploads, and `Ambiguous` for the request that publishes (`publishing=True`).
+A process with a runtime keeps one `httpx.AsyncClient` per network configuration and event
+loop (`PlatformClients`, on `runtime.state`), so a burst of publishes to one network reuses its
+TCP (and TLS) connections instead of opening one per request; the runtime closes them when it
+stops. Outside a runtime (a script, an adapter tested alone) each `PlatformHttp` block gets a
+client of its own, closed when the block ends. Pool size and idle time are settings
+(`T21_PLATFORM_MAX_CONNECTIONS`, `T21_PLATFORM_KEEPALIVE_S`); the per-request timeout is the
+network configuration's, as before. An idle connection is kept for less time than common
+servers keep it open (uvicorn: 5 s), and httpcore drops an idle connection whose server has
+already closed it, so a reused connection is rarely found dead only once a request is on it.
+
+A request that certainly never left — the connection could not be made (refused, DNS, connect
+timeout) or no connection of the pool came free in time (pool timeout) — is `Retryable`. One
+that may have reached the network (read or write timeout, connection dropped mid-request or
+mid-answer) is `Retryable` for reads and uploads, and `Ambiguous` for the request that
+publishes (`publishing=True`).
+
+Source: https://www.python-httpx.org/advanced/resource-limits
+Source: https://www.python-httpx.org/exceptions
+Source: https://github.com/encode/httpcore/blob/master/httpcore/_async/http11.py
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import time
+import weakref
 from email.utils import parsedate_to_datetime
 from functools import cache
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from t21 import __version__
 from t21.core import clock
 from t21.core.outside import Ambiguous, Retryable
+from t21.core.runtime import get_runtime
 from t21.platforms.base import PlatformConfig
 
+if TYPE_CHECKING:
+    from t21.core.runtime import Runtime
+
+# Raised before any byte of the request was written: no connection could be had.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
@@ -33,20 +56,96 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+# A client for one block outside a runtime: httpx's defaults.
+_ONE_OFF_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+def _new_client(config: PlatformConfig, limits: httpx.Limits | None = None) -> httpx.AsyncClient:
+    # TCP_NODELAY: httpx writes headers and body separately, and without it each request
+    # waits for a delayed ACK (~40 ms).
+    transport = httpx.AsyncHTTPTransport(
+        verify=tls_context(),
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        limits=limits or _ONE_OFF_LIMITS,
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=config.timeout_s,
+        headers={"User-Agent": f"T21/{__version__}"},
+        follow_redirects=False,
+    )
+
+
+class PlatformClients:
+    """The long-lived network clients of one process: one per network configuration and event
+    loop (a client's connections belong to the loop that opened them)."""
+
+    def __init__(self, *, max_connections: int, keepalive_s: float) -> None:
+        self.limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_s,
+        )
+        self._by_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[PlatformConfig, httpx.AsyncClient]
+        ] = weakref.WeakKeyDictionary()
+
+    def client(self, config: PlatformConfig) -> httpx.AsyncClient:
+        clients = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        found = clients.get(config)
+        if found is None or found.is_closed:
+            found = clients[config] = _new_client(config, self.limits)
+        return found
+
+    def open_count(self) -> int:
+        """Clients open in the running loop."""
+        clients = self._by_loop.get(asyncio.get_running_loop(), {})
+        return sum(1 for client in clients.values() if not client.is_closed)
+
+    async def aclose(self) -> None:
+        """Close the running loop's clients; forget those of other loops (their loop is gone or
+        will close their sockets with it)."""
+        clients = self._by_loop.pop(asyncio.get_running_loop(), {})
+        self._by_loop.clear()
+        for client in clients.values():
+            await client.aclose()
+
+
+PLATFORM_CLIENTS = "platform_clients"
+
+
+def install_clients(runtime: Runtime) -> PlatformClients:
+    """Give `runtime` its long-lived network clients (closed by `close_clients`)."""
+    settings = runtime.settings
+    clients = PlatformClients(
+        max_connections=settings.platform_max_connections,
+        keepalive_s=settings.platform_keepalive_s,
+    )
+    runtime.state[PLATFORM_CLIENTS] = clients
+    return clients
+
+
+async def close_clients(runtime: Runtime) -> None:
+    clients = runtime.state.pop(PLATFORM_CLIENTS, None)
+    if isinstance(clients, PlatformClients):
+        await clients.aclose()
+
+
+def _shared_clients() -> PlatformClients | None:
+    try:
+        found = get_runtime().state.get(PLATFORM_CLIENTS)
+    except RuntimeError:  # no runtime in this process
+        return None
+    return found if isinstance(found, PlatformClients) else None
+
+
 class PlatformHttp:
+    """Requests to one network. `async with PlatformHttp(config) as http:` borrows the process's
+    client for `config` (or, outside a runtime, opens one for the block)."""
+
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
-        # TCP_NODELAY: httpx writes headers and body separately, and without it each request
-        # waits for a delayed ACK (~40 ms).
-        transport = httpx.AsyncHTTPTransport(
-            verify=tls_context(), socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
-        )
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=config.timeout_s,
-            headers={"User-Agent": f"T21/{__version__}"},
-            follow_redirects=False,
-        )
+        self._own: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> PlatformHttp:
         return self
@@ -57,14 +156,24 @@ class PlatformHttp:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._client.aclose()
+        if self._own is not None:
+            await self._own.aclose()
+            self._own = None
+
+    def _client(self) -> httpx.AsyncClient:
+        shared = _shared_clients()
+        if shared is not None:
+            return shared.client(self.config)
+        if self._own is None:
+            self._own = _new_client(self.config)
+        return self._own
 
     async def request(
         self, method: str, url: str, *, publishing: bool = False, **kwargs: Any
     ) -> httpx.Response:
         name = self.config.name
         try:
-            return await self._client.request(method, url, **kwargs)
+            return await self._client().request(method, url, **kwargs)
         except _NOT_SENT as exc:
             raise Retryable(
                 f"{name} unreachable: {type(exc).__name__}", code="unreachable"

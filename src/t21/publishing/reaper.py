@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -15,14 +16,14 @@ from t21.core import clock, metrics
 from t21.core.db import for_claim
 from t21.core.errors import T21Error
 from t21.core.logging import get_logger
-from t21.core.outside import NotPermitted, OutsideFailure
+from t21.core.outside import NotPermitted, OutsideFailure, Retryable
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.platforms import text as text_rules
 from t21.platforms.base import Published, RecentPost
 from t21.platforms.registry import configured_provider
-from t21.posts.chain import next_step
+from t21.posts.chain import Step, next_step
 from t21.posts.events import target_event
 from t21.posts.models import Post, PostTarget, TargetStatus
 from t21.posts.service import settle_posts
@@ -46,6 +47,11 @@ RECONCILE_LOOKBACK = 100
 
 # Posts found this long before an attempt started still count as possibly ours (clock skew).
 CLOCK_SKEW = timedelta(minutes=2)
+
+# When the network can't be asked (a timeout, a 5xx, a rate limit), it is asked again this much
+# later, for as long as the attempt is younger than RECONCILE_GIVE_UP; then a person decides.
+RECONCILE_AGAIN = timedelta(seconds=10)
+RECONCILE_GIVE_UP = timedelta(minutes=30)
 
 
 def _repeatable(window: timedelta | None, started: datetime) -> bool:
@@ -97,14 +103,17 @@ def reconcile_lease(settings: Settings) -> timedelta:
     return min(RECONCILE_LEASE, timedelta(seconds=settings.publish_lease_s))
 
 
-async def claim_expired(session: AsyncSession, settings: Settings) -> list[tuple[uuid.UUID, str]]:
+async def claim_expired(
+    session: AsyncSession, settings: Settings
+) -> dict[uuid.UUID | None, list[tuple[uuid.UUID, str]]]:
     """Attempts past their lease (a worker died, or the network left a doubt): held for a
-    reconciliation, returned with their attempt ids."""
+    reconciliation, returned per account (so one listing answers an account's doubts) with
+    their attempt ids."""
     now = clock.now()
     rows = (
         await session.execute(
             for_claim(
-                select(PostTarget.id, PostTarget.attempt_id)
+                select(PostTarget.id, PostTarget.attempt_id, PostTarget.social_account_id)
                 .where(
                     PostTarget.status == TargetStatus.PUBLISHING,
                     PostTarget.lease_expires_at < now,
@@ -115,116 +124,258 @@ async def claim_expired(session: AsyncSession, settings: Settings) -> list[tuple
         )
     ).all()
     if not rows:
-        return []
+        return {}
     await session.execute(
         update(PostTarget)
         .where(PostTarget.id.in_([row.id for row in rows]))
         .values(lease_expires_at=now + reconcile_lease(settings))
         .execution_options(synchronize_session=False)
     )
-    return [(row.id, row.attempt_id or "") for row in rows]
+    by_account: dict[uuid.UUID | None, list[tuple[uuid.UUID, str]]] = {}
+    for row in rows:
+        by_account.setdefault(row.social_account_id, []).append((row.id, row.attempt_id or ""))
+    return by_account
+
+
+@dataclass
+class Doubt:
+    """An attempt that was cut off, as the reconciliation needs it."""
+
+    target_id: uuid.UUID
+    attempt_id: str
+    post_id: uuid.UUID
+    account_id: uuid.UUID | None
+    platform: str
+    text: str
+    step: Step | None
+    started: datetime
+
+
+@dataclass
+class Verdict:
+    """What the network said about one doubt: our post (found), False (certainly absent) or
+    None (can't tell, `reason` says why); `transient` when the network couldn't be asked just
+    now (asked again later rather than left for a person)."""
+
+    found: RecentPost | bool | None = None
+    reason: str = "The account is no longer connected, so T21 can't check."
+    cannot_check: bool = False
+    transient: bool = False
+
+
+def _held(target: PostTarget | None, attempt_id: str) -> bool:
+    return (
+        target is not None
+        and target.status is TargetStatus.PUBLISHING
+        and (target.attempt_id or "") == attempt_id
+    )
 
 
 async def reconcile(runtime: Runtime, target_id: uuid.UUID, attempt_id: str) -> None:
     """Ask the network whether an attempt that was cut off published, and settle the target."""
-    settings = runtime.settings
+    await reconcile_batch(runtime, [(target_id, attempt_id)])
+
+
+async def reconcile_batch(runtime: Runtime, attempts: Sequence[tuple[uuid.UUID, str]]) -> None:
+    """Settle attempts that were cut off (those of one account, normally): the network is asked
+    once per account for its recent posts since the earliest of them began, and each attempt is
+    matched against that listing over its own window (a later attempt's window is inside the
+    earlier one's, so the listing covers it at least as far back)."""
+    doubts = await _read_doubts(runtime, attempts)
+    verdicts: dict[uuid.UUID, Verdict] = {}
+    by_account: dict[tuple[uuid.UUID | None, str], list[Doubt]] = {}
+    for doubt in doubts:
+        by_account.setdefault((doubt.account_id, doubt.platform), []).append(doubt)
+    for (account_id, platform), group in by_account.items():
+        verdicts.update(await _ask_network(runtime, account_id, platform, group))
+    await _settle(runtime, doubts, verdicts)
+
+
+async def _read_doubts(runtime: Runtime, attempts: Sequence[tuple[uuid.UUID, str]]) -> list[Doubt]:
+    wanted = dict(attempts)
+    doubts: list[Doubt] = []
     async with session_scope(runtime) as session:
-        target = await session.get(
-            PostTarget, target_id, populate_existing=True, with_for_update=True
+        rows = await session.execute(
+            select(PostTarget, Post.content)
+            .join(Post, Post.id == PostTarget.post_id)
+            .where(PostTarget.id.in_(list(wanted)))
+            .execution_options(populate_existing=True)
         )
-        if (
-            target is None
-            or target.status is not TargetStatus.PUBLISHING
-            or (target.attempt_id or "") != attempt_id
-        ):
-            return
-        post = await session.get(Post, target.post_id)
-        assert post is not None
-        text = target.content if target.content is not None else post.content
-        # A thread's part or a first comment is looked for as itself, where it should be.
-        step = next_step(target, text)
-        text = step.text if step is not None else text
-        started = target.attempt_started_at or clock.now()
-        account_id, platform = target.social_account_id, target.platform
-    verdict: RecentPost | bool | None = None
-    reason = "The account is no longer connected, so T21 can't check."
-    # The network won't let T21 look (a permission the account lacks): said as such.
-    cannot_check = False
-    repeat_window: timedelta | None = None
-    if account_id is not None:
-        try:
-            account = await refresh_account(runtime, account_id)
-            provider = configured_provider(runtime, platform)
-            repeat_window = provider.idempotency_window
-            held = credentials(settings, account)
-            blocker = provider.find_recent_blocker(held)
-            if blocker is not None:
-                raise NotPermitted(blocker, code="cannot_check")
-            recent = await threads.look_for(
-                provider, held, step, since=started - CLOCK_SKEW, limit=RECONCILE_LOOKBACK
+        for target, content in rows.all():
+            if not _held(target, wanted[target.id]):
+                continue
+            text = target.content if target.content is not None else content
+            # A thread's part or a first comment is looked for as itself, where it should be.
+            step = next_step(target, text)
+            doubts.append(
+                Doubt(
+                    target_id=target.id,
+                    attempt_id=wanted[target.id],
+                    post_id=target.post_id,
+                    account_id=target.social_account_id,
+                    platform=target.platform,
+                    text=step.text if step is not None else text,
+                    step=step,
+                    started=target.attempt_started_at or clock.now(),
+                )
             )
-            verdict = match_recent(
+    return doubts
+
+
+def _failed(failure: OutsideFailure | T21Error) -> Verdict:
+    if isinstance(failure, NotPermitted):
+        return Verdict(reason=failure.message, cannot_check=True)
+    message = failure.message if isinstance(failure, OutsideFailure) else failure.detail
+    return Verdict(
+        reason=f"The network couldn't say whether it posted: {message}",
+        transient=isinstance(failure, Retryable),
+    )
+
+
+async def _ask_network(
+    runtime: Runtime, account_id: uuid.UUID | None, platform: str, doubts: list[Doubt]
+) -> dict[uuid.UUID, Verdict]:
+    """The verdict on each of one account's doubts, from one listing of its recent posts (plus
+    one per thread reply or comment, looked for where it would be)."""
+    if account_id is None:
+        return {doubt.target_id: Verdict() for doubt in doubts}
+    window: timedelta | None = None
+    try:
+        account = await refresh_account(runtime, account_id)
+        provider = configured_provider(runtime, platform)
+        window = provider.idempotency_window
+        held = credentials(runtime.settings, account)
+        blocker = provider.find_recent_blocker(held)
+        if blocker is not None:
+            raise NotPermitted(blocker, code="cannot_check")
+    except (OutsideFailure, T21Error) as failure:
+        verdict = _failed(failure)
+        verdicts = {doubt.target_id: verdict for doubt in doubts}
+        return _repeat_where_keyed(verdicts, doubts, window)
+    verdicts = {}
+    listed = {doubt.target_id: doubt for doubt in doubts if threads.in_account_listing(doubt.step)}
+    listing: list[RecentPost] | Verdict = []
+    if listed:
+        since = min(doubt.started for doubt in listed.values()) - CLOCK_SKEW
+        try:
+            listing = await provider.find_recent(held, since=since, limit=RECONCILE_LOOKBACK)
+        except (OutsideFailure, T21Error) as failure:
+            listing = _failed(failure)
+    for doubt in doubts:
+        if doubt.target_id in listed:
+            recent = listing
+        else:
+            try:
+                recent = await threads.look_for(
+                    provider,
+                    held,
+                    doubt.step,
+                    since=doubt.started - CLOCK_SKEW,
+                    limit=RECONCILE_LOOKBACK,
+                )
+            except (OutsideFailure, T21Error) as failure:
+                recent = _failed(failure)
+        if isinstance(recent, Verdict):
+            verdicts[doubt.target_id] = recent
+            continue
+        verdicts[doubt.target_id] = Verdict(
+            found=match_recent(
                 recent,
-                text,
-                started,
+                doubt.text,
+                doubt.started,
                 limit=RECONCILE_LOOKBACK,
                 comparable=provider.comparable_text,
-            )
-            reason = (
+            ),
+            reason=(
                 "The network shows posts since the attempt that look like this one, or more "
                 "than T21 can read back, so it can't tell whether this one was posted."
-            )
-        except NotPermitted as failure:
-            cannot_check = True
-            reason = failure.message
-        except (OutsideFailure, T21Error) as failure:
-            message = failure.message if isinstance(failure, OutsideFailure) else failure.detail
-            reason = f"The network couldn't say whether it posted: {message}"
-    if verdict is None and _repeatable(repeat_window, started):
-        # Sent again under the same key, the network answers with what it made, if it made
-        # anything: the repeat is exact, whatever its listing said or couldn't say.
-        verdict = False
-    async with session_scope(runtime) as session:
-        target = await session.get(
-            PostTarget, target_id, populate_existing=True, with_for_update=True
+            ),
         )
-        if (
-            target is None
-            or target.status is not TargetStatus.PUBLISHING
-            or (target.attempt_id or "") != attempt_id
-        ):
-            return
-        if isinstance(verdict, RecentPost):
-            found = Published(verdict.external_id, verdict.permalink, verdict.created_at)
-            await threads.published(session, settings, target, step, found)
-            metrics.REAPER_ACTIONS.labels("found").inc()
-            metrics.PUBLISH_OUTCOMES.labels(platform, "published").inc()
-            log.info("interrupted attempt had published", target_id=str(target_id))
-        elif verdict is False:
-            metrics.REAPER_ACTIONS.labels("absent").inc()
-            await retry_or_fail(
-                session,
-                settings,
-                target,
-                "interrupted",
-                "The attempt was interrupted before posting.",
-                None,
+    return _repeat_where_keyed(verdicts, doubts, window)
+
+
+def _repeat_where_keyed(
+    verdicts: dict[uuid.UUID, Verdict], doubts: list[Doubt], window: timedelta | None
+) -> dict[uuid.UUID, Verdict]:
+    """Sent again under the same key, the network answers with what it made, if it made
+    anything: the repeat is exact, whatever its listing said or couldn't say."""
+    for doubt in doubts:
+        verdict = verdicts[doubt.target_id]
+        if verdict.found is None and _repeatable(window, doubt.started):
+            verdicts[doubt.target_id] = Verdict(found=False)
+    return verdicts
+
+
+async def _settle(
+    runtime: Runtime, doubts: list[Doubt], verdicts: dict[uuid.UUID, Verdict]
+) -> None:
+    """Write each verdict on its target, if the attempt still holds it."""
+    if not doubts:
+        return
+    settings = runtime.settings
+    attempt_of = {doubt.target_id: doubt for doubt in doubts}
+    post_ids: set[uuid.UUID] = set()
+    async with session_scope(runtime) as session:
+        targets = list(
+            await session.scalars(
+                select(PostTarget)
+                .where(PostTarget.id.in_(list(attempt_of)))
+                .order_by(PostTarget.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
-        else:
-            metrics.REAPER_ACTIONS.labels("unknown").inc()
-            target.status = TargetStatus.NEEDS_REVIEW
-            target.lease_expires_at = None
-            target.due_at = None
-            record_error(
-                target,
-                "cannot_check" if cannot_check else "needs_review",
-                f"A publishing attempt was cut off and T21 couldn't confirm whether it posted. "
-                f"{reason} Check the account, then tell T21 what happened (resolve the target).",
-            )
-            await target_event(session, target)
-            log.warning("attempt needs review", target_id=str(target_id), reason=reason)
-        await settle_posts(session, {target.post_id})
-        await notify_problems(session, settings, {target.post_id})
+        )
+        for target in targets:
+            doubt = attempt_of[target.id]
+            if not _held(target, doubt.attempt_id):
+                continue
+            await _apply_verdict(session, settings, target, doubt, verdicts[target.id])
+            post_ids.add(target.post_id)
+        await settle_posts(session, post_ids)
+        await notify_problems(session, settings, post_ids)
+
+
+async def _apply_verdict(
+    session: AsyncSession, settings: Settings, target: PostTarget, doubt: Doubt, verdict: Verdict
+) -> None:
+    target_id, found = str(target.id), verdict.found
+    if isinstance(found, RecentPost):
+        published = Published(found.external_id, found.permalink, found.created_at)
+        await threads.published(session, settings, target, doubt.step, published)
+        metrics.REAPER_ACTIONS.labels("found").inc()
+        metrics.PUBLISH_OUTCOMES.labels(target.platform, "published").inc()
+        log.info("interrupted attempt had published", target_id=target_id)
+    elif found is False:
+        metrics.REAPER_ACTIONS.labels("absent").inc()
+        await retry_or_fail(
+            session,
+            settings,
+            target,
+            "interrupted",
+            "The attempt was interrupted before posting.",
+            None,
+        )
+    elif verdict.transient and clock.now() - doubt.started < RECONCILE_GIVE_UP:
+        # The network couldn't be asked just now (a timeout, a 5xx, a rate limit): the
+        # attempt stays held, and the reaper asks again shortly.
+        metrics.REAPER_ACTIONS.labels("ask_again").inc()
+        target.lease_expires_at = clock.now() + RECONCILE_AGAIN
+        record_error(target, "unconfirmed", verdict.reason)
+        log.info("reconciliation will ask again", target_id=target_id, reason=verdict.reason)
+    else:
+        metrics.REAPER_ACTIONS.labels("unknown").inc()
+        target.status = TargetStatus.NEEDS_REVIEW
+        target.lease_expires_at = None
+        target.due_at = None
+        record_error(
+            target,
+            "cannot_check" if verdict.cannot_check else "needs_review",
+            f"A publishing attempt was cut off and T21 couldn't confirm whether it posted. "
+            f"{verdict.reason} Check the account, then tell T21 what happened (resolve the "
+            "target).",
+        )
+        await target_event(session, target)
+        log.warning("attempt needs review", target_id=target_id, reason=verdict.reason)
 
 
 def match_recent(

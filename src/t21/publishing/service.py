@@ -40,7 +40,7 @@ from t21.core.db import for_claim
 from t21.core.errors import T21Error
 from t21.core.logging import get_logger
 from t21.core.outside import Ambiguous, OutsideFailure, ReauthRequired, Retryable
-from t21.core.runtime import Runtime
+from t21.core.runtime import PendingJob, Runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.media.models import MediaAsset
@@ -82,6 +82,14 @@ LEASE_MARGIN = timedelta(seconds=30)
 RECONCILE_AFTER = timedelta(seconds=15)
 # Tries at writing a batch's outcomes while the database is busy, before leaving them to the reaper.
 RECORD_TRIES = 4
+# A publish job that finds this process's attempts all taken waits for room only while fewer
+# than this many jobs wait already; otherwise it hands its targets back to the broker after a
+# short pause. A waiting job holds one of the job consumer's slots (`T21_WORKER_CONCURRENCY`),
+# so without the bound a burst's publish jobs fill them all and reconciliations and webhook
+# deliveries wait behind the whole burst.
+WAITING_JOBS_MAX = 2
+HAND_BACK_PAUSE_S = 1.5
+PUBLISH_BATCH_JOB = "publishing.publish_batch"
 # TEST-ONLY. Set to 1 (outside production), a publish job takes its target whatever its status:
 # the compare-and-set that makes a duplicate delivery do nothing is gone. It exists so the chaos
 # test and the mutation check can show that they catch a second send; inert unless set.
@@ -392,7 +400,13 @@ async def publish_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> No
     ids = list(target_ids)
     for start in range(0, len(ids), slots.size):
         chunk = ids[start : start + slots.size]
-        await slots.take(len(chunk))
+        if not await slots.take_unless_crowded(len(chunk), WAITING_JOBS_MAX):
+            # The targets stay queued (a compare-and-set still guards them); the job goes to
+            # the back of the broker's queue, behind whatever arrived meanwhile.
+            await asyncio.sleep(HAND_BACK_PAUSE_S)
+            rest = [str(target_id) for target_id in ids[start:]]
+            await runtime.jobs.send([PendingJob(PUBLISH_BATCH_JOB, {"target_ids": rest})])
+            return
         try:
             await _publish_held(runtime, chunk)
         finally:
@@ -407,12 +421,22 @@ class AttemptSlots:
     def __init__(self, size: int) -> None:
         self.size = size
         self.free = size
+        self.waiting = 0
         self._changed = asyncio.Condition()
 
-    async def take(self, n: int) -> None:
+    async def take_unless_crowded(self, n: int, waiting_max: int) -> bool:
+        """Take `n` once there is room, unless there is none now and `waiting_max` takers
+        already wait for it (then False, nothing taken)."""
         async with self._changed:
-            await self._changed.wait_for(lambda: self.free >= n)
+            if self.free < n and self.waiting >= waiting_max:
+                return False
+            self.waiting += 1
+            try:
+                await self._changed.wait_for(lambda: self.free >= n)
+            finally:
+                self.waiting -= 1
             self.free -= n
+            return True
 
     async def give(self, n: int) -> None:
         async with self._changed:

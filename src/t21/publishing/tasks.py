@@ -17,7 +17,7 @@ async def publish_target(target_id: str) -> None:
     await service.publish(get_runtime(), uuid.UUID(target_id))
 
 
-@job("publishing.publish_batch")
+@job(service.PUBLISH_BATCH_JOB)
 async def publish_targets(target_ids: list[str]) -> None:
     await service.publish_batch(get_runtime(), [uuid.UUID(target_id) for target_id in target_ids])
 
@@ -32,6 +32,14 @@ def enqueue_publishing(target_ids: list[uuid.UUID], batch: int) -> None:
 @job("publishing.reconcile")
 async def reconcile_target(target_id: str, attempt_id: str) -> None:
     await reaper.reconcile(get_runtime(), uuid.UUID(target_id), attempt_id)
+
+
+@job("publishing.reconcile_batch")
+async def reconcile_targets(attempts: list[list[str]]) -> None:
+    """Settle one account's cut-off attempts, given as `[target_id, attempt_id]` pairs."""
+    await reaper.reconcile_batch(
+        get_runtime(), [(uuid.UUID(target_id), attempt_id) for target_id, attempt_id in attempts]
+    )
 
 
 @periodic(
@@ -57,6 +65,7 @@ async def reap(session: AsyncSession) -> int:
     settings = runtime.settings
     enqueue_publishing(lost, settings.publish_batch)
     expired = await reaper.claim_expired(session, settings)
-    for target_id, attempt_id in expired:
-        enqueue(reconcile_target, target_id=str(target_id), attempt_id=attempt_id)
-    return len(lost) + len(expired)
+    for attempts in expired.values():
+        pairs = [[str(target_id), attempt_id] for target_id, attempt_id in attempts]
+        enqueue(reconcile_targets, attempts=pairs)
+    return len(lost) + sum(len(attempts) for attempts in expired.values())

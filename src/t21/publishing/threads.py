@@ -94,6 +94,12 @@ async def send(
     return await threader.publish_reply(credentials, request, reply_to(step))
 
 
+def in_account_listing(step: Step | None) -> bool:
+    """Whether `step` is looked for among the account's recent posts (a post, or a thread's
+    first part), where one listing answers every such doubt of the account."""
+    return step is None or (step.kind != COMMENT and not step.follows)
+
+
 async def look_for(
     provider: Provider,
     credentials: Credentials,

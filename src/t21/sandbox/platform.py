@@ -29,7 +29,8 @@ its age, never going down, and never below what `/_control/metrics` set.
 A fake takes part in the send record with two calls in its publishing endpoint:
 `state.received_send(account=..., text=...)` once it knows who posts what, and
 `state.refuses_duplicate()` when the post is identical to one it already has (refuse only
-if it says so).
+if it says so); a fake with idempotency keys calls `state.replayed()` when it answers a repeat
+with the post the key already made.
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ class SendOutcome(StrEnum):
     REFUSED_OTHER = "refused-other"  # any other refusal: nothing was posted
     # Carried out, then the answer was lost by an injected fault: the client doesn't know.
     FAULT_INJECTED_AFTER_EFFECT = "fault-injected-after-effect"
+    # A repeat under an idempotency key the network still holds: answered with the post the
+    # first request made, nothing new posted.
+    REPLAYED = "replayed"
 
 
 # The outcomes after which the post exists or may exist at the network.
@@ -241,6 +245,13 @@ class NetworkState:
         self.sends.append(send)
         exchange.send = send
         return send
+
+    def replayed(self) -> None:
+        """Called when the publish request repeats one the network still holds by its
+        idempotency key and is answered with the post already made (recorded, not a post)."""
+        exchange = _exchange.get()
+        if exchange is not None and exchange.send is not None:
+            exchange.send.outcome = SendOutcome.REPLAYED
 
     def refuses_duplicate(self) -> bool:
         """Called on a post identical to one the account has: whether to refuse it (recorded)."""

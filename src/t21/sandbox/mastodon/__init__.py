@@ -428,6 +428,7 @@ def _routes(state: MastodonState) -> list[Route]:
             if found is not None and time.time() < found[1] + IDEMPOTENCY_TTL_S:
                 existing = state.statuses.get(found[0])
                 if existing is not None:
+                    state.replayed()
                     return JSONResponse(_status(state, request, existing))
         headers = _window(state, "statuses", token.account_id, state.status_limit, STATUS_PERIOD_S)
         # PostStatusService: `Status.find(in_reply_to_id)` — an unknown status is a 404.
