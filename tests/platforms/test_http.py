@@ -148,3 +148,26 @@ async def test_a_connection_dropped_before_the_answer_is_doubtful_when_publishin
         with pytest.raises(Retryable) as raised:
             await http.request("GET", f"{base}/drop")
     assert not isinstance(raised.value, Ambiguous)
+
+
+async def test_a_network_config_with_extras_gets_its_own_kept_client() -> None:
+    """A network whose settings add `extras` (Bluesky's OAuth key) keys the process's clients
+    like any other: one client per distinct configuration."""
+    clients = PlatformClients(max_connections=4, keepalive_s=1.0)
+
+    def config(key: str) -> PlatformConfig:
+        return PlatformConfig(
+            name="bluesky",
+            client_id="",
+            client_secret="",
+            auth_base="http://a",
+            api_base="http://a",
+            extras={"oauth_key": key},
+        )
+
+    first, same, other = config("one"), config("one"), config("two")
+    try:
+        assert clients.client(first) is clients.client(same)
+        assert clients.client(other) is not clients.client(first)
+    finally:
+        await clients.aclose()

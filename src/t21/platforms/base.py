@@ -266,8 +266,10 @@ class PlatformConfig:
     # The OAuth scopes to ask for at connection (`T21_<NETWORK>_SCOPES`); empty: the
     # provider's defaults, what a freshly created app at the network can get.
     scopes: tuple[str, ...] = ()
-    # What else a network's own settings give its provider (`NetworkSettings.extras`).
-    extras: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # What else a network's own settings give its provider (`NetworkSettings.extras`). Left out
+    # of the hash (a mapping has none; configs key the clients and providers kept per process)
+    # but compared: two configs differing only here are different configs.
+    extras: Mapping[str, str] = field(default_factory=dict, repr=False, hash=False)
 
     def requested_scopes(self, defaults: tuple[str, ...]) -> tuple[str, ...]:
         return self.scopes or defaults
