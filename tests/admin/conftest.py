@@ -13,11 +13,12 @@ import pytest
 from t21.admin import service
 from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
+from tests.devpages.conftest import browser, live, screenshot
 from tests.publishing.conftest import Engine, engine
 from tests.social.conftest import sandbox
 from tests.support.accounts import PASSWORD, Account, register
 
-__all__ = ["engine", "sandbox"]
+__all__ = ["browser", "engine", "live", "sandbox", "screenshot"]
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _CHALLENGE = re.compile(r'name="challenge" value="([^"]+)"')
