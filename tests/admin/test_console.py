@@ -149,13 +149,17 @@ async def test_revoking_the_staff_flag_ends_console_sessions_at_once(
 
 
 async def test_signing_out_ends_the_session(signed_in: Console) -> None:
-    cookie = signed_in.http.cookies["t21_admin"]
+    jar = signed_in.http.cookies.jar
+    [cookie] = [c for c in jar if c.name == "t21_admin"]
+    jar.clear()
+    jar.set_cookie(cookie)  # the cookie alone, set again, is a session
+    assert (await signed_in.page("/admin")).status_code == 200
     answer = await signed_in.act("/admin/sign-out", page="/admin")
     assert answer.status_code == 303
     assert (await signed_in.page("/admin")).status_code == 303
     # The old cookie, replayed, is dead too: the sign-in itself was ended.
-    replayed = await signed_in.http.get("/admin", cookies={"t21_admin": cookie})
-    assert replayed.status_code == 303
+    jar.set_cookie(cookie)
+    assert (await signed_in.page("/admin")).status_code == 303
 
 
 async def test_the_api_cannot_make_anyone_staff(engine: Engine) -> None:
@@ -370,3 +374,19 @@ async def test_redelivering_a_failed_webhook_delivery_is_effective_and_audited(
     [entry] = await _audit(engine, "webhook.delivery_retried")
     assert entry.organization_id == engine.owner.personal_organization_id
     assert (entry.actor_type, entry.details["from"]) == ("staff", "failed")
+
+
+async def test_bad_input_is_a_problem_that_changes_nothing(
+    signed_in: Console, engine: Engine
+) -> None:
+    for path in ("/admin?q=a%00b", "/admin/webhooks?before=nope", "/admin/emails?status=lost"):
+        answer = await signed_in.page(path)
+        assert answer.status_code == 422, path
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    post = await _target_in(engine, TargetStatus.NEEDS_REVIEW, "NUL in the id")
+    target_id = post["targets"][0]["id"]
+    answer = await signed_in.act(
+        f"/admin/targets/{target_id}/resolve", outcome="published", external_id="17\x0089"
+    )
+    assert answer.status_code == 422
+    assert (await _target(engine, target_id)).status is TargetStatus.NEEDS_REVIEW

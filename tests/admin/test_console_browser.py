@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -46,7 +47,11 @@ def _shot(driver: Any, name: str) -> None:
 
 
 def _heading(driver: Any) -> str:
-    text: str = driver.find_element(By.TAG_NAME, "h1").text
+    """The page's heading; empty while a new page replaces the old one."""
+    try:
+        text: str = driver.find_element(By.TAG_NAME, "h1").text
+    except (StaleElementReferenceException, NoSuchElementException):
+        return ""
     return text
 
 

@@ -13,7 +13,7 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.datastructures import FormData
@@ -22,6 +22,7 @@ from t21.admin import queries, service, sessions
 from t21.admin.sessions import StaffSession
 from t21.core.errors import Forbidden, T21Error, ValidationFailed
 from t21.core.ratelimit import client_ip
+from t21.core.routing import APIRouter
 from t21.core.runtime import Runtime
 from t21.core.security import decode_access_token
 from t21.core.settings import Settings
@@ -119,12 +120,22 @@ def _view(request: Request, staff: StaffSession, template: str, **context: Any) 
     )
 
 
+async def _read_form(request: Request) -> FormData:
+    """The posted form; a field holding a NUL character is a 422 (as in JSON bodies)."""
+    form = await request.form()
+    for name, value in form.multi_items():
+        if isinstance(value, str) and "\x00" in value:
+            message = "Text may not contain NUL characters (\\u0000)."
+            raise ValidationFailed(message, errors=[{"loc": ["body", name], "msg": message}])
+    return form
+
+
 async def _staff_form(request: Request) -> tuple[StaffSession, FormData]:
     """The signed-in staff member posting a form with the right CSRF token, or a 403."""
     staff = await _signed_in(request)
     if staff is None:
         raise Forbidden("Sign in to the console as staff first.")
-    form = await request.form()
+    form = await _read_form(request)
     given = form.get("csrf")
     if not sessions.tokens_match(
         staff.csrf_token(_settings(request)), given if isinstance(given, str) else None
@@ -194,7 +205,7 @@ def _sign_in_form(
 
 
 async def _sign_in_post(request: Request) -> FormData:
-    form = await request.form()
+    form = await _read_form(request)
     given = form.get("csrf")
     if not sessions.tokens_match(
         request.cookies.get(sessions.FORM_COOKIE), given if isinstance(given, str) else None
