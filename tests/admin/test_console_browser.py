@@ -11,34 +11,42 @@ from typing import Any
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from t21.core.uow import session_scope
-from t21.runtime import open_runtime
+from t21.core.db import create_engine
+from t21.identity.models import User
 from t21.webhooks.models import WebhookDelivery
-from tests.admin.conftest import make_staff
 from tests.devpages.conftest import ARTIFACTS, WAIT_S, LiveT21
 from tests.support.accounts import PASSWORD
 
 STAFF = "ops@example.com"
 
 
-def _grant(live: LiveT21, email: str) -> None:
-    async def grant() -> None:
-        async with open_runtime(live.settings, consume_jobs=False, run_loops=False) as runtime:
-            await make_staff(runtime, email)
+def _database(live: LiveT21, statement: Any) -> Any:
+    """Runs one statement on the live T21's database (its own short-lived engine, no runtime)."""
 
-    asyncio.run(grant())
+    async def run() -> Any:
+        engine = create_engine(live.settings, pooled=False)
+        try:
+            async with AsyncSession(engine) as session:
+                result = await session.execute(statement)
+                rows = result.all() if statement.is_select else None
+                await session.commit()
+                return rows
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _grant(live: LiveT21, email: str) -> None:
+    _database(live, update(User).where(User.email == email).values(is_staff=True))
+    assert _database(live, select(User.is_staff).where(User.email == email)) == [(True,)]
 
 
 def _deliveries(live: LiveT21) -> int:
-    async def count() -> int:
-        async with (
-            open_runtime(live.settings, consume_jobs=False, run_loops=False) as runtime,
-            session_scope(runtime) as session,
-        ):
-            return len(list(await session.scalars(WebhookDelivery.__table__.select())))
-
-    return asyncio.run(count())
+    return len(_database(live, select(WebhookDelivery.id)))
 
 
 def _shot(driver: Any, name: str) -> None:
