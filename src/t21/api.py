@@ -190,6 +190,9 @@ def create_app(
     install_exception_handlers(app)
     app.include_router(ops_router)
     app.include_router(api_router())
+    from t21.admin.router import router as admin_router
+
+    app.include_router(admin_router)
     if not settings.is_production:
         from t21.devpages.router import create_router as dev_pages
 

@@ -16,6 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from t21 import __version__
+from t21.admin.cli import staff_app  # its commands import this module when they run
 from t21.core.db import create_engine, redact_url
 from t21.core.errors import ConfigError
 from t21.core.logging import configure_logging
@@ -370,8 +371,12 @@ def create_user(
         str | None,
         typer.Option(help="The password (asked for, hidden, when not given)."),
     ] = None,
+    staff: Annotated[
+        bool, typer.Option("--staff", help="T21 staff: may sign in to the console at /admin.")
+    ] = False,
 ) -> None:
     """Create a verified account with its personal organization (no email is sent)."""
+    from t21.admin import service as admin_service
     from t21.core.errors import T21Error
     from t21.core.uow import session_scope
     from t21.identity import service as identity_service
@@ -390,7 +395,12 @@ def create_user(
                 user = await identity_service.create_account(
                     session, email=email, password=password, name=name, verified=True
                 )
-            out.print(f"Created {user.email} ({user.id}).", highlight=False)
+                if staff:
+                    await admin_service.set_staff(
+                        session, user.email, staff=True, actor=admin_service.command_line_actor()
+                    )
+            role = " as T21 staff" if staff else ""
+            out.print(f"Created {user.email} ({user.id}){role}.", highlight=False)
 
     try:
         _run(run())
@@ -500,6 +510,8 @@ def _shown_setting(name: str, value: Any) -> str:
         return redact_url(value) if "://" in value else value
     return str(value.value if hasattr(value, "value") else value)
 
+
+app.add_typer(staff_app, name="staff")
 
 analytics_app = typer.Typer(help="Analytics: collect posts' numbers from their networks.")
 app.add_typer(analytics_app, name="analytics")

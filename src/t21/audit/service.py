@@ -51,6 +51,11 @@ ACTIONS: dict[str, str] = {
     "post.rejected": "a post was rejected (details: comment)",
     "post.deleted": "a post was deleted",
     "media.deleted": "a media file was deleted",
+    "staff.granted": "a user became T21 staff (entered in their personal organization)",
+    "staff.revoked": "a user stopped being T21 staff (entered in their personal organization)",
+    "target.resolved": "staff settled a target in review (details: outcome, action, external_id)",
+    "target.retried": "staff sent a failed or doubtful target out again (details: from)",
+    "webhook.delivery_retried": "staff sent a webhook delivery again (details: event_type, from)",
 }
 
 
@@ -67,6 +72,8 @@ class Actor:
     def of(cls, principal: Principal) -> Actor:
         if principal.api_key is not None:
             return cls("api_key", str(principal.api_key.id), principal.api_key.name)
+        if principal.staff and principal.user is not None:
+            return cls.staff(principal.user)
         if principal.user is not None:
             return cls.user(principal.user)
         return SYSTEM

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from t21.core.models import RecordModel, enum_column
@@ -27,6 +27,9 @@ class User(RecordModel):
     last_login_at: Mapped[datetime | None]
     # Access tokens issued before this moment are refused (sign-out everywhere, password reset).
     sessions_revoked_at: Mapped[datetime | None]
+    # One of T21's operators: may sign in to the console at /admin. Set only by `t21 staff`
+    # or `t21 create-user --staff`, never through the API.
+    is_staff: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RefreshToken(RecordModel):

@@ -260,6 +260,13 @@ async def logout_everywhere(session: AsyncSession, user: User) -> None:
     await session.flush()
 
 
+async def end_sign_in(session: AsyncSession, user_id: uuid.UUID, family_id: uuid.UUID) -> None:
+    """End one sign-in: its refresh-token family, and the access tokens issued to it."""
+    await _revoke(
+        session, (RefreshToken.user_id == user_id) & (RefreshToken.family_id == family_id)
+    )
+
+
 async def _revoke(session: AsyncSession, condition: object) -> None:
     now = clock.now()
     await session.execute(

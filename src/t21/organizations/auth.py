@@ -63,7 +63,7 @@ async def _user_principal(session: AsyncSession, settings: Settings, token: str)
         raise TokenExpired() from None
     except InvalidToken:
         raise NotAuthenticated("The access token is invalid.") from None
-    user, session_ended, two_factor = await _user_and_session_state(session, claims)
+    user, session_ended, two_factor = await user_and_session_state(session, claims)
     if user is None:
         raise NotAuthenticated("The access token is invalid.")
     revoked = user.sessions_revoked_at
@@ -97,7 +97,7 @@ async def _user_principal(session: AsyncSession, settings: Settings, token: str)
     )
 
 
-async def _user_and_session_state(
+async def user_and_session_state(
     session: AsyncSession, claims: AccessClaims
 ) -> tuple[User | None, bool, bool]:
     """The token's user, whether its sign-in (refresh-token family) was ended — by a logout or

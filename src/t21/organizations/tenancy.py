@@ -48,6 +48,16 @@ class Principal:
     # Organizations that require two-factor sign-in while this user hasn't turned it on: they
     # stay listed (with their requirement), but nothing else there is reachable until they do.
     two_factor_locked: frozenset[uuid.UUID] = frozenset()
+    # One of T21's operators acting from the console: an owner of the one organization it
+    # names, so the domain's own services (and their checks) do the work, and the audit log and
+    # the events name the actor as staff.
+    staff: bool = False
+
+    @classmethod
+    def for_staff(cls, user: User, organization_id: uuid.UUID) -> Principal:
+        """A staff member acting in `organization_id` (from the operator console)."""
+        assert user.is_staff
+        return cls(user=user, api_key=None, roles={organization_id: Role.OWNER}, staff=True)
 
     @property
     def user_id(self) -> uuid.UUID | None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
 from t21.core import clock
 from t21.core.errors import Conflict, NotFound, T21Error
 from t21.core.logging import get_logger
@@ -116,6 +117,21 @@ async def resolve(
         )
         session.add(review)
         await session.flush()
+        if principal.staff:
+            await audit.record(
+                session,
+                organization_id=target.organization_id,
+                actor=audit.Actor.of(principal),
+                action="target.resolved",
+                target_type="target",
+                target_id=target.id,
+                details={
+                    "post_id": str(post.id),
+                    "outcome": decision.outcome,
+                    "action": action,
+                    "external_id": target.external_id,
+                },
+            )
         await record_event(
             session,
             organization_id=target.organization_id,
@@ -130,6 +146,42 @@ async def resolve(
                     "decided_at": review.created_at.isoformat().replace("+00:00", "Z"),
                 },
             },
+        )
+        await posts.settle_posts(session, {post.id})
+        return await posts.view(session, post)
+
+
+async def retry_failed(
+    runtime: Runtime, principal: Principal, post_id: uuid.UUID, target_id: uuid.UUID
+) -> posts.PostView:
+    """Send a `failed` target out again now, with a fresh count of attempts (an operator's
+    decision once the cause is fixed). Only staff do this: a failure is final for members."""
+    assert principal.staff
+    async with session_scope(runtime) as session:
+        post = await posts.get_post(session, principal, post_id, Action.WRITE_CONTENT)
+        target = await session.get(
+            PostTarget, target_id, populate_existing=True, with_for_update=True
+        )
+        if target is None or target.post_id != post.id:
+            raise NotFound("No such target.")
+        if target.status is not TargetStatus.FAILED:
+            raise Conflict(
+                f"Only a failed target can be sent again; this one is {target.status.value}."
+            )
+        reason = target.last_error_code
+        target.status = TargetStatus.SCHEDULED
+        target.due_at = clock.now()
+        target.attempts = 0
+        target.last_error_code = None
+        target.last_error_message = None
+        await audit.record(
+            session,
+            organization_id=target.organization_id,
+            actor=audit.Actor.of(principal),
+            action="target.retried",
+            target_type="target",
+            target_id=target.id,
+            details={"post_id": str(post.id), "from": "failed", "reason": reason},
         )
         await posts.settle_posts(session, {post.id})
         return await posts.view(session, post)
@@ -175,6 +227,8 @@ async def _look_up(runtime: Runtime, seen: _Seen, external_id: str | None) -> Re
 
 
 def _decided_by(principal: Principal) -> dict[str, str]:
+    if principal.staff:
+        return {"type": "staff", "id": str(principal.user_id)}
     if principal.api_key is not None:
         return {"type": "api_key", "id": str(principal.api_key.id)}
     return {"type": "user", "id": str(principal.user_id)}

@@ -1,0 +1,1 @@
+"""The operator console at /admin: T21's staff look after every organization from here."""
