@@ -53,16 +53,26 @@ PUBLIC_TYPES = {
     "VIDEO": "VIDEO",
     "CAROUSEL": "CAROUSEL_ALBUM",
 }
-# Emoji as the fake recognises them: pictographic planes, dingbats, misc symbols, and the
-# joiners and selectors that build sequences.
+# Emoji as the fake recognises them, with its own code: a pictograph (the pictographic planes,
+# dingbats, misc symbols and arrows, ©, ®, ™ and the like) with its variation selector, skin
+# tones and zero-width-joined followers, a pair of regional indicators (a flag), or a keycap.
+_PICTOGRAPH = (
+    "[\U0001f000-\U0001f1e5\U0001f200-\U0001faff\u2600-\u27bf\u231a\u231b\u2328\u23cf"
+    "\u23e9-\u23f3\u23f8-\u23fa\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55\u2194-\u2199"
+    "\u21a9\u21aa\u00a9\u00ae\u203c\u2049\u2122\u2139\u3030\u303d\u3297\u3299]"
+)
+_MODIFIERS = "[\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]*"
 _EMOJI = re.compile(
-    "[\U0001f000-\U0001faff\u2600-\u27bf\u2300-\u23ff\u2b00-\u2bff\u200d\ufe0f\u20e3]"
+    f"{_PICTOGRAPH}{_MODIFIERS}(?:\u200d{_PICTOGRAPH}{_MODIFIERS})*"
+    "|[\U0001f1e6-\U0001f1ff]{1,2}"
+    "|[0-9#*]\ufe0f?\u20e3"
 )
 _URL = re.compile(r"(?:https?://|www\.)[^\s]+", re.IGNORECASE)
 
 
 def text_length(text: str) -> int:
-    """Threads' count: characters, each emoji as its UTF-8 bytes (the fake's own code)."""
+    """Threads' count: characters, each whole emoji as its UTF-8 bytes ("Emojis are counted
+    as the number of UTF-8 bytes", documentation/threads/posts; the fake's own code)."""
     emoji_bytes = sum(len(match.encode("utf-8")) for match in _EMOJI.findall(text))
     return len(_EMOJI.sub("", text)) + emoji_bytes
 
