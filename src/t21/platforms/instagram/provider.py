@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
@@ -31,7 +30,6 @@ from t21.core.logging import get_logger
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Budget,
-    Connection,
     Continuing,
     Credentials,
     PlatformLimits,
@@ -41,7 +39,6 @@ from t21.platforms.base import (
     PublishRequest,
     RecentPost,
     ReplyTo,
-    TokenGrant,
     Writing,
     parse_options,
 )
@@ -50,11 +47,9 @@ from t21.platforms.instagram.errors import ERRORS
 from t21.platforms.instagram.publishing import Publisher, plan
 from t21.platforms.instagram.rules import LIMITS, MAX_CAPTION, SURFACE_LIMITS, InstagramOptions
 from t21.platforms.meta.graph import (
-    LONG_LIVED_S,
     data_of,
     metric_values,
     newest,
-    number,
     parse_time,
     recent_post,
 )
@@ -104,52 +99,22 @@ class InstagramProvider(GraphProvider):
 
     # --- connecting ----------------------------------------------------------------------
 
-    def authorization_url(self, *, state: str, redirect_uri: str, code_verifier: str | None) -> str:
-        query = urlencode(
-            {
-                "client_id": self.config.client_id,
-                "redirect_uri": redirect_uri,
-                "response_type": "code",
-                "scope": ",".join(self.scopes),
-                "state": state,
-            }
-        )
-        return f"{self.config.auth_base.rstrip('/')}/oauth/authorize?{query}"
+    def requested_scopes(self) -> tuple[str, ...]:
+        return self.scopes
 
-    async def exchange_code(
-        self, *, code: str, redirect_uri: str, code_verifier: str | None
-    ) -> list[Connection]:
-        secret = self.config.client_secret
-        async with PlatformHttp(self.config) as http:
-            response = await http.request(
-                "POST",
-                f"{self.config.auth_base.rstrip('/')}/oauth/access_token",
-                data={
-                    "client_id": self.config.client_id,
-                    "client_secret": secret,
-                    "grant_type": "authorization_code",
-                    "redirect_uri": redirect_uri,
-                    "code": code,
-                },
+    def short_token_url(self) -> str:
+        return f"{self.config.auth_base.rstrip('/')}/oauth/access_token"
+
+    def granted_scopes(self, short: dict[str, Any]) -> frozenset[str]:
+        granted = _permissions(short.get("permissions"))
+        missing = REQUIRED_SCOPES - granted if granted else frozenset()
+        if missing:
+            raise ReauthRequired(
+                "Instagram: T21 needs the permissions "
+                f"{', '.join(sorted(missing))}; connect again and allow them",
+                code="permission_missing",
             )
-            short = self._token_answer(response, redact=(code, secret))
-            granted = _permissions(short.get("permissions"))
-            missing = REQUIRED_SCOPES - granted if granted else frozenset()
-            if missing:
-                raise ReauthRequired(
-                    "Instagram: T21 needs the permissions "
-                    f"{', '.join(sorted(missing))}; connect again and allow them",
-                    code="permission_missing",
-                )
-            long_lived = await self._long_lived(http, short["access_token"])
-            token = long_lived["access_token"]
-            profile = await self._profile(http, token)
-        grant = TokenGrant(
-            access_token=token,
-            expires_in=number(long_lived.get("expires_in")) or LONG_LIVED_S,
-            scopes=granted or frozenset(self.scopes),
-        )
-        return [Connection(profile=profile, grant=grant)]
+        return granted or frozenset(self.scopes)
 
     async def _profile(self, http: PlatformHttp, token: str) -> Profile:
         body = await self.graph.call(http, "GET", "me", token, params={"fields": PROFILE_FIELDS})

@@ -10,11 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import httpx
 
 from t21.core.outside import OutsideFailure, Retryable
 from t21.platforms.base import (
+    Connection,
     Credentials,
     PlatformConfig,
     PostMetrics,
@@ -40,6 +42,63 @@ class GraphProvider(ABC):
     def __init__(self, config: PlatformConfig) -> None:
         self.config = config
         self.graph = Graph(config, version=self.graph_version, errors=self.graph_errors)
+
+    # --- connecting ----------------------------------------------------------------------
+
+    @abstractmethod
+    def requested_scopes(self) -> tuple[str, ...]:
+        """The scopes the authorize window asks for."""
+
+    @abstractmethod
+    def short_token_url(self) -> str:
+        """Where an authorization code becomes a 1 h token."""
+
+    @abstractmethod
+    def granted_scopes(self, short: dict[str, Any]) -> frozenset[str]:
+        """The scopes the 1 h token's answer grants (refusing a connection without the
+        ones T21 can't do without)."""
+
+    def authorization_url(self, *, state: str, redirect_uri: str, code_verifier: str | None) -> str:
+        """Meta's authorize window: comma-separated scopes, `response_type=code`, no PKCE."""
+        query = urlencode(
+            {
+                "client_id": self.config.client_id,
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "scope": ",".join(self.requested_scopes()),
+                "state": state,
+            }
+        )
+        return f"{self.config.auth_base.rstrip('/')}/oauth/authorize?{query}"
+
+    async def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> list[Connection]:
+        """The code for a 1 h token, that one at once for a 60-day token, and the account."""
+        secret = self.config.client_secret
+        async with PlatformHttp(self.config) as http:
+            response = await http.request(
+                "POST",
+                self.short_token_url(),
+                data={
+                    "client_id": self.config.client_id,
+                    "client_secret": secret,
+                    "grant_type": "authorization_code",
+                    "redirect_uri": redirect_uri,
+                    "code": code,
+                },
+            )
+            short = self._token_answer(response, redact=(code, secret))
+            granted = self.granted_scopes(short)
+            long_lived = await self._long_lived(http, short["access_token"])
+            token = long_lived["access_token"]
+            profile = await self._profile(http, token)
+        grant = TokenGrant(
+            access_token=token,
+            expires_in=number(long_lived.get("expires_in")) or LONG_LIVED_S,
+            scopes=granted,
+        )
+        return [Connection(profile=profile, grant=grant)]
 
     # --- tokens --------------------------------------------------------------------------
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
@@ -36,7 +35,6 @@ from t21.core.logging import get_logger
 from t21.core.outside import NotPermitted, OutsideFailure, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Budget,
-    Connection,
     Continuing,
     Credentials,
     PlatformLimits,
@@ -46,18 +44,15 @@ from t21.platforms.base import (
     PublishRequest,
     RecentPost,
     ReplyTo,
-    TokenGrant,
     Writing,
     parse_options,
 )
 from t21.platforms.http import PlatformHttp
 from t21.platforms.meta.errors import GraphErrors
 from t21.platforms.meta.graph import (
-    LONG_LIVED_S,
     data_of,
     metric_values,
     newest,
-    number,
     recent_post,
 )
 from t21.platforms.meta.provider import GraphProvider
@@ -109,46 +104,16 @@ class ThreadsProvider(GraphProvider):
 
     # --- connecting ----------------------------------------------------------------------
 
-    def authorization_url(self, *, state: str, redirect_uri: str, code_verifier: str | None) -> str:
-        query = urlencode(
-            {
-                "client_id": self.config.client_id,
-                "redirect_uri": redirect_uri,
-                "scope": ",".join(self.config.requested_scopes(self.scopes)),
-                "response_type": "code",
-                "state": state,
-            }
-        )
-        return f"{self.config.auth_base.rstrip('/')}/oauth/authorize?{query}"
+    def requested_scopes(self) -> tuple[str, ...]:
+        return self.config.requested_scopes(self.scopes)
 
-    async def exchange_code(
-        self, *, code: str, redirect_uri: str, code_verifier: str | None
-    ) -> list[Connection]:
-        secret = self.config.client_secret
-        async with PlatformHttp(self.config) as http:
-            response = await http.request(
-                "POST",
-                self.graph.url("oauth/access_token", versioned=False),
-                data={
-                    "client_id": self.config.client_id,
-                    "client_secret": secret,
-                    "grant_type": "authorization_code",
-                    "redirect_uri": redirect_uri,
-                    "code": code,
-                },
-            )
-            short = self._token_answer(response, redact=(code, secret))
-            long_lived = await self._long_lived(http, short["access_token"])
-            token = long_lived["access_token"]
-            profile = await self._profile(http, token)
-        grant = TokenGrant(
-            access_token=token,
-            expires_in=number(long_lived.get("expires_in")) or LONG_LIVED_S,
-            # Threads' token answers don't list the granted permissions: the ones asked
-            # for; a refused one shows as code 10 (ReauthRequired) on first use.
-            scopes=frozenset(self.config.requested_scopes(self.scopes)),
-        )
-        return [Connection(profile=profile, grant=grant)]
+    def short_token_url(self) -> str:
+        return self.graph.url("oauth/access_token", versioned=False)
+
+    def granted_scopes(self, short: dict[str, Any]) -> frozenset[str]:
+        # Threads' token answers don't list the granted permissions: the ones asked for; a
+        # refused one shows as code 10 (ReauthRequired) on first use.
+        return frozenset(self.requested_scopes())
 
     def _token_refused(self, failure: OutsideFailure) -> OutsideFailure:
         if isinstance(failure, Permanent):
