@@ -95,7 +95,7 @@ async def publish(
 
 def test_limits_and_properties_are_threads() -> None:
     limits = ThreadsProvider.limits
-    assert (limits.max_text, limits.text_counting) == (500, TextCounting.CHARACTERS)
+    assert (limits.max_text, limits.text_counting) == (500, TextCounting.UTF8_EMOJI)
     assert not limits.requires_media
     assert (limits.max_images, limits.max_videos, limits.min_multi_images) == (20, 20, 2)
     assert limits.image is not None
@@ -110,7 +110,18 @@ def test_limits_and_properties_are_threads() -> None:
 
 @pytest.mark.parametrize(
     ("text", "length"),
-    [("hello", 5), ("é" * 10, 10), ("🙂", 4), ("ok 👍🏽", 11), ("❤️", 6)],
+    [
+        ("hello", 5),
+        ("é" * 10, 10),
+        ("🙂", 4),
+        ("ok 👍🏽", 11),
+        ("❤️", 6),
+        ("1️⃣", 7),  # a keycap is one emoji: 1 + U+FE0F + U+20E3
+        ("🇫🇷", 8),
+        ("👨\u200d👩\u200d👧", 18),  # a family: three pictographs and two joiners
+        ("a → b", 5),  # an arrow that isn't an emoji counts one
+        ("日本", 2),
+    ],
 )
 def test_threads_counts_emoji_as_their_utf8_bytes_in_the_adapter_and_the_fake(
     text: str, length: int
@@ -125,8 +136,11 @@ def test_text_over_500_as_threads_counts_it_is_refused_before_any_call() -> None
     with pytest.raises(Permanent) as refused:
         threads.check(post("a" * 497 + "🙂"))  # 497 + 4 bytes
     assert refused.value.code == "text_too_long"
-    # The shared rules count characters: the same text passes them, `check` catches it.
-    assert violations(ThreadsProvider.limits, "Threads", "a" * 497 + "🙂", []) == []
+    # The shared rules (`GET /platforms`, `POST /posts/validate`) count as Threads does too.
+    [refusal] = violations(ThreadsProvider.limits, "Threads", "a" * 497 + "🙂", [])
+    assert refusal.rule == "text_too_long"
+    assert "501 characters" in refusal.message
+    assert violations(ThreadsProvider.limits, "Threads", "a" * 496 + "🙂", []) == []
 
 
 @pytest.mark.parametrize(

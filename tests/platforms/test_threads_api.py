@@ -131,3 +131,32 @@ async def test_media_still_processing_waits_in_the_database_with_its_container(
     assert containers_created(public_engine) == 1
     done = await target_row(public_engine, target["id"])
     assert (done.progress, done.attempts, done.last_error_code) == (None, 1, None)
+
+
+async def test_the_live_counter_and_validation_count_emoji_as_threads_does(
+    engine: Engine,  # noqa: F811
+) -> None:
+    listed = await engine.api.get("/api/v1/platforms")
+    assert listed.status_code == 200, listed.text
+    [threads] = [item for item in listed.json()["items"] if item["name"] == "threads"]
+    assert (threads["max_text"], threads["text_counting"]) == (500, "utf8_emoji")
+    account = await engine.account("threads")
+    fits = "a" * 492 + "👍🏽"  # 492 + 8 bytes = 500
+    checked = await engine.api.post(
+        "/api/v1/posts/validate",
+        json={"brand_id": engine.brand_id, "content": fits,
+              "targets": [{"social_account_id": account}]},
+        headers={**engine.owner.headers, "Idempotency-Key": uuid.uuid4().hex},
+    )  # fmt: skip
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["targets"][0]["length"] == 500
+    assert checked.json()["valid"], checked.text
+    over = await engine.api.post(
+        "/api/v1/posts/validate",
+        json={"brand_id": engine.brand_id, "content": fits + "!",
+              "targets": [{"social_account_id": account}]},
+        headers={**engine.owner.headers, "Idempotency-Key": uuid.uuid4().hex},
+    )  # fmt: skip
+    assert over.status_code == 200, over.text
+    assert not over.json()["valid"]
+    assert [error["rule"] for error in over.json()["errors"]] == ["text_too_long"]

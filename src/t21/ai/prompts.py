@@ -71,6 +71,7 @@ COUNTING_NOTES: dict[TextCounting, str] = {
         " as X counts them: every link counts 23, every emoji and every CJK character 2"
     ),
     TextCounting.GRAPHEMES: " (user-perceived characters)",
+    TextCounting.UTF8_EMOJI: " (each emoji counts as 4 characters or more)",
     TextCounting.CHARACTERS: "",
 }
 

@@ -179,6 +179,8 @@ class TextCounting(StrEnum):
     CHARACTERS = "characters"  # Unicode code points
     X_WEIGHTED = "x_weighted"  # twitter-text: URLs 23, emoji and CJK 2
     GRAPHEMES = "graphemes"
+    # Threads: characters, except that each emoji counts as its UTF-8 bytes (4 for most).
+    UTF8_EMOJI = "utf8_emoji"
 
 
 @dataclass(frozen=True)

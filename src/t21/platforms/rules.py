@@ -18,6 +18,7 @@ from t21.platforms.text import X_URL_LENGTH, text_length
 COUNTING_NOTES = {
     TextCounting.CHARACTERS: "",
     TextCounting.GRAPHEMES: " (counted as the characters a reader sees)",
+    TextCounting.UTF8_EMOJI: " (as Threads counts them: each emoji as its UTF-8 bytes, 4 for most)",
     TextCounting.X_WEIGHTED: (
         f" (as X counts them: each link {X_URL_LENGTH}, each emoji and each CJK character 2)"
     ),

@@ -3,6 +3,10 @@
 X counts a *weighted* length (twitter-text 3): after NFC normalisation, every URL counts 23,
 every emoji (a whole emoji sequence, however many code points) counts 2, code points in the
 Latin, punctuation and similar ranges count 1 and everything else (CJK, ...) counts 2.
+Threads counts characters, except that "Emojis are counted as the number of UTF-8 bytes": a
+whole emoji (a grapheme cluster with a pictograph, flag or keycap in it, joiners, variation
+selectors and skin tones included) counts its UTF-8 bytes.
+Source: https://developers.facebook.com/documentation/threads/posts
 Others count code points, or user-perceived characters (grapheme clusters).
 """
 
@@ -98,12 +102,23 @@ def grapheme_length(text: str) -> int:
     return len(regex.findall(r"\X", unicodedata.normalize("NFC", text)))
 
 
+def utf8_emoji_length(text: str) -> int:
+    """The length Threads checks against its 500 limit: one per character, each emoji its
+    UTF-8 bytes (👍🏽 is 8, ❤️ 6)."""
+    total = 0
+    for cluster in regex.findall(r"\X", unicodedata.normalize("NFC", text)):
+        total += len(cluster.encode("utf-8")) if _EMOJI.search(cluster) else len(cluster)
+    return total
+
+
 def text_length(text: str, counting: TextCounting) -> int:
     """`text`'s length as a network using `counting` measures it."""
     if counting is TextCounting.X_WEIGHTED:
         return x_weighted_length(text)
     if counting is TextCounting.GRAPHEMES:
         return grapheme_length(text)
+    if counting is TextCounting.UTF8_EMOJI:
+        return utf8_emoji_length(text)
     return len(unicodedata.normalize("NFC", text))
 
 

@@ -4,9 +4,15 @@ Connecting: the authorize window at `{auth_base}/oauth/authorize` (comma-separat
 PKCE), the code for a 1 h token at `{auth_base}/oauth/access_token`, that one for a 60-day token
 at `{api_base}/access_token` (`ig_exchange_token`). The long-lived token is refreshed with
 itself (`ig_refresh_token`, once it is 24 h old); there is no refresh token and no revocation.
-Every Graph call carries its parameters and `access_token` in the query (see `graph`); media
-processing that takes minutes continues in a later attempt (see `publishing`).
+Every Graph call carries its parameters and `access_token` in the query (`platforms.meta.graph`,
+as Instagram's reference shows for container creation, `media_publish`, the container's
+`?fields=status_code` and `insights?metric=…`, and as postiz's
+`instagram.standalone.provider.ts` sends them); media processing that takes minutes continues
+in a later attempt (see `publishing`).
 Sources: https://developers.facebook.com/docs/instagram-platform/reference/refresh_access_token,
+https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media,
+https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/media_publish,
+https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-container,
 https://developers.facebook.com/docs/instagram-platform/reference/access_token,
 https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights
 (views replaces impressions/plays; code 10 "Not enough viewers" means no data yet).
@@ -14,12 +20,9 @@ https://developers.facebook.com/docs/instagram-platform/reference/instagram-medi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
-import httpx
 from pydantic import BaseModel
 
 from t21.core import clock
@@ -27,10 +30,8 @@ from t21.core.logging import get_logger
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import (
     Budget,
-    Connection,
     Continuing,
     Credentials,
-    PlatformConfig,
     PlatformLimits,
     PostMetrics,
     Profile,
@@ -38,16 +39,21 @@ from t21.platforms.base import (
     PublishRequest,
     RecentPost,
     ReplyTo,
-    TokenGrant,
     Writing,
     parse_options,
 )
-from t21.platforms.http import PlatformHttp, json_body
-from t21.platforms.instagram.errors import classify, parse
-from t21.platforms.instagram.graph import Graph, answer_object, data_of, parse_time
+from t21.platforms.http import PlatformHttp
+from t21.platforms.instagram.errors import ERRORS
 from t21.platforms.instagram.publishing import Publisher, plan
 from t21.platforms.instagram.rules import LIMITS, MAX_CAPTION, SURFACE_LIMITS, InstagramOptions
-from t21.platforms.text import comparable
+from t21.platforms.meta.graph import (
+    data_of,
+    metric_values,
+    newest,
+    parse_time,
+    recent_post,
+)
+from t21.platforms.meta.provider import GraphProvider
 
 log = get_logger("t21.platforms.instagram")
 
@@ -60,14 +66,14 @@ SCOPES = (
 # Without these the account can't be published to; insights and comments degrade quietly.
 REQUIRED_SCOPES = frozenset(SCOPES[:2])
 PROFILE_FIELDS = "user_id,username,name,profile_picture_url"
-LONG_LIVED_S = 60 * 86_400
-REFRESH_MIN_AGE_S = 86_400
+# The latest Graph version named in Meta's docs (PLATFORMS.md §1).
+GRAPH_VERSION = "v25.0"
 FEED_METRICS = "views,reach,saved,likes,comments,shares,total_interactions"
 # Stories have no likes, comments or saves.
 STORY_METRICS = "views,reach,shares,total_interactions"
 
 
-class InstagramProvider:
+class InstagramProvider(GraphProvider):
     name: ClassVar[str] = "instagram"
     display_name: ClassVar[str] = "Instagram"
     uses_pkce: ClassVar[bool] = False
@@ -86,100 +92,29 @@ class InstagramProvider:
         1000,
     )
 
-    def __init__(self, config: PlatformConfig) -> None:
-        self.config = config
-        self.graph = Graph(config)
+    graph_version: ClassVar[str] = GRAPH_VERSION
+    graph_errors = ERRORS
+    exchange_grant: ClassVar[str] = "ig_exchange_token"
+    refresh_grant: ClassVar[str] = "ig_refresh_token"
 
     # --- connecting ----------------------------------------------------------------------
 
-    def authorization_url(self, *, state: str, redirect_uri: str, code_verifier: str | None) -> str:
-        query = urlencode(
-            {
-                "client_id": self.config.client_id,
-                "redirect_uri": redirect_uri,
-                "response_type": "code",
-                "scope": ",".join(self.scopes),
-                "state": state,
-            }
-        )
-        return f"{self.config.auth_base.rstrip('/')}/oauth/authorize?{query}"
+    def requested_scopes(self) -> tuple[str, ...]:
+        return self.scopes
 
-    async def exchange_code(
-        self, *, code: str, redirect_uri: str, code_verifier: str | None
-    ) -> list[Connection]:
-        secret = self.config.client_secret
-        async with PlatformHttp(self.config) as http:
-            response = await http.request(
-                "POST",
-                f"{self.config.auth_base.rstrip('/')}/oauth/access_token",
-                data={
-                    "client_id": self.config.client_id,
-                    "client_secret": secret,
-                    "grant_type": "authorization_code",
-                    "redirect_uri": redirect_uri,
-                    "code": code,
-                },
-            )
-            short = _token_answer(response, redact=(code, secret))
-            granted = _permissions(short.get("permissions"))
-            missing = REQUIRED_SCOPES - granted if granted else frozenset()
-            if missing:
-                raise ReauthRequired(
-                    "Instagram: T21 needs the permissions "
-                    f"{', '.join(sorted(missing))}; connect again and allow them",
-                    code="permission_missing",
-                )
-            response = await http.request(
-                "GET",
-                self.graph.url("access_token", versioned=False),
-                params={
-                    "grant_type": "ig_exchange_token",
-                    "client_secret": secret,
-                    "access_token": short["access_token"],
-                },
-            )
-            long_lived = _token_answer(response, redact=(short["access_token"], secret))
-            token = long_lived["access_token"]
-            profile = await self._profile(http, token)
-        grant = TokenGrant(
-            access_token=token,
-            expires_in=_int(long_lived.get("expires_in")) or LONG_LIVED_S,
-            scopes=granted or frozenset(self.scopes),
-        )
-        return [Connection(profile=profile, grant=grant)]
+    def short_token_url(self) -> str:
+        return f"{self.config.auth_base.rstrip('/')}/oauth/access_token"
 
-    async def refresh(self, credentials: Credentials) -> TokenGrant | None:
-        """A new 60-day token for the long-lived one (which must be 24 h old, not expired)."""
-        token = credentials.access_token
-        async with PlatformHttp(self.config) as http:
-            response = await http.request(
-                "GET",
-                self.graph.url("refresh_access_token", versioned=False),
-                params={"grant_type": "ig_refresh_token", "access_token": token},
+    def granted_scopes(self, short: dict[str, Any]) -> frozenset[str]:
+        granted = _permissions(short.get("permissions"))
+        missing = REQUIRED_SCOPES - granted if granted else frozenset()
+        if missing:
+            raise ReauthRequired(
+                "Instagram: T21 needs the permissions "
+                f"{', '.join(sorted(missing))}; connect again and allow them",
+                code="permission_missing",
             )
-        error = parse(response) if not response.is_success else None
-        if error is not None and error.code == 100 and response.status_code < 500:
-            # A token younger than 24 h is refused (the exact error is unconfirmed; the fake
-            # answers code 100): it is fresh anyway, so ask again once it is old enough.
-            raise Retryable(
-                error.shown((token, self.config.client_secret)),
-                after=_until_refreshable(credentials.expires_at),
-                code="token_too_new",
-            )
-        body = _token_answer(response, redact=(token, self.config.client_secret))
-        return TokenGrant(
-            access_token=body["access_token"],
-            expires_in=_int(body.get("expires_in")) or LONG_LIVED_S,
-            scopes=credentials.scopes,
-        )
-
-    async def revoke(self, credentials: Credentials) -> bool:
-        # Instagram Login has no revocation endpoint: the person removes the app in Instagram.
-        return False
-
-    async def profile(self, credentials: Credentials) -> Profile:
-        async with PlatformHttp(self.config) as http:
-            return await self._profile(http, credentials.access_token)
+        return granted or frozenset(self.scopes)
 
     async def _profile(self, http: PlatformHttp, token: str) -> Profile:
         body = await self.graph.call(http, "GET", "me", token, params={"fields": PROFILE_FIELDS})
@@ -208,9 +143,6 @@ class InstagramProvider:
         options = InstagramOptions.model_validate(request.options)
         async with PlatformHttp(self.config) as http:
             return await Publisher(http, self.graph, credentials).publish(request, options)
-
-    def comparable_text(self, text: str) -> str:
-        return comparable(text)
 
     async def publish_comment(self, credentials: Credentials, on: ReplyTo, text: str) -> Published:
         """`options.first_comment`: `POST /{ig-media-id}/comments?message=` with
@@ -284,19 +216,9 @@ class InstagramProvider:
             stories = await self.graph.call(
                 http, "GET", f"{user}/stories", token, params={"fields": "id,timestamp,permalink"}
             )
-        posts = [_recent(entry) for entry in [*data_of(feed), *data_of(stories)]]
-        recent = [post for post in posts if post.created_at is None or post.created_at >= since]
-        recent.sort(key=lambda post: post.created_at or since, reverse=True)
-        return recent[:limit]
-
-    async def metrics(
-        self, credentials: Credentials, external_ids: list[str]
-    ) -> dict[str, PostMetrics | None]:
-        async with PlatformHttp(self.config) as http:
-            return {
-                media_id: await self._media_metrics(http, credentials.access_token, media_id)
-                for media_id in external_ids
-            }
+        entries = [*data_of(feed), *data_of(stories)]
+        posts = [recent_post(entry, text_field="caption") for entry in entries]
+        return newest(posts, since=since, limit=limit)
 
     async def _media_metrics(
         self, http: PlatformHttp, token: str, media_id: str
@@ -319,7 +241,7 @@ class InstagramProvider:
         except Permanent as exc:
             log.info("instagram post has no insights", media_id=media_id, error=exc.message)
             return None
-        values = _metric_values(insights or {})
+        values = metric_values(insights or {})
         if not values:
             return None
         views = values.get("views")
@@ -341,26 +263,14 @@ class InstagramProvider:
         media to show insights") and code 100/33 (no such media, e.g. deleted)."""
         response = await self.graph.send(http, "GET", path, token, params)
         if response.is_success:
-            return answer_object(response.status_code, json_body(response))
-        error = parse(response)
+            return self.graph.answer_object(response)
+        error = self.graph.errors.parse(response)
         no_data = error is not None and (
             error.code == 10 or (error.code == 100 and error.subcode == 33)
         )
         if no_data and response.status_code < 500:
             return None
-        raise classify(response, redact=(token, self.config.client_secret))
-
-
-def _token_answer(response: httpx.Response, *, redact: Iterable[str]) -> dict[str, Any]:
-    """A token endpoint's answer (some docs wrap it in `data[]`), or its failure."""
-    if not response.is_success:
-        raise classify(response, redact=redact)
-    body = answer_object(response.status_code, json_body(response))
-    if isinstance(body.get("data"), list) and body["data"] and "access_token" not in body:
-        body = body["data"][0] if isinstance(body["data"][0], dict) else {}
-    if not isinstance(body.get("access_token"), str):
-        raise Retryable("Instagram answered without an access token", code="bad_answer")
-    return body
+        raise self.graph.errors.classify(response, redact=(token, self.config.client_secret))
 
 
 def _permissions(value: Any) -> frozenset[str]:
@@ -369,50 +279,3 @@ def _permissions(value: Any) -> frozenset[str]:
     if isinstance(value, list):
         return frozenset(str(name) for name in value)
     return frozenset()
-
-
-def _until_refreshable(expires_at: datetime | None) -> float:
-    """Seconds until a 60-day token is 24 h old, guessed from its expiry."""
-    if expires_at is None:
-        return float(REFRESH_MIN_AGE_S)
-    issued = expires_at - timedelta(seconds=LONG_LIVED_S)
-    after = (issued + timedelta(seconds=REFRESH_MIN_AGE_S) - clock.now()).total_seconds()
-    return min(float(REFRESH_MIN_AGE_S), max(60.0, after))
-
-
-def _recent(entry: dict[str, Any]) -> RecentPost:
-    permalink = entry.get("permalink")
-    caption = entry.get("caption")
-    return RecentPost(
-        external_id=str(entry.get("id")),
-        text=caption if isinstance(caption, str) else None,
-        created_at=parse_time(entry.get("timestamp")),
-        permalink=permalink if isinstance(permalink, str) else None,
-    )
-
-
-def _metric_values(body: dict[str, Any]) -> dict[str, int]:
-    values: dict[str, int] = {}
-    for entry in data_of(body):
-        name = entry.get("name")
-        series = entry.get("values")
-        if isinstance(series, list) and series and isinstance(series[0], dict):
-            value = series[0].get("value")
-        elif isinstance(entry.get("total_value"), dict):
-            value = entry["total_value"].get("value")
-        else:
-            value = None
-        number = _int(value)
-        if isinstance(name, str) and number is not None:
-            values[name] = number
-    return values
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value)
-    return None

@@ -14,12 +14,12 @@ videos MOV/MP4 ≤ 1 GB, > 0 s and ≤ 300 s.
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from t21.platforms.base import MediaRule, PlatformLimits, TextCounting
+from t21.platforms.text import utf8_emoji_length
 
 MB = 1024 * 1024
 MAX_TEXT = 500
@@ -28,8 +28,8 @@ MIN_CAROUSEL_ITEMS = 2
 
 LIMITS = PlatformLimits(
     max_text=MAX_TEXT,
-    # Characters, except that an emoji counts as its UTF-8 bytes: `check` applies that rule.
-    text_counting=TextCounting.CHARACTERS,
+    # Characters, except that an emoji counts as its UTF-8 bytes.
+    text_counting=TextCounting.UTF8_EMOJI,
     requires_media=False,
     max_images=MAX_CAROUSEL_ITEMS,
     max_videos=MAX_CAROUSEL_ITEMS,
@@ -54,20 +54,9 @@ LIMITS = PlatformLimits(
 )
 
 
-def is_emoji(char: str) -> bool:
-    """Whether Threads counts `char` as an emoji (pictographs, symbols, their modifiers)."""
-    point = ord(char)
-    return (
-        unicodedata.category(char) == "So"
-        or 0x1F000 <= point <= 0x1FAFF
-        or 0x1F3FB <= point <= 0x1F3FF
-        or point in (0x200D, 0xFE0F)
-    )
-
-
 def threads_length(text: str) -> int:
     """The length Threads measures: one per character, an emoji's UTF-8 bytes."""
-    return sum(len(char.encode("utf-8")) if is_emoji(char) else 1 for char in text)
+    return utf8_emoji_length(text)
 
 
 class ThreadsOptions(BaseModel):

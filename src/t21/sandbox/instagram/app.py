@@ -4,12 +4,10 @@ the Graph host (everything else), permalink pages and `/_control`."""
 from __future__ import annotations
 
 import html
-import secrets
 import struct
 import zlib
 from dataclasses import asdict
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, ClassVar
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,26 +20,39 @@ from t21.sandbox.instagram.state import (
     BASIC,
     CODE_TTL_S,
     KNOWN_SCOPES,
-    AuthCode,
     InstagramState,
     Outcome,
-    now,
     oauth_error,
 )
-from t21.sandbox.instagram.wire import graph_time
-from t21.sandbox.oauth import (
-    ControlError,
-    acceptable_redirect_uri,
-    control_body,
-    control_error,
-    optional,
-    parameters,
-    redirect_to,
-)
-from t21.sandbox.platform import FaultMiddleware, control_routes
+from t21.sandbox.meta.host import Login, form_body
+from t21.sandbox.meta.state import AuthCode
+from t21.sandbox.meta.wire import graph_time
+from t21.sandbox.oauth import ControlError, control_body, control_error, optional
+from t21.sandbox.platform import FaultMiddleware, IssuedToken, control_routes
 
 OUTCOMES = ("FINISHED", "ERROR", "EXPIRED", "IN_PROGRESS")
 INSIGHT_STATES = ("values", "empty", "not_enough_viewers")
+
+
+class InstagramLogin(Login):
+    """Instagram Login's host: its refusals are `{error_type, code, error_message}`, its token
+    answer lists the permissions granted."""
+
+    basic_scope: ClassVar[str] = BASIC
+    known_scopes: ClassVar[frozenset[str]] = KNOWN_SCOPES
+    code_ttl_s: ClassVar[float] = CODE_TTL_S
+
+    def refuse_window(self, error: str, message: str) -> Response:
+        return oauth_error(message)
+
+    def refuse_code(self, message: str) -> Response:
+        return oauth_error(message)
+
+    async def exchange_form(self, request: Request) -> dict[str, str]:
+        return await form_body(request)
+
+    def token_answer(self, grant: AuthCode, token: IssuedToken) -> dict[str, Any]:
+        return super().token_answer(grant, token) | {"permissions": sorted(grant.scopes)}
 
 
 def create_instagram_app(state: InstagramState | None = None) -> Starlette:
@@ -49,68 +60,7 @@ def create_instagram_app(state: InstagramState | None = None) -> Starlette:
     state = state or InstagramState()
     graph = GraphApi(state)
 
-    async def authorize(request: Request) -> Response:
-        params = parameters(request.query_params.multi_items())
-        client_id, redirect_uri = params.get("client_id"), params.get("redirect_uri")
-        if not client_id or client_id not in state.clients:
-            return oauth_error("Invalid platform app")
-        if not redirect_uri or not acceptable_redirect_uri(redirect_uri):
-            return oauth_error("Invalid redirect_uri")
-        if params.get("response_type") != "code":
-            return oauth_error("Invalid response_type: it must be code")
-        requested = {name for name in params.get("scope", "").replace(" ", ",").split(",") if name}
-        unknown = sorted(requested - KNOWN_SCOPES)
-        if unknown:
-            return oauth_error(f"Invalid scope: [{', '.join(unknown)}]")
-        if BASIC not in requested:
-            return oauth_error(f"Invalid scope: {BASIC} is required")
-        account = next(iter(state.accounts.values()))
-        code = "AQ" + secrets.token_urlsafe(48)
-        state.codes[code] = AuthCode(
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            account_id=account.user_id,
-            scopes=frozenset(requested - state.withheld_scopes),
-            issued_at=now(),
-        )
-        response = redirect_to(redirect_uri, {"code": code, "state": params.get("state")})
-        # Meta appends `#_` to the redirect.
-        response.headers["location"] = response.headers["location"] + "#_"
-        return response
-
-    async def access_token(request: Request) -> Response:
-        """`POST /oauth/access_token`: an authorization code for a 1 h token."""
-        raw = (await request.body()).decode("utf-8", errors="replace")
-        form = parameters(parse_qsl(raw))
-        for name in ("client_id", "client_secret", "grant_type", "redirect_uri", "code"):
-            if name not in form:
-                return oauth_error(f"Missing required field {name}")
-        if state.clients.get(form["client_id"]) != form["client_secret"]:
-            return oauth_error("Invalid Client Secret")
-        if form["grant_type"] != "authorization_code":
-            return oauth_error("Unsupported grant_type")
-        grant = state.codes.get(form["code"])
-        if (
-            grant is None
-            or grant.used
-            or grant.client_id != form["client_id"]
-            or now() - grant.issued_at > CODE_TTL_S
-        ):
-            return oauth_error("Matching code was not found or was already used.")
-        grant.used = True
-        if grant.redirect_uri != form["redirect_uri"]:
-            return oauth_error(
-                "Error validating verification code. Please make sure your redirect_uri is "
-                "identical to the one you used in the OAuth dialog request"
-            )
-        token = state.issue_token(grant.account_id, grant.client_id, grant.scopes, long=False)
-        return JSONResponse(
-            {
-                "access_token": token.value,
-                "user_id": int(grant.account_id),
-                "permissions": sorted(grant.scopes),
-            }
-        )
+    login = InstagramLogin(state, lambda: next(iter(state.accounts.values())).user_id)
 
     async def post_page(request: Request) -> Response:
         wanted = request.path_params["code"]
@@ -165,8 +115,8 @@ def create_instagram_app(state: InstagramState | None = None) -> Starlette:
             Route("/_control/containers/outcome", control_outcome, methods=["POST"]),
             Route("/_control/insights", control_insights, methods=["POST"]),
             Route("/_control/media", control_media, methods=["GET"]),
-            Route("/oauth/authorize", authorize, methods=["GET"]),
-            Route("/oauth/access_token", access_token, methods=["POST"]),
+            Route("/oauth/authorize", login.authorize, methods=["GET"]),
+            Route("/oauth/access_token", login.access_token, methods=["POST"]),
             Route("/p/{code}/", post_page, methods=["GET"]),
             Route("/reel/{code}/", post_page, methods=["GET"]),
             Route("/stories/{username}/{code}/", post_page, methods=["GET"]),
@@ -181,35 +131,18 @@ def create_instagram_app(state: InstagramState | None = None) -> Starlette:
 
 
 def _configure(state: InstagramState, body: dict[str, Any]) -> None:
-    quota = optional(body, "quota_total", int)
-    if quota is not None:
-        if quota < 1:
-            raise ControlError("`quota_total` must be positive (Instagram uses 25, 50 or 100).")
-        state.quota_total = quota
-    polls = optional(body, "processing_polls", int)
-    if polls is not None:
-        if polls < 0:
-            raise ControlError("`processing_polls` can't be negative.")
-        state.processing_polls = polls
+    state.configure(body)
     for name in ("image_processing_s", "video_processing_s"):
         seconds = body.get(name)
         if seconds is not None:
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
                 raise ControlError(f"`{name}` must be a non-negative number of seconds.")
             setattr(state, name, float(seconds))
-    age = body.get("refresh_min_age_s")
-    if age is not None:
-        if isinstance(age, bool) or not isinstance(age, int | float) or age < 0:
-            raise ControlError("`refresh_min_age_s` must be a non-negative number.")
-        state.refresh_min_age_s = float(age)
     insights = optional(body, "insights_default", str)
     if insights is not None:
         if insights not in INSIGHT_STATES:
             raise ControlError(f"`insights_default` must be one of {', '.join(INSIGHT_STATES)}.")
         state.insights_default = insights
-    withheld = optional(body, "withheld_scopes", list)
-    if withheld is not None:
-        state.withheld_scopes = {str(name) for name in withheld}
 
 
 def _png(width: int, height: int) -> bytes:

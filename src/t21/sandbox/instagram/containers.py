@@ -12,23 +12,14 @@ from starlette.requests import Request
 from t21.sandbox.instagram.media import fetch_image, video_problem
 from t21.sandbox.instagram.state import (
     PUBLISH,
-    QUOTA_WINDOW_S,
     Container,
-    GraphError,
     InstagramAccount,
     InstagramState,
     Media,
-    now,
 )
-from t21.sandbox.instagram.wire import (
-    Params,
-    account_of,
-    int_param,
-    list_param,
-    require,
-    shortcode,
-    truthy,
-)
+from t21.sandbox.instagram.wire import account_of, list_param, require, truthy
+from t21.sandbox.meta.state import QUOTA_WINDOW_S, now
+from t21.sandbox.meta.wire import GraphError, Params, int_param, shortcode
 from t21.sandbox.platform import IssuedToken, character_count
 
 USERNAME = re.compile(r"[A-Za-z0-9._]{1,30}")

@@ -8,42 +8,26 @@ Every answer carries `x-app-usage`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from t21.sandbox.instagram.containers import MAX_CAPTION, Containers
 from t21.sandbox.instagram.state import (
     BASIC,
     COMMENTS,
     INSIGHTS,
-    LONG_TOKEN_TTL_S,
-    QUOTA_WINDOW_S,
     Comment,
-    GraphError,
     InstagramState,
     Media,
     default_values,
-    now,
 )
-from t21.sandbox.instagram.wire import (
-    VERSION,
-    Params,
-    account_of,
-    graph_time,
-    int_param,
-    list_param,
-    media_of,
-    permalink,
-    pick,
-    request_params,
-    require,
-    unsupported,
-)
+from t21.sandbox.instagram.wire import account_of, list_param, media_of, permalink, require
+from t21.sandbox.meta.host import GraphHost
+from t21.sandbox.meta.state import QUOTA_WINDOW_S, now
+from t21.sandbox.meta.wire import GraphError, Params, graph_time, int_param, pick
 from t21.sandbox.oauth import base_url
-from t21.sandbox.platform import IssuedToken, bearer
+from t21.sandbox.platform import IssuedToken
 
 FEED_METRICS = frozenset(
     {"views", "reach", "saved", "likes", "comments", "shares", "total_interactions", "follows",
@@ -59,14 +43,16 @@ STORY_METRICS = frozenset(
 )  # fmt: skip
 METRICS = {"FEED": FEED_METRICS, "REELS": REELS_METRICS, "STORY": STORY_METRICS}
 
-Edge = Callable[[Request, IssuedToken, str, Params], Awaitable[dict[str, Any]]]
 
+class GraphApi(GraphHost):
+    grant_prefix: ClassVar[str] = "ig"
+    error_kind: ClassVar[str] = "IGApiException"
 
-class GraphApi:
     def __init__(self, state: InstagramState) -> None:
-        self.state = state
+        super().__init__(state)
+        self.state: InstagramState = state
         containers = Containers(state)
-        self.edges: dict[tuple[str, str], Edge] = {
+        self.edges = {
             ("POST", "media"): containers.create,
             ("GET", "media"): self.list_media,
             ("GET", "stories"): self.list_stories,
@@ -77,109 +63,10 @@ class GraphApi:
             ("GET", "comments"): self.comments,
         }
 
-    async def handle(self, request: Request) -> Response:
-        segments = [part for part in request.path_params["rest"].split("/") if part]
-        if segments and VERSION.fullmatch(segments[0]):
-            segments = segments[1:]
-        try:
-            payload = await self.route(request, segments, await request_params(request))
-            status = 200
-        except GraphError as exc:
-            payload, status = exc.body(self.state.trace()), exc.status
+    def headers(self) -> dict[str, str]:
         usage = self.state.app_usage(now())
         usage_header = {"call_count": usage, "total_cputime": usage, "total_time": usage}
-        return JSONResponse(
-            payload, status_code=status, headers={"x-app-usage": json.dumps(usage_header)}
-        )
-
-    async def route(self, request: Request, segments: list[str], params: Params) -> dict[str, Any]:
-        method = request.method
-        if segments == ["access_token"] and method == "GET":
-            return self.exchange(request, params)
-        if segments == ["refresh_access_token"] and method == "GET":
-            return self.refresh(request, params)
-        if not segments or len(segments) > 2:
-            raise unsupported(method, "/".join(segments))
-        token = self.caller(request, params)
-        if len(segments) == 1:
-            if method != "GET":
-                raise unsupported(method, segments[0])
-            return self.node(request, token, segments[0], params)
-        edge = self.edges.get((method, segments[1]))
-        if edge is None:
-            raise unsupported(method, segments[0])
-        return await edge(request, token, segments[0], params)
-
-    # --- tokens --------------------------------------------------------------------------
-
-    def caller(self, request: Request, params: Params) -> IssuedToken:
-        value = params.get("access_token")
-        if not value:
-            # An `Authorization: Bearer` header is not how Instagram's reference authenticates a
-            # call; the fake takes only the documented `access_token` parameter.
-            hint = " (send it as the access_token parameter)" if bearer(request) else ""
-            raise GraphError(
-                2500,
-                "An active access token must be used to query information about the current "
-                f"user{hint}.",
-            )
-        token = self.state.tokens.get(str(value))
-        moment = now()
-        if token is None or token.kind != "access":
-            raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
-        if token.revoked:
-            raise GraphError(
-                190,
-                "Error validating access token: The session has been invalidated because the "
-                "user changed their password or Facebook has changed the session for security "
-                "reasons.",
-                subcode=460,
-            )
-        if token.expires_at is not None and moment >= token.expires_at:
-            raise GraphError(
-                190,
-                f"Error validating access token: Session has expired on "
-                f"{graph_time(token.expires_at)}. The current time is {graph_time(moment)}.",
-                subcode=463,
-            )
-        return token
-
-    def exchange(self, request: Request, params: Params) -> dict[str, Any]:
-        """`GET /access_token?grant_type=ig_exchange_token`: a 1 h token for a 60-day one."""
-        if params.get("grant_type") != "ig_exchange_token":
-            raise GraphError(100, "(#100) grant_type must be ig_exchange_token")
-        token = self.caller(request, params)
-        if self.state.clients.get(token.client_id) != params.get("client_secret"):
-            raise GraphError(100, "Error validating client secret.")
-        if token.value in self.state.long_lived:
-            raise GraphError(100, "(#100) Only a short-lived access token can be exchanged")
-        long_lived = self.state.issue_token(
-            token.account_id, token.client_id, token.scopes, long=True
-        )
-        return {
-            "access_token": long_lived.value,
-            "token_type": "bearer",
-            "expires_in": LONG_TOKEN_TTL_S,
-        }
-
-    def refresh(self, request: Request, params: Params) -> dict[str, Any]:
-        """`GET /refresh_access_token`: a new 60-day token for a long-lived one at least
-        `refresh_min_age_s` old. The old token stays valid until it expires (unconfirmed)."""
-        if params.get("grant_type") != "ig_refresh_token":
-            raise GraphError(100, "(#100) grant_type must be ig_refresh_token")
-        token = self.caller(request, params)
-        if token.value not in self.state.long_lived:
-            raise GraphError(100, "(#100) Only a long-lived access token can be refreshed")
-        if now() - token.issued_at < self.state.refresh_min_age_s:
-            # The real answer to a too-young token is unconfirmed.
-            hours = self.state.refresh_min_age_s / 3600
-            raise GraphError(
-                100,
-                f"(#100) The access token can be refreshed once it is at least {hours:g} hours "
-                "old.",
-            )
-        fresh = self.state.issue_token(token.account_id, token.client_id, token.scopes, long=True)
-        return {"access_token": fresh.value, "token_type": "bearer", "expires_in": LONG_TOKEN_TTL_S}
+        return {"x-app-usage": json.dumps(usage_header)}
 
     # --- nodes ---------------------------------------------------------------------------
 

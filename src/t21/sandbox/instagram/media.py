@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from t21.sandbox.instagram.state import GraphError
+from t21.sandbox.meta.wire import GraphError
 
 MB = 1024 * 1024
 MAX_IMAGE_BYTES = 8 * MB

@@ -4,24 +4,17 @@ published media, the publishing quota and the knobs tests turn through `/_contro
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.responses import JSONResponse
 
 from t21.core import clock
-from t21.platforms.registry import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from t21.sandbox.platform import IssuedToken, NetworkState
+from t21.sandbox.meta.state import QUOTA_WINDOW_S, GraphState
 
-SHORT_TOKEN_TTL_S = 3600
-LONG_TOKEN_TTL_S = 5_184_000  # 60 days
 CODE_TTL_S = 3600  # Instagram authorization codes live an hour
 CONTAINER_TTL_S = 86_400
-QUOTA_WINDOW_S = 86_400
 DEFAULT_QUOTA = 50  # the reference page's sample; 25 and 100 are reported too
-REFRESH_MIN_AGE_S = 86_400.0
-DEFAULT_PROCESSING_POLLS = 0
 # How long Instagram takes to process a container, by default: images in seconds, reels in
 # minutes (postiz polls reels for up to ~8 min). Tests set them to 0 and move `t21.core.clock`.
 DEFAULT_IMAGE_PROCESSING_S = 3.0
@@ -42,48 +35,6 @@ INSIGHTS = "instagram_business_manage_insights"
 COMMENTS = "instagram_business_manage_comments"
 
 
-class GraphError(Exception):
-    """A Graph API error answer: `{"error": {message, type, code, error_subcode, ...}}`, at
-    HTTP 400 (500 for codes 1 and 2 without a subcode, as Meta's unknown/service errors)."""
-
-    def __init__(
-        self,
-        code: int,
-        message: str,
-        *,
-        subcode: int | None = None,
-        user_title: str | None = None,
-        user_msg: str | None = None,
-        kind: str = "OAuthException",
-        transient: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.subcode = subcode
-        self.user_title = user_title
-        self.user_msg = user_msg
-        self.kind = kind
-        self.transient = transient
-
-    @property
-    def status(self) -> int:
-        return 500 if self.code in (1, 2) and self.subcode is None else 400
-
-    def body(self, trace: str) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.kind, "code": self.code}
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        if self.subcode is not None or self.transient:
-            error["is_transient"] = self.transient
-        if self.user_title:
-            error["error_user_title"] = self.user_title
-        if self.user_msg:
-            error["error_user_msg"] = self.user_msg
-        error["fbtrace_id"] = trace
-        return {"error": error}
-
-
 def oauth_error(message: str) -> JSONResponse:
     """The Instagram login host's error shape (not Graph's)."""
     body = {"error_type": "OAuthException", "code": 400, "error_message": message}
@@ -101,16 +52,6 @@ class InstagramAccount:
     name: str = "T21 Sandbox"
     account_type: str = "BUSINESS"
     followers_count: int = 1234
-
-
-@dataclass
-class AuthCode:
-    client_id: str
-    redirect_uri: str
-    account_id: str
-    scopes: frozenset[str]
-    issued_at: float
-    used: bool = False
 
 
 @dataclass
@@ -198,65 +139,31 @@ def _default_accounts() -> dict[str, InstagramAccount]:
     return {account.user_id: account}
 
 
-def _default_clients() -> dict[str, str]:
-    return {SANDBOX_CLIENT_ID: SANDBOX_CLIENT_SECRET}
-
-
 @dataclass
-class InstagramState(NetworkState):
+class InstagramState(GraphState):
+    token_prefixes: ClassVar[tuple[str, str]] = ("IGAA", "IGAA")
+    trace_prefix: ClassVar[str] = "Fk"
+    id_digits: ClassVar[int] = 12
+    default_quota: ClassVar[int] = DEFAULT_QUOTA
+
     name: str = "instagram"
-    clients: dict[str, str] = field(default_factory=_default_clients)
+    quota_total: int = DEFAULT_QUOTA
     accounts: dict[str, InstagramAccount] = field(default_factory=_default_accounts)
-    codes: dict[str, AuthCode] = field(default_factory=dict)
-    long_lived: set[str] = field(default_factory=set)
     containers: dict[str, Container] = field(default_factory=dict)
     media: dict[str, Media] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
     calls: list[float] = field(default_factory=list)
-    sequence: int = 0
-    # Knobs (POST /_control/config).
-    quota_total: int = DEFAULT_QUOTA
-    processing_polls: int = DEFAULT_PROCESSING_POLLS
+    # Knobs (POST /_control/config) beyond every Graph fake's.
     image_processing_s: float = DEFAULT_IMAGE_PROCESSING_S
     video_processing_s: float = DEFAULT_VIDEO_PROCESSING_S
-    refresh_min_age_s: float = REFRESH_MIN_AGE_S
     insights_default: str = "values"
-    withheld_scopes: set[str] = field(default_factory=set)
-
-    def next_id(self, prefix: str) -> str:
-        """Graph-like numeric ids, deterministic from a reset."""
-        self.sequence += 1
-        return f"{prefix}{self.sequence:012d}"
-
-    def trace(self) -> str:
-        return "Fk" + hashlib.sha256(str(self.sequence).encode()).hexdigest()[:20]
 
     def config(self) -> dict[str, Any]:
-        return {
-            "quota_total": self.quota_total,
-            "processing_polls": self.processing_polls,
+        return super().config() | {
             "image_processing_s": self.image_processing_s,
             "video_processing_s": self.video_processing_s,
-            "refresh_min_age_s": self.refresh_min_age_s,
             "insights_default": self.insights_default,
-            "withheld_scopes": sorted(self.withheld_scopes),
         }
-
-    def issue_token(
-        self, account_id: str, client_id: str, scopes: frozenset[str], *, long: bool
-    ) -> IssuedToken:
-        ttl = LONG_TOKEN_TTL_S if long else SHORT_TOKEN_TTL_S
-        token = self.issue(
-            "access",
-            account_id=account_id,
-            client_id=client_id,
-            scopes=scopes,
-            ttl_s=ttl,
-            prefix="IGAA",
-        )
-        if long:
-            self.long_lived.add(token.value)
-        return token
 
     def ready_at(self, *, video: bool) -> float:
         """When a container created now finishes processing (on `t21.core.clock`'s time)."""
@@ -280,22 +187,14 @@ class InstagramState(NetworkState):
 
     def reset(self) -> None:
         super().reset()
-        self.clients = _default_clients()
         self.accounts = _default_accounts()
-        self.codes.clear()
-        self.long_lived.clear()
         self.containers.clear()
         self.media.clear()
         self.outcomes.clear()
         self.calls.clear()
-        self.sequence = 0
-        self.quota_total = DEFAULT_QUOTA
-        self.processing_polls = DEFAULT_PROCESSING_POLLS
         self.image_processing_s = DEFAULT_IMAGE_PROCESSING_S
         self.video_processing_s = DEFAULT_VIDEO_PROCESSING_S
-        self.refresh_min_age_s = REFRESH_MIN_AGE_S
         self.insights_default = "values"
-        self.withheld_scopes = set()
 
 
 def default_values(media_id: str) -> dict[str, int]:
@@ -312,7 +211,3 @@ def default_values(media_id: str) -> dict[str, int]:
         "shares": shares,
         "total_interactions": likes + comments + saved + shares,
     }
-
-
-def now() -> float:
-    return time.time()

@@ -5,10 +5,8 @@ and `/_control`."""
 from __future__ import annotations
 
 import html
-import secrets
 from dataclasses import asdict
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import ClassVar
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,15 +14,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from t21.sandbox.meta.host import Login, form_body
+from t21.sandbox.meta.wire import GraphError
 from t21.sandbox.oauth import (
     ControlError,
-    acceptable_redirect_uri,
     control_body,
     control_error,
     error_page,
     optional,
     parameters,
-    redirect_to,
 )
 from t21.sandbox.platform import FaultMiddleware, control_routes
 from t21.sandbox.threads.graph import GraphApi
@@ -33,11 +31,8 @@ from t21.sandbox.threads.state import (
     CODE_TTL_S,
     KNOWN_SCOPES,
     METRICS,
-    AuthCode,
-    GraphError,
     Outcome,
     ThreadsState,
-    now,
 )
 
 OUTCOMES = ("FINISHED", "ERROR", "EXPIRED")
@@ -53,68 +48,33 @@ _PICTURE = bytes.fromhex(
 )
 
 
+class ThreadsLogin(Login):
+    """threads.net's authorize window (an error page when it can't redirect) and
+    graph.threads.net's code exchange (Graph's error envelope; parameters from the query or a
+    form)."""
+
+    basic_scope: ClassVar[str] = BASIC
+    known_scopes: ClassVar[frozenset[str]] = KNOWN_SCOPES
+    code_ttl_s: ClassVar[float] = CODE_TTL_S
+
+    def refuse_window(self, error: str, message: str) -> Response:
+        return error_page(error, message)
+
+    def refuse_code(self, message: str) -> Response:
+        refusal = GraphError(100, f"(#100) {message}")
+        return JSONResponse(refusal.body(self.state.trace()), status_code=refusal.status)
+
+    async def exchange_form(self, request: Request) -> dict[str, str]:
+        form = await form_body(request)
+        return parameters([*request.query_params.multi_items(), *form.items()])
+
+
 def create_threads_app(state: ThreadsState | None = None) -> Starlette:
     """The fake, served at a root (tests) or mounted at `/threads` (the sandbox)."""
     state = state or ThreadsState()
     graph = GraphApi(state)
 
-    async def authorize(request: Request) -> Response:
-        params = parameters(request.query_params.multi_items())
-        client_id, redirect_uri = params.get("client_id"), params.get("redirect_uri")
-        if not client_id or client_id not in state.clients:
-            return error_page("invalid_client", "Invalid platform app")
-        if not redirect_uri or not acceptable_redirect_uri(redirect_uri):
-            return error_page("invalid_request", "Invalid redirect_uri")
-        if params.get("response_type") != "code":
-            return error_page("invalid_request", "response_type must be code")
-        requested = {name for name in params.get("scope", "").replace(" ", ",").split(",") if name}
-        unknown = sorted(requested - KNOWN_SCOPES)
-        if unknown:
-            return error_page("invalid_scope", f"Invalid scope: {', '.join(unknown)}")
-        if BASIC not in requested:
-            return error_page("invalid_scope", f"{BASIC} is required")
-        account = next(iter(state.accounts.values()))
-        code = "AQ" + secrets.token_urlsafe(48)
-        state.codes[code] = AuthCode(
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            account_id=account.user_id,
-            scopes=frozenset(requested - state.withheld_scopes),
-            issued_at=now(),
-        )
-        response = redirect_to(redirect_uri, {"code": code, "state": params.get("state")})
-        response.headers["location"] = response.headers["location"] + "#_"
-        return response
-
-    async def access_token(request: Request) -> Response:
-        """`POST /oauth/access_token`: an authorization code for a 1 h token."""
-        raw = (await request.body()).decode("utf-8", errors="replace")
-        form = parameters([*request.query_params.multi_items(), *parse_qsl(raw)])
-        try:
-            for name in ("client_id", "client_secret", "grant_type", "redirect_uri", "code"):
-                if name not in form:
-                    raise GraphError(100, f"(#100) Missing required parameter {name}")
-            if state.clients.get(form["client_id"]) != form["client_secret"]:
-                raise GraphError(101, "Error validating client secret.")
-            if form["grant_type"] != "authorization_code":
-                raise GraphError(100, "(#100) Unsupported grant_type")
-            grant = state.codes.get(form["code"])
-            if (
-                grant is None
-                or grant.used
-                or grant.client_id != form["client_id"]
-                or now() - grant.issued_at > CODE_TTL_S
-            ):
-                raise GraphError(100, "(#100) Matching code was not found or was already used")
-            grant.used = True
-            if grant.redirect_uri != form["redirect_uri"]:
-                raise GraphError(
-                    100, "(#100) redirect_uri is not identical to the one used in the dialog"
-                )
-        except GraphError as exc:
-            return JSONResponse(exc.body(state.trace()), status_code=exc.status)
-        token = state.issue_token(grant.account_id, grant.client_id, grant.scopes, long=False)
-        return JSONResponse({"access_token": token.value, "user_id": int(grant.account_id)})
+    login = ThreadsLogin(state, lambda: next(iter(state.accounts.values())).user_id)
 
     async def post_page(request: Request) -> Response:
         for post in state.posts.values():
@@ -128,7 +88,7 @@ def create_threads_app(state: ThreadsState | None = None) -> Starlette:
 
     async def control_config(request: Request) -> Response:
         if request.method == "POST":
-            _configure(state, await control_body(request))
+            state.configure(await control_body(request))
         return JSONResponse(state.config())
 
     async def control_outcome(request: Request) -> Response:
@@ -169,8 +129,8 @@ def create_threads_app(state: ThreadsState | None = None) -> Starlette:
             Route("/_control/containers/outcome", control_outcome, methods=["POST"]),
             Route("/_control/insights", control_insights, methods=["POST"]),
             Route("/_control/posts", control_posts, methods=["GET"]),
-            Route("/oauth/authorize", authorize, methods=["GET"]),
-            Route("/oauth/access_token", access_token, methods=["POST"]),
+            Route("/oauth/authorize", login.authorize, methods=["GET"]),
+            Route("/oauth/access_token", login.access_token, methods=["POST"]),
             Route("/@{username}/post/{code}", post_page, methods=["GET"]),
             Route("/profile_pictures/{name}", profile_picture, methods=["GET"]),
         ],
@@ -189,24 +149,3 @@ def _app(state: ThreadsState, graph: GraphApi, routes: list[Route]) -> Starlette
     )
     app.state.threads = state
     return app
-
-
-def _configure(state: ThreadsState, body: dict[str, Any]) -> None:
-    quota = optional(body, "quota_total", int)
-    if quota is not None:
-        if quota < 1:
-            raise ControlError("`quota_total` must be positive (Threads uses 250).")
-        state.quota_total = quota
-    polls = optional(body, "processing_polls", int)
-    if polls is not None:
-        if polls < 0:
-            raise ControlError("`processing_polls` can't be negative.")
-        state.processing_polls = polls
-    age = body.get("refresh_min_age_s")
-    if age is not None:
-        if isinstance(age, bool) or not isinstance(age, int | float) or age < 0:
-            raise ControlError("`refresh_min_age_s` must be a non-negative number.")
-        state.refresh_min_age_s = float(age)
-    withheld = optional(body, "withheld_scopes", list)
-    if withheld is not None:
-        state.withheld_scopes = {str(name) for name in withheld}

@@ -7,36 +7,37 @@ https://developers.facebook.com/documentation/threads/reference/user)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, ClassVar
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
+from t21.sandbox.meta.host import GraphHost
+from t21.sandbox.meta.state import QUOTA_WINDOW_S, now
+from t21.sandbox.meta.wire import (
+    GraphError,
+    Params,
+    graph_time,
+    int_param,
+    media_kind,
+    pick,
+    shortcode,
+)
 from t21.sandbox.oauth import base_url
 from t21.sandbox.platform import IssuedToken
 from t21.sandbox.threads.state import (
     BASIC,
     INSIGHTS,
-    LONG_TOKEN_TTL_S,
     METRICS,
     PUBLISH,
-    QUOTA_WINDOW_S,
     Container,
-    GraphError,
     Post,
     ThreadsAccount,
     ThreadsState,
     default_values,
-    now,
 )
 
-VERSION = re.compile(r"v\d+\.\d+")
 MAX_TEXT = 500
 MAX_LINKS = 5
 MIN_CHILDREN, MAX_CHILDREN = 2, 20
@@ -52,57 +53,28 @@ PUBLIC_TYPES = {
     "VIDEO": "VIDEO",
     "CAROUSEL": "CAROUSEL_ALBUM",
 }
-# Emoji as the fake recognises them: pictographic planes, dingbats, misc symbols, and the
-# joiners and selectors that build sequences.
+# Emoji as the fake recognises them, with its own code: a pictograph (the pictographic planes,
+# dingbats, misc symbols and arrows, ©, ®, ™ and the like) with its variation selector, skin
+# tones and zero-width-joined followers, a pair of regional indicators (a flag), or a keycap.
+_PICTOGRAPH = (
+    "[\U0001f000-\U0001f1e5\U0001f200-\U0001faff\u2600-\u27bf\u231a\u231b\u2328\u23cf"
+    "\u23e9-\u23f3\u23f8-\u23fa\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55\u2194-\u2199"
+    "\u21a9\u21aa\u00a9\u00ae\u203c\u2049\u2122\u2139\u3030\u303d\u3297\u3299]"
+)
+_MODIFIERS = "[\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]*"
 _EMOJI = re.compile(
-    "[\U0001f000-\U0001faff\u2600-\u27bf\u2300-\u23ff\u2b00-\u2bff\u200d\ufe0f\u20e3]"
+    f"{_PICTOGRAPH}{_MODIFIERS}(?:\u200d{_PICTOGRAPH}{_MODIFIERS})*"
+    "|[\U0001f1e6-\U0001f1ff]{1,2}"
+    "|[0-9#*]\ufe0f?\u20e3"
 )
 _URL = re.compile(r"(?:https?://|www\.)[^\s]+", re.IGNORECASE)
-Params = dict[str, Any]
 
 
 def text_length(text: str) -> int:
-    """Threads' count: characters, each emoji as its UTF-8 bytes (the fake's own code)."""
+    """Threads' count: characters, each whole emoji as its UTF-8 bytes ("Emojis are counted
+    as the number of UTF-8 bytes", documentation/threads/posts; the fake's own code)."""
     emoji_bytes = sum(len(match.encode("utf-8")) for match in _EMOJI.findall(text))
     return len(_EMOJI.sub("", text)) + emoji_bytes
-
-
-def graph_time(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-
-
-def unsupported(method: str, node_id: str) -> GraphError:
-    return GraphError(
-        100,
-        f"Unsupported {method.lower()} request. Object with ID '{node_id}' does not exist, "
-        "cannot be loaded due to missing permissions, or does not support this operation.",
-        subcode=33,
-    )
-
-
-def pick(available: dict[str, Any], fields: Any, node_type: str) -> dict[str, Any]:
-    names = [name.strip() for name in str(fields or "id").split(",") if name.strip()]
-    for name in names:
-        if name not in available:
-            raise GraphError(
-                100, f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})"
-            )
-    return {"id": available["id"]} | {
-        name: available[name] for name in names if available[name] is not None
-    }
-
-
-async def request_params(request: Request) -> Params:
-    params: Params = dict(request.query_params)
-    if request.method != "POST":
-        return params
-    raw = await request.body()
-    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if raw and content_type == "application/json":
-        raise GraphError(100, "(#100) Parameters must be sent in the query string or as a form")
-    if raw:
-        params.update(parse_qsl(raw.decode("utf-8", errors="replace")))
-    return params
 
 
 def require(token: IssuedToken, scope: str) -> None:
@@ -110,111 +82,28 @@ def require(token: IssuedToken, scope: str) -> None:
         raise GraphError(10, f"(#10) The user has not granted the {scope} permission")
 
 
-def _kind(head: bytes) -> str | None:
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[4:8] in (b"ftyp", b"moov", b"wide", b"mdat"):
-        return "video/mp4"
-    return None
+class GraphApi(GraphHost):
+    grant_prefix: ClassVar[str] = "th"
 
-
-class GraphApi:
     def __init__(self, state: ThreadsState) -> None:
-        self.state = state
+        super().__init__(state)
+        self.state: ThreadsState = state
+        self.edges = {
+            ("POST", "threads"): self.create,
+            ("GET", "threads"): self.list_threads,
+            ("GET", "replies"): self.replies,
+            ("POST", "threads_publish"): self.publish,
+            ("GET", "threads_publishing_limit"): self.publishing_limit,
+            ("GET", "insights"): self.insights,
+        }
 
-    async def handle(self, request: Request) -> Response:
-        segments = [part for part in request.path_params["rest"].split("/") if part]
-        if segments and VERSION.fullmatch(segments[0]):
-            segments = segments[1:]
-        try:
-            payload = await self.route(request, segments, await request_params(request))
-            status = 200
-        except GraphError as exc:
-            payload, status = exc.body(self.state.trace()), exc.status
-        return JSONResponse(payload, status_code=status)
-
-    async def route(self, request: Request, segments: list[str], params: Params) -> dict[str, Any]:
-        method = request.method
-        if segments == ["access_token"] and method == "GET":
-            return self.exchange(params)
-        if segments == ["refresh_access_token"] and method == "GET":
-            return self.refresh(params)
-        if not segments or len(segments) > 2:
-            raise unsupported(method, "/".join(segments))
-        token = self.caller(params)
-        if len(segments) == 1:
-            if method != "GET":
-                raise unsupported(method, segments[0])
-            return self.node(request, token, segments[0], params)
-        node, edge = segments
-        if edge == "threads" and method == "POST":
-            return await self.create(token, self.account(token, node, method), params)
-        if edge == "threads" and method == "GET":
-            return self.list_threads(request, token, self.account(token, node, method), params)
-        if edge == "replies" and method == "GET":
-            return self.replies(request, token, node, params)
-        if edge == "threads_publish" and method == "POST":
-            return self.publish(token, self.account(token, node, method), params)
-        if edge == "threads_publishing_limit" and method == "GET":
-            return self.publishing_limit(token, self.account(token, node, method), params)
-        if edge == "insights" and method == "GET":
-            return self.insights(token, node, params)
-        raise unsupported(method, node)
-
-    # --- tokens ----------------------------------------------------------------------------
-
-    def caller(self, params: Params) -> IssuedToken:
-        value = params.get("access_token")
-        if not value:
-            raise GraphError(2500, "An active access token must be used to query information.")
-        token = self.state.tokens.get(str(value))
-        if token is None or token.kind != "access":
-            raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
-        if token.revoked:
-            raise GraphError(
-                190, "Error validating access token: The user has not authorized application.",
-                subcode=458,
-            )  # fmt: skip
-        if not token.usable():
-            raise GraphError(
-                190, "Error validating access token: Session has expired.", subcode=463
-            )
-        return token
-
-    def exchange(self, params: Params) -> dict[str, Any]:
-        """`GET /access_token?grant_type=th_exchange_token&client_secret&access_token`."""
-        if params.get("grant_type") != "th_exchange_token":
-            raise GraphError(100, "(#100) grant_type must be th_exchange_token")
-        token = self.caller(params)
-        if self.state.clients.get(token.client_id) != params.get("client_secret"):
-            raise GraphError(101, "Error validating client secret.")
-        if token.value in self.state.long_lived:
-            raise GraphError(100, "(#100) The access token is already long-lived")
-        fresh = self.state.issue_token(token.account_id, token.client_id, token.scopes, long=True)
-        return {"access_token": fresh.value, "token_type": "bearer", "expires_in": LONG_TOKEN_TTL_S}
-
-    def refresh(self, params: Params) -> dict[str, Any]:
-        """`GET /refresh_access_token?grant_type=th_refresh_token&access_token` (a long-lived
-        token at least `refresh_min_age_s` old, not expired)."""
-        if params.get("grant_type") != "th_refresh_token":
-            raise GraphError(100, "(#100) grant_type must be th_refresh_token")
-        token = self.caller(params)
-        if token.value not in self.state.long_lived:
-            raise GraphError(100, "(#100) Only long-lived tokens can be refreshed")
-        if now() - token.issued_at < self.state.refresh_min_age_s:
-            raise GraphError(100, "(#100) The access token must be at least 24 hours old")
-        fresh = self.state.issue_token(token.account_id, token.client_id, token.scopes, long=True)
-        return {"access_token": fresh.value, "token_type": "bearer", "expires_in": LONG_TOKEN_TTL_S}
+    # --- nodes -----------------------------------------------------------------------------
 
     def account(self, token: IssuedToken, node_id: str, method: str) -> ThreadsAccount:
         account = self.state.accounts[token.account_id]
         if node_id in ("me", account.user_id):
             return account
-        raise unsupported(method, node_id)
-
-    # --- nodes -----------------------------------------------------------------------------
+        raise self.unsupported(method, node_id)
 
     def node(
         self, request: Request, token: IssuedToken, node_id: str, params: Params
@@ -237,7 +126,7 @@ class GraphApi:
         post = self.state.posts.get(node_id)
         if post is not None and post.owner == token.account_id:
             return pick(self.post_fields(request, post), fields, "ThreadsMedia")
-        raise unsupported("GET", node_id)
+        raise self.unsupported("GET", node_id)
 
     def container_fields(self, container: Container) -> dict[str, Any]:
         if container.published_id is not None:
@@ -272,8 +161,9 @@ class GraphApi:
     # --- containers ------------------------------------------------------------------------
 
     async def create(
-        self, token: IssuedToken, account: ThreadsAccount, params: Params
+        self, request: Request, token: IssuedToken, node_id: str, params: Params
     ) -> dict[str, Any]:
+        account = self.account(token, node_id, "POST")
         require(token, BASIC)
         require(token, PUBLISH)
         media_type = str(params.get("media_type") or "").upper()
@@ -360,7 +250,7 @@ class GraphApi:
                 container.outcome, container.error = "ERROR", "FAILED_DOWNLOADING_VIDEO"
                 return
             raise GraphError(100, f"(#100) The image could not be fetched from {field}") from None
-        kind = _kind(head)
+        kind = media_kind(head)
         if size > limit:
             raise GraphError(100, f"(#100) The media at {field} is larger than Threads accepts")
         if kind is None or kind.startswith("video/") != video:
@@ -371,9 +261,10 @@ class GraphApi:
 
     # --- publishing ------------------------------------------------------------------------
 
-    def publish(
-        self, token: IssuedToken, account: ThreadsAccount, params: Params
+    async def publish(
+        self, request: Request, token: IssuedToken, node_id: str, params: Params
     ) -> dict[str, Any]:
+        account = self.account(token, node_id, "POST")
         require(token, PUBLISH)
         container = self.state.containers.get(str(params.get("creation_id") or ""))
         send = self.state.received_send(
@@ -413,9 +304,7 @@ class GraphApi:
             media_type=PUBLIC_TYPES[container.media_type],
             text=container.text,
             timestamp=moment,
-            shortcode=base64.urlsafe_b64encode(hashlib.sha256(container.id.encode()).digest()[:8])
-            .rstrip(b"=")
-            .decode(),
+            shortcode=shortcode(container.id),
             reply_control=container.reply_control or "everyone",
             children=list(container.children),
             replied_to=container.reply_to_id,
@@ -434,9 +323,10 @@ class GraphApi:
         )
         return {"id": post.id}
 
-    def publishing_limit(
-        self, token: IssuedToken, account: ThreadsAccount, params: Params
+    async def publishing_limit(
+        self, request: Request, token: IssuedToken, node_id: str, params: Params
     ) -> dict[str, Any]:
+        account = self.account(token, node_id, "GET")
         require(token, BASIC)
         require(token, PUBLISH)
         usage = len(self.state.published_in_window(account.user_id, now()))
@@ -450,12 +340,13 @@ class GraphApi:
             raise GraphError(100, f"(#100) Tried accessing nonexisting field ({unknown[0]})")
         return {"data": [{name: available[name] for name in names if name}]}
 
-    def list_threads(
-        self, request: Request, token: IssuedToken, account: ThreadsAccount, params: Params
+    async def list_threads(
+        self, request: Request, token: IssuedToken, node_id: str, params: Params
     ) -> dict[str, Any]:
+        account = self.account(token, node_id, "GET")
         require(token, BASIC)
-        since = _int(params, "since")
-        limit = _int(params, "limit") or 25
+        since = int_param(params, "since")
+        limit = int_param(params, "limit") or 25
         # `/{user}/threads` lists the user's threads; their replies are under `/{user}/replies`.
         posts = sorted(
             (
@@ -475,7 +366,7 @@ class GraphApi:
             ]
         }
 
-    def replies(
+    async def replies(
         self, request: Request, token: IssuedToken, node_id: str, params: Params
     ) -> dict[str, Any]:
         """`GET {media-id}/replies`: the top-level replies under a post, newest first
@@ -483,7 +374,7 @@ class GraphApi:
         (retrieve-and-manage-replies/replies-and-conversations)."""
         require(token, BASIC)
         if node_id not in self.state.posts:
-            raise unsupported("GET", f"{node_id}/replies")
+            raise self.unsupported("GET", f"{node_id}/replies")
         newest_first = str(params.get("reverse", "true")).lower() != "false"
         found = sorted(
             (p for p in self.state.posts.values() if p.replied_to == node_id),
@@ -497,12 +388,14 @@ class GraphApi:
             ]
         }
 
-    def insights(self, token: IssuedToken, node_id: str, params: Params) -> dict[str, Any]:
+    async def insights(
+        self, request: Request, token: IssuedToken, node_id: str, params: Params
+    ) -> dict[str, Any]:
         require(token, BASIC)
         require(token, INSIGHTS)
         post = self.state.posts.get(node_id)
         if post is None or post.owner != token.account_id:
-            raise unsupported("GET", f"{node_id}/insights")
+            raise self.unsupported("GET", f"{node_id}/insights")
         names = [n.strip() for n in str(params.get("metric") or "").split(",") if n.strip()]
         if not names:
             raise GraphError(100, "(#100) The parameter metric is required")
@@ -535,13 +428,3 @@ def check_text(text: str) -> None:
         )
     if len(set(_URL.findall(text))) > MAX_LINKS:
         raise GraphError(100, "THREADS_API__LINK_LIMIT_EXCEEDED: a post takes at most 5 links")
-
-
-def _int(params: Params, name: str) -> int | None:
-    value = params.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise GraphError(100, f"(#100) Param {name} must be an integer") from None

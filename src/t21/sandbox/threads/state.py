@@ -4,19 +4,13 @@ published posts, the publishing quota and the knobs tests turn through `/_contro
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
 
-from t21.platforms.registry import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
-from t21.sandbox.platform import IssuedToken, NetworkState
+from t21.sandbox.meta.state import QUOTA_WINDOW_S, GraphState
 
-SHORT_TOKEN_TTL_S = 3600
-LONG_TOKEN_TTL_S = 5_184_000  # 60 days
 CODE_TTL_S = 600
-QUOTA_WINDOW_S = 86_400
 DEFAULT_QUOTA = 250
-REFRESH_MIN_AGE_S = 86_400.0
 BASIC = "threads_basic"
 PUBLISH = "threads_content_publish"
 INSIGHTS = "threads_manage_insights"
@@ -37,39 +31,11 @@ KNOWN_SCOPES = frozenset(
 METRICS = ("views", "likes", "replies", "reposts", "quotes", "shares")
 
 
-class GraphError(Exception):
-    """A Graph error answer: `{"error": {message, type, code, error_subcode?, fbtrace_id}}`."""
-
-    def __init__(
-        self, code: int, message: str, *, subcode: int | None = None, status: int = 400
-    ) -> None:
-        super().__init__(message)
-        self.code, self.message, self.subcode, self.status = code, message, subcode, status
-
-    def body(self, trace: str) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": "OAuthException"}
-        error["code"] = self.code
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        error["fbtrace_id"] = trace
-        return {"error": error}
-
-
 @dataclass
 class ThreadsAccount:
     user_id: str = "25000000000000001"
     username: str = "t21.sandbox"
     name: str = "T21 Sandbox"
-
-
-@dataclass
-class AuthCode:
-    client_id: str
-    redirect_uri: str
-    account_id: str
-    scopes: frozenset[str]
-    issued_at: float
-    used: bool = False
 
 
 @dataclass
@@ -116,61 +82,24 @@ class Outcome:
     error: str | None = None
 
 
-def _default_clients() -> dict[str, str]:
-    return {SANDBOX_CLIENT_ID: SANDBOX_CLIENT_SECRET}
-
-
 def _default_accounts() -> dict[str, ThreadsAccount]:
     account = ThreadsAccount()
     return {account.user_id: account}
 
 
 @dataclass
-class ThreadsState(NetworkState):
+class ThreadsState(GraphState):
+    token_prefixes: ClassVar[tuple[str, str]] = ("THQ", "THAA")
+    trace_prefix: ClassVar[str] = "Th"
+    id_digits: ClassVar[int] = 14
+    default_quota: ClassVar[int] = DEFAULT_QUOTA
+
     name: str = "threads"
-    clients: dict[str, str] = field(default_factory=_default_clients)
+    quota_total: int = DEFAULT_QUOTA
     accounts: dict[str, ThreadsAccount] = field(default_factory=_default_accounts)
-    codes: dict[str, AuthCode] = field(default_factory=dict)
-    long_lived: set[str] = field(default_factory=set)
     containers: dict[str, Container] = field(default_factory=dict)
     posts: dict[str, Post] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
-    sequence: int = 0
-    # Knobs (POST /_control/config).
-    quota_total: int = DEFAULT_QUOTA
-    processing_polls: int = 0
-    refresh_min_age_s: float = REFRESH_MIN_AGE_S
-    withheld_scopes: set[str] = field(default_factory=set)
-
-    def next_id(self, prefix: str) -> str:
-        self.sequence += 1
-        return f"{prefix}{self.sequence:014d}"
-
-    def trace(self) -> str:
-        return "Th" + hashlib.sha256(str(self.sequence).encode()).hexdigest()[:20]
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "quota_total": self.quota_total,
-            "processing_polls": self.processing_polls,
-            "refresh_min_age_s": self.refresh_min_age_s,
-            "withheld_scopes": sorted(self.withheld_scopes),
-        }
-
-    def issue_token(
-        self, account_id: str, client_id: str, scopes: frozenset[str], *, long: bool
-    ) -> IssuedToken:
-        token = self.issue(
-            "access",
-            account_id=account_id,
-            client_id=client_id,
-            scopes=scopes,
-            ttl_s=LONG_TOKEN_TTL_S if long else SHORT_TOKEN_TTL_S,
-            prefix="THAA" if long else "THQ",
-        )
-        if long:
-            self.long_lived.add(token.value)
-        return token
 
     def published_in_window(self, owner: str, now: float) -> list[Post]:
         return [
@@ -181,18 +110,10 @@ class ThreadsState(NetworkState):
 
     def reset(self) -> None:
         super().reset()
-        self.clients = _default_clients()
         self.accounts = _default_accounts()
-        self.codes.clear()
-        self.long_lived.clear()
         self.containers.clear()
         self.posts.clear()
         self.outcomes.clear()
-        self.sequence = 0
-        self.quota_total = DEFAULT_QUOTA
-        self.processing_polls = 0
-        self.refresh_min_age_s = REFRESH_MIN_AGE_S
-        self.withheld_scopes = set()
 
 
 def default_values(post_id: str) -> dict[str, int]:
@@ -207,7 +128,3 @@ def default_values(post_id: str) -> dict[str, int]:
         "quotes": views // 120,
         "shares": views // 90,
     }
-
-
-def now() -> float:
-    return time.time()
