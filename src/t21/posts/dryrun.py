@@ -22,7 +22,7 @@ from t21.platforms import registry
 from t21.platforms.base import parse_options
 from t21.platforms.text import text_length
 from t21.posts.chain import network_options
-from t21.posts.duplicates import Outgoing, find_duplicates, warnings_for
+from t21.posts.duplicates import find_duplicates, of_drafts, warnings_for
 from t21.posts.schemas import PostIn
 from t21.posts.validation import (
     Known,
@@ -95,10 +95,7 @@ async def validate_post(
         else []
     )
     if is_scheduling(fields) and fields.scheduled_at is not None:
-        outgoing = [
-            Outgoing(draft.index, draft.social_account_id, draft.platform, draft.text)
-            for draft in drafts
-        ]
+        outgoing = of_drafts(drafts)
         warnings += warnings_for(await find_duplicates(session, outgoing, fields.scheduled_at))
     return DryRun(
         errors=errors, warnings=warnings, targets=[_counted(d) for d in drafts], assets=assets

@@ -9,23 +9,31 @@ stays case-sensitive: "SALE today" and "sale today" are different posts to a rea
 networks that check.
 
 Only targets on their way out count, as the other side and as this one: a draft is checked when
-it is scheduled. Another target's time is when it went out (published) or when it is due (its
-post's `scheduled_at`); drafts, failed and cancelled targets never count.
+it is scheduled, and an edit (PATCH) of a post on its way out is checked as it will go out.
+Another target's time is when it went out (published) or when it is due (its post's
+`scheduled_at`); drafts, failed and cancelled targets never count.
+
+Two requests writing the same text to one account at the same moment must not both pass: the
+check takes a transaction-scoped lock per account first (PostgreSQL advisory locks, in account
+order so two requests never wait on each other; SQLite's `BEGIN IMMEDIATE` already admits one
+writer at a time), so the second checks only once the first has committed, and sees its post.
 """
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.posts.errors import DuplicateContent
 from t21.posts.models import Post, PostTarget, TargetStatus
+from t21.posts.validation import TargetDraft
 
 WINDOW = timedelta(hours=24)
 # Targets that went, or will go, out without anyone acting again.
@@ -45,6 +53,28 @@ class Outgoing:
     social_account_id: uuid.UUID
     platform: str
     text: str
+
+
+def of_drafts(drafts: Sequence[TargetDraft]) -> list[Outgoing]:
+    """Checked targets of a request as the guard compares them."""
+    return [
+        Outgoing(draft.index, draft.social_account_id, draft.platform, draft.text)
+        for draft in drafts
+    ]
+
+
+def of_targets(post: Post, targets: Sequence[PostTarget]) -> list[Outgoing]:
+    """Stored targets of `post` (those still on an account) as the guard compares them."""
+    return [
+        Outgoing(
+            None,
+            target.social_account_id,
+            target.platform,
+            target.content if target.content is not None else post.content,
+        )
+        for target in targets
+        if target.social_account_id is not None
+    ]
 
 
 @dataclass(frozen=True)
@@ -93,6 +123,20 @@ async def find_duplicates(
     return found
 
 
+def _lock_key(account_id: uuid.UUID) -> int:
+    """The advisory lock of the guard on one account: a signed 64-bit number of its own."""
+    digest = hashlib.sha256(b"t21.duplicates:" + account_id.bytes).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def lock_accounts(session: AsyncSession, account_ids: Sequence[uuid.UUID]) -> None:
+    """Hold the guard's lock on each account until the transaction ends (PostgreSQL)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted({_lock_key(account_id) for account_id in account_ids}):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 async def refuse_duplicates(
     session: AsyncSession,
     outgoing: Sequence[Outgoing],
@@ -100,7 +144,10 @@ async def refuse_duplicates(
     *,
     besides: uuid.UUID | None = None,
 ) -> None:
-    """409 `duplicate_content` naming the other post if one of `outgoing` repeats it."""
+    """409 `duplicate_content` naming the other post if one of `outgoing` repeats it; the
+    accounts stay locked until the transaction ends, so a concurrent request waits and sees
+    this one's post."""
+    await lock_accounts(session, [target.social_account_id for target in outgoing])
     found = await find_duplicates(session, outgoing, at, besides=besides)
     if not found:
         return

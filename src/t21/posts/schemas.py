@@ -167,6 +167,11 @@ class PostPatch(BaseModel):
         default=None,
         description="The whole new set of targets; accounts kept keep their target.",
     )
+    allow_duplicate: bool = Field(
+        default=False,
+        description="Keep the edit even if the post, on its way out, then repeats another "
+        "(see create).",
+    )
 
 
 class ScheduleIn(LocalSchedule):

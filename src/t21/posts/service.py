@@ -35,7 +35,7 @@ from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms import registry
 from t21.posts import approvals
 from t21.posts import status as states
-from t21.posts.duplicates import Outgoing, refuse_duplicates
+from t21.posts.duplicates import of_drafts, of_targets, refuse_duplicates
 from t21.posts.events import STATUS_EVENTS, post_event, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
@@ -251,7 +251,7 @@ async def create_post(
         session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
     )
     if scheduling and not fields.allow_duplicate and fields.scheduled_at is not None:
-        await refuse_duplicates(session, _outgoing(drafts), fields.scheduled_at)
+        await refuse_duplicates(session, of_drafts(drafts), fields.scheduled_at)
     built = new_post(principal, brand, fields, drafts, assets, ai)
     post, targets = built.post, built.targets
     session.add(post)
@@ -338,6 +338,10 @@ async def update_post(
     drafts, assets = await checked_content(
         session, runtime, principal, brand, content, media_ids, wanted, errors
     )
+    going_out = any(target.status in states.GOING_OUT for target in targets)
+    retexted = fields.content is not None or fields.targets is not None
+    if going_out and retexted and not fields.allow_duplicate and post.scheduled_at is not None:
+        await refuse_duplicates(session, of_drafts(drafts), post.scheduled_at, besides=post.id)
     post.content = content
     if fields.media_ids is not None:
         await session.execute(delete(PostMedia).where(PostMedia.post_id == post.id))
@@ -414,7 +418,7 @@ async def schedule_post(
     await _recheck(session, runtime, principal, post, movable)
     at = when or clock.now()
     if not allow_duplicate:
-        await refuse_duplicates(session, _outgoing_targets(post, movable), at, besides=post.id)
+        await refuse_duplicates(session, of_targets(post, movable), at, besides=post.id)
     brand = await brands_service.get_brand(session, principal, post.brand_id)
     status = approvals.scheduled_status(principal, brand)
     was_pending = post.status is PostStatus.PENDING_APPROVAL
@@ -557,26 +561,6 @@ def _as_input(target: PostTarget) -> TargetIn:
         if target.thread
         else None,
     )
-
-
-def _outgoing(drafts: Sequence[TargetDraft]) -> list[Outgoing]:
-    return [
-        Outgoing(draft.index, draft.social_account_id, draft.platform, draft.text)
-        for draft in drafts
-    ]
-
-
-def _outgoing_targets(post: Post, targets: Sequence[PostTarget]) -> list[Outgoing]:
-    return [
-        Outgoing(
-            None,
-            target.social_account_id,
-            target.platform,
-            target.content if target.content is not None else post.content,
-        )
-        for target in targets
-        if target.social_account_id is not None
-    ]
 
 
 def _new_target(
