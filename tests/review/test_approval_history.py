@@ -80,3 +80,32 @@ async def test_the_history_is_for_members_of_the_posts_organization_only(desk: D
         "not_found",
     )
     assert len(await history(desk, post["id"], writer.headers)) == 1
+
+
+async def test_cancelling_a_pending_post_closes_its_approval_and_voids_its_links(
+    desk: Desk,
+) -> None:
+    await require_approval(desk)
+    writer = await member(desk)
+    post = await scheduled(desk, writer.headers)
+    made = await link(desk, post["id"])
+    assert (await desk.api.get(f"{REVIEW}/{made['token']}")).status_code == 200
+
+    cancelled = await act(desk, writer.headers, post["id"], "cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    approval = cancelled.json()["approval"]
+    assert approval["status"] == "cancelled"
+    assert approval["decided_by"]["id"] == str(writer.user_id)
+    assert_problem(await desk.api.get(f"{REVIEW}/{made['token']}"), 404, "not_found")
+    decided = await desk.api.post(
+        f"{REVIEW}/{made['token']}", json={"decision": "approve", "name": "Sam"}
+    )
+    assert_problem(decided, 404, "not_found")
+    assert_problem(await act(desk, desk.owner.headers, post["id"], "approve"), 409, "conflict")
+    items = await history(desk, post["id"], writer.headers)
+    assert [item["decision"] for item in items] == ["cancelled"]
+    # Scheduling it again asks for approval afresh.
+    again = await act(
+        desk, writer.headers, post["id"], "schedule", {"scheduled_at": post["scheduled_at"]}
+    )
+    assert again.json()["approval"]["status"] == "pending", again.text

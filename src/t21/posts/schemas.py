@@ -291,7 +291,9 @@ class Decider(BaseModel):
 
 
 class Approval(BaseModel):
-    status: Literal["pending", "approved", "rejected"]
+    status: Literal["pending", "approved", "rejected", "cancelled"] = Field(
+        description="`cancelled`: the post was cancelled while it waited for approval."
+    )
     decided_by: Decider | None
     decided_at: datetime | None
     comment: str | None

@@ -467,6 +467,11 @@ async def cancel_post(session: AsyncSession, principal: Principal, post_id: uuid
     for target in stoppable:
         target.status = TargetStatus.CANCELLED
         target.due_at = None
+    if approvals.is_pending(post):
+        # Nobody is asked to approve a cancelled post, through the API or a review link.
+        decider = approvals.Decider.of(principal)
+        await approvals.record_decision(session, post, approvals.CANCELLED, decider, None)
+        await approvals.void_review_links(session, post.id)
     before = post.status
     post.status = states.derive(target.status for target in targets)
     post.updated_at = clock.now()

@@ -89,7 +89,9 @@ class ApprovalEntry(BaseModel):
     """One decision on a post: who made it, what it was, why and when."""
 
     id: uuid.UUID
-    decision: Literal["approved", "rejected"]
+    decision: Literal["approved", "rejected", "cancelled"] = Field(
+        description="`cancelled`: the post was cancelled while it waited for approval."
+    )
     decided_by: Decider = Field(
         description="A user or API key (`name` null once deleted), or a reviewer without an "
         "account by the name they gave through a review link."

@@ -1,7 +1,8 @@
 """Approving and rejecting posts, by an admin or by a reviewer through a review link.
 
 Approving moves the post's `pending_approval` targets to `scheduled` for the post's time (409 if
-that time has passed: the post must be rescheduled, which an admin's reschedule also approves);
+that time has passed: the post must be rescheduled, which an admin's reschedule also approves;
+a target retried after review goes out at once);
 rejecting sends them back to `draft` with the comment kept on `post.approval`. Each decision is
 recorded (`ApprovalDecision`) and raises `post.approved` (then `post.scheduled`) or
 `post.rejected`.
@@ -89,6 +90,9 @@ async def decide(
         )
     if decision == approvals.APPROVED:
         at = post.scheduled_at
+        if any(target.attempts for target in waiting):
+            # Retried after an interrupted attempt: its time is long past, it goes out now.
+            at = clock.now()
         if at is None or at < clock.now() - SCHEDULE_GRACE:
             raise Conflict(
                 "The post's scheduled time has passed; reschedule it (POST "
