@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -185,3 +186,70 @@ def warnings_for(found: Sequence[Duplicate]) -> list[dict[str, str]]:
         }
         for one in found
     ]
+
+
+def duplicate_error(target: Outgoing, message: str, **about: Any) -> dict[str, Any]:
+    """A 422 `errors` entry (rule `duplicate_content`) for one target of a request."""
+    where: list[str | int] = ["body"]
+    if target.index is not None:
+        where += ["targets", target.index]
+    return {
+        "loc": where,
+        "msg": message,
+        "rule": "duplicate_content",
+        "target": target.index,
+        "social_account_id": str(target.social_account_id),
+        "platform": target.platform,
+        **about,
+    }
+
+
+def errors_for(found: Sequence[Duplicate]) -> list[dict[str, Any]]:
+    """Each clash as an error entry naming the other post (an import's row errors)."""
+    return [
+        duplicate_error(
+            one.target,
+            f"The same text is already scheduled or published on this {one.target.platform} "
+            f"account within 24 hours (post {one.post_id}); change the text, or set "
+            "allow_duplicate to import it anyway.",
+            post_id=str(one.post_id),
+        )
+        for one in found
+    ]
+
+
+class InFile:
+    """The texts earlier rows of one import send out, to refuse a row that repeats another row
+    (same account, same normalized text, within 24 hours) before any of them is stored."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[uuid.UUID, str], list[tuple[datetime, int]]] = {}
+
+    def clashes(self, row: int, outgoing: Sequence[Outgoing], at: datetime) -> list[dict[str, Any]]:
+        """The row's targets that repeat an earlier row, as error entries."""
+        found = []
+        for target in outgoing:
+            if not normalized(target.text):
+                continue
+            for when, other in self.seen.get(self._key(target), []):
+                if abs(when - at) < WINDOW:
+                    found.append(
+                        duplicate_error(
+                            target,
+                            f"Row {other} of this file already sends the same text to this "
+                            f"{target.platform} account within 24 hours; change the text, or "
+                            "set allow_duplicate to import both.",
+                            row=other,
+                        )
+                    )
+                    break
+        return found
+
+    def add(self, row: int, outgoing: Sequence[Outgoing], at: datetime) -> None:
+        for target in outgoing:
+            if normalized(target.text):
+                self.seen.setdefault(self._key(target), []).append((at, row))
+
+    @staticmethod
+    def _key(target: Outgoing) -> tuple[uuid.UUID, str]:
+        return target.social_account_id, normalized(target.text)
