@@ -299,10 +299,23 @@ class Approval(BaseModel):
     comment: str | None
 
 
+class Author(BaseModel):
+    type: Literal["user", "api_key"]
+    id: uuid.UUID
+    name: str | None
+
+
 class PostOut(BaseModel):
     id: uuid.UUID
     brand_id: uuid.UUID
-    author_id: uuid.UUID | None
+    author_id: uuid.UUID | None = Field(
+        description="The user who created the post; null when an API key did (see `created_by`)."
+    )
+    created_by: Author | None = Field(
+        default=None,
+        description="Who created the post: a user, or an API key (`{type, id, name}`, as the "
+        "audit log's `actor`); null once that user or key is deleted.",
+    )
     content: str
     media: list[AssetOut] = Field(description="The post's media, in order.")
     status: PostStatus
@@ -333,6 +346,7 @@ def post_out(runtime: Runtime, one: PostView) -> PostOut:
         id=post.id,
         brand_id=post.brand_id,
         author_id=post.author_id,
+        created_by=Author.model_validate(one.created_by) if one.created_by else None,
         content=post.content,
         media=[AssetOut.of(asset, storage, ttl) for asset in one.media],
         status=post.status,

@@ -29,7 +29,9 @@ from t21.core.ids import uuid7
 from t21.core.localtime import day_start
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
+from t21.identity.models import User
 from t21.media.models import MediaAsset
+from t21.organizations.models import ApiKey
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms import registry
@@ -62,6 +64,8 @@ class PostView:
     timezone: str
     # Heads-ups about what was just asked (e.g. the month's publishing quota running out).
     warnings: list[dict[str, str]] = field(default_factory=list)
+    # Who created it: {type: "user" | "api_key", id, name}, or None once that is deleted.
+    created_by: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,15 +147,35 @@ async def views(session: AsyncSession, posts: Sequence[Post]) -> list[PostView]:
     brand_ids = {post.brand_id for post in posts}
     rows = await session.execute(select(Brand.id, Brand.timezone).where(Brand.id.in_(brand_ids)))
     zones = {row.id: row.timezone for row in rows}
+    authors = await _authors(session, posts)
     return [
         PostView(
             post=post,
             targets=targets[post.id],
             media=media[post.id],
             timezone=zones.get(post.brand_id, "UTC"),
+            created_by=authors.get(post.author_api_key_id or post.author_id or post.id),
         )
         for post in posts
     ]
+
+
+async def _authors(session: AsyncSession, posts: Sequence[Post]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Who created each post, by user or API key id (one query each, whatever their number)."""
+    found: dict[uuid.UUID, dict[str, Any]] = {}
+    key_ids = {post.author_api_key_id for post in posts if post.author_api_key_id}
+    if key_ids:
+        for key_id, name in await session.execute(
+            select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(key_ids))
+        ):
+            found[key_id] = {"type": "api_key", "id": key_id, "name": name}
+    user_ids = {post.author_id for post in posts if post.author_id and not post.author_api_key_id}
+    if user_ids:
+        for user_id, name in await session.execute(
+            select(User.id, User.name).where(User.id.in_(user_ids))
+        ):
+            found[user_id] = {"type": "user", "id": user_id, "name": name}
+    return found
 
 
 async def list_posts(
@@ -296,6 +320,7 @@ def new_post(
         organization_id=brand.organization_id,
         brand_id=brand.id,
         author_id=principal.user_id,
+        author_api_key_id=principal.api_key.id if principal.api_key is not None else None,
         content=fields.content,
         scheduled_at=fields.scheduled_at,
         sort_at=fields.scheduled_at or UNSCHEDULED,
