@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.errors import Conflict, NotFound, T21Error
+from t21.core.errors import Conflict, NotFound, T21Error, ValidationFailed
 from t21.core.logging import get_logger
 from t21.core.outside import OutsideFailure
 from t21.core.runtime import Runtime
@@ -30,7 +30,7 @@ from t21.platforms.base import Published, RecentPost
 from t21.platforms.registry import configured_provider
 from t21.posts import approvals
 from t21.posts import service as posts
-from t21.posts.chain import Step, next_step
+from t21.posts.chain import COMMENT, Step, next_step
 from t21.posts.events import post_event
 from t21.posts.models import Post, PostTarget, TargetReview, TargetStatus
 from t21.posts.schemas import TargetOut
@@ -90,6 +90,13 @@ async def resolve(
                 # A thread's part (or the first comment) is out: the chain goes on from it.
                 out = Published(external_id, permalink, found.created_at if found else None)
                 await threads.published(session, runtime.settings, target, seen.step, out)
+            elif seen.step is not None and seen.step.total > 1:
+                if not seen.step.last:
+                    # The next part replies to this one: without its id the chain can't go on.
+                    raise _id_needed(seen.step)
+                await threads.last_out_unknown(
+                    session, runtime.settings, target, seen.step, permalink
+                )
             else:
                 await mark_published(
                     session,
@@ -144,6 +151,18 @@ async def resolve(
         if target.status is TargetStatus.PENDING_APPROVAL:
             await post_event(session, "post.approval_requested", shown)
         return shown
+
+
+def _id_needed(step: Step) -> ValidationFailed:
+    what = "The first comment" if step.kind == COMMENT else f"Part {step.position + 1}"
+    message = (
+        f"{what} of this thread went out, but the network couldn't say which post it is, and "
+        "the next step replies to it: give its external_id (or, if it didn't go out, resolve "
+        "it as not_published)."
+    )
+    return ValidationFailed(
+        message, errors=[{"loc": ["body", "external_id"], "msg": message, "rule": "thread_part"}]
+    )
 
 
 async def _under_review(
