@@ -37,6 +37,10 @@ async def test_the_same_text_on_the_same_account_within_a_day_is_refused_naming_
     assert problem["social_account_id"] == await desk.account("twitter")
     assert problem["target"] == 0
     assert "allow_duplicate" in problem["detail"]
+    # The network by the name people know (its id stays in `platform`).
+    assert "on this X account" in problem["detail"]
+    assert "twitter" not in problem["detail"]
+    assert problem["platform"] == "twitter"
     allowed = await schedule(desk, respaced, at(30), allow_duplicate=True)
     assert allowed["status"] == "scheduled"
     # Composed and decomposed accents are the same text; case is not.

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.platforms.registry import display_name
 from t21.posts.errors import DuplicateContent
 from t21.posts.models import Post, PostTarget, TargetStatus
 from t21.posts.validation import TargetDraft
@@ -154,9 +155,9 @@ async def refuse_duplicates(
         return
     first = found[0]
     raise DuplicateContent(
-        f"The same text is already scheduled or published on this {first.target.platform} "
-        f"account within 24 hours (post {first.post_id}); change the text, or send "
-        '"allow_duplicate": true to post it again anyway.',
+        f"The same text is already scheduled or published on this "
+        f"{display_name(first.target.platform)} account within 24 hours (post {first.post_id}); "
+        'change the text, or send "allow_duplicate": true to post it again anyway.',
         post_id=str(first.post_id),
         social_account_id=str(first.target.social_account_id),
         platform=first.target.platform,
@@ -179,7 +180,8 @@ def warnings_for(found: Sequence[Duplicate]) -> list[dict[str, str]]:
             "code": "duplicate_content",
             "message": (
                 f"Target {one.target.index}: the same text is already scheduled or published on "
-                f"this {one.target.platform} account within 24 hours (post {one.post_id}); "
+                f"this {display_name(one.target.platform)} account within 24 hours "
+                f"(post {one.post_id}); "
                 'creating it answers 409 unless "allow_duplicate" is true.'
             ),
             "post_id": str(one.post_id),
@@ -209,9 +211,9 @@ def errors_for(found: Sequence[Duplicate]) -> list[dict[str, Any]]:
     return [
         duplicate_error(
             one.target,
-            f"The same text is already scheduled or published on this {one.target.platform} "
-            f"account within 24 hours (post {one.post_id}); change the text, or set "
-            "allow_duplicate to import it anyway.",
+            f"The same text is already scheduled or published on this "
+            f"{display_name(one.target.platform)} account within 24 hours (post {one.post_id}); "
+            "change the text, or set allow_duplicate to import it anyway.",
             post_id=str(one.post_id),
         )
         for one in found
@@ -237,8 +239,8 @@ class InFile:
                         duplicate_error(
                             target,
                             f"Row {other} of this file already sends the same text to this "
-                            f"{target.platform} account within 24 hours; change the text, or "
-                            "set allow_duplicate to import both.",
+                            f"{display_name(target.platform)} account within 24 hours; change the "
+                            "text, or set allow_duplicate to import both.",
                             row=other,
                         )
                     )

@@ -525,8 +525,8 @@ async def _recheck(
         errors.append(
             error(
                 ["body"],
-                f"The {target.platform} account of this post was disconnected; remove it from "
-                "the post's targets.",
+                f"The {registry.display_name(target.platform)} account of this post was "
+                "disconnected; remove it from the post's targets.",
                 rule="account",
                 target_id=str(target.id),
             )
