@@ -259,8 +259,10 @@ def _session_of(request: Request, settings: AppSettings) -> uuid.UUID | None:
 
 
 @router.post("/verify-email", dependencies=[auth_rate_limit])
-async def verify_email(body: TokenIn, session: DbSession) -> UserOut:
-    return UserOut.of(await service.verify_email(session, body.token))
+async def verify_email(body: TokenIn, session: DbSession, settings: AppSettings) -> UserOut:
+    """Follow a verification link; one that confirms an email change also tells the old
+    address, in case the change wasn't its owner's doing."""
+    return UserOut.of(await service.verify_email(session, settings, body.token))
 
 
 @router.post("/verify-email/resend", status_code=202)
