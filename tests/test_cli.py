@@ -155,6 +155,37 @@ def test_config_shows_settings_with_secrets_hidden(cli: CliRunner) -> None:
     assert "Not fit for production yet" in result.output
 
 
+def _config_rows(output: str) -> dict[str, list[str]]:
+    rows = [line.split() for line in output.splitlines() if line.startswith("T21_")]
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_config_shows_unset_values_as_unset_and_defaults_as_defaults(cli: CliRunner) -> None:
+    result = run(
+        cli,
+        "config",
+        T21_STRIPE_PRICE_PRO="price_123",
+        T21_OPENROUTER_TIMEOUT_S="61",
+        T21_GITHUB_CLIENT_SECRET="gh-secret-9",
+        T21_STRIPE_WEBHOOK_SECRETS="",
+    )
+    assert result.exit_code == 0, result.output
+    rows = _config_rows(result.output)
+    assert rows["T21_STRIPE_PRICE_PRO"] == ["price_123", "set"]
+    assert rows["T21_OPENROUTER_TIMEOUT_S"] == ["61.0", "set"]
+    assert rows["T21_GITHUB_CLIENT_SECRET"] == ["(set,", "hidden)", "set"]
+    # Nothing given: unset, not an empty value nor a secret "(set, hidden)" that isn't there.
+    assert rows["T21_STRIPE_PRICE_BUSINESS"] == ["(unset)", "-"]
+    assert rows["T21_STRIPE_WEBHOOK_SECRETS"] == ["(unset)", "-"]
+    assert rows["T21_PREVIOUS_SECRET_KEYS"] == ["(unset)", "-"]
+    assert rows["T21_GOOGLE_CLIENT_SECRET"] == ["(unset)", "-"]
+    assert rows["T21_AI_MODELS"] == ["(unset)", "-"]
+    # T21's own values say so, and numbers named after tokens aren't hidden.
+    assert rows["T21_OPENROUTER_API_BASE"] == ["https://openrouter.ai/api/v1", "default"]
+    assert rows["T21_ACCESS_TOKEN_TTL_S"] == ["900", "default"]
+    assert "gh-secret-9" not in result.output
+
+
 # --- real processes ----------------------------------------------------------------------------
 
 

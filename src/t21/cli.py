@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -477,11 +478,19 @@ def config() -> None:
     from t21.core.settings import production_problems
 
     settings = load_settings()
-    table = Table("setting", "value", box=None, pad_edge=False)
+    given = settings.flat_given()
+    table = Table("setting", "value", "from", box=None, pad_edge=False)
     for name, value in settings.flat().items():
         shown = _shown_setting(name, value)
-        table.add_row(f"T21_{name.upper()}", shown)
+        source = "-" if shown == UNSET else "set" if name in given else "default"
+        table.add_row(f"T21_{name.upper()}", shown, source)
     out.print(table)
+    out.print(
+        f"\n{UNSET}: no value (T21 works without it, or derives one: see the README); "
+        "default: T21's own value, not set anywhere.",
+        highlight=False,
+        markup=False,
+    )
     out.print(f"\nSandbox: {_sandbox_address(settings)}", highlight=False, markup=False)
     problems = production_problems(settings)
     if problems:
@@ -501,10 +510,21 @@ def _sandbox_address(settings: Settings) -> str:
     return f"{where}, state in {settings.resolved_sandbox_state_file}"
 
 
+UNSET = "(unset)"
+# Names of settings whose text is a credential (a number such as `access_token_ttl_s` is not).
+SECRET_WORDS = ("secret", "password", "token", "api_key", "access_key")
+
+
 def _shown_setting(name: str, value: Any) -> str:
-    if value is None:
-        return "-"
-    if any(part in name for part in ("secret", "password", "token")) or name.endswith("_key"):
+    """The value as `t21 config` prints it: `(unset)` for nothing (None, empty text or list),
+    `(set, hidden)` for a credential, URLs without their passwords."""
+    if value is None or value == "" or value == [] or value == {}:
+        return UNSET
+    if isinstance(value, SecretStr):
+        return "(set, hidden)" if value.get_secret_value() else UNSET
+    if isinstance(value, list) and any(isinstance(item, SecretStr) for item in value):
+        return "(set, hidden)"
+    if isinstance(value, str) and any(word in name for word in SECRET_WORDS):
         return "(set, hidden)"
     if name.endswith("_url") and isinstance(value, str):
         return redact_url(value) if "://" in value else value

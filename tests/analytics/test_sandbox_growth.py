@@ -59,6 +59,23 @@ async def test_numbers_grow_as_the_post_ages_and_collect_now_brings_them_in(
     assert (await studio.target(post)).next_collect_at is not None
 
 
+@pytest.mark.parametrize(
+    ("platform", "audience"), [("linkedin", "impressions"), ("facebook", "reach")]
+)
+async def test_linkedin_and_facebook_posts_grow_numbers_too(
+    studio: Studio, platform: str, audience: str
+) -> None:
+    post = await studio.publish(platform)
+    studio.world.control(platform, "POST", "/growth", {"advance_s": 600})
+    await collect_now(studio.world.runtime)
+    studio.world.control(platform, "POST", "/growth", {"advance_s": 3 * 3600})
+    await collect_now(studio.world.runtime, post_id=uuid.UUID(post.post_id))
+    early, late = await studio.snapshots(post)
+    assert 0 < early[audience] < late[audience]
+    assert early["likes"] <= late["likes"]
+    assert late["likes"] > 0
+
+
 async def test_numbers_set_by_the_control_are_not_lowered_by_growth(studio: Studio) -> None:
     post = await studio.publish("twitter")
     studio.set_x_metrics(post, like_count=9000)

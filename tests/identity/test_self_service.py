@@ -16,6 +16,7 @@ from tests.support.accounts import (
     Account,
     add_member,
     create_organization,
+    emails_to,
     latest_token,
     register,
 )
@@ -65,6 +66,39 @@ async def test_a_new_email_is_verified_at_the_new_address_before_it_replaces_the
     assert_problem(stale, 400, "bad_request")
     again = await client.post("/api/v1/auth/verify-email", json={"token": token})
     assert_problem(again, 400, "bad_request")
+
+
+async def test_the_old_address_is_told_once_the_new_one_is_verified(
+    client: httpx.AsyncClient, jobs: JobQueue, settings: Settings
+) -> None:
+    ada = await register(client, "grace@example.com", name="Grace")
+    await client.patch("/api/v1/auth/me", json={"email": "grace@new.example"}, headers=ada.headers)
+    await jobs.drain(timeout=20)
+
+    def notices(address: str) -> list[str]:
+        return [
+            str(message["Subject"])
+            for message in emails_to(settings, address)
+            if "was changed" in str(message["Subject"])
+        ]
+
+    # Only asked: nothing has changed yet, so nobody is told.
+    assert notices("grace@example.com") == []
+    token = await latest_token(jobs, settings, "grace@new.example", "/verify-email")
+    assert (await client.post("/api/v1/auth/verify-email", json={"token": token})).is_success
+    await jobs.drain(timeout=20)
+    assert notices("grace@example.com") == ["Your T21 account's email address was changed"]
+    [notice] = [
+        m for m in emails_to(settings, "grace@example.com") if "was changed" in str(m["Subject"])
+    ]
+    text = str(notice.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+    assert "grace@new.example" in text
+    assert "reset your password" in text
+    assert notices("grace@new.example") == []
+    # A link followed twice tells nobody twice.
+    assert not (await client.post("/api/v1/auth/verify-email", json={"token": token})).is_success
+    await jobs.drain(timeout=20)
+    assert len(notices("grace@example.com")) == 1
 
 
 async def test_an_email_taken_by_another_account_is_refused(

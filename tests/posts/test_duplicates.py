@@ -37,6 +37,10 @@ async def test_the_same_text_on_the_same_account_within_a_day_is_refused_naming_
     assert problem["social_account_id"] == await desk.account("twitter")
     assert problem["target"] == 0
     assert "allow_duplicate" in problem["detail"]
+    # The network by the name people know (its id stays in `platform`).
+    assert "on this X account" in problem["detail"]
+    assert "twitter" not in problem["detail"]
+    assert problem["platform"] == "twitter"
     allowed = await schedule(desk, respaced, at(30), allow_duplicate=True)
     assert allowed["status"] == "scheduled"
     # Composed and decomposed accents are the same text; case is not.
@@ -109,3 +113,44 @@ async def test_api_keys_meet_the_guard_and_the_dry_run_warns_of_it(desk: Desk) -
     assert checked.json()["valid"] is True
     replayed = await desk.api.post(POSTS, json={**body, "allow_duplicate": True}, headers=headers)
     assert replayed.status_code == 201, replayed.text
+
+
+async def test_an_edit_of_a_post_on_its_way_out_is_checked_too(desk: Desk) -> None:
+    first = await schedule(desk, "Launch day!", at(24))
+    second = await schedule(desk, "Another announcement", at(26))
+    url = f"{POSTS}/{second['id']}"
+    x = await desk.account("twitter")
+
+    # New text that repeats the first post on the same account: refused, nothing changed.
+    refused = await desk.api.patch(
+        url, json={"content": " Launch  day! "}, headers=desk.owner.headers
+    )
+    assert_problem(refused, 409, "duplicate_content")
+    assert refused.json()["post_id"] == first["id"]
+    # The same through a target's own text.
+    override = {"targets": [{"social_account_id": x, "content": "Launch day!"}]}
+    refused = await desk.api.patch(url, json=override, headers=desk.owner.headers)
+    assert_problem(refused, 409, "duplicate_content")
+    assert refused.json()["target"] == 0
+    unchanged = await desk.api.get(url, headers=desk.owner.headers)
+    assert unchanged.json()["content"] == "Another announcement"
+    assert unchanged.json()["targets"][0]["content"] is None
+
+    # A post never clashes with itself, and allow_duplicate lets the edit through.
+    same = await desk.api.patch(
+        url, json={"content": "Another announcement!"}, headers=desk.owner.headers
+    )
+    assert same.status_code == 200, same.text
+    allowed = await desk.api.patch(
+        url, json={"content": "Launch day!", "allow_duplicate": True}, headers=desk.owner.headers
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["content"] == "Launch day!"
+    # Media alone is no new text; a draft is checked only when it is scheduled.
+    draft = (await desk.create(content="x", targets=[{"social_account_id": x}])).json()
+    drafted = await desk.api.patch(
+        f"{POSTS}/{draft['id']}", json={"content": "Launch day!"}, headers=desk.owner.headers
+    )
+    assert drafted.status_code == 200, drafted.text
+    bad = await desk.api.patch(url, json={"allow_duplicate": "maybe"}, headers=desk.owner.headers)
+    assert_problem(bad, 422, "validation_error")

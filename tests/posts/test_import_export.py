@@ -311,6 +311,7 @@ def test_a_row_maps_first_comment_and_thread_onto_every_target_of_the_create_bod
             }
             for account in (one, two)
         ],
+        "allow_duplicate": False,
     }
     _, problems = create_body(ImportRow(accounts=["instagram"]), brand_id, accounts)
     assert problems[0]["loc"] == ["accounts", 0]

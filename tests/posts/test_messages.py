@@ -36,5 +36,5 @@ async def test_refusals_name_the_network_as_people_know_it(desk: Desk) -> None:
         f"{POSTS}/{post['id']}", json={"content": "Changed"}, headers=desk.owner.headers
     )
     detail = assert_problem(edit, 409, "conflict")["detail"]
-    assert "its X (Twitter) target is already published" in detail
+    assert "its X target is already published" in detail
     assert "twitter" not in detail

@@ -231,7 +231,11 @@ async def test_a_permanent_refusal_fails_once_with_the_networks_message_and_one_
     assert engine.published_at_network("twitter") == []
     [email] = emails_to(engine.world.runtime.settings, engine.owner.email)[-1:]
     assert "didn't go out" in str(email["subject"])
-    assert "duplicate content" in email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # People read the network's name, not its id.
+    assert str(email["subject"]) == "Your X post didn't go out"
+    body = email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "duplicate content" in body
+    assert "twitter" not in body.lower()
     reported = [
         message
         for message in emails_to(engine.world.runtime.settings, engine.owner.email)

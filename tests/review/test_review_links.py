@@ -60,7 +60,7 @@ async def test_a_reviewer_sees_the_post_per_network_and_approves_it_by_name(desk
     # X counts an emoji as two and every link as 23.
     assert tweet["length"] == len("Spring launch ") + 2 + 1 + 23
     assert tweet["limit"] == 280
-    assert tweet["network_name"] == "X (Twitter)"
+    assert tweet["network_name"] == "X"
     assert tweet["account"]["username"]
     assert [asset["id"] for asset in tweet["media"]] == [media_id]
     assert by_network["linkedin"]["text"] == "Our spring launch is here"

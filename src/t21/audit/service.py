@@ -49,6 +49,7 @@ ACTIONS: dict[str, str] = {
     "brand.deleted": "a brand and its posts were deleted",
     "post.approved": "a post was approved, by an admin or through a review link (details: comment)",
     "post.rejected": "a post was rejected (details: comment)",
+    "post.approval_cancelled": "a post waiting for approval was cancelled, closing its approval",
     "post.deleted": "a post was deleted",
     "media.deleted": "a media file was deleted",
     "staff.granted": "a user became T21 staff (entered in their personal organization)",

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
             values |= {f"{name}_{key}": value for key, value in settings.model_dump().items()}
         return values
 
+    def flat_given(self) -> set[str]:
+        """The names (as `flat` has them) whose value was given (environment, `.env`, or an
+        argument), not left to its default."""
+        given = set(self.model_fields_set)
+        for name, settings in self._networks.items():
+            given |= {f"{name}_{key}" for key in settings.model_fields_set}
+        return given
+
     # --- the process -------------------------------------------------------------------------
     env: Environment = Environment.DEVELOPMENT
     secret_key: SecretStr | None = None

@@ -95,13 +95,24 @@ async def pending_email(session: AsyncSession, user: User) -> str | None:
     )
 
 
-async def apply_email_change(session: AsyncSession, user: User, new_email: str) -> None:
+async def apply_email_change(
+    session: AsyncSession, settings: Settings, user: User, new_email: str
+) -> None:
     """The user followed the link sent to `new_email`: it becomes the account's address. Every
-    other link still out (to the old address or another new one) stops working."""
+    other link still out (to the old address or another new one) stops working, and the old
+    address is told (a security notice: whoever took the account over can't hide it)."""
     taken = await find_user(session, new_email)
     if taken is not None and taken.id != user.id:
         raise Conflict("An account with this email already exists.")
     now = clock.now()
+    old_email = user.email
+    await queue_email(
+        session,
+        settings,
+        to=old_email,
+        template="email_changed",
+        context={"name": user.name, "old_email": old_email, "new_email": new_email},
+    )
     user.email = new_email
     user.email_verified_at = now
     await session.execute(

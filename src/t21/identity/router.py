@@ -24,10 +24,8 @@ from t21.identity.schemas import (
     EmailIn,
     LoginCodeIn,
     LoginIn,
-    MembershipOut,
     MeOut,
     MessageOut,
-    OrganizationRef,
     ProfileIn,
     ProfileOut,
     RecoveryCodesOut,
@@ -45,7 +43,8 @@ from t21.identity.schemas import (
 )
 from t21.identity.throttle import LoginThrottle
 from t21.organizations.auth import CurrentUser, current_user
-from t21.organizations.models import Organization
+from t21.organizations.models import Membership, Organization
+from t21.organizations.schemas import MembershipOut
 
 router = APIRouter(prefix="/auth", tags=["authentication"])
 
@@ -190,18 +189,13 @@ async def me(principal: CurrentUser, session: DbSession) -> MeOut:
 
 async def _me(principal: CurrentUser, session: DbSession) -> MeOut:
     user = await current_user(session, principal)
-    organizations = await session.scalars(
-        select(Organization)
-        .where(Organization.id.in_(principal.membership_ids))
+    rows = await session.execute(
+        select(Organization, Membership)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user.id)
         .order_by(Organization.created_at)
     )
-    memberships = [
-        MembershipOut(
-            organization=OrganizationRef(id=org.id, name=org.name, slug=org.slug, tier=org.tier),
-            role=principal.roles[org.id].value,
-        )
-        for org in organizations
-    ]
+    memberships = [MembershipOut.of(organization, membership) for organization, membership in rows]
     return MeOut(**UserOut.of(user).model_dump(), memberships=memberships)
 
 
@@ -259,8 +253,10 @@ def _session_of(request: Request, settings: AppSettings) -> uuid.UUID | None:
 
 
 @router.post("/verify-email", dependencies=[auth_rate_limit])
-async def verify_email(body: TokenIn, session: DbSession) -> UserOut:
-    return UserOut.of(await service.verify_email(session, body.token))
+async def verify_email(body: TokenIn, session: DbSession, settings: AppSettings) -> UserOut:
+    """Follow a verification link; one that confirms an email change also tells the old
+    address, in case the change wasn't its owner's doing."""
+    return UserOut.of(await service.verify_email(session, settings, body.token))
 
 
 @router.post("/verify-email/resend", status_code=202)

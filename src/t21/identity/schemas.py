@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from t21.identity.models import User
+from t21.organizations.schemas import MembershipOut
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # Length rules are checked by the password policy, which names the problem precisely.
@@ -91,18 +92,6 @@ class TokensOut(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth token type)
     expires_in: int = Field(description="Seconds until the access token expires.")
-
-
-class OrganizationRef(BaseModel):
-    id: uuid.UUID
-    name: str
-    slug: str
-    tier: str
-
-
-class MembershipOut(BaseModel):
-    organization: OrganizationRef
-    role: str
 
 
 class MeOut(UserOut):

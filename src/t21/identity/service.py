@@ -350,7 +350,7 @@ async def _use_email_token(
     return email_token, user
 
 
-async def verify_email(session: AsyncSession, token: str) -> User:
+async def verify_email(session: AsyncSession, settings: Settings, token: str) -> User:
     """Follow a verification link. One sent to another address than the account's was sent by
     an email change (`PATCH /auth/me`): following it moves the account to that address."""
     email_token, user = await _use_email_token(
@@ -359,7 +359,7 @@ async def verify_email(session: AsyncSession, token: str) -> User:
     if email_token.email != user.email:
         from t21.identity.account import apply_email_change
 
-        await apply_email_change(session, user, email_token.email)
+        await apply_email_change(session, settings, user, email_token.email)
         return user
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()

@@ -23,7 +23,6 @@ from t21.organizations.auth import (
 from t21.organizations.models import Organization
 from t21.organizations.permissions import Role
 from t21.organizations.schemas import (
-    AcceptedOut,
     AcceptIn,
     ApiKeyCreatedOut,
     ApiKeyIn,
@@ -34,6 +33,7 @@ from t21.organizations.schemas import (
     InvitationOut,
     MemberList,
     MemberOut,
+    MembershipOut,
     OrganizationIn,
     OrganizationList,
     OrganizationOut,
@@ -105,7 +105,10 @@ async def list_members(access: OrgReader, session: DbSession, page: PageParams) 
     views, next_cursor = await service.list_members(
         session, access.principal, access.organization_id, page
     )
-    return MemberList(items=[MemberOut.of(view) for view in views], next_cursor=next_cursor)
+    organization = await session.get_one(Organization, access.organization_id)
+    return MemberList(
+        items=[MemberOut.of_member(organization, view) for view in views], next_cursor=next_cursor
+    )
 
 
 @router.patch("/{organization_id}/members/{user_id}")
@@ -117,7 +120,8 @@ async def change_role(
     view = await service.change_role(
         session, access.principal, access.organization_id, user_id, role=body.role
     )
-    return MemberOut.of(view)
+    organization = await session.get_one(Organization, access.organization_id)
+    return MemberOut.of_member(organization, view)
 
 
 @router.delete("/{organization_id}/members/{user_id}", status_code=204)
@@ -171,16 +175,14 @@ async def revoke_invitation(
 @invitations_router.post("/accept")
 async def accept_invitation(
     body: AcceptIn, principal: CurrentUser, session: DbSession
-) -> AcceptedOut:
+) -> MembershipOut:
     """Join the organization with the token from the invitation email; only the account with
     the invited address may."""
     membership = await invitations.accept(
         session, await current_user(session, principal), body.token
     )
-    organization = await session.get(Organization, membership.organization_id)
-    assert organization is not None
-    view = service.OrganizationView(organization, membership.role)
-    return AcceptedOut(organization=OrganizationOut.of(view), role=membership.role)
+    organization = await session.get_one(Organization, membership.organization_id)
+    return MembershipOut.of(organization, membership)
 
 
 # --- API keys ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from t21.organizations.models import ApiKey, Invitation
+from t21.organizations.models import ApiKey, Invitation, Membership, Organization
 from t21.organizations.permissions import Role
 from t21.organizations.service import MemberView, OrganizationView
 
@@ -65,6 +65,40 @@ class OrganizationOut(BaseModel):
         )
 
 
+class OrganizationRef(BaseModel):
+    id: uuid.UUID
+    name: str
+    slug: str
+    tier: str
+
+    @classmethod
+    def of(cls, organization: Organization) -> OrganizationRef:
+        return cls(
+            id=organization.id,
+            name=organization.name,
+            slug=organization.slug,
+            tier=organization.tier,
+        )
+
+
+class MembershipOut(BaseModel):
+    """A user's place in an organization: the one shape of a membership everywhere (`/auth/me`,
+    an accepted invitation, and each member of `GET /organizations/{id}/members` with its
+    `user`)."""
+
+    organization: OrganizationRef
+    role: Role
+    joined_at: datetime
+
+    @classmethod
+    def of(cls, organization: Organization, membership: Membership) -> MembershipOut:
+        return cls(
+            organization=OrganizationRef.of(organization),
+            role=membership.role,
+            joined_at=membership.created_at,
+        )
+
+
 class OrganizationList(BaseModel):
     items: list[OrganizationOut]
     next_cursor: str | None = None
@@ -76,14 +110,13 @@ class MemberUser(BaseModel):
     name: str
 
 
-class MemberOut(BaseModel):
+class MemberOut(MembershipOut):
     user: MemberUser
-    role: Role
-    joined_at: datetime
 
     @classmethod
-    def of(cls, view: MemberView) -> MemberOut:
+    def of_member(cls, organization: Organization, view: MemberView) -> MemberOut:
         return cls(
+            organization=OrganizationRef.of(organization),
             user=MemberUser(id=view.user.id, email=view.user.email, name=view.user.name),
             role=view.membership.role,
             joined_at=view.membership.created_at,
@@ -134,11 +167,6 @@ class InvitationList(BaseModel):
 class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
-
-
-class AcceptedOut(BaseModel):
-    organization: OrganizationOut
-    role: Role
 
 
 class ApiKeyIn(BaseModel):

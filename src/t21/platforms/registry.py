@@ -142,6 +142,15 @@ def network(name: str) -> Network:
         raise LookupError(f"no social network {name!r}") from None
 
 
+def display_name(name: str) -> str:
+    """The network as people call it ("X" for `twitter`): for messages, emails and errors'
+    details, where the machine id (kept in fields such as `platform`) would read wrong."""
+    try:
+        return provider_class(name).display_name
+    except LookupError:
+        return name
+
+
 def provider_class(name: str) -> type[Provider]:
     return cast(type[Provider], _load(network(name).provider))
 

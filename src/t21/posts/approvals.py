@@ -7,8 +7,11 @@ and `retrying` targets, so nothing pending goes out. Admins (and above, and admi
 directly. Editing a post that is pending or approved sends it back for approval and voids its
 review links; so does any edit by someone who needs approval of a post on its way out.
 
-`post.approval` is where the post stands, `{status: "pending" | "approved" | "rejected",
-decided_by, decided_at, comment}`; every decision is also kept in `ApprovalDecision`.
+`post.approval` is where the post stands, `{status: "pending" | "approved" | "rejected" |
+"cancelled", decided_by, decided_at, comment}`; every decision is also kept in
+`ApprovalDecision`. Cancelling a pending post closes its approval (`cancelled`, by whoever
+cancelled it) and voids its review links. A target retried after review of a post not approved
+waits for an approver like a newly scheduled one.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from t21.review.models import ApprovalDecision, ReviewLink
 PENDING = "pending"
 APPROVED = "approved"
 REJECTED = "rejected"
+# The post was cancelled while it waited: nobody is asked any more.
+CANCELLED = "cancelled"
 # Targets an approval holds back, and those it lets go.
 WAITING = frozenset({TargetStatus.SCHEDULED, TargetStatus.PENDING_APPROVAL})
 
@@ -57,6 +62,10 @@ def scheduled_status(principal: Principal, brand: Brand) -> TargetStatus:
 def request(post: Post) -> None:
     """The post now waits for an approver (any earlier decision stays in the history)."""
     post.approval = {"status": PENDING, "decided_by": None, "decided_at": None, "comment": None}
+
+
+def is_pending(post: Post) -> bool:
+    return (post.approval or {}).get("status") == PENDING
 
 
 def is_under_approval(post: Post) -> bool:
@@ -93,6 +102,14 @@ async def after_edit(
     return True
 
 
+def retry_status(principal: Principal, brand: Brand, post: Post) -> TargetStatus:
+    """The status a target retried after review takes: it waits for an approver when the brand
+    requires approval, the post isn't approved and whoever retries it needs approval."""
+    if (post.approval or {}).get("status") == APPROVED:
+        return TargetStatus.SCHEDULED
+    return scheduled_status(principal, brand)
+
+
 @dataclass(frozen=True)
 class Decider:
     """Who decides: a user, an API key, or a reviewer without an account through a link."""
@@ -116,7 +133,8 @@ class Decider:
 async def record_decision(
     session: AsyncSession, post: Post, decision: str, decider: Decider, comment: str | None
 ) -> None:
-    """`decision` (approved or rejected) becomes the post's `approval` and joins its history."""
+    """`decision` (approved, rejected, or cancelled: the post was cancelled while it waited)
+    becomes the post's `approval` and joins its history."""
     now = clock.now()
     session.add(
         ApprovalDecision(
@@ -146,7 +164,7 @@ async def record_decision(
         session,
         organization_id=post.organization_id,
         actor=actor,
-        action=f"post.{decision}",
+        action="post.approval_cancelled" if decision == CANCELLED else f"post.{decision}",
         target_type="post",
         target_id=post.id,
         details={

@@ -121,7 +121,7 @@ def next_step(target: PostTarget, text: str) -> Step | None:
 def with_step(
     target: PostTarget,
     step: Step,
-    external_id: str,
+    external_id: str | None,
     permalink: str | None,
     published_at: str | None,
     ref: dict[str, Any] | None = None,

@@ -22,7 +22,7 @@ from t21.platforms import registry
 from t21.platforms.base import parse_options
 from t21.platforms.text import text_length
 from t21.posts.chain import network_options
-from t21.posts.duplicates import Outgoing, find_duplicates, warnings_for
+from t21.posts.duplicates import errors_for, find_duplicates, of_drafts, warnings_for
 from t21.posts.schemas import PostIn
 from t21.posts.validation import (
     Known,
@@ -63,11 +63,14 @@ async def validate_post(
     brand: Brand | None = None,
     known: Known | None = None,
     warn: bool = True,
+    duplicates_refused: bool = False,
 ) -> DryRun:
     """What `create_post` would refuse (its 422 `errors`) and warn about, for `fields`; a
     queued post looks at the next free slot without taking it. Checking many posts of one
     brand (an import), the caller passes the brand (write access checked), the `known`
-    accounts and media, and asks for the quota warning once for all (`warn=False`)."""
+    accounts and media, and asks for the quota warning once for all (`warn=False`). With
+    `duplicates_refused` a duplicate is an error (rule `duplicate_content`), as creating the
+    post would answer, unless the post allows it."""
     if brand is None:
         brand = await brands_service.get_brand(
             session, principal, fields.brand_id, Action.WRITE_CONTENT
@@ -95,11 +98,11 @@ async def validate_post(
         else []
     )
     if is_scheduling(fields) and fields.scheduled_at is not None:
-        outgoing = [
-            Outgoing(draft.index, draft.social_account_id, draft.platform, draft.text)
-            for draft in drafts
-        ]
-        warnings += warnings_for(await find_duplicates(session, outgoing, fields.scheduled_at))
+        found = await find_duplicates(session, of_drafts(drafts), fields.scheduled_at)
+        if duplicates_refused and not fields.allow_duplicate:
+            errors += errors_for(found)
+        else:
+            warnings += warnings_for(found)
     return DryRun(
         errors=errors, warnings=warnings, targets=[_counted(d) for d in drafts], assets=assets
     )

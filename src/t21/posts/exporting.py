@@ -48,7 +48,7 @@ def row_of(one: PostView) -> dict[str, Any]:
         "accounts": [str(target.social_account_id) for target in targets],
         "media_ids": [str(asset.id) for asset in one.media],
         "first_comment": first_comment if isinstance(first_comment, str) else None,
-        "thread": None,
+        "thread": list(targets[0].thread) if targets and targets[0].thread else None,
     }
 
 

@@ -33,6 +33,7 @@ from t21.events.service import record_events
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.posts import dryrun
+from t21.posts.duplicates import InFile, lock_accounts, of_drafts
 from t21.posts.models import PostStatus
 from t21.posts.schemas import PostIn, post_out
 from t21.posts.service import NewPost, new_post, views
@@ -50,6 +51,8 @@ COLUMNS = (
     "first_comment",
     "thread",
 )
+# What an import also reads: a row's own leave to repeat another post.
+IMPORT_COLUMNS = (*COLUMNS, "allow_duplicate")
 # Lists (`accounts`, `media_ids`) in one CSV cell.
 LIST_SEPARATOR = ";"
 # A CSV cell starting with one of these is a formula to a spreadsheet: an export prefixes it
@@ -73,6 +76,7 @@ class ImportRow(BaseModel):
     media_ids: list[str] = []
     first_comment: str | None = None
     thread: list[Any] | None = None
+    allow_duplicate: bool = False
 
 
 @dataclass
@@ -165,10 +169,10 @@ def _csv_rows(text: str, max_rows: int) -> list[ReadRow]:
     if header is None:
         raise file_problem("The file is empty; its first line names the columns.", rule="empty")
     names = [name.strip() for name in header]
-    unknown = [name for name in names if name not in COLUMNS]
+    unknown = [name for name in names if name not in IMPORT_COLUMNS]
     if unknown:
         raise file_problem(
-            f"Unknown column {unknown[0]!r}; the columns are {', '.join(COLUMNS)}.",
+            f"Unknown column {unknown[0]!r}; the columns are {', '.join(IMPORT_COLUMNS)}.",
             rule="columns",
         )
     doubled = sorted({name for name in names if names.count(name) > 1})
@@ -218,7 +222,7 @@ def _csv_row(number: int, cells: dict[str, str]) -> ReadRow:
     for name in ("content", "first_comment"):
         if cells.get(name):
             fields[name] = cells[name]
-    for name in ("scheduled_at", "schedule"):
+    for name in ("scheduled_at", "schedule", "allow_duplicate"):
         if (cells.get(name) or "").strip():
             fields[name] = cells[name].strip()
     for name in ("accounts", "media_ids"):
@@ -278,7 +282,7 @@ def _username(name: str) -> str:
 
 
 def create_body(
-    row: ImportRow, brand_id: uuid.UUID, accounts: AccountIndex
+    row: ImportRow, brand_id: uuid.UUID, accounts: AccountIndex, *, allow_duplicate: bool = False
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The `POST /api/v1/posts` body a row stands for, and the problems of its `accounts`.
 
@@ -303,6 +307,7 @@ def create_body(
         "content": row.content or "",
         "media_ids": list(row.media_ids),
         "targets": targets,
+        "allow_duplicate": allow_duplicate or row.allow_duplicate,
     }
     if row.scheduled_at is not None:
         body["scheduled_at"] = row.scheduled_at
@@ -319,10 +324,12 @@ class _Row:
     checked: dryrun.DryRun | None = None
 
 
-def _parsed(read: ReadRow, brand_id: uuid.UUID, accounts: AccountIndex) -> _Row:
+def _parsed(
+    read: ReadRow, brand_id: uuid.UUID, accounts: AccountIndex, allow_duplicate: bool
+) -> _Row:
     if read.row is None:
         return _Row(read.number, None, read.errors)
-    body, problems = create_body(read.row, brand_id, accounts)
+    body, problems = create_body(read.row, brand_id, accounts, allow_duplicate=allow_duplicate)
     if problems:
         return _Row(read.number, None, problems)
     try:
@@ -345,6 +352,7 @@ async def import_posts(
     content_type: str | None,
     dry_run: bool,
     partial: bool,
+    allow_duplicate: bool = False,
 ) -> Imported:
     """Check every row of the file as `POST /posts/validate` would; unless `dry_run`, create
     the posts of the valid rows, all in one transaction (all-or-nothing unless `partial`)."""
@@ -358,7 +366,7 @@ async def import_posts(
     accounts = AccountIndex.of(
         list(await session.scalars(select(SocialAccount).where(SocialAccount.brand_id == brand.id)))
     )
-    rows = [_parsed(one, brand.id, accounts) for one in read]
+    rows = [_parsed(one, brand.id, accounts, allow_duplicate) for one in read]
     await _queue(session, brand, rows, take=not dry_run)
     wanted = [row.fields for row in rows if row.fields is not None]
     known = await known_of(
@@ -367,13 +375,34 @@ async def import_posts(
         {target.social_account_id for fields in wanted for target in fields.targets},
         {media_id for fields in wanted for media_id in fields.media_ids},
     )
+    if not dry_run:
+        # Another import or create of the same text waits until this one commits.
+        await lock_accounts(
+            session, [target.social_account_id for fields in wanted for target in fields.targets]
+        )
+    in_file = InFile()
     for row in rows:
         if row.fields is None or row.errors:
             continue
         row.checked = await dryrun.validate_post(
-            session, runtime, principal, row.fields, brand=brand, known=known, warn=False
+            session,
+            runtime,
+            principal,
+            row.fields,
+            brand=brand,
+            known=known,
+            warn=False,
+            duplicates_refused=True,
         )
         row.errors = row.checked.errors
+        at = row.fields.scheduled_at
+        if row.errors or not is_scheduling(row.fields) or at is None:
+            continue
+        outgoing = of_drafts([target.draft for target in row.checked.targets])
+        if not row.fields.allow_duplicate:
+            row.errors = in_file.clashes(row.number, outgoing, at)
+        if not row.errors:
+            in_file.add(row.number, outgoing, at)
     problems = [{"row": row.number, "errors": row.errors} for row in rows if row.errors]
     valid = [row for row in rows if not row.errors]
     if problems and not partial and not dry_run:

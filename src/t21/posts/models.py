@@ -68,6 +68,10 @@ class Post(RecordModel):
     )
     brand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The API key that created the post (then `author_id` is null); null for a person's post.
+    # No foreign key: keys are revoked, never deleted, except with their organization (and its
+    # posts); a plain column is added to SQLite's table without rebuilding it.
+    author_api_key_id: Mapped[uuid.UUID | None]
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[PostStatus] = mapped_column(
         enum_column(PostStatus, "post_status"), default=PostStatus.DRAFT

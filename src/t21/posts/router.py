@@ -143,6 +143,13 @@ async def import_posts(
     partial: Annotated[
         bool, Form(description="Create the valid rows even if others have problems.")
     ] = False,
+    allow_duplicate: Annotated[
+        bool,
+        Form(
+            description="Import rows that repeat a post (or another row) on the same account "
+            "within 24 hours; a row's own `allow_duplicate` column does so for that row."
+        ),
+    ] = False,
 ) -> ImportOut:
     """Posts from a file, each row checked as `POST /posts/validate` would. All-or-nothing
     unless `partial`: a row with a problem → 422 listing every row's problems, nothing
@@ -162,6 +169,7 @@ async def import_posts(
         content_type=file.content_type,
         dry_run=dry_run,
         partial=partial,
+        allow_duplicate=allow_duplicate,
     )
     return ImportOut(
         dry_run=imported.dry_run,

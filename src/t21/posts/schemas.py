@@ -167,6 +167,11 @@ class PostPatch(BaseModel):
         default=None,
         description="The whole new set of targets; accounts kept keep their target.",
     )
+    allow_duplicate: bool = Field(
+        default=False,
+        description="Keep the edit even if the post, on its way out, then repeats another "
+        "(see create).",
+    )
 
 
 class ScheduleIn(LocalSchedule):
@@ -286,16 +291,31 @@ class Decider(BaseModel):
 
 
 class Approval(BaseModel):
-    status: Literal["pending", "approved", "rejected"]
+    status: Literal["pending", "approved", "rejected", "cancelled"] = Field(
+        description="`cancelled`: the post was cancelled while it waited for approval."
+    )
     decided_by: Decider | None
     decided_at: datetime | None
     comment: str | None
 
 
+class Author(BaseModel):
+    type: Literal["user", "api_key"]
+    id: uuid.UUID
+    name: str | None
+
+
 class PostOut(BaseModel):
     id: uuid.UUID
     brand_id: uuid.UUID
-    author_id: uuid.UUID | None
+    author_id: uuid.UUID | None = Field(
+        description="The user who created the post; null when an API key did (see `created_by`)."
+    )
+    created_by: Author | None = Field(
+        default=None,
+        description="Who created the post: a user, or an API key (`{type, id, name}`, as the "
+        "audit log's `actor`); null once that user or key is deleted.",
+    )
     content: str
     media: list[AssetOut] = Field(description="The post's media, in order.")
     status: PostStatus
@@ -326,6 +346,7 @@ def post_out(runtime: Runtime, one: PostView) -> PostOut:
         id=post.id,
         brand_id=post.brand_id,
         author_id=post.author_id,
+        created_by=Author.model_validate(one.created_by) if one.created_by else None,
         content=post.content,
         media=[AssetOut.of(asset, storage, ttl) for asset in one.media],
         status=post.status,

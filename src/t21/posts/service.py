@@ -29,13 +29,15 @@ from t21.core.ids import uuid7
 from t21.core.localtime import day_start
 from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
+from t21.identity.models import User
 from t21.media.models import MediaAsset
+from t21.organizations.models import ApiKey
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms import registry
 from t21.posts import approvals
 from t21.posts import status as states
-from t21.posts.duplicates import Outgoing, refuse_duplicates
+from t21.posts.duplicates import of_drafts, of_targets, refuse_duplicates
 from t21.posts.events import STATUS_EVENTS, post_event, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
@@ -62,6 +64,8 @@ class PostView:
     timezone: str
     # Heads-ups about what was just asked (e.g. the month's publishing quota running out).
     warnings: list[dict[str, str]] = field(default_factory=list)
+    # Who created it: {type: "user" | "api_key", id, name}, or None once that is deleted.
+    created_by: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -143,15 +147,35 @@ async def views(session: AsyncSession, posts: Sequence[Post]) -> list[PostView]:
     brand_ids = {post.brand_id for post in posts}
     rows = await session.execute(select(Brand.id, Brand.timezone).where(Brand.id.in_(brand_ids)))
     zones = {row.id: row.timezone for row in rows}
+    authors = await _authors(session, posts)
     return [
         PostView(
             post=post,
             targets=targets[post.id],
             media=media[post.id],
             timezone=zones.get(post.brand_id, "UTC"),
+            created_by=authors.get(post.author_api_key_id or post.author_id or post.id),
         )
         for post in posts
     ]
+
+
+async def _authors(session: AsyncSession, posts: Sequence[Post]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Who created each post, by user or API key id (one query each, whatever their number)."""
+    found: dict[uuid.UUID, dict[str, Any]] = {}
+    key_ids = {post.author_api_key_id for post in posts if post.author_api_key_id}
+    if key_ids:
+        for key_id, name in await session.execute(
+            select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(key_ids))
+        ):
+            found[key_id] = {"type": "api_key", "id": key_id, "name": name}
+    user_ids = {post.author_id for post in posts if post.author_id and not post.author_api_key_id}
+    if user_ids:
+        for user_id, name in await session.execute(
+            select(User.id, User.name).where(User.id.in_(user_ids))
+        ):
+            found[user_id] = {"type": "user", "id": user_id, "name": name}
+    return found
 
 
 async def list_posts(
@@ -251,7 +275,7 @@ async def create_post(
         session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
     )
     if scheduling and not fields.allow_duplicate and fields.scheduled_at is not None:
-        await refuse_duplicates(session, _outgoing(drafts), fields.scheduled_at)
+        await refuse_duplicates(session, of_drafts(drafts), fields.scheduled_at)
     built = new_post(principal, brand, fields, drafts, assets, ai)
     post, targets = built.post, built.targets
     session.add(post)
@@ -296,6 +320,7 @@ def new_post(
         organization_id=brand.organization_id,
         brand_id=brand.id,
         author_id=principal.user_id,
+        author_api_key_id=principal.api_key.id if principal.api_key is not None else None,
         content=fields.content,
         scheduled_at=fields.scheduled_at,
         sort_at=fields.scheduled_at or UNSCHEDULED,
@@ -338,6 +363,10 @@ async def update_post(
     drafts, assets = await checked_content(
         session, runtime, principal, brand, content, media_ids, wanted, errors
     )
+    going_out = any(target.status in states.GOING_OUT for target in targets)
+    retexted = fields.content is not None or fields.targets is not None
+    if going_out and retexted and not fields.allow_duplicate and post.scheduled_at is not None:
+        await refuse_duplicates(session, of_drafts(drafts), post.scheduled_at, besides=post.id)
     post.content = content
     if fields.media_ids is not None:
         await session.execute(delete(PostMedia).where(PostMedia.post_id == post.id))
@@ -414,7 +443,7 @@ async def schedule_post(
     await _recheck(session, runtime, principal, post, movable)
     at = when or clock.now()
     if not allow_duplicate:
-        await refuse_duplicates(session, _outgoing_targets(post, movable), at, besides=post.id)
+        await refuse_duplicates(session, of_targets(post, movable), at, besides=post.id)
     brand = await brands_service.get_brand(session, principal, post.brand_id)
     status = approvals.scheduled_status(principal, brand)
     was_pending = post.status is PostStatus.PENDING_APPROVAL
@@ -463,6 +492,11 @@ async def cancel_post(session: AsyncSession, principal: Principal, post_id: uuid
     for target in stoppable:
         target.status = TargetStatus.CANCELLED
         target.due_at = None
+    if approvals.is_pending(post):
+        # Nobody is asked to approve a cancelled post, through the API or a review link.
+        decider = approvals.Decider.of(principal)
+        await approvals.record_decision(session, post, approvals.CANCELLED, decider, None)
+        await approvals.void_review_links(session, post.id)
     before = post.status
     post.status = states.derive(target.status for target in targets)
     post.updated_at = clock.now()
@@ -491,8 +525,8 @@ async def _recheck(
         errors.append(
             error(
                 ["body"],
-                f"The {target.platform} account of this post was disconnected; remove it from "
-                "the post's targets.",
+                f"The {registry.display_name(target.platform)} account of this post was "
+                "disconnected; remove it from the post's targets.",
                 rule="account",
                 target_id=str(target.id),
             )
@@ -557,26 +591,6 @@ def _as_input(target: PostTarget) -> TargetIn:
         if target.thread
         else None,
     )
-
-
-def _outgoing(drafts: Sequence[TargetDraft]) -> list[Outgoing]:
-    return [
-        Outgoing(draft.index, draft.social_account_id, draft.platform, draft.text)
-        for draft in drafts
-    ]
-
-
-def _outgoing_targets(post: Post, targets: Sequence[PostTarget]) -> list[Outgoing]:
-    return [
-        Outgoing(
-            None,
-            target.social_account_id,
-            target.platform,
-            target.content if target.content is not None else post.content,
-        )
-        for target in targets
-        if target.social_account_id is not None
-    ]
 
 
 def _new_target(

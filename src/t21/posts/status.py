@@ -42,6 +42,12 @@ PENDING = frozenset(
     {TargetStatus.SCHEDULED, TargetStatus.QUEUED, TargetStatus.PUBLISHING, TargetStatus.RETRYING}
 )
 
+# Targets an edit may change that will go out unless someone acts: the duplicate guard checks
+# an edit of a post holding one.
+GOING_OUT = frozenset(
+    {TargetStatus.PENDING_APPROVAL, TargetStatus.SCHEDULED, TargetStatus.RETRYING}
+)
+
 
 def derive(statuses: Iterable[TargetStatus]) -> PostStatus:
     """A post's status from its targets'.

@@ -411,9 +411,10 @@ def _accounts(
         elif account.brand_id != brand.id:
             problem = "This account belongs to another brand than the post's."
         elif account.status is AccountStatus.REAUTH_REQUIRED:
-            problem = f"This {account.platform} account needs reconnecting before it can post."
+            name = registry.display_name(account.platform)
+            problem = f"This {name} account needs reconnecting before it can post."
         elif account.status is not AccountStatus.ACTIVE:
-            problem = f"This {account.platform} account is disconnected."
+            problem = f"This {registry.display_name(account.platform)} account is disconnected."
         seen.add(target.social_account_id)
         if problem is not None:
             errors.append(error(where, problem, rule="account", target=index))

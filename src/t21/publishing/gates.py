@@ -14,6 +14,7 @@ from t21.core import metrics
 from t21.core.errors import QuotaExceeded
 from t21.core.settings import Settings
 from t21.organizations.models import Organization
+from t21.platforms import registry
 from t21.posts.models import PostTarget, TargetStatus
 from t21.posts.service import settle_posts
 from t21.publishing.budgets import budget_for
@@ -32,9 +33,10 @@ async def fail_unpostable(
     if account is None:
         message = "The account was disconnected from T21; connect it again and reschedule."
     elif account.status is AccountStatus.REAUTH_REQUIRED:
-        message = f"The {account.platform} account needs reconnecting; reschedule afterwards."
+        name = registry.display_name(account.platform)
+        message = f"The {name} account needs reconnecting; reschedule afterwards."
     else:
-        message = f"The {account.platform} account is disconnected."
+        message = f"The {registry.display_name(account.platform)} account is disconnected."
     # The caller holds the target's row (locked, and seen `queued`): it changes on the object,
     # so what is read next in this transaction (the notice, the event) sees the failure.
     if target.status is not TargetStatus.QUEUED:

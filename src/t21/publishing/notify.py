@@ -17,6 +17,7 @@ from t21.identity.models import User
 from t21.notifications.service import queue_email
 from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
+from t21.platforms.registry import display_name
 from t21.posts.models import Post, PostTarget, TargetStatus
 from t21.social.models import SocialAccount
 
@@ -88,7 +89,7 @@ async def notify_problems(
 def _problem(target: PostTarget, account: SocialAccount | None) -> dict[str, str]:
     name = (account.username or account.display_name or account.external_id) if account else None
     return {
-        "platform": target.platform,
+        "platform": display_name(target.platform),
         "account": name or "a disconnected account",
         "status": STATUS_WORDS.get(target.status, target.status.value),
         "message": target.last_error_message or "",

@@ -2,7 +2,8 @@
 
 Published: the target is recorded published (counted toward the month once), and what the
 person didn't give (id, link) is looked up on the network where it can list the account's posts.
-Not published: the target is due again now (`retry`) or cancelled. Each decision is kept
+Not published: the target is due again now (`retry`; on a brand that requires approval, a post
+not approved that a member retries waits for an approver first) or cancelled. Each decision is kept
 (`TargetReview`) with who made it, and writes `target.resolved` (plus `target.published` when it
 went out); the post's status follows, with its own event.
 """
@@ -16,8 +17,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.audit import service as audit
+from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.errors import Conflict, NotFound, T21Error
+from t21.core.errors import Conflict, NotFound, T21Error, ValidationFailed
 from t21.core.logging import get_logger
 from t21.core.outside import OutsideFailure
 from t21.core.runtime import Runtime
@@ -27,8 +29,10 @@ from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.platforms.base import Published, RecentPost
 from t21.platforms.registry import configured_provider
+from t21.posts import approvals
 from t21.posts import service as posts
-from t21.posts.chain import Step, next_step
+from t21.posts.chain import COMMENT, Step, next_step
+from t21.posts.events import post_event
 from t21.posts.models import Post, PostTarget, TargetReview, TargetStatus
 from t21.posts.schemas import TargetOut
 from t21.publishing import threads
@@ -87,6 +91,13 @@ async def resolve(
                 # A thread's part (or the first comment) is out: the chain goes on from it.
                 out = Published(external_id, permalink, found.created_at if found else None)
                 await threads.published(session, runtime.settings, target, seen.step, out)
+            elif seen.step is not None and seen.step.total > 1:
+                if not seen.step.last:
+                    # The next part replies to this one: without its id the chain can't go on.
+                    raise _id_needed(seen.step)
+                await threads.last_out_unknown(
+                    session, runtime.settings, target, seen.step, permalink
+                )
             else:
                 await mark_published(
                     session,
@@ -98,10 +109,14 @@ async def resolve(
                 )
             action = None
         elif decision.action == "retry":
-            target.status = TargetStatus.SCHEDULED
-            target.due_at = clock.now()
+            brand = await session.get_one(Brand, post.brand_id)
+            target.status = approvals.retry_status(principal, brand, post)
+            waits = target.status is TargetStatus.PENDING_APPROVAL
+            target.due_at = None if waits else clock.now()
             target.last_error_code = None
             target.last_error_message = None
+            if waits:
+                approvals.request(post)
             action = "retry"
         else:
             target.status = TargetStatus.CANCELLED
@@ -148,7 +163,22 @@ async def resolve(
             },
         )
         await posts.settle_posts(session, {post.id})
-        return await posts.view(session, post)
+        shown = await posts.view(session, post)
+        if target.status is TargetStatus.PENDING_APPROVAL:
+            await post_event(session, "post.approval_requested", shown)
+        return shown
+
+
+def _id_needed(step: Step) -> ValidationFailed:
+    what = "The first comment" if step.kind == COMMENT else f"Part {step.position + 1}"
+    message = (
+        f"{what} of this thread went out, but the network couldn't say which post it is, and "
+        "the next step replies to it: give its external_id (or, if it didn't go out, resolve "
+        "it as not_published)."
+    )
+    return ValidationFailed(
+        message, errors=[{"loc": ["body", "external_id"], "msg": message, "rule": "thread_part"}]
+    )
 
 
 async def retry_failed(

@@ -165,6 +165,27 @@ async def published(
             "the next follows.",
         )
         return False
+    await _whole_published(session, settings, target, counted)
+    return True
+
+
+async def last_out_unknown(
+    session: AsyncSession, settings: Settings, target: PostTarget, step: Step, permalink: str | None
+) -> None:
+    """A person says the chain's last step went out, and neither they nor the network know its
+    id: it is recorded without one, and the target is published (with the first part's id)."""
+    assert step.last
+    assert step.total > 1
+    target.steps = with_step(target, step, None, permalink, clock.now().isoformat())
+    await _whole_published(session, settings, target, None)
+
+
+async def _whole_published(
+    session: AsyncSession,
+    settings: Settings,
+    target: PostTarget,
+    counted: Counter[uuid.UUID] | None,
+) -> None:
     first = recorded(target, PART, 0)
     assert first is not None
     first_at = first.get("published_at")
@@ -177,7 +198,6 @@ async def published(
         datetime.fromisoformat(first_at) if isinstance(first_at, str) else None,
         counted,
     )
-    return True
 
 
 def attempt_key(target_id: uuid.UUID, step: Step | None) -> str:

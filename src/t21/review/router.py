@@ -12,6 +12,7 @@ from t21.organizations.auth import CurrentPrincipal
 from t21.posts.schemas import PostOut, post_out
 from t21.review import service
 from t21.review.schemas import (
+    ApprovalHistory,
     ApproveIn,
     RejectIn,
     ReviewDecisionIn,
@@ -53,6 +54,15 @@ async def reject_post(
     comment kept on its `approval`."""
     view = await service.reject(session, principal, post_id, body.comment)
     return post_out(request.app.state.runtime, view)
+
+
+@router.get("/{post_id}/approvals")
+async def list_approvals(
+    post_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+) -> ApprovalHistory:
+    """Every approval decision on the post, oldest first (members and above): who decided (a
+    user, an API key, or a reviewer by the name given through a review link), what, why, when."""
+    return await service.history(session, principal, post_id)
 
 
 @router.post("/{post_id}/review-links", status_code=201, openapi_extra=IDEMPOTENT)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from t21.media.schemas import AssetOut
 from t21.posts.models import PostStatus
-from t21.posts.schemas import Approval
+from t21.posts.schemas import Approval, Decider
 
 Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 RequiredComment = Annotated[
@@ -83,3 +83,22 @@ class ReviewOut(BaseModel):
     can_decide: bool = Field(description="Whether the post waits for approval now.")
     expires_at: datetime = Field(description="When this link stops working.")
     targets: list[ReviewTarget]
+
+
+class ApprovalEntry(BaseModel):
+    """One decision on a post: who made it, what it was, why and when."""
+
+    id: uuid.UUID
+    decision: Literal["approved", "rejected", "cancelled"] = Field(
+        description="`cancelled`: the post was cancelled while it waited for approval."
+    )
+    decided_by: Decider = Field(
+        description="A user or API key (`name` null once deleted), or a reviewer without an "
+        "account by the name they gave through a review link."
+    )
+    comment: str | None
+    at: datetime
+
+
+class ApprovalHistory(BaseModel):
+    items: list[ApprovalEntry] = Field(description="Every decision on the post, oldest first.")

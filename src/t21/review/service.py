@@ -1,7 +1,8 @@
 """Approving and rejecting posts, by an admin or by a reviewer through a review link.
 
 Approving moves the post's `pending_approval` targets to `scheduled` for the post's time (409 if
-that time has passed: the post must be rescheduled, which an admin's reschedule also approves);
+that time has passed: the post must be rescheduled, which an admin's reschedule also approves;
+a target retried after review goes out at once);
 rejecting sends them back to `draft` with the comment kept on `post.approval`. Each decision is
 recorded (`ApprovalDecision`) and raises `post.approved` (then `post.scheduled`) or
 `post.rejected`.
@@ -26,8 +27,10 @@ from t21.core.errors import Conflict, NotFound
 from t21.core.ids import uuid7
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
+from t21.identity.models import User
 from t21.media.schemas import AssetOut
 from t21.media.storage import storage_of
+from t21.organizations.models import ApiKey
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
@@ -42,8 +45,14 @@ from t21.posts.service import _locked_targets
 from t21.posts.validation import SCHEDULE_GRACE
 from t21.review import tokens
 from t21.review.errors import LinkExpired
-from t21.review.models import ReviewLink
-from t21.review.schemas import ReviewAccount, ReviewOut, ReviewTarget
+from t21.review.models import ApprovalDecision, ReviewLink
+from t21.review.schemas import (
+    ApprovalEntry,
+    ApprovalHistory,
+    ReviewAccount,
+    ReviewOut,
+    ReviewTarget,
+)
 from t21.social.models import SocialAccount
 
 
@@ -81,6 +90,9 @@ async def decide(
         )
     if decision == approvals.APPROVED:
         at = post.scheduled_at
+        if any(target.attempts for target in waiting):
+            # Retried after an interrupted attempt: its time is long past, it goes out now.
+            at = clock.now()
         if at is None or at < clock.now() - SCHEDULE_GRACE:
             raise Conflict(
                 "The post's scheduled time has passed; reschedule it (POST "
@@ -105,6 +117,40 @@ async def decide(
     else:
         await post_event(session, "post.rejected", shown)
     return shown
+
+
+async def history(
+    session: AsyncSession, principal: Principal, post_id: uuid.UUID
+) -> ApprovalHistory:
+    """Every decision on the post, oldest first (members and above; 404 across tenants)."""
+    post = await posts.get_post(session, principal, post_id, Action.WRITE_CONTENT)
+    rows = await session.execute(
+        select(ApprovalDecision, User.name, ApiKey.name)
+        .outerjoin(User, User.id == ApprovalDecision.user_id)
+        .outerjoin(ApiKey, ApiKey.id == ApprovalDecision.api_key_id)
+        .where(ApprovalDecision.post_id == post.id)
+        .order_by(ApprovalDecision.created_at, ApprovalDecision.id)
+    )
+    items = []
+    for decision, user_name, key_name in rows:
+        if decision.api_key_id is not None:
+            who = {"type": "api_key", "id": decision.api_key_id, "name": key_name}
+        elif decision.reviewer_name is not None:
+            who = {"type": "reviewer", "id": None, "name": decision.reviewer_name}
+        else:
+            who = {"type": "user", "id": decision.user_id, "name": user_name}
+        items.append(
+            ApprovalEntry.model_validate(
+                {
+                    "id": decision.id,
+                    "decision": decision.decision,
+                    "decided_by": who,
+                    "comment": decision.comment,
+                    "at": decision.created_at,
+                }
+            )
+        )
+    return ApprovalHistory(items=items)
 
 
 # --- review links -------------------------------------------------------------------------------

@@ -89,7 +89,8 @@ async def start_connection(
         response.status_code = 201
         return SocialAccountList(items=[SocialAccountOut.of(account) for account in accounts])
     if body.credentials is not None and not pushed:
-        message = f"{platform} connects through a redirect and takes no `credentials`."
+        name = registry.display_name(platform)
+        message = f"{name} connects through a redirect and takes no `credentials`."
         raise ValidationFailed(message, errors=[{"loc": ["body", "credentials"], "msg": message}])
     url, browser = await connect.start(
         session,

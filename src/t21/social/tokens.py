@@ -28,7 +28,7 @@ from t21.notifications.service import queue_email
 from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
 from t21.platforms.base import Credentials, TokenGrant
-from t21.platforms.registry import configured_provider
+from t21.platforms.registry import configured_provider, display_name
 from t21.social.events import account_event
 from t21.social.models import AccountStatus, SocialAccount
 
@@ -367,7 +367,7 @@ async def _email_admins(
                 to=email,
                 template=template,
                 context={
-                    "platform": account.platform,
+                    "platform": display_name(account.platform),
                     "account": account.username or account.display_name or account.external_id,
                     "link": f"{settings.resolved_frontend_url}/social-accounts/{account.id}",
                 }

@@ -81,14 +81,43 @@ async function signedIn() {
         password: form.elements.password.value,
       });
       if (!signIn.ok) return say(problem(signIn), "error");
-      if (!signIn.data.access_token) {
-        return say("Two-factor sign-in is not part of the development pages.", "error");
-      }
-      window.localStorage.setItem(TOKEN_KEY, signIn.data.access_token);
       form.remove();
+      const tokens = signIn.data.two_factor_required
+        ? await secondFactor(signIn.data.challenge)
+        : signIn.data;
+      window.localStorage.setItem(TOKEN_KEY, tokens.access_token);
       const me = await api("GET", "/auth/me");
       if (!me.ok) return say(problem(me), "error");
       resolve(me.data);
+    });
+    content.append(form);
+  });
+}
+
+// The second step of a sign-in with two factors on: a code from the authenticator app (or a
+// recovery code) for the challenge; resolves to the token body of POST /auth/2fa/verify.
+function secondFactor(challenge) {
+  say("Enter the 6-digit code from your authenticator app, or a recovery code.");
+  return new Promise((resolve) => {
+    const form = el(
+      "form",
+      { id: "two-factor" },
+      field("Code", {
+        type: "text", name: "code", required: "", autocomplete: "one-time-code",
+        inputmode: "text", spellcheck: "false",
+      }),
+      el("button", { type: "submit" }, "Verify"),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const entered = form.elements.code.value.trim();
+      const body = /^\d{6}$/.test(entered.replace(/\s/g, ""))
+        ? { challenge, code: entered.replace(/\s/g, "") }
+        : { challenge, recovery_code: entered };
+      const verified = await api("POST", "/auth/2fa/verify", body);
+      if (!verified.ok) return say(problem(verified), "error");
+      form.remove();
+      resolve(verified.data);
     });
     content.append(form);
   });

@@ -1,7 +1,7 @@
 """T21's own operators: a staff flag on users (set only from the command line).
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0027
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0028"
-down_revision: str | None = "0025"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -88,7 +88,7 @@ class TwitterProvider:
     """X accounts: text, 1–4 images, or one video or animated GIF per post."""
 
     name: ClassVar[str] = "twitter"
-    display_name: ClassVar[str] = "X (Twitter)"
+    display_name: ClassVar[str] = "X"
     # Threads: each later part a reply (`reply.in_reply_to_tweet_id`) to the part before it.
     supports_threads: ClassVar[bool] = True
     uses_pkce: ClassVar[bool] = True

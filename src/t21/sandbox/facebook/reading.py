@@ -17,6 +17,7 @@ from t21.sandbox.facebook.state import (
     GraphError,
     answer,
     graph_time,
+    grow_insights,
     no_object,
     pick,
     requested_fields,
@@ -70,6 +71,7 @@ class PageReading:
 
     def post_fields(self, post: FakePost, fields: dict[str, str] | None = None) -> dict[str, Any]:
         fields = fields or {}
+        grow_insights(self.state, post)
         reactions = sum(((post.insights or {}).get("post_reactions_by_type_total") or {}).values())
         return {
             "id": post.id,
@@ -108,6 +110,7 @@ class PageReading:
             return answer({"data": []})  # Page Insights need 100 likes
         if node in self.state.pages:
             return answer({"data": [_insight(node, name, 0, "day") for name in names]})
+        grow_insights(self.state, self.state.posts[node])
         values = self.state.posts[node].insights
         if values is None:
             return answer({"data": []})  # no data yet

@@ -425,3 +425,20 @@ def unix_time(value: Any) -> float | None:
         return float(value)
     except ValueError:
         raise GraphError(f"(#100) Invalid time: {value}", 100) from None
+
+
+# A post's insights the sandbox grows as it ages (reactions by type grow as "like").
+GROWN_INSIGHTS = ("post_total_media_view_unique", "post_media_view", "post_clicks")
+
+
+def grow_insights(state: FacebookState, post: FakePost) -> None:
+    """When the sandbox grows numbers (`NetworkState.grow`, shared by every fake), raise the
+    post's insights to what it has grown to; numbers set through the control stay if higher."""
+    if not state.grow_metrics:
+        return
+    insights = dict(post.insights or {})
+    flat = {name: int(insights.get(name) or 0) for name in GROWN_INSIGHTS}
+    state.grow(flat, post_key=post.id, published_at=post.created_time, names=GROWN_INSIGHTS)
+    reactions = dict(insights.get("post_reactions_by_type_total") or {})
+    state.grow(reactions, post_key=post.id, published_at=post.created_time, names=("like",))
+    post.insights = {**insights, **flat, "post_reactions_by_type_total": reactions}

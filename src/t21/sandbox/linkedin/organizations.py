@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from t21.sandbox.linkedin.state import LinkedInState, Organization
+from t21.sandbox.linkedin.state import LinkedInState, Organization, analytics_of
 from t21.sandbox.linkedin.wire import access_denied, bad_request, refusal
 from t21.sandbox.oauth import ControlError, control_body, optional
 
@@ -82,7 +82,7 @@ def organization_routes(state: LinkedInState) -> list[Route]:
             post = state.posts.get(urn)
             if post is None or post.author != page.urn:
                 raise access_denied(f"Unpermitted fields present in PARAMETER: {urn}")
-            numbers = state.analytics.get(urn, {})
+            numbers = analytics_of(state, post)
             counts: dict[str, float] = {
                 "impressionCount": numbers.get("IMPRESSION", 0),
                 "uniqueImpressionsCount": numbers.get("MEMBERS_REACHED", 0),

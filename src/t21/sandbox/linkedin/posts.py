@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from t21.sandbox.linkedin.state import READING_ROLES, Asset, LinkedInState, Post
+from t21.sandbox.linkedin.state import READING_ROLES, Asset, LinkedInState, Post, analytics_of
 from t21.sandbox.linkedin.wire import (
     access_denied,
     bad_request,
@@ -250,7 +250,7 @@ def post_routes(state: LinkedInState) -> list[Route]:
             raise refusal(404, f"{urn} does not exist", "NOT_FOUND")
         if post.author != state.member.urn:
             raise access_denied("Not enough permissions to read this post's analytics")
-        count = state.analytics.get(urn, {}).get(query_type)
+        count = analytics_of(state, post).get(query_type)
         # No element at all until LinkedIn has numbers for the post.
         elements = []
         if count is not None:

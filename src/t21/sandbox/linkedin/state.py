@@ -285,3 +285,20 @@ class LinkedInState(NetworkState):
             )
             raise refusal(429, message, "TOO_MANY_REQUESTS", 101)
         return day
+
+
+# The numbers LinkedIn's analytics answer for a post (memberCreatorPostAnalytics query types,
+# organizationalEntityShareStatistics reads the same), grown by the sandbox as posts age.
+GROWN_ANALYTICS = ("IMPRESSION", "MEMBERS_REACHED", "REACTION", "COMMENT", "RESHARE")
+
+
+def analytics_of(state: LinkedInState, post: Post) -> dict[str, int]:
+    """The post's numbers: those set through the control, raised to what the post has grown to
+    when the sandbox grows numbers (`NetworkState.grow`, shared by every fake)."""
+    if not state.grow_metrics:
+        return state.analytics.get(post.urn, {})
+    numbers = state.analytics.setdefault(post.urn, {})
+    state.grow(
+        numbers, post_key=post.urn, published_at=post.created_ms / 1000, names=GROWN_ANALYTICS
+    )
+    return numbers
