@@ -82,8 +82,11 @@ NETWORKS = recipes(os.environ.get("T21_TEST_CHAOS_NETWORKS"))
 CHAOS_S = 40.0  # workers killed and faults injected for this long after the targets are due
 # Every target settled this long after they were due, or the test fails. Over every network a
 # publish takes more requests (Threads' container, Bluesky's session) and, at load 13-19 on
-# the 2 cores, 200-340 of 1500 targets were still due or doubtful at 120 s.
-SETTLE_LIMIT_S = 180.0
+# the 2 cores, 200-340 of 1500 targets were still due or doubtful at 120 s; with the suite's
+# other tests beside it, a run at load ~20 had all published at 180 s and 341 webhook
+# deliveries still waiting for a worker. The run ends as soon as everything has settled and
+# been delivered: the limit only bounds how long a broken run takes to fail.
+SETTLE_LIMIT_S = 300.0
 START_LIMIT_S = 60.0
 # What the run must reach (of about 1500 targets). Runs on 2026-12-06 with X, LinkedIn and
 # Facebook only (2 cores shared with other test runs): published 1387-1458, needs_review 42-113
