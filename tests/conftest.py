@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -34,6 +36,13 @@ from t21.worker.loops import LoopRunner
 from t21.worker.queue import JobQueue
 from tests.support import jobs as _test_jobs  # noqa: F401  (registers the test jobs)
 from tests.support.routes import router as test_router
+
+# Property tests check behaviour, not speed: no per-example deadline and no "too slow" health
+# check, which a machine busy with the rest of the suite trips at random.
+hypothesis_settings.register_profile(
+    "t21", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("t21")
 
 TEST_DATABASE_URL = os.environ.get("T21_TEST_DATABASE_URL") or None
 TEST_REDIS_URL = os.environ.get("T21_TEST_REDIS_URL") or None
