@@ -20,6 +20,7 @@ from tests.support.webauthn import SoftwareAuthenticator
 
 AUTH = "/api/v1/auth"
 FRONTEND = "https://app.t21.test"
+EVIL = "https://evil.example"
 
 
 @pytest.fixture
@@ -112,9 +113,7 @@ async def test_a_registered_passkey_is_a_second_factor_at_sign_in(
     )
     assert request.status_code == 200, request.text
     request_options = request.json()
-    assert [c["id"] for c in request_options["allowCredentials"]] == list(
-        authenticator.credentials
-    )
+    assert [c["id"] for c in request_options["allowCredentials"]] == list(authenticator.credentials)
     assertion = authenticator.get(request_options)
     signed_in = await client.post(
         f"{AUTH}/2fa/verify", json={"challenge": first["challenge"], "passkey": assertion}
@@ -123,6 +122,9 @@ async def test_a_registered_passkey_is_a_second_factor_at_sign_in(
     assert signed_in.json()["user"]["email"] == account.email
     listed = await client.get(f"{AUTH}/passkeys", headers=account.headers)
     assert listed.json()["items"][0]["last_used_at"] is not None
+    exported = (await client.get(f"{AUTH}/me/export", headers=account.headers)).json()
+    assert [p["name"] for p in exported["passkeys"]] == ["Desk key"]
+    assert "public_key" not in exported["passkeys"][0]
 
 
 async def test_a_passkey_signs_in_without_a_password(client: httpx.AsyncClient) -> None:
@@ -194,12 +196,12 @@ async def test_ceremonies_from_another_origin_or_for_another_relying_party_are_r
 ) -> None:
     account = await register(client)
     authenticator = SoftwareAuthenticator(origin=FRONTEND)
-    for tamper in ({"origin": "https://evil.example"}, {"rp_id": "evil.example"}):
+    tampered = [(EVIL, None), (None, "evil.example")]
+    for origin, rp_id in tampered:
         options = await client.post(f"{AUTH}/passkeys/register/options", headers=account.headers)
+        credential = authenticator.create(options.json(), origin=origin, rp_id=rp_id)
         refused = await client.post(
-            f"{AUTH}/passkeys/register",
-            json={"credential": authenticator.create(options.json(), **tamper)},
-            headers=account.headers,
+            f"{AUTH}/passkeys/register", json={"credential": credential}, headers=account.headers
         )
         assert_problem(refused, 422, "validation_error")
     listed = await client.get(f"{AUTH}/passkeys", headers=account.headers)
@@ -207,12 +209,12 @@ async def test_ceremonies_from_another_origin_or_for_another_relying_party_are_r
 
     await _register_passkey(client, account, authenticator)
     [credential_id] = list(authenticator.credentials)[-1:]
-    for tamper in ({"origin": "https://evil.example"}, {"rp_id": "evil.example"}):
-        options = await _passwordless_options(client)
-        refused = await client.post(
-            f"{AUTH}/passkeys/login",
-            json={"credential": authenticator.get(options, credential_id=credential_id, **tamper)},
+    for origin, rp_id in tampered:
+        request_options = await _passwordless_options(client)
+        assertion = authenticator.get(
+            request_options, credential_id=credential_id, origin=origin, rp_id=rp_id
         )
+        refused = await client.post(f"{AUTH}/passkeys/login", json={"credential": assertion})
         assert_problem(refused, 401, "invalid_passkey")
 
 

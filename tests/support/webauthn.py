@@ -132,7 +132,7 @@ class SoftwareAuthenticator:
         (or, with no allow-list, a discoverable one: the first kept, or `credential_id`)."""
         allowed = [entry["id"] for entry in options.get("allowCredentials", [])]
         chosen = credential_id or next(
-            (cid for cid in self.credentials if not allowed or cid in allowed)
+            cid for cid in self.credentials if not allowed or cid in allowed
         )
         credential = self.credentials[chosen]
         credential.sign_count = (
