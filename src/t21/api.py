@@ -57,6 +57,7 @@ def api_router() -> APIRouter:
     from t21.billing.router import plans_router, subscriptions_router, webhooks_router
     from t21.brands.router import router as brands_router
     from t21.events.router import router as events_router
+    from t21.identity.passkey_router import router as passkeys_router
     from t21.identity.router import router as auth_router
     from t21.media.router import router as media_router
     from t21.organizations.router import invitations_router
@@ -73,6 +74,7 @@ def api_router() -> APIRouter:
 
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(auth_router)
+    router.include_router(passkeys_router)
     router.include_router(organizations_router)
     router.include_router(invitations_router)
     router.include_router(brands_router)

@@ -31,6 +31,10 @@ from t21.organizations.tenancy import Principal
 ACTIONS: dict[str, str] = {
     "organization.renamed": "the organization's name changed (details: from, to)",
     "organization.two_factor_required": "members must (or no longer must) have two factors on",
+    "passkey.registered": "a member registered a passkey (details: passkey_id, name)",
+    "passkey.removed": "a member removed a passkey (details: passkey_id, name)",
+    "passkey.clone_suspected": "a member's passkey presented a signature counter that didn't "
+    "grow, as a copied key's does; the sign-in was refused (details: passkey_id, name)",
     "member.joined": "someone joined by accepting an invitation (details: role)",
     "member.role_changed": "a member's role changed (details: from, to)",
     "member.removed": "a member was removed, or left (details: role, left)",

@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     two_factor_challenge_ttl_s: int = Field(default=300, ge=30)
     two_factor_max_failures: int = Field(default=5, ge=1)
     rate_limit_auth_per_ip: str = "60/minute"
+    # Passkeys (WebAuthn): the relying party's id (a host name; default: the front end's) and the
+    # origins a ceremony may come from (default: the front end's), and how long a challenge lives.
+    webauthn_rp_id: str | None = None
+    webauthn_rp_name: str = "T21"
+    webauthn_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webauthn_challenge_ttl_s: int = Field(default=300, ge=30, le=600)
     oauth_redirect_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     google_client_id: str | None = None
     google_client_secret: SecretStr | None = None
@@ -402,7 +408,11 @@ class Settings(BaseSettings):
     events_lookback_s: float = Field(default=10.0, ge=0)
 
     @field_validator(
-        "cors_origins", "previous_secret_keys", "oauth_redirect_allowlist", mode="before"
+        "cors_origins",
+        "previous_secret_keys",
+        "oauth_redirect_allowlist",
+        "webauthn_origins",
+        mode="before",
     )
     @classmethod
     def _parse_lists(cls, value: Any) -> Any:
@@ -557,6 +567,19 @@ class Settings(BaseSettings):
     @property
     def resolved_frontend_url(self) -> str:
         return self.frontend_url if self.frontend_url is not None else self.resolved_public_url
+
+    @property
+    def resolved_webauthn_rp_id(self) -> str:
+        """The WebAuthn relying party id: set, or the front end's host name."""
+        return self.webauthn_rp_id or (urlsplit(self.resolved_frontend_url).hostname or "localhost")
+
+    @property
+    def resolved_webauthn_origins(self) -> list[str]:
+        """Where passkey ceremonies may run: set, or the front end's origin."""
+        if self.webauthn_origins:
+            return [origin.rstrip("/") for origin in self.webauthn_origins]
+        parts = urlsplit(self.resolved_frontend_url)
+        return [f"{parts.scheme}://{parts.netloc}"]
 
     @property
     def is_production(self) -> bool:

@@ -18,6 +18,7 @@ from t21.core import clock
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.security import hash_password, verify_password
 from t21.core.settings import Settings
+from t21.identity import passkeys
 from t21.identity.models import EmailToken, EmailTokenPurpose, OAuthIdentity, RefreshToken, User
 from t21.identity.passwords import check_password
 from t21.identity.service import _new_email_token, _revoke, find_user, normalise_email
@@ -252,6 +253,7 @@ async def export(session: AsyncSession, user: User) -> dict[str, Any]:
     ai_calls = await session.scalars(
         select(AiCall).where(AiCall.user_id == user.id).order_by(AiCall.created_at)
     )
+    user_passkeys = await passkeys.passkeys_of(session, user.id)
     return {
         "exported_at": _time(clock.now()),
         "user": {
@@ -281,6 +283,15 @@ async def export(session: AsyncSession, user: User) -> dict[str, Any]:
         "sign_in_links": [
             {"provider": i.provider, "email": i.email, "linked_at": _time(i.created_at)}
             for i in identities
+        ],
+        "passkeys": [
+            {
+                "id": str(p.id),
+                "name": p.name,
+                "created_at": _time(p.created_at),
+                "last_used_at": _time(p.last_used_at),
+            }
+            for p in user_passkeys
         ],
         "sessions": [
             {

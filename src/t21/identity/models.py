@@ -10,7 +10,17 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from t21.core.models import RecordModel, enum_column
@@ -149,4 +159,51 @@ class TwoFactorChallenge(RecordModel):
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     failures: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]
+
+
+class Passkey(RecordModel):
+    """A WebAuthn credential (a passkey or a security key) registered by a user: a second factor,
+    and a passwordless sign-in when the authenticator keeps it (a discoverable credential).
+    `sign_count` is the highest signature counter seen: a lower one means a cloned key."""
+
+    __tablename__ = "passkeys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The credential id as the browser sends it (base64url, at most 1023 bytes decoded).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE_Key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(100))
+    aaguid: Mapped[str] = mapped_column(String(36))
+    transports: Mapped[list[str]] = mapped_column(JSON, default=list)
+    backed_up: Mapped[bool] = mapped_column(default=False)
+    last_used_at: Mapped[datetime | None]
+
+
+class PasskeyChallengePurpose(StrEnum):
+    REGISTER = "register"
+    SECOND_FACTOR = "second_factor"
+    SIGN_IN = "sign_in"
+    CONFIRM = "confirm"
+
+
+class PasskeyChallenge(RecordModel):
+    """A WebAuthn challenge handed out with ceremony options: found again by its digest in the
+    browser's signed client data, used once, short-lived. `user_id` is the user who may answer
+    it (none for a passwordless sign-in); a second factor's is bound to its sign-in challenge."""
+
+    __tablename__ = "passkey_challenges"
+
+    purpose: Mapped[str] = mapped_column(String(16))
+    challenge_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    sign_in_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("two_factor_challenges.id", ondelete="CASCADE")
+    )
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]

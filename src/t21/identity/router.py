@@ -63,7 +63,11 @@ def _signed_in(
     outcome: service.Session | service.SecondFactorNeeded,
 ) -> TokensOut | TwoFactorRequiredOut:
     if isinstance(outcome, service.SecondFactorNeeded):
-        return TwoFactorRequiredOut(challenge=outcome.challenge, expires_in=outcome.expires_in)
+        return TwoFactorRequiredOut(
+            challenge=outcome.challenge,
+            expires_in=outcome.expires_in,
+            methods=outcome.methods,  # type: ignore[arg-type]
+        )
     return _tokens(outcome)
 
 
@@ -107,7 +111,8 @@ async def login(
 async def verify_second_factor(
     body: TwoFactorVerifyIn, request: Request, session: DbSession, settings: AppSettings
 ) -> Any:
-    """The sign-in's second step: the challenge and a current code (or a recovery code)."""
+    """The sign-in's second step: the challenge and a current code, a recovery code, or a
+    passkey's assertion (for the options of `POST /2fa/passkey/options`)."""
     outcome = await service.verify_second_factor(
         session,
         settings,
@@ -115,6 +120,7 @@ async def verify_second_factor(
         challenge=body.challenge,
         code=body.code,
         recovery_code=body.recovery_code,
+        passkey=body.passkey.as_json() if body.passkey is not None else None,
         ip=client_ip(request.scope),
     )
     if isinstance(outcome, InvalidSecondFactor):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from t21.identity.models import User
+from t21.identity.models import Passkey, User
 from t21.organizations.schemas import MembershipOut
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -109,7 +109,10 @@ class TwoFactorRequiredOut(BaseModel):
     two_factor_required: Literal[True] = True
     challenge: str
     expires_in: int = Field(description="Seconds the challenge stays usable.")
-    methods: list[Literal["totp", "recovery_code"]] = ["totp", "recovery_code"]
+    methods: list[Literal["totp", "recovery_code", "passkey"]] = Field(
+        description="What `POST /2fa/verify` accepts for this user: `code` (totp), "
+        "`recovery_code`, `passkey` (an assertion for the options of `POST /2fa/passkey/options`)."
+    )
 
 
 Code = Annotated[
@@ -134,8 +137,21 @@ class SecondFactorIn(BaseModel):
         return self
 
 
-class TwoFactorVerifyIn(SecondFactorIn):
+class TwoFactorVerifyIn(BaseModel):
+    """The sign-in's challenge with one proof: a code, a recovery code, or a passkey."""
+
+    model_config = ConfigDict(extra="forbid")
     challenge: Token
+    code: Code | None = None
+    recovery_code: RecoveryCodeText | None = None
+    passkey: AssertionIn | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> TwoFactorVerifyIn:
+        given = [p for p in (self.code, self.recovery_code, self.passkey) if p is not None]
+        if len(given) != 1:
+            raise ValueError("send one of `code`, `recovery_code` or `passkey`")
+        return self
 
 
 class TotpEnrolmentOut(BaseModel):
@@ -150,6 +166,117 @@ class TotpCodeIn(BaseModel):
 
 class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str] = Field(description="Ten single-use codes; shown this once.")
+
+
+# --- passkeys (WebAuthn) --------------------------------------------------------------------------
+# What the browser's `PublicKeyCredential.toJSON()` gives (WebAuthn Level 3), passed on as is.
+
+B64Url = Annotated[str, Field(min_length=1, max_length=16384, pattern=r"^[A-Za-z0-9_-]+=*$")]
+
+
+class _CredentialBase(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    id: Annotated[str, Field(min_length=1, max_length=1400, pattern=r"^[A-Za-z0-9_-]+$")]
+    raw_id: Annotated[str, Field(alias="rawId", min_length=1, max_length=1400)]
+    type: Literal["public-key"]
+    authenticator_attachment: Literal["platform", "cross-platform"] | None = Field(
+        default=None, alias="authenticatorAttachment"
+    )
+
+    def as_json(self) -> dict[str, Any]:
+        """The credential in the browser's JSON form, for the verifier."""
+        data: dict[str, Any] = self.model_dump(by_alias=True, exclude_none=True)
+        return data
+
+
+class AttestationResponseIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    client_data_json: B64Url = Field(alias="clientDataJSON")
+    attestation_object: B64Url = Field(alias="attestationObject")
+    transports: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=10)] = []
+
+
+class AttestationIn(_CredentialBase):
+    """A new credential from `navigator.credentials.create()`."""
+
+    response: AttestationResponseIn
+
+
+class AssertionResponseIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    client_data_json: B64Url = Field(alias="clientDataJSON")
+    authenticator_data: B64Url = Field(alias="authenticatorData")
+    signature: B64Url
+    user_handle: Annotated[str, Field(max_length=512)] | None = Field(
+        default=None, alias="userHandle"
+    )
+
+
+class AssertionIn(_CredentialBase):
+    """A signed challenge from `navigator.credentials.get()`."""
+
+    response: AssertionResponseIn
+
+
+class PasskeyRegisterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credential: AttestationIn
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+
+
+class PasskeyLoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credential: AssertionIn
+
+
+class PasskeyOptionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    challenge: Token = Field(description="The sign-in's challenge from `POST /login`.")
+
+
+class PasskeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool = Field(description="Whether the passkey is synced (a multi-device one).")
+
+    @classmethod
+    def of(cls, passkey: Passkey) -> PasskeyOut:
+        return cls(
+            id=passkey.id,
+            name=passkey.name,
+            created_at=passkey.created_at,
+            last_used_at=passkey.last_used_at,
+            backed_up=passkey.backed_up,
+        )
+
+
+class PasskeyListOut(BaseModel):
+    items: list[PasskeyOut]
+
+
+class FreshProofIn(BaseModel):
+    """A fresh proof that it is the account's holder: the password, a current authenticator
+    code, a recovery code, or a passkey assertion (options: `POST /passkeys/confirm/options`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    password: Password | None = None
+    code: Code | None = None
+    recovery_code: RecoveryCodeText | None = None
+    passkey: AssertionIn | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> FreshProofIn:
+        given = [
+            p for p in (self.password, self.code, self.recovery_code, self.passkey) if p is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("send one of `password`, `code`, `recovery_code` or `passkey`")
+        return self
 
 
 # --- account self-service ------------------------------------------------------------------------
@@ -181,3 +308,6 @@ class ChangePasswordIn(BaseModel):
 class DeleteAccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     password: Password
+
+
+TwoFactorVerifyIn.model_rebuild()

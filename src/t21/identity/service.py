@@ -7,6 +7,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,9 +24,15 @@ from t21.core.security import (
     verify_password,
 )
 from t21.core.settings import Settings
-from t21.identity import twofactor
+from t21.identity import passkeys, twofactor
 from t21.identity.errors import InvalidCredentials, InvalidSecondFactor
-from t21.identity.models import EmailToken, EmailTokenPurpose, RefreshToken, User
+from t21.identity.models import (
+    EmailToken,
+    EmailTokenPurpose,
+    PasskeyChallengePurpose,
+    RefreshToken,
+    User,
+)
 from t21.identity.passwords import check_password
 from t21.identity.throttle import LoginThrottle
 from t21.notifications.service import queue_email
@@ -56,6 +63,7 @@ class SecondFactorNeeded:
 
     challenge: str
     expires_in: int
+    methods: list[str]
 
 
 # --- registration and sign-in ------------------------------------------------------------------
@@ -131,9 +139,10 @@ async def sign_in(
 ) -> Session | SecondFactorNeeded:
     """A session for a user whose identity was proven, or the second step when they have two
     factors on."""
-    if await twofactor.has_two_factors(session, user.id):
+    methods = await twofactor.methods(session, user.id)
+    if methods:
         challenge = await twofactor.open_challenge(session, settings, user)
-        return SecondFactorNeeded(challenge, settings.two_factor_challenge_ttl_s)
+        return SecondFactorNeeded(challenge, settings.two_factor_challenge_ttl_s, methods)
     return await start_session(session, settings, user)
 
 
@@ -146,18 +155,44 @@ async def verify_second_factor(
     code: str | None,
     recovery_code: str | None,
     ip: str,
+    passkey: dict[str, Any] | None = None,
 ) -> Session | InvalidSecondFactor:
     """The sign-in's second step. A wrong code is returned, not raised: the failure it counts on
     the challenge must be committed."""
     user = await twofactor.challenge_user(session, challenge)
     await throttle.attempt(user.email, ip)
     outcome = await twofactor.answer_challenge(
-        session, settings, challenge, code=code, recovery_code=recovery_code
+        session, settings, challenge, code=code, recovery_code=recovery_code, passkey=passkey
     )
     if outcome.user is None:
+        if passkey is not None:
+            return InvalidSecondFactor("The passkey could not be verified for this sign-in.")
         return InvalidSecondFactor("The code is wrong, expired or already used.")
     await throttle.succeeded(user.email, ip)
     return await start_session(session, settings, outcome.user)
+
+
+async def sign_in_with_passkey(
+    session: AsyncSession,
+    settings: Settings,
+    throttle: LoginThrottle,
+    *,
+    credential: dict[str, Any],
+    ip: str,
+) -> Session | passkeys.PasskeyRefused:
+    """A passwordless sign-in: a verified passkey assertion (with user verification) is both
+    factors. A refusal is returned so that the used challenge (and a clone's audit) commit."""
+    # No account is named before the assertion is verified: the address's bucket counts it.
+    await throttle.attempt_from(ip)
+    outcome = await passkeys.assert_passkey(
+        session, settings, credential, PasskeyChallengePurpose.SIGN_IN
+    )
+    if isinstance(outcome, passkeys.PasskeyRefused):
+        return outcome
+    user = await session.get(User, outcome.user_id)
+    if user is None:
+        return passkeys.PasskeyRefused("This passkey is not registered with T21.")
+    return await start_session(session, settings, user)
 
 
 async def start_session(session: AsyncSession, settings: Settings, user: User) -> Session:

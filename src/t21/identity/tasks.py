@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core.runtime import get_runtime
 from t21.core.uow import session_scope
-from t21.identity import service, twofactor
+from t21.identity import passkeys, service, twofactor
 from t21.worker.jobs import job
 from t21.worker.loops import periodic
 
@@ -24,5 +24,6 @@ PURGE_BATCH = 1000
 
 @periodic("identity.purge_two_factor_challenges", interval=lambda s: 600.0, batch_size=PURGE_BATCH)
 async def purge_two_factor_challenges(session: AsyncSession) -> int:
-    """Forget second-step challenges an hour past their expiry."""
-    return await twofactor.purge_challenges(session, limit=PURGE_BATCH)
+    """Forget second-step and passkey challenges an hour past their expiry."""
+    purged = await twofactor.purge_challenges(session, limit=PURGE_BATCH)
+    return purged + await passkeys.purge_challenges(session, limit=PURGE_BATCH)

@@ -47,9 +47,12 @@ class LoginThrottle:
     async def attempt(self, email: str, ip: str) -> None:
         """Count one sign-in attempt in every bucket; 429 (and no password check) when one of
         them is full."""
+        await self._hit(self._buckets(email, ip))
+
+    async def _hit(self, buckets: list[tuple[RateLimitItem, tuple[str, ...]]]) -> None:
         if self.limiter is None:
             return
-        for limit, identifiers in self._buckets(email, ip):
+        for limit, identifiers in buckets:
             result = await self.limiter.hit(limit, SCOPE, *identifiers)
             if result is not None and not result.allowed:
                 raise RateLimited(
@@ -57,6 +60,11 @@ class LoginThrottle:
                     detail=f"Too many failed sign-ins; try again in {result.reset_after} s.",
                     headers=rate_limit_headers(result),
                 )
+
+    async def attempt_from(self, ip: str) -> None:
+        """Count an attempt that names no account before it is checked (a passwordless
+        sign-in with a passkey) in the address's bucket only."""
+        await self._hit([(self.per_ip, ("ip", ip))])
 
     async def succeeded(self, email: str, ip: str) -> None:
         if self.limiter is None:

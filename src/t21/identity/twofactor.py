@@ -20,6 +20,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 from sqlalchemy import delete, select, update
@@ -27,11 +28,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock
 from t21.core.crypto import keyring
-from t21.core.errors import Conflict, ValidationFailed
-from t21.core.security import new_token, token_digest
+from t21.core.errors import Conflict, T21Error, ValidationFailed
+from t21.core.security import new_token, token_digest, verify_password
 from t21.core.settings import Settings
+from t21.identity import passkeys
 from t21.identity.errors import ChallengeInvalid, InvalidSecondFactor
-from t21.identity.models import RecoveryCode, TotpFactor, TwoFactorChallenge, User
+from t21.identity.models import (
+    Passkey,
+    PasskeyChallengePurpose,
+    RecoveryCode,
+    TotpFactor,
+    TwoFactorChallenge,
+    User,
+)
 
 ISSUER = "T21"
 RECOVERY_CODES = 10
@@ -60,9 +69,22 @@ async def factor_of(session: AsyncSession, user_id: uuid.UUID) -> TotpFactor | N
     return factor
 
 
-async def has_two_factors(session: AsyncSession, user_id: uuid.UUID) -> bool:
+async def _totp_on(session: AsyncSession, user_id: uuid.UUID) -> bool:
     factor = await factor_of(session, user_id)
     return factor is not None and factor.confirmed_at is not None
+
+
+async def methods(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    """The second factors `user_id` can answer a sign-in challenge with (none: one factor)."""
+    found = ["totp", "recovery_code"] if await _totp_on(session, user_id) else []
+    if await passkeys.has_passkey(session, user_id):
+        found.append("passkey")
+    return found
+
+
+async def has_two_factors(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """An authenticator app or a passkey: either is a second factor."""
+    return bool(await methods(session, user_id))
 
 
 @dataclass(frozen=True)
@@ -187,15 +209,42 @@ async def disable_totp(
     code: str | None,
     recovery_code: str | None,
 ) -> None:
-    """Turn two factors off, proven by a current code or an unused recovery code."""
-    if not await has_two_factors(session, user.id):
-        raise Conflict("Two-factor sign-in is not on.")
+    """Turn the authenticator app off, proven by a current code or an unused recovery code
+    (passkeys stay, and keep two factors on)."""
+    if not await _totp_on(session, user.id):
+        raise Conflict("Two-factor sign-in with an authenticator app is not on.")
     if not await second_factor_ok(
         session, settings, user.id, code=code, recovery_code=recovery_code
     ):
         raise InvalidSecondFactor("The code is wrong, expired or already used.")
     await session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+
+
+async def prove_holder(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    recovery_code: str | None = None,
+    passkey: dict[str, Any] | None = None,
+) -> T21Error | None:
+    """Check a fresh proof that the signed-in user holds the account (before a change that
+    weakens its sign-in): None when it holds, else the refusal, returned so that a spent
+    passkey challenge (or a clone's audit entry) is committed."""
+    if password is not None:
+        ok, _upgraded = await verify_password(password, user.password_hash)
+        return None if ok else InvalidSecondFactor("The password is wrong.")
+    if passkey is not None:
+        asserted = await passkeys.assert_passkey(
+            session, settings, passkey, PasskeyChallengePurpose.CONFIRM, user_id=user.id
+        )
+        return asserted if isinstance(asserted, passkeys.PasskeyRefused) else None
+    if await second_factor_ok(session, settings, user.id, code=code, recovery_code=recovery_code):
+        return None
+    return InvalidSecondFactor("The code is wrong, expired or already used.")
 
 
 async def remaining_recovery_codes(session: AsyncSession, user_id: uuid.UUID) -> int:
@@ -252,10 +301,11 @@ async def answer_challenge(
     *,
     code: str | None,
     recovery_code: str | None,
+    passkey: dict[str, Any] | None = None,
 ) -> ChallengeOutcome:
-    """Check a code against the challenge. Right: the challenge is used and the user returned.
-    Wrong: the failure is counted (the caller commits it) and `user` is None. An unknown, used,
-    expired or exhausted challenge raises `ChallengeInvalid`."""
+    """Check a code (or a passkey's assertion) against the challenge. Right: the challenge is
+    used and the user returned. Wrong: the failure is counted (the caller commits it) and
+    `user` is None. An unknown, used, expired or exhausted challenge raises `ChallengeInvalid`."""
     now = clock.now()
     challenge = await session.scalar(
         select(TwoFactorChallenge)
@@ -269,9 +319,21 @@ async def answer_challenge(
         or challenge.failures >= settings.two_factor_max_failures
     ):
         raise ChallengeInvalid()
-    if await second_factor_ok(
-        session, settings, challenge.user_id, code=code, recovery_code=recovery_code
-    ):
+    if passkey is not None:
+        asserted = await passkeys.assert_passkey(
+            session,
+            settings,
+            passkey,
+            PasskeyChallengePurpose.SECOND_FACTOR,
+            user_id=challenge.user_id,
+            sign_in_id=challenge.id,
+        )
+        proven = isinstance(asserted, Passkey)
+    else:
+        proven = await second_factor_ok(
+            session, settings, challenge.user_id, code=code, recovery_code=recovery_code
+        )
+    if proven:
         claimed = await session.execute(
             update(TwoFactorChallenge)
             .where(TwoFactorChallenge.id == challenge.id, TwoFactorChallenge.used_at.is_(None))

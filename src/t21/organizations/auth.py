@@ -27,7 +27,7 @@ from t21.core.security import (
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.identity.errors import TokenExpired
-from t21.identity.models import RefreshToken, TotpFactor, User
+from t21.identity.models import Passkey, RefreshToken, TotpFactor, User
 from t21.organizations import api_keys
 from t21.organizations.models import Membership, Organization
 from t21.organizations.permissions import Action, Role
@@ -101,7 +101,8 @@ async def user_and_session_state(
     session: AsyncSession, claims: AccessClaims
 ) -> tuple[User | None, bool, bool]:
     """The token's user, whether its sign-in (refresh-token family) was ended — by a logout or
-    by the reuse of one of its refresh tokens —, and whether the user has two-factor sign-in on.
+    by the reuse of one of its refresh tokens —, and whether the user has two-factor sign-in on
+    (an authenticator app or a passkey).
     One query: the family check is a correlated EXISTS on the (user_id, family_id) index, so an
     ended sign-in's access tokens stop at the next request, with no cache to wait out."""
     ended: ColumnElement[bool] = literal(False)
@@ -119,7 +120,7 @@ async def user_and_session_state(
         exists()
         .where(TotpFactor.user_id == User.id, TotpFactor.confirmed_at.is_not(None))
         .correlate(User)
-    )
+    ) | exists().where(Passkey.user_id == User.id).correlate(User)
     row = (
         await session.execute(
             select(User, ended.label("ended"), two_factor.label("two_factor")).where(
