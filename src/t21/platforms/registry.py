@@ -112,6 +112,14 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.telegram:create_telegram_app",
         "Telegram Bot API: chats, updates, messages and albums (/telegram/bot<token>/<method>)",
     ),
+    Network(
+        "google_business",
+        "t21.platforms.google_business:GoogleBusinessProvider",
+        "t21.platforms.google_business.settings:GoogleBusinessSettings",
+        "t21.sandbox.google_business:create_google_business_app",
+        "Google OAuth, Business Profile accounts, locations and local posts "
+        "(/google_business/v4/accounts/{a}/locations/{l}/localPosts)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 
