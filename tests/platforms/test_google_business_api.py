@@ -88,6 +88,7 @@ async def test_platforms_list_business_profile_with_its_limits_and_options(
     assert gbp["max_text"] == 1500
     assert (gbp["max_images"], gbp["max_videos"]) == (1, 0)
     assert set(gbp["options"]["properties"]) == {"post_type", "call_to_action", "event", "offer"}
+    assert "no per-post numbers" in gbp["options"]["description"]
 
 
 async def test_options_are_checked_when_the_post_is_written(

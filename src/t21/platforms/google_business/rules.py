@@ -91,7 +91,9 @@ class Offer(BaseModel):
 
 
 class GoogleBusinessOptions(BaseModel):
-    """Per-post options of a Business Profile local post."""
+    """Per-post options of a Business Profile local post: its type, a button, an event's (or
+    an offer's) title and dates in the location's local time, an offer's coupon, terms and
+    link. Google gives no per-post numbers, so these posts have no metrics in T21."""
 
     model_config = ConfigDict(extra="forbid")
 
