@@ -163,9 +163,10 @@ async def test_refresh_keeps_the_refresh_token_and_a_revoked_grant_needs_the_per
     assert caught.value.code == "invalid_grant"
 
 
-async def test_disconnecting_the_only_location_revokes_the_grant(
+async def test_disconnecting_the_only_location_revokes_the_grant_even_with_an_old_token(
     gbp: GoogleBusinessProvider, fake: FakeNetwork, location: Credentials
 ) -> None:
+    fake.expire_tokens(location.access_token)
     assert await gbp.revoke(location) is True
     assert not any(token["usable"] for token in fake.tokens())
 

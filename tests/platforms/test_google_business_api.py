@@ -244,3 +244,16 @@ async def test_no_numbers_are_collected_and_the_account_says_why(
     assert held.status.value == "active"
     assert held.metrics_unavailable is not None
     assert "reportInsights" in held.metrics_unavailable
+
+
+async def test_disconnecting_the_only_location_revokes_the_grant_at_google(
+    world: World,  # noqa: F811
+) -> None:
+    [account_id] = await world.connected_ids(NETWORK)
+    deleted = await world.api.delete(
+        f"/api/v1/social-accounts/{account_id}", headers=world.owner.headers
+    )
+    assert deleted.status_code == 204, deleted.text
+    tokens = world.control(NETWORK, "GET", "/tokens")["tokens"]
+    assert tokens
+    assert not any(token["usable"] for token in tokens)

@@ -4,6 +4,7 @@ them back to settle a doubtful publish, and the other locations as the account's
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -177,8 +178,13 @@ class GoogleBusinessProvider:
         """Revoke the grant only when it reaches no other location: one sign-in's token is
         shared by every location connected with it, and revoking it would cut them all off."""
         async with PlatformHttp(self.config) as http:
+            current = credentials
             try:
-                locations = await self._locations(BusinessApi(http, self.config, credentials))
+                if credentials.refresh_token:
+                    # The stored access token may be an hour old: ask with a fresh one.
+                    grant = await google_oauth.refresh(http, self.config, credentials.refresh_token)
+                    current = replace(credentials, access_token=grant.access_token)
+                locations = await self._locations(BusinessApi(http, self.config, current))
             except OutsideFailure:
                 return False
             others = [p for p in locations if p.external_id != credentials.external_id]
