@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +19,9 @@ from t21.core import clock
 from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import Credentials, Provider, PublishRequest
 from t21.platforms.google_business import GoogleBusinessProvider
+from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.google_business import create_google_business_app
+from t21.sandbox.server import ThreadedServer
 from tests.platforms.harness import (
     REDIRECT_URI,
     FakeNetwork,
@@ -405,3 +408,24 @@ async def test_google_gives_no_numbers_per_post(
     with pytest.raises(NotPermitted) as caught:
         await gbp.metrics(location, [f"{LOCATION}/localPosts/1"])
     assert "reportInsights" in caught.value.message
+
+
+async def test_a_sandbox_restarted_from_its_state_file_keeps_the_grant_and_its_posts(
+    tmp_path: Path,
+) -> None:
+    state_file = tmp_path / "sandbox-state.pickle"
+    with ThreadedServer(create_sandbox_app(state_path=state_file)) as first:
+        before = GoogleBusinessProvider(FakeNetwork(f"{first.url}/google_business").config(
+            "google_business"))  # fmt: skip
+        [connection] = await connect(before)
+        held = credentials(connection)
+        await before.publish(held, PublishRequest(text="Before the restart"))
+    with ThreadedServer(create_sandbox_app(state_path=state_file)) as second:
+        after = GoogleBusinessProvider(FakeNetwork(f"{second.url}/google_business").config(
+            "google_business"))  # fmt: skip
+        await after.publish(held, PublishRequest(text="After the restart"))
+        found = await after.find_recent(held, since=clock.now() - timedelta(minutes=5))
+        assert [post.text for post in found] == ["After the restart", "Before the restart"]
+        assert await after.refresh(held) is not None
+        [again] = await connect(after)
+        assert again.profile.external_id == LOCATION

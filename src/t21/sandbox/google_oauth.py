@@ -89,13 +89,14 @@ def authenticated(state: NetworkState, request: Request, scope: str) -> IssuedTo
 
 def google_oauth_routes(
     state: NetworkState,
-    codes: dict[str, AuthCode],
+    codes: Callable[[], dict[str, AuthCode]],
     *,
     known_scopes: frozenset[str],
     person: Callable[[], str],
 ) -> list[Route]:
-    """`/o/oauth2/v2/auth`, `/token` and `/revoke` for `state`'s tokens; `person()` is the id
-    of whoever consents (the fake's signed-in Google user)."""
+    """`/o/oauth2/v2/auth`, `/token` and `/revoke` for `state`'s tokens; `codes()` is where the
+    fake keeps its authorization codes (read on each use: a restored sandbox refills its state
+    in place), `person()` the id of whoever consents (the fake's signed-in Google user)."""
 
     async def authorize(request: Request) -> Response:
         params = parameters(request.query_params.multi_items())
@@ -126,7 +127,7 @@ def google_oauth_routes(
             return refuse("invalid_request", problem)
         challenge = params.get("code_challenge")
         code = "4/0" + secrets.token_urlsafe(32)
-        codes[code] = AuthCode(
+        codes()[code] = AuthCode(
             client_id, redirect_uri, frozenset(scopes), access_type == "offline", challenge,
             params.get("code_challenge_method", "plain") if challenge else None, time.time(),
         )  # fmt: skip
@@ -161,7 +162,7 @@ def google_oauth_routes(
             return _token_error("invalid_client", "The OAuth client was not found.", 401)
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
-            code = codes.get(form.get("code", ""))
+            code = codes().get(form.get("code", ""))
             if code is None or code.used or code.client_id != client_id:
                 return _token_error("invalid_grant", "Malformed auth code.")
             code.used = True

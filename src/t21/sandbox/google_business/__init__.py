@@ -189,7 +189,7 @@ def create_google_business_app(state: GoogleBusinessState | None = None) -> Star
     app = Starlette(
         routes=[
             *google_oauth_routes(
-                state, state.codes, known_scopes=KNOWN_SCOPES, person=lambda: PERSON
+                state, lambda: state.codes, known_scopes=KNOWN_SCOPES, person=lambda: PERSON
             ),
             *_information_routes(state),
             *post_routes(state),
