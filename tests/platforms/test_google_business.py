@@ -17,7 +17,7 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
-from t21.platforms.base import Credentials, Provider, PublishRequest
+from t21.platforms.base import Credentials, PlatformConfig, Provider, PublishRequest
 from t21.platforms.google_business import GoogleBusinessProvider
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.google_business import create_google_business_app
@@ -410,19 +410,21 @@ async def test_google_gives_no_numbers_per_post(
     assert "reportInsights" in caught.value.message
 
 
+def sandboxed(url: str) -> PlatformConfig:
+    return FakeNetwork(f"{url}/google_business").config("google_business")
+
+
 async def test_a_sandbox_restarted_from_its_state_file_keeps_the_grant_and_its_posts(
     tmp_path: Path,
 ) -> None:
     state_file = tmp_path / "sandbox-state.pickle"
     with ThreadedServer(create_sandbox_app(state_path=state_file)) as first:
-        before = GoogleBusinessProvider(FakeNetwork(f"{first.url}/google_business").config(
-            "google_business"))  # fmt: skip
+        before = GoogleBusinessProvider(sandboxed(first.url))
         [connection] = await connect(before)
         held = credentials(connection)
         await before.publish(held, PublishRequest(text="Before the restart"))
     with ThreadedServer(create_sandbox_app(state_path=state_file)) as second:
-        after = GoogleBusinessProvider(FakeNetwork(f"{second.url}/google_business").config(
-            "google_business"))  # fmt: skip
+        after = GoogleBusinessProvider(sandboxed(second.url))
         await after.publish(held, PublishRequest(text="After the restart"))
         found = await after.find_recent(held, since=clock.now() - timedelta(minutes=5))
         assert [post.text for post in found] == ["After the restart", "Before the restart"]
