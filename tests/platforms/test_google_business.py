@@ -268,6 +268,8 @@ async def test_an_offer_post_with_its_coupon_terms_and_link(
         ("Hi", {"event": EVENT}, "event_not_taken"),
         ("Hi", {"post_type": "event", "event": EVENT, "offer": {}}, "offer_not_taken"),
         ("Hi", {"post_type": "event", "event": {**EVENT, "end": EVENT["start"]}}, "event_schedule"),
+        ("Hi", {"post_type": "event", "event": {**EVENT, "end": "2026-12-20T18:00:00Z"}},
+         "event_schedule"),
         ("Hi", {"call_to_action": {"type": "CALL", "url": "https://a.example"}},
          "call_takes_no_url"),
         ("Hi", {"call_to_action": {"type": "BOOK"}}, "call_to_action_url"),

@@ -133,10 +133,10 @@ def check(request: PublishRequest) -> GoogleBusinessOptions:
         raise _refuse("options.event is for event and offer posts.", "event_not_taken")
     if kind != "offer" and options.offer is not None:
         raise _refuse("options.offer is for offer posts.", "offer_not_taken")
-    if options.event is not None and options.event.end <= options.event.start:
-        raise _refuse("The event must end after it starts.", "event_schedule")
     if options.event is not None and _aware(options.event.start) != _aware(options.event.end):
         raise _refuse("Give start and end both with an offset or both without.", "event_schedule")
+    if options.event is not None and options.event.end <= options.event.start:
+        raise _refuse("The event must end after it starts.", "event_schedule")
     action = options.call_to_action
     if action is not None:
         if kind == "offer":
