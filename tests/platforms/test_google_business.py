@@ -220,6 +220,15 @@ async def test_a_standard_post_with_a_button_and_a_photo(
     assert photo.url.rsplit("/", 1)[-1] in media.downloads  # Google fetched it
 
 
+def test_call_to_action_types_are_read_in_any_spelling(gbp: GoogleBusinessProvider) -> None:
+    for spelling in ("learn more", "Learn-More", "LEARN_MORE"):
+        options = {"call_to_action": {"type": spelling, "url": "https://acme.example"}}
+        gbp.check(PublishRequest(text="Hi", options=options))
+    with pytest.raises(Permanent) as caught:
+        gbp.check(PublishRequest(text="Hi", options={"call_to_action": {"type": "visit"}}))
+    assert caught.value.code == "invalid_options"
+
+
 async def test_an_event_post_with_a_call_button(
     gbp: GoogleBusinessProvider, fake: FakeNetwork, location: Credentials
 ) -> None:

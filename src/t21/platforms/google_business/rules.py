@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from t21.core.outside import Permanent
 from t21.platforms.base import (
@@ -65,8 +65,16 @@ LIMITS = PlatformLimits(
 class CallToAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # Google's ActionType names; "learn more", "sign-up" and other spellings are read as them.
     type: Literal["BOOK", "ORDER", "SHOP", "LEARN_MORE", "SIGN_UP", "CALL"]
     url: Url | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _google_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return "_".join(value.strip().upper().replace("-", " ").split())
+        return value
 
 
 class Event(BaseModel):
