@@ -112,6 +112,14 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.telegram:create_telegram_app",
         "Telegram Bot API: chats, updates, messages and albums (/telegram/bot<token>/<method>)",
     ),
+    Network(
+        "youtube",
+        "t21.platforms.youtube:YouTubeProvider",
+        "t21.platforms.youtube.settings:YouTubeSettings",
+        "t21.sandbox.youtube:create_youtube_app",
+        "Google OAuth and the YouTube Data API: channels, resumable uploads, thumbnails "
+        "(/youtube/upload/youtube/v3/videos)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 
