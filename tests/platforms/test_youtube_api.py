@@ -6,16 +6,20 @@ worker, with the project's daily quota, a revoked grant and metrics."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from t21.analytics.models import MetricSnapshot
 from t21.core import clock
 from t21.core.uow import session_scope
+from t21.platforms.youtube import YouTubeProvider
+from t21.platforms.youtube.wire import quota_day_start
 from t21.posts.models import PostTarget
 from tests.core.test_http import assert_problem
 from tests.media.files import _box, mp4
@@ -389,3 +393,30 @@ async def test_views_likes_and_comments_are_collected(
             )
         ).all()
     assert (snapshot.video_views, snapshot.likes, snapshot.comments) == (1200, 85, 7)
+
+
+async def test_t21_budgets_the_projects_uploads_across_channels_and_says_why_one_waits(
+    engine: Engine,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    budget = YouTubeProvider.publish_budget
+    assert budget is not None
+    assert (budget.posts, budget.shared) == (100, True)
+    monkeypatch.setattr(YouTubeProvider, "publish_budget", replace(budget, posts=1))
+    first_channel = (await connected(engine.world))["id"]
+    other = engine.world.control("youtube", "POST", "/channels", {"title": "Acme Shorts"})
+    engine.world.control("youtube", "POST", "/consent", {"channel": other["id"]})
+    second_channel = (await connected(engine.world))["id"]
+    clip = await video(engine, big_mp4(3 * CHUNK))
+    first = await publish(engine, first_channel, "First of the day", [clip])
+    await engine.tick()  # its session is open: the day's one upload is spent
+    second = await publish(engine, second_channel, "One too many", [clip])
+    done = await until_settled(engine, first["id"])
+    assert done["status"] == "published", done
+    waiting = (await engine.read(second["id"]))["targets"][0]
+    assert waiting["status"] == "scheduled", (waiting["last_error"], waiting["attempts"])
+    assert waiting["last_error"]["code"] == "youtube_quota_budget"
+    assert "midnight Pacific time" in waiting["last_error"]["message"]
+    due = datetime.fromisoformat(waiting["next_attempt_at"].replace("Z", "+00:00"))
+    assert due == quota_day_start(clock.now() + timedelta(days=1, hours=2))
+    assert engine.sends("youtube", "One too many") == []

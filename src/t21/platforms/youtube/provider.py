@@ -42,7 +42,7 @@ from t21.platforms.youtube.media import (
     where,
 )
 from t21.platforms.youtube.rules import LIMITS, YouTubeOptions
-from t21.platforms.youtube.wire import DataApi, failure
+from t21.platforms.youtube.wire import DataApi, failure, quota_day_start
 
 log = get_logger("t21.platforms.youtube")
 
@@ -53,6 +53,8 @@ ANALYTICS = SCOPE + "yt-analytics.readonly"
 # Posting needs the first two; the analytics scope is asked for and may be unticked.
 REQUIRED_SCOPES = frozenset({UPLOAD, READONLY})
 DEFAULT_SCOPES = (UPLOAD, READONLY, ANALYTICS)
+# videos.insert calls a project may make a day (its own quota bucket).
+DAILY_UPLOADS = 100
 PAGE = 50  # maxResults of channels, playlistItems and videos lists: at most 50
 WATCH = "https://www.youtube.com/watch?v="
 SHORT = "https://www.youtube.com/shorts/"
@@ -103,8 +105,20 @@ class YouTubeProvider:
     scopes: ClassVar[tuple[str, ...]] = DEFAULT_SCOPES
     limits: ClassVar[PlatformLimits] = LIMITS
     options: ClassVar[type[BaseModel]] = YouTubeOptions
-    # YouTube's limit is the project's daily quota, answered by waiting for its reset.
-    publish_budget: ClassVar[Budget | None] = None
+    # The videos.insert quota of T21's Google Cloud project: 100 uploads a day for every
+    # channel together, the day starting at midnight Pacific time.
+    publish_budget: ClassVar[Budget | None] = Budget(
+        DAILY_UPLOADS,
+        timedelta(days=1),
+        shared=True,
+        period_start=quota_day_start,
+        reason=(
+            f"T21's YouTube project has used today's upload quota ({DAILY_UPLOADS} uploads a "
+            "day for all channels together); this upload waits for its reset at midnight "
+            "Pacific time."
+        ),
+        code="youtube_quota_budget",
+    )
     # videos.insert has no idempotency key: a doubtful upload is settled through its session.
     idempotency_window: ClassVar[timedelta | None] = None
     writing: ClassVar[Writing] = Writing(

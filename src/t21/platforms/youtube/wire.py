@@ -44,6 +44,12 @@ def quota_reset(now: datetime | None = None) -> datetime:
     return midnight.astimezone(UTC)
 
 
+def quota_day_start(at: datetime) -> datetime:
+    """The start (UTC) of the quota day `at` falls in: the last midnight Pacific time."""
+    local = at.astimezone(PACIFIC)
+    return datetime.combine(local.date(), datetime.min.time(), PACIFIC).astimezone(UTC)
+
+
 def seconds_to_quota_reset(now: datetime | None = None) -> float:
     moment = now or clock.now()
     return max(1.0, (quota_reset(moment) - moment).total_seconds())
