@@ -221,6 +221,22 @@ async def test_a_video_goes_up_in_slices_with_its_thumbnail_and_exists_once(
     assert "notifySubscribers=false" in opened[0]["query"]
 
 
+async def test_a_private_video_is_scheduled_to_go_public_at_publish_at(
+    engine: Engine,  # noqa: F811
+) -> None:
+    account_id = (await connected(engine.world))["id"]
+    clip = await video(engine, mp4())
+    at = (clock.now() + timedelta(days=2)).replace(microsecond=0)
+    local = at.astimezone(ZoneInfo("Europe/Paris")).isoformat()
+    options = OPTIONS | {"privacy": "private", "publish_at": local}
+    post = await publish(engine, account_id, "Premieres on Tuesday", [clip], options)
+    target = await until_settled(engine, post["id"])
+    assert target["status"] == "published", target
+    [made] = engine.world.control("youtube", "GET", "/videos")["videos"]
+    assert made["status"]["privacyStatus"] == "private"
+    assert made["status"]["publishAt"] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 async def test_a_vertical_short_video_is_linked_as_a_short(
     engine: Engine,  # noqa: F811
 ) -> None:

@@ -4,7 +4,7 @@ playlist for reconciling, and videos' statistics."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -92,7 +92,8 @@ def video_resource(request: PublishRequest, options: YouTubeOptions) -> dict[str
     if options.made_for_kids is not None:
         status["selfDeclaredMadeForKids"] = options.made_for_kids
     if options.publish_at is not None:
-        status["publishAt"] = options.publish_at.isoformat().replace("+00:00", "Z")
+        at = options.publish_at.astimezone(UTC).replace(microsecond=0)
+        status["publishAt"] = at.isoformat().replace("+00:00", "Z")
     return {"snippet": snippet, "status": status}
 
 
