@@ -436,3 +436,22 @@ async def test_t21_budgets_the_projects_uploads_across_channels_and_says_why_one
     due = datetime.fromisoformat(waiting["next_attempt_at"].replace("Z", "+00:00"))
     assert due == quota_day_start(clock.now() + timedelta(days=1, hours=2))
     assert engine.sends("youtube", "One too many") == []
+
+
+async def test_a_forced_refresh_keeps_googles_refresh_token_and_disconnecting_revokes_it(
+    world: World,  # noqa: F811
+) -> None:
+    account = await connected(world)
+    refreshed = await world.api.post(
+        f"/api/v1/social-accounts/{account['id']}/refresh", headers=world.owner.headers
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["status"] == "active"
+    tokens = world.control("youtube", "GET", "/tokens")["tokens"]
+    assert sorted(token["kind"] for token in tokens) == ["access", "access", "refresh"]
+    gone = await world.api.delete(
+        f"/api/v1/social-accounts/{account['id']}", headers=world.owner.headers
+    )
+    assert gone.status_code == 204, gone.text
+    tokens = world.control("youtube", "GET", "/tokens")["tokens"]
+    assert not any(token["usable"] for token in tokens)

@@ -310,25 +310,19 @@ class YouTubeProvider:
             uploads = playlists.get("uploads") if isinstance(playlists, dict) else None
             if not isinstance(uploads, str):
                 raise Retryable("YouTube named no uploads playlist.", code="no_uploads")
-            listed = await api.get(
-                "playlistItems",
-                {"part": "snippet", "playlistId": uploads, "maxResults": min(PAGE, limit)},
-                what="the channel's uploads",
-            )
-        found: list[RecentPost] = []
-        for item in listed.get("items") or []:
-            snippet = item.get("snippet") if isinstance(item, dict) else None
-            if not isinstance(snippet, dict):
-                continue
-            resource = snippet.get("resourceId")
-            video_id = resource.get("videoId") if isinstance(resource, dict) else None
-            if not isinstance(video_id, str):
-                continue
-            created = as_datetime(snippet.get("publishedAt"))
-            found.append(
-                RecentPost(video_id, snippet.get("description"), created, WATCH + video_id)
-            )
-        return found
+            found: list[RecentPost] = []
+            params: dict[str, Any] = {"part": "snippet", "playlistId": uploads}
+            while len(found) < limit:
+                params["maxResults"] = min(PAGE, limit - len(found))
+                listed = await api.get("playlistItems", params, what="the channel's uploads")
+                page = [_recent(item) for item in listed.get("items") or []]
+                found += [post for post in page if post is not None]
+                token = listed.get("nextPageToken")
+                oldest = found[-1].created_at if found else None
+                if not isinstance(token, str) or (oldest is not None and oldest < since):
+                    break
+                params["pageToken"] = token
+        return found[:limit]
 
     async def metrics(
         self, credentials: Credentials, external_ids: list[str]
@@ -354,6 +348,19 @@ class YouTubeProvider:
                         comments=as_count(stats.get("commentCount")),
                     )
         return numbers
+
+
+def _recent(item: Any) -> RecentPost | None:
+    """One entry of the uploads playlist as a recent post (its text: the description)."""
+    snippet = item.get("snippet") if isinstance(item, dict) else None
+    if not isinstance(snippet, dict):
+        return None
+    resource = snippet.get("resourceId")
+    video_id = resource.get("videoId") if isinstance(resource, dict) else None
+    if not isinstance(video_id, str):
+        return None
+    created = as_datetime(snippet.get("publishedAt"))
+    return RecentPost(video_id, snippet.get("description"), created, WATCH + video_id)
 
 
 def _profile(channel: dict[str, Any]) -> Profile:
