@@ -113,6 +113,14 @@ NETWORKS: tuple[Network, ...] = (
         "Telegram Bot API: chats, updates, messages and albums (/telegram/bot<token>/<method>)",
     ),
     Network(
+        "youtube",
+        "t21.platforms.youtube:YouTubeProvider",
+        "t21.platforms.youtube.settings:YouTubeSettings",
+        "t21.sandbox.youtube:create_youtube_app",
+        "Google OAuth and the YouTube Data API: channels, resumable uploads, thumbnails "
+        "(/youtube/upload/youtube/v3/videos)",
+    ),
+    Network(
         "google_business",
         "t21.platforms.google_business:GoogleBusinessProvider",
         "t21.platforms.google_business.settings:GoogleBusinessSettings",
