@@ -108,11 +108,11 @@ def test_authorization_url_asks_for_business_manage_offline_with_pkce(
 
 
 def test_at_google_the_tokens_go_to_oauth2_googleapis() -> None:
-    from t21.platforms.google_oauth import _token_base
+    from t21.platforms.google_oauth import token_base
 
     real = FakeNetwork("x").config("google_business")
     real = replace(real, auth_base="https://accounts.google.com")
-    assert _token_base(real) == "https://oauth2.googleapis.com"
+    assert token_base(real) == "https://oauth2.googleapis.com"
 
 
 async def test_connect_gives_one_account_per_location_sharing_a_refreshable_token(

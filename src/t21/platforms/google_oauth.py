@@ -11,7 +11,7 @@ parameters `access_type=offline`, `include_granted_scopes`, `prompt=consent`, PK
 token endpoint https://oauth2.googleapis.com/token and its `expires_in`, `scope`,
 `refresh_token` answer; refreshing with `grant_type=refresh_token`, which returns no new
 refresh token; revoking with `POST https://oauth2.googleapis.com/revoke` `token=…`, 200 on
-success, 400 otherwise)
+success, 400 for a token already invalid; revoking either token of a grant revokes it)
 Source: https://developers.google.com/identity/protocols/oauth2 (refresh tokens stop working
 when the user revokes access or after six months unused: `invalid_grant`)
 """
@@ -37,7 +37,9 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _token_base(config: PlatformConfig) -> str:
+def token_base(config: PlatformConfig) -> str:
+    """Where the token and revocation endpoints are: Google's token host for Google's consent
+    host, else `auth_base` itself (a fake or a proxy serving every endpoint)."""
     return REAL_TOKEN_BASE if config.auth_base == REAL_AUTH_BASE else config.auth_base
 
 
@@ -88,15 +90,24 @@ async def refresh(http: PlatformHttp, config: PlatformConfig, refresh_token: str
 
 
 async def revoke(http: PlatformHttp, config: PlatformConfig, token: str) -> bool:
-    """Revoke `token` (a refresh token revokes the whole grant); whether Google did."""
-    response = await http.request("POST", f"{_token_base(config)}/revoke", data={"token": token})
-    return response.status_code == 200
+    """Revoke the grant `token` belongs to; a token Google no longer knows (400) counts as
+    revoked. Google busy or failing is worth another try; anything else is refused."""
+    response = await http.request("POST", f"{token_base(config)}/revoke", data={"token": token})
+    if response.status_code in (200, 400):
+        return True
+    if response.status_code == 429 or response.status_code >= 500:
+        raise Retryable(
+            f"Google answered {response.status_code} to revoking the access.",
+            after=retry_after_seconds(response),
+            code="revoke_failed",
+        )
+    raise Permanent(f"Google refused to revoke the access ({response.status_code}).")
 
 
 async def _token(http: PlatformHttp, config: PlatformConfig, form: dict[str, str]) -> TokenGrant:
     response = await http.request(
         "POST",
-        f"{_token_base(config)}/token",
+        f"{token_base(config)}/token",
         data={**form, "client_id": config.client_id, "client_secret": config.client_secret},
     )
     body = json_body(response)

@@ -188,9 +188,7 @@ def create_google_business_app(state: GoogleBusinessState | None = None) -> Star
     state = state or GoogleBusinessState(name="google_business")
     app = Starlette(
         routes=[
-            *google_oauth_routes(
-                state, lambda: state.codes, known_scopes=KNOWN_SCOPES, person=lambda: PERSON
-            ),
+            *google_oauth_routes(state, known_scopes=KNOWN_SCOPES, person=lambda: PERSON),
             *_information_routes(state),
             *post_routes(state),
             *_control_extras(state),

@@ -8,8 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from t21.sandbox.google_oauth import AuthCode
-from t21.sandbox.platform import NetworkState
+from t21.sandbox.google_oauth import GoogleNetworkState
 
 PERSON = "112233445566778899001"
 DEFAULT_ACCOUNT = "accounts/1100000000000000001"
@@ -86,8 +85,7 @@ def _default_locations() -> dict[str, FakeLocation]:
 
 
 @dataclass
-class GoogleBusinessState(NetworkState):
-    codes: dict[str, AuthCode] = field(default_factory=dict)
+class GoogleBusinessState(GoogleNetworkState):
     accounts: dict[str, FakeAccount] = field(default_factory=_default_accounts)
     locations: dict[str, FakeLocation] = field(default_factory=_default_locations)
     posts: list[FakePost] = field(default_factory=list)
@@ -108,7 +106,7 @@ class GoogleBusinessState(NetworkState):
         return True
 
     def forget_world(self) -> None:
-        self.codes.clear()
+        self.forget_consent()
         self.accounts = _default_accounts()
         self.locations = _default_locations()
         self.posts.clear()

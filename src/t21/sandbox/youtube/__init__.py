@@ -1,11 +1,9 @@
 """A fake of Google's OAuth and the YouTube Data API v3, strict like YouTube, so T21's adapter
 runs against it unchanged:
 
-- OAuth (`/o/oauth2/v2/auth`, `/token`, `/revoke`): consent at once for the sandbox's creator
-  on the channel picked (`/_control/consent`), scopes from the request plus, with
-  `include_granted_scopes=true`, those granted before; a refresh token only with
-  `access_type=offline`; PKCE (S256) checked; refreshing answers no new refresh token;
-  revoking any token of a grant revokes all of it.
+- Google OAuth (`t21.sandbox.google_oauth`: `/o/oauth2/v2/auth`, `/token`, `/revoke`):
+  consent at once for the sandbox's creator on the channel picked (`/_control/consent`), whose
+  tokens belong to that channel; incremental and granular consent, offline refresh tokens.
 - `GET /youtube/v3/channels` (`mine=true` or `id`), `playlistItems` (the uploads playlist,
   newest first), `videos` (`part=snippet,statistics`): need `youtube.readonly` (403
   insufficientPermissions otherwise); each call costs a unit of the project's quota.
@@ -33,7 +31,6 @@ import json
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -41,34 +38,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from t21.sandbox.oauth import (
-    ControlError,
-    acceptable_redirect_uri,
-    base_url,
-    challenge_problem,
-    control_body,
-    control_error,
-    error_page,
-    optional,
-    parameters,
-    redirect_to,
-    verifier_problem,
-)
+from t21.sandbox.google_oauth import google_oauth_routes
+from t21.sandbox.oauth import ControlError, base_url, control_body, control_error, optional
 from t21.sandbox.platform import FaultMiddleware, IssuedToken, bearer, control_routes
 from t21.sandbox.youtube.state import (
     KNOWN_SCOPES,
     READ_SCOPES,
     WRITE_SCOPES,
-    Grant,
     Session,
     YouTubeState,
     new_id,
 )
 
-CLIENT_ID = "t21-sandbox"
-CLIENT_SECRET = "t21-sandbox-secret"  # noqa: S105 (the sandbox's public test client)
-CODE_TTL_S = 600
-ACCESS_TTL_S = 3599
 UNIT = 256 * 1024
 CATEGORIES = frozenset({"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26",
                         "27", "28", "29"})  # fmt: skip
@@ -95,10 +76,6 @@ async def api_error(_request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=exc.status)
 
 
-def oauth_error(error: str, description: str, status: int = 400) -> Response:
-    return JSONResponse({"error": error, "error_description": description}, status_code=status)
-
-
 def tags_length(tags: list[str]) -> int:
     """YouTube's count: each tag, quotes around one with a space, a comma between two."""
     total = 0
@@ -121,108 +98,6 @@ def _routes(state: YouTubeState) -> list[Route]:
                 "The request cannot be completed because you have exceeded your quota.",
             )
         return token
-
-    # --- OAuth ---------------------------------------------------------------------------------
-
-    async def authorize(request: Request) -> Response:
-        params = parameters(request.query_params.multi_items())
-        redirect_uri = params.get("redirect_uri", "")
-        if params.get("client_id") != CLIENT_ID:
-            return error_page("invalid_client", "The OAuth client was not found.")
-        if not acceptable_redirect_uri(redirect_uri):
-            return error_page("redirect_uri_mismatch", "The redirect URI isn't registered.")
-        back = {"state": params.get("state")}
-        scopes = set(params.get("scope", "").split())
-        problem = None
-        if params.get("response_type") != "code":
-            problem = "unsupported_response_type"
-        elif not scopes or not scopes <= KNOWN_SCOPES:
-            problem = "invalid_scope"
-        elif challenge_problem(params, ("S256", "plain")):
-            problem = "invalid_request"
-        if problem:
-            return redirect_to(redirect_uri, back | {"error": problem})
-        user = state.users.get(state.next_user or "") or next(iter(state.users.values()))
-        channel = user.channels[0]
-        granted = user.granted.setdefault(CLIENT_ID, set())
-        given = scopes - state.untick
-        if params.get("include_granted_scopes") == "true":
-            given |= granted
-        granted |= given
-        code = new_id(40, "4/")
-        state.codes[code] = Grant(
-            user=channel,
-            client_id=CLIENT_ID,
-            redirect_uri=redirect_uri,
-            scopes=frozenset(given),
-            offline=params.get("access_type") == "offline",
-            challenge=params.get("code_challenge"),
-            method=params.get("code_challenge_method"),
-            expires_at=time.time() + CODE_TTL_S,
-        )
-        return redirect_to(redirect_uri, back | {"code": code, "scope": " ".join(sorted(given))})
-
-    async def token_endpoint(request: Request) -> Response:
-        form = parameters(parse_qsl((await request.body()).decode(), keep_blank_values=True))
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-            return oauth_error("invalid_client", "Unauthorized", 401)
-        kind = form.get("grant_type")
-        if kind == "authorization_code":
-            grant = state.codes.pop(form.get("code", ""), None)
-            if grant is None or grant.expires_at < time.time():
-                return oauth_error("invalid_grant", "Malformed auth code.")
-            if grant.redirect_uri != form.get("redirect_uri"):
-                return oauth_error("redirect_uri_mismatch", "Bad Request")
-            problem = verifier_problem(grant.challenge, grant.method, form.get("code_verifier"))
-            if problem:
-                return oauth_error("invalid_grant", problem)
-            return _tokens(grant.user, grant.scopes, offline=grant.offline)
-        if kind == "refresh_token":
-            held = state.token(form.get("refresh_token"), "refresh")
-            if held is None:
-                return oauth_error("invalid_grant", "Token has been expired or revoked.")
-            return _tokens(held.account_id, held.scopes, offline=False)
-        return oauth_error("unsupported_grant_type", "Invalid grant_type.")
-
-    def _tokens(channel: str, scopes: frozenset[str], *, offline: bool) -> Response:
-        access = state.issue(
-            "access",
-            account_id=channel,
-            client_id=CLIENT_ID,
-            scopes=scopes,
-            ttl_s=ACCESS_TTL_S,
-            prefix="ya29.",
-        )
-        body: dict[str, Any] = {
-            "access_token": access.value,
-            "expires_in": ACCESS_TTL_S,
-            "scope": " ".join(sorted(scopes)),
-            "token_type": "Bearer",
-        }
-        if offline:
-            refresh = state.issue(
-                "refresh",
-                account_id=channel,
-                client_id=CLIENT_ID,
-                scopes=scopes,
-                ttl_s=None,
-                prefix="1//",
-            )
-            body["refresh_token"] = refresh.value
-        return JSONResponse(body, headers={"cache-control": "no-store"})
-
-    async def revoke(request: Request) -> Response:
-        form = dict(parse_qsl((await request.body()).decode()))
-        held = state.tokens.get(form.get("token", ""))
-        if held is None or not held.usable():
-            return oauth_error("invalid_token", "Token expired or revoked")
-        for token in state.tokens.values():
-            if token.account_id == held.account_id and token.client_id == held.client_id:
-                token.revoked = True
-        user = state.user_of(held.account_id)
-        if user is not None:
-            user.granted.pop(held.client_id, None)
-        return JSONResponse({})
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -481,9 +356,6 @@ def _routes(state: YouTubeState) -> list[Route]:
         return JSONResponse(video["statistics"])
 
     return [
-        Route("/o/oauth2/v2/auth", authorize, methods=["GET"]),
-        Route("/token", token_endpoint, methods=["POST"]),
-        Route("/revoke", revoke, methods=["POST"]),
         Route("/youtube/v3/channels", channels, methods=["GET"]),
         Route("/youtube/v3/playlistItems", playlist_items, methods=["GET"]),
         Route("/youtube/v3/videos", videos, methods=["GET"]),
@@ -577,7 +449,11 @@ def create_youtube_app(state: YouTubeState | None = None) -> Starlette:
     """The YouTube fake as an ASGI app, served at a root or mounted (at `/youtube`)."""
     state = state or YouTubeState()
     app = Starlette(
-        routes=[*_routes(state), *control_routes(state, state.forget)],
+        routes=[
+            *google_oauth_routes(state, known_scopes=KNOWN_SCOPES, person=state.consenting),
+            *_routes(state),
+            *control_routes(state, state.forget),
+        ],
         middleware=[Middleware(FaultMiddleware, state=state)],
         exception_handlers={ApiError: api_error, ControlError: control_error},
     )

@@ -1,5 +1,6 @@
-"""The YouTube fake's world: Google users and their channels, grants per client, upload
-sessions with every byte range they received, videos, and the project's daily quota."""
+"""The YouTube fake's world: Google users and their channels, upload sessions with every byte
+range they received, videos, and the project's daily quota (Google's OAuth keeps its codes and
+grants in the `GoogleNetworkState` this extends)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from t21.sandbox.platform import NetworkState
+from t21.sandbox.google_oauth import GoogleNetworkState
 
 SCOPE = "https://www.googleapis.com/auth/"
 UPLOAD = SCOPE + "youtube.upload"
@@ -46,23 +47,7 @@ class Channel:
 @dataclass
 class User:
     email: str
-    channels: list[str]
-    # Scopes granted per client id (incremental consent adds to them).
-    granted: dict[str, set[str]] = field(default_factory=dict)
-
-
-@dataclass
-class Grant:
-    """An authorization code, once issued."""
-
-    user: str
-    client_id: str
-    redirect_uri: str
-    scopes: frozenset[str]
-    offline: bool
-    challenge: str | None
-    method: str | None
-    expires_at: float
+    channels: list[str]  # the one consent picks first
 
 
 @dataclass
@@ -83,16 +68,13 @@ class Session:
 
 
 @dataclass
-class YouTubeState(NetworkState):
+class YouTubeState(GoogleNetworkState):
     name: str = "youtube"
     users: dict[str, User] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)
-    codes: dict[str, Grant] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     videos: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_user: str | None = None
-    # Scopes the next consent leaves unticked (granular consent).
-    untick: set[str] = field(default_factory=set)
     units_left: int = DAILY_UNITS
     uploads_left: int = DAILY_UPLOADS
     # After this many more chunks are kept, chunk PUTs answer 503 (nothing kept) `chunk_faults`
@@ -117,14 +99,18 @@ class YouTubeState(NetworkState):
         """Back to the starting world: one creator with one channel, a full quota."""
         self.users.clear()
         self.channels.clear()
-        self.codes.clear()
+        self.forget_consent()
         self.sessions.clear()
         self.videos.clear()
         self.next_user = None
-        self.untick = set()
         self.units_left, self.uploads_left = DAILY_UNITS, DAILY_UPLOADS
         self.chunks_before_fault, self.chunk_faults = None, 0
         self.add_user(DEFAULT_EMAIL, [("Sandbox Creator", "@sandboxcreator")])
+
+    def consenting(self) -> str:
+        """The channel a consent now grants: the first of the next user's (or the first's)."""
+        user = self.users.get(self.next_user or "") or next(iter(self.users.values()))
+        return user.channels[0]
 
     def user_of(self, channel_id: str) -> User | None:
         return next((u for u in self.users.values() if channel_id in u.channels), None)
