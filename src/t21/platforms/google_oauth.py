@@ -82,8 +82,16 @@ async def exchange_code(
     return await _token(http, config, form)
 
 
-async def refresh(http: PlatformHttp, config: PlatformConfig, refresh_token: str) -> TokenGrant:
-    """A new access token; Google keeps the refresh token (the grant carries none)."""
+async def refresh(
+    http: PlatformHttp, config: PlatformConfig, refresh_token: str | None
+) -> TokenGrant:
+    """A new access token; Google keeps the refresh token (the grant carries none). Without
+    one (Google gave none: consent without offline access) only the person can help."""
+    if not refresh_token:
+        raise ReauthRequired(
+            "Google gave this connection no refresh token; connect it again.",
+            code="no_refresh_token",
+        )
     return await _token(
         http, config, {"grant_type": "refresh_token", "refresh_token": refresh_token}
     )

@@ -5,9 +5,9 @@ shaped as its object definitions say."""
 
 from __future__ import annotations
 
+from tests.platforms.conformance import google_oauth
 from tests.platforms.conformance.harness import ANY, Exchange, Expect, Reply
 
-OAUTH = "https://developers.google.com/identity/protocols/oauth2/web-server"
 REFERENCE = "https://developers.google.com/my-business/reference"
 GUIDE = "https://developers.google.com/my-business/content/posts-data"
 ACCESS_TOKEN = "ya29.a0AfH6SMB-reference-example"
@@ -17,32 +17,7 @@ LOCATION = "locations/1234567890123456789"
 PARENT = f"{ACCOUNT}/{LOCATION}"
 BEARER = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
 
-TOKEN = Exchange(
-    name="exchange the authorization code (web server apps, step 5)",
-    source=f"{OAUTH}#exchange-authorization-code",
-    expect=Expect(
-        "POST",
-        "/token",
-        form={
-            "code": ANY,
-            "client_id": ANY,
-            "client_secret": ANY,
-            "redirect_uri": ANY,
-            "grant_type": "authorization_code",
-        },
-        # PKCE's verifier: the same page, "Step 1: Set authorization parameters".
-        extra=frozenset({"code_verifier"}),
-    ),
-    reply=Reply(
-        body={
-            "access_token": ACCESS_TOKEN,
-            "expires_in": 3920,
-            "token_type": "Bearer",
-            "scope": SCOPE,
-            "refresh_token": "1//xEoDL4iW3cxlI7yDbSRFYNG01kVKM2C-259HOF2aQbI",
-        }
-    ),
-)
+TOKEN = google_oauth.code_exchange(ACCESS_TOKEN, SCOPE)
 
 ACCOUNTS = Exchange(
     name="accounts.list",

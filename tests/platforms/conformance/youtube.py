@@ -5,13 +5,13 @@ other ids are made up in YouTube's shapes."""
 
 from __future__ import annotations
 
+from tests.platforms.conformance import google_oauth
 from tests.platforms.conformance.harness import ANY, Exchange, Expect, Reply
 
-OAUTH = "https://developers.google.com/identity/protocols/oauth2/web-server"
 GUIDE = "https://developers.google.com/youtube/v3/guides/using_resumable_upload_protocol"
 DOCS = "https://developers.google.com/youtube/v3/docs"
 ACCESS = "1/fFAGRNJru1FTz70BzhT3Zg"  # #exchange-authorization-code
-REFRESH = "1//xEoDL4iW3cxlI7yDbSRFYNG01kVKM2C-259HOF2aQbI"
+REFRESH = google_oauth.REFRESH
 SCOPES = (
     "https://www.googleapis.com/auth/youtube.upload "
     "https://www.googleapis.com/auth/youtube.readonly"
@@ -22,48 +22,13 @@ VIDEO_ID = "dQw4w9WgXcQ"
 SIZE = 300_000  # two chunks: 256 KiB, then the rest
 SESSION_QUERY = {"uploadType": "resumable", "upload_id": "xa298sd_f", "part": "snippet,status"}
 
-TOKEN = Exchange(
-    name="exchange the authorization code",
-    source=f"{OAUTH}#exchange-authorization-code",
-    expect=Expect(
-        "POST",
-        "/token",
-        form={
-            "code": "4/P7q7W91a-oMsCeLvIaQm6bTrgtp7",
-            "client_id": ANY,
-            "client_secret": ANY,
-            "redirect_uri": "https://t21.example/api/v1/social-accounts/callback/youtube",
-            "grant_type": "authorization_code",
-        },
-    ),
-    reply=Reply(
-        body={
-            "access_token": ACCESS,
-            "expires_in": 3920,
-            "token_type": "Bearer",
-            "scope": SCOPES,
-            "refresh_token": REFRESH,
-        }
-    ),
+TOKEN = google_oauth.code_exchange(
+    ACCESS,
+    SCOPES,
+    code="4/P7q7W91a-oMsCeLvIaQm6bTrgtp7",
+    redirect_uri="https://t21.example/api/v1/social-accounts/callback/youtube",
 )
-
-REFRESH_TOKEN = Exchange(
-    name="refresh an access token",
-    source=f"{OAUTH}#offline",
-    expect=Expect(
-        "POST",
-        "/token",
-        form={
-            "client_id": ANY,
-            "client_secret": ANY,
-            "refresh_token": REFRESH,
-            "grant_type": "refresh_token",
-        },
-    ),
-    reply=Reply(
-        body={"access_token": ACCESS, "expires_in": 3920, "scope": SCOPES, "token_type": "Bearer"}
-    ),
-)
+REFRESH_TOKEN = google_oauth.refresh(ACCESS, SCOPES)
 
 CHANNELS_MINE = Exchange(
     name="channels.list mine=true",

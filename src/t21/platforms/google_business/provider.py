@@ -166,11 +166,6 @@ class GoogleBusinessProvider:
                 return names
 
     async def refresh(self, credentials: Credentials) -> TokenGrant | None:
-        if not credentials.refresh_token:
-            raise ReauthRequired(
-                "Google gave this connection no refresh token; connect it again.",
-                code="no_refresh_token",
-            )
         async with PlatformHttp(self.config) as http:
             return await google_oauth.refresh(http, self.config, credentials.refresh_token)
 

@@ -183,8 +183,6 @@ class YouTubeProvider:
         ]
 
     async def refresh(self, credentials: Credentials) -> TokenGrant | None:
-        if not credentials.refresh_token:
-            raise ReauthRequired("Google gave no refresh token; connect again.", code="no_refresh")
         async with PlatformHttp(self.config) as http:
             return await google_oauth.refresh(http, self.config, credentials.refresh_token)
 
