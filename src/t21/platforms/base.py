@@ -239,6 +239,24 @@ class Budget:
 
     posts: int
     window: timedelta
+    # Whose budget it is: one account's, or T21's own app's at the network, every account's
+    # publications together (YouTube's daily quota belongs to T21's Google Cloud project).
+    shared: bool = False
+    # A calendar budget: the start of the period `at` falls in (YouTube's day starts at midnight
+    # Pacific time); publications are counted since then and a wait lasts until the next period
+    # (`period_start(at + window)`). None: a rolling `window`.
+    period_start: Callable[[datetime], datetime] | None = None
+    # Why an attempt waits, in words for a person, kept on the target with `code`; None: the
+    # wait says nothing (a short rolling budget).
+    reason: str | None = None
+    code: str = "budget"
+
+    def period(self, at: datetime) -> tuple[datetime, datetime]:
+        """The window a publication at `at` counts in, and when it ends."""
+        if self.period_start is None:
+            return at - self.window, at
+        start = self.period_start(at)
+        return start, self.period_start(start + self.window + timedelta(hours=2))
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,22 @@ NETWORKS: tuple[Network, ...] = (
         "t21.sandbox.pinterest:create_pinterest_app",
         "Pinterest API v5: OAuth, boards, image, video and carousel pins (/pinterest/v5/pins)",
     ),
+    Network(
+        "youtube",
+        "t21.platforms.youtube:YouTubeProvider",
+        "t21.platforms.youtube.settings:YouTubeSettings",
+        "t21.sandbox.youtube:create_youtube_app",
+        "Google OAuth and the YouTube Data API: channels, resumable uploads, thumbnails "
+        "(/youtube/upload/youtube/v3/videos)",
+    ),
+    Network(
+        "google_business",
+        "t21.platforms.google_business:GoogleBusinessProvider",
+        "t21.platforms.google_business.settings:GoogleBusinessSettings",
+        "t21.sandbox.google_business:create_google_business_app",
+        "Google OAuth, Business Profile accounts, locations and local posts "
+        "(/google_business/v4/accounts/{a}/locations/{l}/localPosts)",
+    ),
 )
 _BY_NAME = {network.name: network for network in NETWORKS}
 

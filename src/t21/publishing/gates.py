@@ -15,11 +15,12 @@ from t21.core.errors import QuotaExceeded
 from t21.core.settings import Settings
 from t21.organizations.models import Organization
 from t21.platforms import registry
+from t21.platforms.base import Budget
 from t21.posts.models import PostTarget, TargetStatus
 from t21.posts.service import settle_posts
 from t21.publishing.budgets import budget_for
 from t21.publishing.notify import notify_problems
-from t21.publishing.outcomes import fail
+from t21.publishing.outcomes import CONTINUING_CODE, fail
 from t21.social.models import AccountStatus, SocialAccount
 
 # Within this many posts of its monthly limit, an organization's attempts are counted one at a
@@ -179,6 +180,9 @@ async def budget_waits(
     for platform, group in budgeted.items():
         budget = budget_for(platform)
         assert budget is not None
+        if budget.shared:
+            waits |= await _shared_waits(session, platform, budget, group, now)
+            continue
         since = now - budget.window
         moment = func.coalesce(PostTarget.published_at, PostTarget.attempt_started_at)
         rows = await session.execute(
@@ -205,3 +209,45 @@ async def budget_waits(
                 for extra in range(n)
             ]
     return waits
+
+
+async def _shared_waits(
+    session: AsyncSession,
+    platform: str,
+    budget: Budget,
+    group: list[tuple[SocialAccount, int]],
+    now: datetime,
+) -> dict[uuid.UUID, list[datetime | None]]:
+    """`budget_waits` for a budget of T21's app at the network: every account's publications
+    of the period count; past the budget, attempts wait for the next period."""
+    start, end = budget.period(now)
+    # Every publication begun or published in the period: an attempt that began may have spent
+    # its share even if it failed after (counting it is the cautious side).
+    spent = int(
+        await session.scalar(
+            select(func.count()).where(
+                PostTarget.platform == platform,
+                or_(PostTarget.published_at >= start, PostTarget.attempt_started_at >= start),
+            )
+        )
+        or 0
+    )
+    waits: dict[uuid.UUID, list[datetime | None]] = {}
+    for account, n in group:
+        waits[account.id] = []
+        for _ in range(n):
+            waits[account.id].append(None if spent < budget.posts else end)
+            spent += 1
+    return waits
+
+
+def continuing_under_shared_budget(target: PostTarget) -> bool:
+    """Whether the target carries on a publication already under way whose network budgets
+    T21's app as a whole: it spent its share when it began, so no budget stops it now."""
+    budget = budget_for(target.platform)
+    return (
+        budget is not None
+        and budget.shared
+        and bool(target.progress)
+        and target.last_error_code == CONTINUING_CODE
+    )

@@ -20,6 +20,8 @@ from t21.core.settings import Settings
 from t21.posts.events import target_event
 from t21.posts.models import PostTarget, TargetStatus
 
+# The error code of a target whose publication goes on in a later attempt (`continue_later`).
+CONTINUING_CODE = "in_progress"
 log = get_logger("t21.publishing")
 
 MAX_ERROR_LENGTH = 2000
@@ -69,7 +71,7 @@ def continue_later(
     target.lease_expires_at = None
     target.attempts = max(0, target.attempts - 1)
     target.progress = {"for": fingerprint, "state": progress}
-    record_error(target, "in_progress", reason)
+    record_error(target, CONTINUING_CODE, reason)
     metrics.PUBLISH_OUTCOMES.labels(target.platform, "continuing").inc()
     log.info("publishing continues later", target_id=str(target.id), after_s=round(after_s, 1))
 

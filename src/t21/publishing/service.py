@@ -51,8 +51,10 @@ from t21.posts.chain import Step, network_options, next_step
 from t21.posts.models import Post, PostMedia, PostTarget, TargetStatus
 from t21.posts.service import settle_posts
 from t21.publishing import threads
+from t21.publishing.budgets import budget_for
 from t21.publishing.gates import (
     budget_waits,
+    continuing_under_shared_budget,
     fail_unpostable,
     far_from_quota,
     hold_account,
@@ -308,27 +310,32 @@ async def _within_budgets(
     targets: list[PostTarget],
     now: datetime,
 ) -> list[PostTarget]:
-    """The targets their accounts' budgets let publish now; the others wait (a later due)."""
+    """The targets their accounts' budgets let publish now; the others wait (a later due),
+    saying why when the budget has words for it."""
     by_account: dict[uuid.UUID, list[PostTarget]] = {}
+    ready: list[PostTarget] = []
     for target in targets:
         assert target.social_account_id is not None
+        if continuing_under_shared_budget(target):
+            ready.append(target)
+            continue
         by_account.setdefault(target.social_account_id, []).append(target)
     waits = await budget_waits(
         session,
         [(accounts[account_id], len(share)) for account_id, share in by_account.items()],
         now,
     )
-    ready: list[PostTarget] = []
     deferred: set[uuid.UUID] = set()
     for account_id, share in by_account.items():
         for target, wait_until in zip(share, waits[account_id], strict=True):
             if wait_until is None:
                 ready.append(target)
                 continue
+            said = _budget_words(accounts[account_id], target.platform, now)
             await session.execute(
                 update(PostTarget)
                 .where(PostTarget.id == target.id, PostTarget.status == TargetStatus.QUEUED)
-                .values(status=TargetStatus.SCHEDULED, due_at=wait_until)
+                .values(status=TargetStatus.SCHEDULED, due_at=wait_until, **said)
                 .execution_options(synchronize_session=False)
             )
             deferred.add(target.post_id)
@@ -341,6 +348,16 @@ async def _within_budgets(
     if deferred:
         await settle_posts(session, deferred)
     return ready
+
+
+def _budget_words(account: SocialAccount, platform: str, now: datetime) -> dict[str, str]:
+    """What a target waiting for its network's budget says of it, if the budget has words and
+    the wait is the budget's (not a hold the network asked for)."""
+    budget = budget_for(platform)
+    held = account.rate_limited_until is not None and account.rate_limited_until > now
+    if budget is None or budget.reason is None or held:
+        return {}
+    return {"last_error_code": budget.code, "last_error_message": budget.reason}
 
 
 async def _take(

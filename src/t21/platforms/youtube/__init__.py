@@ -1,0 +1,58 @@
+"""YouTube (`youtube`): videos and Shorts uploaded to a channel through the YouTube Data API v3.
+
+Connecting: Google's OAuth for web server apps (`t21.platforms.google_oauth`) with offline
+access and incremental consent, asking for `youtube.upload`, `youtube.readonly` and
+`yt-analytics.readonly` (the first two are required; the third may be unticked). Each channel
+the sign-in reaches (`channels.list?mine=true`) becomes one account.
+
+Publishing: one video per post (its text is the description unless `options.description`),
+uploaded with the resumable protocol over several attempts with the session and offset kept in
+the database (`media`); an image with it becomes the custom thumbnail (`thumbnails.set`). A
+vertical or square video of up to three minutes is a Short (YouTube decides; T21 links it as
+one). Reconciling reads the channel's uploads playlist; metrics are `videos.list` statistics.
+
+Facts the adapter relies on, with their sources:
+
+- Resumable uploads: `POST /upload/youtube/v3/videos?uploadType=resumable&part=…` with
+  `X-Upload-Content-Length`/`-Type`, the session URI in `Location`; chunk `PUT`s with
+  `Content-Range`, 308 with `Range: bytes=0-N`, `bytes */N` to ask for the status, 200/201
+  with the video when done, 404 for an expired session. Source:
+  https://developers.google.com/youtube/v3/guides/using_resumable_upload_protocol
+- videos.insert: maximum file size 256 GB, `video/*` or `application/octet-stream`,
+  `notifySubscribers` (default true); videos uploaded by unverified API projects created after
+  2020-07-28 are private. Source: https://developers.google.com/youtube/v3/docs/videos/insert
+- The video resource: `snippet.title` at most 100 characters, `snippet.description` at most
+  5000 bytes, neither with `<` or `>`; `snippet.tags` at most 500 characters together, commas
+  between tags counted and a tag with a space counted as if quoted; `status.privacyStatus`
+  public/private/unlisted; `status.publishAt` only for a private video; `status.
+  selfDeclaredMadeForKids`; `statistics.viewCount`, `likeCount`, `commentCount` (strings).
+  Source: https://developers.google.com/youtube/v3/docs/videos#resource
+- thumbnails.set: `POST /upload/youtube/v3/thumbnails/set?videoId=…`, JPEG or PNG up to 2 MB;
+  custom thumbnails need a verified channel. Source:
+  https://developers.google.com/youtube/v3/docs/thumbnails/set
+- Quota: a project gets 10,000 units a day for most methods (lists cost 1, thumbnails.set 50),
+  and `videos.insert` and `search.list` their own buckets of 100 calls a day (formerly an
+  upload cost 1,600 units); quotas reset at midnight Pacific time; an exhausted quota answers
+  403 `quotaExceeded`. Source: https://developers.google.com/youtube/v3/determine_quota_cost
+  and https://developers.google.com/youtube/v3/docs/errors
+- Errors (`error.errors[].reason`): quotaExceeded, rateLimitExceeded, uploadLimitExceeded,
+  insufficientPermissions, youtubeSignupRequired, invalidTitle, invalidDescription,
+  invalidTags, invalidCategoryId, invalidPublishAt. Source:
+  https://developers.google.com/youtube/v3/docs/errors
+- The uploads playlist: `channels.list` `contentDetails.relatedPlaylists.uploads`, read with
+  `playlistItems.list` (`snippet.resourceId.videoId`, `snippet.description`,
+  `snippet.publishedAt`), at most 50 a page. Source:
+  https://developers.google.com/youtube/v3/docs/channels#contentDetails.relatedPlaylists.uploads
+  and https://developers.google.com/youtube/v3/docs/playlistItems/list
+- Shorts: vertical or square videos of up to three minutes (since 2024-10-15). Source:
+  https://support.google.com/youtube/answer/15424877 (unconfirmed in the API reference, which
+  has no Shorts field: classification is YouTube's).
+- Unconfirmed: that the uploads playlist lists the newest upload first and at once (T21 also
+  settles a doubtful upload through its session); that `invalidDescription` is answered for
+  over 5000 bytes rather than characters (T21 counts bytes, the stricter).
+"""
+
+from t21.platforms.youtube.provider import YouTubeProvider
+from t21.platforms.youtube.rules import YouTubeOptions
+
+__all__ = ["YouTubeOptions", "YouTubeProvider"]
