@@ -65,7 +65,7 @@ async def in_review_at(engine: Engine, step: int, *parts: str) -> tuple[dict[str
     [target] = (await engine.read(post["id"]))["targets"]
     engine.world.control("twitter", "POST", "/faults", X_LISTING_DOWN)
     await engine.cut_off(target["id"])
-    await engine.tick()
+    await engine.tick_once_the_reaper_gives_up()
     [target] = (await engine.read(post["id"]))["targets"]
     assert target["status"] == "needs_review", target
     return post, target["id"]

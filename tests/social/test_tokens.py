@@ -110,7 +110,7 @@ async def test_a_refused_refresh_marks_the_account_and_emails_admins_once(world:
     notices = [
         message
         for message in emails_to(world.runtime.settings, world.owner.email)
-        if "Reconnect your tiktok account" in str(message["Subject"])
+        if "Reconnect your TikTok account" in str(message["Subject"])
     ]
     assert len(notices) == 1
     account = await _account(world, account_id)
@@ -231,7 +231,7 @@ async def test_a_token_that_cannot_be_refreshed_warns_the_owners_once_before_it_
     notices = [
         message
         for message in emails_to(world.runtime.settings, world.owner.email)
-        if "before" in str(message["Subject"]) and "linkedin" in str(message["Subject"])
+        if "before" in str(message["Subject"]) and "LinkedIn" in str(message["Subject"])
     ]
     assert len(notices) == 1
     body = notices[0].get_body(("plain",))
@@ -266,6 +266,6 @@ async def test_a_refresh_token_ending_before_the_next_refresh_warns_the_owners_o
     notices = [
         message
         for message in emails_to(world.runtime.settings, world.owner.email)
-        if "before" in str(message["Subject"]) and "linkedin" in str(message["Subject"])
+        if "before" in str(message["Subject"]) and "LinkedIn" in str(message["Subject"])
     ]
     assert len(notices) == 1
