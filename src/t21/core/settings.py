@@ -313,6 +313,10 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_per_ip: str = "600/minute"
     rate_limit_per_principal: str = "1200/minute"
+    # How long a resolved principal (user or API key, memberships, roles) is reused without
+    # asking the database: the longest a revocation another process missed (Redis down) can
+    # take to be seen. Every change is otherwise applied at its commit. 0 turns the cache off.
+    principal_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
     metrics_token: SecretStr | None = None
 
     # --- hardening ------------------------------------------------------------------------------
