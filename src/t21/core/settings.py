@@ -287,6 +287,11 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_timeout_s: float = Field(default=30.0, gt=0)
     database_pool_recycle_s: int = Field(default=1800, ge=-1)
+    # A ping (a round trip) before each checkout of a pooled PostgreSQL connection. Off: asyncpg
+    # notices a connection the server closed, the pool replaces it, and a connection lost
+    # mid-request answers 503 (`core.db.database_unavailable`); recycling retires old ones.
+    # Turn on behind a proxy that drops idle connections silently.
+    database_pool_pre_ping: bool = False
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
