@@ -66,7 +66,7 @@ async def test_a_connection_the_server_closed_is_replaced_without_a_pre_ping(
     settings = settings_factory(database_url=TEST_DATABASE_URL, database_pool_size=1)
     engine = create_engine(settings)
     try:
-        assert not engine.pool._pre_ping  # type: ignore[attr-defined]
+        assert not engine.pool._pre_ping
         async with engine.connect() as conn:
             pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
         admin = create_engine(settings, pooled=False)
@@ -82,9 +82,8 @@ async def test_a_connection_the_server_closed_is_replaced_without_a_pre_ping(
                     assert (await conn.execute(text("SELECT 1"))).scalar() == 1
                 outcomes.append("served")
             except Exception as exc:
-                assert database_unavailable(exc), repr(exc)
-                outcomes.append("503")
+                outcomes.append("503" if database_unavailable(exc) else repr(exc))
         # At worst the request that met the dead connection answers 503; the next is served.
-        assert outcomes[-1] == "served"
+        assert outcomes in (["served", "served"], ["503", "served"])
     finally:
         await engine.dispose()
