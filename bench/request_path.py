@@ -125,6 +125,8 @@ async def load(target: Target, endpoint: str, connections: int, seconds: float) 
                     latencies.append(time.perf_counter() - started)
                     if response.status_code >= 300:
                         errors += 1
+                        if errors == 1:
+                            log(f"{target.name} {path}: {response.status_code} {response.text}")
 
     stop = time.perf_counter() + 1.5
     await asyncio.gather(*(client(False) for _ in range(connections)))
@@ -217,7 +219,7 @@ async def seed_template(dsn: str, size: int) -> str:
         await conn.execute("VACUUM (ANALYZE) tpl_item")
     finally:
         await conn.close()
-    return token_for(user_id)
+    return token_for(user_id, TEMPLATE_SECRET)
 
 
 @contextmanager

@@ -140,5 +140,5 @@ async def read_user_me(current_user: CurrentUser) -> User:
     return current_user
 
 
-def token_for(user_id: uuid.UUID) -> str:
-    return jwt.encode({"sub": str(user_id), "exp": 4_102_444_800}, SECRET, algorithm="HS256")
+def token_for(user_id: uuid.UUID, secret: str = SECRET) -> str:
+    return jwt.encode({"sub": str(user_id), "exp": 4_102_444_800}, secret, algorithm="HS256")
