@@ -190,7 +190,7 @@ async def seed_t21(database_url: str, size: int, workdir: Path) -> tuple[str, st
             await connect_accounts(app.state, settings, tenant)
             log(f"seeding {size:,} posts")
             await seed_posts(app.state.runtime.engine, tenant, size, datetime.now(UTC))
-    return body["access_token"], f"{brand_ids[0]}:{tenant.accounts[(0, 0)]}"
+    return body["access_token"], f"{brand_ids[0]}:{tenant.accounts[(0, 1)]}"
 
 
 async def seed_template(dsn: str, size: int) -> str:
