@@ -30,6 +30,7 @@ from t21.core.routing import APIRouter
 from t21.core.settings import Settings, get_settings
 from t21.core.tracing import TracingMiddleware
 from t21.organizations.auth import idempotency_owner
+from t21.organizations.principal_cache import PrincipalCache
 from t21.runtime import open_runtime
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
@@ -158,6 +159,15 @@ def create_app(
                 if settings.rate_limit_enabled
                 else None
             )
+            principal_cache = PrincipalCache(
+                settings.principal_cache_ttl_s,
+                engine=runtime.engine.sync_engine,
+                redis=runtime.redis,
+                channel=f"{settings.redis_prefix}:principals",
+            )
+            await principal_cache.start()
+            async_stack.push_async_callback(principal_cache.stop)
+            app.state.principal_cache = principal_cache if principal_cache.enabled else None
             log.info(
                 "api started",
                 version=__version__,
@@ -188,6 +198,7 @@ def create_app(
         install_docs(app, "/openapi.json")
     app.state.settings = settings
     app.state.rate_limiter = None
+    app.state.principal_cache = None
     app.state.idempotency_owner = idempotency_owner
     install_exception_handlers(app)
     app.include_router(ops_router)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from t21.core.db import create_engine
+from t21.core.db import create_engine, database_unavailable
 from tests.conftest import TEST_DATABASE_URL
 
 
@@ -55,5 +55,35 @@ async def test_postgresql_pool_follows_the_settings(settings_factory: Any) -> No
         assert pool._timeout == 7.5
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_connection_the_server_closed_is_replaced_without_a_pre_ping(
+    settings_factory: Any,
+) -> None:
+    settings = settings_factory(database_url=TEST_DATABASE_URL, database_pool_size=1)
+    engine = create_engine(settings)
+    try:
+        assert not engine.pool._pre_ping
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        admin = create_engine(settings, pooled=False)
+        try:
+            async with admin.connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            await admin.dispose()
+        outcomes: list[str] = []
+        for _ in range(2):
+            try:
+                async with engine.connect() as conn:
+                    assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+                outcomes.append("served")
+            except Exception as exc:
+                outcomes.append("503" if database_unavailable(exc) else repr(exc))
+        # At worst the request that met the dead connection answers 503; the next is served.
+        assert outcomes in (["served", "served"], ["503", "served"])
     finally:
         await engine.dispose()

@@ -42,7 +42,7 @@ def create_engine(
             "max_overflow": settings.database_max_overflow,
             "pool_timeout": settings.database_pool_timeout_s,
             "pool_recycle": settings.database_pool_recycle_s,
-            "pool_pre_ping": True,
+            "pool_pre_ping": settings.database_pool_pre_ping,
         }
     else:
         kwargs["poolclass"] = NullPool

@@ -19,7 +19,8 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
+    # async: a plain `def` dependency would hop to the thread pool on every request.
     settings: Settings = request.app.state.settings
     return settings
 

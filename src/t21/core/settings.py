@@ -306,6 +306,11 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_timeout_s: float = Field(default=30.0, gt=0)
     database_pool_recycle_s: int = Field(default=1800, ge=-1)
+    # A ping (a round trip) before each checkout of a pooled PostgreSQL connection. Off: asyncpg
+    # notices a connection the server closed, the pool replaces it, and a connection lost
+    # mid-request answers 503 (`core.db.database_unavailable`); recycling retires old ones.
+    # Turn on behind a proxy that drops idle connections silently.
+    database_pool_pre_ping: bool = False
     database_echo: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
@@ -332,6 +337,10 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_per_ip: str = "600/minute"
     rate_limit_per_principal: str = "1200/minute"
+    # How long a resolved principal (user or API key, memberships, roles) is reused without
+    # asking the database: the longest a revocation another process missed (Redis down) can
+    # take to be seen. Every change is otherwise applied at its commit. 0 turns the cache off.
+    principal_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
     metrics_token: SecretStr | None = None
 
     # --- hardening ------------------------------------------------------------------------------

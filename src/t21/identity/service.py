@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from t21.core import clock
 from t21.core.errors import BadRequest, Conflict, NotAuthenticated
 from t21.core.ids import uuid7
+from t21.core.principal_changes import principals_changed
 from t21.core.security import (
     hash_password,
     issue_access_token,
@@ -303,13 +304,17 @@ async def end_sign_in(session: AsyncSession, user_id: uuid.UUID, family_id: uuid
 
 
 async def _revoke(session: AsyncSession, condition: object) -> None:
+    """Revoke the live refresh tokens matching `condition`; their sign-ins' access tokens stop
+    too, in every process, once this commits (cached principals are dropped)."""
     now = clock.now()
-    await session.execute(
+    revoked = await session.scalars(
         update(RefreshToken)
         .where(condition, RefreshToken.revoked_at.is_(None))  # type: ignore[arg-type]
         .values(revoked_at=now, updated_at=now)
+        .returning(RefreshToken.user_id)
         .execution_options(synchronize_session=False)
     )
+    principals_changed(session, users=set(revoked))
 
 
 # --- email verification and password reset ------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -31,6 +32,7 @@ from t21.identity.models import Passkey, RefreshToken, TotpFactor, User
 from t21.organizations import api_keys
 from t21.organizations.models import Membership, Organization
 from t21.organizations.permissions import Action, Role
+from t21.organizations.principal_cache import PrincipalCache
 from t21.organizations.tenancy import Principal
 
 _principal_rate_limit = RateLimit(
@@ -56,7 +58,10 @@ def _bearer(request: Request) -> str | None:
     return credential.strip()
 
 
-async def _user_principal(session: AsyncSession, settings: Settings, token: str) -> Principal:
+async def _user_principal(
+    session: AsyncSession, settings: Settings, token: str
+) -> tuple[Principal, datetime]:
+    """The token's principal, and when the token expires."""
     try:
         claims = decode_access_token(settings, token)
     except ExpiredToken:
@@ -88,13 +93,14 @@ async def _user_principal(session: AsyncSession, settings: Settings, token: str)
             personal = organization_id
         if requires_two_factor and not two_factor:
             locked.add(organization_id)
-    return Principal(
+    principal = Principal(
         user=user,
         api_key=None,
         roles=roles,
         personal_organization_id=personal,
         two_factor_locked=frozenset(locked),
     )
+    return principal, claims.expires_at
 
 
 async def user_and_session_state(
@@ -146,19 +152,35 @@ async def get_principal(
     settings: AppSettings,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal:
-    """Who is calling, resolved in a short unit of work of its own: the request's own session
-    starts only when the handler uses it, so a handler that first calls an outside service
-    holds no database lock meanwhile (SQLite has one writer at a time)."""
+    """Who is calling: from the process's principal cache when these credentials were resolved
+    within its bound (no database round trip), else in a short unit of work of its own. The
+    request's own session starts only when the handler uses it, so a handler that first calls
+    an outside service holds no database lock meanwhile (SQLite has one writer at a time)."""
     token = _bearer(request)
     if token is None:
         raise NotAuthenticated("Sign in: send `Authorization: Bearer <access token or API key>`.")
+    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    principal = cache.get(token) if cache is not None else None
+    if principal is None:
+        principal = await _resolve(request, settings, token, cache)
+    request.state.rate_limit_subject = principal.subject
+    await _principal_rate_limit(request)
+    return principal
+
+
+async def _resolve(
+    request: Request, settings: Settings, token: str, cache: PrincipalCache | None
+) -> Principal:
+    generation = cache.generation if cache is not None else 0
+    expires_at: datetime | None = None
     async with session_scope(request.app.state.runtime) as session:
         if token.startswith(api_keys.KEY_PREFIX):
             principal = await _key_principal(session, token)
         else:
-            principal = await _user_principal(session, settings, token)
-    request.state.rate_limit_subject = principal.subject
-    await _principal_rate_limit(request)
+            principal, expires_at = await _user_principal(session, settings, token)
+
+    if cache is not None:
+        cache.put(token, principal, generation=generation, token_expires_at=expires_at)
     return principal
 
 

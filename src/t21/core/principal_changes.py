@@ -1,0 +1,72 @@
+"""Changes to what authenticated principals are made of, recorded in the transaction that makes
+them and applied to the principal caches when it commits (see `organizations.principal_cache`).
+
+Most are seen by the cache's flush hook; code that changes them in bulk, where no hook can
+tell whose principal it touched, says so with `principals_changed`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+CHANGES_KEY = "t21_principal_changes"
+
+
+@dataclass
+class PrincipalChanges:
+    """What a transaction changed: users and organizations whose principals are stale, or all."""
+
+    users: set[uuid.UUID] = field(default_factory=set)
+    organizations: set[uuid.UUID] = field(default_factory=set)
+    everything: bool = False
+
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.users) or bool(self.organizations)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "users": [str(u) for u in self.users],
+                "organizations": [str(o) for o in self.organizations],
+                "all": self.everything,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> PrincipalChanges:
+        data = json.loads(raw)
+        return cls(
+            users={uuid.UUID(u) for u in data.get("users", [])},
+            organizations={uuid.UUID(o) for o in data.get("organizations", [])},
+            everything=bool(data.get("all", False)),
+        )
+
+
+def principals_changed(
+    session: Session | Any,
+    *,
+    users: Iterable[uuid.UUID] = (),
+    organizations: Iterable[uuid.UUID] = (),
+    everything: bool = False,
+) -> None:
+    """Record, in `session`'s transaction, a change the flush hook can't see (a bulk update of
+    refresh tokens): the principals concerned are dropped when it commits."""
+    sync_session: Session = getattr(session, "sync_session", session)
+    changes = pending_changes(sync_session)
+    changes.users.update(users)
+    changes.organizations.update(organizations)
+    changes.everything = changes.everything or everything
+
+
+def pending_changes(session: Session) -> PrincipalChanges:
+    """The changes recorded so far in `session`'s transaction."""
+    changes: PrincipalChanges | None = session.info.get(CHANGES_KEY)
+    if changes is None:
+        changes = session.info[CHANGES_KEY] = PrincipalChanges()
+    return changes

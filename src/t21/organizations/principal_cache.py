@@ -1,0 +1,263 @@
+"""A short-lived in-process cache of resolved principals, so a request whose credentials were seen
+a moment ago is authenticated without a database round trip.
+
+The bound: an entry lives at most `principal_cache_ttl_s` seconds (and never past its access
+token's expiry). Within that bound, every change that could alter a principal drops the entries
+it concerns as soon as its transaction commits:
+
+- in this process, from the commit itself (a SQLAlchemy `after_commit` hook fed by what the
+  transaction flushed or bulk-updated, plus the explicit `principals_changed` of code that
+  revokes refresh tokens in bulk);
+- in the other API processes, through a Redis pub/sub message each process listens for.
+
+A message lost to a Redis fault costs at most the TTL: that is the stated bound. A principal
+resolved while a change committed is not stored (a generation counter), so a stale answer read
+before the commit is never cached after it.
+
+What changes a principal: its user (deleted, `sessions_revoked_at`), a refresh-token family
+revoked (logout, logout everywhere, a refresh token reused, a password change), a membership
+(added, role changed, removed), an organization (two-factor requirement, deleted), an API key
+(revoked, role changed), a two-factor factor (confirmed, removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+import weakref
+from collections import OrderedDict
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.asyncio import Redis
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from t21.core import clock
+from t21.core.logging import get_logger
+from t21.core.principal_changes import CHANGES_KEY, PrincipalChanges, pending_changes
+from t21.identity.models import TotpFactor, User
+from t21.organizations.models import ApiKey, Membership, Organization
+from t21.organizations.tenancy import Principal
+
+log = get_logger("t21.principal_cache")
+
+# ApiKey columns whose change alters no principal: its use is recorded on a cache miss.
+_API_KEY_BOOKKEEPING = frozenset({"last_used_at", "updated_at"})
+_SUBSCRIBER_RETRY_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    principal: Principal
+    expires_at: float  # the cache's monotonic clock
+    token_expires_at: datetime | None  # `clock.now()` time: tests move it
+    user_id: uuid.UUID | None
+    organizations: frozenset[uuid.UUID]
+
+
+class PrincipalCache:
+    """Principals by credential (access token or API key), bounded in time and size."""
+
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        engine: Engine | None = None,
+        redis: Redis | None = None,
+        channel: str = "t21:principals",
+        max_entries: int = 10_000,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.engine = engine
+        self.redis = redis
+        self.channel = channel
+        self.max_entries = max_entries
+        self.generation = 0
+        # Replaceable in tests, to show the bound without waiting it out.
+        self.monotonic = time.monotonic
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._subscriber: asyncio.Task[None] | None = None
+        self._publishes: set[asyncio.Task[None]] = set()
+        _caches.add(self)
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl_s > 0
+
+    def get(self, credential: str) -> Principal | None:
+        entry = self._entries.get(credential)
+        if entry is None:
+            return None
+        if entry.expires_at <= self.monotonic() or (
+            entry.token_expires_at is not None and entry.token_expires_at <= clock.now()
+        ):
+            del self._entries[credential]
+            return None
+        return entry.principal
+
+    def put(
+        self,
+        credential: str,
+        principal: Principal,
+        *,
+        generation: int,
+        token_expires_at: datetime | None = None,
+    ) -> None:
+        """Remember `principal` unless something changed since `generation` was read."""
+        if not self.enabled or generation != self.generation:
+            return
+        self._entries[credential] = _Entry(
+            principal=principal,
+            expires_at=self.monotonic() + self.ttl_s,
+            token_expires_at=token_expires_at,
+            user_id=principal.user_id,
+            organizations=frozenset(principal.roles),
+        )
+        self._entries.move_to_end(credential)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def invalidate(self, changes: PrincipalChanges) -> None:
+        self.generation += 1
+        if changes.everything:
+            self._entries.clear()
+            return
+        stale = [
+            credential
+            for credential, entry in self._entries.items()
+            if entry.user_id in changes.users or entry.organizations & changes.organizations
+        ]
+        for credential in stale:
+            del self._entries[credential]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # --- across processes ---------------------------------------------------------------------
+
+    def publish_soon(self, changes: PrincipalChanges) -> None:
+        """Tell the other processes, without waiting (a commit hook can't await)."""
+        if self.redis is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._publish(changes.to_json()))
+        self._publishes.add(task)
+        task.add_done_callback(self._publishes.discard)
+
+    async def _publish(self, message: str) -> None:
+        assert self.redis is not None
+        try:
+            await self.redis.publish(self.channel, message)
+        except Exception as exc:
+            # The other processes' entries then expire within the TTL: the stated bound.
+            log.warning("principal change not published", error=repr(exc))
+
+    async def start(self) -> None:
+        if self.redis is not None and self.enabled:
+            self._subscriber = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._subscriber is not None:
+            self._subscriber.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._subscriber
+        if self._publishes:
+            await asyncio.gather(*self._publishes, return_exceptions=True)
+        _caches.discard(self)
+
+    async def _listen(self) -> None:
+        assert self.redis is not None
+        while True:
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    # Whatever was published while not subscribed is unknown: start afresh.
+                    self.invalidate(PrincipalChanges(everything=True))
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self.invalidate(PrincipalChanges.from_json(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("principal change subscription lost", error=repr(exc))
+                self.invalidate(PrincipalChanges(everything=True))
+                await asyncio.sleep(_SUBSCRIBER_RETRY_S)
+
+
+_caches: weakref.WeakSet[PrincipalCache] = weakref.WeakSet()
+
+
+def _changed_columns(obj: object) -> set[str]:
+    state = inspect(obj)
+    return {attr.key for attr in state.attrs if attr.history.has_changes()}
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    changes = pending_changes(session)
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, User):
+            if obj in session.deleted:
+                # Its memberships go by cascade in the database, and the keys it created with them.
+                changes.everything = True
+            elif obj not in session.new:
+                # Its sessions' revocation, and what handlers read of it (name, email).
+                changes.users.add(obj.id)
+        elif isinstance(obj, Membership):
+            if obj.user_id is not None:
+                changes.users.add(obj.user_id)
+            if obj.organization_id is not None:
+                changes.organizations.add(obj.organization_id)
+        elif isinstance(obj, Organization):
+            if obj not in session.new:
+                changes.organizations.add(obj.id)
+        elif isinstance(obj, ApiKey):
+            if obj in session.deleted or _changed_columns(obj) - _API_KEY_BOOKKEEPING:
+                changes.organizations.add(obj.organization_id)
+        elif isinstance(obj, TotpFactor):
+            changes.users.add(obj.user_id)
+
+
+_WATCHED_TABLES = frozenset(
+    model.__table__.name  # type: ignore[attr-defined]
+    for model in (User, Membership, Organization, ApiKey, TotpFactor)
+)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    """A bulk UPDATE or DELETE of what principals are made of: drop every cached principal."""
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _WATCHED_TABLES:
+        pending_changes(state.session).everything = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    changes: PrincipalChanges | None = session.info.pop(CHANGES_KEY, None)
+    if not changes:
+        return
+    bind = session.bind
+    engine = bind.engine if bind is not None else None
+    caches = list(_caches)
+    # A commit through an engine no cache belongs to (a script, a test's own session) is
+    # applied to every cache of the process.
+    own = [cache for cache in caches if cache.engine is engine] or caches
+    for cache in own:
+        cache.invalidate(changes)
+    for cache in own[:1]:
+        cache.publish_soon(changes)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(CHANGES_KEY, None)

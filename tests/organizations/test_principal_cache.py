@@ -1,0 +1,241 @@
+"""Cached principals: a revocation takes effect at its commit in the process that made it, through
+Redis pub/sub in the others, and within `principal_cache_ttl_s` even when no one was told."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from t21.core.principal_changes import principals_changed
+from t21.core.settings import Settings
+from t21.core.uow import session_scope
+from t21.identity.models import RefreshToken
+from t21.organizations.principal_cache import PrincipalCache
+from t21.worker.queue import JobQueue
+from tests.support.accounts import add_member, create_api_key, register
+
+ORGANIZATIONS = "/api/v1/organizations"
+
+
+def _cache(app: FastAPI) -> PrincipalCache:
+    cache = app.state.principal_cache
+    assert isinstance(cache, PrincipalCache)
+    return cache
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def _members(client: httpx.AsyncClient, organization_id: uuid.UUID, secret: str) -> int:
+    response = await client.get(
+        f"{ORGANIZATIONS}/{organization_id}/members", headers=_bearer(secret)
+    )
+    return response.status_code
+
+
+async def _me(client: httpx.AsyncClient, secret: str) -> int:
+    return (await client.get("/api/v1/auth/me", headers=_bearer(secret))).status_code
+
+
+async def test_a_known_credential_is_served_from_the_cache(
+    client: httpx.AsyncClient, started_app: FastAPI
+) -> None:
+    account = await register(client)
+    cache = _cache(started_app)
+    assert cache.get(account.access_token) is not None  # cached by register's GET /me
+    assert await _me(client, account.access_token) == 200
+
+
+async def test_a_deleted_api_key_stops_at_once(
+    client: httpx.AsyncClient, started_app: FastAPI
+) -> None:
+    owner = await register(client)
+    key = await create_api_key(client, owner, owner.personal_organization_id)
+    assert await _members(client, owner.personal_organization_id, key["key"]) == 200
+    assert _cache(started_app).get(key["key"]) is not None
+    deleted = await client.delete(
+        f"{ORGANIZATIONS}/{owner.personal_organization_id}/api-keys/{key['id']}",
+        headers=owner.headers,
+    )
+    assert deleted.status_code == 204
+    assert await _members(client, owner.personal_organization_id, key["key"]) == 401
+
+
+async def test_a_removed_member_loses_the_organization_at_once(
+    client: httpx.AsyncClient, jobs: JobQueue, settings: Settings
+) -> None:
+    owner = await register(client)
+    organization_id = owner.personal_organization_id
+    member = await add_member(
+        client, jobs, settings, inviter=owner, organization_id=organization_id, role="member"
+    )
+    assert await _members(client, organization_id, member.access_token) == 200
+    removed = await client.delete(
+        f"{ORGANIZATIONS}/{organization_id}/members/{member.user_id}", headers=owner.headers
+    )
+    assert removed.status_code == 204
+    assert await _members(client, organization_id, member.access_token) == 404
+
+
+async def test_a_logged_out_session_stops_at_once(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    assert await _me(client, account.access_token) == 200
+    out = await client.post("/api/v1/auth/logout", json={"refresh_token": account.refresh_token})
+    assert out.status_code == 204
+    assert await _me(client, account.access_token) == 401
+
+
+async def test_a_reused_refresh_token_ends_its_session_at_once(client: httpx.AsyncClient) -> None:
+    account = await register(client)
+    rotated = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": account.refresh_token}
+    )
+    assert rotated.status_code == 200
+    fresh_access = rotated.json()["access_token"]
+    assert await _me(client, fresh_access) == 200
+    replayed = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": account.refresh_token}
+    )
+    assert replayed.status_code == 401
+    assert await _me(client, fresh_access) == 401
+
+
+async def test_a_change_no_one_announced_is_seen_once_the_bound_has_passed(
+    client: httpx.AsyncClient, started_app: FastAPI, runtime: Any
+) -> None:
+    account = await register(client)
+    assert await _me(client, account.access_token) == 200
+    cache = _cache(started_app)
+    # Revoked behind the cache's back: a Core UPDATE through a connection, which no hook sees
+    # (as if the message of another process had been lost).
+    async with runtime.engine.begin() as connection:
+        await connection.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == account.user_id)
+            .values(revoked_at=RefreshToken.created_at)
+        )
+    assert await _me(client, account.access_token) == 200  # still cached, within the bound
+    start = cache.monotonic()
+    cache.monotonic = lambda: start + cache.ttl_s
+    assert await _me(client, account.access_token) == 401
+
+
+async def test_a_principal_read_while_a_change_commits_is_not_cached(
+    client: httpx.AsyncClient, started_app: FastAPI
+) -> None:
+    account = await register(client)
+    cache = _cache(started_app)
+    principal = cache.get(account.access_token)
+    assert principal is not None
+    generation = cache.generation
+    async with session_scope(started_app.state.runtime) as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == account.user_id)
+            .values(revoked_at=RefreshToken.created_at)
+        )
+        principals_changed(session, users=[account.user_id])
+    assert cache.get(account.access_token) is None
+    cache.put(account.access_token, principal, generation=generation)
+    assert cache.get(account.access_token) is None
+
+
+# --- across processes ----------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield http
+
+
+async def _told(cache: PrincipalCache, generation: int) -> None:
+    """Wait until `cache` applied a change published after `generation` was read."""
+    async with asyncio.timeout(30):
+        while cache.generation == generation:
+            await asyncio.sleep(0.01)
+
+
+async def _subscribed(cache: PrincipalCache) -> None:
+    # The subscription drops everything once it is in place (generation 0 → 1).
+    await _told(cache, 0)
+
+
+@pytest.mark.redis
+async def test_revocations_reach_another_process_through_redis(
+    app_factory: Any, jobs: JobQueue, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    # `client` serves process A; B is a second app on the same database and Redis, whose
+    # cache would keep every entry for a minute if no one told it.
+    owner = await register(client)
+    organization_id = owner.personal_organization_id
+    member = await add_member(
+        client, jobs, settings, inviter=owner, organization_id=organization_id, role="member"
+    )
+    key = await create_api_key(client, owner, organization_id)
+    session_user = await register(client)
+    reused = await register(client)
+    rotated = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": reused.refresh_token}
+    )
+    reused_access = rotated.json()["access_token"]
+
+    other = app_factory(principal_cache_ttl_s=60)
+    async with _serving(other) as b:
+        cache_b = _cache(other)
+        await _subscribed(cache_b)
+        assert await _members(b, organization_id, key["key"]) == 200
+        assert await _members(b, organization_id, member.access_token) == 200
+        assert await _me(b, session_user.access_token) == 200
+        assert await _me(b, reused_access) == 200
+
+        generation = cache_b.generation
+        deleted = await client.delete(
+            f"{ORGANIZATIONS}/{organization_id}/api-keys/{key['id']}", headers=owner.headers
+        )
+        assert deleted.status_code == 204
+        await _told(cache_b, generation)
+        assert await _members(b, organization_id, key["key"]) == 401
+
+        generation = cache_b.generation
+        removed = await client.delete(
+            f"{ORGANIZATIONS}/{organization_id}/members/{member.user_id}", headers=owner.headers
+        )
+        assert removed.status_code == 204
+        await _told(cache_b, generation)
+        assert await _members(b, organization_id, member.access_token) == 404
+
+        generation = cache_b.generation
+        out = await client.post(
+            "/api/v1/auth/logout", json={"refresh_token": session_user.refresh_token}
+        )
+        assert out.status_code == 204
+        await _told(cache_b, generation)
+        assert await _me(b, session_user.access_token) == 401
+
+        generation = cache_b.generation
+        replayed = await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": reused.refresh_token}
+        )
+        assert replayed.status_code == 401
+        await _told(cache_b, generation)
+        assert await _me(b, reused_access) == 401
+
+
+async def test_the_cache_can_be_turned_off(app_factory: Any) -> None:
+    app = app_factory(principal_cache_ttl_s=0)
+    async with _serving(app) as http:
+        account = await register(http)
+        assert app.state.principal_cache is None
+        assert await _me(http, account.access_token) == 200
