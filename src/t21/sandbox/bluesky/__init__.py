@@ -13,7 +13,8 @@ unchanged:
 - `com.atproto.repo.uploadBlob` (image/* bodies), `createRecord` of `app.bsky.feed.post`
   validated as the lexicon says: text at most 300 graphemes (counted here with `regex`'s
   grapheme clusters, not T21's code) and 3000 bytes, facets inside the text's UTF-8 bytes, at
-  most 4 images of known blobs, each image ≤ 2,000,000 bytes with an `alt` string.
+  most 4 images of known blobs, each image ≤ 2,000,000 bytes with an `alt` string, or a link
+  card (`app.bsky.embed.external`, `t21.sandbox.bluesky.external`) whose thumb is a known blob.
 - `listRecords` (newest first, `cursor`), `app.bsky.feed.getPosts` (≤ 25 uris, counts),
   `app.bsky.actor.getProfile`.
 - Writes spend points per account (createRecord 3; 5,000 per hour, 35,000 per day), the
@@ -47,6 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from t21.sandbox.bluesky.external import EXTERNAL, check_external_embed
 from t21.sandbox.bluesky.oauth import (
     OAuthRefusal,
     OAuthState,
@@ -278,6 +280,13 @@ def _check_post(state: BlueskyState, did: str, record: dict[str, Any]) -> None:
         return
     if isinstance(embed, dict) and embed.get("$type") == "app.bsky.embed.video":
         problem = check_video_embed(state, did, embed)
+        if problem is not None:
+            raise _invalid(problem)
+        return
+    if isinstance(embed, dict) and embed.get("$type") == EXTERNAL:
+        problem = check_external_embed(state, did, embed)
+        if problem is not None and problem.startswith("Could not find blob"):
+            raise XrpcError(400, "BlobNotFound", problem)
         if problem is not None:
             raise _invalid(problem)
         return
