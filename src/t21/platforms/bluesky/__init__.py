@@ -1,5 +1,6 @@
 """Bluesky (AT Protocol): posts with text (facets for links, mentions and hashtags) and up to
-4 images with alt text; the account's own records for reconciliation; per-post counts.
+4 images with alt text, or a link card; the account's own records for reconciliation; per-post
+counts.
 
 Connecting takes a handle and an app password, no redirect (`connect_with_credentials`):
 the handle resolves to a DID, the DID document names the account's PDS, and a session starts
@@ -25,6 +26,10 @@ Facts the adapter relies on, with their sources:
 - Images: `com.atproto.repo.uploadBlob`, then `app.bsky.embed.images` with at most 4 images,
   each a blob of image/* of at most 2,000,000 bytes with a required `alt`
   (lexicons/app/bsky/embed/images.json; docs.bsky.app/docs/advanced-guides/posts).
+- Link cards: `app.bsky.embed.external` {external: {uri, title, description, thumb?}}, the thumb
+  a blob of image/* of at most 1,000,000 bytes; the client reads the page's Open Graph tags and
+  uploads the image (lexicons/app/bsky/embed/external.json; docs.bsky.app/docs/advanced-guides/
+  posts, "Website card embeds"). See `card`.
 - Reading back: `com.atproto.repo.listRecords` (newest first, `cursor`, limit ≤ 100);
   `app.bsky.feed.getPosts` (≤ 25 uris) gives likeCount, repostCount, replyCount, quoteCount
   (lexicons/app/bsky/feed/getPosts.json, lexicons/app/bsky/feed/defs.json#postView).
@@ -42,6 +47,7 @@ Source: https://docs.bsky.app/docs/advanced-guides/rate-limits
 Source: https://docs.bsky.app
 Source: https://docs.bsky.app/docs/advanced-guides/posts#replies
 Source: https://atproto.com/specs/oauth
+Source: https://github.com/bluesky-social/atproto/blob/main/lexicons/app/bsky/embed/external.json
 """
 
 from t21.platforms.bluesky.provider import BlueskyOptions, BlueskyProvider

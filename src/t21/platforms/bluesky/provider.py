@@ -1,5 +1,6 @@
-"""Bluesky (AT Protocol) through an app password: posts with text, facets and up to 4 images,
-the account's own records for reconciliation, and per-post counts from the App View."""
+"""Bluesky (AT Protocol) through an app password: posts with text, facets and up to 4 images
+(else a link card), the account's own records for reconciliation, and per-post counts from the
+App View."""
 
 from __future__ import annotations
 
@@ -33,13 +34,14 @@ from t21.platforms.base import (
     parse_options,
     replies_among_recent,
 )
-from t21.platforms.bluesky import facets, signin, video
+from t21.platforms.bluesky import card, facets, signin, video
 from t21.platforms.bluesky.oauth import Dpop, OAuthClient, load_key
 from t21.platforms.bluesky.xrpc import Xrpc, failure
 from t21.platforms.http import PlatformHttp, json_body
 from t21.platforms.text import comparable
 
 POST = "app.bsky.feed.post"
+LINK_FEATURE = "app.bsky.richtext.facet#link"
 IMAGE_MAX_BYTES = 2_000_000  # app.bsky.embed.images#image.image maxSize
 GET_POSTS_MAX = 25  # app.bsky.feed.getPosts uris maxLength
 LIST_MAX = 100  # com.atproto.repo.listRecords limit maximum
@@ -85,6 +87,16 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def first_link(found: list[dict[str, object]]) -> str | None:
+    """The first link among a post's facets (what its link card shows)."""
+    for facet in found:
+        features = facet.get("features")
+        for feature in features if isinstance(features, list) else []:
+            if isinstance(feature, dict) and feature.get("$type") == LINK_FEATURE:
+                return str(feature["uri"])
+    return None
+
+
 def rkey_of(uri: str) -> str:
     return uri.rsplit("/", 1)[-1]
 
@@ -120,6 +132,8 @@ class BlueskyProvider:
             "Links, mentions and hashtags become facets; a mention of a handle that doesn't "
             "resolve stays plain text.",
             "Each image carries its alt text (empty when none is given).",
+            "A post with a link and no media carries the link's card (its page's title, "
+            "description and image), as the Bluesky app makes it.",
             "A video (mp4, up to 3 minutes) is processed by Bluesky's video service before the "
             "post; accounts must have a verified email, and may post 25 videos or 10 GB a day.",
             "Writes cost points: 5,000 per hour and 35,000 per day per account (a post is 3).",
@@ -410,6 +424,15 @@ class BlueskyProvider:
             elif request.media:
                 images = [await self._upload(api, item) for item in request.media]
                 record["embed"] = {"$type": "app.bsky.embed.images", "images": images}
+            else:
+                link = first_link(found)
+                embed = (
+                    None
+                    if link is None
+                    else await card.build(api, link, sandbox=self.config.sandbox)
+                )
+                if embed is not None:
+                    record["embed"] = embed
             created = await api.call(
                 "POST",
                 "com.atproto.repo.createRecord",
