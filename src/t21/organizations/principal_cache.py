@@ -27,7 +27,6 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -164,12 +163,13 @@ class PrincipalCache:
             self._subscriber = asyncio.create_task(self._listen())
 
     async def stop(self) -> None:
+        # Bounded: a subscriber or a publish stuck on a dead connection must not hold the
+        # process's shutdown (what is left is dropped with the connection).
         if self._subscriber is not None:
             self._subscriber.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._subscriber
+            await asyncio.wait({self._subscriber}, timeout=_STOP_WAIT_S)
         if self._publishes:
-            await asyncio.gather(*self._publishes, return_exceptions=True)
+            await asyncio.wait(set(self._publishes), timeout=_STOP_WAIT_S)
         _caches.discard(self)
 
     async def _listen(self) -> None:
@@ -180,8 +180,13 @@ class PrincipalCache:
                     await pubsub.subscribe(self.channel)
                     # Whatever was published while not subscribed is unknown: start afresh.
                     self.invalidate(PrincipalChanges(everything=True))
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
+                    while True:
+                        # Polled with a timeout rather than `listen()`, which a cancellation
+                        # could leave waiting on the socket.
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=_POLL_S
+                        )
+                        if message is not None and message.get("type") == "message":
                             self.invalidate(PrincipalChanges.from_json(message["data"]))
             except asyncio.CancelledError:
                 raise
@@ -192,6 +197,9 @@ class PrincipalCache:
 
 
 _caches: weakref.WeakSet[PrincipalCache] = weakref.WeakSet()
+# Seconds: the subscriber's wait for a message between checks, and the longest `stop` waits.
+_POLL_S = 1.0
+_STOP_WAIT_S = 2.0
 
 
 def _changed_columns(obj: object) -> set[str]:
