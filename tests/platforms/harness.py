@@ -24,6 +24,7 @@ from t21.core import clock
 from t21.platforms.base import (
     Connection,
     Credentials,
+    CredentialsConnector,
     MediaItem,
     MediaKind,
     PlatformConfig,
@@ -59,40 +60,45 @@ class FakeNetwork:
             scopes=scopes,
         )
 
-    def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call the fake's `/_control` API (`path` below it); the answer's JSON."""
         response = httpx.request(method, f"{self.url}/_control{path}", json=body, timeout=10)
         assert response.status_code < 300, response.text
         return response.json()
 
+    def reset(self) -> None:
+        """Forget everything the fake saw and made, and go back to its default settings."""
+        self.control("POST", "/reset")
+
     def inject(self, **fault: Any) -> None:
         """Answer the next matching request(s) with a fault (see t21.sandbox.platform.Fault)."""
-        self._control("POST", "/faults", fault)
+        self.control("POST", "/faults", fault)
 
     def expire_tokens(self, token: str | None = None) -> None:
-        self._control("POST", "/tokens/expire", {"token": token} if token else {})
+        self.control("POST", "/tokens/expire", {"token": token} if token else {})
 
     def revoke_tokens(self, token: str | None = None) -> None:
-        self._control("POST", "/tokens/revoke", {"token": token} if token else {})
+        self.control("POST", "/tokens/revoke", {"token": token} if token else {})
 
     def published(self) -> list[dict[str, Any]]:
-        posts: list[dict[str, Any]] = self._control("GET", "/published")["published"]
+        posts: list[dict[str, Any]] = self.control("GET", "/published")["published"]
         return posts
 
     def requests(self) -> list[dict[str, Any]]:
-        seen: list[dict[str, Any]] = self._control("GET", "/requests")["requests"]
+        seen: list[dict[str, Any]] = self.control("GET", "/requests")["requests"]
         return seen
 
     def tokens(self) -> list[dict[str, Any]]:
-        summary: list[dict[str, Any]] = self._control("GET", "/tokens")["tokens"]
+        summary: list[dict[str, Any]] = self.control("GET", "/tokens")["tokens"]
         return summary
 
     def sends(self) -> list[dict[str, Any]]:
         """Every publish request the fake received, refused ones included (`_control/sends`)."""
-        found: list[dict[str, Any]] = self._control("GET", "/sends")["sends"]
+        found: list[dict[str, Any]] = self.control("GET", "/sends")["sends"]
         return found
 
     def refuse_duplicates(self, refuse: bool) -> None:
-        self._control("POST", "/duplicates", {"refuse": refuse})
+        self.control("POST", "/duplicates", {"refuse": refuse})
 
 
 @contextmanager
@@ -241,3 +247,46 @@ def credentials(connection: Connection) -> Credentials:
         expires_at=clock.now() + timedelta(seconds=grant.expires_in) if grant.expires_in else None,
         scopes=grant.scopes,
     )
+
+
+async def sign_in(provider: CredentialsConnector, given: dict[str, str]) -> Credentials:
+    """Connect from credentials given to T21 (no redirect): the one account's credentials."""
+    [connection] = await provider.connect_with_credentials(given)
+    return credentials(connection)
+
+
+async def bluesky_record(fake: FakeNetwork, account: Credentials, uri: str) -> dict[str, Any]:
+    """What the Bluesky fake stored for the post `uri`, as `listRecords` gives it back."""
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(
+            f"{fake.url}/xrpc/com.atproto.repo.listRecords",
+            params={"repo": account.external_id, "collection": "app.bsky.feed.post"},
+        )
+    [found] = [r for r in answer.json()["records"] if r["uri"] == uri]
+    return dict(found["value"])
+
+
+async def bluesky_create(fake: FakeNetwork, account: Credentials, embed: Any) -> httpx.Response:
+    """The Bluesky fake's answer to a post with `embed`, created straight at its PDS."""
+    record = {"$type": "app.bsky.feed.post", "text": "x", "createdAt": "2026-01-01T00:00:00Z"}
+    async with httpx.AsyncClient() as http:
+        return await http.post(
+            f"{fake.url}/xrpc/com.atproto.repo.createRecord",
+            headers={"Authorization": f"Bearer {account.access_token}"},
+            json={
+                "repo": account.external_id,
+                "collection": "app.bsky.feed.post",
+                "record": {**record, "embed": embed},
+            },
+        )
+
+
+async def bluesky_upload(fake: FakeNetwork, account: Credentials, data: bytes, kind: str) -> Any:
+    """The blob the Bluesky fake stored for `data` uploaded as `kind`."""
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{fake.url}/xrpc/com.atproto.repo.uploadBlob",
+            headers={"Authorization": f"Bearer {account.access_token}", "Content-Type": kind},
+            content=data,
+        )
+    return answer.json()["blob"]

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -27,7 +26,13 @@ from t21.platforms.bluesky.facets import detect
 from t21.platforms.rules import violations
 from t21.platforms.text import text_length
 from t21.sandbox.bluesky import create_bluesky_app
-from tests.platforms.harness import FakeNetwork, MediaServer, credentials, media_server, serve
+from tests.platforms.harness import (
+    FakeNetwork,
+    MediaServer,
+    bluesky_record,
+    serve,
+    sign_in,
+)
 from tests.platforms.test_rules import Facts
 
 HANDLE = "alice.bsky.social"
@@ -40,29 +45,9 @@ def served() -> Iterator[FakeNetwork]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    served._control("POST", "/reset")
-    return served
-
-
-@pytest.fixture
-def bsky(fake: FakeNetwork) -> BlueskyProvider:
-    return BlueskyProvider(fake.config("bluesky"))
-
-
 @pytest.fixture
 async def account(bsky: BlueskyProvider) -> Credentials:
-    [connection] = await bsky.connect_with_credentials(
-        {"handle": HANDLE, "app_password": APP_PASSWORD}
-    )
-    return credentials(connection)
+    return await sign_in(bsky, {"handle": HANDLE, "app_password": APP_PASSWORD})
 
 
 # --- connecting ----------------------------------------------------------------------------------
@@ -160,7 +145,7 @@ async def test_text_is_published_with_facets_at_utf8_byte_offsets(
     assert post["text"] == text
     recent = await bsky.find_recent(account, since=clock.now() - timedelta(minutes=5))
     assert [item.external_id for item in recent] == [published.external_id]
-    stored = await _record(fake, bsky, account, published.external_id)
+    stored = await bluesky_record(fake, account, published.external_id)
     assert stored["langs"] == ["en"]
     raw = text.encode("utf-8")
     spans = {
@@ -179,18 +164,6 @@ async def test_text_is_published_with_facets_at_utf8_byte_offsets(
     assert mention["features"][0]["did"].startswith("did:plc:")
 
 
-async def _record(
-    fake: FakeNetwork, bsky: BlueskyProvider, account: Credentials, uri: str
-) -> dict[str, Any]:
-    async with httpx.AsyncClient() as http:
-        answer = await http.get(
-            f"{fake.url}/xrpc/com.atproto.repo.listRecords",
-            params={"repo": account.external_id, "collection": "app.bsky.feed.post"},
-        )
-    [found] = [r for r in answer.json()["records"] if r["uri"] == uri]
-    return dict(found["value"])
-
-
 def test_facets_find_what_the_reference_client_finds() -> None:
     found = detect("a #1 #tag! (https://example.com/a) email@x.com @me.test")
     assert [(item.kind, item.value) for item in found] == [
@@ -205,7 +178,7 @@ async def test_images_are_uploaded_as_blobs_with_alt_text(
 ) -> None:
     images = [replace(media.image(600, 400), alt_text="a chart"), media.image()]
     published = await bsky.publish(account, PublishRequest(text="two images", media=images))
-    stored = await _record(fake, bsky, account, published.external_id)
+    stored = await bluesky_record(fake, account, published.external_id)
     embedded = stored["embed"]["images"]
     assert stored["embed"]["$type"] == "app.bsky.embed.images"
     assert [image["alt"] for image in embedded] == ["a chart", ""]
@@ -288,7 +261,7 @@ def test_check_refuses_unknown_options_and_too_many_bytes() -> None:
 async def test_a_429_carries_the_ratelimit_reset(
     fake: FakeNetwork, bsky: BlueskyProvider, account: Credentials
 ) -> None:
-    fake._control("POST", "/points", {"limit": 3})
+    fake.control("POST", "/points", {"limit": 3})
     await bsky.publish(account, PublishRequest(text="first"))
     with pytest.raises(Retryable) as limited:
         await bsky.publish(account, PublishRequest(text="second"))
@@ -300,7 +273,7 @@ async def test_a_429_carries_the_ratelimit_reset(
 async def test_the_daily_budget_is_spent_too(
     fake: FakeNetwork, bsky: BlueskyProvider, account: Credentials
 ) -> None:
-    fake._control("POST", "/points", {"daily_limit": 6})
+    fake.control("POST", "/points", {"daily_limit": 6})
     await bsky.publish(account, PublishRequest(text="one"))
     await bsky.publish(account, PublishRequest(text="two"))
     with pytest.raises(Retryable) as limited:
@@ -366,7 +339,7 @@ async def test_metrics_are_likes_replies_and_reposts_plus_quotes(
 ) -> None:
     published = await bsky.publish(account, PublishRequest(text="count me"))
     uri = published.external_id
-    fake._control(
+    fake.control(
         "POST",
         "/metrics",
         {"uri": uri, "likeCount": 7, "repostCount": 2, "replyCount": 3, "quoteCount": 1},

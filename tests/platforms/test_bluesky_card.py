@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,10 +24,12 @@ from t21.sandbox.server import ThreadedServer
 from tests.platforms.harness import (
     FakeNetwork,
     MediaServer,
-    credentials,
-    media_server,
+    bluesky_create,
+    bluesky_record,
+    bluesky_upload,
     png_bytes,
     serve,
+    sign_in,
 )
 
 HANDLE = "carol.bsky.social"
@@ -77,12 +78,6 @@ def site() -> Iterator[Pages]:
         yield pages
 
 
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
 @pytest.fixture
 def pages(site: Pages) -> Pages:
     site.files.clear()
@@ -91,32 +86,8 @@ def pages(site: Pages) -> Pages:
 
 
 @pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    served._control("POST", "/reset")
-    return served
-
-
-@pytest.fixture
-def bsky(fake: FakeNetwork) -> BlueskyProvider:
-    return BlueskyProvider(fake.config("bluesky"))
-
-
-@pytest.fixture
 async def account(bsky: BlueskyProvider) -> Credentials:
-    [connection] = await bsky.connect_with_credentials(
-        {"handle": HANDLE, "app_password": APP_PASSWORD}
-    )
-    return credentials(connection)
-
-
-async def _record(fake: FakeNetwork, account: Credentials, uri: str) -> dict[str, Any]:
-    async with httpx.AsyncClient() as http:
-        answer = await http.get(
-            f"{fake.url}/xrpc/com.atproto.repo.listRecords",
-            params={"repo": account.external_id, "collection": "app.bsky.feed.post"},
-        )
-    [found] = [r for r in answer.json()["records"] if r["uri"] == uri]
-    return dict(found["value"])
+    return await sign_in(bsky, {"handle": HANDLE, "app_password": APP_PASSWORD})
 
 
 async def _post(
@@ -124,7 +95,7 @@ async def _post(
 ) -> dict[str, Any]:
     published = await bsky.publish(account, request)
     assert len(fake.published()) == 1
-    return await _record(fake, account, published.external_id)
+    return await bluesky_record(fake, account, published.external_id)
 
 
 async def test_a_link_gets_the_pages_card_with_its_image_as_thumb(
@@ -277,49 +248,26 @@ def test_meta_tags_are_read_by_name_or_property_and_made_absolute() -> None:
 # --- the fake ------------------------------------------------------------------------------------
 
 
-async def _create(fake: FakeNetwork, account: Credentials, embed: Any) -> httpx.Response:
-    record = {"$type": "app.bsky.feed.post", "text": "x", "createdAt": "2026-01-01T00:00:00Z"}
-    async with httpx.AsyncClient() as http:
-        return await http.post(
-            f"{fake.url}/xrpc/com.atproto.repo.createRecord",
-            headers={"Authorization": f"Bearer {account.access_token}"},
-            json={
-                "repo": account.external_id,
-                "collection": "app.bsky.feed.post",
-                "record": {**record, "embed": embed},
-            },
-        )
-
-
-async def _upload(fake: FakeNetwork, account: Credentials, data: bytes, kind: str) -> Any:
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(
-            f"{fake.url}/xrpc/com.atproto.repo.uploadBlob",
-            headers={"Authorization": f"Bearer {account.access_token}", "Content-Type": kind},
-            content=data,
-        )
-    return answer.json()["blob"]
-
-
 async def test_the_fake_takes_a_card_only_as_the_lexicon_says(
     fake: FakeNetwork, account: Credentials
 ) -> None:
     card = {"uri": "https://example.com/", "title": "t", "description": "d"}
-    good = await _create(fake, account, {"$type": "app.bsky.embed.external", "external": card})
+    external_card = {"$type": "app.bsky.embed.external", "external": card}
+    good = await bluesky_create(fake, account, external_card)
     assert good.status_code == 200
     for external in (
         {"uri": "https://example.com/", "title": "t"},
         {**card, "title": 3},
         {**card, "thumb": {"$type": "blob", "ref": {"$link": "bafynope"}, "size": 1}},
     ):
-        refused = await _create(
+        refused = await bluesky_create(
             fake, account, {"$type": "app.bsky.embed.external", "external": external}
         )
         assert refused.status_code == 400, external
-    large = await _upload(fake, account, b"\x89PNG" + b"\x00" * 1_000_000, "image/png")
-    text = await _upload(fake, account, b"hello", "text/plain")
+    large = await bluesky_upload(fake, account, b"\x89PNG" + b"\x00" * 1_000_000, "image/png")
+    text = await bluesky_upload(fake, account, b"hello", "text/plain")
     for thumb in (large, text):
-        refused = await _create(
+        refused = await bluesky_create(
             fake,
             account,
             {"$type": "app.bsky.embed.external", "external": {**card, "thumb": thumb}},

@@ -72,12 +72,6 @@ def documents() -> Iterator[ClientDocuments]:
 
 
 @pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    served._control("POST", "/reset")
-    return served
-
-
-@pytest.fixture
 def bsky(fake: FakeNetwork, documents: ClientDocuments) -> BlueskyProvider:
     provider = BlueskyProvider(replace(fake.config("bluesky"), extras=documents.extras))
     documents.metadata = provider.client_metadata(REDIRECT, "http://127.0.0.1:9")
@@ -149,7 +143,7 @@ async def test_a_handle_signs_in_and_posts_with_dpop_bound_tokens(
     assert published.external_id.startswith(f"at://{account.external_id}/")
     assert [p["text"] for p in fake.published()] == ["Hello over OAuth #atproto"]
     # The PDS answers a proof without its nonce with 401 and a fresh nonce: sent again.
-    fake._control("POST", "/oauth", {"rotate_nonce": True})
+    fake.control("POST", "/oauth", {"rotate_nonce": True})
     assert (await bsky.profile(account)).username == HANDLE
 
 
@@ -187,7 +181,7 @@ async def test_refresh_rotates_with_the_same_key_and_revoke_ends_the_session(
 async def test_without_a_handle_the_entryway_signs_in_whoever_consents(
     fake: FakeNetwork, bsky: BlueskyProvider
 ) -> None:
-    fake._control("POST", "/oauth", {"consent_as": "bob.bsky.social"})
+    fake.control("POST", "/oauth", {"consent_as": "bob.bsky.social"})
     start = await _start(bsky, hint=None)
     back = await _consent(start)
     [connection] = await bsky.finish_authorization(
@@ -200,7 +194,7 @@ async def test_another_account_than_the_handle_is_refused(
     fake: FakeNetwork, bsky: BlueskyProvider
 ) -> None:
     start = await _start(bsky)
-    fake._control("POST", "/oauth", {"consent_as": "mallory.bsky.social"})
+    fake.control("POST", "/oauth", {"consent_as": "mallory.bsky.social"})
     back = await _consent(start)
     with pytest.raises(Permanent) as refused:
         await bsky.finish_authorization(
@@ -289,3 +283,4 @@ def test_the_fake_names_itself_as_the_pds_authorization_server(fake: FakeNetwork
     assert server["issuer"] == issuer
     assert server["require_pushed_authorization_requests"] is True
     assert server["dpop_signing_alg_values_supported"] == ["ES256"]
+

@@ -14,7 +14,13 @@ from t21.core.outside import Permanent
 from t21.platforms.base import Credentials, PublishRequest
 from t21.platforms.bluesky import BlueskyProvider
 from t21.sandbox.bluesky import create_bluesky_app
-from tests.platforms.harness import FakeNetwork, MediaServer, credentials, media_server, serve
+from tests.platforms.harness import (
+    FakeNetwork,
+    MediaServer,
+    bluesky_record,
+    serve,
+    sign_in,
+)
 
 HANDLE = "alice.bsky.social"
 APP_PASSWORD = "abcd-efgh-1234-wxyz"
@@ -26,48 +32,18 @@ def served() -> Iterator[FakeNetwork]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    served._control("POST", "/reset")
-    return served
-
-
-@pytest.fixture
-def bsky(fake: FakeNetwork) -> BlueskyProvider:
-    return BlueskyProvider(fake.config("bluesky"))
-
-
 @pytest.fixture
 async def account(bsky: BlueskyProvider) -> Credentials:
-    [connection] = await bsky.connect_with_credentials(
-        {"handle": HANDLE, "app_password": APP_PASSWORD}
-    )
-    return credentials(connection)
-
-
-async def _record(fake: FakeNetwork, account: Credentials, uri: str) -> dict[str, object]:
-    async with httpx.AsyncClient() as http:
-        answer = await http.get(
-            f"{fake.url}/xrpc/com.atproto.repo.listRecords",
-            params={"repo": account.external_id, "collection": "app.bsky.feed.post"},
-        )
-    [found] = [r for r in answer.json()["records"] if r["uri"] == uri]
-    return dict(found["value"])
+    return await sign_in(bsky, {"handle": HANDLE, "app_password": APP_PASSWORD})
 
 
 async def test_a_video_is_processed_first_then_embedded_with_its_aspect_ratio(
     fake: FakeNetwork, bsky: BlueskyProvider, account: Credentials, media: MediaServer
 ) -> None:
-    fake._control("POST", "/video", {"polls": 3})
+    fake.control("POST", "/video", {"polls": 3})
     clip = replace(media.video(size=3 * 1024 * 1024 + 17), alt_text="a demo")
     published = await bsky.publish(account, PublishRequest(text="Watch this", media=[clip]))
-    stored = await _record(fake, account, published.external_id)
+    stored = await bluesky_record(fake, account, published.external_id)
     embed = stored["embed"]
     assert isinstance(embed, dict)
     assert embed["$type"] == "app.bsky.embed.video"
@@ -80,7 +56,7 @@ async def test_a_video_is_processed_first_then_embedded_with_its_aspect_ratio(
 async def test_an_account_that_cannot_upload_video_is_refused_before_sending_it(
     fake: FakeNetwork, bsky: BlueskyProvider, account: Credentials, media: MediaServer
 ) -> None:
-    fake._control("POST", "/video", {"can_upload": False})
+    fake.control("POST", "/video", {"can_upload": False})
     with pytest.raises(Permanent) as refused:
         await bsky.publish(account, PublishRequest(text="no", media=[media.video()]))
     assert refused.value.code == "video_limit"
@@ -91,7 +67,7 @@ async def test_an_account_that_cannot_upload_video_is_refused_before_sending_it(
 async def test_a_failed_processing_job_publishes_nothing(
     fake: FakeNetwork, bsky: BlueskyProvider, account: Credentials, media: MediaServer
 ) -> None:
-    fake._control("POST", "/video", {"fail": True})
+    fake.control("POST", "/video", {"fail": True})
     with pytest.raises(Permanent) as refused:
         await bsky.publish(account, PublishRequest(text="broken", media=[media.video()]))
     assert refused.value.code == "video_refused"
@@ -141,3 +117,4 @@ def test_platforms_list_one_mp4_of_three_minutes() -> None:
     assert rule.content_types == frozenset({"video/mp4"})
     assert rule.max_duration_s == 180
     assert rule.max_size_bytes == 300_000_000
+

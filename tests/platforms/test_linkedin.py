@@ -37,7 +37,6 @@ from tests.platforms.harness import (
     MediaServer,
     connect,
     credentials,
-    media_server,
     mp4_bytes,
     serve,
 )
@@ -52,19 +51,6 @@ API_VERSION_HEADERS = {"LinkedIn-Version": "202601", "X-Restli-Protocol-Version"
 def served() -> Iterator[FakeNetwork]:
     with serve(create_linkedin_app()) as fake:
         yield fake
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    """The module's fake, forgotten and back to its default settings."""
-    control(served, "POST", "/reset")
-    return served
 
 
 @pytest.fixture
@@ -102,14 +88,8 @@ async def reader(approved: LinkedInProvider) -> Credentials:
     return credentials(connection)
 
 
-def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
 def settings(fake: FakeNetwork, **values: Any) -> None:
-    control(fake, "POST", "/settings", values)
+    fake.control("POST", "/settings", values)
 
 
 def sha256_of(item: MediaItem, server: MediaServer) -> str:
@@ -211,7 +191,7 @@ async def test_without_partner_mode_there_is_no_refresh_token_and_refresh_return
 async def test_refresh_keeps_the_refresh_token_and_the_expiry_of_the_first_grant(
     linkedin: LinkedInProvider, fake: FakeNetwork, member: Credentials
 ) -> None:
-    control(fake, "POST", "/refresh-tokens/age", {"days": 59})
+    fake.control("POST", "/refresh-tokens/age", {"days": 59})
     grant = await linkedin.refresh(member)
     assert grant is not None
     assert grant.access_token != member.access_token
@@ -418,8 +398,8 @@ async def test_metrics_map_linkedin_analytics_to_t21_names_and_none_without_data
     )
     fresh = await linkedin.publish(member, PublishRequest(text="Too new"))
     numbers = {"IMPRESSION": 120, "MEMBERS_REACHED": 80, "RESHARE": 3, "REACTION": 14}
-    control(fake, "POST", "/analytics", {"post": share.external_id, **numbers, "COMMENT": 5})
-    control(fake, "POST", "/analytics", {"post": album.external_id, "IMPRESSION": 9})
+    fake.control("POST", "/analytics", {"post": share.external_id, **numbers, "COMMENT": 5})
+    fake.control("POST", "/analytics", {"post": album.external_id, "IMPRESSION": 9})
     ids = [share.external_id, album.external_id, fresh.external_id]
     metrics = await linkedin.metrics(member, ids)
     assert metrics[share.external_id] == PostMetrics(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -24,7 +23,6 @@ from tests.platforms.harness import (
     MediaServer,
     connect,
     credentials,
-    media_server,
     serve,
 )
 
@@ -35,18 +33,6 @@ PAGE = "urn:li:organization:2414183"
 def served() -> Iterator[FakeNetwork]:
     with serve(create_linkedin_page_app()) as fake:
         yield fake
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    control(served, "POST", "/reset")
-    return served
 
 
 @pytest.fixture
@@ -60,14 +46,8 @@ async def page(pages: LinkedInPageProvider) -> Credentials:
     return credentials(connection)
 
 
-def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
 def role(fake: FakeNetwork, page_id: str, held: str | None, name: str | None = None) -> None:
-    control(fake, "POST", "/organizations", {"id": page_id, "role": held, "name": name})
+    fake.control("POST", "/organizations", {"id": page_id, "role": held, "name": name})
 
 
 # --- the declared surface --------------------------------------------------------------------
@@ -140,7 +120,7 @@ async def test_a_member_who_administers_no_page_cannot_connect(
 def test_an_app_without_community_management_is_refused_the_page_scopes(
     pages: LinkedInPageProvider, fake: FakeNetwork
 ) -> None:
-    control(fake, "POST", "/settings", {"app_scopes": ["openid", "profile", "w_member_social"]})
+    fake.control("POST", "/settings", {"app_scopes": ["openid", "profile", "w_member_social"]})
     url = pages.authorization_url(state="s", redirect_uri=REDIRECT_URI, code_verifier=None)
     answer = httpx.get(url, follow_redirects=False)
     back = parse_qs(urlsplit(answer.headers["location"]).query)
@@ -230,7 +210,7 @@ async def test_a_member_token_without_the_organization_scope_cannot_post_as_the_
 async def test_the_daily_limit_is_retryable_after_next_utc_midnight(
     pages: LinkedInPageProvider, fake: FakeNetwork, page: Credentials
 ) -> None:
-    control(fake, "POST", "/settings", {"daily_post_limit": 1})
+    fake.control("POST", "/settings", {"daily_post_limit": 1})
     await pages.publish(page, PublishRequest(text="Today's only post"))
     with pytest.raises(Retryable) as caught:
         await pages.publish(page, PublishRequest(text="One too many"))
@@ -285,7 +265,7 @@ async def test_metrics_come_from_the_page_share_statistics(
         page, PublishRequest(text="Album", media=[media.image(9, 9), media.image(9, 8)])
     )
     numbers = {"IMPRESSION": 120, "MEMBERS_REACHED": 80, "RESHARE": 3, "REACTION": 14}
-    control(fake, "POST", "/analytics", {"post": share.external_id, **numbers, "COMMENT": 5})
+    fake.control("POST", "/analytics", {"post": share.external_id, **numbers, "COMMENT": 5})
     metrics = await pages.metrics(page, [share.external_id, album.external_id])
     assert metrics[share.external_id] == PostMetrics(
         impressions=120, reach=80, likes=14, comments=5, shares=3, clicks=0

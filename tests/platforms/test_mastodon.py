@@ -34,7 +34,6 @@ from tests.platforms.harness import (
     FakeNetwork,
     MediaServer,
     credentials,
-    media_server,
     serve,
 )
 
@@ -46,18 +45,6 @@ ACCOUNT = "109348729384756123"
 def served() -> Iterator[FakeNetwork]:
     with serve(create_mastodon_app()) as fake:
         yield fake
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    control(served, "POST", "/reset")
-    return served
 
 
 @pytest.fixture
@@ -77,12 +64,6 @@ async def account(mastodon: MastodonProvider, app: AppRegistration) -> Credentia
         app, code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier
     )
     return credentials(connection)
-
-
-def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
-    assert response.status_code < 300, response.text
-    return response.json()
 
 
 async def authorize(provider: MastodonProvider, app: AppRegistration) -> tuple[str, str]:
@@ -182,7 +163,7 @@ async def test_connect_registers_an_app_then_runs_oauth_with_pkce(
 async def test_an_instance_without_pkce_is_connected_without_it(
     fake: FakeNetwork, mastodon: MastodonProvider
 ) -> None:
-    control(fake, "POST", "/settings", {"pkce": False})
+    fake.control("POST", "/settings", {"pkce": False})
     app = await mastodon.register_app("old.example", REDIRECT_URI)
     assert not app.pkce
     url = mastodon.authorization_url_at(
@@ -264,12 +245,12 @@ async def test_publish_text_with_options_sends_an_idempotency_key(
 async def test_the_instance_limit_is_read_from_the_instance(
     fake: FakeNetwork, mastodon: MastodonProvider, account: Credentials
 ) -> None:
-    control(fake, "POST", "/settings", {"max_text": 20})
+    fake.control("POST", "/settings", {"max_text": 20})
     with pytest.raises(Permanent) as refused:
         await mastodon.publish(account, PublishRequest(text="x" * 21))
     assert refused.value.code == "text_too_long"
     assert fake.sends() == []
-    control(fake, "POST", "/settings", {"max_text": 5000})
+    fake.control("POST", "/settings", {"max_text": 5000})
     await mastodon.publish(account, PublishRequest(text="y" * 1000))
     assert len(statuses(fake)) == 1
 
@@ -289,7 +270,7 @@ async def test_publish_images_with_alt_text(
 async def test_a_video_is_polled_until_processed_then_posted(
     fake: FakeNetwork, mastodon: MastodonProvider, account: Credentials, media: MediaServer
 ) -> None:
-    control(fake, "POST", "/settings", {"processing_polls": 2})
+    fake.control("POST", "/settings", {"processing_polls": 2})
     await mastodon.publish(account, PublishRequest(text="", media=[media.video(size=4096)]))
     polls = [r for r in fake.requests() if r["path"].startswith("/api/v1/media/")]
     assert len(polls) == 3  # 206, 206, 200
@@ -300,7 +281,7 @@ async def test_a_long_processing_continues_later_with_the_same_upload(
     fake: FakeNetwork, media: MediaServer, account: Credentials
 ) -> None:
     brief = MastodonProvider(replace(fake.config("mastodon"), poll_timeout_s=0.0))
-    control(fake, "POST", "/settings", {"processing_polls": 1})
+    fake.control("POST", "/settings", {"processing_polls": 1})
     request = PublishRequest(text="a video", media=[media.video(size=4096)], key="t-9")
     first = await brief.publish(account, request)
     assert isinstance(first, Continuing)
@@ -327,7 +308,7 @@ async def test_bytes_that_are_not_what_they_claim_are_refused(
 async def test_a_429_is_retryable_at_the_windows_reset(
     fake: FakeNetwork, mastodon: MastodonProvider, account: Credentials
 ) -> None:
-    control(fake, "POST", "/settings", {"status_limit": 1})
+    fake.control("POST", "/settings", {"status_limit": 1})
     await mastodon.publish(account, PublishRequest(text="first"))
     with pytest.raises(Retryable) as limited:
         await mastodon.publish(account, PublishRequest(text="second"))
@@ -394,8 +375,8 @@ async def test_metrics_are_favourites_boosts_and_replies(
 ) -> None:
     published = await mastodon.publish(account, PublishRequest(text="count me"))
     assert isinstance(published, Published)
-    control(fake, "POST", "/metrics", {"id": published.external_id, "favourites_count": 7,
-                                        "reblogs_count": 3, "replies_count": 2})  # fmt: skip
+    counts = {"favourites_count": 7, "reblogs_count": 3, "replies_count": 2}
+    fake.control("POST", "/metrics", {"id": published.external_id, **counts})
     numbers = await mastodon.metrics(account, [published.external_id, "999"])
     assert numbers == {
         published.external_id: PostMetrics(likes=7, shares=3, comments=2),

@@ -35,7 +35,7 @@ def sandbox() -> Iterator[str]:
 @pytest.fixture(params=REFUSING)
 def network(request: pytest.FixtureRequest, sandbox: str) -> tuple[str, FakeNetwork]:
     fake = FakeNetwork(url=f"{sandbox}/{request.param}")
-    fake._control("POST", "/reset")
+    fake.reset()
     return request.param, fake
 
 
@@ -77,8 +77,8 @@ async def test_with_duplicate_refusal_off_a_second_send_is_accepted_and_seen(
     assert isinstance(second, Published)
     assert first.external_id != second.external_id
     assert outcomes(fake, "Said twice") == ["accepted", "accepted"]
-    fake._control("POST", "/reset")
-    assert fake._control("GET", "/duplicates") == {"refuse": True}
+    fake.reset()
+    assert fake.control("GET", "/duplicates") == {"refuse": True}
 
 
 async def test_a_lost_answer_is_a_send_that_may_have_posted_and_an_injected_error_is_none(
@@ -102,9 +102,9 @@ async def test_sends_are_listed_per_account(network: tuple[str, FakeNetwork]) ->
     name, fake = network
     provider, account = await connected(name, fake)
     await provider.publish(account, PublishRequest(text="Mine"))
-    mine = fake._control("GET", f"/sends?account={fake.sends()[0]['account']}")["sends"]
+    mine = fake.control("GET", f"/sends?account={fake.sends()[0]['account']}")["sends"]
     assert [s["outcome"] for s in mine] == ["accepted"]
-    assert fake._control("GET", "/sends?account=someone-else")["sends"] == []
+    assert fake.control("GET", "/sends?account=someone-else")["sends"] == []
 
 
 def test_the_sandbox_setting_turns_duplicate_refusal_off_until_a_run_turns_it_on() -> None:

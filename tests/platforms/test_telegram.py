@@ -19,7 +19,7 @@ from t21.platforms.telegram import TelegramProvider
 from t21.platforms.telegram.markup import MarkupError, parse, utf16_length
 from t21.platforms.telegram.wire import CHUNK_BYTES
 from t21.sandbox.telegram import create_telegram_app
-from tests.platforms.harness import FakeNetwork, MediaServer, media_server, serve
+from tests.platforms.harness import FakeNetwork, MediaServer, serve
 
 REQUESTER = "user-1|brand-1"
 
@@ -30,28 +30,10 @@ def served() -> Iterator[FakeNetwork]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    control(served, "POST", "/reset")
-    return served
-
-
 @pytest.fixture
 def telegram(fake: FakeNetwork) -> TelegramProvider:
     """The adapter as it reaches the real Telegram: no sandbox owner posts its proofs."""
     return TelegramProvider(replace(fake.config("telegram"), sandbox=False))
-
-
-def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
-    assert response.status_code < 300, response.text
-    return response.json()
 
 
 async def _proof(telegram: TelegramProvider, chat: str, requester: str = REQUESTER) -> str:
@@ -64,7 +46,7 @@ async def connected(
     fake: FakeNetwork, telegram: TelegramProvider, chat: str = "@acme_news"
 ) -> Credentials:
     proof = await _proof(telegram, chat)
-    control(fake, "POST", f"/chats/{chat}/posts", {"text": f"Connecting T21: {proof}"})
+    fake.control("POST", f"/chats/{chat}/posts", {"text": f"Connecting T21: {proof}"})
     [connection] = await telegram.connect_with_proof({"chat": chat}, requester=REQUESTER)
     return Credentials(
         access_token=connection.grant.access_token,
@@ -74,7 +56,7 @@ async def connected(
 
 
 def messages(fake: FakeNetwork, chat: str = "@acme_news") -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = control(fake, "GET", f"/chats/{chat}/messages?sent_by=bot")[
+    found: list[dict[str, Any]] = fake.control("GET", f"/chats/{chat}/messages?sent_by=bot")[
         "messages"
     ]
     return found
@@ -90,7 +72,7 @@ async def test_a_channel_connects_once_its_owner_posts_the_proof_code(
     assert proof.startswith("T21-")
     # The code is the requester's own: another person connecting the same chat gets another.
     assert await _proof(telegram, "@acme_news", requester="user-2|brand-9") != proof
-    control(fake, "POST", "/chats/@acme_news/posts", {"text": f"Connecting T21: {proof}"})
+    fake.control("POST", "/chats/@acme_news/posts", {"text": f"Connecting T21: {proof}"})
     [connection] = await telegram.connect_with_proof({"chat": "@acme_news"}, requester=REQUESTER)
     assert connection.profile.username == "acme_news"
     assert connection.profile.external_id.startswith("-100")
@@ -106,10 +88,10 @@ async def test_in_the_sandbox_the_chats_owner_posts_the_code_and_the_chat_connec
     sandboxed = TelegramProvider(fake.config("telegram"))
     [connection] = await sandboxed.connect_with_proof({"chat": "@acme_news"}, requester=REQUESTER)
     assert connection.profile.username == "acme_news"
-    [posted] = control(fake, "GET", "/chats/@acme_news/messages")["messages"]
+    [posted] = fake.control("GET", "/chats/@acme_news/messages")["messages"]
     assert posted["text"] == sandboxed.proof_code(REQUESTER, int(connection.profile.external_id))
     # A sandbox chat whose owner declines is asked for the code, as at Telegram.
-    control(fake, "POST", "/chats", {"username": "shy_owner", "owner_posts_proofs": False})
+    fake.control("POST", "/chats", {"username": "shy_owner", "owner_posts_proofs": False})
     with pytest.raises(ProofRequired):
         await sandboxed.connect_with_proof({"chat": "@shy_owner"}, requester=REQUESTER)
 
@@ -118,7 +100,7 @@ async def test_someone_elses_code_in_the_chat_proves_nothing(
     fake: FakeNetwork, telegram: TelegramProvider
 ) -> None:
     theirs = await _proof(telegram, "@acme_news", requester="user-2|brand-9")
-    control(fake, "POST", "/chats/@acme_news/posts", {"text": theirs})
+    fake.control("POST", "/chats/@acme_news/posts", {"text": theirs})
     with pytest.raises(ProofRequired):
         await telegram.connect_with_proof({"chat": "@acme_news"}, requester=REQUESTER)
 
@@ -126,12 +108,12 @@ async def test_someone_elses_code_in_the_chat_proves_nothing(
 async def test_in_a_group_only_an_admin_posting_the_code_proves_ownership(
     fake: FakeNetwork, telegram: TelegramProvider
 ) -> None:
-    group = control(fake, "POST", "/chats", {"username": "acme_team", "type": "supergroup"})
+    group = fake.control("POST", "/chats", {"username": "acme_team", "type": "supergroup"})
     proof = await _proof(telegram, "@acme_team")
-    control(fake, "POST", "/chats/@acme_team/posts", {"text": proof, "as": "member"})
+    fake.control("POST", "/chats/@acme_team/posts", {"text": proof, "as": "member"})
     with pytest.raises(ProofRequired):
         await telegram.connect_with_proof({"chat": "@acme_team"}, requester=REQUESTER)
-    control(fake, "POST", "/chats/@acme_team/posts", {"text": proof, "as": "owner"})
+    fake.control("POST", "/chats/@acme_team/posts", {"text": proof, "as": "owner"})
     [connection] = await telegram.connect_with_proof(
         {"chat": str(group["id"])}, requester=REQUESTER
     )
@@ -141,12 +123,12 @@ async def test_in_a_group_only_an_admin_posting_the_code_proves_ownership(
 async def test_a_bot_that_may_not_post_or_a_chat_it_cannot_see_is_refused_with_what_to_do(
     fake: FakeNetwork, telegram: TelegramProvider
 ) -> None:
-    control(fake, "POST", "/chats", {"username": "not_admin", "bot_status": "member"})
+    fake.control("POST", "/chats", {"username": "not_admin", "bot_status": "member"})
     with pytest.raises(Permanent) as refused:
         await telegram.connect_with_proof({"chat": "@not_admin"}, requester=REQUESTER)
     assert refused.value.code == "bot_not_admin"
     assert "@t21_sandbox_bot" in refused.value.message
-    control(fake, "POST", "/chats", {"username": "no_posting", "can_post_messages": False})
+    fake.control("POST", "/chats", {"username": "no_posting", "can_post_messages": False})
     with pytest.raises(Permanent) as refused:
         await telegram.connect_with_proof({"chat": "@no_posting"}, requester=REQUESTER)
     assert refused.value.code == "bot_not_admin"
@@ -161,7 +143,7 @@ async def test_a_bot_that_may_not_post_or_a_chat_it_cannot_see_is_refused_with_w
 async def test_a_webhook_on_the_bot_is_named_as_the_reason_proofs_cannot_be_seen(
     fake: FakeNetwork, telegram: TelegramProvider
 ) -> None:
-    control(fake, "POST", "/webhook", {"url": "https://example.com/hook"})
+    fake.control("POST", "/webhook", {"url": "https://example.com/hook"})
     with pytest.raises(Permanent) as refused:
         await telegram.connect_with_proof({"chat": "@acme_news"}, requester=REQUESTER)
     assert refused.value.code == "webhook_set"
@@ -170,12 +152,12 @@ async def test_a_webhook_on_the_bot_is_named_as_the_reason_proofs_cannot_be_seen
 async def test_the_proof_is_found_past_a_full_page_of_old_updates(
     fake: FakeNetwork, telegram: TelegramProvider
 ) -> None:
-    control(fake, "POST", "/chats", {"username": "busy_chan"})
+    fake.control("POST", "/chats", {"username": "busy_chan"})
     proof = await _proof(telegram, "@acme_news")
     # 100 posts of an hour ago fill getUpdates' first page: older than any live code, so T21
     # confirms them (they are forgotten) and reads the next page.
-    control(fake, "POST", "/chats/@busy_chan/posts", {"text": "news", "age_s": 3600, "count": 100})
-    control(fake, "POST", "/chats/@acme_news/posts", {"text": proof})
+    fake.control("POST", "/chats/@busy_chan/posts", {"text": "news", "age_s": 3600, "count": 100})
+    fake.control("POST", "/chats/@acme_news/posts", {"text": proof})
     [connection] = await telegram.connect_with_proof({"chat": "@acme_news"}, requester=REQUESTER)
     assert connection.profile.username == "acme_news"
 
@@ -323,20 +305,20 @@ async def test_a_429_waits_for_retry_after_and_a_removed_bot_needs_a_person(
     fake: FakeNetwork, telegram: TelegramProvider
 ) -> None:
     account = await connected(fake, telegram)
-    control(fake, "POST", "/limits", {"per_chat_per_minute": 1})
+    fake.control("POST", "/limits", {"per_chat_per_minute": 1})
     await telegram.publish(account, PublishRequest(text="first"))
     with pytest.raises(Retryable) as limited:
         await telegram.publish(account, PublishRequest(text="second"))
     assert limited.value.code == "rate_limited"
     assert limited.value.after is not None
     assert 50 <= limited.value.after <= 60
-    control(fake, "POST", "/limits", {"per_chat_per_minute": 20})
-    control(fake, "POST", "/chats/@acme_news/bot", {"status": "administrator",
-                                                    "can_post_messages": False})  # fmt: skip
+    fake.control("POST", "/limits", {"per_chat_per_minute": 20})
+    bot = {"status": "administrator", "can_post_messages": False}
+    fake.control("POST", "/chats/@acme_news/bot", bot)
     with pytest.raises(ReauthRequired) as rights:
         await telegram.publish(account, PublishRequest(text="no rights"))
     assert rights.value.code == "bot_rights"
-    control(fake, "POST", "/chats/@acme_news/bot", {"status": "kicked"})
+    fake.control("POST", "/chats/@acme_news/bot", {"status": "kicked"})
     with pytest.raises(ReauthRequired) as kicked:
         await telegram.publish(account, PublishRequest(text="kicked"))
     assert kicked.value.code == "bot_removed"

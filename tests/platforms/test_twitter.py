@@ -38,7 +38,6 @@ from tests.platforms.harness import (
     authorize,
     connect,
     credentials,
-    media_server,
     serve,
 )
 
@@ -55,19 +54,6 @@ def served() -> Iterator[FakeNetwork]:
         yield fake
 
 
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    """The module's fake, forgotten and back to its default settings."""
-    control(served, "POST", "/reset")
-    return served
-
-
 @pytest.fixture
 def x(fake: FakeNetwork) -> TwitterProvider:
     return TwitterProvider(fake.config("twitter"))
@@ -79,14 +65,8 @@ async def account(x: TwitterProvider) -> Credentials:
     return credentials(connection)
 
 
-def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
-    assert response.status_code < 300, response.text
-    return response.json()
-
-
 def settings(fake: FakeNetwork, **values: Any) -> None:
-    control(fake, "POST", "/settings", values)
+    fake.control("POST", "/settings", values)
 
 
 def sha256_of(item: MediaItem, server: MediaServer) -> str:
@@ -515,8 +495,8 @@ async def test_metrics_map_public_and_non_public_numbers_and_video_views_to_t21_
     video = await x.publish(account, PublishRequest(text="Clip", media=[media.video(4096)]))
     numbers = {"impression_count": 1200, "like_count": 40, "reply_count": 5, "retweet_count": 7,
                "quote_count": 2, "bookmark_count": 9, "url_link_clicks": 31}  # fmt: skip
-    control(fake, "POST", "/metrics", {"id": post.external_id, **numbers})
-    control(fake, "POST", "/metrics", {"id": video.external_id, "view_count": 345})
+    fake.control("POST", "/metrics", {"id": post.external_id, **numbers})
+    fake.control("POST", "/metrics", {"id": video.external_id, "view_count": 345})
     metrics = await x.metrics(account, [post.external_id, video.external_id])
     assert metrics[post.external_id] == PostMetrics(
         impressions=1200, likes=40, comments=5, shares=9, saves=9, clicks=31
@@ -539,9 +519,9 @@ async def test_metrics_are_none_for_a_post_x_has_no_data_for_and_clicks_none_aft
     x: TwitterProvider, fake: FakeNetwork, account: Credentials
 ) -> None:
     old = await x.publish(account, PublishRequest(text="Last month"))
-    control(fake, "POST", "/metrics", {"id": old.external_id, "like_count": 3,
-                                       "impression_count": 50, "url_link_clicks": 4})  # fmt: skip
-    control(fake, "POST", "/age", {"id": old.external_id, "days": 31})
+    counts = {"like_count": 3, "impression_count": 50, "url_link_clicks": 4}
+    fake.control("POST", "/metrics", {"id": old.external_id, **counts})
+    fake.control("POST", "/age", {"id": old.external_id, "days": 31})
     gone = await x.publish(account, PublishRequest(text="Deleted soon"))
     deleted = await call(
         "DELETE",
@@ -565,7 +545,7 @@ async def test_x_leaves_out_a_post_whose_non_public_metrics_it_refuses(
 ) -> None:
     old = await x.publish(account, PublishRequest(text="Two months ago"))
     young = await x.publish(account, PublishRequest(text="Yesterday"))
-    control(fake, "POST", "/age", {"id": old.external_id, "days": 60})
+    fake.control("POST", "/age", {"id": old.external_id, "days": 60})
     answer = await call(
         "GET",
         f"{fake.url}/2/tweets",
@@ -590,8 +570,8 @@ async def test_metrics_of_a_mix_of_old_and_young_posts_give_every_post_its_publi
     young = await x.publish(account, PublishRequest(text="Fresh news"))
     for post, likes in ((old, 7), (young, 2)):
         numbers = {"id": post.external_id, "like_count": likes, "url_link_clicks": likes * 10}
-        control(fake, "POST", "/metrics", numbers)
-    control(fake, "POST", "/age", {"id": old.external_id, "days": 45})
+        fake.control("POST", "/metrics", numbers)
+    fake.control("POST", "/age", {"id": old.external_id, "days": 45})
     metrics = await x.metrics(account, [old.external_id, young.external_id])
     old_numbers, young_numbers = metrics[old.external_id], metrics[young.external_id]
     assert old_numbers is not None
@@ -746,7 +726,7 @@ async def test_the_fake_answers_the_analytics_endpoint_for_the_accounts_posts(
 ) -> None:
     post = await x.publish(account, PublishRequest(text="Analysed"))
     numbers = {"id": post.external_id, "like_count": 4, "url_link_clicks": 2}
-    control(fake, "POST", "/metrics", numbers)
+    fake.control("POST", "/metrics", numbers)
     window = {"start_time": "2026-01-01T00:00:00Z", "end_time": "2027-01-01T00:00:00Z"}
     answer = await call(
         "GET",
