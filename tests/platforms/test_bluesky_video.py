@@ -17,7 +17,10 @@ from t21.sandbox.bluesky import create_bluesky_app
 from tests.platforms.harness import (
     FakeNetwork,
     MediaServer,
+    bluesky_create,
     bluesky_record,
+    bluesky_upload,
+    mp4_bytes,
     serve,
     sign_in,
 )
@@ -118,3 +121,32 @@ def test_platforms_list_one_mp4_of_three_minutes() -> None:
     assert rule.max_duration_s == 180
     assert rule.max_size_bytes == 300_000_000
 
+
+async def test_the_fake_takes_captions_and_alt_only_as_the_lexicon_says(
+    fake: FakeNetwork, account: Credentials
+) -> None:
+    video = await bluesky_upload(fake, account, mp4_bytes(4096), "video/mp4")
+    cues = b"WEBVTT\n\n00:00.000 --> 00:01.000\nHi\n"
+    vtt = await bluesky_upload(fake, account, cues, "text/vtt")
+    embed = {"$type": "app.bsky.embed.video", "video": video}
+    captions = [{"lang": "en", "file": vtt}, {"lang": "pt-BR", "file": vtt}]
+    good = await bluesky_create(fake, account, embed | {"alt": "é" * 1000, "captions": captions})
+    assert good.status_code == 200, good.text
+    too_large = await bluesky_upload(fake, account, b"WEBVTT\n\n" + b"x" * 20_000, "text/vtt")
+    plain = await bluesky_upload(fake, account, b"hello", "text/plain")
+    unknown = {**vtt, "ref": {"$link": "bafynope"}}
+    for wrong, where in (
+        ({"alt": "a" * 1001}, "alt"),
+        ({"alt": "👨‍👩‍👧‍👦" * 500}, "alt"),  # 500 graphemes, but 12,500 bytes
+        ({"captions": [{"lang": "en", "file": vtt}] * 21}, "captions"),
+        ({"captions": [{"lang": "english!", "file": vtt}]}, "lang"),
+        ({"captions": [{"file": vtt}]}, "lang"),
+        ({"captions": [{"lang": "en", "file": too_large}]}, "file"),
+        ({"captions": [{"lang": "en", "file": plain}]}, "file"),
+        ({"captions": [{"lang": "en", "file": unknown}]}, "file"),
+        ({"captions": {"lang": "en", "file": vtt}}, "captions"),
+    ):
+        refused = await bluesky_create(fake, account, embed | wrong)
+        assert refused.status_code == 400, wrong
+        assert where in refused.json()["message"], (wrong, refused.text)
+    assert len(fake.published()) == 1

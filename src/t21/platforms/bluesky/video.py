@@ -13,6 +13,10 @@ The flow (docs.bsky.app/docs/tutorials/video, lexicons/app/bsky/video):
   JOB_STATE_FAILED with `error`/`message`; a video processed before answers with its blob.
 - `app.bsky.embed.video`: `video` a blob of video/mp4 of at most 300,000,000 bytes (formerly
   100 MB), `alt`, `aspectRatio` {width, height}; one video per post, no images beside it.
+- Not sent: `captions` (up to 20 `{lang, file}`, each file a `text/vtt` blob of at most 20,000
+  bytes). T21's media is one file per upload, with no captions file or language beside it
+  (`media.models.MediaAsset`, `platforms.base.MediaItem`); sending them needs both to carry a
+  captions file per language first. `alt` goes with the video whenever the item has alt text.
 - Length: up to 3 minutes since March 2025 (announced by Bluesky and reported widely; no
   lexicon states it, so the fake's limit is the same number, unconfirmed at the source).
 

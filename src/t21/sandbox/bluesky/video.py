@@ -10,7 +10,10 @@
   a `video/mp4` body that is an MP4 (an `ftyp` box), as long as its Content-Length, at most
   300,000,000 bytes; the job is processed after `polls` status reads (`_control/video`).
 - `getJobStatus?jobId=`: the job's state; once JOB_STATE_COMPLETED, the blob stored on the PDS.
-- `app.bsky.embed.video` in a post: a known blob of video/mp4 within the lexicon's maxSize.
+- `app.bsky.embed.video` in a post: a known blob of video/mp4 within the lexicon's maxSize;
+  `alt` a string of at most 1,000 graphemes and 10,000 bytes; `captions` at most 20 of
+  `{lang, file}`, `lang` a language tag and `file` a known blob of text/vtt of at most 20,000
+  bytes (lexicons/app/bsky/embed/video.json).
 
 `POST /_control/video` `{can_upload?, polls?, fail?}`: refuse uploads (with Bluesky's message),
 how many status reads processing takes, or make the next job fail.
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import regex
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,6 +40,11 @@ if TYPE_CHECKING:
     from t21.sandbox.bluesky import BlueskyState
 
 MAX_VIDEO_BYTES = 300_000_000  # app.bsky.embed.video video maxSize
+MAX_ALT_GRAPHEMES, MAX_ALT_BYTES = 1000, 10_000  # its alt's maxGraphemes and maxLength
+MAX_CAPTIONS, MAX_CAPTION_BYTES = 20, 20_000  # its captions' maxLength, a caption file's maxSize
+# A language tag (BCP 47) as the lexicon's `language` format takes it: a primary subtag, then
+# subtags of letters and digits.
+LANGUAGE = regex.compile(r"(?:[A-Za-z]{2,3}|[ix])(?:-[A-Za-z0-9]{1,8})*")
 DAILY_VIDEOS = 25
 DAILY_BYTES = 10 * 1024**3
 SERVICE_TOKEN_MAX_S = 3600
@@ -211,6 +220,37 @@ def check_video_embed(state: BlueskyState, did: str, embed: dict[str, Any]) -> s
         and all(isinstance(ratio.get(k), int) and ratio[k] > 0 for k in ("width", "height"))
     ):
         return "Record/embed/aspectRatio must have positive width and height"
-    if "alt" in embed and not isinstance(embed["alt"], str):
+    alt = embed.get("alt")
+    if "alt" in embed and not isinstance(alt, str):
         return "Record/embed/alt must be a string"
+    if isinstance(alt, str) and (
+        len(regex.findall(r"\X", alt)) > MAX_ALT_GRAPHEMES or len(alt.encode()) > MAX_ALT_BYTES
+    ):
+        return f"Record/embed/alt must not be longer than {MAX_ALT_GRAPHEMES} graphemes"
+    return _captions_problem(state, did, embed.get("captions"))
+
+
+def _captions_problem(state: BlueskyState, did: str, captions: Any) -> str | None:
+    """What is wrong with a video's `captions` (`app.bsky.embed.video#caption`); None if
+    nothing or none."""
+    if captions is None:
+        return None
+    if not isinstance(captions, list) or len(captions) > MAX_CAPTIONS:
+        return f"Record/embed/captions must be an array of at most {MAX_CAPTIONS} captions"
+    for number, caption in enumerate(captions):
+        where = f"Record/embed/captions/{number}"
+        if not isinstance(caption, dict):
+            return f"{where} must be an object"
+        lang = caption.get("lang")
+        if not isinstance(lang, str) or not LANGUAGE.fullmatch(lang):
+            return f"{where}/lang must be a valid language code"
+        file = caption.get("file")
+        ref = file.get("ref") if isinstance(file, dict) else None
+        stored = state.blobs.get((did, str(ref.get("$link") if isinstance(ref, dict) else None)))
+        if stored is None:
+            return f"{where}/file must be an uploaded blob"
+        if stored["mimeType"] != "text/vtt":
+            return f"{where}/file mimeType is not accepted"
+        if stored["size"] > MAX_CAPTION_BYTES:
+            return f"{where}/file file too large"
     return None
