@@ -21,7 +21,15 @@ from starlette.routing import Route
 from t21.core.outside import Permanent, ReauthRequired
 from t21.platforms.base import Credentials, PublishRequest, PushedStart
 from t21.platforms.bluesky import BlueskyProvider
-from t21.platforms.bluesky.oauth import derived_key, proof
+from t21.platforms.bluesky.oauth import (
+    authorization_server,
+    derived_key,
+    proof,
+    server_metadata,
+    simple_origin,
+)
+from t21.platforms.http import PlatformHttp
+from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.bluesky import create_bluesky_app
 from t21.sandbox.server import ThreadedServer
 from tests.platforms.harness import FakeNetwork, serve
@@ -284,3 +292,96 @@ def test_the_fake_names_itself_as_the_pds_authorization_server(fake: FakeNetwork
     assert server["require_pushed_authorization_requests"] is True
     assert server["dpop_signing_alg_values_supported"] == ["ES256"]
 
+
+# --- the issuer: a simple origin ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "sandbox", "taken"),
+    [
+        ("https://bsky.social", False, True),
+        ("https://pds.example.com:8443", False, True),
+        ("http://bsky.social", False, False),
+        ("https://bsky.social/", False, False),
+        ("https://bsky.social/oauth", False, False),
+        ("https://user:secret@bsky.social", False, False),
+        ("https://bsky.social?x=1", False, False),
+        ("https://bsky.social#top", False, False),
+        ("https://bsky.social:443", False, False),
+        ("https://BSKY.social", False, False),
+        ("https://bsky.social:99999", False, False),
+        ("bsky.social", False, False),
+        ("http://127.0.0.1:8001", True, True),
+        ("http://127.0.0.1:8001/bluesky", True, False),
+        ("http://127.0.0.1:80", True, False),
+        ("ftp://127.0.0.1:8001", True, False),
+    ],
+)
+def test_an_authorization_server_is_a_simple_origin(url: str, sandbox: bool, taken: bool) -> None:
+    assert simple_origin(url, sandbox=sandbox) is taken
+
+
+@pytest.mark.parametrize("named", ["{url}/as", "{url}/"])
+async def test_a_pds_naming_an_issuer_with_a_path_is_refused_before_asking_it(
+    bsky: BlueskyProvider, named: str
+) -> None:
+    asked: list[str] = []
+
+    async def resource(request: Request) -> Response:
+        return JSONResponse({"authorization_servers": [named.format(url=holder[0])]})
+
+    async def metadata(request: Request) -> Response:
+        asked.append(request.url.path)
+        return JSONResponse({"issuer": named.format(url=holder[0])})
+
+    holder: list[str] = []
+    app = Starlette(
+        routes=[
+            Route("/.well-known/oauth-protected-resource", resource),
+            Route("/as/.well-known/oauth-authorization-server", metadata),
+            Route("/.well-known/oauth-authorization-server", metadata),
+        ]
+    )
+    with ThreadedServer(app) as server:
+        holder.append(server.url)
+        async with PlatformHttp(bsky.config) as http:
+            with pytest.raises(Permanent) as refused:
+                await authorization_server(http, server.url)
+    assert refused.value.code == "no_oauth"
+    assert asked == []
+
+
+async def test_metadata_naming_another_issuer_than_its_origin_is_refused(
+    bsky: BlueskyProvider,
+) -> None:
+    holder: list[str] = []
+
+    async def metadata(_request: Request) -> Response:
+        return JSONResponse({"issuer": f"{holder[0]}/", "dpop_signing_alg_values_supported": []})
+
+    app = Starlette(routes=[Route("/.well-known/oauth-authorization-server", metadata)])
+    with ThreadedServer(app) as server:
+        holder.append(server.url)
+        async with PlatformHttp(bsky.config) as http:
+            with pytest.raises(Permanent) as refused:
+                await server_metadata(http, server.url)
+    assert (refused.value.code, refused.value.message) == (
+        "no_oauth",
+        "The authorization server names another issuer.",
+    )
+
+
+def test_the_sandbox_serves_its_bluesky_issuer_at_its_origin_and_endpoints_under_bluesky() -> None:
+    with ThreadedServer(create_sandbox_app()) as server:
+        pds = f"{server.url}/bluesky"
+        resource = httpx.get(f"{pds}/.well-known/oauth-protected-resource").json()
+        assert resource["resource"] == pds
+        assert resource["authorization_servers"] == [server.url]
+        document = httpx.get(f"{server.url}/.well-known/oauth-authorization-server").json()
+        mounted = httpx.get(f"{pds}/.well-known/oauth-authorization-server").json()
+    assert document == mounted
+    assert document["issuer"] == server.url
+    assert simple_origin(document["issuer"], sandbox=True)
+    assert not simple_origin(document["issuer"])  # plain http: taken from the sandbox only
+    for name in ("pushed_authorization_request_endpoint", "token_endpoint"):
+        assert document[name].startswith(f"{pds}/oauth/")

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from t21.platforms import registry
+from t21.sandbox.bluesky.oauth import server_metadata_document
 from t21.sandbox.github import create_github_app
 from t21.sandbox.google import create_google_app
 from t21.sandbox.openrouter import create_openrouter_app
@@ -54,9 +55,16 @@ def create_sandbox_app(
     async def index(_request: Request) -> Response:
         return JSONResponse({"sandbox": "t21", "fakes": FAKES})
 
+    async def bluesky_issuer(request: Request) -> Response:
+        """The Bluesky fake's authorization server metadata at the origin's root: atproto OAuth
+        wants an issuer with no path, and the fake's endpoints live under `/bluesky`."""
+        base = str(request.base_url).rstrip("/") + "/bluesky"
+        return JSONResponse(server_metadata_document(base))
+
     app = Starlette(
         routes=[
             Route("/", index),
+            Route("/.well-known/oauth-authorization-server", bluesky_issuer),
             Mount("/resend", app=create_resend_app()),
             Mount("/google", app=create_google_app()),
             Mount("/github", app=create_github_app()),

@@ -13,9 +13,16 @@ Facts relied on (atproto.com/specs/oauth; bluesky-social/atproto packages/oauth)
   `response_types` [code], `scope` includes `atproto`; a confidential client names
   `token_endpoint_auth_signing_alg` ES256 and `jwks_uri`.
 - Discovery: the PDS's `/.well-known/oauth-protected-resource` names `authorization_servers`;
-  the server's `/.well-known/oauth-authorization-server` gives `issuer` (equal to the URL it
-  was read from), `pushed_authorization_request_endpoint`, `authorization_endpoint`,
-  `token_endpoint`, `revocation_endpoint`, `dpop_signing_alg_values_supported`.
+  the server's `/.well-known/oauth-authorization-server` gives `issuer`,
+  `pushed_authorization_request_endpoint`, `authorization_endpoint`, `token_endpoint`,
+  `revocation_endpoint`, `dpop_signing_alg_values_supported`. The server's URL and its
+  `issuer` must be "a simple origin URL: `https` scheme, no credentials (user:password), no
+  path, no query string or fragment. A port number is allowed, but a default port (443 for
+  HTTPS) must not be included", and the `issuer` must "match the origin of the URL used to
+  fetch the metadata document itself" (atproto.com/specs/oauth, "Server Metadata"); T21 takes
+  it to the letter, a trailing `/` included (refused, as the reference client's
+  `oauthIssuerIdentifierSchema` refuses it). Against the sandbox only, `http` is taken too (the
+  sandbox is served over plain http on loopback); every other rule holds there as well.
 - PAR is required, with PKCE S256 and a DPoP proof; the answer is `request_uri`; the browser
   goes to `authorization_endpoint?client_id=&request_uri=`. The callback carries `code`,
   `state` and `iss` (RFC 9207), which must equal the issuer.
@@ -30,6 +37,7 @@ Facts relied on (atproto.com/specs/oauth; bluesky-social/atproto packages/oauth)
   must check that the DID's PDS names this issuer as its authorization server.
 
 Source: https://atproto.com/specs/oauth
+Source: https://github.com/bluesky-social/atproto/blob/main/packages/oauth/oauth-types/src/oauth-issuer-identifier.ts
 Source: https://docs.bsky.app/docs/advanced-guides/oauth-client
 Source: https://github.com/bluesky-social/atproto/tree/main/packages/oauth/oauth-provider
 Source: https://datatracker.ietf.org/doc/html/rfc9449
@@ -248,15 +256,39 @@ async def authorization_server(http: PlatformHttp, pds: str) -> AuthServer:
     servers = resource.get("authorization_servers")
     if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
         raise Permanent("The account's PDS names no authorization server.", code="no_oauth")
-    return await server_metadata(http, servers[0].rstrip("/"))
+    return await server_metadata(http, servers[0])
+
+
+def simple_origin(url: str, *, sandbox: bool = False) -> bool:
+    """Whether `url` identifies an authorization server as atproto OAuth says: `https`, a host,
+    no credentials, path, query or fragment, no default port, in canonical (lowercase) form.
+    `sandbox` also takes `http`, which the sandbox is served over; nothing else is lifted."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    default_port = {"https": 443, "http": 80}.get(parts.scheme)
+    return (
+        parts.scheme in (("https", "http") if sandbox else ("https",))
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and port != default_port
+        and url == f"{parts.scheme}://{parts.netloc.lower()}"
+    )
 
 
 async def server_metadata(http: PlatformHttp, issuer: str) -> AuthServer:
-    """The endpoints of the authorization server `issuer`, from its own metadata."""
+    """The endpoints of the authorization server `issuer` (a simple origin), from its own
+    metadata, whose `issuer` must be that very origin."""
+    if not simple_origin(issuer, sandbox=http.config.sandbox):
+        raise Permanent(
+            "The authorization server's address isn't an https origin (no path).", code="no_oauth"
+        )
     meta = await _json(
         http, f"{issuer}/.well-known/oauth-authorization-server", "The authorization server"
     )
-    if str(meta.get("issuer", "")).rstrip("/") != issuer:
+    if meta.get("issuer") != issuer:
         raise Permanent("The authorization server names another issuer.", code="no_oauth")
     if "ES256" not in (meta.get("dpop_signing_alg_values_supported") or []):
         raise Permanent("The authorization server doesn't take ES256 DPoP.", code="no_oauth")

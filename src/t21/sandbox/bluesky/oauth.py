@@ -3,6 +3,10 @@
 
 - `/.well-known/oauth-protected-resource` (the PDS names this server) and
   `/.well-known/oauth-authorization-server` (issuer, endpoints, ES256 DPoP, PAR required).
+  The `issuer` is the origin the fake is served at, with no path, as atproto OAuth requires
+  ("a simple origin URL", atproto.com/specs/oauth); mounted at `/bluesky` in the sandbox, its
+  endpoints stay there and the sandbox app serves the metadata at the origin's root
+  (`server_metadata_document`). Only its scheme is plain http, on loopback.
 - `POST /oauth/par`: fetches the client metadata document at `client_id` (plain http is
   allowed here, for loopback; the real server wants https) and refuses one it can't fetch or
   that doesn't match (its `client_id`, `dpop_bound_access_tokens`, `redirect_uris`, `scope`);
@@ -263,7 +267,7 @@ ROUTES = {
 }
 
 
-def _issuer(request: Request) -> str:
+def _base(request: Request) -> str:
     """This fake's own address, mounted or not: the request's URL without its route's path."""
     url = str(request.url.replace(query="", fragment=""))
     for path in ROUTES.values():
@@ -272,41 +276,51 @@ def _issuer(request: Request) -> str:
     raise OAuthRefusal(404, "invalid_request", "Unknown endpoint")
 
 
+def _issuer(request: Request) -> str:
+    """This authorization server's `issuer`: the origin it is served at, never a path (the
+    fake mounted at `/bluesky` included), as atproto OAuth wants of an issuer."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def server_metadata_document(base: str) -> dict[str, Any]:
+    """The authorization server metadata of the fake served at `base` (its endpoints there):
+    its `issuer` is `base`'s origin, which serves this document at its root (the sandbox app
+    forwards `/.well-known/oauth-authorization-server` to the fake it mounts)."""
+    parts = urlsplit(base)
+    return {
+        "issuer": f"{parts.scheme}://{parts.netloc}",
+        "scopes_supported": list(SCOPES_SUPPORTED),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
+        "dpop_signing_alg_values_supported": ["ES256"],
+        "authorization_response_iss_parameter_supported": True,
+        "require_pushed_authorization_requests": True,
+        "client_id_metadata_document_supported": True,
+        "pushed_authorization_request_endpoint": base + ROUTES["par"],
+        "authorization_endpoint": base + ROUTES["authorize"],
+        "token_endpoint": base + ROUTES["token"],
+        "revocation_endpoint": base + ROUTES["revoke"],
+    }
+
+
 def oauth_routes(state: BlueskyState, did_of: Callable[[str], str]) -> list[Route]:
     oauth = state.oauth
 
     async def protected_resource(request: Request) -> Response:
-        issuer = _issuer(request)
         return JSONResponse(
             {
-                "resource": issuer,
-                "authorization_servers": [issuer],
+                "resource": _base(request),
+                "authorization_servers": [_issuer(request)],
                 "scopes_supported": [],
                 "bearer_methods_supported": ["header"],
             }
         )
 
     async def server_metadata(request: Request) -> Response:
-        issuer = _issuer(request)
-        return JSONResponse(
-            {
-                "issuer": issuer,
-                "scopes_supported": list(SCOPES_SUPPORTED),
-                "response_types_supported": ["code"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
-                "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
-                "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
-                "dpop_signing_alg_values_supported": ["ES256"],
-                "authorization_response_iss_parameter_supported": True,
-                "require_pushed_authorization_requests": True,
-                "client_id_metadata_document_supported": True,
-                "pushed_authorization_request_endpoint": f"{issuer}/oauth/par",
-                "authorization_endpoint": f"{issuer}/oauth/authorize",
-                "token_endpoint": f"{issuer}/oauth/token",
-                "revocation_endpoint": f"{issuer}/oauth/revoke",
-            }
-        )
+        return JSONResponse(server_metadata_document(_base(request)))
 
     async def par(request: Request) -> Response:
         form = await _form(request)
