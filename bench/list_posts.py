@@ -2,24 +2,16 @@
 
 For each `--sizes` value this creates a throwaway PostgreSQL database on the server of
 `--database-url` (as the test suite does), migrates it, and runs the API in-process (httpx over
-ASGI, rate limits off). An owner registers through the API and creates four brands; each brand
-gets one connected account per network (inserted with an encrypted dummy token). The posts are
-then seeded with set-based SQL (`generate_series`, foreign-key triggers off while seeding):
-
-* spread over three years of past posts and one year ahead, 8 % unscheduled drafts (sorted last);
-* past posts mostly `published`, some `partially_published`, `failed` and `cancelled`; future
-  ones mostly `scheduled`, some `draft` with a date and some `cancelled`;
-* one or two targets each on varied networks, with statuses matching the post's;
-* brands of 45 %, 30 %, 15 % and 10 % of the posts;
-
-then `VACUUM (ANALYZE)`. Every list below is requested `--requests` times (after three warm-up
-requests) as the owner, and its p50/p95 reported, with the `EXPLAIN (ANALYZE, BUFFERS)` of the
-posts query the request actually sent (captured from the engine): execution time, buffers
-touched and the index used. Middle and deep pages are reached with the cursor of the row at that
-position (`encode_cursor`, as the previous page's `next_cursor` would be). Full plans are printed
-for the first and deep pages and for every query that touched more than a few hundred buffers.
-Last, the owner creates a second organization and the first and deep pages are measured again: a
-person in two organizations lists through `organization_id IN (a, b)`.
+ASGI, rate limits off), seeded as `seeding.py` says: an owner with four brands (45 %, 30 %, 15 %
+and 10 % of the posts), one connected account per network and brand, the posts and their targets
+spread over three past years and one ahead. Every list below is requested `--requests` times (after
+three warm-up requests) as the owner, and its p50/p95 reported, with the `EXPLAIN (ANALYZE,
+BUFFERS)` of the posts query the request actually sent (captured from the engine): execution time,
+buffers touched and the index used. Middle and deep pages are reached with the cursor of the row at
+that position (`encode_cursor`, as the previous page's `next_cursor` would be). Full plans are
+printed for the first and deep pages and for every query that touched more than a few hundred
+buffers. Last, the owner creates a second organization and the first and deep pages are measured
+again: a person in two organizations lists through `organization_id IN (a, b)`.
 
 Run: `.venv/bin/python bench/list_posts.py --sizes 10000,1000000`
 (`--database-url postgresql://postgres@127.0.0.1:5432/postgres` by default; its own database is
@@ -36,263 +28,23 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
+from seeding import bench_settings, log, seeded_app, throwaway_database
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from t21.api import create_app
-from t21.core import migrations
-from t21.core.logging import configure_logging
 from t21.core.pagination import encode_cursor
-from t21.core.settings import Settings, load_settings
-from t21.core.uow import session_scope
-from t21.platforms.base import TokenGrant
-from t21.posts.models import UNSCHEDULED
-from t21.social.models import SocialAccount
-from t21.social.tokens import seal_grant
 
 POSTS = "/api/v1/posts"
-PLATFORMS = ["instagram", "twitter", "linkedin", "tiktok", "facebook"]
-BRANDS = [("Northwind Coffee", 0.45), ("Blue Fern Studio", 0.30), ("Kiln & Co", 0.15)]
-BRANDS += [("Harbour Bikes", 0.10)]
-BATCH = 100_000
 # A query touching more buffers than this is not a constant-cost page: its plan is printed.
 BUFFERS_WORTH_SHOWING = 500
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-# --- the throwaway database ----------------------------------------------------------------------
-
-
-def _dsn(url: str, database: str | None = None) -> str:
-    base = make_url(url).set(drivername="postgresql")
-    if database is not None:
-        base = base.set(database=database)
-    return base.render_as_string(hide_password=False)
-
-
-@asynccontextmanager
-async def throwaway_database(server_url: str) -> AsyncIterator[str]:
-    """A new database on the server of `server_url` (its URL for T21), dropped afterwards."""
-    name = f"t21_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_dsn(server_url), timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    log(f"created database {name}")
-    try:
-        yield (
-            make_url(_dsn(server_url, name))
-            .set(drivername="postgresql+asyncpg")
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        admin = await asyncpg.connect(_dsn(server_url), timeout=10)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-        log(f"dropped database {name}")
-
-
-# --- seeding -------------------------------------------------------------------------------------
-
-# One row per post with everything the posts and targets need, drawn once per row.
-PLAN_SEED = """
-CREATE TEMP TABLE seed AS
-WITH drawn AS (
-    SELECT i, random() AS r_kind, random() AS r_status, random() AS r_brand,
-           random() AS r_targets, random() AS r_created, random() AS r_jitter,
-           floor(random() * 5)::int AS k1, floor(random() * 4)::int AS k_step,
-           md5(i::text) AS h
-    FROM generate_series(1, :size) AS i
-), timed AS (
-    SELECT *,
-        CASE WHEN r_kind < 0.08 THEN NULL
-             ELSE CAST(:start AS timestamptz)
-                  + (i::float8 / :size) * CAST(:span AS interval)
-                  + r_jitter * interval '1 hour'
-        END AS scheduled
-    FROM drawn
-), kinded AS (
-    SELECT *,
-        CASE
-            WHEN scheduled IS NULL THEN 'draft'
-            WHEN scheduled < CAST(:now AS timestamptz) THEN
-                CASE WHEN r_status < 0.85 THEN 'published'
-                     WHEN r_status < 0.90 THEN 'partially_published'
-                     WHEN r_status < 0.95 THEN 'failed'
-                     ELSE 'cancelled' END
-            ELSE
-                CASE WHEN r_status < 0.92 THEN 'scheduled'
-                     WHEN r_status < 0.97 THEN 'draft'
-                     ELSE 'cancelled' END
-        END AS status
-    FROM timed
-)
-SELECT i, status, scheduled,
-    COALESCE(scheduled, CAST(:unscheduled AS timestamptz)) AS sort_at,
-    CASE WHEN scheduled IS NULL
-         THEN CAST(:now AS timestamptz) - r_created * interval '1000 days'
-         ELSE LEAST(scheduled, CAST(:now AS timestamptz)) - r_created * interval '30 days'
-    END AS created_at,
-    CASE WHEN r_brand < 0.45 THEN 0 WHEN r_brand < 0.75 THEN 1
-         WHEN r_brand < 0.90 THEN 2 ELSE 3 END AS brand,
-    k1, (k1 + 1 + k_step) % 5 AS k2,
-    status = 'partially_published' OR r_targets < 0.4 AS two_targets,
-    h
-FROM kinded
-"""
-
-INSERT_POSTS = """
-INSERT INTO posts (id, organization_id, brand_id, author_id, content, status, scheduled_at,
-                   sort_at, published_at, ai, created_at, updated_at)
-SELECT
-    pg_temp.seed_uuid(s.created_at, s.h),
-    CAST(:organization_id AS uuid), b.id, CAST(:author_id AS uuid),
-    'Post ' || s.i || ': what we are up to this week, and a link to read more.',
-    s.status, s.scheduled, s.sort_at,
-    CASE WHEN s.status IN ('published', 'partially_published') THEN s.scheduled END,
-    NULL, s.created_at, s.created_at
-FROM seed AS s JOIN seed_brands AS b ON b.brand = s.brand
-WHERE s.i BETWEEN :low AND :high
-"""
-
-INSERT_TARGETS = """
-INSERT INTO post_targets (id, organization_id, post_id, social_account_id, platform, content,
-                          options, status, due_at, attempts, published_at, external_id,
-                          last_error_code, last_error_message, created_at, updated_at)
-SELECT
-    pg_temp.seed_uuid(s.created_at, md5(s.h || t.n)),
-    CAST(:organization_id AS uuid), pg_temp.seed_uuid(s.created_at, s.h), a.id, a.platform, NULL,
-    CAST('{}' AS json), t.status,
-    CASE WHEN t.status = 'scheduled' THEN s.scheduled END,
-    CASE WHEN t.status IN ('published', 'failed') THEN 1 ELSE 0 END,
-    CASE WHEN t.status = 'published' THEN s.scheduled END,
-    CASE WHEN t.status = 'published' THEN 'ext-' || s.i || '-' || t.n END,
-    CASE WHEN t.status = 'failed' THEN 'rejected' END,
-    CASE WHEN t.status = 'failed' THEN 'The network refused the post.' END,
-    s.created_at, s.created_at
-FROM seed AS s
-CROSS JOIN LATERAL (
-    SELECT 1 AS n, s.k1 AS k,
-           CASE WHEN s.status = 'partially_published' THEN 'published' ELSE s.status END
-               AS status
-    UNION ALL
-    SELECT 2, s.k2,
-           CASE WHEN s.status = 'partially_published' THEN 'failed' ELSE s.status END
-    WHERE s.two_targets
-) AS t
-JOIN seed_accounts AS a ON a.brand = s.brand AND a.k = t.k
-WHERE s.i BETWEEN :low AND :high
-"""
-
-# A UUIDv7-shaped id: the creation time in milliseconds, then bits of the row's hash.
-SEED_UUID = """
-CREATE FUNCTION pg_temp.seed_uuid(at timestamptz, h text) RETURNS uuid
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CAST(lpad(to_hex(CAST(extract(epoch FROM at) * 1000 AS bigint)), 12, '0')
-                || '7' || substr(h, 1, 3) || '8' || substr(h, 4, 15) AS uuid)
-$$
-"""
-
-
-@dataclass
-class Tenant:
-    organization_id: uuid.UUID
-    author_id: uuid.UUID
-    brand_ids: list[uuid.UUID]
-    accounts: dict[tuple[int, int], uuid.UUID]  # (brand index, platform index) → account id
-
-
-async def connect_accounts(app_state: Any, settings: Settings, tenant: Tenant) -> None:
-    """One active account per network for each brand, as a completed connection leaves it."""
-    async with session_scope(app_state.runtime) as session:
-        for b, brand_id in enumerate(tenant.brand_ids):
-            for k, platform in enumerate(PLATFORMS):
-                account = SocialAccount(
-                    id=uuid.uuid4(),
-                    organization_id=tenant.organization_id,
-                    brand_id=brand_id,
-                    platform=platform,
-                    external_id=f"{platform}-{b}",
-                    username=f"brand{b}_{platform}",
-                    display_name=f"Brand {b} on {platform}",
-                    scopes=[],
-                    connected_at=datetime.now(UTC),
-                )
-                grant = TokenGrant(access_token="never-sent")  # noqa: S106 (a placeholder)
-                seal_grant(settings, account, grant)
-                session.add(account)
-                tenant.accounts[(b, k)] = account.id
-
-
-async def seed_posts(engine: AsyncEngine, tenant: Tenant, size: int, now: datetime) -> None:
-    start = now - timedelta(days=3 * 365)
-    span = timedelta(days=4 * 365)
-    began = time.perf_counter()
-    async with engine.connect() as conn:
-        # Every row is valid by construction: skip the per-row foreign-key triggers.
-        await conn.execute(text("SET session_replication_role = replica"))
-        await conn.execute(text("SET synchronous_commit = off"))
-        await conn.execute(text(SEED_UUID))
-        await conn.execute(text("CREATE TEMP TABLE seed_brands (brand int, id uuid)"))
-        await conn.execute(
-            text("INSERT INTO seed_brands VALUES (:brand, :id)"),
-            [{"brand": b, "id": brand_id} for b, brand_id in enumerate(tenant.brand_ids)],
-        )
-        await conn.execute(
-            text("CREATE TEMP TABLE seed_accounts (brand int, k int, id uuid, platform text)")
-        )
-        await conn.execute(
-            text("INSERT INTO seed_accounts VALUES (:brand, :k, :id, :platform)"),
-            [
-                {"brand": b, "k": k, "id": account_id, "platform": PLATFORMS[k]}
-                for (b, k), account_id in tenant.accounts.items()
-            ],
-        )
-        await conn.execute(
-            text(PLAN_SEED),
-            {
-                "size": size,
-                "start": start,
-                "span": span,
-                "now": now,
-                "unscheduled": UNSCHEDULED,
-            },
-        )
-        await conn.commit()
-        log(f"  drew {size:,} posts in {time.perf_counter() - began:.1f} s")
-        ids = {"organization_id": tenant.organization_id, "author_id": tenant.author_id}
-        posts = targets = 0
-        for low in range(1, size + 1, BATCH):
-            bounds = {"low": low, "high": min(low + BATCH - 1, size)}
-            posts += (await conn.execute(text(INSERT_POSTS), ids | bounds)).rowcount
-            targets += (await conn.execute(text(INSERT_TARGETS), ids | bounds)).rowcount
-            await conn.commit()
-            elapsed = time.perf_counter() - began
-            log(
-                f"  {posts:>9,} posts, {targets:>9,} targets "
-                f"({posts / size:4.0%}, {elapsed:5.1f} s, {posts / elapsed:,.0f} posts/s)"
-            )
-    async with engine.connect() as conn:
-        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        began = time.perf_counter()
-        await autocommit.execute(text("VACUUM (ANALYZE) posts, post_targets"))
-        log(f"  VACUUM (ANALYZE) in {time.perf_counter() - began:.1f} s")
 
 
 # --- measuring -----------------------------------------------------------------------------------
@@ -508,93 +260,56 @@ async def cursor_at(engine: AsyncEngine, position: int) -> str:
 async def bench_size(
     database_url: str, size: int, requests: int, budget_s: float, workdir: Path
 ) -> list[Result]:
-    settings = load_settings(
-        _env_file=None,
-        data_dir=workdir,
-        secret_key="b" * 48,
-        database_url=database_url,
-        log_level="WARNING",
-        rate_limit_enabled=False,
-        access_token_ttl_s=3600,
-        sandbox="off",
-    )
-    configure_logging(settings)
-    await migrations.upgrade(settings)
-    app = create_app(settings, worker=False, loops=False)
-    async with app.router.lifespan_context(app):
+    settings = bench_settings(database_url, workdir, "b" * 48, access_token_ttl_s=3600)
+    now = datetime.now(UTC).replace(microsecond=0)
+    async with seeded_app(settings, size, now) as (app, http, owner):
         engine: AsyncEngine = app.state.runtime.engine
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-            registered = await http.post(
-                "/api/v1/auth/register",
-                json={"email": "owner@example.com", "password": "a fine passphrase", "name": "O"},
-            )
-            assert registered.status_code == 201, registered.text
-            body = registered.json()
-            headers = {"Authorization": f"Bearer {body['access_token']}"}
-            me = (await http.get("/api/v1/auth/me", headers=headers)).json()
-            [organization] = [m["organization"] for m in me["memberships"]]
-            brand_ids = []
-            for name, _share in BRANDS:
-                brand = await http.post("/api/v1/brands", json={"name": name}, headers=headers)
-                assert brand.status_code == 201, brand.text
-                brand_ids.append(uuid.UUID(brand.json()["id"]))
-            tenant = Tenant(
-                organization_id=uuid.UUID(organization["id"]),
-                author_id=uuid.UUID(body["user"]["id"]),
-                brand_ids=brand_ids,
-                accounts={},
-            )
-            await connect_accounts(app.state, settings, tenant)
-            now = datetime.now(UTC).replace(microsecond=0)
-            log(f"seeding {size:,} posts")
-            await seed_posts(engine, tenant, size, now)
-
-            smallest = str(brand_ids[-1])
-            month = {
-                "from": rfc3339(now - timedelta(days=365)),
-                "to": rfc3339(now - timedelta(days=335)),
-            }
-            cases = [
-                Case("first page", {"limit": 20}),
-                Case("first page, limit 100", {"limit": 100}),
-                Case(
-                    "middle page (row N/2)",
-                    {"limit": 20, "cursor": await cursor_at(engine, size // 2)},
-                ),
-                Case(
-                    "deep page (row N-100)",
-                    {"limit": 20, "cursor": await cursor_at(engine, size - 100)},
-                ),
-                Case("brand_id (10 % brand)", {"limit": 20, "brand_id": smallest}),
-                Case(
-                    "brand_id + status=scheduled",
-                    {"limit": 20, "brand_id": smallest, "status": "scheduled"},
-                ),
-                Case("status=published", {"limit": 20, "status": "published"}),
-                Case("status=failed", {"limit": 20, "status": "failed"}),
-                Case("status=scheduled", {"limit": 20, "status": "scheduled"}),
-                Case("status=draft", {"limit": 20, "status": "draft"}),
-                Case("platform=tiktok", {"limit": 20, "platform": "tiktok"}),
-                Case("month window (from/to)", {"limit": 20, **month}),
-                Case("month window + platform", {"limit": 20, **month, "platform": "tiktok"}),
-            ]
-            tap = QueryTap(engine)
-            log(f"measuring {len(cases)} lists, {requests} requests each")
-            results = [
-                await measure(http, headers, engine, tap, case, requests, budget_s)
-                for case in cases
-            ]
-            second = await http.post(
-                "/api/v1/organizations", json={"name": "Side project"}, headers=headers
-            )
-            assert second.status_code == 201, second.text
-            log("the owner now belongs to two organizations")
-            for case in (cases[0], cases[2], cases[3]):
-                two = Case(f"{case.name}, 2 orgs", case.params)
-                results.append(await measure(http, headers, engine, tap, two, requests, budget_s))
-            organizations = [tenant.organization_id, uuid.UUID(second.json()["id"])]
-            await try_proposals(engine, results, organizations)
+        headers = {"Authorization": f"Bearer {owner.access_token}"}
+        brand_ids = owner.tenant.brand_ids
+        smallest = str(brand_ids[-1])
+        month = {
+            "from": rfc3339(now - timedelta(days=365)),
+            "to": rfc3339(now - timedelta(days=335)),
+        }
+        cases = [
+            Case("first page", {"limit": 20}),
+            Case("first page, limit 100", {"limit": 100}),
+            Case(
+                "middle page (row N/2)",
+                {"limit": 20, "cursor": await cursor_at(engine, size // 2)},
+            ),
+            Case(
+                "deep page (row N-100)",
+                {"limit": 20, "cursor": await cursor_at(engine, size - 100)},
+            ),
+            Case("brand_id (10 % brand)", {"limit": 20, "brand_id": smallest}),
+            Case(
+                "brand_id + status=scheduled",
+                {"limit": 20, "brand_id": smallest, "status": "scheduled"},
+            ),
+            Case("status=published", {"limit": 20, "status": "published"}),
+            Case("status=failed", {"limit": 20, "status": "failed"}),
+            Case("status=scheduled", {"limit": 20, "status": "scheduled"}),
+            Case("status=draft", {"limit": 20, "status": "draft"}),
+            Case("platform=tiktok", {"limit": 20, "platform": "tiktok"}),
+            Case("month window (from/to)", {"limit": 20, **month}),
+            Case("month window + platform", {"limit": 20, **month, "platform": "tiktok"}),
+        ]
+        tap = QueryTap(engine)
+        log(f"measuring {len(cases)} lists, {requests} requests each")
+        results = [
+            await measure(http, headers, engine, tap, case, requests, budget_s) for case in cases
+        ]
+        second = await http.post(
+            "/api/v1/organizations", json={"name": "Side project"}, headers=headers
+        )
+        assert second.status_code == 201, second.text
+        log("the owner now belongs to two organizations")
+        for case in (cases[0], cases[2], cases[3]):
+            two = Case(f"{case.name}, 2 orgs", case.params)
+            results.append(await measure(http, headers, engine, tap, two, requests, budget_s))
+        organizations = [owner.tenant.organization_id, uuid.UUID(second.json()["id"])]
+        await try_proposals(engine, results, organizations)
     return results
 
 

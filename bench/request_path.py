@@ -46,28 +46,13 @@ from typing import Any
 import asyncpg
 import httpx
 from http_overhead import free_port
-from list_posts import (
-    BRANDS,
-    Tenant,
-    _dsn,
-    connect_accounts,
-    log,
-    seed_posts,
-    throwaway_database,
-)
+from seeding import PLAN_LIMITS, bench_settings, dsn, log, seeded_app, throwaway_database
 from template_app import token_for
-
-from t21.api import create_app
-from t21.core import migrations
-from t21.core.logging import configure_logging
-from t21.core.settings import load_settings
 
 BENCH = Path(__file__).resolve().parent
 SECRET = "b" * 48
 TEMPLATE_SECRET = "template-secret-" + "y" * 32
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# Four brands and twenty accounts on the Free plan; drafts count against no quota.
-PLAN_LIMITS = {"free": {"brands": 100, "social_accounts": 100, "seats": 100}}
 
 
 @dataclass
@@ -108,7 +93,9 @@ async def transactions(dsn: str, database: str) -> int:
     return int(value)
 
 
-async def load(target: Target, endpoint: str, connections: int, seconds: float) -> Run:
+async def load(
+    target: Target, endpoint: str, connections: int, seconds: float, profile: Path | None = None
+) -> Run:
     method, path, body = target.requests[endpoint]
     latencies: list[float] = []
     errors = 0
@@ -130,12 +117,23 @@ async def load(target: Target, endpoint: str, connections: int, seconds: float) 
 
     stop = time.perf_counter() + 1.5
     await asyncio.gather(*(client(False) for _ in range(connections)))
+    spy = None
+    if profile is not None:
+        # Sampled from outside the process, without pausing it (py-spy's --nonblocking); the
+        # collapsed stacks are summed up by `profile_top.py`.
+        command = ["py-spy", "record", "--pid", str(target.pid), "--duration", str(int(seconds))]
+        command += ["--rate", "250", "--nonblocking", "--format", "raw", "-o", str(profile)]
+        spy = await asyncio.create_subprocess_exec(
+            *command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
     cpu_before = cpu_seconds(target.pid)
     began = time.perf_counter()
     stop = began + seconds
     await asyncio.gather(*(client(True) for _ in range(connections)))
     elapsed = time.perf_counter() - began
     cpu = cpu_seconds(target.pid) - cpu_before
+    if spy is not None:
+        await asyncio.wait_for(spy.wait(), 60)
     cuts = statistics.quantiles(latencies, n=100)
     return Run(
         rps=len(latencies) / elapsed,
@@ -150,47 +148,11 @@ async def load(target: Target, endpoint: str, connections: int, seconds: float) 
 
 async def seed_t21(database_url: str, size: int, workdir: Path) -> tuple[str, str]:
     """The owner's access token and a social account id, after seeding `size` posts."""
-    settings = load_settings(
-        _env_file=None,
-        data_dir=workdir,
-        secret_key=SECRET,
-        database_url=database_url,
-        log_level="WARNING",
-        rate_limit_enabled=False,
-        access_token_ttl_s=86_400,
-        sandbox="off",
-        plan_limits=PLAN_LIMITS,
-    )
-    configure_logging(settings)
-    await migrations.upgrade(settings)
-    app = create_app(settings, worker=False, loops=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-            registered = await http.post(
-                "/api/v1/auth/register",
-                json={"email": "owner@example.com", "password": "a fine passphrase", "name": "O"},
-            )
-            assert registered.status_code == 201, registered.text
-            body = registered.json()
-            headers = {"Authorization": f"Bearer {body['access_token']}"}
-            me = (await http.get("/api/v1/auth/me", headers=headers)).json()
-            [organization] = [m["organization"] for m in me["memberships"]]
-            brand_ids = []
-            for name, _share in BRANDS:
-                brand = await http.post("/api/v1/brands", json={"name": name}, headers=headers)
-                assert brand.status_code == 201, brand.text
-                brand_ids.append(uuid.UUID(brand.json()["id"]))
-            tenant = Tenant(
-                organization_id=uuid.UUID(organization["id"]),
-                author_id=uuid.UUID(body["user"]["id"]),
-                brand_ids=brand_ids,
-                accounts={},
-            )
-            await connect_accounts(app.state, settings, tenant)
-            log(f"seeding {size:,} posts")
-            await seed_posts(app.state.runtime.engine, tenant, size, datetime.now(UTC))
-    return body["access_token"], f"{brand_ids[0]}:{tenant.accounts[(0, 1)]}"
+    settings = bench_settings(database_url, workdir, SECRET)
+    async with seeded_app(settings, size, datetime.now(UTC)) as (_app, _http, owner):
+        pass
+    brand_id, account_id = owner.tenant.brand_ids[0], owner.tenant.accounts[(0, 1)]
+    return owner.access_token, f"{brand_id}:{account_id}"
 
 
 async def seed_template(dsn: str, size: int) -> str:
@@ -258,17 +220,22 @@ def report(runs: dict[tuple[int, str, str], Run], load_average: dict[int, str]) 
 
 
 async def measure_all(
-    targets: list[Target], dsn: str, database: str, connections: list[int], seconds: float
+    targets: list[Target], dsn: str, database: str, args: argparse.Namespace
 ) -> None:
     runs: dict[tuple[int, str, str], Run] = {}
     load_average: dict[int, str] = {}
-    for count in connections:
+    seconds: float = args.seconds
+    targets = [target for target in targets if target.name.lower() in args.servers]
+    for count in args.connections:
         load_average[count] = " ".join(f"{v:.1f}" for v in os.getloadavg())
-        for turn, endpoint in enumerate(("list", "create", "me")):
+        for turn, endpoint in enumerate(args.endpoints):
             # Servers alternate which goes first, so neither always meets a warmer machine.
             for target in targets if turn % 2 == 0 else list(reversed(targets)):
                 before = await transactions(dsn, database)
-                run = await load(target, endpoint, count, seconds)
+                profile = None
+                if args.profile is not None and target.name == "T21":
+                    profile = args.profile / f"{endpoint}-{count}.txt"
+                run = await load(target, endpoint, count, seconds, profile)
                 total = run.rps * seconds
                 run.xacts = (await transactions(dsn, database) - before) / max(total, 1)
                 runs[(count, endpoint, target.name)] = run
@@ -280,10 +247,10 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         async with throwaway_database(args.server_url) as database_url:
             database = database_url.rsplit("/", 1)[1]
-            dsn = _dsn(database_url)
+            server_dsn = dsn(database_url)
             token, account = await seed_t21(database_url, args.size, Path(workdir))
             brand_id, account_id = account.split(":")
-            template_token = await seed_template(_dsn(database_url), args.size)
+            template_token = await seed_template(dsn(database_url), args.size)
             t21_port, template_port = free_port(), free_port()
             t21_env = {k: v for k, v in os.environ.items() if not k.startswith("T21_")} | {
                 "T21_DATABASE_URL": database_url,
@@ -335,7 +302,7 @@ async def run(args: argparse.Namespace) -> None:
                         "me": ("GET", "/api/v1/users/me", None),
                     },
                 )
-                await measure_all([t21, template], dsn, database, args.connections, args.seconds)
+                await measure_all([t21, template], server_dsn, database, args)
 
 
 def main() -> None:
@@ -348,6 +315,17 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--t21", default=str(Path(sys.executable).parent / "t21"))
+    parser.add_argument(
+        "--endpoints", type=lambda v: v.split(","), default=["list", "create", "me"]
+    )
+    parser.add_argument("--servers", type=lambda v: v.split(","), default=["t21", "template"])
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="a folder: each T21 run is sampled with py-spy into <endpoint>-<connections>.txt "
+        "(collapsed stacks; `bench/profile_top.py` lists the top costs)",
+    )
     asyncio.run(run(parser.parse_args()))
 
 

@@ -29,7 +29,7 @@ from t21.core.ratelimit import RateLimiter, RateLimitMiddleware
 from t21.core.routing import APIRouter
 from t21.core.settings import Settings, get_settings
 from t21.core.tracing import TracingMiddleware
-from t21.organizations.auth import idempotency_owner
+from t21.organizations.auth import cached_subject, idempotency_owner
 from t21.organizations.principal_cache import PrincipalCache
 from t21.runtime import open_runtime
 from t21.sandbox.app import create_sandbox_app
@@ -200,6 +200,7 @@ def create_app(
     app.state.rate_limiter = None
     app.state.principal_cache = None
     app.state.idempotency_owner = idempotency_owner
+    app.state.rate_limit_subject_of = cached_subject
     install_exception_handlers(app)
     app.include_router(ops_router)
     app.include_router(api_router())

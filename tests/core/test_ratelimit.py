@@ -165,3 +165,73 @@ async def test_an_unreachable_counter_store_lets_requests_through(app: FastAPI) 
         await dead.aclose()
     assert response.status_code == 404
     assert "ratelimit-limit" not in response.headers
+
+
+async def test_hits_on_several_limits_stop_at_the_first_refusal_and_share_the_counters(
+    started_app: FastAPI,
+) -> None:
+    from limits import parse
+
+    from t21.core.ratelimit import RateLimiter
+
+    limiter: RateLimiter = started_app.state.rate_limiter
+    tight, loose = parse("2/minute"), parse("5/minute")
+    await fresh_window(60, needed_s=4)
+    hits = [(tight, ("test", "tight")), (loose, ("test", "loose"))]
+    first = await limiter.hit_all(hits)
+    second = await limiter.hit_all(hits)
+    assert first is not None
+    assert second is not None
+    assert [(r.allowed, r.limit, r.remaining) for r in first] == [(True, 2, 1), (True, 5, 4)]
+    assert [(r.allowed, r.remaining) for r in second] == [(True, 0), (True, 3)]
+    # The tight limit refuses: the loose one is not counted.
+    [refused] = await limiter.hit_all(hits) or []
+    assert (refused.allowed, refused.remaining) == (False, 0)
+    assert refused.reset_after >= 1
+    # The same counters as one limit's own hits, `exhausted` and `clear`.
+    assert await limiter.exhausted(tight, "test", "tight") is not None
+    alone = await limiter.hit(loose, "test", "loose")
+    assert alone is not None
+    assert alone.remaining == 2
+    await limiter.clear(tight, "test", "tight")
+    again = await limiter.hit_all(hits)
+    assert again is not None
+    assert [(r.allowed, r.remaining) for r in again] == [(True, 1), (True, 1)]
+
+
+@pytest.mark.redis
+async def test_a_known_principal_meets_its_limit_and_the_ips_in_one_round_trip(
+    app_factory: Any,
+) -> None:
+    from tests.support.accounts import register
+
+    app = app_factory(rate_limit_per_principal="4/minute")
+    await fresh_window(60, needed_s=10)
+    async with app.router.lifespan_context(app), await _client(app) as http:
+        user = await register(http)  # reads /me once: the principal is then in the cache
+        limiter = app.state.rate_limiter
+        scripts: list[int] = []
+        single_hits: list[str] = []
+        script, strategy_hit = limiter._hit_all, limiter.strategy.hit
+
+        async def counted_script(**kwargs: Any) -> Any:
+            scripts.append(len(kwargs["keys"]) // 2)
+            return await script(**kwargs)
+
+        async def counted_hit(*args: Any, **kwargs: Any) -> bool:
+            single_hits.append(repr(args))
+            return bool(await strategy_hit(*args, **kwargs))
+
+        limiter._hit_all, limiter.strategy.hit = counted_script, counted_hit
+        me = await http.get("/api/v1/auth/me", headers=user.headers)
+        assert me.status_code == 200, me.text
+        assert scripts == [2]  # the IP's limit and the principal's, one script call
+        assert single_hits == []
+        assert me.headers["ratelimit-limit"] == "4"
+        assert me.headers["ratelimit-remaining"] == "2"
+        for _ in range(2):
+            assert (await http.get("/api/v1/auth/me", headers=user.headers)).status_code == 200
+        limited = await http.get("/api/v1/auth/me", headers=user.headers)
+        assert_problem(limited, 429, "rate_limited")
+        assert limited.headers["ratelimit-limit"] == "4"
+        assert int(limited.headers["retry-after"]) >= 1

@@ -136,6 +136,9 @@ def configure_logging(settings: Settings) -> None:
     ]
     structlog.configure(
         processors=[
+            # First: an event below the level costs no more than this check (the access log
+            # line of every request, at WARNING), not the whole chain before the handler drops it.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.PositionalArgumentsFormatter(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,

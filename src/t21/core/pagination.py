@@ -150,8 +150,9 @@ async def keyset_page(
 
     `partitions` (e.g. one condition per organization of the caller) split the page into one
     indexed walk per condition, merged: an index on (condition column, keys...) then serves
-    each, where a single `IN (...)` would sort every matching row first. Only for statements
-    selecting one ORM entity whose `keys` are its attributes."""
+    each, where a single `IN (...)` would sort every matching row first. The statement selects
+    one ORM entity whose `keys` are its attributes, or columns (with `scalars=False`) among
+    which are `keys`, under their own names."""
     if request.after is not None:
         if len(request.after) != len(keys) or not all(
             _matches(value, key) for key, value in zip(keys, request.after, strict=True)
@@ -159,7 +160,7 @@ async def keyset_page(
             raise _bad_cursor()
         after = [literal(value, key.type) for key, value in zip(keys, request.after, strict=True)]
         statement = statement.where(tuple_(*keys) > tuple_(*after))
-    if len(partitions) > 1 and scalars:
+    if len(partitions) > 1:
         statement = _merged(statement, keys, partitions, request.limit + 1)
     else:
         statement = statement.order_by(*keys).limit(request.limit + 1)
@@ -179,10 +180,13 @@ def _merged(
 ) -> Select[*tuple[Any, ...]]:
     """The first `limit` rows of `statement` by `keys`, as the merge of each partition's own
     first `limit` rows."""
-    entity = statement.column_descriptions[0]["entity"]
     branches = [
         select(statement.where(part).order_by(*keys).limit(limit).subquery()) for part in partitions
     ]
-    merged = aliased(entity, union_all(*branches).subquery())
-    order = [getattr(merged, str(key.key)) for key in keys]
-    return select(merged).order_by(*order).limit(limit)
+    union = union_all(*branches).subquery()
+    [first, *others] = statement.column_descriptions
+    if not others and first["expr"] is first["entity"]:  # one ORM entity
+        merged = aliased(first["entity"], union)
+        order = [getattr(merged, str(key.key)) for key in keys]
+        return select(merged).order_by(*order).limit(limit)
+    return select(*union.c).order_by(*(union.c[str(key.key)] for key in keys)).limit(limit)

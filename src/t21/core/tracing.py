@@ -223,6 +223,8 @@ class TracingMiddleware:
 
 def name_request_span(method: str, route: str, request_id: str) -> None:
     """Name the current request's span by its route template, with the request id."""
+    if _provider is None:
+        return
     span = trace.get_current_span()
     if span.is_recording():
         span.update_name(f"{method} {route}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from t21.media.models import MediaAsset, MediaStatus
+from t21.media.models import MediaStatus
 from t21.media.storage import Storage
 
 
@@ -36,6 +36,37 @@ class UploadIn(BaseModel):
     )
 
 
+class AssetRecord(Protocol):
+    """What an asset's answer reads: a `MediaAsset`, or a row of its columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def brand_id(self) -> uuid.UUID: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def width(self) -> int | None: ...
+    @property
+    def height(self) -> int | None: ...
+    @property
+    def duration_s(self) -> float | None: ...
+    @property
+    def sha256(self) -> str | None: ...
+    @property
+    def status(self) -> MediaStatus: ...
+    @property
+    def storage_key(self) -> str: ...
+    @property
+    def thumbnail_key(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 class AssetOut(BaseModel):
     id: uuid.UUID
     brand_id: uuid.UUID
@@ -52,7 +83,7 @@ class AssetOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, asset: MediaAsset, storage: Storage, ttl_s: int) -> AssetOut:
+    def of(cls, asset: AssetRecord, storage: Storage, ttl_s: int) -> AssetOut:
         ready = asset.status is MediaStatus.READY
         url = storage.download_url(asset.storage_key, asset.content_type, ttl_s) if ready else None
         thumbnail_url = None

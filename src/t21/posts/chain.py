@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from t21.platforms import registry
 from t21.platforms.base import commenting
@@ -18,6 +18,25 @@ PART = "part"
 COMMENT = "comment"
 # The option naming the text of a target's first comment (API.md "More networks").
 FIRST_COMMENT = "first_comment"
+
+
+class ChainRecord(Protocol):
+    """What the chain's view reads of a target: a `PostTarget`, or a row of its columns."""
+
+    @property
+    def platform(self) -> str: ...
+    @property
+    def options(self) -> dict[str, Any] | None: ...
+    @property
+    def status(self) -> TargetStatus: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def permalink(self) -> str | None: ...
+    @property
+    def thread(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def steps(self) -> list[dict[str, Any]] | None: ...
 
 
 @dataclass(frozen=True)
@@ -88,7 +107,7 @@ def planned(target: PostTarget, text: str) -> list[tuple[str, int, str, tuple[uu
     return steps
 
 
-def recorded(target: PostTarget, kind: str, position: int) -> dict[str, Any] | None:
+def recorded(target: ChainRecord, kind: str, position: int) -> dict[str, Any] | None:
     for entry in target.steps or []:
         if entry.get("kind") == kind and entry.get("position") == position:
             return entry
@@ -144,7 +163,7 @@ def with_step(
     return [*kept, entry]
 
 
-def _pending_status(target: PostTarget, first_unsent: bool) -> str:
+def _pending_status(target: ChainRecord, first_unsent: bool) -> str:
     status = target.status
     if status in (TargetStatus.FAILED, TargetStatus.CANCELLED):
         return status.value
@@ -153,7 +172,7 @@ def _pending_status(target: PostTarget, first_unsent: bool) -> str:
     return "pending"
 
 
-def chain_view(target: PostTarget) -> ChainView:
+def chain_view(target: ChainRecord) -> ChainView:
     """The target's parts (every one, the first included, `[]` without a thread) and its first
     comment, each with its state."""
     thread = target.thread or []

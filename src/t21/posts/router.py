@@ -15,7 +15,7 @@ from t21.core.localtime import PlainDate
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations.auth import CurrentPrincipal
-from t21.posts import bulk, dryrun, exporting, importing, service
+from t21.posts import bulk, dryrun, exporting, importing, listing, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import (
     BulkOut,
@@ -80,19 +80,20 @@ async def list_filters(
 ListFilters = Annotated[service.PostFilters, Depends(list_filters)]
 
 
-@router.get("")
+# The page comes serialized (`listing`): `response_model` gives the document its schema.
+@router.get("", response_model=PostList)
 async def list_posts(
     request: Request,
     principal: CurrentPrincipal,
     session: DbSession,
     page: PageParams,
     filters: ListFilters,
-) -> PostList:
+) -> Response:
     """Posts of the caller's organizations (or of `brand_id`), ordered by `scheduled_at`
     (unscheduled drafts last), then creation. `from`/`to` give a calendar's window."""
-    views, next_cursor = await service.list_posts(session, principal, page, filters)
     runtime = request.app.state.runtime
-    return PostList(items=[post_out(runtime, one) for one in views], next_cursor=next_cursor)
+    body = await listing.list_page(session, runtime, principal, page, filters)
+    return Response(body, media_type="application/json")
 
 
 @router.post("", status_code=201, openapi_extra=IDEMPOTENT)

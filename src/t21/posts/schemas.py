@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -21,10 +22,10 @@ from pydantic import (
 )
 
 from t21.core.localtime import to_utc, zone_named
-from t21.media.schemas import AssetOut
+from t21.media.schemas import AssetOut, AssetRecord
 from t21.media.storage import storage_of
-from t21.posts.chain import chain_view
-from t21.posts.models import PostStatus, PostTarget, TargetStatus
+from t21.posts.chain import ChainRecord, chain_view
+from t21.posts.models import PostStatus, TargetStatus
 from t21.posts.status import PENDING
 
 if TYPE_CHECKING:
@@ -214,6 +215,54 @@ class CommentOut(BaseModel):
     permalink: str | None
 
 
+class TargetRecord(ChainRecord, Protocol):
+    """What a target's answer reads: a `PostTarget`, or a row of its columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def social_account_id(self) -> uuid.UUID | None: ...
+    @property
+    def content(self) -> str | None: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+    @property
+    def published_at(self) -> datetime | None: ...
+    @property
+    def last_error_code(self) -> str | None: ...
+    @property
+    def last_error_message(self) -> str | None: ...
+
+
+class PostRecord(Protocol):
+    """What a post's answer reads: a `Post`, or a row of its columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def brand_id(self) -> uuid.UUID: ...
+    @property
+    def author_id(self) -> uuid.UUID | None: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def status(self) -> PostStatus: ...
+    @property
+    def scheduled_at(self) -> datetime | None: ...
+    @property
+    def published_at(self) -> datetime | None: ...
+    @property
+    def ai(self) -> dict[str, Any] | None: ...
+    @property
+    def approval(self) -> dict[str, Any] | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
 class TargetOut(BaseModel):
     id: uuid.UUID
     social_account_id: uuid.UUID | None
@@ -239,7 +288,7 @@ class TargetOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, target: PostTarget) -> TargetOut:
+    def of(cls, target: TargetRecord) -> TargetOut:
         chain = chain_view(target)
         return cls(
             id=target.id,
@@ -340,26 +389,47 @@ class PostOut(BaseModel):
 
 def post_out(runtime: Runtime, one: PostView) -> PostOut:
     """The post as the API shows it (and as its events carry it)."""
-    post = one.post
+    return post_out_of(
+        runtime,
+        one.post,
+        one.targets,
+        one.media,
+        one.timezone,
+        created_by=one.created_by,
+        warnings=one.warnings,
+    )
+
+
+def post_out_of(
+    runtime: Runtime,
+    post: PostRecord,
+    targets: Sequence[TargetRecord],
+    media: Sequence[AssetRecord],
+    timezone: str,
+    *,
+    created_by: dict[str, Any] | None = None,
+    warnings: Sequence[dict[str, str]] = (),
+) -> PostOut:
+    """`post_out` of a post's parts, ORM objects or rows of their columns (the list's)."""
     storage, ttl = storage_of(runtime), runtime.settings.media_url_ttl_s
     return PostOut(
         id=post.id,
         brand_id=post.brand_id,
         author_id=post.author_id,
-        created_by=Author.model_validate(one.created_by) if one.created_by else None,
+        created_by=Author.model_validate(created_by) if created_by else None,
         content=post.content,
-        media=[AssetOut.of(asset, storage, ttl) for asset in one.media],
+        media=[AssetOut.of(asset, storage, ttl) for asset in media],
         status=post.status,
         scheduled_at=post.scheduled_at,
-        scheduled_at_local=_local(post.scheduled_at, one.timezone),
-        timezone=one.timezone,
+        scheduled_at_local=_local(post.scheduled_at, timezone),
+        timezone=timezone,
         published_at=post.published_at,
         ai=AiUsage.model_validate(post.ai) if post.ai else None,
         approval=Approval.model_validate(post.approval) if post.approval else None,
         created_at=post.created_at,
         updated_at=post.updated_at,
-        targets=[TargetOut.of(target) for target in one.targets],
-        warnings=[PostWarning.model_validate(warning) for warning in one.warnings],
+        targets=[TargetOut.of(target) for target in targets],
+        warnings=[PostWarning.model_validate(warning) for warning in warnings],
     )
 
 

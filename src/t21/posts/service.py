@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import ColumnElement, Select, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.audit import service as audit
@@ -52,6 +52,8 @@ from t21.posts.validation import (
     schedule_errors,
 )
 from t21.queue import service as queue
+
+ListedT = TypeVar("ListedT", bound=Select[Any])
 
 
 @dataclass
@@ -144,10 +146,8 @@ async def views(session: AsyncSession, posts: Sequence[Post]) -> list[PostView]:
     )
     for post_id, asset in rows:
         media[post_id].append(asset)
-    brand_ids = {post.brand_id for post in posts}
-    rows = await session.execute(select(Brand.id, Brand.timezone).where(Brand.id.in_(brand_ids)))
-    zones = {row.id: row.timezone for row in rows}
-    authors = await _authors(session, posts)
+    zones = await brand_zones(session, {post.brand_id for post in posts})
+    authors = await authors_of(session, posts)
     return [
         PostView(
             post=post,
@@ -160,8 +160,28 @@ async def views(session: AsyncSession, posts: Sequence[Post]) -> list[PostView]:
     ]
 
 
-async def _authors(session: AsyncSession, posts: Sequence[Post]) -> dict[uuid.UUID, dict[str, Any]]:
-    """Who created each post, by user or API key id (one query each, whatever their number)."""
+async def brand_zones(
+    session: AsyncSession, brand_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Each brand's time zone, in one query."""
+    rows = await session.execute(select(Brand.id, Brand.timezone).where(Brand.id.in_(brand_ids)))
+    return {row.id: row.timezone for row in rows}
+
+
+class Authored(Protocol):
+    """Who wrote a post, as a `Post` or a row of its columns carries it."""
+
+    @property
+    def author_id(self) -> uuid.UUID | None: ...
+    @property
+    def author_api_key_id(self) -> uuid.UUID | None: ...
+
+
+async def authors_of(
+    session: AsyncSession, posts: Sequence[Authored]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Who created each post, by user or API key id (one query each, whatever their number):
+    look a post up by `author_api_key_id or author_id`."""
     found: dict[uuid.UUID, dict[str, Any]] = {}
     key_ids = {post.author_api_key_id for post in posts if post.author_api_key_id}
     if key_ids:
@@ -183,7 +203,29 @@ async def list_posts(
 ) -> tuple[list[PostView], str | None]:
     """Posts in order of `scheduled_at` (unscheduled drafts last), then creation; each page
     through an index on those keys, so it costs the same on the millionth post."""
-    statement = scoped(select(Post), principal, Post.organization_id)
+    statement, partitions = await list_statement(session, principal, filters, select(Post))
+    posts, next_cursor = await keyset_page(
+        session,
+        statement,
+        keys=LIST_ORDER,
+        key_of=lambda post: (post.sort_at, post.created_at, post.id),
+        request=page,
+        partitions=partitions,
+    )
+    return await views(session, posts), next_cursor
+
+
+# The list's order, which its indexes follow (`ix_posts_organization_id_sort` and the like).
+LIST_ORDER = (Post.sort_at, Post.created_at, Post.id)
+
+
+async def list_statement(
+    session: AsyncSession, principal: Principal, filters: PostFilters, statement: ListedT
+) -> tuple[ListedT, list[ColumnElement[bool]]]:
+    """`statement` (of posts, or of their columns) restricted to the principal's organizations
+    and `filters`, and the partitions its page is read in: without a brand, one indexed walk
+    per organization of the caller, merged (see `keyset_page`)."""
+    statement = scoped(statement, principal, Post.organization_id)
     if filters.brand_id is not None:
         await brands_service.get_brand(session, principal, filters.brand_id)
         statement = statement.where(Post.brand_id == filters.brand_id)
@@ -197,21 +239,12 @@ async def list_posts(
         statement = statement.where(Post.sort_at >= filters.scheduled_from)
     if filters.scheduled_to is not None:
         statement = statement.where(Post.sort_at < filters.scheduled_to)
-    # Without a brand, one indexed walk per organization of the caller, merged.
-    partitions = (
+    partitions: list[ColumnElement[bool]] = (
         [Post.organization_id == organization for organization in principal.organization_ids]
         if filters.brand_id is None
         else []
     )
-    posts, next_cursor = await keyset_page(
-        session,
-        statement,
-        keys=[Post.sort_at, Post.created_at, Post.id],
-        key_of=lambda post: (post.sort_at, post.created_at, post.id),
-        request=page,
-        partitions=partitions,
-    )
-    return await views(session, posts), next_cursor
+    return statement, partitions
 
 
 async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -> None:
@@ -283,7 +316,15 @@ async def create_post(
     session.add_all(targets)
     session.add_all(built.media)
     await session.flush()
-    shown = await view(session, post)
+    # What `view` would read back, from what was just written (its author aside).
+    authors = await authors_of(session, [post])
+    shown = PostView(
+        post=post,
+        targets=sorted(targets, key=lambda target: target.id),
+        media=list(assets),
+        timezone=brand.timezone,
+        created_by=authors.get(post.author_api_key_id or post.author_id or post.id),
+    )
     await post_event(session, "post.created", shown)
     if post.status is PostStatus.SCHEDULED:
         await post_event(session, "post.scheduled", shown)
