@@ -278,6 +278,15 @@ class FreshProofIn(BaseModel):
             raise ValueError("send one of `password`, `code`, `recovery_code` or `passkey`")
         return self
 
+    def proof(self) -> dict[str, Any]:
+        """The proof as `twofactor.prove_holder`'s keyword arguments."""
+        return {
+            "password": self.password,
+            "code": self.code,
+            "recovery_code": self.recovery_code,
+            "passkey": self.passkey.as_json() if self.passkey is not None else None,
+        }
+
 
 # --- account self-service ------------------------------------------------------------------------
 
