@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from sqlalchemy import func, select
 
@@ -417,3 +418,90 @@ def test_the_readme_lists_every_action() -> None:
     section = readme.split("## Audit log", 1)[1].split("\n## ", 1)[0]
     for action in audit_service.ACTIONS:
         assert f"| `{action}` |" in section, action
+
+
+async def test_two_factor_changes_write_one_entry_in_each_of_the_users_organizations(
+    client: httpx.AsyncClient, team: Team
+) -> None:
+    auth = "/api/v1/auth"
+    member = team.member
+    logs = (team.organization_id, member.personal_organization_id)
+    before = {
+        entry["id"]
+        for org in logs
+        for entry in await _entries(client, org, _reader(team, org), limit=100)
+    }
+    started = await client.post(f"{auth}/2fa/totp", headers=member.headers)
+    assert started.status_code == 201, started.text
+    totp = pyotp.TOTP(started.json()["secret"])
+    confirmed = await client.post(
+        f"{auth}/2fa/totp/confirm", json={"code": totp.at(clock.now())}, headers=member.headers
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    codes = confirmed.json()["recovery_codes"]
+
+    login = await client.post(
+        f"{auth}/login", json={"email": member.email, "password": member.password}
+    )
+    signed_in = await client.post(
+        f"{auth}/2fa/verify",
+        json={"challenge": login.json()["challenge"], "recovery_code": codes[0]},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    # Refused attempts write nothing.
+    wrong = await client.post(
+        f"{auth}/2fa/recovery-codes", json={"password": "not it"}, headers=member.headers
+    )
+    assert_problem(wrong, 401, "invalid_second_factor")
+    renewed = await client.post(
+        f"{auth}/2fa/recovery-codes", json={"password": member.password}, headers=member.headers
+    )
+    assert renewed.status_code == 200, renewed.text
+    stale = await client.request(
+        "DELETE", f"{auth}/2fa/totp", json={"recovery_code": codes[1]}, headers=member.headers
+    )
+    assert_problem(stale, 401, "invalid_second_factor")
+    off = await client.request(
+        "DELETE",
+        f"{auth}/2fa/totp",
+        json={"recovery_code": renewed.json()["recovery_codes"][0]},
+        headers=member.headers,
+    )
+    assert off.status_code == 204, off.text
+
+    for org in logs:
+        entries = [
+            entry
+            for entry in await _entries(client, org, _reader(team, org), limit=100)
+            if entry["id"] not in before
+        ]
+        assert sorted(entry["action"] for entry in entries) == sorted(
+            [
+                "totp.enabled",
+                "recovery_code.used",
+                "recovery_codes.regenerated",
+                "recovery_code.used",
+                "totp.disabled",
+            ]
+        )
+        for entry in entries:
+            assert entry["actor"]["type"] == "user"
+            assert entry["actor"]["id"] == str(member.user_id)
+            assert entry["target"] == {"type": "user", "id": str(member.user_id)}
+        details = {entry["action"]: entry["details"] for entry in entries}
+        assert details["recovery_codes.regenerated"] == {"proof": "password"}
+        assert details["totp.disabled"] == {"proof": "recovery_code"}
+        assert sorted(
+            entry["details"]["remaining"]
+            for entry in entries
+            if entry["action"] == "recovery_code.used"
+        ) == [9, 9]
+        assert not any(code in json.dumps(entries) for code in codes)
+    # Another tenant's log hears nothing of it.
+    other = await _entries(client, team.outsider_organization_id, team.outsider, limit=100)
+    assert not [entry for entry in other if entry["actor"]["id"] == str(member.user_id)]
+
+
+def _reader(team: Team, organization_id: uuid.UUID) -> Account:
+    """Who may read `organization_id`'s log: Acme's owner, or the member in their own."""
+    return team.owner if organization_id == team.organization_id else team.member

@@ -1,6 +1,7 @@
 """OpenTelemetry traces: one trace from an HTTP request through the job it enqueued to the
-outside call that job made, database statements inside each; nothing secret in any span; and
-nothing at all while tracing is off."""
+outside call that job made, database statements inside each; one trace from a request that
+changes a post through its event to the webhook delivery (a retry sent by the dispatcher
+included); nothing secret in any span; and nothing at all while tracing is off."""
 
 from __future__ import annotations
 
@@ -17,14 +18,23 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import select
 
 from t21.api import create_app
-from t21.core import tracing
+from t21.core import clock, tracing
+from t21.core.settings import Settings
+from t21.core.uow import session_scope
+from t21.events.models import Event
+from t21.events.service import record_event
 from t21.worker.queue import JobQueue
 from tests.notifications.harness import ResendFake
 from tests.notifications.test_email import resend_settings
+from tests.posts.conftest import POSTS
+from tests.publishing.conftest import Engine, engine  # noqa: F401  (fixture)
+from tests.social.conftest import sandbox  # noqa: F401  (fixture)
 from tests.support.accounts import register
 from tests.support.routes import router as test_router
+from tests.webhooks.conftest import WEBHOOKS, Receiver, later, receiver  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -32,6 +42,29 @@ def resend() -> Iterator[ResendFake]:
     fake = ResendFake()
     with fake.server:
         yield fake
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def app_factory(settings: Settings, settings_factory: Any, exporter: InMemorySpanExporter) -> Any:
+    """The suite's app factory, with tracing on and every span collected by `exporter`."""
+
+    def build(**overrides: Any) -> FastAPI:
+        application = create_app(
+            settings_factory(**overrides) if overrides else settings,
+            worker=True,
+            loops=False,
+            track_jobs=True,
+            span_processor=SimpleSpanProcessor(exporter),
+        )
+        application.include_router(test_router)
+        return application
+
+    return build
 
 
 @asynccontextmanager
@@ -161,3 +194,169 @@ async def test_tracing_is_off_without_an_endpoint(
     for record in caplog.records:
         if isinstance(record.msg, dict):
             assert "trace_id" not in record.msg
+
+
+# --- from a change to its webhook ------------------------------------------------------------
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
+
+
+def named(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
+    return [span for span in spans if span.name == name]
+
+
+def parent_of(span: ReadableSpan, spans: list[ReadableSpan]) -> ReadableSpan:
+    assert span.parent is not None, span.name
+    [found] = [
+        s for s in spans if s.context is not None and s.context.span_id == span.parent.span_id
+    ]
+    return found
+
+
+async def test_a_post_change_its_event_and_the_webhook_delivery_are_one_trace(
+    engine: Engine,  # noqa: F811
+    receiver: Receiver,  # noqa: F811
+    exporter: InMemorySpanExporter,
+) -> None:
+    api, owner = engine.api, engine.owner
+    hook = await api.post(
+        WEBHOOKS, json={"url": receiver.url(), "events": ["post.updated"]}, headers=owner.headers
+    )
+    assert hook.status_code == 201, hook.text
+    post = await engine.draft("twitter", content="First words")
+    await engine.world.drain()
+    exporter.clear()
+
+    edited = await api.patch(
+        f"{POSTS}/{post['id']}",
+        json={"content": "Better words"},
+        headers={**owner.headers, "traceparent": CALLER},
+    )
+    assert edited.status_code == 200, edited.text
+    await engine.world.drain()
+
+    spans = list(exporter.get_finished_spans())
+    [server] = [span for span in spans if span.kind is trace.SpanKind.SERVER]
+    assert server.name == "PATCH /api/v1/posts/{post_id}"
+    assert server.context is not None
+    assert format(server.context.trace_id, "032x") == CALLER_TRACE
+    [attempt] = named(spans, "webhook deliver")
+    assert attempt.context is not None
+    # The attempt is the child of the span the event was recorded in: the request's.
+    assert attempt.context.trace_id == server.context.trace_id
+    assert parent_of(attempt, spans) is server
+    assert attempt.attributes is not None
+    assert attempt.attributes["t21.event_type"] == "post.updated"
+    assert attempt.attributes["http.response.status_code"] == 200
+    # ...and linked to the job that ran it (sent after the request's commit).
+    [job] = named(spans, "job webhooks.deliver")
+    assert job.context is not None
+    assert [link.context.span_id for link in attempt.links] == [job.context.span_id]
+    assert server.name in ancestors(job, spans)
+    # The POST to the receiver is the attempt's child, and carries the trace on.
+    origin = receiver.base_url
+    [call] = [
+        span
+        for span in spans
+        if span.kind is trace.SpanKind.CLIENT
+        and span.attributes
+        and span.attributes.get("url.full") == origin
+    ]
+    assert parent_of(call, spans) is attempt
+    [received] = receiver.at("/hook")
+    assert received.headers["traceparent"].split("-")[1] == CALLER_TRACE
+    # Recording the outcome happens inside the attempt too.
+    statements = [s for s in spans if s.attributes and "db.statement" in s.attributes]
+    assert any(
+        s.parent is not None and s.parent.span_id == attempt.context.span_id for s in statements
+    )
+
+
+async def test_a_retry_sent_by_the_dispatcher_stays_in_the_trace_of_the_change(
+    engine: Engine,  # noqa: F811
+    receiver: Receiver,  # noqa: F811
+    exporter: InMemorySpanExporter,
+) -> None:
+    api, owner = engine.api, engine.owner
+    hook = await api.post(
+        WEBHOOKS, json={"url": receiver.url(), "events": ["post.updated"]}, headers=owner.headers
+    )
+    assert hook.status_code == 201, hook.text
+    receiver.script("/hook", (503, 0.0))
+    post = await engine.draft("twitter", content="First words")
+    await engine.world.drain()
+    exporter.clear()
+    edited = await api.patch(
+        f"{POSTS}/{post['id']}",
+        json={"content": "Better words"},
+        headers={**owner.headers, "traceparent": CALLER},
+    )
+    assert edited.status_code == 200, edited.text
+    await engine.world.drain()
+
+    # The retry falls due later and the periodic dispatcher (in no trace) sends its job.
+    with clock.frozen(later(3600)):
+        await engine.loops.run_once("webhooks.dispatch")
+        await engine.world.drain()
+    assert len(receiver.at("/hook")) == 2
+
+    spans = list(exporter.get_finished_spans())
+    [server] = [span for span in spans if span.kind is trace.SpanKind.SERVER]
+    first, second = sorted(named(spans, "webhook deliver"), key=lambda span: span.start_time or 0)
+    assert first.status.status_code is trace.StatusCode.ERROR
+    assert first.attributes is not None
+    assert first.attributes["http.response.status_code"] == 503
+    assert second.status.status_code is not trace.StatusCode.ERROR
+    for attempt in (first, second):
+        assert parent_of(attempt, spans) is server
+    # The retry's job began a trace of its own; the attempt links to it.
+    jobs = sorted(named(spans, "job webhooks.deliver"), key=lambda span: span.start_time or 0)
+    retry_job = jobs[-1]
+    assert retry_job.context is not None
+    assert server.context is not None
+    assert retry_job.context.trace_id != server.context.trace_id
+    assert [link.context.span_id for link in second.links] == [retry_job.context.span_id]
+    for received in receiver.at("/hook"):
+        assert received.headers["traceparent"].split("-")[1] == CALLER_TRACE
+
+
+async def test_an_event_keeps_its_trace_only_while_tracing_is_on(settings_factory: Any) -> None:
+    async with traced_api(settings_factory, None) as (app, api):
+        account = await register(api)
+        async with session_scope(app.state.runtime) as session:
+            untraced = await record_event(
+                session,
+                organization_id=account.personal_organization_id,
+                type="post.updated",
+                data={},
+            )
+        assert untraced.traceparent is None
+    async with traced_api(settings_factory, InMemorySpanExporter()) as (app, api):
+        account = await register(api)
+        async with session_scope(app.state.runtime) as session:
+            outside = await record_event(
+                session,
+                organization_id=account.personal_organization_id,
+                type="post.updated",
+                data={},
+            )
+            with tracing.tracer().start_as_current_span("a change") as span:
+                inside = await record_event(
+                    session,
+                    organization_id=account.personal_organization_id,
+                    type="post.updated",
+                    data={},
+                )
+        async with session_scope(app.state.runtime) as session:
+            stored = {
+                event.id: event.traceparent
+                for event in await session.scalars(
+                    select(Event).where(Event.id.in_([outside.id, inside.id]))
+                )
+            }
+    context = span.get_span_context()
+    assert stored == {
+        outside.id: None,
+        inside.id: f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}",
+    }

@@ -1,7 +1,8 @@
 """Passkeys (WebAuthn) with a software authenticator: registering one, signing in with it as the
 second factor and without a password, challenges used once and expiring, ceremonies from another
 origin or for another relying party refused, a cloned key (its counter going back) refused and
-audited, and removing a passkey with a fresh proof."""
+audited, registering and removing a passkey with a fresh proof, and "packed" self attestation
+accepted while a forged or malformed one is refused."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import cbor2
 import httpx
+import pyotp
 import pytest
 
 from t21.core import clock
 from t21.core.settings import Settings
 from tests.core.test_http import assert_problem
 from tests.support.accounts import PASSWORD, Account, register
-from tests.support.webauthn import SoftwareAuthenticator
+from tests.support.webauthn import SoftwareAuthenticator, b64url, unb64url
 
 AUTH = "/api/v1/auth"
 FRONTEND = "https://app.t21.test"
@@ -54,7 +57,7 @@ async def _register_passkey(
     credential = authenticator.create(options.json())
     created = await client.post(
         f"{AUTH}/passkeys/register",
-        json={"credential": credential, "name": "Desk key"},
+        json={"credential": credential, "name": "Desk key", "password": PASSWORD},
         headers=account.headers,
     )
     assert created.status_code == 201, created.text
@@ -164,7 +167,7 @@ async def test_a_replayed_assertion_or_attestation_is_refused(client: httpx.Asyn
     authenticator = SoftwareAuthenticator(origin=FRONTEND)
     options = await client.post(f"{AUTH}/passkeys/register/options", headers=account.headers)
     credential = authenticator.create(options.json())
-    body = {"credential": credential}
+    body = {"credential": credential, "password": PASSWORD}
     created = await client.post(f"{AUTH}/passkeys/register", json=body, headers=account.headers)
     assert created.status_code == 201, created.text
     again = await client.post(f"{AUTH}/passkeys/register", json=body, headers=account.headers)
@@ -201,7 +204,9 @@ async def test_ceremonies_from_another_origin_or_for_another_relying_party_are_r
         options = await client.post(f"{AUTH}/passkeys/register/options", headers=account.headers)
         credential = authenticator.create(options.json(), origin=origin, rp_id=rp_id)
         refused = await client.post(
-            f"{AUTH}/passkeys/register", json={"credential": credential}, headers=account.headers
+            f"{AUTH}/passkeys/register",
+            json={"credential": credential, "password": PASSWORD},
+            headers=account.headers,
         )
         assert_problem(refused, 422, "validation_error")
     listed = await client.get(f"{AUTH}/passkeys", headers=account.headers)
@@ -339,7 +344,9 @@ async def test_malformed_credentials_answer_4xx(client: httpx.AsyncClient) -> No
         },
     ):
         answer = await client.post(
-            f"{AUTH}/passkeys/register", json={"credential": credential}, headers=account.headers
+            f"{AUTH}/passkeys/register",
+            json={"credential": credential, "password": PASSWORD},
+            headers=account.headers,
         )
         assert_problem(answer, 422, "validation_error")
     garbage = await client.post(
@@ -356,3 +363,132 @@ async def test_malformed_credentials_answer_4xx(client: httpx.AsyncClient) -> No
     assert_problem(garbage, 401, "invalid_passkey")
     unknown = await client.post(f"{AUTH}/2fa/passkey/options", json={"challenge": "nope"})
     assert_problem(unknown, 401, "challenge_invalid")
+
+
+async def test_registering_a_passkey_needs_a_fresh_proof(
+    client: httpx.AsyncClient, moving_clock: MovingClock
+) -> None:
+    account = await register(client)
+    authenticator = SoftwareAuthenticator(origin=FRONTEND)
+    options = await client.post(f"{AUTH}/passkeys/register/options", headers=account.headers)
+    credential = authenticator.create(options.json())
+    url = f"{AUTH}/passkeys/register"
+
+    missing = await client.post(url, json={"credential": credential}, headers=account.headers)
+    assert_problem(missing, 422, "validation_error")
+    two = await client.post(
+        url,
+        json={"credential": credential, "password": PASSWORD, "code": "123456"},
+        headers=account.headers,
+    )
+    assert_problem(two, 422, "validation_error")
+    wrong = await client.post(
+        url,
+        json={"credential": credential, "password": "not the password"},
+        headers=account.headers,
+    )
+    assert_problem(wrong, 401, "invalid_second_factor")
+    no_app = await client.post(
+        url, json={"credential": credential, "code": "123456"}, headers=account.headers
+    )
+    assert_problem(no_app, 401, "invalid_second_factor")
+    listed = await client.get(f"{AUTH}/passkeys", headers=account.headers)
+    assert listed.json()["items"] == []
+    assert await _audit_actions(client, account) == []
+
+    # A refused proof spends nothing: the same ceremony goes through with the right password.
+    created = await client.post(
+        url, json={"credential": credential, "password": PASSWORD}, headers=account.headers
+    )
+    assert created.status_code == 201, created.text
+
+    # With an authenticator app on, a current code proves it; a wrong one doesn't.
+    started = await client.post(f"{AUTH}/2fa/totp", headers=account.headers)
+    totp = pyotp.TOTP(started.json()["secret"])
+    confirmed = await client.post(
+        f"{AUTH}/2fa/totp/confirm", json={"code": totp.at(clock.now())}, headers=account.headers
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    moving_clock.advance(30)
+    options = await client.post(f"{AUTH}/passkeys/register/options", headers=account.headers)
+    second = authenticator.create(options.json())
+    refused = await client.post(
+        url, json={"credential": second, "code": "000000"}, headers=account.headers
+    )
+    assert_problem(refused, 401, "invalid_second_factor")
+    by_code = await client.post(
+        url, json={"credential": second, "code": totp.at(clock.now())}, headers=account.headers
+    )
+    assert by_code.status_code == 201, by_code.text
+
+    # A passkey already held proves it too (options from POST /passkeys/confirm/options).
+    confirm = await client.post(f"{AUTH}/passkeys/confirm/options", headers=account.headers)
+    assertion = authenticator.get(confirm.json())
+    options = await client.post(f"{AUTH}/passkeys/register/options", headers=account.headers)
+    by_passkey = await client.post(
+        url,
+        json={"credential": authenticator.create(options.json()), "passkey": assertion},
+        headers=account.headers,
+    )
+    assert by_passkey.status_code == 201, by_passkey.text
+    listed = await client.get(f"{AUTH}/passkeys", headers=account.headers)
+    assert len(listed.json()["items"]) == 3
+    assert (await _audit_actions(client, account)).count("passkey.registered") == 3
+
+
+def _restated(credential: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """`credential` with its attestation statement changed (None removes an entry)."""
+    response = credential["response"]
+    attestation = cbor2.loads(unb64url(response["attestationObject"]))
+    for key, value in changes.items():
+        if value is None:
+            attestation["attStmt"].pop(key, None)
+        else:
+            attestation["attStmt"][key] = value
+    encoded = b64url(cbor2.dumps(attestation))
+    return {**credential, "response": {**response, "attestationObject": encoded}}
+
+
+async def test_packed_self_attestation_is_accepted_and_a_forged_one_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    account = await register(client)
+    authenticator = SoftwareAuthenticator(origin=FRONTEND)
+    url = f"{AUTH}/passkeys/register"
+
+    async def packed() -> dict[str, Any]:
+        options = await client.post(f"{AUTH}/passkeys/register/options", headers=account.headers)
+        return authenticator.create(options.json(), attestation="packed")
+
+    forged = await packed()
+    statement = cbor2.loads(unb64url(forged["response"]["attestationObject"]))["attStmt"]
+    bad_signature = bytearray(statement["sig"])
+    bad_signature[-1] ^= 0x01
+    for credential in (
+        _restated(forged, sig=bytes(bad_signature)),  # not signed by the credential's key
+        _restated(await packed(), alg=-257),  # an algorithm the key doesn't use (RS256)
+        _restated(await packed(), sig=None),  # no signature at all
+        _restated(await packed(), sig="not bytes"),
+    ):
+        refused = await client.post(
+            url, json={"credential": credential, "password": PASSWORD}, headers=account.headers
+        )
+        problem = assert_problem(refused, 422, "validation_error")
+        assert problem["errors"][0]["loc"] == ["body", "credential"]
+    listed = await client.get(f"{AUTH}/passkeys", headers=account.headers)
+    assert listed.json()["items"] == []
+
+    created = await client.post(
+        url,
+        json={"credential": await packed(), "name": "Packed key", "password": PASSWORD},
+        headers=account.headers,
+    )
+    assert created.status_code == 201, created.text
+    # The key signs in like any other.
+    request_options = await _passwordless_options(client)
+    kept = list(authenticator.credentials)[-1]
+    signed_in = await client.post(
+        f"{AUTH}/passkeys/login",
+        json={"credential": authenticator.get(request_options, credential_id=kept)},
+    )
+    assert signed_in.status_code == 200, signed_in.text

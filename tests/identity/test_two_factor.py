@@ -320,3 +320,36 @@ async def test_an_organization_can_require_two_factors_of_its_members(
     [entry] = log.json()["items"]
     assert entry["details"] == {"required": True}
     assert entry["actor"]["id"] == str(owner.user_id)
+
+
+async def test_recovery_codes_are_replaced_with_a_fresh_proof_and_the_old_ones_die(
+    client: httpx.AsyncClient, moving_clock: MovingClock
+) -> None:
+    account = await register(client)
+    url = f"{AUTH}/2fa/recovery-codes"
+    none_yet = await client.post(url, json={"password": PASSWORD}, headers=account.headers)
+    assert_problem(none_yet, 409, "conflict")
+    totp, old = await _enrol(client, account)
+
+    missing = await client.post(url, json={}, headers=account.headers)
+    assert_problem(missing, 422, "validation_error")
+    for proof in ({"password": "not it"}, {"code": "000000"}, {"recovery_code": "aaaaa-bbbbb"}):
+        refused = await client.post(url, json=proof, headers=account.headers)
+        assert_problem(refused, 401, "invalid_second_factor")
+    moving_clock.advance(30)
+    renewed = await client.post(url, json={"code": totp.at(clock.now())}, headers=account.headers)
+    assert renewed.status_code == 200, renewed.text
+    new = renewed.json()["recovery_codes"]
+    assert len(new) == 10
+    assert not set(new) & set(old)
+
+    challenge = (await _login(client, account))["challenge"]
+    stale = await _verify(client, challenge, recovery_code=old[0])
+    assert_problem(stale, 401, "invalid_second_factor")
+    fresh = await _verify(client, challenge, recovery_code=new[0])
+    assert fresh.status_code == 200, fresh.text
+    # A recovery code proves a replacement too (and is spent by it).
+    again = await client.post(url, json={"recovery_code": new[1]}, headers=account.headers)
+    assert again.status_code == 200, again.text
+    reused = await client.post(url, json={"recovery_code": new[1]}, headers=account.headers)
+    assert_problem(reused, 401, "invalid_second_factor")

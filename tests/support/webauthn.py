@@ -1,10 +1,12 @@
 """A software authenticator: makes the objects a browser and a security key give a relying party
-(WebAuthn Level 3, "none" attestation, ES256 keys), built from the specification with
-`cryptography` and `cbor2` — never with T21's or py_webauthn's own code, so the tests check T21
+(WebAuthn Level 3, "none" or "packed" self attestation, ES256 keys), built from the specification
+with `cryptography` and `cbor2` — never with T21's or py_webauthn's own code, so the tests check T21
 against the standard and not against itself.
 
 Source: https://www.w3.org/TR/webauthn-3/#sctn-authenticator-data
 Source: https://www.w3.org/TR/webauthn-3/#sctn-attestation (attestation object, "none" format)
+Source: https://www.w3.org/TR/webauthn-3/#sctn-packed-attestation (self attestation: `alg` and a
+`sig` over authenticatorData || SHA-256(clientDataJSON) by the credential's own key, no `x5c`)
 Source: https://www.w3.org/TR/webauthn-3/#sctn-op-get-assertion (signature over authData||hash)
 Source: https://www.rfc-editor.org/rfc/rfc9053#section-7.1 (COSE EC2 key: kty 2, crv 1, x, y)
 """
@@ -81,9 +83,15 @@ class SoftwareAuthenticator:
         return FLAG_UP | (FLAG_UV if self.user_verification else 0) | extra
 
     def create(
-        self, options: dict[str, Any], *, origin: str | None = None, rp_id: str | None = None
+        self,
+        options: dict[str, Any],
+        *,
+        origin: str | None = None,
+        rp_id: str | None = None,
+        attestation: str = "none",
     ) -> dict[str, Any]:
-        """`navigator.credentials.create(options)`, as `PublicKeyCredential.toJSON()` gives it."""
+        """`navigator.credentials.create(options)`, as `PublicKeyCredential.toJSON()` gives it,
+        with `attestation` "none" or "packed" (self attestation)."""
         rp = rp_id or options["rp"]["id"]
         credential = Credential(
             credential_id=secrets.token_bytes(32),
@@ -103,8 +111,16 @@ class SoftwareAuthenticator:
             + struct.pack(">I", credential.sign_count)
             + attested
         )
-        attestation_object = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         client_data = self._client_data("webauthn.create", options["challenge"], origin)
+        statement: dict[str, Any] = {}
+        if attestation == "packed":
+            signed = auth_data + hashlib.sha256(client_data).digest()
+            statement = {"alg": -7, "sig": credential.key.sign(signed, ec.ECDSA(hashes.SHA256()))}
+        elif attestation != "none":
+            raise ValueError(f"unknown attestation format {attestation!r}")
+        attestation_object = cbor2.dumps(
+            {"fmt": attestation, "attStmt": statement, "authData": auth_data}
+        )
         self.credentials[b64url(credential.credential_id)] = credential
         return {
             "id": b64url(credential.credential_id),

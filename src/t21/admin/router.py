@@ -8,6 +8,7 @@ Every form posts a CSRF token (`sessions`); a missing or wrong one is a 403 that
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib.resources import files
 from typing import Any
@@ -456,12 +457,21 @@ async def emails(request: Request) -> Response:
 # --- actions -----------------------------------------------------------------------------------
 
 
-@router.post("/targets/{target_id}/resolve")
-async def resolve_target(request: Request, target_id: uuid.UUID) -> Response:
-    """`outcome` published (with the network's `external_id`) or not_published (`cancel`)."""
+Action = Callable[[Runtime, User, FormData], Awaitable[object]]
+
+
+async def _staff_action(request: Request, notice: str, action: Action) -> Response:
+    """One console action: the signed-in staff member's form (CSRF checked, else 403 and
+    nothing done), `action` (which audits itself), then back to the page the form came from
+    with `notice`."""
     staff, form = await _staff_form(request)
+    await action(_runtime(request), staff.user, form)
+    return _done(form, notice)
+
+
+def _decision(form: FormData) -> ResolvedPublished | ResolvedNotPublished:
+    """`outcome` published (with the network's `external_id`) or not_published (`cancel`)."""
     outcome = _field(form, "outcome")
-    decision: ResolvedPublished | ResolvedNotPublished
     if outcome == "published":
         external_id = _field(form, "external_id")
         if external_id is None or len(external_id) > 255:
@@ -469,26 +479,37 @@ async def resolve_target(request: Request, target_id: uuid.UUID) -> Response:
             raise ValidationFailed(
                 message, errors=[{"loc": ["body", "external_id"], "msg": message}]
             )
-        decision = ResolvedPublished(outcome="published", external_id=external_id)
-    elif outcome == "not_published":
-        decision = ResolvedNotPublished(outcome="not_published", action="cancel")
-    else:
-        message = "`outcome` must be published or not_published."
-        raise ValidationFailed(message, errors=[{"loc": ["body", "outcome"], "msg": message}])
-    await service.resolve_target(_runtime(request), staff.user, target_id, decision)
-    return _done(form, "resolved")
+        return ResolvedPublished(outcome="published", external_id=external_id)
+    if outcome == "not_published":
+        return ResolvedNotPublished(outcome="not_published", action="cancel")
+    message = "`outcome` must be published or not_published."
+    raise ValidationFailed(message, errors=[{"loc": ["body", "outcome"], "msg": message}])
+
+
+@router.post("/targets/{target_id}/resolve")
+async def resolve_target(request: Request, target_id: uuid.UUID) -> Response:
+    return await _staff_action(
+        request,
+        "resolved",
+        lambda runtime, staff, form: service.resolve_target(
+            runtime, staff, target_id, _decision(form)
+        ),
+    )
 
 
 @router.post("/targets/{target_id}/retry")
 async def retry_target(request: Request, target_id: uuid.UUID) -> Response:
-    staff, form = await _staff_form(request)
-    await service.retry_target(_runtime(request), staff.user, target_id)
-    return _done(form, "retried")
+    return await _staff_action(
+        request,
+        "retried",
+        lambda runtime, staff, _form: service.retry_target(runtime, staff, target_id),
+    )
 
 
 @router.post("/deliveries/{delivery_id}/retry")
 async def redeliver(request: Request, delivery_id: uuid.UUID) -> Response:
-    staff, form = await _staff_form(request)
-    async with session_scope(_runtime(request)) as session:
-        await service.redeliver(session, staff.user, delivery_id)
-    return _done(form, "redelivered")
+    return await _staff_action(
+        request,
+        "redelivered",
+        lambda runtime, staff, _form: service.redeliver(runtime, staff, delivery_id),
+    )

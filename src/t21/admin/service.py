@@ -117,28 +117,35 @@ async def retry_target(runtime: Runtime, staff: User, target_id: uuid.UUID) -> P
     return target
 
 
-async def redeliver(session: AsyncSession, staff: User, delivery_id: uuid.UUID) -> WebhookDelivery:
+async def redeliver(runtime: Runtime, staff: User, delivery_id: uuid.UUID) -> WebhookDelivery:
     """Send a webhook delivery again now (the endpoint's own retry), audited."""
-    row = (
-        await session.execute(
-            select(WebhookDelivery, WebhookEndpoint.organization_id)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(WebhookDelivery.id == delivery_id)
+    async with session_scope(runtime) as session:
+        row = (
+            await session.execute(
+                select(WebhookDelivery, WebhookEndpoint.organization_id)
+                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+                .where(WebhookDelivery.id == delivery_id)
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound("No such delivery.")
+        delivery, organization_id = row
+        before = delivery.status.value
+        principal = Principal.for_staff(staff, organization_id)
+        retried = await webhooks.retry_delivery(
+            session, principal, delivery.endpoint_id, delivery.id
         )
-    ).one_or_none()
-    if row is None:
-        raise NotFound("No such delivery.")
-    delivery, organization_id = row
-    before = delivery.status.value
-    principal = Principal.for_staff(staff, organization_id)
-    retried = await webhooks.retry_delivery(session, principal, delivery.endpoint_id, delivery.id)
-    await audit.record(
-        session,
-        organization_id=organization_id,
-        actor=audit.Actor.of(principal),
-        action="webhook.delivery_retried",
-        target_type="webhook_delivery",
-        target_id=delivery.id,
-        details={"event_type": delivery.event_type, "event_id": delivery.event_id, "from": before},
-    )
+        await audit.record(
+            session,
+            organization_id=organization_id,
+            actor=audit.Actor.of(principal),
+            action="webhook.delivery_retried",
+            target_type="webhook_delivery",
+            target_id=delivery.id,
+            details={
+                "event_type": delivery.event_type,
+                "event_id": delivery.event_id,
+                "from": before,
+            },
+        )
     return retried

@@ -25,6 +25,7 @@ from t21.core.runtime import Runtime
 from t21.core.spreadsheet import csv_line
 from t21.core.uow import session_scope
 from t21.identity.models import User
+from t21.organizations.models import Membership
 from t21.organizations.tenancy import Principal
 
 # Every action the log records, with what it means (the README's catalogue is this table).
@@ -35,6 +36,14 @@ ACTIONS: dict[str, str] = {
     "passkey.removed": "a member removed a passkey (details: passkey_id, name)",
     "passkey.clone_suspected": "a member's passkey presented a signature counter that didn't "
     "grow, as a copied key's does; the sign-in was refused (details: passkey_id, name)",
+    "totp.enabled": "a member turned on two-factor sign-in with an authenticator app (confirmed "
+    "with a first code; ten recovery codes were issued)",
+    "totp.disabled": "a member turned the authenticator app off, and their recovery codes with "
+    "it (details: proof)",
+    "recovery_codes.regenerated": "a member replaced their recovery codes with ten new ones "
+    "(details: proof)",
+    "recovery_code.used": "one of a member's recovery codes was spent, to sign in or to prove a "
+    "change (details: remaining)",
     "member.joined": "someone joined by accepting an invitation (details: role)",
     "member.role_changed": "a member's role changed (details: from, to)",
     "member.removed": "a member was removed, or left (details: role, left)",
@@ -123,6 +132,31 @@ async def record(
     )
     session.add(entry)
     return entry
+
+
+async def record_for_member(
+    session: AsyncSession,
+    *,
+    user: User,
+    actor: Actor,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """One entry per organization `user` belongs to, for a change to how they sign in (a second
+    factor, a passkey): it decides who can act for each of them, so each one hears."""
+    organization_ids = await session.scalars(
+        select(Membership.organization_id).where(Membership.user_id == user.id)
+    )
+    for organization_id in organization_ids:
+        await record(
+            session,
+            organization_id=organization_id,
+            actor=actor,
+            action=action,
+            target_type="user",
+            target_id=user.id,
+            details=details,
+        )
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ no-op). On, `open_tracing` gives the process its own tracer provider (batching e
 parent-based ratio sampler, `service.name` from `T21_OTEL_SERVICE_NAME` and the process's role),
 instruments the database engine and httpx, and the API adds the ASGI middleware; a job carries
 its sender's context in the message's `traceparent` label (W3C Trace Context) and runs in a
-span of its own under it. `trace_id` and `span_id` join the request or job id in every log line.
+span of its own under it. Work that outlives any job's message keeps the context in its row
+instead: an event stores `current_traceparent()`, and each attempt to deliver it to a webhook
+runs in `continued_span` under it, however late and from whichever job. `trace_id` and `span_id`
+join the request or job id in every log line.
 
 Nothing secret reaches a span: a request's span is named by its route template
 (`GET /api/v1/review/{token}`) and records no path or query (review tokens and OAuth codes travel
@@ -134,6 +137,46 @@ def carrier() -> dict[str, str]:
     if _provider is not None:
         inject(headers)
     return headers
+
+
+def current_traceparent() -> str | None:
+    """The current span's context as a W3C `traceparent` (version 00, 55 characters), to keep
+    with a row whose later work continues this trace (an event's webhook deliveries); None while
+    tracing is off (one global lookup) or outside any span. `tracestate` is not kept: T21 sets
+    none, and a caller's vendor state doesn't outlive the request it came with."""
+    if _provider is None:
+        return None
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+@contextmanager
+def continued_span(
+    name: str, traceparent: str | None, *, attributes: dict[str, str | int]
+) -> Iterator[trace.Span]:
+    """A span made current for the block, continuing the trace `traceparent` names (kept with
+    the row that caused this work) as a child of that span, and linked to the span current
+    now (the job doing the work: a dispatcher, a retry, or another delivery's hand-over may
+    have sent it, in a trace of its own). Without a `traceparent` (recorded while tracing was
+    off, or outside any span) it is a child of the current span. Tracing off: the no-op span,
+    and nothing else is done."""
+    if _provider is None:
+        yield trace.INVALID_SPAN
+        return
+    parent = extract({TRACEPARENT: traceparent}) if traceparent else None
+    links: list[trace.Link] = []
+    if parent is not None and trace.get_current_span(parent).get_span_context().is_valid:
+        running = trace.get_current_span().get_span_context()
+        if running.is_valid:
+            links.append(trace.Link(running, {"t21.link": "run_by"}))
+    else:
+        parent = None
+    with tracer().start_as_current_span(
+        name, context=parent, kind=trace.SpanKind.INTERNAL, attributes=attributes, links=links
+    ) as span:
+        yield span
 
 
 def attach_job_span(name: str, job_id: str, labels: MutableMapping[str, Any]) -> object | None:

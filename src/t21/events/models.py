@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from t21.core import clock
+from t21.core import clock, tracing
 from t21.core.ids import uuid7
 from t21.core.models import Base
 
@@ -38,3 +38,7 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # The trace the event was recorded in (W3C `traceparent`), taken when the row is inserted,
+    # however it is written (`record_event`, `record_events`), so each webhook delivery's span
+    # continues it. NULL while tracing is off or outside any span.
+    traceparent: Mapped[str | None] = mapped_column(String(55), default=tracing.current_traceparent)

@@ -44,13 +44,23 @@ async def passkey_registration_options(
     return await passkeys.registration_options(session, settings, user)
 
 
-@router.post("/passkeys/register", status_code=201)
+@router.post("/passkeys/register", status_code=201, response_model=PasskeyOut)
 async def register_passkey(
-    body: PasskeyRegisterIn, principal: CurrentUser, session: DbSession, settings: AppSettings
-) -> PasskeyOut:
-    """Keep the credential the browser created for those options. From now on signing in asks
-    for a second factor, and a passkey the authenticator keeps signs in without a password."""
+    body: PasskeyRegisterIn,
+    request: Request,
+    principal: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+) -> Any:
+    """Keep the credential the browser created for those options, proven by the password, a
+    current code, a recovery code or a passkey assertion (as removing one is). From now on
+    signing in asks for a second factor, and a passkey the authenticator keeps signs in without
+    a password."""
     user = await current_user(session, principal)
+    refused = await twofactor.prove_holder(session, settings, user, **body.proof())
+    if refused is not None:
+        # Returned, not raised: a spent challenge or a clone's audit entry must be committed.
+        return problem_response(refused, request_id=request.state.request_id)
     passkey = await passkeys.register(
         session, settings, user, body.credential.as_json(), name=body.name
     )
@@ -88,15 +98,7 @@ async def delete_passkey(
     assertion. 404 for a passkey that isn't the caller's."""
     user = await current_user(session, principal)
     await passkeys.get_passkey(session, user, passkey_id)
-    refused = await twofactor.prove_holder(
-        session,
-        settings,
-        user,
-        password=body.password,
-        code=body.code,
-        recovery_code=body.recovery_code,
-        passkey=body.passkey.as_json() if body.passkey is not None else None,
-    )
+    refused = await twofactor.prove_holder(session, settings, user, **body.proof())
     if refused is not None:
         # Returned, not raised: a spent challenge or a clone's audit entry must be committed.
         return problem_response(refused, request_id=request.state.request_id)

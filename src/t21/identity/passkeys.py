@@ -61,7 +61,6 @@ from t21.identity.models import (
     TwoFactorChallenge,
     User,
 )
-from t21.organizations.models import Membership
 
 log = get_logger("t21.passkeys")
 
@@ -175,20 +174,13 @@ async def has_passkey(session: AsyncSession, user_id: uuid.UUID) -> bool:
 async def _audit(
     session: AsyncSession, user: User, action: str, passkey: Passkey, actor: audit.Actor
 ) -> None:
-    """A user's passkeys decide who can act for each of their organizations: each one hears."""
-    organization_ids = await session.scalars(
-        select(Membership.organization_id).where(Membership.user_id == user.id)
+    await audit.record_for_member(
+        session,
+        user=user,
+        actor=actor,
+        action=action,
+        details={"passkey_id": str(passkey.id), "name": passkey.name},
     )
-    for organization_id in organization_ids:
-        await audit.record(
-            session,
-            organization_id=organization_id,
-            actor=actor,
-            action=action,
-            target_type="user",
-            target_id=user.id,
-            details={"passkey_id": str(passkey.id), "name": passkey.name},
-        )
 
 
 # --- registering ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
 from t21.core.deps import AppSettings, DbSession
-from t21.core.errors import BadRequest
+from t21.core.errors import BadRequest, T21Error
 from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
 from t21.core.redirects import with_params
@@ -22,6 +22,7 @@ from t21.identity.schemas import (
     ChangePasswordIn,
     DeleteAccountIn,
     EmailIn,
+    FreshProofIn,
     LoginCodeIn,
     LoginIn,
     MeOut,
@@ -160,6 +161,26 @@ async def disable_totp(
         session, settings, user, code=body.code, recovery_code=body.recovery_code
     )
     return Response(status_code=204)
+
+
+@router.post("/2fa/recovery-codes", response_model=RecoveryCodesOut)
+async def regenerate_recovery_codes(
+    body: FreshProofIn,
+    request: Request,
+    principal: CurrentUser,
+    session: DbSession,
+    settings: AppSettings,
+) -> Any:
+    """Ten new recovery codes (shown once) in place of the old ones, which stop working; proven
+    by the password, a current code, a recovery code or a passkey assertion. 409 without an
+    authenticator app."""
+    user = await current_user(session, principal)
+    outcome = await twofactor.regenerate_recovery_codes(session, settings, user, **body.proof())
+    if isinstance(outcome, T21Error):
+        # Returned, not raised: a spent passkey challenge (or a clone's audit entry) must be
+        # committed.
+        return problem_response(outcome, request_id=request.state.request_id)
+    return RecoveryCodesOut(recovery_codes=outcome)
 
 
 @router.post("/refresh", dependencies=[auth_rate_limit], response_model=TokensOut)

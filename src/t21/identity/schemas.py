@@ -218,15 +218,6 @@ class AssertionIn(_CredentialBase):
     response: AssertionResponseIn
 
 
-class PasskeyRegisterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    credential: AttestationIn
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-        | None
-    ) = None
-
-
 class PasskeyLoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     credential: AssertionIn
@@ -277,6 +268,26 @@ class FreshProofIn(BaseModel):
         if len(given) != 1:
             raise ValueError("send one of `password`, `code`, `recovery_code` or `passkey`")
         return self
+
+    def proof(self) -> dict[str, Any]:
+        """The proof as `twofactor.prove_holder`'s keyword arguments."""
+        return {
+            "password": self.password,
+            "code": self.code,
+            "recovery_code": self.recovery_code,
+            "passkey": self.passkey.as_json() if self.passkey is not None else None,
+        }
+
+
+class PasskeyRegisterIn(FreshProofIn):
+    """The new credential, with a fresh proof that it is the account's holder adding it (as
+    removing one asks): a stolen session alone can't plant a way back in."""
+
+    credential: AttestationIn
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
 
 
 # --- account self-service ------------------------------------------------------------------------

@@ -10,6 +10,8 @@
 - A code is accepted once: its time step is recorded, and that step and every earlier one are
   refused afterwards (a code seen over someone's shoulder is worth nothing). A recovery code is
   marked used in the same statement that checks it, so two concurrent uses can't both pass.
+- Turning the app on or off, replacing the recovery codes and spending one are written to the
+  audit log of each of the user's organizations (`audit.record_for_member`), as passkeys are.
 
 The TOTP computation is pyotp's (a well-kept implementation of RFC 4226/6238).
 """
@@ -26,6 +28,7 @@ import pyotp
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.audit import service as audit
 from t21.core import clock
 from t21.core.crypto import keyring
 from t21.core.errors import Conflict, T21Error, ValidationFailed
@@ -165,10 +168,15 @@ async def confirm_totp(
     if not await _accept_totp(session, settings, factor, code):
         raise _code_problem("The code is wrong or has expired; enter the one your app shows now.")
     factor.confirmed_at = clock.now()
-    return await _new_recovery_codes(session, user.id)
+    codes = await _new_recovery_codes(session, user.id)
+    await audit.record_for_member(
+        session, user=user, actor=audit.Actor.user(user), action="totp.enabled"
+    )
+    return codes
 
 
 async def _accept_recovery_code(session: AsyncSession, user_id: uuid.UUID, code: str) -> bool:
+    """Spend `code` if it is one of the user's unused recovery codes (audited)."""
     used = await session.execute(
         update(RecoveryCode)
         .where(
@@ -179,7 +187,18 @@ async def _accept_recovery_code(session: AsyncSession, user_id: uuid.UUID, code:
         .values(used_at=clock.now(), updated_at=clock.now())
         .execution_options(synchronize_session=False)
     )
-    return getattr(used, "rowcount", 0) == 1
+    if getattr(used, "rowcount", 0) != 1:
+        return False
+    user = await session.get(User, user_id)
+    if user is not None:
+        await audit.record_for_member(
+            session,
+            user=user,
+            actor=audit.Actor.user(user),
+            action="recovery_code.used",
+            details={"remaining": await remaining_recovery_codes(session, user_id)},
+        )
+    return True
 
 
 async def second_factor_ok(
@@ -219,6 +238,70 @@ async def disable_totp(
         raise InvalidSecondFactor("The code is wrong, expired or already used.")
     await session.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    await audit.record_for_member(
+        session,
+        user=user,
+        actor=audit.Actor.user(user),
+        action="totp.disabled",
+        details={"proof": "code" if code is not None else "recovery_code"},
+    )
+
+
+def _proof_kind(
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    recovery_code: str | None = None,
+    passkey: dict[str, Any] | None = None,
+) -> str:
+    """The name of the fresh proof given, for an audit entry (never the proof itself)."""
+    if password is not None:
+        return "password"
+    if passkey is not None:
+        return "passkey"
+    return "code" if code is not None else "recovery_code"
+
+
+async def regenerate_recovery_codes(
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    recovery_code: str | None = None,
+    passkey: dict[str, Any] | None = None,
+) -> list[str] | T21Error:
+    """Replace the user's recovery codes (used up, or seen by someone else) with ten new ones,
+    shown this once; every old one stops working. Proven like any change to how the account
+    signs in (`prove_holder`); the refusal is returned, so a spent challenge is committed. 409
+    without an authenticator app (recovery codes stand in for it)."""
+    if not await _totp_on(session, user.id):
+        raise Conflict("Recovery codes come with an authenticator app; turn one on first.")
+    refused = await prove_holder(
+        session,
+        settings,
+        user,
+        password=password,
+        code=code,
+        recovery_code=recovery_code,
+        passkey=passkey,
+    )
+    if refused is not None:
+        return refused
+    codes = await _new_recovery_codes(session, user.id)
+    await audit.record_for_member(
+        session,
+        user=user,
+        actor=audit.Actor.user(user),
+        action="recovery_codes.regenerated",
+        details={
+            "proof": _proof_kind(
+                password=password, code=code, recovery_code=recovery_code, passkey=passkey
+            )
+        },
+    )
+    return codes
 
 
 async def prove_holder(

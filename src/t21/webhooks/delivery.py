@@ -11,6 +11,13 @@
   duplicate message does nothing; an outcome is written only under the token that sent it.
 - Every attempt is logged (status code, a capped excerpt of the answer, duration). An endpoint
   failing for `webhook_retry_window_s` without one success is disabled and its owners emailed.
+- Traced (while tracing is on), every attempt is a span `webhook deliver`, a child of the span
+  its event was recorded in (`events.traceparent`): one trace runs from the request that changed
+  something to the endpoint's answer, however many jobs and retries lie between. A delivery
+  carries exactly one event, so the attempt is that event's child, not merely linked to it; the
+  job that ran the attempt (sent after the event's commit, by the dispatcher for a retry, or by
+  another delivery handing its slot over) is linked to it. The POST's own client span, and the
+  recording of the outcome, are children of the attempt.
 """
 
 from __future__ import annotations
@@ -28,11 +35,12 @@ from typing import Any
 
 import certifi
 import httpx
+from opentelemetry import trace
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21 import __version__
-from t21.core import clock, metrics
+from t21.core import clock, metrics, tracing
 from t21.core.crypto import DecryptionError
 from t21.core.logging import get_logger
 from t21.core.runtime import Runtime
@@ -85,8 +93,11 @@ class Message:
     endpoint_id: uuid.UUID
     url: str
     event_id: str
+    event_type: str
     body: bytes
     secrets: list[str]
+    # The trace the event was recorded in (W3C `traceparent`), if it was recorded in one.
+    traceparent: str | None
 
 
 async def take(runtime: Runtime, claim: Claim) -> Message | None:
@@ -135,8 +146,10 @@ async def take(runtime: Runtime, claim: Claim) -> Message | None:
             endpoint_id=endpoint.id,
             url=endpoint.url,
             event_id=event.id,
+            event_type=event.type,
             body=encode(event_payload(event)),
             secrets=secrets,
+            traceparent=event.traceparent,
         )
 
 
@@ -343,13 +356,25 @@ async def deliver(runtime: Runtime, claim: Claim) -> DeliveryStatus | None:
     message = await take(runtime, claim)
     if message is None:
         return None
-    outcome = await send(runtime.settings, message)
-    if not outcome.succeeded:
-        log.info(
-            "webhook attempt failed",
-            delivery_id=str(message.delivery_id),
-            endpoint_id=str(message.endpoint_id),
-            status_code=outcome.status_code,
-            error=outcome.error,
-        )
-    return await record(runtime, message, outcome)
+    attributes: dict[str, str | int] = {
+        "t21.event_id": message.event_id,
+        "t21.event_type": message.event_type,
+        "t21.webhook_delivery_id": str(message.delivery_id),
+        "t21.webhook_endpoint_id": str(message.endpoint_id),
+    }
+    with tracing.continued_span(
+        "webhook deliver", message.traceparent, attributes=attributes
+    ) as span:
+        outcome = await send(runtime.settings, message)
+        if outcome.status_code is not None:
+            span.set_attribute("http.response.status_code", outcome.status_code)
+        if not outcome.succeeded:
+            span.set_status(trace.Status(trace.StatusCode.ERROR, outcome.error))
+            log.info(
+                "webhook attempt failed",
+                delivery_id=str(message.delivery_id),
+                endpoint_id=str(message.endpoint_id),
+                status_code=outcome.status_code,
+                error=outcome.error,
+            )
+        return await record(runtime, message, outcome)
