@@ -2,7 +2,7 @@
 
 Each is recorded in the caller's transaction. Inside `recorded_together`, they are kept as they
 are made (the post or target as it is at that moment) and written together when the block ends,
-still in that transaction: one insert of the events and one read of the webhook endpoints per
+still in that transaction: one flush of the events and one read of the webhook endpoints per
 organization, instead of a flush, an insert and a read per event (the publishing engine records
 a batch's outcomes this way).
 """
