@@ -36,7 +36,7 @@ MUTATIONS = (
     Mutation(
         name="claim-cas",
         guarantee="a publish job takes its target only from queued (never published twice)",
-        path="src/t21/publishing/service.py",
+        path="src/t21/publishing/service/claim.py",
         edits=(
             (
                 "if guarded and target.status is not TargetStatus.QUEUED:",

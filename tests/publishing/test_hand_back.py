@@ -8,16 +8,16 @@ import asyncio
 
 import pytest
 
-from t21.publishing import service
+from t21.publishing.service import batch
 from tests.publishing.conftest import Engine
 
 
 async def test_a_publish_job_finding_the_worker_full_hands_its_targets_back(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "WAITING_JOBS_MAX", 0)
-    monkeypatch.setattr(service, "HAND_BACK_PAUSE_S", 0.02)
-    slots = service._attempt_slots(engine.world.runtime)
+    monkeypatch.setattr(batch, "WAITING_JOBS_MAX", 0)
+    monkeypatch.setattr(batch, "HAND_BACK_PAUSE_S", 0.02)
+    slots = batch._attempt_slots(engine.world.runtime)
     assert await slots.take_unless_crowded(slots.size, 0)  # every attempt of the worker busy
     post = await engine.publish_now("twitter", content="Waiting for room")
     await engine.loops.run_once("publishing.dispatch")

@@ -24,7 +24,7 @@ from t21.platforms import text as text_rules
 from t21.platforms.base import Published, RecentPost
 from t21.platforms.registry import configured_provider
 from t21.posts.chain import Step, next_step
-from t21.posts.events import target_event
+from t21.posts.events import recorded_together, target_event
 from t21.posts.models import Post, PostTarget, TargetStatus
 from t21.posts.service import settle_posts
 from t21.publishing import threads
@@ -315,7 +315,7 @@ async def _settle(
     settings = runtime.settings
     attempt_of = {doubt.target_id: doubt for doubt in doubts}
     post_ids: set[uuid.UUID] = set()
-    async with session_scope(runtime) as session:
+    async with session_scope(runtime) as session, recorded_together(session):
         targets = list(
             await session.scalars(
                 select(PostTarget)

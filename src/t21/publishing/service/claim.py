@@ -1,0 +1,311 @@
+"""Claims: the dispatcher's (`scheduled/retrying → queued`, due targets in one transaction) and a
+publish job's (`queued → publishing`, a batch of targets under one compare-and-set statement,
+each with its own attempt id and lease, after the account, quota and budget checks)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from t21.core import clock, metrics
+from t21.core.db import for_claim
+from t21.core.logging import get_logger
+from t21.core.runtime import Runtime
+from t21.core.settings import Settings
+from t21.core.uow import session_scope
+from t21.media.models import MediaAsset
+from t21.posts.chain import network_options, next_step
+from t21.posts.events import recorded_together
+from t21.posts.models import Post, PostMedia, PostTarget, TargetStatus
+from t21.posts.service import settle_posts
+from t21.publishing import threads
+from t21.publishing.budgets import budget_for
+from t21.publishing.gates import (
+    budget_waits,
+    continuing_under_shared_budget,
+    fail_unpostable,
+    far_from_quota,
+    within_quota,
+)
+from t21.publishing.service.attempt import Attempt, content_fingerprint, resumable
+from t21.social.models import AccountStatus, SocialAccount
+from t21.social.tokens import (
+    held_credentials,
+    needs_refresh,
+)
+
+log = get_logger("t21.publishing")
+
+# TEST-ONLY. Set to 1 (outside production), a publish job takes its target whatever its status:
+# the compare-and-set that makes a duplicate delivery do nothing is gone. It exists so the chaos
+# test and the mutation check can show that they catch a second send; inert unless set.
+DISABLE_CLAIM_CAS_ENV = "T21_TEST_DISABLE_CLAIM_CAS"
+
+
+def _claim_guarded(settings: Settings) -> bool:
+    """Whether a publish job takes its target only from `queued` (always, but in that test)."""
+    return os.environ.get(DISABLE_CLAIM_CAS_ENV) != "1" or settings.is_production
+
+
+async def claim_due(session: AsyncSession, settings: Settings) -> list[uuid.UUID]:
+    """Claim up to a batch of due targets (`queued`); the caller enqueues their jobs."""
+    now = clock.now()
+    rows = (
+        await session.execute(
+            for_claim(
+                select(PostTarget.id, PostTarget.post_id)
+                .where(
+                    PostTarget.status.in_([TargetStatus.SCHEDULED, TargetStatus.RETRYING]),
+                    PostTarget.due_at <= now,
+                )
+                .order_by(PostTarget.due_at)
+                .limit(settings.dispatch_batch),
+                session,
+            )
+        )
+    ).all()
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    await session.execute(
+        update(PostTarget)
+        .where(PostTarget.id.in_(ids))
+        .values(status=TargetStatus.QUEUED, queued_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await settle_posts(session, {row.post_id for row in rows})
+    return ids
+
+
+async def sample_pipeline(session: AsyncSession) -> None:
+    """Publish the pipeline's depth to the metrics: targets per status, due but unclaimed."""
+    rows = await session.execute(
+        select(PostTarget.status, func.count())
+        .where(
+            PostTarget.status.in_(
+                [
+                    TargetStatus.SCHEDULED,
+                    TargetStatus.QUEUED,
+                    TargetStatus.PUBLISHING,
+                    TargetStatus.RETRYING,
+                    TargetStatus.NEEDS_REVIEW,
+                ]
+            )
+        )
+        .group_by(PostTarget.status)
+    )
+    counts: dict[TargetStatus, int] = {row[0]: row[1] for row in rows}
+    for status in TargetStatus:
+        metrics.TARGETS_BY_STATUS.labels(status.value).set(counts.get(status, 0))
+    due = await session.scalar(
+        select(func.count()).where(
+            PostTarget.status.in_([TargetStatus.SCHEDULED, TargetStatus.RETRYING]),
+            PostTarget.due_at <= clock.now(),
+        )
+    )
+    metrics.DUE_UNCLAIMED.set(due or 0)
+
+
+async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
+    """Take the target for one attempt (`queued → publishing`), or `None` when it isn't ours to
+    take: a duplicate delivery, a cancelled post, an account that can't post, a budget spent."""
+    attempts = await begin_batch(runtime, [target_id])
+    return attempts[0] if attempts else None
+
+
+async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list[Attempt]:
+    """Take each of the targets for one attempt (`queued → publishing`, each under its own
+    attempt id) in one transaction, and load what the attempts publish. A target that isn't
+    ours to take is left out: a duplicate delivery, a cancelled post, an account that can't
+    post, the plan's quota spent (it fails), the account's budget spent (it waits)."""
+    settings = runtime.settings
+    guarded = _claim_guarded(settings)
+    async with session_scope(runtime) as session, recorded_together(session):
+        # In id order, so that two batches sharing targets lock them in the same order.
+        targets = list(
+            await session.scalars(
+                select(PostTarget)
+                .where(PostTarget.id.in_(set(target_ids)))
+                .order_by(PostTarget.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+        now = clock.now()
+        account_ids = {t.social_account_id for t in targets if t.social_account_id is not None}
+        accounts = {
+            account.id: account
+            for account in await session.scalars(
+                select(SocialAccount).where(SocialAccount.id.in_(account_ids))
+            )
+        }
+        postable: list[PostTarget] = []
+        for target in targets:
+            if guarded and target.status is not TargetStatus.QUEUED:
+                continue
+            account = accounts.get(target.social_account_id) if target.social_account_id else None
+            if account is None or account.status is not AccountStatus.ACTIVE:
+                await fail_unpostable(session, settings, target, account)
+                continue
+            postable.append(target)
+        ready = await _within_budgets(
+            session, accounts, await _within_quotas(session, settings, postable), now
+        )
+        attempt_ids = {target.id: uuid.uuid4().hex for target in ready}
+        taken = await _take(session, settings, attempt_ids, now, guarded) if ready else set()
+        held = [target for target in ready if target.id in taken]
+        if not held:
+            return []
+        post_ids = {target.post_id for target in held}
+        posts = {
+            post.id: post
+            for post in await session.scalars(select(Post).where(Post.id.in_(post_ids)))
+        }
+        media: dict[uuid.UUID, list[MediaAsset]] = {post_id: [] for post_id in post_ids}
+        for post_id, asset in await session.execute(
+            select(PostMedia.post_id, MediaAsset)
+            .join(PostMedia, PostMedia.media_id == MediaAsset.id)
+            .where(PostMedia.post_id.in_(post_ids))
+            .order_by(PostMedia.post_id, PostMedia.position)
+        ):
+            media[post_id].append(asset)
+        await settle_posts(session, post_ids)
+        attempts: list[Attempt] = []
+        for target in held:
+            post = posts[target.post_id]
+            text = target.content if target.content is not None else post.content
+            options = network_options(target.platform, target.options)
+            step = next_step(target, text)
+            assets = await threads.step_media(session, step, media[post.id])
+            text = step.text if step is not None else text
+            account = accounts[target.social_account_id]  # type: ignore[index]
+            attempts.append(
+                Attempt(
+                    target_id=target.id,
+                    attempt_id=attempt_ids[target.id],
+                    post_id=post.id,
+                    account_id=account.id,
+                    platform=target.platform,
+                    text=text,
+                    options=options,
+                    media=assets,
+                    started_at=now,
+                    due_at=target.due_at,
+                    progress=resumable(target.progress, content_fingerprint(text, options, assets)),
+                    step=step,
+                    credentials=None
+                    if needs_refresh(account, settings, now)
+                    else held_credentials(runtime, account),
+                )
+            )
+        return attempts
+
+
+async def _within_quotas(
+    session: AsyncSession, settings: Settings, targets: list[PostTarget]
+) -> list[PostTarget]:
+    """The targets the organizations' plans still have room for. An organization far from its
+    limit passes its whole share of the batch at once; near it, each target is checked and
+    taken one at a time under the organization's lock (`within_quota`), so concurrent batches
+    can't pass the limit together."""
+    by_organization: dict[uuid.UUID, list[PostTarget]] = {}
+    for target in targets:
+        by_organization.setdefault(target.organization_id, []).append(target)
+    passing: list[PostTarget] = []
+    for organization_id, share in by_organization.items():
+        if await far_from_quota(session, settings, organization_id, len(share)):
+            passing.extend(share)
+            continue
+        for target in share:
+            if await within_quota(session, settings, target):
+                passing.append(target)
+    return passing
+
+
+async def _within_budgets(
+    session: AsyncSession,
+    accounts: dict[uuid.UUID, SocialAccount],
+    targets: list[PostTarget],
+    now: datetime,
+) -> list[PostTarget]:
+    """The targets their accounts' budgets let publish now; the others wait (a later due),
+    saying why when the budget has words for it."""
+    by_account: dict[uuid.UUID, list[PostTarget]] = {}
+    ready: list[PostTarget] = []
+    for target in targets:
+        assert target.social_account_id is not None
+        if continuing_under_shared_budget(target):
+            ready.append(target)
+            continue
+        by_account.setdefault(target.social_account_id, []).append(target)
+    waits = await budget_waits(
+        session,
+        [(accounts[account_id], len(share)) for account_id, share in by_account.items()],
+        now,
+    )
+    deferred: set[uuid.UUID] = set()
+    for account_id, share in by_account.items():
+        for target, wait_until in zip(share, waits[account_id], strict=True):
+            if wait_until is None:
+                ready.append(target)
+                continue
+            said = _budget_words(accounts[account_id], target.platform, now)
+            await session.execute(
+                update(PostTarget)
+                .where(PostTarget.id == target.id, PostTarget.status == TargetStatus.QUEUED)
+                .values(status=TargetStatus.SCHEDULED, due_at=wait_until, **said)
+                .execution_options(synchronize_session=False)
+            )
+            deferred.add(target.post_id)
+            metrics.PUBLISH_OUTCOMES.labels(target.platform, "deferred").inc()
+            log.info(
+                "publishing deferred by the account's budget",
+                target_id=str(target.id),
+                until=wait_until.isoformat(),
+            )
+    if deferred:
+        await settle_posts(session, deferred)
+    return ready
+
+
+def _budget_words(account: SocialAccount, platform: str, now: datetime) -> dict[str, str]:
+    """What a target waiting for its network's budget says of it, if the budget has words and
+    the wait is the budget's (not a hold the network asked for)."""
+    budget = budget_for(platform)
+    held = account.rate_limited_until is not None and account.rate_limited_until > now
+    if budget is None or budget.reason is None or held:
+        return {}
+    return {"last_error_code": budget.code, "last_error_message": budget.reason}
+
+
+async def _take(
+    session: AsyncSession,
+    settings: Settings,
+    attempt_ids: dict[uuid.UUID, str],
+    now: datetime,
+    guarded: bool,
+) -> set[uuid.UUID]:
+    """Move the targets `queued → publishing` in one statement, each under its attempt id (the
+    compare-and-set: a target no longer queued is not taken); the ids taken."""
+    taken = await session.execute(
+        update(PostTarget)
+        .where(
+            PostTarget.id.in_(list(attempt_ids)),
+            PostTarget.status == TargetStatus.QUEUED if guarded else true(),
+        )
+        .values(
+            status=TargetStatus.PUBLISHING,
+            attempt_id=case(attempt_ids, value=PostTarget.id),
+            attempt_started_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.publish_lease_s),
+            attempts=PostTarget.attempts + 1,
+        )
+        .returning(PostTarget.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(taken.scalars())
