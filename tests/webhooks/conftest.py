@@ -37,6 +37,10 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    # What verifying it on arrival gave (its payload, or the library's error), when the receiver
+    # was given the secret: a signature's timestamp is judged against the moment it arrived,
+    # not the end of a run that lasted longer than the library's five-minute tolerance.
+    on_arrival: dict[str, Any] | Exception | None = None
 
     @property
     def webhook_id(self) -> str:
@@ -57,6 +61,8 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     scripts: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set to the endpoint's secret to verify each request as it arrives (`Received.on_arrival`).
+    secret: str | None = None
 
     def url(self, path: str = "/hook") -> str:
         return self.base_url + path
@@ -80,13 +86,16 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            on_arrival: dict[str, Any] | Exception | None = None
+            if receiver.secret is not None:
+                try:
+                    on_arrival = Webhook(receiver.secret).verify(body, headers)
+                except Exception as exc:  # the library's verification error, or a missing header
+                    on_arrival = exc
             with receiver.lock:
                 receiver.received.append(
-                    Received(
-                        path=self.path,
-                        headers={k.lower(): v for k, v in self.headers.items()},
-                        body=body,
-                    )
+                    Received(path=self.path, headers=headers, body=body, on_arrival=on_arrival)
                 )
             status, delay = receiver.next_answer(self.path)
             if delay:
