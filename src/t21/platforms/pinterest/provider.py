@@ -314,12 +314,13 @@ def _metrics(body: dict[str, Any]) -> PostMetrics | None:
         value = summary.get(name)
         return int(value) if isinstance(value, int | float) else None
 
-    # T21 keeps one number of clicks: clicks on the pin and clicks out to its link, together.
-    parts = [
-        value for value in (number("PIN_CLICK"), number("OUTBOUND_CLICK")) if value is not None
-    ]
-    clicks = sum(parts) if parts else None
-    return PostMetrics(impressions=number("IMPRESSION"), saves=number("SAVE"), clicks=clicks)
+    # Clicks on the pin (opening it) and clicks out to its link are kept apart.
+    return PostMetrics(
+        impressions=number("IMPRESSION"),
+        saves=number("SAVE"),
+        clicks=number("PIN_CLICK"),
+        outbound_clicks=number("OUTBOUND_CLICK"),
+    )
 
 
 def _datetime(value: Any) -> datetime | None:
