@@ -64,14 +64,14 @@ from t21.core import clock, migrations
 from t21.core.logging import configure_logging
 from t21.core.settings import Settings, load_settings
 from t21.core.uow import session_scope
-from t21.posts.models import Post, PostStatus, PostTarget, TargetStatus
+from t21.posts.models import Post, PostMedia, PostStatus, PostTarget, TargetStatus
 
 # The networks' recipes are the test suite's (`tests.support.networks`), importable from the
 # repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.social.conftest import World
 from tests.support.accounts import register
-from tests.support.networks import RECIPES, recipes, spread
+from tests.support.networks import RECIPES, recipes, seeding, spread
 
 BIN = Path(sys.executable).parent
 SECRET = "bench-secret-" + "x" * 40
@@ -254,8 +254,11 @@ async def seed(settings: Settings, sandbox: str, targets: int, networks: str) ->
             brand_id = brand.json()["id"]
             world = World(app=app, api=api, sandbox=sandbox, owner=owner, brand_id=brand_id)
             accounts = {}
+            seedings = {}
             for recipe in chosen:
                 accounts[recipe.name] = await recipe.connect(world, needed[recipe.name])
+                # The media and options its posts need (a YouTube video and title, a board).
+                seedings[recipe.name] = await seeding(recipe, world, accounts[recipe.name])
                 log(f"{recipe.name}: {len(accounts[recipe.name])} accounts")
             places = slots(accounts, targets)
             network, account = places[0]
@@ -264,7 +267,13 @@ async def seed(settings: Settings, sandbox: str, targets: int, networks: str) ->
                 json={
                     "brand_id": brand_id,
                     "content": f"Bench post 0 on {network.replace('_', ' ')}",
-                    "targets": [{"social_account_id": account}],
+                    "media_ids": seedings[network].media_ids,
+                    "targets": [
+                        {
+                            "social_account_id": account,
+                            "options": seedings[network].options[account],
+                        }
+                    ],
                     "scheduled_at": (clock.now() + timedelta(days=1)).isoformat(),
                 },
                 headers=owner.headers,
@@ -276,8 +285,10 @@ async def seed(settings: Settings, sandbox: str, targets: int, networks: str) ->
             later = clock.now() + timedelta(days=1)
             posts: list[dict[str, Any]] = []
             rows: list[dict[str, Any]] = []
+            media: list[dict[str, Any]] = []
             for number in range(1, targets):
                 post_id = uuid.uuid4()
+                network, account = places[number]
                 posts.append(
                     {
                         "id": post_id,
@@ -294,16 +305,22 @@ async def seed(settings: Settings, sandbox: str, targets: int, networks: str) ->
                     {
                         "organization_id": sample.organization_id,
                         "post_id": post_id,
-                        "social_account_id": uuid.UUID(places[number][1]),
-                        "platform": places[number][0],
-                        "options": {},
+                        "social_account_id": uuid.UUID(account),
+                        "platform": network,
+                        "options": seedings[network].options[account],
                         "status": TargetStatus.SCHEDULED,
                         "due_at": later,
                     }
                 )
+                media += [
+                    {"post_id": post_id, "position": position, "media_id": uuid.UUID(media_id)}
+                    for position, media_id in enumerate(seedings[network].media_ids)
+                ]
             for start in range(0, len(posts), 2000):
                 await session.execute(insert(Post), posts[start : start + 2000])
                 await session.execute(insert(PostTarget), rows[start : start + 2000])
+            for start in range(0, len(media), 2000):
+                await session.execute(insert(PostMedia), media[start : start + 2000])
 
 
 @asynccontextmanager

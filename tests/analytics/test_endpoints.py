@@ -271,6 +271,7 @@ async def test_the_export_is_every_collection_in_the_window_as_csv(studio: Studi
         "saves",
         "clicks",
         "video_views",
+        "outbound_clicks",
         "engagement_rate",
     ]
     assert len(rows) == 4, response.text

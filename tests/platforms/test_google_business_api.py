@@ -246,6 +246,32 @@ async def test_no_numbers_are_collected_and_the_account_says_why(
     assert "reportInsights" in held.metrics_unavailable
 
 
+async def test_a_posts_analytics_say_why_business_profile_has_no_numbers_without_inventing_any(
+    engine: Engine,  # noqa: F811
+) -> None:
+    post = await engine.publish_now(NETWORK, content="How did it do?")
+    await engine.tick()
+    [target] = (await engine.read(post["id"]))["targets"]
+    assert target["status"] == "published"
+    # Before any collection, and after one: the same clear answer.
+    for collect in (False, True):
+        if collect:
+            await engine.change_target(
+                target["id"], next_collect_at=clock.now() - timedelta(seconds=1)
+            )
+            await engine.loops.run_once("analytics.collect")
+            await engine.world.drain()
+        read = await engine.api.get(
+            f"/api/v1/analytics/posts/{post['id']}", headers=engine.owner.headers
+        )
+        assert read.status_code == 200, read.text
+        body = read.json()
+        [answer] = body["targets"]
+        assert (answer["latest"], answer["history"]) == (None, [])
+        assert "per post" in answer["metrics_unavailable"]
+        assert all(value is None for value in body["totals"].values())
+
+
 async def test_disconnecting_the_only_location_revokes_the_grant_at_google(
     world: World,  # noqa: F811
 ) -> None:

@@ -332,7 +332,7 @@ async def test_a_server_error_before_pinning_is_retried(
         await pinterest.publish(account, pin(media.image()))
 
 
-async def test_metrics_read_impressions_saves_and_clicks(
+async def test_metrics_keep_pin_clicks_and_outbound_clicks_apart(
     pinterest: PinterestProvider, account: Credentials, fake: FakeNetwork, media: MediaServer
 ) -> None:
     done = await pinterest.publish(account, pin(media.image()))
@@ -342,7 +342,8 @@ async def test_metrics_read_impressions_saves_and_clicks(
     numbers = await pinterest.metrics(account, [done.external_id])
     found = numbers[done.external_id]
     assert found is not None
-    assert (found.impressions, found.saves, found.clicks) == (120, 7, 12)
+    assert (found.impressions, found.saves) == (120, 7)
+    assert (found.clicks, found.outbound_clicks) == (9, 3)
     assert found.likes is None
 
 

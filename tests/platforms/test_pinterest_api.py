@@ -8,11 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from t21.analytics.models import MetricSnapshot
 from t21.core import clock
 from t21.core.uow import session_scope
+from t21.social.models import SocialAccount
+from t21.social.tokens import held_credentials
 from tests.core.test_http import assert_problem
 from tests.media.files import mp4
 from tests.posts.conftest import jpeg
@@ -237,4 +240,93 @@ async def test_metrics_are_collected_from_pin_analytics(
                 select(MetricSnapshot).where(MetricSnapshot.target_id == uuid.UUID(target["id"]))
             )
         ).all()
-    assert (snapshot.impressions, snapshot.saves, snapshot.clicks) == (300, 11, 7)
+    assert (snapshot.impressions, snapshot.saves) == (300, 11)
+    assert (snapshot.clicks, snapshot.outbound_clicks) == (5, 2)
+    read = await engine.api.get(
+        f"/api/v1/analytics/posts/{post['id']}", headers=engine.owner.headers
+    )
+    assert read.status_code == 200, read.text
+    latest = read.json()["targets"][0]["latest"]
+    assert (latest["clicks"], latest["outbound_clicks"]) == (5, 2)
+    ranked = await engine.api.get(
+        f"/api/v1/analytics/brands/{engine.brand_id}/top-posts?metric=outbound_clicks",
+        headers=engine.owner.headers,
+    )
+    assert ranked.status_code == 200, ranked.text
+    [top] = ranked.json()["items"]
+    assert (top["post_id"], top["value"]) == (post["id"], 2)
+
+
+async def _video_pin(engine: Engine, content: str) -> dict[str, Any]:  # noqa: F811
+    engine.world.control("pinterest", "POST", "/settings", {"processing_polls": 0})
+    uploaded = await engine.api.post(
+        "/api/v1/media",
+        data={"brand_id": engine.brand_id},
+        files={"file": ("clip.mp4", mp4(), "video/mp4")},
+        headers=engine.owner.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    return await pin_now(engine, content, media_ids=[uploaded.json()["id"]])
+
+
+def _posts_to(engine: Engine, path: str) -> int:  # noqa: F811
+    requests = engine.world.control("pinterest", "GET", "/requests")["requests"]
+    return sum(1 for r in requests if r["method"] == "POST" and r["path"] == path)
+
+
+async def test_a_worker_killed_mid_upload_starts_the_upload_again_and_pins_once(
+    engine: Engine,  # noqa: F811
+) -> None:
+    post = await _video_pin(engine, "Cut off mid-upload")
+    [target] = (await engine.read(post["id"]))["targets"]
+    # The worker that took the target registered the upload and was killed while its form POST
+    # was on the way: S3 keeps nothing of a form upload cut off, so only the registration is
+    # left at Pinterest, and T21 has no media id of it (nothing was kept before the pin).
+    account = await engine.account("pinterest")
+    async with session_scope(engine.world.runtime) as db:
+        held = await db.get(SocialAccount, uuid.UUID(account))
+        assert held is not None
+        token = held_credentials(engine.world.runtime, held).access_token
+    async with httpx.AsyncClient(timeout=10) as http:
+        registered = await http.post(
+            f"{engine.world.sandbox}/pinterest/v5/media",
+            json={"media_type": "video"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert registered.status_code == 201, registered.text
+    await engine.cut_off(target["id"])
+    await engine.tick()  # the reaper: no such pin at Pinterest, so the publication goes on
+    target = await settle(engine, post["id"])
+    [pin] = engine.published_at_network("pinterest")
+    assert (pin["pin_id"], pin["media_type"]) == (target["external_id"], "video")
+    assert engine.sends("pinterest", "Cut off mid-upload") == ["accepted"]
+    # Started again whole: a new registration, one complete upload.
+    assert _posts_to(engine, "/v5/media") == 2
+    assert _posts_to(engine, "/_bucket/") == 1
+
+
+async def test_an_upload_that_keeps_failing_is_started_again_a_bounded_number_of_times(
+    engine: Engine,  # noqa: F811
+) -> None:
+    engine.world.control(
+        "pinterest",
+        "POST",
+        "/faults",
+        {"status": 503, "path": "^/_bucket/$", "method": "POST", "count": 100,
+         "body": "<Error><Code>ServiceUnavailable</Code></Error>"},
+    )  # fmt: skip
+    post = await _video_pin(engine, "Never uploads")
+    target: dict[str, Any] = {}
+    for _ in range(20):
+        await engine.tick()
+        [target] = (await engine.read(post["id"]))["targets"]
+        if target["status"] == "failed":
+            break
+        await engine.make_due(target["id"])
+    assert target["status"] == "failed", target
+    assert target["last_error"]["code"] == "upload"
+    attempts = engine.world.runtime.settings.publish_max_attempts
+    assert target["attempts"] == attempts
+    assert _posts_to(engine, "/_bucket/") == attempts
+    assert engine.published_at_network("pinterest") == []
+    assert engine.sends("pinterest", "Never uploads") == []

@@ -313,13 +313,7 @@ async def test_a_worker_killed_mid_upload_is_resumed_not_restarted(
 
 
 async def _access_token(engine: Engine, account_id: str) -> str:  # noqa: F811
-    from t21.social.models import SocialAccount
-    from t21.social.tokens import held_credentials
-
-    async with session_scope(engine.world.runtime) as db:
-        account = await db.get(SocialAccount, uuid.UUID(account_id))
-        assert account is not None
-        return held_credentials(engine.world.runtime, account).access_token
+    return await _world_token(engine.world, account_id)
 
 
 async def test_a_lost_answer_to_the_last_chunk_is_settled_by_the_session(
@@ -455,3 +449,120 @@ async def test_a_forced_refresh_keeps_googles_refresh_token_and_disconnecting_re
     assert gone.status_code == 204, gone.text
     tokens = world.control("youtube", "GET", "/tokens")["tokens"]
     assert not any(token["usable"] for token in tokens)
+
+
+async def collected(engine: Engine, target_id: str) -> MetricSnapshot:  # noqa: F811
+    """Collect the target's numbers now; its one snapshot."""
+    await engine.change_target(target_id, next_collect_at=clock.now() - timedelta(seconds=1))
+    await engine.loops.run_once("analytics.collect")
+    await engine.world.drain()
+    async with session_scope(engine.world.runtime) as db:
+        [snapshot] = (
+            await db.scalars(
+                select(MetricSnapshot).where(MetricSnapshot.target_id == uuid.UUID(target_id))
+            )
+        ).all()
+    return snapshot
+
+
+def report_requests(engine: Engine) -> list[dict[str, Any]]:  # noqa: F811
+    requests = engine.world.control("youtube", "GET", "/requests")["requests"]
+    return [r for r in requests if r["path"] == "/v2/reports"]
+
+
+async def test_with_the_analytics_scope_the_analytics_report_gives_views_likes_comments_and_shares(
+    engine: Engine,  # noqa: F811
+) -> None:
+    account_id = (await connected(engine.world))["id"]
+    post = await publish(engine, account_id, "Reported", [await video(engine, mp4())])
+    target = await until_settled(engine, post["id"])
+    assert target["status"] == "published", target
+    engine.world.control(
+        "youtube",
+        "POST",
+        f"/videos/{target['external_id']}/analytics",
+        {"views": 1500, "likes": 90, "comments": 8, "shares": 12},
+    )
+    snapshot = await collected(engine, target["id"])
+    assert (snapshot.video_views, snapshot.likes, snapshot.comments) == (1500, 90, 8)
+    assert snapshot.shares == 12
+    [asked] = report_requests(engine)
+    assert "ids=channel%3D%3DMINE" in asked["query"]
+    assert f"filters=video%3D%3D{target['external_id']}" in asked["query"]
+
+
+async def test_a_video_not_yet_in_the_report_is_counted_from_the_data_api_statistics(
+    engine: Engine,  # noqa: F811
+) -> None:
+    account_id = (await connected(engine.world))["id"]
+    post = await publish(engine, account_id, "Too fresh", [await video(engine, mp4())])
+    target = await until_settled(engine, post["id"])
+    video_id = target["external_id"]
+    engine.world.control("youtube", "POST", f"/videos/{video_id}/analytics", {"reported": False})
+    engine.world.control(
+        "youtube", "POST", f"/videos/{video_id}/statistics", {"viewCount": 40, "likeCount": 3}
+    )
+    snapshot = await collected(engine, target["id"])
+    assert (snapshot.video_views, snapshot.likes, snapshot.comments) == (40, 3, 0)
+    assert snapshot.shares is None  # statistics have no shares
+    assert len(report_requests(engine)) == 1
+
+
+async def test_without_the_analytics_scope_only_the_data_api_statistics_are_read(
+    engine: Engine,  # noqa: F811
+) -> None:
+    engine.world.control(
+        "youtube", "POST", "/consent", {"untick": [SCOPE + "yt-analytics.readonly"]}
+    )
+    account_id = (await connected(engine.world))["id"]
+    post = await publish(engine, account_id, "No analytics", [await video(engine, mp4())])
+    target = await until_settled(engine, post["id"])
+    engine.world.control(
+        "youtube", "POST", f"/videos/{target['external_id']}/statistics", {"viewCount": 77}
+    )
+    snapshot = await collected(engine, target["id"])
+    assert (snapshot.video_views, snapshot.shares) == (77, None)
+    assert report_requests(engine) == []
+
+
+async def test_the_fake_report_is_strict_about_scopes_and_metric_names(
+    world: World,  # noqa: F811
+) -> None:
+    world.control("youtube", "POST", "/consent", {"untick": [SCOPE + "yt-analytics.readonly"]})
+    without = await connected(world)
+    token = await _world_token(world, without["id"])
+    reports = f"{world.sandbox}/youtube/v2/reports"
+    params = {
+        "ids": "channel==MINE",
+        "startDate": "2026-01-01",
+        "endDate": "2026-12-01",
+        "metrics": "views,estimatedMinutesWatched,averageViewDuration,subscribersGained",
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        refused = await http.get(reports, params=params, headers=headers)
+        assert refused.status_code == 403
+        assert refused.json()["error"]["errors"][0]["reason"] == "insufficientPermissions"
+        world.control("youtube", "POST", "/consent", {"untick": []})
+        granted = await connected(world)
+        headers = {"Authorization": f"Bearer {await _world_token(world, granted['id'])}"}
+        answered = await http.get(reports, params=params, headers=headers)
+        assert answered.status_code == 200, answered.text
+        names = [column["name"] for column in answered.json()["columnHeaders"]]
+        assert names == params["metrics"].split(",")
+        unknown = await http.get(reports, params=params | {"metrics": "views,watchTime"},
+                                 headers=headers)  # fmt: skip
+        assert unknown.status_code == 400
+        assert "watchTime" in unknown.json()["error"]["message"]
+        missing = await http.get(reports, params={"ids": "channel==MINE"}, headers=headers)
+        assert missing.status_code == 400
+
+
+async def _world_token(world: World, account_id: str) -> str:  # noqa: F811
+    from t21.social.models import SocialAccount
+    from t21.social.tokens import held_credentials
+
+    async with session_scope(world.runtime) as db:
+        account = await db.get(SocialAccount, uuid.UUID(account_id))
+        assert account is not None
+        return held_credentials(world.runtime, account).access_token

@@ -22,9 +22,11 @@ fail with "sent more than once"; CI runs it so once as a self-check (`.ci/run`).
 The sandbox runs as its own `t21 sandbox` process; the API runs in the test's process (it only
 enqueues: the workers run every job). An owner, a brand and its accounts on every network of the
 table in `tests.support.networks` (Facebook Pages, X, LinkedIn, LinkedIn Pages, Threads, Bluesky
-with app passwords, Mastodon instances, a Telegram channel) are made through the API and the
-sandbox as each recipe says; one post per account is created through the API, the rest (one
-target each, every text distinct) are inserted with SQL for speed. Each account gets fewer
+with app passwords, Mastodon instances, a Telegram channel, a YouTube channel, a Pinterest
+account, Business Profile locations) are made through the API and the sandbox as each recipe
+says; one post per account is created through the API, the rest (one target each, every text
+distinct) are inserted with SQL for speed, with the media and options the recipe gives (a
+YouTube video and its title, a Pinterest video and a board). Each account gets fewer
 targets than its publishing budget (`t21.publishing.budgets`), so nothing is deferred past the
 test's end by design; faults go to each network in proportion to its targets, of the kinds its
 recipe takes, in its own answer format.
@@ -59,7 +61,7 @@ from t21.core import clock, migrations
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.events.models import Event
-from t21.posts.models import Post, PostStatus, PostTarget, TargetStatus
+from t21.posts.models import Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.publishing.service import DISABLE_CLAIM_CAS_ENV
 from t21.sandbox.platform import MAY_HAVE_POSTED, text_digest
 from t21.webhooks.models import DeliveryStatus, WebhookDelivery
@@ -68,7 +70,7 @@ from tests.conftest import TEST_REDIS_URL, TEST_SECRET
 from tests.posts.conftest import POSTS
 from tests.social.conftest import FRONT_END, World
 from tests.support.accounts import register
-from tests.support.networks import Recipe, recipes
+from tests.support.networks import Recipe, recipes, seeding
 from tests.test_cli import BIN, _clean_env, _free_port
 from tests.webhooks.conftest import WEBHOOKS, Receiver
 from tests.webhooks.conftest import receiver as receiver  # the fixture
@@ -276,8 +278,13 @@ def words(platform: str) -> str:
 
 
 async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -> int:
-    """One post per account through the API, the rest with SQL; every target due now."""
+    """One post per account through the API, the rest with SQL; every target due now. A
+    network whose posts need media and options (`Recipe.media`, `Recipe.options`) gets them
+    on every post: the file uploaded once, each account's options on each of its targets."""
     counts = {recipe.name: recipe.per_account for recipe in NETWORKS}
+    seedings = {
+        recipe.name: await seeding(recipe, world, accounts[recipe.name]) for recipe in NETWORKS
+    }
     later = (clock.now() + timedelta(hours=1)).isoformat()
     per_account = [
         (platform, account_id, counts[platform])
@@ -291,7 +298,13 @@ async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -
             json={
                 "brand_id": world.brand_id,
                 "content": f"Chaos {run} post {number} 0 on {words(platform)}",
-                "targets": [{"social_account_id": account_id}],
+                "media_ids": seedings[platform].media_ids,
+                "targets": [
+                    {
+                        "social_account_id": account_id,
+                        "options": seedings[platform].options[account_id],
+                    }
+                ],
                 "scheduled_at": later,
             },
             headers=world.owner.headers,
@@ -302,6 +315,7 @@ async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -
     now = clock.now()
     posts: list[dict[str, Any]] = []
     targets: list[dict[str, Any]] = []
+    media: list[dict[str, Any]] = []
     for number, (platform, account_id, count) in enumerate(per_account):
         for index in range(1, count):
             post_id = uuid.uuid4()
@@ -323,11 +337,15 @@ async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -
                     "post_id": post_id,
                     "social_account_id": uuid.UUID(account_id),
                     "platform": platform,
-                    "options": {},
+                    "options": seedings[platform].options[account_id],
                     "status": TargetStatus.SCHEDULED,
                     "due_at": now,
                 }
             )
+            media += [
+                {"post_id": post_id, "position": position, "media_id": uuid.UUID(media_id)}
+                for position, media_id in enumerate(seedings[platform].media_ids)
+            ]
     async with session_scope(world.runtime) as session:
         organization = await session.scalar(select(Post.organization_id).limit(1))
         for row in posts + targets:
@@ -336,6 +354,8 @@ async def seed_targets(world: World, accounts: dict[str, list[str]], run: str) -
             await session.execute(insert(Post), posts[start : start + 1000])
         for start in range(0, len(targets), 1000):
             await session.execute(insert(PostTarget), targets[start : start + 1000])
+        for start in range(0, len(media), 1000):
+            await session.execute(insert(PostMedia), media[start : start + 1000])
         await session.execute(update(Post).values(scheduled_at=now, sort_at=now))
         await session.execute(update(PostTarget).values(due_at=now))
         total = await session.scalar(select(func.count()).select_from(PostTarget))

@@ -21,6 +21,9 @@ METRICS = (
     "saves",
     "clicks",
     "video_views",
+    # Clicks out to the post's link (Pinterest's outbound clicks); `clicks` are those on the
+    # post itself. Last, so the export's earlier columns keep their places.
+    "outbound_clicks",
 )
 
 
@@ -49,3 +52,4 @@ class MetricSnapshot(Base):
     saves: Mapped[int | None] = mapped_column(BigInteger)
     clicks: Mapped[int | None] = mapped_column(BigInteger)
     video_views: Mapped[int | None] = mapped_column(BigInteger)
+    outbound_clicks: Mapped[int | None] = mapped_column(BigInteger)

@@ -31,6 +31,7 @@ class RankMetric(StrEnum):
     SAVES = "saves"
     CLICKS = "clicks"
     VIDEO_VIEWS = "video_views"
+    OUTBOUND_CLICKS = "outbound_clicks"
     ENGAGEMENT_RATE = "engagement_rate"
 
 
@@ -58,8 +59,15 @@ class Metrics(BaseModel):
     comments: int | None = None
     shares: int | None = None
     saves: int | None = None
-    clicks: int | None = None
+    clicks: int | None = Field(
+        default=None, description="Clicks on the post itself (opening it, its media)."
+    )
     video_views: int | None = None
+    outbound_clicks: int | None = Field(
+        default=None,
+        description="Clicks out to the post's link (Pinterest's outbound clicks); null where "
+        "the network doesn't count them apart from `clicks`.",
+    )
     engagement_rate: float | None = Field(
         default=None,
         description="(likes + comments + shares + saves) / impressions (reach where impressions "
@@ -103,6 +111,12 @@ class TargetAnalytics(BaseModel):
     )
     latest: SnapshotOut | None = Field(description="The last collection; null before the first.")
     history: list[SnapshotOut] = Field(description="Every collection, oldest first.")
+    metrics_unavailable: str | None = Field(
+        default=None,
+        description="Why no numbers are collected for this target: its network gives none per "
+        "post (Google Business Profile), or its account lacks a permission the numbers need. "
+        "Null while they are collected.",
+    )
 
 
 class PostAnalytics(BaseModel):

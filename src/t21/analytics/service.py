@@ -40,8 +40,11 @@ from t21.core.runtime import Runtime
 from t21.core.spreadsheet import csv_line
 from t21.core.uow import session_scope
 from t21.organizations.tenancy import Principal, scoped
+from t21.platforms import registry
+from t21.platforms.base import metrics_unavailable
 from t21.posts import service as posts_service
 from t21.posts.models import Post, PostTarget
+from t21.social.models import SocialAccount
 
 DEFAULT_WINDOW = timedelta(days=30)
 MAX_WINDOW = timedelta(days=366)
@@ -109,7 +112,11 @@ async def post_analytics(
     history: dict[uuid.UUID, list[SnapshotOut]] = {target.id: [] for target in targets}
     for snapshot in snapshots:
         history.setdefault(snapshot.target_id, []).append(SnapshotOut.snapshot(snapshot))
-    answers = [_target_analytics(target, history[target.id]) for target in targets]
+    notes = await _account_notes(session, targets)
+    answers = [
+        _target_analytics(target, history[target.id], _why_none(target, notes))
+        for target in targets
+    ]
     latest = [answer.latest for answer in answers if answer.latest is not None]
     return PostAnalytics(
         post_id=post.id,
@@ -119,7 +126,33 @@ async def post_analytics(
     )
 
 
-def _target_analytics(target: PostTarget, history: list[SnapshotOut]) -> TargetAnalytics:
+async def _account_notes(
+    session: AsyncSession, targets: Sequence[PostTarget]
+) -> dict[uuid.UUID, str]:
+    """Why each of the targets' accounts has its numbers skipped, for those that have."""
+    ids = {target.social_account_id for target in targets if target.social_account_id}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(SocialAccount.id, SocialAccount.metrics_unavailable).where(
+            SocialAccount.id.in_(ids), SocialAccount.metrics_unavailable.is_not(None)
+        )
+    )
+    return {account_id: str(note) for account_id, note in rows.all()}
+
+
+def _why_none(target: PostTarget, notes: dict[uuid.UUID, str]) -> str | None:
+    """The network's own reason first (it never has numbers per post), then the account's."""
+    if target.platform in registry.names():
+        reason = metrics_unavailable(registry.provider_class(target.platform))
+        if reason is not None:
+            return reason
+    return notes.get(target.social_account_id) if target.social_account_id else None
+
+
+def _target_analytics(
+    target: PostTarget, history: list[SnapshotOut], why_none: str | None = None
+) -> TargetAnalytics:
     return TargetAnalytics(
         target_id=target.id,
         social_account_id=target.social_account_id,
@@ -131,6 +164,7 @@ def _target_analytics(target: PostTarget, history: list[SnapshotOut]) -> TargetA
         next_collect_at=target.next_collect_at,
         latest=history[-1] if history else None,
         history=history,
+        metrics_unavailable=why_none,
     )
 
 

@@ -173,6 +173,16 @@ class PostMetrics:
     saves: int | None = None
     clicks: int | None = None
     video_views: int | None = None
+    # Clicks out to the post's link, where the network counts them apart from `clicks`.
+    outbound_clicks: int | None = None
+
+
+def metrics_unavailable(provider: object) -> str | None:
+    """Why a network gives no numbers per post at all (Google Business Profile's insights are
+    per location), in words for a person; None for a network that gives some. A provider
+    (class or instance) says so with a `metrics_unavailable` string."""
+    value = getattr(provider, "metrics_unavailable", None)
+    return value if isinstance(value, str) else None
 
 
 class TextCounting(StrEnum):

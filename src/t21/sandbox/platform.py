@@ -4,8 +4,11 @@ it received and published (so tests can prove nothing was published twice).
 A fake keeps a `NetworkState` (subclassed with its own posts, containers, uploads...), wraps its
 Starlette app with `FaultMiddleware`, and adds `control_routes(state)` under `/_control`:
 
-- `POST /_control/faults` `{status, body?, headers?, path?, query?, method?, count?, delay_s?,
-  lose_response?}`: the next `count` matching requests get this answer. With `lose_response`
+- `POST /_control/faults` `{status, body?, headers?, path?, query?, method?, request_headers?,
+  count?, delay_s?, lose_response?}`: the next `count` matching requests get this answer
+  (`request_headers` maps a header name to a regular expression its value must match: a
+  resumable upload's chunk, `Content-Range: bytes 0-…`, apart from its status query,
+  `bytes */N`, on the same path). With `lose_response`
   the request is carried out, then the answer is held for `delay_s` (the client times out,
   not knowing the post exists: "accepted but the response was lost").
 - `POST /_control/tokens/expire` `{token?}` / `POST /_control/tokens/revoke` `{token?}`: expire
@@ -68,15 +71,23 @@ class Fault:
     path: str | None = None  # a regular expression searched in the request path
     query: str | None = None  # a regular expression searched in the query string
     method: str | None = None
+    # Header name (any case) -> a regular expression searched in the request's header value.
+    request_headers: dict[str, str] = field(default_factory=dict)
     count: int = 1
     delay_s: float = 0.0
     lose_response: bool = False
 
-    def matches(self, method: str, path: str, query: str = "") -> bool:
+    def matches(
+        self, method: str, path: str, query: str = "", headers: dict[str, str] | None = None
+    ) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
             return False
         if self.query is not None and re.search(self.query, query) is None:
             return False
+        given = headers or {}
+        for name, pattern in self.request_headers.items():
+            if re.search(pattern, given.get(name.lower(), "")) is None:
+                return False
         return self.path is None or re.search(self.path, path) is not None
 
 
@@ -295,9 +306,11 @@ class NetworkState:
             return None
         return token
 
-    def take_fault(self, method: str, path: str, query: str = "") -> Fault | None:
+    def take_fault(
+        self, method: str, path: str, query: str = "", headers: dict[str, str] | None = None
+    ) -> Fault | None:
         for fault in self.faults:
-            if fault.matches(method, path, query):
+            if fault.matches(method, path, query, headers):
                 fault.count -= 1
                 if fault.count <= 0:
                     self.faults.remove(fault)
@@ -350,7 +363,11 @@ class FaultMiddleware:
         raw_query = scope.get("query_string", b"").decode("latin-1")
         query = _redacted_query(raw_query)
         self.state.requests.append({"method": method, "path": path, "query": query})
-        fault = self.state.take_fault(method, path, raw_query)
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope.get("headers", [])
+        }
+        fault = self.state.take_fault(method, path, raw_query, headers)
         if fault is not None and not fault.lose_response:
             if fault.delay_s:
                 await asyncio.sleep(fault.delay_s)

@@ -39,7 +39,16 @@ Facts the adapter relies on, with their sources:
   https://developers.google.com/my-business/reference/rest/v4/accounts.locations.localPosts/list
 - Post metrics: the Business Profile Performance API replaced v4 insights and removed
   `accounts.locations.localPosts.reportInsights`; it reports daily metrics per location only.
-  Source: https://developers.google.com/my-business/content/performance/change-log
+  Source: https://developers.google.com/my-business/content/performance/change-log and
+  https://developers.google.com/my-business/content/sunset-dates (v4 `reportInsights` to the
+  Performance API). Its `DailyMetric`s (`BUSINESS_IMPRESSIONS_{DESKTOP,MOBILE}_{MAPS,SEARCH}`,
+  `CALL_CLICKS`, `WEBSITE_CLICKS`, `BUSINESS_DIRECTION_REQUESTS`, bookings, food orders) are a
+  location's day as a whole (`locations.getDailyMetricsTimeSeries`, whole days only), with no
+  dimension naming a post, so none can be given to a post without inventing the split: T21
+  collects no numbers for Business Profile targets and says why with each post's analytics
+  (`metrics_unavailable`). Source:
+  https://developers.google.com/my-business/reference/performance/rest/v1/DailyMetric and
+  https://developers.google.com/my-business/reference/performance/rpc/google.mybusiness.performance.v1
 - Quotas: 300 requests a minute per API by default; 10 edits a minute per Business Profile;
   a project gets API access (its quota is 0 until then) through the GBP API contact form's
   application for basic API access. Source:

@@ -75,6 +75,8 @@ class GoogleBusinessProvider:
     publish_budget: ClassVar[Budget | None] = Budget(10, timedelta(minutes=1))
     # localPosts.create has no request id or idempotency key.
     idempotency_window: ClassVar[timedelta | None] = None
+    # Shown with a post's analytics (`t21.platforms.base.metrics_unavailable`).
+    metrics_unavailable: ClassVar[str] = NO_POST_METRICS
     writing: ClassVar[Writing] = Writing(
         "Google Business Profile update: news, an offer or an event for people looking at the "
         "business on Search and Maps; lead with what matters in the first 100 characters, "

@@ -6,6 +6,23 @@ The file is streamed from storage in chunks into the multipart body, never held 
 upload is one POST (S3's form uploads can't be resumed part-way), so an interrupted one is
 sent again; once it is done, the media id is kept with the attempt (`Continuing.progress`) and
 a later attempt only waits for processing, never uploads again.
+
+An upload cut off (a failure, a lost answer, a killed worker) leaves nothing T21 can continue:
+S3 keeps nothing of a form POST that didn't arrive whole, and the registration's form fields
+are signed for one POST of the whole file. The next attempt registers again and sends the
+whole file; the attempts are bounded by `T21_PUBLISH_MAX_ATTEMPTS`, after which the target
+fails. No pin is created before an upload has succeeded and been processed, so a cut-off
+upload never makes a pin, and a killed worker's publication is found absent at Pinterest
+(`find_recent`) and goes on.
+
+Sources: Pinterest's media registration ("make an HTTP POST request to upload_url …, send the
+media file's contents as the request's file parameter and also include all of the parameters
+from upload_parameters"):
+https://developers.pinterest.com/docs/api/v5/media-create and Pinterest's generated SDK
+(`MediaApi.media_create`); S3's browser-based uploads are one POST of the whole object under a
+signed policy (resuming needs the multipart-upload API and credentials of the bucket, which
+Pinterest doesn't hand out):
+https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-UsingHTTPPOST.html
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, ReauthRequired, Retryable
+from t21.platforms import oauth2
 from t21.platforms.base import (
     Budget,
     Choice,
@@ -101,22 +102,14 @@ class PinterestProvider:
         }
         async with PlatformHttp(self.config) as http:
             grant = await self._token(http, form, what="the authorization code")
-            missing = REQUIRED_SCOPES - grant.scopes
-            if missing:
-                raise ReauthRequired(
-                    "Pinterest was connected without the permissions T21 needs "
-                    f"({', '.join(sorted(missing))}); connect again and allow all of them.",
-                    code="scope_missing",
-                )
+            oauth2.require_scopes(grant, REQUIRED_SCOPES, self.display_name)
             profile = await self._profile(PinterestApi(http, self.config, grant.access_token))
         return [Connection(profile=profile, grant=grant)]
 
     async def refresh(self, credentials: Credentials) -> TokenGrant | None:
         """New tokens; Pinterest's continuous refresh answers with a new refresh token too (60
         days, refreshable again), which replaces the stored one."""
-        if not credentials.refresh_token:
-            raise ReauthRequired("Pinterest gave no refresh token; connect again.")
-        form = {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token}
+        form = oauth2.refresh_form(credentials, self.display_name)
         async with PlatformHttp(self.config) as http:
             return await self._token(http, form, what="the token refresh")
 
@@ -138,17 +131,11 @@ class PinterestProvider:
             raise ReauthRequired(f"Pinterest refused {what}; connect the account again.")
         if not response.is_success:
             raise_for(response, what=what)
-        body = json_body(response)
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(body, dict) or not isinstance(token, str):
-            raise Retryable(f"Pinterest answered {what} without an access token.")
-        scope = str(body.get("scope") or "")
-        return TokenGrant(
-            access_token=token,
-            refresh_token=body.get("refresh_token") or None,
-            expires_in=_integer(body.get("expires_in")),
-            refresh_expires_in=_integer(body.get("refresh_token_expires_in")),
-            scopes=frozenset(name for name in scope.replace(" ", ",").split(",") if name),
+        return oauth2.grant_of(
+            json_body(response),
+            network=self.display_name,
+            what=what,
+            refresh_lifetime="refresh_token_expires_in",
         )
 
     # --- reading -------------------------------------------------------------------------------
@@ -327,16 +314,13 @@ def _metrics(body: dict[str, Any]) -> PostMetrics | None:
         value = summary.get(name)
         return int(value) if isinstance(value, int | float) else None
 
-    # T21 keeps one number of clicks: clicks on the pin and clicks out to its link, together.
-    parts = [
-        value for value in (number("PIN_CLICK"), number("OUTBOUND_CLICK")) if value is not None
-    ]
-    clicks = sum(parts) if parts else None
-    return PostMetrics(impressions=number("IMPRESSION"), saves=number("SAVE"), clicks=clicks)
-
-
-def _integer(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    # Clicks on the pin (opening it) and clicks out to its link are kept apart.
+    return PostMetrics(
+        impressions=number("IMPRESSION"),
+        saves=number("SAVE"),
+        clicks=number("PIN_CLICK"),
+        outbound_clicks=number("OUTBOUND_CLICK"),
+    )
 
 
 def _datetime(value: Any) -> datetime | None:

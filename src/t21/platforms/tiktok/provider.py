@@ -25,7 +25,8 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
-from t21.core.outside import ReauthRequired, Retryable
+from t21.core.outside import Retryable
+from t21.platforms import oauth2
 from t21.platforms.base import (
     Budget,
     Connection,
@@ -126,13 +127,7 @@ class TikTokProvider:
         async with PlatformHttp(self.config) as http:
             grant = await self._token(http, form, what="the authorization code")
             # People may untick scopes on TikTok's consent screen.
-            missing = REQUIRED_SCOPES - grant.scopes
-            if missing:
-                raise ReauthRequired(
-                    "TikTok was connected without the permissions T21 needs "
-                    f"({', '.join(sorted(missing))}); connect again and allow all of them.",
-                    code="scope_missing",
-                )
+            oauth2.require_scopes(grant, REQUIRED_SCOPES, self.display_name)
             profile = await self._profile(http, grant.access_token)
             capabilities = await self._capabilities(http, grant.access_token)
         return [Connection(profile=profile, grant=grant, capabilities=capabilities)]
@@ -148,9 +143,7 @@ class TikTokProvider:
     async def refresh(self, credentials: Credentials) -> TokenGrant | None:
         """New tokens. TikTok rotates refresh tokens: the old one stops working, so the
         returned one must replace it."""
-        if not credentials.refresh_token:
-            raise ReauthRequired("TikTok gave no refresh token; connect again.", code="no_refresh")
-        form = {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token}
+        form = oauth2.refresh_form(credentials, self.display_name)
         async with PlatformHttp(self.config) as http:
             return await self._token(http, form, what="the token refresh")
 
@@ -184,18 +177,7 @@ class TikTokProvider:
         error = api_error(response)
         if error is not None:
             raise_for(response, error, what=what)
-        body = json_body(response)
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(body, dict) or not isinstance(token, str):
-            raise Retryable(f"TikTok answered {what} without an access token.", code="no_token")
-        scope = str(body.get("scope") or "")
-        return TokenGrant(
-            access_token=token,
-            refresh_token=body.get("refresh_token") or None,
-            expires_in=as_int(body.get("expires_in")),
-            refresh_expires_in=as_int(body.get("refresh_expires_in")),
-            scopes=frozenset(name.strip() for name in scope.split(",") if name.strip()),
-        )
+        return oauth2.grant_of(json_body(response), network=self.display_name, what=what)
 
     # --- reading -------------------------------------------------------------------------------
 

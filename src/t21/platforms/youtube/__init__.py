@@ -9,7 +9,9 @@ Publishing: one video per post (its text is the description unless `options.desc
 uploaded with the resumable protocol over several attempts with the session and offset kept in
 the database (`media`); an image with it becomes the custom thumbnail (`thumbnails.set`). A
 vertical or square video of up to three minutes is a Short (YouTube decides; T21 links it as
-one). Reconciling reads the channel's uploads playlist; metrics are `videos.list` statistics.
+one). Reconciling reads the channel's uploads playlist; metrics are the YouTube Analytics API's
+video report where the analytics scope was granted (`analytics`), else `videos.list`
+statistics.
 
 Facts the adapter relies on, with their sources:
 

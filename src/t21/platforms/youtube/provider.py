@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from t21.core import clock
 from t21.core.logging import get_logger
 from t21.core.outside import Permanent, ReauthRequired, Retryable
 from t21.platforms import google_oauth
@@ -32,7 +33,7 @@ from t21.platforms.base import (
 )
 from t21.platforms.http import PlatformHttp
 from t21.platforms.text import comparable
-from t21.platforms.youtube import rules
+from t21.platforms.youtube import analytics, rules
 from t21.platforms.youtube.media import (
     REAL_PACE,
     SANDBOX_PACE,
@@ -42,7 +43,7 @@ from t21.platforms.youtube.media import (
     where,
 )
 from t21.platforms.youtube.rules import LIMITS, YouTubeOptions
-from t21.platforms.youtube.wire import DataApi, failure, quota_day_start
+from t21.platforms.youtube.wire import PACIFIC, DataApi, failure, quota_day_start
 
 log = get_logger("t21.platforms.youtube")
 
@@ -328,12 +329,18 @@ class YouTubeProvider:
     async def metrics(
         self, credentials: Credentials, external_ids: list[str]
     ) -> dict[str, PostMetrics | None]:
-        """Views, likes and comments (videos.list statistics, 50 videos a call)."""
+        """Views, likes, comments and shares from the YouTube Analytics report where the
+        channel granted the analytics scope; the Data API's statistics (views, likes,
+        comments; 50 videos a call) for the videos the report has no row for yet, and for
+        every video without the scope."""
         numbers: dict[str, PostMetrics | None] = dict.fromkeys(external_ids)
         async with PlatformHttp(self.config) as http:
+            if ANALYTICS in credentials.scopes:
+                numbers |= await self._reported(http, credentials, list(numbers))
+            left = [video_id for video_id, found in numbers.items() if found is None]
             api = DataApi(http, self.config.api_base, credentials.access_token)
-            for start in range(0, len(external_ids), PAGE):
-                batch = external_ids[start : start + PAGE]
+            for start in range(0, len(left), PAGE):
+                batch = left[start : start + PAGE]
                 body = await api.get(
                     "videos",
                     {"part": "statistics", "id": ",".join(batch)},
@@ -349,6 +356,23 @@ class YouTubeProvider:
                         comments=as_count(stats.get("commentCount")),
                     )
         return numbers
+
+    async def _reported(
+        self, http: PlatformHttp, credentials: Credentials, video_ids: list[str]
+    ) -> dict[str, PostMetrics]:
+        """The Analytics report's numbers; none when Google refuses it for the grant (the
+        scope withdrawn since connecting): the statistics answer instead."""
+        try:
+            return await analytics.report(
+                http,
+                analytics.analytics_base(self.config),
+                credentials.access_token,
+                video_ids,
+                clock.now().astimezone(PACIFIC).date(),
+            )
+        except ReauthRequired as refused:
+            log.info("youtube analytics refused; reading statistics", error=refused.message)
+            return {}
 
 
 def _recent(item: Any) -> RecentPost | None:

@@ -15,7 +15,8 @@
 `/_control` adds to the shared routes (`t21.sandbox.platform`): `POST /accounts` `{name,
 account_name?, type?}`, `POST /locations` `{id, title?, account?}` (a location of an account;
 `account` defaults to the person's first), `DELETE /locations/{id}`, `GET|POST /settings`
-`{approved?, fetch_photos?}` and `GET /posts` (every local post as Google keeps it).
+`{approved?, fetch_photos?, edits_per_minute?}` and `GET /posts` (every local post as Google
+keeps it).
 """
 
 from __future__ import annotations
@@ -169,7 +170,18 @@ def _control_extras(state: GoogleBusinessState) -> list[Route]:
                 value = optional(body, name, bool)
                 if value is not None:
                     setattr(state, name, value)
-        return JSONResponse({"approved": state.approved, "fetch_photos": state.fetch_photos})
+            edits = optional(body, "edits_per_minute", int)
+            if edits is not None:
+                if edits < 1:
+                    raise ControlError("`edits_per_minute` must be 1 or more.")
+                state.edits_per_minute = edits
+        return JSONResponse(
+            {
+                "approved": state.approved,
+                "fetch_photos": state.fetch_photos,
+                "edits_per_minute": state.edits_per_minute,
+            }
+        )
 
     async def posts(_request: Request) -> Response:
         return JSONResponse({"posts": [post.view() for post in state.posts]})

@@ -14,7 +14,8 @@ runs against it unchanged:
   when private and in the future); chunk `PUT`s must start where the session stands and be
   multiples of 256 KiB but the last; 308 with `Range`, `bytes */N` asks; the last chunk makes
   the video (200). Every range received is recorded, and a range sent again is kept apart
-  (`resent`), so a test proves no byte was sent twice.
+  (`resent`), so a test proves no byte was sent twice. The send record (`/_control/sends`)
+  holds the chunk that completes a file, the request that makes a video.
 - `POST /upload/youtube/v3/thumbnails/set?videoId=`: JPEG or PNG up to 2 MB, 50 units; 403
   forbidden for a channel not verified.
 - The quota: 10,000 units and 100 uploads a day; spent, any call answers 403 quotaExceeded.
@@ -22,7 +23,17 @@ runs against it unchanged:
 `/_control` adds to the shared routes: `POST /consent` `{channel?, untick?: [scope]}`,
 `POST /channels` `{title, handle?, verified?}` (another channel of the creator), `POST /quota`
 `{units?, uploads?}`, `POST /chunk-faults` `{after, count?}` (chunk PUTs fail with 503 after
-`after` more chunks), `GET /sessions`, `GET /videos`, `POST /videos/{id}/statistics`.
+`after` more chunks), `GET /sessions`, `GET /videos`, `POST /videos/{id}/statistics`,
+`POST /videos/{id}/analytics` `{views?, likes?, comments?, shares?, estimatedMinutesWatched?,
+…, reported?}` (the video's report numbers; `reported: false` leaves it out of reports, as
+YouTube's data comes late).
+
+- `GET /v2/reports` (the YouTube Analytics API's `reports.query`, served at the fake's root as
+  at youtubeanalytics.googleapis.com): needs `yt-analytics.readonly` (or the monetary scope)
+  and `youtube.readonly`, else 403 insufficientPermissions in Google's envelope; `ids`,
+  `startDate`, `endDate` and `metrics` required; an unknown metric is refused (400 "Unknown
+  identifier"); `dimensions` none or `video`, `filters` `video==id,…` (several ids only with the
+  video dimension). Views, likes and comments are the video's statistics unless set.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
@@ -42,8 +54,10 @@ from t21.sandbox.google_oauth import google_oauth_routes
 from t21.sandbox.oauth import ControlError, base_url, control_body, control_error, optional
 from t21.sandbox.platform import FaultMiddleware, IssuedToken, bearer, control_routes
 from t21.sandbox.youtube.state import (
+    ANALYTICS_SCOPES,
     KNOWN_SCOPES,
     READ_SCOPES,
+    REPORT_METRICS,
     WRITE_SCOPES,
     Session,
     YouTubeState,
@@ -164,6 +178,58 @@ def _routes(state: YouTubeState) -> list[Route]:
         ]
         return JSONResponse({"kind": "youtube#videoListResponse", "items": items})
 
+    # --- analytics -----------------------------------------------------------------------------
+
+    async def reports(request: Request) -> Response:
+        """`reports.query` of the YouTube Analytics API, for a channel's own videos."""
+        token = state.token(bearer(request))
+        if token is None:
+            raise ApiError(401, "authError", "Invalid Credentials")
+        if not token.scopes & ANALYTICS_SCOPES or not token.scopes & READ_SCOPES:
+            raise ApiError(403, "insufficientPermissions", "Request had insufficient scopes.")
+        query = request.query_params
+        for name in ("ids", "startDate", "endDate", "metrics"):
+            if not query.get(name):
+                raise ApiError(400, "required", f"Required parameter: {name}")
+        if query["ids"] not in ("channel==MINE", f"channel=={token.account_id}"):
+            raise ApiError(403, "forbidden", "Forbidden")
+        start, end = _report_day(query["startDate"]), _report_day(query["endDate"])
+        if start > end:
+            raise ApiError(400, "badRequest", "The start date must not be after the end date.")
+        metrics = query["metrics"].split(",")
+        for metric in metrics:
+            if metric not in REPORT_METRICS:
+                raise ApiError(
+                    400, "badRequest", f"Unknown identifier ({metric}) given in field "
+                    "parameters.metrics.",
+                )  # fmt: skip
+        dimensions = [d for d in query.get("dimensions", "").split(",") if d]
+        if dimensions not in ([], ["video"]):
+            raise ApiError(400, "badRequest", "The query is not supported.")
+        asked = _video_filter(query.get("filters", ""))
+        if asked is not None and len(asked) > 1 and not dimensions:
+            raise ApiError(400, "badRequest", "The query is not supported.")
+        channel = state.channels[token.account_id]
+        shown = [
+            video_id
+            for video_id in channel.videos
+            if (asked is None or video_id in asked) and state.reported(video_id)
+        ]
+        headers = [{"name": "video", "columnType": "DIMENSION", "dataType": "STRING"}]
+        headers = headers if dimensions else []
+        headers += [
+            {"name": m, "columnType": "METRIC", "dataType": REPORT_METRICS[m]} for m in metrics
+        ]
+        rows: list[list[Any]]
+        if dimensions:
+            rows = [[video_id, *state.report_row(video_id, metrics)] for video_id in shown]
+        else:
+            rows = [_summed([state.report_row(video_id, metrics) for video_id in shown])]
+        body: dict[str, Any] = {"kind": "youtubeAnalytics#resultTable", "columnHeaders": headers}
+        if shown:
+            body["rows"] = rows
+        return JSONResponse(body)
+
     # --- uploading -----------------------------------------------------------------------------
 
     async def open_upload(request: Request) -> Response:
@@ -172,7 +238,6 @@ def _routes(state: YouTubeState) -> list[Route]:
             raise ApiError(400, "badRequest", "Only resumable uploads here.")
         raw = await request.body()
         token = authorized(request, WRITE_SCOPES, 0)
-        send = state.received_send(account=token.account_id, text=_description(raw))
         if state.uploads_left <= 0:
             raise ApiError(
                 403,
@@ -196,7 +261,6 @@ def _routes(state: YouTubeState) -> list[Route]:
             created_at=time.time(),
         )
         state.sessions[session.id] = session
-        send.kind = "post"
         location = (
             f"{base_url(request)}/upload/youtube/v3/videos?uploadType=resumable"
             f"&upload_id={session.id}"
@@ -227,6 +291,11 @@ def _routes(state: YouTubeState) -> list[Route]:
             raise ApiError(400, "badContent", "The chunk doesn't start where the upload stands.")
         if end + 1 < session.size and len(body) % UNIT:
             raise ApiError(400, "badContent", "Chunks are multiples of 256 KiB but the last.")
+        if end + 1 == session.size:
+            # The chunk that makes the video is the send that publishes: a session opened and
+            # never finished makes nothing, so opening one is not a send.
+            snippet = session.resource.get("snippet") or {}
+            state.received_send(account=session.channel, text=snippet.get("description"))
         if state.chunks_before_fault is not None:
             if state.chunks_before_fault <= 0 and state.chunk_faults > 0:
                 state.chunk_faults -= 1
@@ -355,7 +424,28 @@ def _routes(state: YouTubeState) -> list[Route]:
                 video["statistics"][name] = str(value)
         return JSONResponse(video["statistics"])
 
+    async def set_analytics(request: Request) -> Response:
+        video = state.videos.get(request.path_params["video"])
+        if video is None:
+            raise ControlError("No such video.", 404)
+        body = await control_body(request)
+        numbers = state.analytics.setdefault(video["id"], {})
+        for name in REPORT_METRICS:
+            value = body.get(name)
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise ControlError(f"`{name}` must be a number, 0 or more.")
+                numbers[name] = value
+        reported = optional(body, "reported", bool)
+        if reported is True:
+            state.unreported.discard(video["id"])
+        elif reported is False:
+            state.unreported.add(video["id"])
+        return JSONResponse({"video": video["id"], "analytics": numbers, "reported": reported})
+
     return [
+        Route("/v2/reports", reports, methods=["GET"]),
+        Route("/_control/videos/{video}/analytics", set_analytics, methods=["POST"]),
         Route("/youtube/v3/channels", channels, methods=["GET"]),
         Route("/youtube/v3/playlistItems", playlist_items, methods=["GET"]),
         Route("/youtube/v3/videos", videos, methods=["GET"]),
@@ -370,6 +460,31 @@ def _routes(state: YouTubeState) -> list[Route]:
         Route("/_control/videos", list_videos, methods=["GET"]),
         Route("/_control/videos/{video}/statistics", set_statistics, methods=["POST"]),
     ]
+
+
+def _report_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else _bad_day(value)
+    except ValueError:
+        return _bad_day(value)
+
+
+def _bad_day(value: str) -> date:
+    raise ApiError(400, "invalidValue", f"Invalid value '{value}'. Dates are YYYY-MM-DD.")
+
+
+def _video_filter(filters: str) -> set[str] | None:
+    """The ids of a `video==a,b` filter; None without one. Other filters aren't served."""
+    if not filters:
+        return None
+    name, _, values = filters.partition("==")
+    if name != "video" or not values or ";" in values:
+        raise ApiError(400, "badRequest", "The query is not supported.")
+    return set(values.split(","))
+
+
+def _summed(rows: list[list[float]]) -> list[float]:
+    return [sum(column) for column in zip(*rows, strict=True)] if rows else []
 
 
 def _incomplete(session: Session) -> Response:
@@ -387,16 +502,6 @@ def _page_size(value: str | None) -> int:
 
 def _now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _description(raw: bytes) -> str | None:
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        return None
-    snippet = body.get("snippet") if isinstance(body, dict) else None
-    text = snippet.get("description") if isinstance(snippet, dict) else None
-    return text if isinstance(text, str) else None
 
 
 def _checked_resource(raw: bytes, part: str) -> dict[str, Any]:

@@ -21,6 +21,19 @@ KNOWN_SCOPES = frozenset({UPLOAD, READONLY, ANALYTICS, FULL, SCOPE + "youtube.fo
 # Which scopes let a call through (Data API reference, "Authorization" of each method).
 WRITE_SCOPES = frozenset({UPLOAD, FULL, SCOPE + "youtube.force-ssl"})
 READ_SCOPES = frozenset({READONLY, FULL, SCOPE + "youtube.force-ssl"})
+ANALYTICS_SCOPES = frozenset({ANALYTICS, SCOPE + "yt-analytics-monetary.readonly"})
+# The Analytics API's user-activity metrics of video reports the fake serves, and each one's
+# dataType (https://developers.google.com/youtube/analytics/metrics).
+REPORT_METRICS = {
+    "views": "INTEGER", "redViews": "INTEGER", "comments": "INTEGER", "likes": "INTEGER",
+    "dislikes": "INTEGER", "shares": "INTEGER", "estimatedMinutesWatched": "INTEGER",
+    "estimatedRedMinutesWatched": "INTEGER", "averageViewDuration": "INTEGER",
+    "averageViewPercentage": "FLOAT", "subscribersGained": "INTEGER",
+    "subscribersLost": "INTEGER", "videosAddedToPlaylists": "INTEGER",
+    "videosRemovedFromPlaylists": "INTEGER",
+}  # fmt: skip
+# The report's numbers that are the video's statistics unless set.
+FROM_STATISTICS = {"views": "viewCount", "likes": "likeCount", "comments": "commentCount"}
 DAILY_UNITS = 10_000
 DAILY_UPLOADS = 100
 DEFAULT_EMAIL = "sandbox.creator@example.com"
@@ -81,6 +94,10 @@ class YouTubeState(GoogleNetworkState):
     # times: a connection failing mid-upload.
     chunks_before_fault: int | None = None
     chunk_faults: int = 0
+    # Each video's Analytics report numbers set through `/_control`, and the videos reports
+    # leave out (their data not in yet).
+    analytics: dict[str, dict[str, float]] = field(default_factory=dict)
+    unreported: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.forget()
@@ -105,6 +122,8 @@ class YouTubeState(GoogleNetworkState):
         self.next_user = None
         self.units_left, self.uploads_left = DAILY_UNITS, DAILY_UPLOADS
         self.chunks_before_fault, self.chunk_faults = None, 0
+        self.analytics.clear()
+        self.unreported.clear()
         self.add_user(DEFAULT_EMAIL, [("Sandbox Creator", "@sandboxcreator")])
 
     def consenting(self) -> str:
@@ -114,6 +133,23 @@ class YouTubeState(GoogleNetworkState):
 
     def user_of(self, channel_id: str) -> User | None:
         return next((u for u in self.users.values() if channel_id in u.channels), None)
+
+    def reported(self, video_id: str) -> bool:
+        return video_id in self.videos and video_id not in self.unreported
+
+    def report_row(self, video_id: str, metrics: list[str]) -> list[float]:
+        """The video's numbers for `metrics`, as its report row has them."""
+        set_here = self.analytics.get(video_id, {})
+        statistics = self.videos[video_id]["statistics"]
+        row: list[float] = []
+        for metric in metrics:
+            if metric in set_here:
+                row.append(set_here[metric])
+            elif metric in FROM_STATISTICS:
+                row.append(int(statistics.get(FROM_STATISTICS[metric], "0")))
+            else:
+                row.append(0.0 if REPORT_METRICS[metric] == "FLOAT" else 0)
+        return row
 
     def spend(self, units: int) -> bool:
         """Charge `units` to the project's daily quota; False when it can't pay."""
