@@ -2,8 +2,11 @@
 copy of the source, the tests that prove the guarantee run against that copy, and the check
 fails if any mutant survives (its tests still pass) or no longer applies (the code it mutates
 was changed: update the mutation with it). A baseline run first shows the same tests pass on
-the unmutated copy. Run by `.ci/run`; by hand: `.venv/bin/python -m tests.mutation.run`
-(`--only NAME` for one mutant). Uses T21_TEST_DATABASE_URL / T21_TEST_REDIS_URL when set.
+the unmutated copy. The baseline and the mutants run side by side, `--jobs` at a time (one per
+core by default), each in its own copy and pytest process with only its own tests; a chaos test
+among them runs at a small size (T21_TEST_CHAOS_SIZE, unless set). Run by `.ci/run`; by hand:
+`.venv/bin/python -m tests.mutation.run` (`--only NAME` for one mutant). Uses
+T21_TEST_DATABASE_URL / T21_TEST_REDIS_URL when set.
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("src", "tests", "pyproject.toml", "alembic.ini")
-MUTANT_TIMEOUT_S = 240  # per run of a mutant's tests; the whole check takes a few minutes
+# Per run of a mutant's tests: on a loaded machine a pytest start-up alone took 75 s (load 12).
+MUTANT_TIMEOUT_S = 480
+# A mutant proved by the chaos test needs second sends seen, not volume (CI's self-check shows
+# a small run sees them): about 150 targets over every network, settled or not within 120 s.
+CHAOS_ENV = {"T21_TEST_CHAOS_SIZE": "0.1", "T21_TEST_CHAOS_SETTLE_S": "120"}
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,7 @@ def apply(mutation: Mutation, into: Path) -> str | None:
 
 def environment(copy: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "T21_TEST_DISABLE_CLAIM_CAS"}
+    env = CHAOS_ENV | env
     env["PYTHONPATH"] = str(copy / "src")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
@@ -197,40 +206,64 @@ def imports_the_copy(copy: Path) -> bool:
     return found.startswith(str(copy))
 
 
+def check(mutation: Mutation, folder: Path) -> tuple[str, str, str]:
+    """The mutant's verdict (killed, SURVIVED or NOT APPLIED) from its own copy and tests."""
+    copy = folder / mutation.name
+    copy_tree(copy)
+    try:
+        problem = apply(mutation, copy)
+        if problem is not None:
+            return mutation.name, "NOT APPLIED", problem
+        survived, tail = run_tests(copy, mutation.tests)
+        return mutation.name, "SURVIVED" if survived else "killed", tail
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def baseline(every_test: tuple[str, ...], folder: Path) -> tuple[bool, str]:
+    """Whether the mutants' tests pass on an unmutated copy, and the tail of their output."""
+    base = folder / "base"
+    copy_tree(base)
+    return run_tests(base, every_test)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", help="run only this mutant (repeatable)")
-    chosen = parser.parse_args().only
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="test runs at a time (default: one per core)",
+    )
+    arguments = parser.parse_args()
+    chosen = arguments.only
     mutations = [m for m in MUTATIONS if not chosen or m.name in chosen]
     if chosen and len(mutations) != len(chosen):
         say(f"unknown mutants: {sorted(set(chosen) - {m.name for m in MUTATIONS})}")
         return 2
     started = time.monotonic()
-    report: list[tuple[str, str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="t21-mutation-") as folder:
-        base = Path(folder) / "base"
-        copy_tree(base)
-        if not imports_the_copy(base):
+    with tempfile.TemporaryDirectory(prefix="t21-mutation-") as name:
+        folder = Path(name)
+        probe = folder / "probe"
+        copy_tree(probe)
+        if not imports_the_copy(probe):
             say("the copy's t21 is not the one imported: check PYTHONPATH")
             return 2
+        shutil.rmtree(probe)
         every_test = tuple(sorted({test for m in mutations for test in m.tests}))
-        passed, tail = run_tests(base, every_test)
-        if not passed:
-            say(f"baseline: the tests fail without any mutation ({tail})")
-            return 1
-        say(f"baseline: {len(every_test)} test selections pass unmutated ({tail})")
-        for mutation in mutations:
-            copy = Path(folder) / mutation.name
-            copy_tree(copy)
-            problem = apply(mutation, copy)
-            if problem is not None:
-                report.append((mutation.name, "NOT APPLIED", problem))
-                continue
-            survived, tail = run_tests(copy, mutation.tests)
-            report.append((mutation.name, "SURVIVED" if survived else "killed", tail))
-            shutil.rmtree(copy)
+        with ThreadPoolExecutor(max_workers=max(1, arguments.jobs)) as pool:
+            # The baseline first in the queue: the longest run, and the one that must pass.
+            unmutated = pool.submit(baseline, every_test, folder)
+            verdicts = [pool.submit(check, mutation, folder) for mutation in mutations]
+            passed, tail = unmutated.result()
+            report = [verdict.result() for verdict in verdicts]
+    if not passed:
+        say(f"baseline: the tests fail without any mutation ({tail})")
+        return 1
+    say(f"baseline: {len(every_test)} test selections pass unmutated ({tail})")
     width = max(len(name) for name, _, _ in report)
-    say(f"\nmutation check ({time.monotonic() - started:.0f} s):")
+    say(f"\nmutation check ({time.monotonic() - started:.0f} s, {arguments.jobs} at a time):")
     for name, verdict, detail in report:
         guarantee = next(m.guarantee for m in MUTATIONS if m.name == name)
         say(f"  {name:<{width}}  {verdict:<11}  {guarantee}\n  {'':<{width}}  {'':<11}  {detail}")

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -46,7 +47,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -80,26 +81,41 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 WORKERS = 3
 # Every network of the table (`tests.support.networks`: how many accounts, how many targets
 # each, which faults), or those named in T21_TEST_CHAOS_NETWORKS (comma-separated).
-NETWORKS = recipes(os.environ.get("T21_TEST_CHAOS_NETWORKS"))
-CHAOS_S = 40.0  # workers killed and faults injected for this long after the targets are due
+# T21_TEST_CHAOS_SIZE scales each account's targets (at least 2 each; every account is kept):
+# the default 1/3 is about 500 targets over every network, which proves the guarantees on every
+# network within CI's budget; 1 is the table's full run of about 1500 (the publish bench,
+# `bench/publish_throughput.py`, is where volume is measured).
+SIZE = float(os.environ.get("T21_TEST_CHAOS_SIZE") or 1 / 3)
+NETWORKS = [
+    replace(recipe, per_account=max(2, round(recipe.per_account * SIZE)))
+    for recipe in recipes(os.environ.get("T21_TEST_CHAOS_NETWORKS"))
+]
+PLANNED = sum(recipe.targets for recipe in NETWORKS)
+# Workers killed and faults injected for this long after the targets are due
+# (T21_TEST_CHAOS_S): at the default size the targets are still publishing when it ends.
+CHAOS_S = float(os.environ.get("T21_TEST_CHAOS_S") or 25)
 # Every target settled this long after they were due, or the test fails. Over every network a
 # publish takes more requests (Threads' container, Bluesky's session) and, at load 13-19 on
 # the 2 cores, 200-340 of 1500 targets were still due or doubtful at 120 s; with the suite's
 # other tests beside it, a run at load ~20 had all published at 180 s and 341 webhook
 # deliveries still waiting for a worker. The run ends as soon as everything has settled and
-# been delivered: the limit only bounds how long a broken run takes to fail.
-SETTLE_LIMIT_S = 300.0
+# been delivered: the limit only bounds how long a broken run takes to fail. CI's self-check
+# (which must fail by seeing second sends, checked before settling) sets a shorter one with
+# T21_TEST_CHAOS_SETTLE_S.
+SETTLE_LIMIT_S = float(os.environ.get("T21_TEST_CHAOS_SETTLE_S") or 300)
 START_LIMIT_S = 60.0
-# What the run must reach (of about 1500 targets). Runs on 2026-12-06 with X, LinkedIn and
-# Facebook only (2 cores shared with other test runs): published 1387-1458, needs_review 42-113
-# (doubts whose listing timed out on the loaded machine went straight to a person), failed 0.
-# The reaper now asks again when the network can't answer just now, so review is left with what
-# no listing can settle (a Telegram or LinkedIn member's post cut off with its worker). Over
-# every network, runs at load 13-19: needs_review 0, 10 (LinkedIn members, before they took
-# only rate limits), 0; nothing sent twice.
-MIN_PUBLISHED = 1250
-MAX_NEEDS_REVIEW = 30  # 2 %: the issue's aim is 0.5 %, the margin is for a loaded machine
-MAX_FAILED = 15
+# What the run must reach, as shares of the targets planned (1250, 30 and 15 of 1500 at full
+# size). Runs on 2026-12-06 with X, LinkedIn and Facebook only (2 cores shared with other test
+# runs): published 1387-1458, needs_review 42-113 (doubts whose listing timed out on the loaded
+# machine went straight to a person), failed 0. The reaper now asks again when the network
+# can't answer just now, so review is left with what no listing can settle (a Telegram or
+# LinkedIn member's post cut off with its worker). Over every network, runs at load 13-19:
+# needs_review 0, 10 (LinkedIn members, before they took only rate limits), 0; nothing sent
+# twice.
+MIN_PUBLISHED = math.ceil(PLANNED * 5 / 6)
+# 2 %: the issue's aim is 0.5 %, the margin is for a loaded machine
+MAX_NEEDS_REVIEW = max(3, PLANNED // 50)
+MAX_FAILED = max(2, PLANNED // 100)
 
 # The organization's plan must not be what stops the posts.
 PLAN_LIMITS = {"free": {"published_posts": 1_000_000, "social_accounts": 1_000}}
