@@ -56,6 +56,7 @@ async def settle(engine: Engine, post_id: str, status: str = "published") -> dic
         if target["status"] == status:
             return dict(target)
         later += timedelta(seconds=45)
+        await engine.network_idle("pinterest")
         with clock.frozen(later):
             await engine.tick()
     [target] = (await engine.read(post_id))["targets"]
@@ -175,6 +176,7 @@ async def test_a_doubtful_pin_is_found_at_pinterest_and_not_sent_again(
     )  # fmt: skip
     post = await pin_now(engine, "Did it go out?", media_ids=[photo])
     await engine.tick()
+    await engine.network_idle("pinterest")
     with clock.frozen(lambda: datetime.now(UTC) + timedelta(seconds=30)):
         await engine.tick()
     target = await settle(engine, post["id"])

@@ -3,6 +3,8 @@ retries, its loops run on demand, its jobs drained."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,6 +69,15 @@ class Engine(Desk):
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    async def network_idle(self, network: str, *, within_s: float = 15.0) -> None:
+        """Wait until the fake handles no request: before a test moves T21's clock past a
+        doubt, the request T21 gave up on must have reached its end at the network, as real
+        time would have let it (on a busy machine the fake can still be at it)."""
+        deadline = time.monotonic() + within_s
+        while self.world.control(network, "GET", "/requests")["in_flight"]:
+            assert time.monotonic() < deadline, f"the {network} fake is still busy"
+            await asyncio.sleep(0.05)
 
     def published_at_network(self, network: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.world.control(network, "GET", "/published")["published"]

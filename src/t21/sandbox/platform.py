@@ -14,7 +14,8 @@ Starlette app with `FaultMiddleware`, and adds `control_routes(state)` under `/_
 - `POST /_control/tokens/expire` `{token?}` / `POST /_control/tokens/revoke` `{token?}`: expire
   or revoke one token, or all of them.
 - `GET /_control/published`: every post the fake published, in order.
-- `GET /_control/requests`: method, path and query of every request (no secrets).
+- `GET /_control/requests`: method, path and query of every request (no secrets), and how
+  many are being handled right now (`in_flight`).
 - `GET /_control/sends` (`?account=`): every publish request the fake received, per account,
   refused ones included: hashes of its body and text and its outcome (see `Send`). A second
   send of the same post shows here even when the fake refused it or T21 never learnt of it.
@@ -208,6 +209,9 @@ class NetworkState:
     tokens: dict[str, IssuedToken] = field(default_factory=dict)
     published: list[dict[str, Any]] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Requests being handled right now (an answer held back by a fault no longer counts): a test
+    # that moves T21's clock waits for none, as real time would have let them finish.
+    in_flight: int = 0
     sends: list[Send] = field(default_factory=list)
     refuse_duplicates: bool = True
     refuse_duplicates_default: bool = True
@@ -232,6 +236,7 @@ class NetworkState:
         kept = dict(self.__dict__)
         kept["requests"] = []
         kept["faults"] = []
+        kept["in_flight"] = 0
         return kept
 
     def received_send(
@@ -395,9 +400,11 @@ class FaultMiddleware:
             else:
                 await send(message)
 
+        self.state.in_flight += 1
         try:
             await self.app(scope, reading, answering)
         finally:
+            self.state.in_flight -= 1
             _exchange.reset(token)
             if not status:  # the fake failed before answering
                 _settle(exchange.send, 500, lost=False)
@@ -478,7 +485,7 @@ def control_routes(
         return JSONResponse({"published": state.published})
 
     async def requests(_request: Request) -> Response:
-        return JSONResponse({"requests": state.requests})
+        return JSONResponse({"requests": state.requests, "in_flight": state.in_flight})
 
     async def sends(request: Request) -> Response:
         account = request.query_params.get("account")
