@@ -4,6 +4,7 @@ same request succeeds once the database is free again."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -44,10 +45,11 @@ async def test_sqlite_locked_past_its_busy_timeout_answers_503_then_serves(
     app = app_factory(database_url=f"sqlite+aiosqlite:///{path}", sqlite_busy_timeout_ms=1500)
     async with app.router.lifespan_context(app), await _client(app) as api:
         owner = await register(api)
-        # Waits for the app's own short transactions (its job worker) to let the lock go.
-        holder = sqlite3.connect(path, isolation_level=None, timeout=30)
+        # Waits for the app's own short transactions (its job worker) to let the lock go: in a
+        # thread, so that the event loop, which must run to commit them, isn't blocked meanwhile.
+        holder = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         try:
-            holder.execute("BEGIN EXCLUSIVE")
+            await asyncio.to_thread(holder.execute, "BEGIN EXCLUSIVE")
             busy = await api.post("/api/v1/brands", json={"name": "Acme"}, headers=owner.headers)
             problem = assert_problem(busy, 503, "unavailable")
             assert busy.headers["retry-after"] == "2"
