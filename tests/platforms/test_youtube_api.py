@@ -112,6 +112,7 @@ async def test_a_channel_connects_with_offline_access_and_incremental_consent(
         SCOPE + "youtube.upload",
         SCOPE + "youtube.readonly",
         SCOPE + "yt-analytics.readonly",
+        SCOPE + "youtube.force-ssl",
     }
     assert asked["code_challenge_method"] == "S256"
     account = await connected(world)
@@ -159,7 +160,7 @@ async def test_platforms_list_youtube_with_its_options_and_limits(
     assert youtube["requires_media"] is True
     assert set(youtube["options"]["properties"]) == {
         "title", "description", "privacy", "tags", "category_id", "made_for_kids",
-        "notify_subscribers", "publish_at",
+        "notify_subscribers", "publish_at", "first_comment",
     }  # fmt: skip
 
 

@@ -409,7 +409,7 @@ async def test_the_platforms_list_says_which_networks_take_threads_and_first_com
     threaded = {name for name, item in by_name.items() if item["supports_threads"]}
     commented = {name for name, item in by_name.items() if item["supports_first_comment"]}
     assert threaded == set(THREADED)
-    assert commented == {"instagram", "facebook", "linkedin", "linkedin_page"}
+    assert commented == {"instagram", "facebook", "linkedin", "linkedin_page", "youtube"}
     assert by_name["instagram"]["max_comment"] == 2200
     assert by_name["twitter"]["max_comment"] is None
 

@@ -540,7 +540,11 @@ async def replies_among_recent(
 
 class CommentingProvider(Provider, Protocol):
     """A network where the account may comment on its own post right after publishing it
-    (`supports_first_comment = True`): a target's `options.first_comment`."""
+    (`supports_first_comment = True`): a target's `options.first_comment`. An adapter whose
+    network allows a comment only on some accounts or posts may also have
+    `comment_blocker(options, capabilities) -> Violation | None` (`posts.validation`), saying
+    when the post is written why this target can't have one (YouTube: a channel connected
+    without the comment scope)."""
 
     supports_first_comment: ClassVar[bool]
     # The longest comment the network takes, counted as `limits.text_counting` counts.

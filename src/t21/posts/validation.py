@@ -129,6 +129,13 @@ def target_errors(target: TargetDraft, media: Sequence[MediaItem]) -> list[dict[
                 error([*where, "options", FIRST_COMMENT], problem, rule="first_comment", **about)
             ]
         options = network_options(target.platform, options)
+        blocked = comment_blocker(provider, options, target.capabilities)
+        if blocked is not None:
+            return [
+                error(
+                    [*where, "options", FIRST_COMMENT], blocked.message, rule=blocked.rule, **about
+                )
+            ]
     try:
         parse_options(provider.options, options, network)
     except Permanent as failure:
@@ -177,6 +184,18 @@ def first_comment_problem(provider: Provider, value: Any) -> str | None:
             f"this has {length}."
         )
     return None
+
+
+def comment_blocker(
+    provider: Provider, options: dict[str, Any], capabilities: dict[str, Any]
+) -> Violation | None:
+    """Why the account or the post can't take a first comment at all, where the network's
+    adapter says (its optional `comment_blocker`, `platforms.base.CommentingProvider`)."""
+    check = getattr(provider, "comment_blocker", None)
+    if check is None:
+        return None
+    found = check(options, capabilities)
+    return found if isinstance(found, Violation) else None
 
 
 def thread_errors(

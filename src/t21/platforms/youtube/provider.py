@@ -1,6 +1,6 @@
 """YouTube channels: connecting through Google's OAuth (one account per channel the sign-in
-reaches), resumable video uploads spread over attempts, a custom thumbnail, the uploads
-playlist for reconciling, and videos' statistics."""
+reaches), resumable video uploads spread over attempts, a custom thumbnail, the first comment
+on the published video, the uploads playlist for reconciling, and videos' statistics."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from t21.core import clock
 from t21.core.logging import get_logger
-from t21.core.outside import Permanent, ReauthRequired, Retryable
+from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
 from t21.platforms import google_oauth
 from t21.platforms.base import (
     Budget,
@@ -27,11 +27,13 @@ from t21.platforms.base import (
     Published,
     PublishRequest,
     RecentPost,
+    ReplyTo,
     TokenGrant,
     Writing,
     parse_options,
 )
 from t21.platforms.http import PlatformHttp
+from t21.platforms.rules import Violation
 from t21.platforms.text import comparable
 from t21.platforms.youtube import analytics, rules
 from t21.platforms.youtube.media import (
@@ -42,8 +44,8 @@ from t21.platforms.youtube.media import (
     send_slice,
     where,
 )
-from t21.platforms.youtube.rules import LIMITS, YouTubeOptions
-from t21.platforms.youtube.wire import PACIFIC, DataApi, failure, quota_day_start
+from t21.platforms.youtube.rules import LIMITS, MAX_COMMENT, YouTubeOptions
+from t21.platforms.youtube.wire import PACIFIC, DataApi, error_reason, failure, quota_day_start
 
 log = get_logger("t21.platforms.youtube")
 
@@ -51,12 +53,16 @@ SCOPE = "https://www.googleapis.com/auth/"
 UPLOAD = SCOPE + "youtube.upload"
 READONLY = SCOPE + "youtube.readonly"
 ANALYTICS = SCOPE + "yt-analytics.readonly"
-# Posting needs the first two; the analytics scope is asked for and may be unticked.
+# commentThreads.insert: the first comment on a video.
+COMMENTS = SCOPE + "youtube.force-ssl"
+# Posting needs the first two; the analytics and comment scopes are asked for and may be
+# unticked (then the channel's videos are read from statistics / take no first comment).
 REQUIRED_SCOPES = frozenset({UPLOAD, READONLY})
-DEFAULT_SCOPES = (UPLOAD, READONLY, ANALYTICS)
+DEFAULT_SCOPES = (UPLOAD, READONLY, ANALYTICS, COMMENTS)
 # videos.insert calls a project may make a day (its own quota bucket).
 DAILY_UPLOADS = 100
 PAGE = 50  # maxResults of channels, playlistItems and videos lists: at most 50
+COMMENT_PAGE = 100  # maxResults of commentThreads.list: at most 100
 WATCH = "https://www.youtube.com/watch?v="
 SHORT = "https://www.youtube.com/shorts/"
 
@@ -104,6 +110,10 @@ class YouTubeProvider:
     name: ClassVar[str] = "youtube"
     display_name: ClassVar[str] = "YouTube"
     uses_pkce: ClassVar[bool] = True
+    # `options.first_comment`, posted by T21 as a step of its own after the video is out
+    # (commentThreads.insert, 50 units of the project's daily 10,000).
+    supports_first_comment: ClassVar[bool] = True
+    max_comment: ClassVar[int] = MAX_COMMENT
     scopes: ClassVar[tuple[str, ...]] = DEFAULT_SCOPES
     limits: ClassVar[PlatformLimits] = LIMITS
     options: ClassVar[type[BaseModel]] = YouTubeOptions
@@ -177,9 +187,12 @@ class YouTubeProvider:
                 "This Google account has no YouTube channel: create one, then connect again.",
                 code="no_channel",
             )
-        analytics = ANALYTICS in grant.scopes
+        capabilities = {
+            "analytics": ANALYTICS in grant.scopes,
+            "comments": COMMENTS in grant.scopes,
+        }
         return [
-            Connection(profile=_profile(item), grant=grant, capabilities={"analytics": analytics})
+            Connection(profile=_profile(item), grant=grant, capabilities=capabilities)
             for item in channels
         ]
 
@@ -212,6 +225,13 @@ class YouTubeProvider:
 
     def check(self, request: PublishRequest) -> None:
         rules.check(request, parse_options(YouTubeOptions, request.options, "YouTube"))
+
+    def comment_blocker(
+        self, options: dict[str, Any], capabilities: dict[str, Any]
+    ) -> Violation | None:
+        """Why a target of these options, on an account that may do `capabilities`, can't
+        have a first comment; None if it can."""
+        return rules.comment_blocker(options, capabilities)
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -285,6 +305,86 @@ class YouTubeProvider:
         if response.status_code != 200:
             problem = failure(response, what="the custom thumbnail")
             log.warning("youtube thumbnail not set", video_id=video_id, error=problem.message)
+
+    # --- first comment -------------------------------------------------------------------------
+
+    async def publish_comment(self, credentials: Credentials, on: ReplyTo, text: str) -> Published:
+        """`options.first_comment`: `POST /youtube/v3/commentThreads?part=snippet` with the
+        channel, the video and `topLevelComment.snippet.textOriginal`, as the channel, after
+        the video is out; T21 records it as a step of its own, so it goes out once and the
+        video is never sent again for it. A grant without `youtube.force-ssl` (unticked at
+        consent, or withdrawn since) is a refusal of the comment alone: the channel still
+        uploads, so it is not marked as needing a new connection."""
+        if COMMENTS not in credentials.scopes:
+            raise Permanent(rules.COMMENT_SCOPE_MISSING, code="comment_scope_missing")
+        resource = {
+            "snippet": {
+                "channelId": credentials.external_id,
+                "videoId": on.parent_id,
+                "topLevelComment": {"snippet": {"textOriginal": text}},
+            }
+        }
+        async with PlatformHttp(self.config) as http:
+            api = DataApi(http, self.config.api_base, credentials.access_token)
+            response = await http.request(
+                "POST",
+                f"{api.base}/commentThreads",
+                params={"part": "snippet"},
+                json=resource,
+                headers=api.headers,
+                publishing=True,
+            )
+        if response.status_code == 403 and error_reason(response)[0] == "insufficientPermissions":
+            raise Permanent(rules.COMMENT_SCOPE_MISSING, code="comment_scope_missing")
+        created = DataApi.result(response, what="the first comment")
+        comment_id = created.get("id")
+        if not isinstance(comment_id, str) or not comment_id:
+            raise Ambiguous("YouTube accepted the comment without naming it.", code="no_id")
+        top = _comment_snippet(created)
+        return Published(
+            external_id=comment_id,
+            permalink=f"{WATCH}{on.parent_id}&lc={comment_id}",
+            published_at=as_datetime(top.get("publishedAt")) or clock.now(),
+        )
+
+    async def find_comments(
+        self, credentials: Credentials, on: ReplyTo, *, since: datetime
+    ) -> list[RecentPost]:
+        """The channel's own top-level comments on the video since `since`, newest first
+        (`commentThreads.list?videoId=&order=time`, one page of 100)."""
+        async with PlatformHttp(self.config) as http:
+            api = DataApi(http, self.config.api_base, credentials.access_token)
+            body = await api.get(
+                "commentThreads",
+                {
+                    "part": "snippet",
+                    "videoId": on.parent_id,
+                    "order": "time",
+                    "textFormat": "plainText",
+                    "maxResults": COMMENT_PAGE,
+                },
+                what="the video's comments",
+            )
+        found = []
+        for item in body.get("items") or []:
+            top = _comment_snippet(item)
+            author = top.get("authorChannelId")
+            author_id = author.get("value") if isinstance(author, dict) else None
+            if author_id != credentials.external_id or not isinstance(item.get("id"), str):
+                continue
+            created = as_datetime(top.get("publishedAt"))
+            if created is not None and created < since:
+                continue
+            text = top.get("textOriginal")
+            found.append(
+                RecentPost(
+                    external_id=str(item["id"]),
+                    text=text if isinstance(text, str) else None,
+                    created_at=created,
+                    reply_to=on.parent_id,
+                )
+            )
+        return found
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -386,6 +486,14 @@ def _recent(item: Any) -> RecentPost | None:
         return None
     created = as_datetime(snippet.get("publishedAt"))
     return RecentPost(video_id, snippet.get("description"), created, WATCH + video_id)
+
+
+def _comment_snippet(thread: Any) -> dict[str, Any]:
+    """A comment thread's top-level comment's snippet ({} when absent)."""
+    snippet = thread.get("snippet") if isinstance(thread, dict) else None
+    top = snippet.get("topLevelComment") if isinstance(snippet, dict) else None
+    inner = top.get("snippet") if isinstance(top, dict) else None
+    return inner if isinstance(inner, dict) else {}
 
 
 def _profile(channel: dict[str, Any]) -> Profile:

@@ -5,24 +5,35 @@ publish time) and the media (one video, and at most one image as its custom thum
 The limits are YouTube's own (sources in the package docstring): a title of at most 100
 characters, a description of at most 5,000 bytes, neither with `<` or `>`; tags together at
 most 500 characters, counting the commas between them and the quotes YouTube puts around a tag
-with a space; `publish_at` only for a private video, in the future."""
+with a space; `publish_at` only for a private video, in the future. A first comment: at most
+10,000 characters, on an account that granted `youtube.force-ssl`, never on a video made for
+kids (YouTube turns comments off on those)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from t21.core import clock
 from t21.core.outside import Permanent
 from t21.platforms.base import MediaKind, MediaRule, PlatformLimits, PublishRequest, TextCounting
+from t21.platforms.rules import Violation
 
 MAX_TITLE = 100  # characters
 MAX_DESCRIPTION_BYTES = 5000  # UTF-8 bytes
 MAX_TAGS = 500  # characters, all tags together
 VIDEO_MAX_BYTES = 256 * 1024**3  # videos.insert: maximum file size 256 GB
 THUMBNAIL_MAX_BYTES = 2 * 1024 * 1024  # thumbnails.set: maximum file size 2 MB
+# A comment's textOriginal: YouTube answers commentTextTooLong past its limit without saying
+# it in the reference; 10,000 characters is the limit commonly reported (unconfirmed).
+MAX_COMMENT = 10_000
+COMMENT_SCOPE_MISSING = (
+    "This YouTube channel was connected without the permission to comment "
+    "(https://www.googleapis.com/auth/youtube.force-ssl); connect it again and allow it to "
+    "post a first comment."
+)
 # A vertical or square video up to three minutes long is shown as a Short.
 SHORTS_MAX_S = 180.0
 VIDEO_TYPES = frozenset(
@@ -65,6 +76,23 @@ class YouTubeOptions(BaseModel):
     made_for_kids: bool | None = None
     notify_subscribers: bool | None = None
     publish_at: AwareDatetime | None = None
+    # Posted by T21 as the channel under the video once it is out (commentThreads.insert);
+    # its failure never takes the video back.
+    first_comment: str | None = Field(default=None, min_length=1, max_length=MAX_COMMENT)
+
+
+def comment_blocker(options: dict[str, Any], capabilities: dict[str, Any]) -> Violation | None:
+    """Why a target of these options can't have a first comment on an account that may do
+    `capabilities` (`comments`: the comment scope was granted at connection); None if it can.
+    A channel connected before T21 asked for the scope has no `comments` and must reconnect."""
+    if capabilities.get("comments") is not True:
+        return Violation("first_comment_scope_missing", COMMENT_SCOPE_MISSING)
+    if options.get("made_for_kids") is True:
+        return Violation(
+            "first_comment_made_for_kids",
+            "YouTube turns comments off on videos made for kids: no first comment on one.",
+        )
+    return None
 
 
 def tags_length(tags: list[str]) -> int:

@@ -18,12 +18,20 @@ runs against it unchanged:
   holds the chunk that completes a file, the request that makes a video.
 - `POST /upload/youtube/v3/thumbnails/set?videoId=`: JPEG or PNG up to 2 MB, 50 units; 403
   forbidden for a channel not verified.
+- `POST /youtube/v3/commentThreads?part=snippet` (commentThreads.insert, 50 units): needs
+  `youtube.force-ssl` (403 insufficientPermissions otherwise); `snippet.channelId` and
+  `snippet.videoId` (400 channelOrVideoIdMissing), a known video (404 videoNotFound) of that
+  channel (400 invalidCommentThreadMetadata), `topLevelComment.snippet.textOriginal` not blank
+  (400 commentTextRequired) and at most 10,000 characters (400 commentTextTooLong); the
+  comment is recorded as a send of kind "comment" and counted in the video's `commentCount`.
+  `GET /youtube/v3/commentThreads?videoId=` lists a video's threads, newest first (1 unit).
 - The quota: 10,000 units and 100 uploads a day; spent, any call answers 403 quotaExceeded.
 
 `/_control` adds to the shared routes: `POST /consent` `{channel?, untick?: [scope]}`,
 `POST /channels` `{title, handle?, verified?}` (another channel of the creator), `POST /quota`
 `{units?, uploads?}`, `POST /chunk-faults` `{after, count?}` (chunk PUTs fail with 503 after
-`after` more chunks), `GET /sessions`, `GET /videos`, `POST /videos/{id}/statistics`,
+`after` more chunks), `GET /sessions`, `GET /videos`, `GET /comments` (every comment thread),
+`POST /videos/{id}/statistics`,
 `POST /videos/{id}/analytics` `{views?, likes?, comments?, shares?, estimatedMinutesWatched?,
 …, reported?}` (the video's report numbers; `reported: false` leaves it out of reports, as
 YouTube's data comes late).
@@ -55,7 +63,9 @@ from t21.sandbox.oauth import ControlError, base_url, control_body, control_erro
 from t21.sandbox.platform import FaultMiddleware, IssuedToken, bearer, control_routes
 from t21.sandbox.youtube.state import (
     ANALYTICS_SCOPES,
+    COMMENT_SCOPES,
     KNOWN_SCOPES,
+    MAX_COMMENT,
     READ_SCOPES,
     REPORT_METRICS,
     WRITE_SCOPES,
@@ -344,6 +354,87 @@ def _routes(state: YouTubeState) -> list[Route]:
             {"kind": "youtube#thumbnailSetResponse", "items": [video["snippet"]["thumbnails"]]}
         )
 
+    # --- comments ------------------------------------------------------------------------------
+
+    async def insert_comment_thread(request: Request) -> Response:
+        """commentThreads.insert: a top-level comment on a video, as the token's channel."""
+        raw = await request.body()
+        if request.query_params.get("part") != "snippet":
+            raise ApiError(400, "invalidPart", "The part parameter must be snippet.")
+        token = authorized(request, COMMENT_SCOPES, 50)
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            raise ApiError(400, "parseError", "The body isn't JSON.") from None
+        snippet = body.get("snippet") if isinstance(body, dict) else None
+        if not isinstance(snippet, dict):
+            raise ApiError(400, "invalidCommentThreadMetadata", "The snippet is missing.")
+        video_id, channel_id = snippet.get("videoId"), snippet.get("channelId")
+        if not isinstance(video_id, str) or not video_id or not isinstance(channel_id, str):
+            raise ApiError(
+                400, "channelOrVideoIdMissing", "The comment thread must name a channel and video."
+            )
+        video = state.videos.get(video_id)
+        if video is None:
+            raise ApiError(404, "videoNotFound", "The video cannot be found.")
+        if video["snippet"]["channelId"] != channel_id:
+            raise ApiError(400, "invalidCommentThreadMetadata", "The video isn't that channel's.")
+        top = snippet.get("topLevelComment")
+        inner = top.get("snippet") if isinstance(top, dict) else None
+        text = inner.get("textOriginal") if isinstance(inner, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "commentTextRequired", "The comment must have text.")
+        if len(text) > MAX_COMMENT:
+            raise ApiError(400, "commentTextTooLong", "The comment's text is too long.")
+        state.received_send(account=token.account_id, text=text, reply_to=video_id, kind="comment")
+        thread_id = new_id(26, "Ug")
+        author = state.channels[token.account_id]
+        thread = {
+            "kind": "youtube#commentThread",
+            "id": thread_id,
+            "snippet": {
+                "channelId": channel_id,
+                "videoId": video_id,
+                "canReply": True,
+                "totalReplyCount": 0,
+                "isPublic": True,
+                "topLevelComment": {
+                    "kind": "youtube#comment",
+                    "id": thread_id,
+                    "snippet": {
+                        "channelId": channel_id,
+                        "videoId": video_id,
+                        "textDisplay": text,
+                        "textOriginal": text,
+                        "authorDisplayName": author.handle,
+                        "authorChannelId": {"value": author.id},
+                        "likeCount": 0,
+                        "publishedAt": _now_rfc3339(),
+                        "updatedAt": _now_rfc3339(),
+                    },
+                },
+            },
+        }
+        state.comments.setdefault(video_id, []).append(thread)
+        statistics = video["statistics"]
+        statistics["commentCount"] = str(int(statistics.get("commentCount", "0")) + 1)
+        return JSONResponse(thread)
+
+    async def list_comment_threads(request: Request) -> Response:
+        """commentThreads.list by `videoId`, newest first (`order=time`, the default)."""
+        authorized(request, READ_SCOPES, 1)
+        query = request.query_params
+        video_id = query.get("videoId")
+        if not video_id:
+            raise ApiError(400, "missingRequiredParameter", "No filter selected.")
+        if video_id not in state.videos:
+            raise ApiError(404, "videoNotFound", "The video cannot be found.")
+        size = query.get("maxResults", "20")
+        if not size.isdigit() or not 1 <= int(size) <= 100:
+            raise ApiError(400, "invalidValue", "maxResults must be 1-100.")
+        threads = list(reversed(state.comments.get(video_id, [])))[: int(size)]
+        return JSONResponse({"kind": "youtube#commentThreadListResponse", "items": threads})
+
     # --- control -------------------------------------------------------------------------------
 
     async def consent(request: Request) -> Response:
@@ -413,6 +504,11 @@ def _routes(state: YouTubeState) -> list[Route]:
     async def list_videos(_request: Request) -> Response:
         return JSONResponse({"videos": list(state.videos.values())})
 
+    async def list_comments(_request: Request) -> Response:
+        return JSONResponse(
+            {"comments": [thread for threads in state.comments.values() for thread in threads]}
+        )
+
     async def set_statistics(request: Request) -> Response:
         video = state.videos.get(request.path_params["video"])
         if video is None:
@@ -452,12 +548,15 @@ def _routes(state: YouTubeState) -> list[Route]:
         Route("/upload/youtube/v3/videos", open_upload, methods=["POST"]),
         Route("/upload/youtube/v3/videos", upload_chunk, methods=["PUT"]),
         Route("/upload/youtube/v3/thumbnails/set", set_thumbnail, methods=["POST"]),
+        Route("/youtube/v3/commentThreads", insert_comment_thread, methods=["POST"]),
+        Route("/youtube/v3/commentThreads", list_comment_threads, methods=["GET"]),
         Route("/_control/consent", consent, methods=["POST"]),
         Route("/_control/channels", add_channel, methods=["POST"]),
         Route("/_control/quota", quota, methods=["POST"]),
         Route("/_control/chunk-faults", chunk_faults, methods=["POST"]),
         Route("/_control/sessions", sessions, methods=["GET"]),
         Route("/_control/videos", list_videos, methods=["GET"]),
+        Route("/_control/comments", list_comments, methods=["GET"]),
         Route("/_control/videos/{video}/statistics", set_statistics, methods=["POST"]),
     ]
 

@@ -1,6 +1,6 @@
 """The YouTube fake's world: Google users and their channels, upload sessions with every byte
-range they received, videos, and the project's daily quota (Google's OAuth keeps its codes and
-grants in the `GoogleNetworkState` this extends)."""
+range they received, videos and their comment threads, and the project's daily quota (Google's
+OAuth keeps its codes and grants in the `GoogleNetworkState` this extends)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,16 @@ UPLOAD = SCOPE + "youtube.upload"
 READONLY = SCOPE + "youtube.readonly"
 ANALYTICS = SCOPE + "yt-analytics.readonly"
 FULL = SCOPE + "youtube"
-KNOWN_SCOPES = frozenset({UPLOAD, READONLY, ANALYTICS, FULL, SCOPE + "youtube.force-ssl"})
+FORCE_SSL = SCOPE + "youtube.force-ssl"
+KNOWN_SCOPES = frozenset({UPLOAD, READONLY, ANALYTICS, FULL, FORCE_SSL})
 # Which scopes let a call through (Data API reference, "Authorization" of each method).
 WRITE_SCOPES = frozenset({UPLOAD, FULL, SCOPE + "youtube.force-ssl"})
 READ_SCOPES = frozenset({READONLY, FULL, SCOPE + "youtube.force-ssl"})
 ANALYTICS_SCOPES = frozenset({ANALYTICS, SCOPE + "yt-analytics-monetary.readonly"})
+# commentThreads.insert names youtube.force-ssl alone.
+COMMENT_SCOPES = frozenset({FORCE_SSL})
+# The longest comment the fake takes (commentTextTooLong past it).
+MAX_COMMENT = 10_000
 # The Analytics API's user-activity metrics of video reports the fake serves, and each one's
 # dataType (https://developers.google.com/youtube/analytics/metrics).
 REPORT_METRICS = {
@@ -87,6 +92,8 @@ class YouTubeState(GoogleNetworkState):
     channels: dict[str, Channel] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     videos: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Each video's comment threads (commentThread resources), oldest first.
+    comments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     next_user: str | None = None
     units_left: int = DAILY_UNITS
     uploads_left: int = DAILY_UPLOADS
@@ -119,6 +126,7 @@ class YouTubeState(GoogleNetworkState):
         self.forget_consent()
         self.sessions.clear()
         self.videos.clear()
+        self.comments.clear()
         self.next_user = None
         self.units_left, self.uploads_left = DAILY_UNITS, DAILY_UPLOADS
         self.chunks_before_fault, self.chunk_faults = None, 0
