@@ -58,7 +58,7 @@ async def test_connecting_exchanges_the_code_and_reads_the_channel() -> None:
         reference.CHANNEL_ID,
         "acmevideos",
     )
-    assert connection.capabilities == {"analytics": False}
+    assert connection.capabilities == {"analytics": False, "comments": False}
 
 
 async def test_a_refresh_keeps_the_refresh_token() -> None:
