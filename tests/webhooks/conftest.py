@@ -86,6 +86,10 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
+            if len(body) < length:
+                # The sender died mid-request (a worker killed while sending): like any HTTP
+                # server, the receiver never hands a cut-off request on, nor answers it.
+                return
             headers = {k.lower(): v for k, v in self.headers.items()}
             on_arrival: dict[str, Any] | Exception | None = None
             if receiver.secret is not None:
