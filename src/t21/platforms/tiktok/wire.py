@@ -16,6 +16,7 @@ import httpx
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
 from t21.platforms.base import PlatformConfig
 from t21.platforms.http import PlatformHttp, json_body, retry_after_seconds
+from t21.platforms.oauth2 import seconds
 
 MIB = 1024 * 1024
 # TikTok's chunk rules: each chunk 5–64 MB, the last up to 128 MB (it absorbs the remainder),
@@ -155,15 +156,8 @@ class TikTokApi:
         return envelope_data(response, what=what, publishing=publishing)
 
 
-def as_int(value: Any) -> int | None:
-    """An integer field TikTok may send as a number or a digit string."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+# An integer field TikTok may send as a number or a digit string: read as OAuth lifetimes are.
+as_int = seconds
 
 
 def as_datetime(value: Any) -> datetime | None:
