@@ -37,7 +37,6 @@ from tests.platforms.harness import (
     MediaServer,
     connect,
     credentials,
-    media_server,
     serve,
 )
 
@@ -48,19 +47,6 @@ CREATOR = "t21.sandbox"
 def served() -> Iterator[FakeNetwork]:
     with serve(create_tiktok_app()) as network:
         yield network
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
-
-
-@pytest.fixture
-def fake(served: FakeNetwork) -> FakeNetwork:
-    """The module's fake, forgotten: each test starts with no tokens, posts or faults."""
-    httpx.post(f"{served.url}/_control/reset", timeout=5).raise_for_status()
-    return served
 
 
 @pytest.fixture
@@ -75,15 +61,11 @@ async def account(tiktok: TikTokProvider) -> Credentials:
 
 
 def configure(fake: FakeNetwork, **settings: Any) -> None:
-    response = httpx.post(f"{fake.url}/_control/settings", json=settings, timeout=5)
-    assert response.status_code == 200, response.text
+    fake.control("POST", "/settings", settings)
 
 
 def set_metrics(fake: FakeNetwork, video_id: str, **counts: int) -> None:
-    response = httpx.post(
-        f"{fake.url}/_control/metrics", json={"video_id": video_id, **counts}, timeout=5
-    )
-    assert response.status_code == 200, response.text
+    fake.control("POST", "/metrics", {"video_id": video_id, **counts})
 
 
 def page_status(url: str) -> int:

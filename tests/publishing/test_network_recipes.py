@@ -82,14 +82,20 @@ async def test_a_recipe_connects_publishes_and_reads_the_record(engine: Engine, 
     assert engine.sends(name, text) == ["accepted"]
 
 
-@pytest.mark.parametrize("name", sorted(RECIPES))
-@pytest.mark.parametrize("kind", ["rate_limited", "server_error"])
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        (kind, name)
+        for kind in ("rate_limited", "server_error")
+        for name in sorted(RECIPES)
+        # A network whose doubts go to a person is given only the faults that leave none.
+        if kind in RECIPES[name].faults
+    ],
+)
 async def test_a_recipes_throttle_and_server_error_are_waited_on_then_published_once(
     engine: Engine, name: str, kind: str
 ) -> None:
     recipe = RECIPES[name]
-    if kind not in recipe.faults:
-        pytest.skip(f"{name} takes no {kind}")
     text = f"Fault check {kind.replace('_', ' ')} for {name.replace('_', ' ')}"
     async with httpx.AsyncClient(base_url=engine.world.sandbox, timeout=10) as http:
         fault = recipe.fault(kind, count=1, wait=1)

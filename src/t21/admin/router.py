@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from t21.admin import queries, service, sessions
@@ -414,44 +415,42 @@ async def loops(request: Request) -> Response:
     return _view(request, staff, "loops.html", loops=queries.loops(_settings(request)))
 
 
-@router.get("/webhooks")
-async def webhooks(request: Request) -> Response:
+# A page of rows filtered by status (None for all) and paged by the id to start before.
+StatusRows = Callable[[AsyncSession, str | None, uuid.UUID | None], Awaitable[queries.Page[Any]]]
+
+
+async def _rows_by_status(
+    request: Request, template: str, statuses: tuple[str, ...], rows: StatusRows
+) -> Response:
+    """A list page of `rows`, filtered by `?status=` (one of `statuses`) and paged by
+    `?before=`, for the signed-in staff member."""
     staff = await _signed_in(request)
     if staff is None:
         return _to_sign_in(request)
-    statuses = tuple(status.value for status in DeliveryStatus)
     status = _choice(request, "status", statuses, None)
     async with session_scope(_runtime(request)) as session:
-        page = await queries.deliveries(session, status, _uuid_param(request, "before"))
+        page = await rows(session, status, _uuid_param(request, "before"))
     return _view(
         request,
         staff,
-        "webhooks.html",
+        template,
         shown_status=status,
         statuses=statuses,
         page=page,
         more=_more(request, page.next_before),
     )
+
+
+@router.get("/webhooks")
+async def webhooks(request: Request) -> Response:
+    statuses = tuple(status.value for status in DeliveryStatus)
+    return await _rows_by_status(request, "webhooks.html", statuses, queries.deliveries)
 
 
 @router.get("/emails")
 async def emails(request: Request) -> Response:
-    staff = await _signed_in(request)
-    if staff is None:
-        return _to_sign_in(request)
     statuses = tuple(status.value for status in EmailStatus)
-    status = _choice(request, "status", statuses, None)
-    async with session_scope(_runtime(request)) as session:
-        page = await queries.emails(session, status, _uuid_param(request, "before"))
-    return _view(
-        request,
-        staff,
-        "emails.html",
-        shown_status=status,
-        statuses=statuses,
-        page=page,
-        more=_more(request, page.next_before),
-    )
+    return await _rows_by_status(request, "emails.html", statuses, queries.emails)
 
 
 # --- actions -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -12,8 +13,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Stri
 from t21.brands.models import Brand
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    """The IANA zone names this system knows, read once: listing them walks the whole time-zone
+    database, too slow to repeat for every brand validated."""
+    return frozenset(available_timezones())
+
+
 def _timezone(value: str) -> str:
-    if value not in available_timezones():
+    if value not in _zone_names():
         raise ValueError(f"{value!r} is not an IANA timezone name (e.g. Europe/London)")
     try:
         ZoneInfo(value)

@@ -57,7 +57,7 @@ async def register_passkey(
     signing in asks for a second factor, and a passkey the authenticator keeps signs in without
     a password."""
     user = await current_user(session, principal)
-    refused = await twofactor.prove_holder(session, settings, user, **body.proof())
+    refused = await twofactor.prove_holder(session, settings, user, body.proof())
     if refused is not None:
         # Returned, not raised: a spent challenge or a clone's audit entry must be committed.
         return problem_response(refused, request_id=request.state.request_id)
@@ -98,7 +98,7 @@ async def delete_passkey(
     assertion. 404 for a passkey that isn't the caller's."""
     user = await current_user(session, principal)
     await passkeys.get_passkey(session, user, passkey_id)
-    refused = await twofactor.prove_holder(session, settings, user, **body.proof())
+    refused = await twofactor.prove_holder(session, settings, user, body.proof())
     if refused is not None:
         # Returned, not raised: a spent challenge or a clone's audit entry must be committed.
         return problem_response(refused, request_id=request.state.request_id)

@@ -175,7 +175,7 @@ async def regenerate_recovery_codes(
     by the password, a current code, a recovery code or a passkey assertion. 409 without an
     authenticator app."""
     user = await current_user(session, principal)
-    outcome = await twofactor.regenerate_recovery_codes(session, settings, user, **body.proof())
+    outcome = await twofactor.regenerate_recovery_codes(session, settings, user, body.proof())
     if isinstance(outcome, T21Error):
         # Returned, not raised: a spent passkey challenge (or a clone's audit entry) must be
         # committed.

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from t21.identity.models import Passkey, User
+from t21.identity.twofactor import HolderProof
 from t21.organizations.schemas import MembershipOut
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -269,14 +270,14 @@ class FreshProofIn(BaseModel):
             raise ValueError("send one of `password`, `code`, `recovery_code` or `passkey`")
         return self
 
-    def proof(self) -> dict[str, Any]:
-        """The proof as `twofactor.prove_holder`'s keyword arguments."""
-        return {
-            "password": self.password,
-            "code": self.code,
-            "recovery_code": self.recovery_code,
-            "passkey": self.passkey.as_json() if self.passkey is not None else None,
-        }
+    def proof(self) -> HolderProof:
+        """The proof `twofactor.prove_holder` checks."""
+        return HolderProof(
+            password=self.password,
+            code=self.code,
+            recovery_code=self.recovery_code,
+            passkey=self.passkey.as_json() if self.passkey is not None else None,
+        )
 
 
 class PasskeyRegisterIn(FreshProofIn):

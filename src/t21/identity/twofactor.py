@@ -247,30 +247,28 @@ async def disable_totp(
     )
 
 
-def _proof_kind(
-    *,
-    password: str | None = None,
-    code: str | None = None,
-    recovery_code: str | None = None,
-    passkey: dict[str, Any] | None = None,
-) -> str:
-    """The name of the fresh proof given, for an audit entry (never the proof itself)."""
-    if password is not None:
-        return "password"
-    if passkey is not None:
-        return "passkey"
-    return "code" if code is not None else "recovery_code"
+@dataclass(frozen=True)
+class HolderProof:
+    """A fresh proof that the signed-in user holds the account: one of the password, a current
+    authenticator code, a recovery code or a passkey assertion (its JSON)."""
+
+    password: str | None = None
+    code: str | None = None
+    recovery_code: str | None = None
+    passkey: dict[str, Any] | None = None
+
+    @property
+    def kind(self) -> str:
+        """The name of the proof given, for an audit entry (never the proof itself)."""
+        if self.password is not None:
+            return "password"
+        if self.passkey is not None:
+            return "passkey"
+        return "code" if self.code is not None else "recovery_code"
 
 
 async def regenerate_recovery_codes(
-    session: AsyncSession,
-    settings: Settings,
-    user: User,
-    *,
-    password: str | None = None,
-    code: str | None = None,
-    recovery_code: str | None = None,
-    passkey: dict[str, Any] | None = None,
+    session: AsyncSession, settings: Settings, user: User, proof: HolderProof
 ) -> list[str] | T21Error:
     """Replace the user's recovery codes (used up, or seen by someone else) with ten new ones,
     shown this once; every old one stops working. Proven like any change to how the account
@@ -278,15 +276,7 @@ async def regenerate_recovery_codes(
     without an authenticator app (recovery codes stand in for it)."""
     if not await _totp_on(session, user.id):
         raise Conflict("Recovery codes come with an authenticator app; turn one on first.")
-    refused = await prove_holder(
-        session,
-        settings,
-        user,
-        password=password,
-        code=code,
-        recovery_code=recovery_code,
-        passkey=passkey,
-    )
+    refused = await prove_holder(session, settings, user, proof)
     if refused is not None:
         return refused
     codes = await _new_recovery_codes(session, user.id)
@@ -295,37 +285,28 @@ async def regenerate_recovery_codes(
         user=user,
         actor=audit.Actor.user(user),
         action="recovery_codes.regenerated",
-        details={
-            "proof": _proof_kind(
-                password=password, code=code, recovery_code=recovery_code, passkey=passkey
-            )
-        },
+        details={"proof": proof.kind},
     )
     return codes
 
 
 async def prove_holder(
-    session: AsyncSession,
-    settings: Settings,
-    user: User,
-    *,
-    password: str | None = None,
-    code: str | None = None,
-    recovery_code: str | None = None,
-    passkey: dict[str, Any] | None = None,
+    session: AsyncSession, settings: Settings, user: User, proof: HolderProof
 ) -> T21Error | None:
     """Check a fresh proof that the signed-in user holds the account (before a change that
     weakens its sign-in): None when it holds, else the refusal, returned so that a spent
     passkey challenge (or a clone's audit entry) is committed."""
-    if password is not None:
-        ok, _upgraded = await verify_password(password, user.password_hash)
+    if proof.password is not None:
+        ok, _upgraded = await verify_password(proof.password, user.password_hash)
         return None if ok else InvalidSecondFactor("The password is wrong.")
-    if passkey is not None:
+    if proof.passkey is not None:
         asserted = await passkeys.assert_passkey(
-            session, settings, passkey, PasskeyChallengePurpose.CONFIRM, user_id=user.id
+            session, settings, proof.passkey, PasskeyChallengePurpose.CONFIRM, user_id=user.id
         )
         return asserted if isinstance(asserted, passkeys.PasskeyRefused) else None
-    if await second_factor_ok(session, settings, user.id, code=code, recovery_code=recovery_code):
+    if await second_factor_ok(
+        session, settings, user.id, code=proof.code, recovery_code=proof.recovery_code
+    ):
         return None
     return InvalidSecondFactor("The code is wrong, expired or already used.")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,10 +32,28 @@ def api_routes(fake: StripeFake) -> list[Route]:
         auth = request.headers.get("authorization", "")
         return auth.startswith("Bearer sk_test_")
 
+    def invalid_key() -> Response:
+        return stripe_error(401, "Invalid API Key provided.", code="api_key_invalid")
+
+    def read(
+        request: Request,
+        kind: str,
+        objects: dict[str, dict[str, Any]],
+        view: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Response:
+        """A read of one of `objects` by the path's id: 401 without a key, Stripe's 404 for an
+        id it doesn't hold, else the object (as `view` shows it, if given)."""
+        if not authorized(request):
+            return invalid_key()
+        found = objects.get(request.path_params["id"])
+        if found is None:
+            return missing(kind, request.path_params["id"])
+        return JSONResponse(view(found) if view is not None else found)
+
     async def api(request: Request) -> tuple[dict[str, Any], Response | None]:
         """The request's parameters, or the answer that refuses it."""
         if not authorized(request):
-            return {}, stripe_error(401, "Invalid API Key provided.", code="api_key_invalid")
+            return {}, invalid_key()
         form = await request.form()
         params = parse_form([(k, str(v)) for k, v in form.multi_items()])
         return params, None
@@ -76,12 +95,7 @@ def api_routes(fake: StripeFake) -> list[Route]:
         return answer(request, params, fake.create_customer(params))
 
     async def get_customer(request: Request) -> Response:
-        if not authorized(request):
-            return stripe_error(401, "Invalid API Key provided.", code="api_key_invalid")
-        customer = state.customers.get(request.path_params["id"])
-        if customer is None:
-            return missing("customer", request.path_params["id"])
-        return JSONResponse(customer)
+        return read(request, "customer", state.customers)
 
     async def create_session(request: Request) -> Response:
         params, settled = await write(request)
@@ -125,12 +139,7 @@ def api_routes(fake: StripeFake) -> list[Route]:
         return answer(request, params, fake.public(session))
 
     async def get_session(request: Request) -> Response:
-        if not authorized(request):
-            return stripe_error(401, "Invalid API Key provided.", code="api_key_invalid")
-        session = state.sessions.get(request.path_params["id"])
-        if session is None:
-            return missing("checkout.session", request.path_params["id"])
-        return JSONResponse(fake.public(session))
+        return read(request, "checkout.session", state.sessions, fake.public)
 
     async def create_portal_session(request: Request) -> Response:
         params, settled = await write(request)
@@ -165,7 +174,7 @@ def api_routes(fake: StripeFake) -> list[Route]:
             if refused is not None:
                 return refused
         elif not authorized(request):
-            return stripe_error(401, "Invalid API Key provided.", code="api_key_invalid")
+            return invalid_key()
         else:
             params = {}
         found = state.subscriptions.get(subscription_id)
