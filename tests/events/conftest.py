@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,9 +80,14 @@ class Stream:
 
 @asynccontextmanager
 async def open_stream(
-    app: ASGIApp, headers: dict[str, str], **params: str
+    app: ASGIApp,
+    headers: dict[str, str],
+    *,
+    on_open: Callable[[], Awaitable[None]] | None = None,
+    **params: str,
 ) -> AsyncIterator[Stream]:
-    """The stream, open until the block ends (then the client leaves)."""
+    """The stream, open until the block ends (then the client leaves). `on_open` runs the moment
+    the response's headers arrive, before the server goes on (a client's `EventSource.onopen`)."""
     stream = Stream()
     leave = asyncio.Event()
     started = asyncio.Event()
@@ -118,6 +123,8 @@ async def open_stream(
             stream.status = message["status"]
             stream.headers = {k.decode().lower(): v.decode() for k, v in message["headers"]}
             started.set()
+            if on_open is not None:
+                await on_open()
         elif message["type"] == "http.response.body":
             piece = message.get("body", b"")
             stream.body += piece

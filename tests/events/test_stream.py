@@ -215,6 +215,27 @@ async def test_an_event_wakes_the_stream_in_the_same_process(app_factory: Any) -
                 assert event.data["data"]["id"] == post_id
 
 
+async def test_a_change_made_as_soon_as_the_stream_opens_is_sent(app_factory: Any) -> None:
+    """The stream starts when its headers go out, not when the server first reads the table:
+    a post drafted the moment the client sees the stream open reaches it (and every poll
+    would have skipped it as past, had the start been fixed after that draft)."""
+    app = app_factory(events_poll_s=0.05)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+            owner = await register(api)
+            brand_id = await _brand(api, owner.headers)
+            drafted: list[str] = []
+
+            async def draft_at_once() -> None:
+                drafted.append(await _draft(api, owner.headers, brand_id))
+
+            async with open_stream(app, owner.headers, on_open=draft_at_once) as stream:
+                event = await stream.next_event()
+                assert event.data is not None
+                assert event.data["data"]["id"] == drafted[0]
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_an_event_committed_by_another_process_wakes_the_stream_through_redis(

@@ -136,7 +136,17 @@ async def public_engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]
     async with _engine(app_factory, sandbox, server.url) as built:
         late.app = create_app(built.world.runtime.settings, worker=False, loops=False)
         with server:
+            await _first_request(server.url)
             yield built
+
+
+async def _first_request(url: str) -> None:
+    """FastAPI builds an app's routes (their dependencies and pydantic adapters, for every router
+    before the matching one) on the app's first request: a fresh app pays it here, not in the
+    first media fetch of a network while T21's worker waits for that network's answer."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        refused = await http.get("/api/v1/media/objects/unsigned")
+        assert refused.status_code == 403, refused.text
 
 
 @asynccontextmanager

@@ -42,7 +42,7 @@ def install_docs(app: FastAPI, openapi_url: str) -> None:
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
             openapi_url=f"{root}{openapi_url}",
-            title=f"{app.title} — Swagger UI",
+            title=f"{request.app.title} — Swagger UI",
             oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
             swagger_js_url=asset(request, "swagger-ui-bundle.js"),
             swagger_css_url=asset(request, "swagger-ui.css"),
@@ -59,7 +59,7 @@ def install_docs(app: FastAPI, openapi_url: str) -> None:
         root = request.scope.get("root_path", "")
         return get_redoc_html(
             openapi_url=f"{root}{openapi_url}",
-            title=f"{app.title} — ReDoc",
+            title=f"{request.app.title} — ReDoc",
             redoc_js_url=asset(request, "redoc.standalone.js"),
             redoc_favicon_url=asset(request, "favicon.png"),
             with_google_fonts=False,

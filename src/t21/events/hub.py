@@ -154,6 +154,9 @@ def hub_of(runtime: Runtime) -> EventHub:
 
 async def close_hub(runtime: Runtime) -> None:
     found = runtime.state.pop(_HUB_KEY, None)
+    # The hub holds its runtime, and so the engine that keys it: left in the map, neither would
+    # ever be freed.
+    _hubs_by_engine.pop(runtime.engine.sync_engine, None)
     if isinstance(found, EventHub):
         await found.close()
 

@@ -14,7 +14,7 @@ from t21.core.pagination import PageParams
 from t21.core.routing import APIRouter
 from t21.events import service
 from t21.events.schemas import EventList, EventOut
-from t21.events.stream import event_stream, parse_last_event_id
+from t21.events.stream import open_event_stream, parse_last_event_id
 from t21.organizations.auth import CurrentPrincipal
 from t21.organizations.permissions import Action
 
@@ -75,7 +75,7 @@ async def stream_events(
     principal.authorize(organization, Action.READ_EVENTS)
     resume = parse_last_event_id(last_event_id)
     return StreamingResponse(
-        event_stream(request.app.state.runtime, organization, resume),
+        await open_event_stream(request.app.state.runtime, organization, resume),
         media_type=EVENT_STREAM,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

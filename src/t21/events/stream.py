@@ -14,7 +14,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import literal, select, tuple_
@@ -88,10 +88,31 @@ async def _read(
     return list(await session.scalars(statement))
 
 
-async def event_stream(
+async def open_event_stream(
     runtime: Runtime, organization_id: uuid.UUID, last_event_id: str | None
 ) -> AsyncIterator[bytes]:
-    """The organization's events as SSE messages, from `last_event_id` (exclusive) or now."""
+    """The organization's events as SSE messages, from `last_event_id` (exclusive) or now.
+
+    The stream is open when this returns: its start point is fixed and its wake-up registered
+    before the response's headers go out. A client sees the stream open with the headers
+    (`EventSource`'s `open`); a start fixed only once the body is first read would count a change
+    it made in between as the past, and never send it."""
+    stream = _event_stream(runtime, organization_id, last_event_id)
+    # An error (or a cancellation) before the first line ends the generator with it.
+    first = await anext(stream)
+    return _sent_after(first, stream)
+
+
+async def _sent_after(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    async with contextlib.aclosing(rest):
+        yield first
+        async for chunk in rest:
+            yield chunk
+
+
+async def _event_stream(
+    runtime: Runtime, organization_id: uuid.UUID, last_event_id: str | None
+) -> AsyncGenerator[bytes, None]:
     settings = runtime.settings
     lookback = timedelta(seconds=settings.events_lookback_s)
     async with hub_of(runtime).waiter(organization_id) as wake:
@@ -108,7 +129,8 @@ async def event_stream(
             )
             seen: dict[str, datetime] = {row.id: row.created_at for row in rows}
         newest = start[0]
-        # A first line at once, so the client knows the stream is open.
+        # A first line at once, so the client knows the stream is open (and `open_event_stream`
+        # knows it started).
         yield HEARTBEAT
         last_beat = time.monotonic()
         while True:
