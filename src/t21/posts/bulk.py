@@ -23,7 +23,7 @@ from t21.core.runtime import Runtime
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
-from t21.posts import service
+from t21.posts import reading, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import UtcDatetime
 from t21.posts.validation import FURTHEST_AHEAD, schedule_errors
@@ -174,7 +174,7 @@ async def _one(
     else:
         when = body.scheduled_at
         if body.shift_minutes is not None:
-            post = await service.get_post(session, principal, post_id, Action.WRITE_CONTENT)
+            post = await reading.get_post(session, principal, post_id, Action.WRITE_CONTENT)
             if post.scheduled_at is None:
                 raise NotScheduled("The post has no time to shift; give scheduled_at instead.")
             when = post.scheduled_at + timedelta(minutes=body.shift_minutes)

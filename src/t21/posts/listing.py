@@ -42,7 +42,7 @@ POST_COLUMNS = (
     Post.created_at,
     Post.updated_at,
     Post.sort_at,
-    # What `service.views` reads in queries of their own: the brand's zone, the author's name.
+    # What `reading.views` reads in queries of their own: the brand's zone, the author's name.
     Brand.timezone.label("brand_timezone"),
     ApiKey.id.label("key_found"),
     ApiKey.name.label("key_name"),
@@ -152,7 +152,7 @@ async def _by_post(
 
 
 def _author(post: Any) -> dict[str, Any] | None:
-    """`created_by`, as `service.authors_of` finds it: the API key if one wrote the post, else
+    """`created_by`, as `reading.authors_of` finds it: the API key if one wrote the post, else
     the user; None once that key or user is gone."""
     if post.author_api_key_id is not None:
         if post.key_found is None:

@@ -15,7 +15,7 @@ from t21.core.localtime import PlainDate
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations.auth import CurrentPrincipal
-from t21.posts import bulk, dryrun, exporting, importing, listing, service
+from t21.posts import bulk, dryrun, exporting, importing, listing, reading, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import (
     BulkOut,
@@ -230,8 +230,8 @@ async def bulk_action(
 async def get_post(
     post_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: DbSession
 ) -> PostOut:
-    post = await service.get_post(session, principal, post_id)
-    return post_out(request.app.state.runtime, await service.view(session, post))
+    post = await reading.get_post(session, principal, post_id)
+    return post_out(request.app.state.runtime, await reading.view(session, post))
 
 
 @router.patch("/{post_id}")
