@@ -8,10 +8,11 @@ transactions short: never hold one across a call to an outside service.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, event
+from sqlalchemy import ColumnElement, Select, bindparam, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -101,6 +102,18 @@ def _sqlite_engine(
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit (responses are built from them)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def in_parameters(column: ColumnElement[Any], name: str, count: int) -> ColumnElement[bool]:
+    """`column IN (:name_0, …)` with `count` bound parameters (`in_values` fills them): a
+    statement built once then serves every list of that length, where an expanding `in_()` is
+    rendered again at each execution. The SQL is what the expanding form renders."""
+    return column.in_([bindparam(f"{name}_{i}", type_=column.type) for i in range(count)])
+
+
+def in_values(name: str, values: Sequence[Any]) -> dict[str, Any]:
+    """The parameters of `in_parameters(column, name, len(values))`."""
+    return {f"{name}_{i}": value for i, value in enumerate(values)}
 
 
 ClaimT = TypeVar("ClaimT", bound="Select[*tuple[Any, ...]]")

@@ -60,15 +60,15 @@ async def list_filters(
             "date (YYYY-MM-DD, included) in the brand's time zone (UTC without `brand_id`).",
         ),
     ] = None,
-) -> service.PostFilters:
+) -> listing.PostFilters:
     """The list's filters (and the export's); plain dates are whole days in the brand's zone."""
-    scheduled_from, scheduled_to = await service.calendar_window(
+    scheduled_from, scheduled_to = await listing.calendar_window(
         session, principal, brand_id, scheduled_from, scheduled_to
     )
     if scheduled_from and scheduled_to and scheduled_from >= scheduled_to:
         message = "`from` must be before `to`."
         raise ValidationFailed(message, errors=[{"loc": ["query", "to"], "msg": message}])
-    return service.PostFilters(
+    return listing.PostFilters(
         brand_id=brand_id,
         status=status,
         platform=service.known_platform(platform) if platform is not None else None,
@@ -77,7 +77,7 @@ async def list_filters(
     )
 
 
-ListFilters = Annotated[service.PostFilters, Depends(list_filters)]
+ListFilters = Annotated[listing.PostFilters, Depends(list_filters)]
 
 
 # The page comes serialized (`listing`): `response_model` gives the document its schema.

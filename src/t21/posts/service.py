@@ -12,11 +12,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.audit import service as audit
@@ -26,12 +25,10 @@ from t21.brands.models import Brand
 from t21.core import clock
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
-from t21.core.localtime import day_start
-from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
 from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, scoped
+from t21.organizations.tenancy import Principal
 from t21.platforms import registry
 from t21.posts import approvals
 from t21.posts import status as states
@@ -51,99 +48,6 @@ from t21.posts.validation import (
     schedule_errors,
 )
 from t21.queue import service as queue
-
-ListedT = TypeVar("ListedT", bound=Select[Any])
-
-
-@dataclass(frozen=True)
-class PostFilters:
-    brand_id: uuid.UUID | None = None
-    status: PostStatus | None = None
-    platform: str | None = None
-    scheduled_from: datetime | None = None
-    scheduled_to: datetime | None = None
-
-
-async def calendar_window(
-    session: AsyncSession,
-    principal: Principal,
-    brand_id: uuid.UUID | None,
-    start: datetime | date | None,
-    end: datetime | date | None,
-) -> tuple[datetime | None, datetime | None]:
-    """The list's `from`/`to` as UTC instants. A plain date is that whole day in the brand's
-    time zone (UTC without `brand_id`): `from` its first instant, `to` the next day's first."""
-    zone: ZoneInfo | None = None
-
-    async def zone_of_brand() -> ZoneInfo:
-        if brand_id is None:
-            return ZoneInfo("UTC")
-        brand = await brands_service.get_brand(session, principal, brand_id)
-        return ZoneInfo(brand.timezone)
-
-    def instant(
-        value: datetime | date | None, zone: ZoneInfo | None, after: int
-    ) -> datetime | None:
-        if value is None or isinstance(value, datetime):
-            return value.astimezone(UTC) if value is not None else None
-        assert zone is not None
-        return day_start(value + timedelta(days=after), zone)
-
-    if any(isinstance(value, date) and not isinstance(value, datetime) for value in (start, end)):
-        zone = await zone_of_brand()
-    return instant(start, zone, 0), instant(end, zone, 1)
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-async def list_posts(
-    session: AsyncSession, principal: Principal, page: PageRequest, filters: PostFilters
-) -> tuple[list[PostView], str | None]:
-    """Posts in order of `scheduled_at` (unscheduled drafts last), then creation; each page
-    through an index on those keys, so it costs the same on the millionth post."""
-    statement, partitions = await list_statement(session, principal, filters, select(Post))
-    posts, next_cursor = await keyset_page(
-        session,
-        statement,
-        keys=LIST_ORDER,
-        key_of=lambda post: (post.sort_at, post.created_at, post.id),
-        request=page,
-        partitions=partitions,
-    )
-    return await views(session, posts), next_cursor
-
-
-# The list's order, which its indexes follow (`ix_posts_organization_id_sort` and the like).
-LIST_ORDER = (Post.sort_at, Post.created_at, Post.id)
-
-
-async def list_statement(
-    session: AsyncSession, principal: Principal, filters: PostFilters, statement: ListedT
-) -> tuple[ListedT, list[ColumnElement[bool]]]:
-    """`statement` (of posts, or of their columns) restricted to the principal's organizations
-    and `filters`, and the partitions its page is read in: without a brand, one indexed walk
-    per organization of the caller, merged (see `keyset_page`)."""
-    statement = scoped(statement, principal, Post.organization_id)
-    if filters.brand_id is not None:
-        await brands_service.get_brand(session, principal, filters.brand_id)
-        statement = statement.where(Post.brand_id == filters.brand_id)
-    if filters.status is not None:
-        statement = statement.where(Post.status == filters.status)
-    if filters.platform is not None:
-        statement = statement.where(
-            exists().where(PostTarget.post_id == Post.id, PostTarget.platform == filters.platform)
-        )
-    if filters.scheduled_from is not None:
-        statement = statement.where(Post.sort_at >= filters.scheduled_from)
-    if filters.scheduled_to is not None:
-        statement = statement.where(Post.sort_at < filters.scheduled_to)
-    partitions: list[ColumnElement[bool]] = (
-        [Post.organization_id == organization for organization in principal.organization_ids]
-        if filters.brand_id is None
-        else []
-    )
-    return statement, partitions
 
 
 async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -> None:
