@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import Cookie, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from t21.core.deps import AppSettings, DbSession
+from t21.core.deps import AppSettings, DbSession, ReadSession
 from t21.core.errors import BadRequest, T21Error
 from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
@@ -46,6 +47,7 @@ from t21.identity.throttle import LoginThrottle
 from t21.organizations.auth import CurrentUser, current_user
 from t21.organizations.models import Membership, Organization
 from t21.organizations.schemas import MembershipOut
+from t21.organizations.tenancy import Principal
 
 router = APIRouter(prefix="/auth", tags=["authentication"])
 
@@ -210,11 +212,11 @@ async def logout_all(principal: CurrentUser, session: DbSession) -> Response:
 
 
 @router.get("/me")
-async def me(principal: CurrentUser, session: DbSession) -> MeOut:
+async def me(principal: CurrentUser, session: ReadSession) -> MeOut:
     return await _me(principal, session)
 
 
-async def _me(principal: CurrentUser, session: DbSession) -> MeOut:
+async def _me(principal: Principal, session: AsyncSession) -> MeOut:
     user = await current_user(session, principal)
     rows = await session.execute(
         select(Organization, Membership)

@@ -9,7 +9,7 @@ from fastapi import Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from t21.core.deps import DbSession
+from t21.core.deps import DbSession, ReadSession
 from t21.core.errors import PayloadTooLarge, ValidationFailed
 from t21.core.localtime import PlainDate
 from t21.core.pagination import PageParams
@@ -40,7 +40,7 @@ router = APIRouter(prefix="/posts", tags=["posts"])
 
 async def list_filters(
     principal: CurrentPrincipal,
-    session: DbSession,
+    session: ReadSession,
     brand_id: uuid.UUID | None = None,
     status: PostStatus | None = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
@@ -85,7 +85,7 @@ ListFilters = Annotated[listing.PostFilters, Depends(list_filters)]
 async def list_posts(
     request: Request,
     principal: CurrentPrincipal,
-    session: DbSession,
+    session: ReadSession,
     page: PageParams,
     filters: ListFilters,
 ) -> Response:
@@ -196,7 +196,7 @@ async def import_posts(
 async def export_posts(
     request: Request,
     principal: CurrentPrincipal,
-    session: DbSession,
+    session: ReadSession,
     filters: ListFilters,
     format: exporting.ExportFormat = "csv",
 ) -> StreamingResponse:
