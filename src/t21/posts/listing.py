@@ -9,9 +9,10 @@ what building it each time rendered.
 
 The page's answer is the one `post_out` gives for each post, but its parts are read as rows of
 the columns the answer shows (no ORM objects to build, track and discard: the page only reads
-them), in three queries: the page with each post's brand zone and author (joined), the targets,
-the media. The page is serialized once, to bytes, by the answer's own Pydantic model, instead of
-being validated again by FastAPI.
+them), in two or three queries: the page with each post's brand zone, author and whether it has
+media (joined), the targets, and the media if any post of the page has some. The page is
+serialized once, to bytes, by the answer's own Pydantic model, instead of being validated again
+by FastAPI.
 """
 
 from __future__ import annotations
@@ -215,6 +216,8 @@ POST_COLUMNS = (
     _keys.c.name.label("key_name"),
     _users.c.id.label("user_found"),
     _users.c.name.label("user_name"),
+    # Whether the post has media (an index probe each): a page without any reads none.
+    exists().where(_post_media.c.post_id == _posts.c.id).label("has_media"),
 )
 # What a target's answer shows (`TargetOut.of`, its chain of parts included).
 TARGET_COLUMNS = (
@@ -299,7 +302,10 @@ async def list_page(
     if posts:
         ids = [post.id for post in posts]
         targets = await _by_post(session, _targets_of(len(ids)), ids)
-        media = await _by_post(session, _media_of(len(ids)), ids)
+        illustrated = [post.id for post in posts if post.has_media]
+        media: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
+        if illustrated:
+            media |= await _by_post(session, _media_of(len(illustrated)), illustrated)
         items = [
             post_out_of(
                 runtime,
