@@ -37,7 +37,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,10 +206,24 @@ def serving(command: list[str], env: dict[str, str], cwd: Path, base: str) -> It
         server.wait(timeout=60)
 
 
-def report(runs: dict[tuple[int, str, str], Run], load_average: dict[int, str]) -> None:
+def median_run(runs: list[Run]) -> Run:
+    """Each figure's median over the rounds (errors summed)."""
+    return Run(
+        rps=statistics.median(run.rps for run in runs),
+        p50=statistics.median(run.p50 for run in runs),
+        p95=statistics.median(run.p95 for run in runs),
+        p99=statistics.median(run.p99 for run in runs),
+        cpu_ms=statistics.median(run.cpu_ms for run in runs),
+        xacts=statistics.median(run.xacts for run in runs),
+        errors=sum(run.errors for run in runs),
+    )
+
+
+def report(runs: dict[tuple[int, str, str], list[Run]], load_average: dict[int, str]) -> None:
     print("\n| connections | endpoint | server | req/s | p50 | p95 | p99 | CPU ms/req | xact/req |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for (connections, endpoint, name), run in runs.items():
+    for (connections, endpoint, name), rounds in runs.items():
+        run = median_run(rounds)
         errors = f" ({run.errors} errors)" if run.errors else ""
         print(
             f"| {connections} | {endpoint} | {name} | {run.rps:,.0f}{errors} | {run.p50:.1f} ms"
@@ -222,23 +236,29 @@ def report(runs: dict[tuple[int, str, str], Run], load_average: dict[int, str]) 
 async def measure_all(
     targets: list[Target], dsn: str, database: str, args: argparse.Namespace
 ) -> None:
-    runs: dict[tuple[int, str, str], Run] = {}
+    runs: dict[tuple[int, str, str], list[Run]] = {}
     load_average: dict[int, str] = {}
     seconds: float = args.seconds
     targets = [target for target in targets if target.name.lower() in args.servers]
     for count in args.connections:
         load_average[count] = " ".join(f"{v:.1f}" for v in os.getloadavg())
-        for turn, endpoint in enumerate(args.endpoints):
+        for turn in range(args.rounds * len(args.endpoints)):
+            first_round, endpoint = (
+                turn < len(args.endpoints),
+                args.endpoints[turn % len(args.endpoints)],
+            )
             # Servers alternate which goes first, so neither always meets a warmer machine.
-            for target in targets if turn % 2 == 0 else list(reversed(targets)):
+            flip = (turn % len(args.endpoints) + turn // len(args.endpoints)) % 2
+            for target in list(reversed(targets)) if flip else targets:
                 before = await transactions(dsn, database)
                 profile = None
-                if args.profile is not None and target.name == "T21":
-                    profile = args.profile / f"{endpoint}-{count}.txt"
+                if args.profile is not None and first_round and target.name != "template":
+                    prefix = "" if target.name == "T21" else f"{target.name}-"
+                    profile = args.profile / f"{prefix}{endpoint}-{count}.txt"
                 run = await load(target, endpoint, count, seconds, profile)
                 total = run.rps * seconds
                 run.xacts = (await transactions(dsn, database) - before) / max(total, 1)
-                runs[(count, endpoint, target.name)] = run
+                runs.setdefault((count, endpoint, target.name), []).append(run)
                 log(f"{count} {endpoint} {target.name}: {run.rps:.0f}/s, {run.cpu_ms:.2f} ms CPU")
     report(runs, load_average)
 
@@ -276,21 +296,20 @@ async def run(args: argparse.Namespace) -> None:
             template_command += ["--log-level", "warning", "--port", str(template_port)]
             draft = {"brand_id": brand_id, "content": "A draft.", "status": "draft"}
             draft["targets"] = [{"social_account_id": account_id}]  # type: ignore[assignment]
-            with (
-                serving(t21_command, t21_env, Path(workdir), t21_base) as t21_pid,
-                serving(template_command, template_env, BENCH, template_base) as template_pid,
-            ):
-                t21 = Target(
-                    "T21",
-                    t21_base,
-                    t21_pid,
-                    {"Authorization": f"Bearer {token}"},
-                    {
-                        "list": ("GET", "/api/v1/posts?limit=20", None),
-                        "create": ("POST", "/api/v1/posts", draft),
-                        "me": ("GET", "/api/v1/auth/me", None),
-                    },
+            t21_headers = {"Authorization": f"Bearer {token}"}
+            t21_requests: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+                "list": ("GET", "/api/v1/posts?limit=20", None),
+                "create": ("POST", "/api/v1/posts", draft),
+                "me": ("GET", "/api/v1/auth/me", None),
+            }
+            with ExitStack() as servers:
+                t21_pid = servers.enter_context(
+                    serving(t21_command, t21_env, Path(workdir), t21_base)
                 )
+                template_pid = servers.enter_context(
+                    serving(template_command, template_env, BENCH, template_base)
+                )
+                t21 = Target("T21", t21_base, t21_pid, t21_headers, t21_requests)
                 template = Target(
                     "template",
                     template_base,
@@ -302,7 +321,20 @@ async def run(args: argparse.Namespace) -> None:
                         "me": ("GET", "/api/v1/users/me", None),
                     },
                 )
-                await measure_all([t21, template], server_dsn, database, args)
+                targets = [t21, template]
+                if args.before is not None:
+                    # Another checkout's T21 on the same database, loaded in turn with the
+                    # others: a change's effect measured in one run, under the same load.
+                    before_port = free_port()
+                    before_base = f"http://127.0.0.1:{before_port}"
+                    before_command = [args.before, "serve", "--no-worker"]
+                    before_command += ["--port", str(before_port)]
+                    before_pid = servers.enter_context(
+                        serving(before_command, t21_env, Path(workdir), before_base)
+                    )
+                    before = Target("before", before_base, before_pid, t21_headers, t21_requests)
+                    targets.insert(0, before)
+                await measure_all(targets, server_dsn, database, args)
 
 
 def main() -> None:
@@ -314,11 +346,25 @@ def main() -> None:
         "--connections", type=lambda v: [int(n) for n in v.split(",")], default=[10, 50]
     )
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="runs of each endpoint and server, alternated; the table gives their medians",
+    )
     parser.add_argument("--t21", default=str(Path(sys.executable).parent / "t21"))
     parser.add_argument(
         "--endpoints", type=lambda v: v.split(","), default=["list", "create", "me"]
     )
-    parser.add_argument("--servers", type=lambda v: v.split(","), default=["t21", "template"])
+    parser.add_argument(
+        "--servers", type=lambda v: v.split(","), default=["before", "t21", "template"]
+    )
+    parser.add_argument(
+        "--before",
+        default=None,
+        help="another checkout's `t21` (e.g. main's .venv/bin/t21), served too and loaded in "
+        "turn with the others as the server `before`",
+    )
     parser.add_argument(
         "--profile",
         type=Path,

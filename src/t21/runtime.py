@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from t21.core import tracing
-from t21.core.db import create_engine, create_sessionmaker
+from t21.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
 from t21.core.runtime import Runtime, install_runtime
 from t21.core.settings import Settings
 from t21.events.hub import close_hub
@@ -57,6 +57,7 @@ async def open_runtime(
         sessionmaker=create_sessionmaker(engine),
         jobs=queue,
         redis=redis,
+        read_sessionmaker=create_read_sessionmaker(engine),
     )
     install_clients(runtime)
     runner = LoopRunner(runtime)

@@ -7,10 +7,10 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from t21.core.runtime import Runtime
-from t21.core.uow import session_scope
+from t21.core.uow import read_scope, session_scope
 from t21.notifications.models import EmailStatus, OutboundEmail
 from t21.worker.jobs import enqueue
 from t21.worker.queue import JobQueue
@@ -120,3 +120,29 @@ async def test_each_request_gets_its_own_session(
         rows = (await session.scalars(select(OutboundEmail))).all()
     assert sorted(row.to_address for row in rows) == ["x@example.com", "z@example.com"]
     assert {row.status for row in rows} == {EmailStatus.SENT}
+
+
+@pytest.mark.postgres
+async def test_a_read_session_runs_each_statement_in_a_transaction_of_its_own(
+    runtime: Runtime,
+) -> None:
+    async with read_scope(runtime) as session:
+        first = await session.scalar(text("SELECT txid_current()"))
+        second = await session.scalar(text("SELECT txid_current()"))
+    assert first != second, "the read session's statements shared a transaction"
+    async with session_scope(runtime) as session:
+        first = await session.scalar(text("SELECT txid_current()"))
+        second = await session.scalar(text("SELECT txid_current()"))
+    assert first == second, "the unit of work's statements ran in separate transactions"
+
+
+@pytest.mark.postgres
+async def test_a_read_session_refuses_to_write_and_opens_no_unit_of_work(
+    runtime: Runtime,
+) -> None:
+    async with read_scope(runtime) as session:
+        with pytest.raises(RuntimeError, match="no unit of work"):
+            enqueue(observe_email, email_id=str(uuid.uuid4()))
+        with pytest.raises(RuntimeError, match="read-only session"):
+            await queue_test_email(session, runtime.settings, to="r@example.com", dispatch=False)
+    assert await count_emails(runtime) == 0

@@ -42,7 +42,7 @@ from t21.core.uow import session_scope
 from t21.organizations.tenancy import Principal, scoped
 from t21.platforms import registry
 from t21.platforms.base import metrics_unavailable
-from t21.posts import service as posts_service
+from t21.posts import reading
 from t21.posts.models import Post, PostTarget
 from t21.social.models import SocialAccount
 
@@ -94,7 +94,7 @@ async def post_analytics(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID
 ) -> PostAnalytics:
     """Every target of the post with its latest numbers and their history."""
-    post = await posts_service.get_post(session, principal, post_id)
+    post = await reading.get_post(session, principal, post_id)
     targets = (
         await session.scalars(
             select(PostTarget)

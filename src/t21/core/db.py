@@ -8,10 +8,11 @@ transactions short: never hold one across a call to an outside service.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, event
+from sqlalchemy import ColumnElement, Select, bindparam, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from t21.core.settings import Settings
@@ -101,6 +103,41 @@ def _sqlite_engine(
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit (responses are built from them)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession] | None:
+    """Sessions for requests that only read, without a transaction (no BEGIN and COMMIT round
+    trips): on PostgreSQL each statement then runs in one of its own, with a snapshot of its
+    own, as every statement of a READ COMMITTED transaction does anyway. None on SQLite, whose
+    reads keep their `BEGIN IMMEDIATE` (see `_on_begin`) in the ordinary unit of work."""
+    if engine.dialect.name != "postgresql":
+        return None
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return async_sessionmaker(
+        autocommit, expire_on_commit=False, autoflush=False, sync_session_class=ReadOnlySession
+    )
+
+
+class ReadOnlySession(Session):
+    """A session whose statements each commit on their own: a flush of changes would not be
+    atomic, so it is refused."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_writes(_session: Session, _context: Any, _instances: Any) -> None:
+    raise RuntimeError("a read-only session was asked to write: use session_scope()")
+
+
+def in_parameters(column: ColumnElement[Any], name: str, count: int) -> ColumnElement[bool]:
+    """`column IN (:name_0, …)` with `count` bound parameters (`in_values` fills them): a
+    statement built once then serves every list of that length, where an expanding `in_()` is
+    rendered again at each execution. The SQL is what the expanding form renders."""
+    return column.in_([bindparam(f"{name}_{i}", type_=column.type) for i in range(count)])
+
+
+def in_values(name: str, values: Sequence[Any]) -> dict[str, Any]:
+    """The parameters of `in_parameters(column, name, len(values))`."""
+    return {f"{name}_{i}": value for i, value in enumerate(values)}
 
 
 ClaimT = TypeVar("ClaimT", bound="Select[*tuple[Any, ...]]")

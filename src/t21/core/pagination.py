@@ -19,7 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, literal, select, tuple_, union_all
+from sqlalchemy import Integer, Select, bindparam, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -135,6 +135,64 @@ async def page_request(
 PageParams = Annotated[PageRequest, Depends(page_request)]
 
 
+# The bound parameters of a paged statement (`keyset_statement`): the page's size (plus one, to
+# know whether another page follows) and the cursor's keys.
+LIMIT_PARAMETER = "page_limit"
+AFTER_PARAMETER = "page_after"
+
+
+def keyset_statement(
+    statement: Select[*tuple[Any, ...]],
+    *,
+    keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    after: bool,
+    partitions: Sequence[ColumnElement[bool]] = (),
+) -> Select[*tuple[Any, ...]]:
+    """`statement` paged in ascending order of `keys` (unique together, e.g. ending with the
+    id), after a cursor's row if `after`: the page's size and the cursor's keys are bound
+    parameters (`page_parameters`), so a statement built once serves every page.
+
+    `partitions` (e.g. one condition per organization of the caller) split the page into one
+    indexed walk per condition, merged: an index on (condition column, keys...) then serves
+    each, where a single `IN (...)` would sort every matching row first. The statement selects
+    one ORM entity whose `keys` are its attributes, or columns among which are `keys`, under
+    their own names."""
+    limit = bindparam(LIMIT_PARAMETER, type_=Integer)
+    if after:
+        bound = [bindparam(f"{AFTER_PARAMETER}_{i}", type_=key.type) for i, key in enumerate(keys)]
+        statement = statement.where(tuple_(*keys) > tuple_(*bound))
+    if len(partitions) > 1:
+        return _merged(statement, keys, partitions, limit)
+    return statement.order_by(*keys).limit(limit)
+
+
+def page_parameters(
+    request: PageRequest, keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]]
+) -> dict[str, Any]:
+    """The parameters of `keyset_statement(..., after=request.after is not None)` for this
+    page; a cursor whose keys don't fit `keys` is a 422."""
+    parameters: dict[str, Any] = {LIMIT_PARAMETER: request.limit + 1}
+    if request.after is not None:
+        if len(request.after) != len(keys) or not all(
+            _matches(value, key) for key, value in zip(keys, request.after, strict=True)
+        ):
+            raise _bad_cursor()
+        for i, value in enumerate(request.after):
+            parameters[f"{AFTER_PARAMETER}_{i}"] = value
+    return parameters
+
+
+def page_of(
+    rows: Sequence[T], request: PageRequest, key_of: Callable[[T], tuple[Key, ...]]
+) -> tuple[list[T], str | None]:
+    """The page in `rows` (read with `page_parameters`, one more than the page holds if
+    another follows), and the cursor of the next page (None on the last one)."""
+    if len(rows) <= request.limit:
+        return list(rows), None
+    page = list(rows[: request.limit])
+    return page, encode_cursor(key_of(page[-1]))
+
+
 async def keyset_page(
     session: AsyncSession,
     statement: Select[*tuple[Any, ...]],
@@ -145,38 +203,22 @@ async def keyset_page(
     scalars: bool = True,
     partitions: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[Any], str | None]:
-    """One page of `statement` in ascending order of `keys` (unique together, e.g. ending
-    with the id), after the cursor's row. `key_of(row)` gives a row's key values.
-
-    `partitions` (e.g. one condition per organization of the caller) split the page into one
-    indexed walk per condition, merged: an index on (condition column, keys...) then serves
-    each, where a single `IN (...)` would sort every matching row first. The statement selects
-    one ORM entity whose `keys` are its attributes, or columns (with `scalars=False`) among
-    which are `keys`, under their own names."""
-    if request.after is not None:
-        if len(request.after) != len(keys) or not all(
-            _matches(value, key) for key, value in zip(keys, request.after, strict=True)
-        ):
-            raise _bad_cursor()
-        after = [literal(value, key.type) for key, value in zip(keys, request.after, strict=True)]
-        statement = statement.where(tuple_(*keys) > tuple_(*after))
-    if len(partitions) > 1:
-        statement = _merged(statement, keys, partitions, request.limit + 1)
-    else:
-        statement = statement.order_by(*keys).limit(request.limit + 1)
-    result = await session.execute(statement)
-    rows = list(result.scalars().all() if scalars else result.all())
-    if len(rows) <= request.limit:
-        return rows, None
-    rows = rows[: request.limit]
-    return rows, encode_cursor(key_of(rows[-1]))
+    """One page of `statement` (see `keyset_statement`) after the cursor's row. `key_of(row)`
+    gives a row's key values; `scalars=False` for a statement of columns."""
+    parameters = page_parameters(request, keys)
+    paged = keyset_statement(
+        statement, keys=keys, after=request.after is not None, partitions=partitions
+    )
+    result = await session.execute(paged, parameters)
+    rows = result.scalars().all() if scalars else result.all()
+    return page_of(rows, request, key_of)
 
 
 def _merged(
     statement: Select[*tuple[Any, ...]],
     keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
     partitions: Sequence[ColumnElement[bool]],
-    limit: int,
+    limit: ColumnElement[int],
 ) -> Select[*tuple[Any, ...]]:
     """The first `limit` rows of `statement` by `keys`, as the merge of each partition's own
     first `limit` rows."""

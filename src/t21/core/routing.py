@@ -15,6 +15,8 @@ import fastapi
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from t21.core.errors import ValidationFailed
 from t21.core.idempotency import HEADER, IDEMPOTENT, Idempotency
@@ -132,3 +134,13 @@ class APIRouter(fastapi.APIRouter):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("route_class", T21Route)
         super().__init__(**kwargs)
+        # Every path this router serves holds its prefix's text up to the first parameter.
+        self._literal_prefix = self.prefix.split("{", 1)[0]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """FastAPI matches a request against every route of every included router in turn,
+        twice (once to choose the router, once inside it): a router whose prefix the path
+        doesn't hold is passed over at once instead."""
+        if self._literal_prefix and self._literal_prefix not in scope["path"]:
+            return Match.NONE, {}
+        return super().matches(scope)

@@ -56,6 +56,9 @@ class Runtime:
     jobs: JobSender
     redis: Redis | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    # Sessions outside any transaction, for requests that only read (`core.uow.read_scope`);
+    # None where reads keep the ordinary unit of work (SQLite).
+    read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 
 _current: Runtime | None = None

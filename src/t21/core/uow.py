@@ -70,3 +70,19 @@ async def session_scope(runtime: Runtime | None = None) -> AsyncIterator[AsyncSe
             _current.reset(token)
     if uow.jobs:
         await rt.jobs.send(uow.jobs)
+
+
+@asynccontextmanager
+async def read_scope(runtime: Runtime | None = None) -> AsyncIterator[AsyncSession]:
+    """A session for reading only: outside any transaction on PostgreSQL (see
+    `core.db.create_read_sessionmaker`), the ordinary `session_scope()` elsewhere.
+
+    Nothing written in it would be atomic, so it refuses to flush changes (`ReadOnlySession`),
+    and it opens no unit of work: enqueueing a job in it fails."""
+    rt = runtime or get_runtime()
+    if rt.read_sessionmaker is None:
+        async with session_scope(rt) as session:
+            yield session
+        return
+    async with rt.read_sessionmaker() as session:
+        yield session

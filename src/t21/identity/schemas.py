@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from t21.identity.models import Passkey, User
+from t21.identity.models import Passkey
 from t21.identity.twofactor import HolderProof
 from t21.organizations.schemas import MembershipOut
 
@@ -69,6 +69,21 @@ class LoginCodeIn(BaseModel):
     login_code: Token
 
 
+class UserRecord(Protocol):
+    """What a user's answer reads: a `User`, or a row of its columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def email_verified_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 class UserOut(BaseModel):
     id: uuid.UUID
     email: str
@@ -77,7 +92,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: User) -> UserOut:
+    def of(cls, user: UserRecord) -> UserOut:
         return cls(
             id=user.id,
             email=user.email,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from t21.organizations.models import ApiKey, Invitation, Membership, Organization
+from t21.organizations.models import ApiKey, Invitation, Organization
 from t21.organizations.permissions import Role
 from t21.organizations.service import MemberView, OrganizationView
 
@@ -65,6 +65,28 @@ class OrganizationOut(BaseModel):
         )
 
 
+class OrganizationRecord(Protocol):
+    """What an organization's reference reads: an `Organization`, or a row of its columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def slug(self) -> str: ...
+    @property
+    def tier(self) -> str: ...
+
+
+class MembershipRecord(Protocol):
+    """What a membership's answer reads: a `Membership`, or a row of its columns."""
+
+    @property
+    def role(self) -> Role: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 class OrganizationRef(BaseModel):
     id: uuid.UUID
     name: str
@@ -72,7 +94,7 @@ class OrganizationRef(BaseModel):
     tier: str
 
     @classmethod
-    def of(cls, organization: Organization) -> OrganizationRef:
+    def of(cls, organization: OrganizationRecord) -> OrganizationRef:
         return cls(
             id=organization.id,
             name=organization.name,
@@ -91,7 +113,7 @@ class MembershipOut(BaseModel):
     joined_at: datetime
 
     @classmethod
-    def of(cls, organization: Organization, membership: Membership) -> MembershipOut:
+    def of(cls, organization: OrganizationRecord, membership: MembershipRecord) -> MembershipOut:
         return cls(
             organization=OrganizationRef.of(organization),
             role=membership.role,

@@ -1,6 +1,7 @@
 """The authenticated principal of a request, and the one helper that scopes queries to it.
 
-Tenant data is only ever read through `scoped()`: a query that forgets it is a bug. Anything of an
+Tenant data is only ever read through `scoped()` (or `scoped_by_parameters()`, its form for a
+statement built once): a query that forgets it is a bug. Anything of an
 organization the principal doesn't belong to answers 404, never 403, so existence doesn't leak.
 """
 
@@ -11,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from t21.core.db import in_parameters, in_values
 from t21.core.errors import Forbidden, NotFound
 from t21.identity.models import User
 from t21.organizations.models import ApiKey
@@ -113,6 +115,35 @@ def scoped(
     """`statement` restricted to rows of the principal's organizations."""
     restricted: S = statement.where(organization_column.in_(principal.organization_ids))
     return restricted
+
+
+# The bound parameters that name the principal's organizations in a statement built once.
+TENANT_PARAMETER = "tenant"
+
+
+def scoped_by_parameters(
+    statement: S, organization_column: ColumnElement[uuid.UUID], count: int
+) -> S:
+    """`scoped()` for a statement built once and run for any principal with `count`
+    organizations: they are bound at execution, by `tenant_parameters(principal)`."""
+    restricted: S = statement.where(in_parameters(organization_column, TENANT_PARAMETER, count))
+    return restricted
+
+
+def tenant_partitions(
+    organization_column: ColumnElement[uuid.UUID], count: int
+) -> list[ColumnElement[bool]]:
+    """One condition per organization of `scoped_by_parameters(..., count)`, e.g. to read a
+    page as one indexed walk per organization (`core.pagination.keyset_statement`)."""
+    return [
+        organization_column == bindparam(f"{TENANT_PARAMETER}_{i}", type_=organization_column.type)
+        for i in range(count)
+    ]
+
+
+def tenant_parameters(principal: Principal) -> dict[str, Any]:
+    """The values of `scoped_by_parameters` and `tenant_partitions` for `principal`."""
+    return in_values(TENANT_PARAMETER, principal.organization_ids)
 
 
 async def get_scoped(

@@ -23,7 +23,7 @@ from t21.core.runtime import Runtime
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
-from t21.posts import service
+from t21.posts import listing, reading, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import UtcDatetime
 from t21.posts.validation import FURTHEST_AHEAD, schedule_errors
@@ -65,8 +65,8 @@ class BulkFilter(BaseModel):
             raise ValueError("`from` must be before `to`")
         return self
 
-    def filters(self) -> service.PostFilters:
-        return service.PostFilters(
+    def filters(self) -> listing.PostFilters:
+        return listing.PostFilters(
             brand_id=self.brand_id,
             status=self.status,
             platform=self.platform,
@@ -145,7 +145,7 @@ async def _selected(
         too_many = len(post_ids) > cap
     else:
         assert body.filter is not None
-        shown, more = await service.list_posts(
+        shown, more = await listing.list_posts(
             session, principal, PageRequest(limit=cap), body.filter.filters()
         )
         post_ids = [one.post.id for one in shown]
@@ -174,7 +174,7 @@ async def _one(
     else:
         when = body.scheduled_at
         if body.shift_minutes is not None:
-            post = await service.get_post(session, principal, post_id, Action.WRITE_CONTENT)
+            post = await reading.get_post(session, principal, post_id, Action.WRITE_CONTENT)
             if post.scheduled_at is None:
                 raise NotScheduled("The post has no time to shift; give scheduled_at instead.")
             when = post.scheduled_at + timedelta(minutes=body.shift_minutes)

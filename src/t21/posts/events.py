@@ -22,7 +22,7 @@ from t21.posts.models import PostStatus, PostTarget, TargetStatus
 from t21.posts.schemas import TargetOut, post_out
 
 if TYPE_CHECKING:
-    from t21.posts.service import PostView
+    from t21.posts.reading import PostView
 
 # The post statuses an app hears about when a post enters them.
 STATUS_EVENTS = {

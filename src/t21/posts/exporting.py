@@ -23,7 +23,8 @@ from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.organizations.tenancy import Principal
 from t21.posts.importing import COLUMNS, DEFUSER, FORMULA_STARTS, LIST_SEPARATOR
-from t21.posts.service import PostFilters, PostView, list_posts
+from t21.posts.listing import PostFilters, list_posts
+from t21.posts.reading import PostView
 
 ExportFormat = Literal["csv", "json"]
 # Posts read per batch (one short session each).

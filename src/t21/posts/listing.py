@@ -1,104 +1,288 @@
-"""The posts list page (`GET /api/v1/posts`), read as rows and written as JSON once.
+"""Listing posts (`GET /api/v1/posts`, the export, bulk actions' filter): their filters, order
+and pages, and the list's page read as rows and written as JSON once.
 
-The list is the API's busiest read. Its answer is the one `post_out` gives for each post, but
-its parts are read as rows of the columns the answer shows (no ORM objects to build, track and
-discard: the page only reads them), in three queries: the page with each post's brand zone and
-author (joined), the targets, the media. The page is serialized once, to bytes, by the answer's
-own Pydantic model, instead of being validated again by FastAPI.
+The list is the API's busiest read. Its statements are built once for each shape of request
+(how many organizations the caller acts in, which filters, whether a cursor follows), with
+every value a bound parameter: a request only looks its statement up and binds its values, so
+SQLAlchemy neither builds nor cache-keys nor re-renders a statement per request, and the SQL is
+what building it each time rendered.
+
+The page's answer is the one `post_out` gives for each post, but its parts are read as rows of
+the columns the answer shows (no ORM objects to build, track and discard: the page only reads
+them), in two or three queries: the page with each post's brand zone, author and whether it has
+media (joined), the targets, and the media if any post of the page has some. The page is
+serialized once, to bytes, by the answer's own Pydantic model, instead of being validated again
+by FastAPI.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.brands import service as brands_service
 from t21.brands.models import Brand
-from t21.core.pagination import PageRequest, keyset_page
+from t21.core.db import in_parameters, in_values
+from t21.core.localtime import day_start
+from t21.core.pagination import (
+    MAX_LIMIT,
+    PageRequest,
+    keyset_statement,
+    page_of,
+    page_parameters,
+)
 from t21.core.runtime import Runtime
 from t21.identity.models import User
 from t21.media.models import MediaAsset
 from t21.organizations.models import ApiKey
-from t21.organizations.tenancy import Principal
-from t21.posts import service
-from t21.posts.models import Post, PostMedia, PostTarget
+from t21.organizations.tenancy import (
+    Principal,
+    scoped_by_parameters,
+    tenant_parameters,
+    tenant_partitions,
+)
+from t21.posts import reading
+from t21.posts.models import Post, PostMedia, PostStatus, PostTarget
 from t21.posts.schemas import PostList, post_out_of
+
+# The tables, as Core sees them: statements of their columns are not ORM statements, so their
+# rows come back as plain rows, without the ORM's compile and loading steps.
+_posts = Post.__table__
+_targets = PostTarget.__table__
+_post_media = PostMedia.__table__
+_assets = MediaAsset.__table__
+_brands = Brand.__table__
+_keys = ApiKey.__table__
+_users = User.__table__
+
+# The list's order, which its indexes follow (`ix_posts_organization_id_sort` and the like).
+LIST_ORDER = (_posts.c.sort_at, _posts.c.created_at, _posts.c.id)
+
+
+@dataclass(frozen=True)
+class PostFilters:
+    brand_id: uuid.UUID | None = None
+    status: PostStatus | None = None
+    platform: str | None = None
+    scheduled_from: datetime | None = None
+    scheduled_to: datetime | None = None
+
+
+async def calendar_window(
+    session: AsyncSession,
+    principal: Principal,
+    brand_id: uuid.UUID | None,
+    start: datetime | date | None,
+    end: datetime | date | None,
+) -> tuple[datetime | None, datetime | None]:
+    """The list's `from`/`to` as UTC instants. A plain date is that whole day in the brand's
+    time zone (UTC without `brand_id`): `from` its first instant, `to` the next day's first."""
+    zone: ZoneInfo | None = None
+
+    async def zone_of_brand() -> ZoneInfo:
+        if brand_id is None:
+            return ZoneInfo("UTC")
+        brand = await brands_service.get_brand(session, principal, brand_id)
+        return ZoneInfo(brand.timezone)
+
+    def instant(
+        value: datetime | date | None, zone: ZoneInfo | None, after: int
+    ) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value.astimezone(UTC) if value is not None else None
+        assert zone is not None
+        return day_start(value + timedelta(days=after), zone)
+
+    if any(isinstance(value, date) and not isinstance(value, datetime) for value in (start, end)):
+        zone = await zone_of_brand()
+    return instant(start, zone, 0), instant(end, zone, 1)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a list statement's SQL depends on; the values are bound parameters."""
+
+    organizations: int
+    brand: bool
+    status: bool
+    platform: bool
+    start: bool
+    end: bool
+    after: bool
+
+
+def _shape(principal: Principal, filters: PostFilters, page: PageRequest) -> _Shape:
+    return _Shape(
+        organizations=len(principal.organization_ids),
+        brand=filters.brand_id is not None,
+        status=filters.status is not None,
+        platform=filters.platform is not None,
+        start=filters.scheduled_from is not None,
+        end=filters.scheduled_to is not None,
+        after=page.after is not None,
+    )
+
+
+async def _parameters(
+    session: AsyncSession, principal: Principal, filters: PostFilters, page: PageRequest
+) -> dict[str, Any]:
+    """The values of the list statement for this request (404 for a brand the caller can't
+    see, 422 for a cursor that isn't the list's)."""
+    if filters.brand_id is not None:
+        await brands_service.get_brand(session, principal, filters.brand_id)
+    parameters = page_parameters(page, LIST_ORDER) | tenant_parameters(principal)
+    values = {
+        "brand_id": filters.brand_id,
+        "status": filters.status,
+        "platform": filters.platform,
+        "scheduled_from": filters.scheduled_from,
+        "scheduled_to": filters.scheduled_to,
+    }
+    return parameters | {name: value for name, value in values.items() if value is not None}
+
+
+def _listed(statement: Select[*tuple[Any, ...]], shape: _Shape) -> Select[*tuple[Any, ...]]:
+    """`statement` (of posts, or of their columns) restricted to the caller's organizations and
+    the filters, and paged: without a brand, one indexed walk per organization of the caller,
+    merged (see `keyset_statement`)."""
+    statement = scoped_by_parameters(statement, _posts.c.organization_id, shape.organizations)
+    if shape.brand:
+        statement = statement.where(_posts.c.brand_id == bindparam("brand_id"))
+    if shape.status:
+        statement = statement.where(_posts.c.status == bindparam("status"))
+    if shape.platform:
+        statement = statement.where(
+            exists().where(
+                _targets.c.post_id == _posts.c.id, _targets.c.platform == bindparam("platform")
+            )
+        )
+    if shape.start:
+        statement = statement.where(_posts.c.sort_at >= bindparam("scheduled_from"))
+    if shape.end:
+        statement = statement.where(_posts.c.sort_at < bindparam("scheduled_to"))
+    partitions: list[ColumnElement[bool]] = (
+        [] if shape.brand else tenant_partitions(_posts.c.organization_id, shape.organizations)
+    )
+    return keyset_statement(statement, keys=LIST_ORDER, after=shape.after, partitions=partitions)
+
+
+# A few shapes serve nearly every request; a caller in many organizations adds its own.
+_SHAPES_KEPT = 256
+
+
+@lru_cache(maxsize=_SHAPES_KEPT)
+def _posts_statement(shape: _Shape) -> Select[Post]:
+    return cast("Select[Post]", _listed(select(Post), shape))
+
+
+async def list_posts(
+    session: AsyncSession, principal: Principal, page: PageRequest, filters: PostFilters
+) -> tuple[list[reading.PostView], str | None]:
+    """Posts in order of `scheduled_at` (unscheduled drafts last), then creation; each page
+    through an index on those keys, so it costs the same on the millionth post."""
+    parameters = await _parameters(session, principal, filters, page)
+    statement = _posts_statement(_shape(principal, filters, page))
+    rows = (await session.scalars(statement, parameters)).all()
+    posts, next_cursor = page_of(rows, page, lambda post: (post.sort_at, post.created_at, post.id))
+    return await reading.views(session, posts), next_cursor
+
 
 # What a post's answer shows, and the list's sort keys.
 POST_COLUMNS = (
-    Post.id,
-    Post.brand_id,
-    Post.author_id,
-    Post.author_api_key_id,
-    Post.content,
-    Post.status,
-    Post.scheduled_at,
-    Post.published_at,
-    Post.ai,
-    Post.approval,
-    Post.created_at,
-    Post.updated_at,
-    Post.sort_at,
-    # What `service.views` reads in queries of their own: the brand's zone, the author's name.
-    Brand.timezone.label("brand_timezone"),
-    ApiKey.id.label("key_found"),
-    ApiKey.name.label("key_name"),
-    User.id.label("user_found"),
-    User.name.label("user_name"),
+    _posts.c.id,
+    _posts.c.brand_id,
+    _posts.c.author_id,
+    _posts.c.author_api_key_id,
+    _posts.c.content,
+    _posts.c.status,
+    _posts.c.scheduled_at,
+    _posts.c.published_at,
+    _posts.c.ai,
+    _posts.c.approval,
+    _posts.c.created_at,
+    _posts.c.updated_at,
+    _posts.c.sort_at,
+    # What `reading.views` reads in queries of their own: the brand's zone, the author's name.
+    _brands.c.timezone.label("brand_timezone"),
+    _keys.c.id.label("key_found"),
+    _keys.c.name.label("key_name"),
+    _users.c.id.label("user_found"),
+    _users.c.name.label("user_name"),
+    # Whether the post has media (an index probe each): a page without any reads none.
+    exists().where(_post_media.c.post_id == _posts.c.id).label("has_media"),
 )
 # What a target's answer shows (`TargetOut.of`, its chain of parts included).
 TARGET_COLUMNS = (
-    PostTarget.post_id,
-    PostTarget.id,
-    PostTarget.social_account_id,
-    PostTarget.platform,
-    PostTarget.content,
-    PostTarget.options,
-    PostTarget.status,
-    PostTarget.attempts,
-    PostTarget.due_at,
-    PostTarget.external_id,
-    PostTarget.permalink,
-    PostTarget.published_at,
-    PostTarget.last_error_code,
-    PostTarget.last_error_message,
-    PostTarget.thread,
-    PostTarget.steps,
+    _targets.c.post_id,
+    _targets.c.id,
+    _targets.c.social_account_id,
+    _targets.c.platform,
+    _targets.c.content,
+    _targets.c.options,
+    _targets.c.status,
+    _targets.c.attempts,
+    _targets.c.due_at,
+    _targets.c.external_id,
+    _targets.c.permalink,
+    _targets.c.published_at,
+    _targets.c.last_error_code,
+    _targets.c.last_error_message,
+    _targets.c.thread,
+    _targets.c.steps,
 )
 # What an asset's answer shows (`AssetOut.of`).
 ASSET_COLUMNS = (
-    PostMedia.post_id,
-    MediaAsset.id,
-    MediaAsset.brand_id,
-    MediaAsset.filename,
-    MediaAsset.content_type,
-    MediaAsset.size,
-    MediaAsset.width,
-    MediaAsset.height,
-    MediaAsset.duration_s,
-    MediaAsset.sha256,
-    MediaAsset.status,
-    MediaAsset.storage_key,
-    MediaAsset.thumbnail_key,
-    MediaAsset.created_at,
+    _post_media.c.post_id,
+    _assets.c.id,
+    _assets.c.brand_id,
+    _assets.c.filename,
+    _assets.c.content_type,
+    _assets.c.size,
+    _assets.c.width,
+    _assets.c.height,
+    _assets.c.duration_s,
+    _assets.c.sha256,
+    _assets.c.status,
+    _assets.c.storage_key,
+    _assets.c.thumbnail_key,
+    _assets.c.created_at,
 )
 
-# Built once: a request only adds its filters (building the column lists is a cost per request).
-_PAGE = (
-    select(*POST_COLUMNS)
-    .outerjoin(Brand, Brand.id == Post.brand_id)
-    .outerjoin(ApiKey, ApiKey.id == Post.author_api_key_id)
-    .outerjoin(User, User.id == Post.author_id)
+_PAGE = select(*POST_COLUMNS).select_from(
+    _posts.outerjoin(_brands, _brands.c.id == _posts.c.brand_id)
+    .outerjoin(_keys, _keys.c.id == _posts.c.author_api_key_id)
+    .outerjoin(_users, _users.c.id == _posts.c.author_id)
 )
-_TARGETS = select(*TARGET_COLUMNS).order_by(PostTarget.post_id, PostTarget.id)
+_TARGETS = select(*TARGET_COLUMNS).order_by(_targets.c.post_id, _targets.c.id)
 _MEDIA = (
     select(*ASSET_COLUMNS)
-    .join(MediaAsset, MediaAsset.id == PostMedia.media_id)
-    .order_by(PostMedia.post_id, PostMedia.position)
+    .select_from(_post_media.join(_assets, _assets.c.id == _post_media.c.media_id))
+    .order_by(_post_media.c.post_id, _post_media.c.position)
 )
+
+
+@lru_cache(maxsize=_SHAPES_KEPT)
+def _page_statement(shape: _Shape) -> Select[*tuple[Any, ...]]:
+    return _listed(_PAGE, shape)
+
+
+# One statement per number of posts on a page (1 to the largest page).
+@lru_cache(maxsize=MAX_LIMIT)
+def _targets_of(count: int) -> Select[*tuple[Any, ...]]:
+    return _TARGETS.where(in_parameters(_targets.c.post_id, "post", count))
+
+
+@lru_cache(maxsize=MAX_LIMIT)
+def _media_of(count: int) -> Select[*tuple[Any, ...]]:
+    return _MEDIA.where(in_parameters(_post_media.c.post_id, "post", count))
 
 
 async def list_page(
@@ -106,25 +290,22 @@ async def list_page(
     runtime: Runtime,
     principal: Principal,
     page: PageRequest,
-    filters: service.PostFilters,
+    filters: PostFilters,
 ) -> bytes:
-    """A page of `service.list_posts`, as the JSON of its `PostList`: the same posts in the
-    same order, each as `post_out` shows it."""
-    statement, partitions = await service.list_statement(session, principal, filters, _PAGE)
-    posts, next_cursor = await keyset_page(
-        session,
-        statement,
-        keys=service.LIST_ORDER,
-        key_of=lambda row: (row.sort_at, row.created_at, row.id),
-        request=page,
-        scalars=False,
-        partitions=partitions,
-    )
+    """A page of `list_posts`, as the JSON of its `PostList`: the same posts in the same
+    order, each as `post_out` shows it."""
+    parameters = await _parameters(session, principal, filters, page)
+    statement = _page_statement(_shape(principal, filters, page))
+    rows = (await session.execute(statement, parameters)).all()
+    posts, next_cursor = page_of(rows, page, lambda row: (row.sort_at, row.created_at, row.id))
     items = []
     if posts:
         ids = [post.id for post in posts]
-        targets = await _by_post(session, _TARGETS.where(PostTarget.post_id.in_(ids)), ids)
-        media = await _by_post(session, _MEDIA.where(PostMedia.post_id.in_(ids)), ids)
+        targets = await _by_post(session, _targets_of(len(ids)), ids)
+        illustrated = [post.id for post in posts if post.has_media]
+        media: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
+        if illustrated:
+            media |= await _by_post(session, _media_of(len(illustrated)), illustrated)
         items = [
             post_out_of(
                 runtime,
@@ -143,16 +324,16 @@ async def list_page(
 async def _by_post(
     session: AsyncSession, statement: Select[*tuple[Any, ...]], ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Any]]:
-    """The rows of `statement` (whose first column is the post id) grouped by post, in order;
-    each read by attribute as the ORM object it stands for would be."""
+    """The rows of `statement` for the posts `ids` (its first column is the post id), grouped
+    by post, in order; each read by attribute as the ORM object it stands for would be."""
     grouped: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
-    for row in await session.execute(statement):
+    for row in await session.execute(statement, in_values("post", ids)):
         grouped[row[0]].append(row)
     return grouped
 
 
 def _author(post: Any) -> dict[str, Any] | None:
-    """`created_by`, as `service.authors_of` finds it: the API key if one wrote the post, else
+    """`created_by`, as `reading.authors_of` finds it: the API key if one wrote the post, else
     the user; None once that key or user is gone."""
     if post.author_api_key_id is not None:
         if post.key_found is None:

@@ -9,13 +9,13 @@ from fastapi import Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from t21.core.deps import DbSession
+from t21.core.deps import DbSession, ReadSession
 from t21.core.errors import PayloadTooLarge, ValidationFailed
 from t21.core.localtime import PlainDate
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.organizations.auth import CurrentPrincipal
-from t21.posts import bulk, dryrun, exporting, importing, listing, service
+from t21.posts import bulk, dryrun, exporting, importing, listing, reading, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import (
     BulkOut,
@@ -40,7 +40,7 @@ router = APIRouter(prefix="/posts", tags=["posts"])
 
 async def list_filters(
     principal: CurrentPrincipal,
-    session: DbSession,
+    session: ReadSession,
     brand_id: uuid.UUID | None = None,
     status: PostStatus | None = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
@@ -60,15 +60,15 @@ async def list_filters(
             "date (YYYY-MM-DD, included) in the brand's time zone (UTC without `brand_id`).",
         ),
     ] = None,
-) -> service.PostFilters:
+) -> listing.PostFilters:
     """The list's filters (and the export's); plain dates are whole days in the brand's zone."""
-    scheduled_from, scheduled_to = await service.calendar_window(
+    scheduled_from, scheduled_to = await listing.calendar_window(
         session, principal, brand_id, scheduled_from, scheduled_to
     )
     if scheduled_from and scheduled_to and scheduled_from >= scheduled_to:
         message = "`from` must be before `to`."
         raise ValidationFailed(message, errors=[{"loc": ["query", "to"], "msg": message}])
-    return service.PostFilters(
+    return listing.PostFilters(
         brand_id=brand_id,
         status=status,
         platform=service.known_platform(platform) if platform is not None else None,
@@ -77,7 +77,7 @@ async def list_filters(
     )
 
 
-ListFilters = Annotated[service.PostFilters, Depends(list_filters)]
+ListFilters = Annotated[listing.PostFilters, Depends(list_filters)]
 
 
 # The page comes serialized (`listing`): `response_model` gives the document its schema.
@@ -85,7 +85,7 @@ ListFilters = Annotated[service.PostFilters, Depends(list_filters)]
 async def list_posts(
     request: Request,
     principal: CurrentPrincipal,
-    session: DbSession,
+    session: ReadSession,
     page: PageParams,
     filters: ListFilters,
 ) -> Response:
@@ -196,7 +196,7 @@ async def import_posts(
 async def export_posts(
     request: Request,
     principal: CurrentPrincipal,
-    session: DbSession,
+    session: ReadSession,
     filters: ListFilters,
     format: exporting.ExportFormat = "csv",
 ) -> StreamingResponse:
@@ -230,8 +230,8 @@ async def bulk_action(
 async def get_post(
     post_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: DbSession
 ) -> PostOut:
-    post = await service.get_post(session, principal, post_id)
-    return post_out(request.app.state.runtime, await service.view(session, post))
+    post = await reading.get_post(session, principal, post_id)
+    return post_out(request.app.state.runtime, await reading.view(session, post))
 
 
 @router.patch("/{post_id}")

@@ -30,7 +30,7 @@ from t21.posts.status import PENDING
 
 if TYPE_CHECKING:
     from t21.core.runtime import Runtime
-    from t21.posts.service import PostView
+    from t21.posts.reading import PostView
 
 # Generous: the longest network text (Facebook, 63,206) with room; each target is then held to
 # its own network's limit.

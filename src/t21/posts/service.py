@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol, TypeVar
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.audit import service as audit
@@ -26,20 +25,17 @@ from t21.brands.models import Brand
 from t21.core import clock
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
-from t21.core.localtime import day_start
-from t21.core.pagination import PageRequest, keyset_page
 from t21.core.runtime import Runtime
-from t21.identity.models import User
 from t21.media.models import MediaAsset
-from t21.organizations.models import ApiKey
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, get_scoped, scoped
+from t21.organizations.tenancy import Principal
 from t21.platforms import registry
 from t21.posts import approvals
 from t21.posts import status as states
 from t21.posts.duplicates import of_drafts, of_targets, refuse_duplicates
 from t21.posts.events import STATUS_EVENTS, post_event, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
+from t21.posts.reading import PostView, authors_of, get_post, view, views
 from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
 from t21.posts.validation import (
     TargetDraft,
@@ -52,199 +48,6 @@ from t21.posts.validation import (
     schedule_errors,
 )
 from t21.queue import service as queue
-
-ListedT = TypeVar("ListedT", bound=Select[Any])
-
-
-@dataclass
-class PostView:
-    """A post with what its answer shows: targets, media in order, the brand's timezone."""
-
-    post: Post
-    targets: list[PostTarget]
-    media: list[MediaAsset]
-    timezone: str
-    # Heads-ups about what was just asked (e.g. the month's publishing quota running out).
-    warnings: list[dict[str, str]] = field(default_factory=list)
-    # Who created it: {type: "user" | "api_key", id, name}, or None once that is deleted.
-    created_by: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class PostFilters:
-    brand_id: uuid.UUID | None = None
-    status: PostStatus | None = None
-    platform: str | None = None
-    scheduled_from: datetime | None = None
-    scheduled_to: datetime | None = None
-
-
-async def calendar_window(
-    session: AsyncSession,
-    principal: Principal,
-    brand_id: uuid.UUID | None,
-    start: datetime | date | None,
-    end: datetime | date | None,
-) -> tuple[datetime | None, datetime | None]:
-    """The list's `from`/`to` as UTC instants. A plain date is that whole day in the brand's
-    time zone (UTC without `brand_id`): `from` its first instant, `to` the next day's first."""
-    zone: ZoneInfo | None = None
-
-    async def zone_of_brand() -> ZoneInfo:
-        if brand_id is None:
-            return ZoneInfo("UTC")
-        brand = await brands_service.get_brand(session, principal, brand_id)
-        return ZoneInfo(brand.timezone)
-
-    def instant(
-        value: datetime | date | None, zone: ZoneInfo | None, after: int
-    ) -> datetime | None:
-        if value is None or isinstance(value, datetime):
-            return value.astimezone(UTC) if value is not None else None
-        assert zone is not None
-        return day_start(value + timedelta(days=after), zone)
-
-    if any(isinstance(value, date) and not isinstance(value, datetime) for value in (start, end)):
-        zone = await zone_of_brand()
-    return instant(start, zone, 0), instant(end, zone, 1)
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
-async def get_post(
-    session: AsyncSession, principal: Principal, post_id: uuid.UUID, action: Action = Action.READ
-) -> Post:
-    """The post, if it belongs to one of the principal's organizations; else 404."""
-    return await get_scoped(session, principal, Post, post_id, what="post", action=action)
-
-
-async def view(session: AsyncSession, post: Post) -> PostView:
-    [one] = await views(session, [post])
-    return one
-
-
-async def views(session: AsyncSession, posts: Sequence[Post]) -> list[PostView]:
-    """The posts with their targets, media and brand timezone, in three queries whatever
-    their number."""
-    if not posts:
-        return []
-    ids = [post.id for post in posts]
-    targets: dict[uuid.UUID, list[PostTarget]] = {post_id: [] for post_id in ids}
-    for target in await session.scalars(
-        select(PostTarget)
-        .where(PostTarget.post_id.in_(ids))
-        .order_by(PostTarget.post_id, PostTarget.id)
-    ):
-        targets[target.post_id].append(target)
-    media: dict[uuid.UUID, list[MediaAsset]] = {post_id: [] for post_id in ids}
-    rows = await session.execute(
-        select(PostMedia.post_id, MediaAsset)
-        .join(MediaAsset, MediaAsset.id == PostMedia.media_id)
-        .where(PostMedia.post_id.in_(ids))
-        .order_by(PostMedia.post_id, PostMedia.position)
-    )
-    for post_id, asset in rows:
-        media[post_id].append(asset)
-    zones = await brand_zones(session, {post.brand_id for post in posts})
-    authors = await authors_of(session, posts)
-    return [
-        PostView(
-            post=post,
-            targets=targets[post.id],
-            media=media[post.id],
-            timezone=zones.get(post.brand_id, "UTC"),
-            created_by=authors.get(post.author_api_key_id or post.author_id or post.id),
-        )
-        for post in posts
-    ]
-
-
-async def brand_zones(
-    session: AsyncSession, brand_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """Each brand's time zone, in one query."""
-    rows = await session.execute(select(Brand.id, Brand.timezone).where(Brand.id.in_(brand_ids)))
-    return {row.id: row.timezone for row in rows}
-
-
-class Authored(Protocol):
-    """Who wrote a post, as a `Post` or a row of its columns carries it."""
-
-    @property
-    def author_id(self) -> uuid.UUID | None: ...
-    @property
-    def author_api_key_id(self) -> uuid.UUID | None: ...
-
-
-async def authors_of(
-    session: AsyncSession, posts: Sequence[Authored]
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """Who created each post, by user or API key id (one query each, whatever their number):
-    look a post up by `author_api_key_id or author_id`."""
-    found: dict[uuid.UUID, dict[str, Any]] = {}
-    key_ids = {post.author_api_key_id for post in posts if post.author_api_key_id}
-    if key_ids:
-        for key_id, name in await session.execute(
-            select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(key_ids))
-        ):
-            found[key_id] = {"type": "api_key", "id": key_id, "name": name}
-    user_ids = {post.author_id for post in posts if post.author_id and not post.author_api_key_id}
-    if user_ids:
-        for user_id, name in await session.execute(
-            select(User.id, User.name).where(User.id.in_(user_ids))
-        ):
-            found[user_id] = {"type": "user", "id": user_id, "name": name}
-    return found
-
-
-async def list_posts(
-    session: AsyncSession, principal: Principal, page: PageRequest, filters: PostFilters
-) -> tuple[list[PostView], str | None]:
-    """Posts in order of `scheduled_at` (unscheduled drafts last), then creation; each page
-    through an index on those keys, so it costs the same on the millionth post."""
-    statement, partitions = await list_statement(session, principal, filters, select(Post))
-    posts, next_cursor = await keyset_page(
-        session,
-        statement,
-        keys=LIST_ORDER,
-        key_of=lambda post: (post.sort_at, post.created_at, post.id),
-        request=page,
-        partitions=partitions,
-    )
-    return await views(session, posts), next_cursor
-
-
-# The list's order, which its indexes follow (`ix_posts_organization_id_sort` and the like).
-LIST_ORDER = (Post.sort_at, Post.created_at, Post.id)
-
-
-async def list_statement(
-    session: AsyncSession, principal: Principal, filters: PostFilters, statement: ListedT
-) -> tuple[ListedT, list[ColumnElement[bool]]]:
-    """`statement` (of posts, or of their columns) restricted to the principal's organizations
-    and `filters`, and the partitions its page is read in: without a brand, one indexed walk
-    per organization of the caller, merged (see `keyset_page`)."""
-    statement = scoped(statement, principal, Post.organization_id)
-    if filters.brand_id is not None:
-        await brands_service.get_brand(session, principal, filters.brand_id)
-        statement = statement.where(Post.brand_id == filters.brand_id)
-    if filters.status is not None:
-        statement = statement.where(Post.status == filters.status)
-    if filters.platform is not None:
-        statement = statement.where(
-            exists().where(PostTarget.post_id == Post.id, PostTarget.platform == filters.platform)
-        )
-    if filters.scheduled_from is not None:
-        statement = statement.where(Post.sort_at >= filters.scheduled_from)
-    if filters.scheduled_to is not None:
-        statement = statement.where(Post.sort_at < filters.scheduled_to)
-    partitions: list[ColumnElement[bool]] = (
-        [Post.organization_id == organization for organization in principal.organization_ids]
-        if filters.brand_id is None
-        else []
-    )
-    return statement, partitions
 
 
 async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -> None:

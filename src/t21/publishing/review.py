@@ -29,7 +29,7 @@ from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.platforms.base import Published, RecentPost
 from t21.platforms.registry import configured_provider
-from t21.posts import approvals
+from t21.posts import approvals, reading
 from t21.posts import service as posts
 from t21.posts.chain import COMMENT, Step, next_step
 from t21.posts.events import post_event
@@ -62,7 +62,7 @@ async def resolve(
     post_id: uuid.UUID,
     target_id: uuid.UUID,
     decision: ResolvedPublished | ResolvedNotPublished,
-) -> posts.PostView:
+) -> reading.PostView:
     """Record the person's word on the target; the post as it now is."""
     async with session_scope(runtime) as session:
         post, target = await _under_review(session, principal, post_id, target_id)
@@ -163,7 +163,7 @@ async def resolve(
             },
         )
         await posts.settle_posts(session, {post.id})
-        shown = await posts.view(session, post)
+        shown = await reading.view(session, post)
         if target.status is TargetStatus.PENDING_APPROVAL:
             await post_event(session, "post.approval_requested", shown)
         return shown
@@ -183,12 +183,12 @@ def _id_needed(step: Step) -> ValidationFailed:
 
 async def retry_failed(
     runtime: Runtime, principal: Principal, post_id: uuid.UUID, target_id: uuid.UUID
-) -> posts.PostView:
+) -> reading.PostView:
     """Send a `failed` target out again now, with a fresh count of attempts (an operator's
     decision once the cause is fixed). Only staff do this: a failure is final for members."""
     assert principal.staff
     async with session_scope(runtime) as session:
-        post = await posts.get_post(session, principal, post_id, Action.WRITE_CONTENT)
+        post = await reading.get_post(session, principal, post_id, Action.WRITE_CONTENT)
         target = await session.get(
             PostTarget, target_id, populate_existing=True, with_for_update=True
         )
@@ -214,13 +214,13 @@ async def retry_failed(
             details={"post_id": str(post.id), "from": "failed", "reason": reason},
         )
         await posts.settle_posts(session, {post.id})
-        return await posts.view(session, post)
+        return await reading.view(session, post)
 
 
 async def _under_review(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, target_id: uuid.UUID
 ) -> tuple[Post, PostTarget]:
-    post = await posts.get_post(session, principal, post_id, Action.WRITE_CONTENT)
+    post = await reading.get_post(session, principal, post_id, Action.WRITE_CONTENT)
     target = await session.get(PostTarget, target_id, populate_existing=True, with_for_update=True)
     if target is None or target.post_id != post.id:
         raise NotFound("No such target.")

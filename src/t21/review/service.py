@@ -34,8 +34,7 @@ from t21.organizations.models import ApiKey
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.platforms import registry
-from t21.posts import approvals
-from t21.posts import service as posts
+from t21.posts import approvals, reading
 from t21.posts import status as states
 from t21.posts.dryrun import counted_length
 from t21.posts.events import post_event
@@ -58,17 +57,17 @@ from t21.social.models import SocialAccount
 
 async def approve(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, comment: str | None
-) -> posts.PostView:
+) -> reading.PostView:
     """An admin's approval (403 below admin)."""
-    post = await posts.get_post(session, principal, post_id, Action.APPROVE_POSTS)
+    post = await reading.get_post(session, principal, post_id, Action.APPROVE_POSTS)
     return await decide(session, post, approvals.APPROVED, approvals.Decider.of(principal), comment)
 
 
 async def reject(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID, comment: str
-) -> posts.PostView:
+) -> reading.PostView:
     """An admin's rejection, with why (403 below admin)."""
-    post = await posts.get_post(session, principal, post_id, Action.APPROVE_POSTS)
+    post = await reading.get_post(session, principal, post_id, Action.APPROVE_POSTS)
     return await decide(session, post, approvals.REJECTED, approvals.Decider.of(principal), comment)
 
 
@@ -78,7 +77,7 @@ async def decide(
     decision: str,
     decider: approvals.Decider,
     comment: str | None,
-) -> posts.PostView:
+) -> reading.PostView:
     """Apply `decision` to a post waiting for approval; 409 when it isn't waiting, or when it
     is approved after its time has passed."""
     targets = await _locked_targets(session, post)
@@ -110,7 +109,7 @@ async def decide(
     post.status = states.derive(target.status for target in targets)
     post.updated_at = clock.now()
     await session.flush()
-    shown = await posts.view(session, post)
+    shown = await reading.view(session, post)
     if decision == approvals.APPROVED:
         await post_event(session, "post.approved", shown)
         await post_event(session, "post.scheduled", shown)
@@ -123,7 +122,7 @@ async def history(
     session: AsyncSession, principal: Principal, post_id: uuid.UUID
 ) -> ApprovalHistory:
     """Every decision on the post, oldest first (members and above; 404 across tenants)."""
-    post = await posts.get_post(session, principal, post_id, Action.WRITE_CONTENT)
+    post = await reading.get_post(session, principal, post_id, Action.WRITE_CONTENT)
     rows = await session.execute(
         select(ApprovalDecision, User.name, ApiKey.name)
         .outerjoin(User, User.id == ApprovalDecision.user_id)
@@ -160,7 +159,7 @@ async def create_link(
     session: AsyncSession, settings: Settings, principal: Principal, post_id: uuid.UUID, hours: int
 ) -> tuple[ReviewLink, str, str]:
     """A new review link of the post (those who may approve): the link, its token, its URL."""
-    post = await posts.get_post(session, principal, post_id, Action.APPROVE_POSTS)
+    post = await reading.get_post(session, principal, post_id, Action.APPROVE_POSTS)
     link = ReviewLink(
         id=uuid7(),
         organization_id=post.organization_id,
@@ -214,7 +213,7 @@ async def _shown(session: AsyncSession, runtime: Runtime, link: ReviewLink) -> R
     post = await session.get(Post, link.post_id, populate_existing=True)
     if post is None:
         raise NotFound("No such review link.")
-    shown = await posts.view(session, post)
+    shown = await reading.view(session, post)
     brand = await session.get(Brand, post.brand_id)
     account_ids = [t.social_account_id for t in shown.targets if t.social_account_id]
     accounts = {
