@@ -7,8 +7,9 @@ stops. Outside a runtime (a script, an adapter tested alone) each `PlatformHttp`
 client of its own, closed when the block ends. A network's connections are spread over clients
 of at most `CONNECTIONS_PER_CLIENT` each, a request going to the one with the most room:
 httpcore's pool looks at every one of its connections (polling the idle ones' sockets, and
-counting them all once per idle connection) when a request starts and ends, so the bookkeeping
-of one pool of up to a hundred connections was a tenth of a busy worker's CPU (bench/README.md).
+counting them all once per idle connection) when a request starts and ends: with one pool of up
+to a hundred connections that was a tenth of a busy worker's CPU, and splitting it nearly halved
+the CPU per publish at both ends (bench/README.md, `publish_throughput.py`).
 Pool size and idle time are settings
 (`T21_PLATFORM_MAX_CONNECTIONS`, `T21_PLATFORM_KEEPALIVE_S`); the per-request timeout is the
 network configuration's, as before. An idle connection is kept for less time than common
