@@ -47,8 +47,8 @@ MUTATIONS = (
         path="src/t21/publishing/service/claim.py",
         edits=(
             (
-                "if guarded and target.status is not TargetStatus.QUEUED:",
-                "if False:",
+                "targets = [target for target in targets if target.status is TargetStatus.QUEUED]",
+                "targets = list(targets)",
             ),
             (
                 "PostTarget.status == TargetStatus.QUEUED if guarded else true(),",

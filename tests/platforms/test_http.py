@@ -171,3 +171,43 @@ async def test_a_network_config_with_extras_gets_its_own_kept_client() -> None:
         assert clients.client(other) is not clients.client(first)
     finally:
         await clients.aclose()
+
+
+class Gathering:
+    """Holds every request until `expected` have arrived (or `give_up_s` passed), then answers
+    them all; notes the client port of every request."""
+
+    def __init__(self, expected: int, give_up_s: float = 10.0) -> None:
+        self.expected = expected
+        self.give_up_s = give_up_s
+        self.ports: list[int] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.ports.append(scope["client"][1])
+        waited = 0.0
+        while len(self.ports) < self.expected and waited < self.give_up_s:
+            await asyncio.sleep(0.01)
+            waited += 0.01
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def test_a_burst_uses_every_allowed_connection_spread_over_small_pools() -> None:
+    """Twelve requests at once with ten connections allowed (two clients of five): ten go out
+    on connections of their own, the other two wait for one of those and reuse it."""
+    app = Gathering(expected=10)
+    clients = PlatformClients(max_connections=10, keepalive_s=5.0)
+    with ThreadedServer(app) as server:
+        network = config(server.url)
+        try:
+            answers = await asyncio.gather(
+                *(clients.request(network, "GET", f"{server.url}/ok") for _ in range(12))
+            )
+            assert [answer.status_code for answer in answers] == [200] * 12
+            assert len(app.ports) == 12
+            assert len(set(app.ports)) == 10, app.ports
+            assert clients.open_count() == 2
+        finally:
+            await clients.aclose()

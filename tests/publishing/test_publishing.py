@@ -286,6 +286,38 @@ async def test_a_lost_job_is_sent_again_by_the_reaper(engine: Engine) -> None:
     assert engine.sends("twitter", "Lost in transit") == ["accepted"]
 
 
+async def test_the_reaper_leaves_alone_a_target_due_after_the_latest_one_taken(
+    engine: Engine,
+) -> None:
+    """A worker minutes behind a burst takes targets that have been queued for long: one due
+    after the latest it took is still waiting for its job, which the reaper doesn't send
+    again; one due before that was passed over (its job lost) and is sent again. Once the
+    engine has moved on, the waiting one is sent again too if it is still queued."""
+    stale_s = engine.world.runtime.settings.queued_stale_s
+    texts = ("Taken from the backlog", "Behind in the queue", "Passed over")
+    taken, waiting, passed = [await engine.publish_now("twitter", content=text) for text in texts]
+    now = clock.now()
+    for post, due_s in ((taken, 3 * stale_s), (waiting, 2 * stale_s), (passed, 4 * stale_s)):
+        await engine.change_target(
+            post["targets"][0]["id"],
+            status=TargetStatus.QUEUED,
+            due_at=now - timedelta(seconds=due_s),
+            queued_at=now - timedelta(seconds=due_s),
+        )
+    await publish_target.run(taken["targets"][0]["id"])  # its job comes, late
+    await engine.loops.run_once("publishing.reap")
+    await engine.world.drain()
+    assert (await engine.read(passed["id"]))["targets"][0]["status"] == "published"
+    assert (await engine.read(waiting["id"]))["targets"][0]["status"] == "queued"
+    assert engine.sends("twitter", "Behind in the queue") == []
+    with clock.frozen(lambda: clock_later(stale_s + 1)):
+        await engine.loops.run_once("publishing.reap")
+        await engine.world.drain()
+    assert (await engine.read(waiting["id"]))["targets"][0]["status"] == "published"
+    assert engine.sends("twitter", "Behind in the queue") == ["accepted"]
+    assert engine.sends("twitter", "Passed over") == ["accepted"]
+
+
 async def test_a_post_accepted_whose_answer_was_lost_is_found_not_sent_again(
     engine: Engine,
 ) -> None:

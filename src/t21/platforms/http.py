@@ -1,10 +1,16 @@
 """HTTP for adapters: long-lived clients per network, and transport failures classified once.
 
-A process with a runtime keeps one `httpx.AsyncClient` per network configuration and event
+A process with a runtime keeps its `httpx.AsyncClient`s per network configuration and event
 loop (`PlatformClients`, on `runtime.state`), so a burst of publishes to one network reuses its
 TCP (and TLS) connections instead of opening one per request; the runtime closes them when it
 stops. Outside a runtime (a script, an adapter tested alone) each `PlatformHttp` block gets a
-client of its own, closed when the block ends. Pool size and idle time are settings
+client of its own, closed when the block ends. A network's connections are spread over clients
+of at most `CONNECTIONS_PER_CLIENT` each, a request going to the one with the most room:
+httpcore's pool looks at every one of its connections (polling the idle ones' sockets, and
+counting them all once per idle connection) when a request starts and ends: with one pool of up
+to a hundred connections that was a tenth of a busy worker's CPU, and splitting it nearly halved
+the CPU per publish at both ends (bench/README.md, `publish_throughput.py`).
+Pool size and idle time are settings
 (`T21_PLATFORM_MAX_CONNECTIONS`, `T21_PLATFORM_KEEPALIVE_S`); the per-request timeout is the
 network configuration's, as before. An idle connection is kept for less time than common
 servers keep it open (uvicorn: 5 s), and httpcore drops an idle connection whose server has
@@ -76,9 +82,52 @@ def _new_client(config: PlatformConfig, limits: httpx.Limits | None = None) -> h
     )
 
 
+# The most connections of one network a single client pools (see the module's docstring).
+CONNECTIONS_PER_CLIENT = 8
+
+
+class _NetworkClients:
+    """The clients of one network configuration in one loop: the network's connection limit
+    split among them, each opened at its first use, with the requests in flight on each."""
+
+    def __init__(self, config: PlatformConfig, limits: httpx.Limits) -> None:
+        self.config = config
+        total = limits.max_connections or CONNECTIONS_PER_CLIENT
+        count = -(-total // CONNECTIONS_PER_CLIENT)
+        self.limits = [
+            httpx.Limits(
+                max_connections=size,
+                max_keepalive_connections=size,
+                keepalive_expiry=limits.keepalive_expiry,
+            )
+            for size in (total // count + (1 if i < total % count else 0) for i in range(count))
+        ]
+        self.clients: list[httpx.AsyncClient | None] = [None] * count
+        self.busy = [0] * count
+
+    def roomiest(self) -> int:
+        """The client with the most free connections (the first of equals, so a quiet
+        network's requests share one client and its kept-alive connections)."""
+        best, room = 0, -1
+        for i, limits in enumerate(self.limits):
+            free = (limits.max_connections or 0) - self.busy[i]
+            if free > room:
+                best, room = i, free
+        return best
+
+    def client(self, i: int) -> httpx.AsyncClient:
+        found = self.clients[i]
+        if found is None or found.is_closed:
+            found = self.clients[i] = _new_client(self.config, self.limits[i])
+        return found
+
+    def open(self) -> list[httpx.AsyncClient]:
+        return [client for client in self.clients if client is not None and not client.is_closed]
+
+
 class PlatformClients:
-    """The long-lived network clients of one process: one per network configuration and event
-    loop (a client's connections belong to the loop that opened them)."""
+    """The long-lived network clients of one process: per network configuration and event loop
+    (a client's connections belong to the loop that opened them)."""
 
     def __init__(self, *, max_connections: int, keepalive_s: float) -> None:
         self.limits = httpx.Limits(
@@ -87,28 +136,48 @@ class PlatformClients:
             keepalive_expiry=keepalive_s,
         )
         self._by_loop: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[PlatformConfig, httpx.AsyncClient]
+            asyncio.AbstractEventLoop, dict[PlatformConfig, _NetworkClients]
         ] = weakref.WeakKeyDictionary()
 
-    def client(self, config: PlatformConfig) -> httpx.AsyncClient:
-        clients = self._by_loop.setdefault(asyncio.get_running_loop(), {})
-        found = clients.get(config)
-        if found is None or found.is_closed:
-            found = clients[config] = _new_client(config, self.limits)
+    def _network(self, config: PlatformConfig) -> _NetworkClients:
+        networks = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        found = networks.get(config)
+        if found is None:
+            found = networks[config] = _NetworkClients(config, self.limits)
         return found
+
+    def client(self, config: PlatformConfig) -> httpx.AsyncClient:
+        """A client of `config`'s network with room for a request."""
+        network = self._network(config)
+        return network.client(network.roomiest())
+
+    async def request(
+        self, config: PlatformConfig, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response:
+        """A request on the client of `config`'s network with the most room, counted as in flight
+        there until it is answered."""
+        network = self._network(config)
+        i = network.roomiest()
+        client = network.client(i)
+        network.busy[i] += 1
+        try:
+            return await client.request(method, url, **kwargs)
+        finally:
+            network.busy[i] -= 1
 
     def open_count(self) -> int:
         """Clients open in the running loop."""
-        clients = self._by_loop.get(asyncio.get_running_loop(), {})
-        return sum(1 for client in clients.values() if not client.is_closed)
+        networks = self._by_loop.get(asyncio.get_running_loop(), {})
+        return sum(len(network.open()) for network in networks.values())
 
     async def aclose(self) -> None:
         """Close the running loop's clients; forget those of other loops (their loop is gone or
         will close their sockets with it)."""
-        clients = self._by_loop.pop(asyncio.get_running_loop(), {})
+        networks = self._by_loop.pop(asyncio.get_running_loop(), {})
         self._by_loop.clear()
-        for client in clients.values():
-            await client.aclose()
+        for network in networks.values():
+            for client in network.open():
+                await client.aclose()
 
 
 PLATFORM_CLIENTS = "platform_clients"
@@ -160,20 +229,20 @@ class PlatformHttp:
             await self._own.aclose()
             self._own = None
 
-    def _client(self) -> httpx.AsyncClient:
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         shared = _shared_clients()
         if shared is not None:
-            return shared.client(self.config)
+            return await shared.request(self.config, method, url, **kwargs)
         if self._own is None:
             self._own = _new_client(self.config)
-        return self._own
+        return await self._own.request(method, url, **kwargs)
 
     async def request(
         self, method: str, url: str, *, publishing: bool = False, **kwargs: Any
     ) -> httpx.Response:
         name = self.config.name
         try:
-            return await self._client().request(method, url, **kwargs)
+            return await self._send(method, url, **kwargs)
         except _NOT_SENT as exc:
             raise Retryable(
                 f"{name} unreachable: {type(exc).__name__}", code="unreachable"

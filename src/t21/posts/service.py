@@ -50,11 +50,13 @@ from t21.posts.validation import (
 from t21.queue import service as queue
 
 
-async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -> None:
+async def settle_posts(
+    session: AsyncSession, post_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, PostStatus]:
     """Derive each post's status (and `published_at`, its first target's) from its targets
-    again, after the publishing engine changed them."""
+    again, after the publishing engine changed them; the posts' statuses."""
     if not post_ids:
-        return
+        return {}
     await session.flush()
     # The posts first, locked (PostgreSQL): two transactions settling targets of one post at
     # once would each read the other's target as it was and both keep a stale status. Locked,
@@ -90,6 +92,7 @@ async def settle_posts(session: AsyncSession, post_ids: Collection[uuid.UUID]) -
     eventful = [post for post in changed if post.status in STATUS_EVENTS]
     if eventful:
         await status_events(session, await views(session, eventful))
+    return {post.id: post.status for post in posts}
 
 
 # --- writing ------------------------------------------------------------------------------------

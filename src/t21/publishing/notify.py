@@ -4,7 +4,7 @@ organization's admins, once every target has settled (never one per retry)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -18,7 +18,7 @@ from t21.notifications.service import queue_email
 from t21.organizations.models import Membership
 from t21.organizations.permissions import Action, Role, allows
 from t21.platforms.registry import display_name
-from t21.posts.models import Post, PostTarget, TargetStatus
+from t21.posts.models import Post, PostStatus, PostTarget, TargetStatus
 from t21.social.models import SocialAccount
 
 PROBLEMS = frozenset({TargetStatus.FAILED, TargetStatus.NEEDS_REVIEW})
@@ -30,6 +30,17 @@ STATUS_WORDS = {
     TargetStatus.FAILED: "failed",
     TargetStatus.NEEDS_REVIEW: "may or may not have posted (needs review)",
 }
+
+
+# Post statuses that say a target is still to settle (`scheduled`, `publishing`) or that none
+# had a problem (`published`): such a post has nothing to report yet.
+NOTHING_TO_TELL = frozenset({PostStatus.SCHEDULED, PostStatus.PUBLISHING, PostStatus.PUBLISHED})
+
+
+def might_need_telling(statuses: Mapping[uuid.UUID, PostStatus]) -> list[uuid.UUID]:
+    """Of posts just settled (`posts.service.settle_posts`), those `notify_problems` must look
+    at: a batch of publishes leaves most posts `published`, and skips the query for them."""
+    return [post_id for post_id, status in statuses.items() if status not in NOTHING_TO_TELL]
 
 
 async def notify_problems(

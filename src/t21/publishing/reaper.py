@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock, metrics
@@ -61,27 +61,34 @@ def _repeatable(window: timedelta | None, started: datetime) -> bool:
 
 
 async def claim_lost(
-    session: AsyncSession, settings: Settings, recovered_at: datetime | None = None
+    session: AsyncSession,
+    settings: Settings,
+    recovered_at: datetime | None = None,
+    reached: datetime | None = None,
 ) -> list[uuid.UUID]:
     """Targets queued for too long (their job was lost): sent again; the compare-and-set makes
     a job that was merely slow harmless.
+
+    `reached`: the latest due time among the targets this process took lately
+    (`service.TakenFrontier`). A target due after it is behind the engine's progress through
+    the queue, its job still on the way: when the engine is minutes behind a burst, sending it
+    again would only make a second job that claims nothing.
 
     `recovered_at`: when this process's job consumer last read the broker again after a fault
     (a flush, a restart): every target queued before then may have had its job swallowed by
     the fault, so it is sent again now rather than after `T21_QUEUED_STALE_S`.
     """
     now = clock.now()
-    cutoff = now - timedelta(seconds=settings.queued_stale_s)
-    if recovered_at is not None and recovered_at > cutoff:
-        cutoff = recovered_at
+    lost = PostTarget.queued_at < now - timedelta(seconds=settings.queued_stale_s)
+    if reached is not None:
+        lost = and_(lost, or_(PostTarget.due_at.is_(None), PostTarget.due_at < reached))
+    if recovered_at is not None:
+        lost = or_(lost, PostTarget.queued_at < recovered_at)
     ids = list(
         await session.scalars(
             for_claim(
                 select(PostTarget.id)
-                .where(
-                    PostTarget.status == TargetStatus.QUEUED,
-                    PostTarget.queued_at < cutoff,
-                )
+                .where(PostTarget.status == TargetStatus.QUEUED, lost)
                 .limit(settings.dispatch_batch),
                 session,
             )

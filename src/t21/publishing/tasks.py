@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.core import clock
 from t21.core.runtime import get_runtime
 from t21.publishing import reaper, service
 from t21.worker.jobs import enqueue, job
@@ -61,8 +62,9 @@ async def dispatch(session: AsyncSession) -> int:
 async def reap(session: AsyncSession) -> int:
     """Send again the jobs of targets queued too long; reconcile attempts past their lease."""
     runtime = get_runtime()
-    lost = await reaper.claim_lost(session, runtime.settings, runtime.jobs.recovered_at)
     settings = runtime.settings
+    reached = service.taken_frontier(runtime).reached(settings, clock.now())
+    lost = await reaper.claim_lost(session, settings, runtime.jobs.recovered_at, reached)
     enqueue_publishing(lost, settings.publish_batch)
     expired = await reaper.claim_expired(session, settings)
     for attempts in expired.values():

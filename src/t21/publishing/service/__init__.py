@@ -35,10 +35,12 @@ from t21.publishing.service.batch import (
 )
 from t21.publishing.service.claim import (
     DISABLE_CLAIM_CAS_ENV,
+    TakenFrontier,
     begin,
     begin_batch,
     claim_due,
     sample_pipeline,
+    taken_frontier,
 )
 from t21.publishing.service.record import RECONCILE_AFTER, record, record_batch
 
@@ -53,6 +55,7 @@ __all__ = [
     "Attempt",
     "AttemptSlots",
     "Outcome",
+    "TakenFrontier",
     "attempt_outcome",
     "begin",
     "begin_batch",
@@ -64,4 +67,5 @@ __all__ = [
     "record_batch",
     "resumable",
     "sample_pipeline",
+    "taken_frontier",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select, true, update
@@ -45,6 +46,42 @@ log = get_logger("t21.publishing")
 # the compare-and-set that makes a duplicate delivery do nothing is gone. It exists so the chaos
 # test and the mutation check can show that they catch a second send; inert unless set.
 DISABLE_CLAIM_CAS_ENV = "T21_TEST_DISABLE_CLAIM_CAS"
+
+
+@dataclass
+class TakenFrontier:
+    """The latest due time among the targets this process has taken, and when it last took
+    any: the reaper's measure of how far the engine has got through the queue. The dispatcher
+    queues targets in due order and their jobs go through the broker in about that order, so a
+    target due after the latest one taken, while targets are being taken, is still waiting for
+    its job, not lost. (Not `queued_at`: the reaper moves it when it sends a job again.)"""
+
+    due_at: datetime | None = None
+    taken_at: datetime | None = None
+
+    def note(self, targets: Sequence[PostTarget], now: datetime) -> None:
+        due = [target.due_at for target in targets if target.due_at is not None]
+        if not due:
+            return
+        latest = max(due)
+        if self.due_at is None or latest > self.due_at:
+            self.due_at = latest
+        self.taken_at = now
+
+    def reached(self, settings: Settings, now: datetime) -> datetime | None:
+        """The latest due time taken, if this process took targets within
+        `T21_QUEUED_STALE_S` (otherwise it says nothing of where the queue is)."""
+        quiet = timedelta(seconds=settings.queued_stale_s)
+        if self.taken_at is None or now - self.taken_at > quiet:
+            return None
+        return self.due_at
+
+
+def taken_frontier(runtime: Runtime) -> TakenFrontier:
+    found: TakenFrontier | None = runtime.state.get("publishing_taken_frontier")
+    if found is None:
+        found = runtime.state["publishing_taken_frontier"] = TakenFrontier()
+    return found
 
 
 def _claim_guarded(settings: Settings) -> bool:
@@ -136,6 +173,12 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
                 .execution_options(populate_existing=True)
             )
         )
+        if guarded:
+            # A job sent again by the reaper, or delivered twice, mostly finds its targets taken
+            # already: it ends here, without reading accounts, quotas and budgets.
+            targets = [target for target in targets if target.status is TargetStatus.QUEUED]
+            if not targets:
+                return []
         now = clock.now()
         account_ids = {t.social_account_id for t in targets if t.social_account_id is not None}
         accounts = {
@@ -146,8 +189,6 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         }
         postable: list[PostTarget] = []
         for target in targets:
-            if guarded and target.status is not TargetStatus.QUEUED:
-                continue
             account = accounts.get(target.social_account_id) if target.social_account_id else None
             if account is None or account.status is not AccountStatus.ACTIVE:
                 await fail_unpostable(session, settings, target, account)
@@ -161,6 +202,7 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         held = [target for target in ready if target.id in taken]
         if not held:
             return []
+        taken_frontier(runtime).note(held, now)
         post_ids = {target.post_id for target in held}
         posts = {
             post.id: post
@@ -174,7 +216,11 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
             .order_by(PostMedia.post_id, PostMedia.position)
         ):
             media[post_id].append(asset)
-        await settle_posts(session, post_ids)
+        if not guarded:
+            # Taken from `queued`, a target leaves its post `publishing` (both are in flight,
+            # and the dispatcher settled the post when it queued the target): only a target
+            # taken from another status can change its post's.
+            await settle_posts(session, post_ids)
         attempts: list[Attempt] = []
         for target in held:
             post = posts[target.post_id]

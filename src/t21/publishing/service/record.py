@@ -28,7 +28,7 @@ from t21.publishing import threads
 from t21.publishing.gates import (
     hold_account,
 )
-from t21.publishing.notify import notify_problems
+from t21.publishing.notify import might_need_telling, notify_problems
 from t21.publishing.outcomes import (
     continue_later,
     fail,
@@ -92,8 +92,8 @@ async def record_batch(
             await count_usage(
                 session, settings, organization_id, usage.Metric.PUBLISHED_POSTS, published
             )
-        await settle_posts(session, post_ids)
-        await notify_problems(session, settings, post_ids)
+        settled = await settle_posts(session, post_ids)
+        await notify_problems(session, settings, might_need_telling(settled))
     return statuses
 
 
