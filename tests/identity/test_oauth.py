@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
+from t21.core.tls import tls_context
 from t21.core.uow import session_scope
 from t21.identity.models import OAuthIdentity, OAuthLogin, User
 from t21.sandbox.app import create_sandbox_app
@@ -52,7 +53,7 @@ class Browser:
 
     async def to_provider(self, location: str) -> str:
         """Follow T21's redirect to the provider; the provider's redirect back to T21."""
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             answer = await http.get(location)
         assert answer.status_code == 302, answer.text
         return answer.headers["location"]
@@ -70,7 +71,9 @@ class Browser:
         return await self.back_to_t21(callback)
 
     async def control(self, fake: str, path: str, body: dict[str, Any]) -> None:
-        async with httpx.AsyncClient(base_url=f"{self.sandbox}/{fake}") as http:
+        async with httpx.AsyncClient(
+            verify=tls_context(), base_url=f"{self.sandbox}/{fake}"
+        ) as http:
             response = await http.post(f"/_control/{path}", json=body)
         assert response.status_code < 300, response.text
 

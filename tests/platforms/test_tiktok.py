@@ -18,6 +18,7 @@ from starlette.routing import Mount
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Credentials,
     MediaItem,
@@ -40,6 +41,7 @@ from tests.platforms.harness import (
     media_server,
     serve,
 )
+from tests.support import loopback
 
 CREATOR = "t21.sandbox"
 
@@ -59,7 +61,7 @@ def media() -> Iterator[MediaServer]:
 @pytest.fixture
 def fake(served: FakeNetwork) -> FakeNetwork:
     """The module's fake, forgotten: each test starts with no tokens, posts or faults."""
-    httpx.post(f"{served.url}/_control/reset", timeout=5).raise_for_status()
+    loopback.post(f"{served.url}/_control/reset", timeout=5).raise_for_status()
     return served
 
 
@@ -75,19 +77,19 @@ async def account(tiktok: TikTokProvider) -> Credentials:
 
 
 def configure(fake: FakeNetwork, **settings: Any) -> None:
-    response = httpx.post(f"{fake.url}/_control/settings", json=settings, timeout=5)
+    response = loopback.post(f"{fake.url}/_control/settings", json=settings, timeout=5)
     assert response.status_code == 200, response.text
 
 
 def set_metrics(fake: FakeNetwork, video_id: str, **counts: int) -> None:
-    response = httpx.post(
+    response = loopback.post(
         f"{fake.url}/_control/metrics", json={"video_id": video_id, **counts}, timeout=5
     )
     assert response.status_code == 200, response.text
 
 
 def page_status(url: str) -> int:
-    return httpx.get(url, timeout=5).status_code
+    return loopback.get(url, timeout=5).status_code
 
 
 def tiktok_error(code: str, message: str) -> dict[str, Any]:
@@ -709,7 +711,7 @@ def replace_config() -> PlatformConfig:
 async def test_the_fake_refuses_a_body_that_is_not_json_as_tiktok_requires_json(
     fake: FakeNetwork, account: Credentials
 ) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.post(
             f"{fake.url}/v2/post/publish/status/fetch/",
             data={"publish_id": "v_pub_url~v2.1"},
