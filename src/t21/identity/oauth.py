@@ -181,6 +181,7 @@ def _client(config: Provider, callback_url: str) -> AsyncOAuth2Client:
         code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
         timeout=HTTP_TIMEOUT_S,
+        verify=tls_context(),
     )
 
 
