@@ -21,6 +21,7 @@ from t21.core.uow import session_scope
 from t21.organizations.models import Organization
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
+from tests.support import loopback
 from tests.support.accounts import Account, register
 
 AI = "/api/v1/ai"
@@ -153,12 +154,12 @@ class Studio:
     def fake(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the fake OpenRouter's `/_control`."""
         url = f"{self.sandbox}/openrouter/_control{path}"
-        response = httpx.post(url, json=body or {}, timeout=10)
+        response = loopback.post(url, json=body or {}, timeout=10)
         assert response.status_code < 300, response.text
         return response.json()
 
     def received(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.sandbox}/openrouter/_control/requests", timeout=10)
+        response = loopback.get(f"{self.sandbox}/openrouter/_control/requests", timeout=10)
         requests: list[dict[str, Any]] = response.json()["requests"]
         return requests
 

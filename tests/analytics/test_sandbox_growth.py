@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -17,6 +16,7 @@ from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.platform import grown_count
 from t21.sandbox.server import ThreadedServer
 from tests.analytics.conftest import Studio
+from tests.support import loopback
 
 
 @pytest.fixture
@@ -97,9 +97,9 @@ async def test_the_development_endpoint_collects_now(studio: Studio) -> None:
 
 
 def test_growth_control_refuses_bad_input(sandbox: str) -> None:
-    bad = httpx.post(f"{sandbox}/tiktok/_control/growth", json={"advance_s": -5})
+    bad = loopback.post(f"{sandbox}/tiktok/_control/growth", json={"advance_s": -5})
     assert bad.status_code == 400
-    off = httpx.post(f"{sandbox}/tiktok/_control/growth", json={"grow": False})
+    off = loopback.post(f"{sandbox}/tiktok/_control/growth", json={"grow": False})
     assert off.json() == {"grow": False, "advanced_s": 0.0}
 
 

@@ -17,6 +17,7 @@ from starlette.routing import Mount
 
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
+from t21.core.tls import tls_context
 from t21.sandbox import stripe as sandbox_stripe
 from t21.sandbox.server import ThreadedServer
 from t21.sandbox.stripe import StripeState, create_stripe_app
@@ -51,13 +52,13 @@ class Billing:
         return runtime
 
     async def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=10) as http:
             response = await http.post(f"{self.sandbox}/stripe/_control{path}", json=body or {})
         assert response.status_code < 300, response.text
         return response.json()
 
     async def stripe_api(self, method: str, path: str, data: dict[str, str] | None = None) -> Any:
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=10) as http:
             response = await http.request(
                 method,
                 f"{self.sandbox}/stripe/v1{path}",

@@ -15,6 +15,7 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from t21.api import create_app
+from t21.core.tls import tls_context
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
 from tests.support.accounts import Account, register
@@ -59,7 +60,7 @@ async def test_an_organization_upgrades_offline_and_falls_back_to_free_keeping_e
     servers: tuple[str, str],
 ) -> None:
     t21, sandbox = servers
-    async with httpx.AsyncClient(base_url=t21, timeout=30) as http:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=t21, timeout=30) as http:
         owner = await register(http)
         before = await wait_for(http, owner, tier="free")
         assert before["limits"]["brands"] == 1
@@ -71,7 +72,7 @@ async def test_an_organization_upgrades_offline_and_falls_back_to_free_keeping_e
         url = checkout.json()["checkout_url"]
         assert url.startswith(f"{sandbox}/stripe/checkout/")
 
-        async with httpx.AsyncClient(timeout=30) as browser:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=30) as browser:
             page = await browser.get(url)
             assert page.status_code == 200
             action = re.search(r'<form method="post" action="([^"]+)"', page.text)
@@ -93,7 +94,9 @@ async def test_an_organization_upgrades_offline_and_falls_back_to_free_keeping_e
         assert cancelled.json()["tier"] == "pro"
         await wait_for(http, owner, tier="pro", cancel_at_period_end=True)
 
-        async with httpx.AsyncClient(base_url=f"{sandbox}/stripe", timeout=30) as control:
+        async with httpx.AsyncClient(
+            verify=tls_context(), base_url=f"{sandbox}/stripe", timeout=30
+        ) as control:
             events = (await control.get("/_control/events")).json()["events"]
             [subscription_id] = {
                 event["data"]["object"]["id"]
@@ -113,7 +116,9 @@ async def test_an_organization_upgrades_offline_and_falls_back_to_free_keeping_e
         assert refused.status_code == 402
         assert refused.json()["tier"] == "free"
 
-        async with httpx.AsyncClient(base_url=f"{sandbox}/stripe", timeout=30) as control:
+        async with httpx.AsyncClient(
+            verify=tls_context(), base_url=f"{sandbox}/stripe", timeout=30
+        ) as control:
             deliveries = (await control.get("/_control/deliveries")).json()["deliveries"]
         assert deliveries
         assert {d["url"] for d in deliveries} == {f"{t21}/api/v1/webhooks/stripe"}

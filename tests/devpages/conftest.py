@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from t21.api import create_app
 from t21.core.settings import Settings
+from t21.core.tls import tls_context
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
 from tests.support.accounts import PASSWORD, emails_to
@@ -121,7 +122,10 @@ def live(settings_factory: Any) -> Iterator[LiveT21]:
         server = ThreadedServer(late)
         settings = settings_factory(sandbox_url=sandbox.url, public_url=server.url)
         late.app = create_app(settings, worker=True, loops=True)
-        with server, httpx.Client(base_url=server.url, timeout=WAIT_S) as http:
+        with (
+            server,
+            httpx.Client(verify=tls_context(), base_url=server.url, timeout=WAIT_S) as http,
+        ):
             yield LiveT21(url=server.url, sandbox=sandbox.url, settings=settings, http=http)
 
 

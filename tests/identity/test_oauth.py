@@ -5,6 +5,7 @@ redirect off the allow-list."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
+from t21.core.tls import tls_context
 from t21.core.uow import session_scope
 from t21.identity.models import OAuthIdentity, OAuthLogin, User
 from t21.sandbox.app import create_sandbox_app
@@ -52,7 +54,7 @@ class Browser:
 
     async def to_provider(self, location: str) -> str:
         """Follow T21's redirect to the provider; the provider's redirect back to T21."""
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             answer = await http.get(location)
         assert answer.status_code == 302, answer.text
         return answer.headers["location"]
@@ -70,7 +72,9 @@ class Browser:
         return await self.back_to_t21(callback)
 
     async def control(self, fake: str, path: str, body: dict[str, Any]) -> None:
-        async with httpx.AsyncClient(base_url=f"{self.sandbox}/{fake}") as http:
+        async with httpx.AsyncClient(
+            verify=tls_context(), base_url=f"{self.sandbox}/{fake}"
+        ) as http:
             response = await http.post(f"/_control/{path}", json=body)
         assert response.status_code < 300, response.text
 
@@ -401,3 +405,25 @@ async def test_serve_starts_the_sandbox_when_no_credentials_are_configured(
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
             started = await api.get("/api/v1/auth/oauth/google")
     assert started.headers["location"].startswith(sandbox_url + "/google/")
+
+
+@pytest.mark.parametrize("provider", ["google", "github"])
+async def test_signing_in_loads_the_certificate_authorities_once_not_per_login(
+    browser: Browser, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each login asks the provider for its keys or its user over a client of its own; loading
+    # the CA bundle for each of them cost ~20 ms of CPU per login.
+    loads: list[Any] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counted(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ssl.SSLContext, "load_verify_locations", counted)
+        for _ in range(3):
+            finished = await browser.sign_in(provider)
+            assert finished.status_code == 302, finished.text
+            assert "login_code" in query(finished.headers["location"]), finished.headers
+    assert len(loads) <= 1, loads

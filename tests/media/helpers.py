@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from t21.core.tls import tls_context
 from tests.support.accounts import Account
 
 MEDIA = "/api/v1/media"
@@ -57,7 +58,7 @@ async def fetch(client: httpx.AsyncClient, url: str) -> httpx.Response:
     """GET a download URL: through the app for the local folder, over HTTP for S3."""
     if "/api/v1/media/objects/" in url:
         return await client.get(local(url))
-    async with httpx.AsyncClient() as outside:
+    async with httpx.AsyncClient(verify=tls_context()) as outside:
         return await outside.get(url)
 
 
@@ -66,7 +67,7 @@ async def put(client: httpx.AsyncClient, upload: dict[str, Any], data: bytes) ->
     assert upload["method"] == "PUT"
     if "/api/v1/media/objects/" in upload["url"]:
         return await client.put(local(upload["url"]), content=data, headers=upload["headers"])
-    async with httpx.AsyncClient() as outside:
+    async with httpx.AsyncClient(verify=tls_context()) as outside:
         return await outside.put(upload["url"], content=data, headers=upload["headers"])
 
 

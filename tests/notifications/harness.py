@@ -18,6 +18,7 @@ import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from t21.core.tls import tls_context
 from t21.sandbox.resend import create_resend_app
 from t21.sandbox.server import ThreadedServer
 
@@ -202,13 +203,13 @@ class ResendFake:
 
     async def inject(self, **fault: Any) -> None:
         """Answer the next send(s) with a fault (see `t21.sandbox.resend.Fault`)."""
-        async with httpx.AsyncClient(base_url=self.url) as http:
+        async with httpx.AsyncClient(verify=tls_context(), base_url=self.url) as http:
             response = await http.post("/_control/faults", json=fault)
         response.raise_for_status()
 
     async def emails(self) -> list[dict[str, Any]]:
         """Every email the fake accepted, with the `Idempotency-Key` it came with."""
-        async with httpx.AsyncClient(base_url=self.url) as http:
+        async with httpx.AsyncClient(verify=tls_context(), base_url=self.url) as http:
             response = await http.get("/_control/emails")
         response.raise_for_status()
         emails: list[dict[str, Any]] = response.json()["emails"]

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from t21.core import clock
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Connection,
     Credentials,
@@ -31,6 +32,7 @@ from t21.platforms.base import (
     Provider,
 )
 from t21.sandbox.server import ThreadedServer
+from tests.support import loopback
 
 REDIRECT_URI = "http://127.0.0.1:9/api/v1/social-accounts/callback/test"
 
@@ -62,7 +64,7 @@ class FakeNetwork:
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the fake's `/_control` API (`path` below it); the answer's JSON."""
-        response = httpx.request(method, f"{self.url}/_control{path}", json=body, timeout=10)
+        response = loopback.request(method, f"{self.url}/_control{path}", json=body, timeout=10)
         assert response.status_code < 300, response.text
         return response.json()
 
@@ -219,7 +221,7 @@ async def authorize(provider: Provider, *, state: str = "state-1") -> tuple[str,
     """Send the 'browser' to the network's authorize URL; the code it comes back with."""
     verifier = secrets.token_urlsafe(48) if provider.uses_pkce else None
     url = provider.authorization_url(state=state, redirect_uri=REDIRECT_URI, code_verifier=verifier)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.get(url)
     assert answer.status_code in (301, 302, 303, 307), answer.text
     location = answer.headers["location"].split("#", 1)[0]
@@ -257,7 +259,7 @@ async def sign_in(provider: CredentialsConnector, given: dict[str, str]) -> Cred
 
 async def bluesky_record(fake: FakeNetwork, account: Credentials, uri: str) -> dict[str, Any]:
     """What the Bluesky fake stored for the post `uri`, as `listRecords` gives it back."""
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.get(
             f"{fake.url}/xrpc/com.atproto.repo.listRecords",
             params={"repo": account.external_id, "collection": "app.bsky.feed.post"},
@@ -269,7 +271,7 @@ async def bluesky_record(fake: FakeNetwork, account: Credentials, uri: str) -> d
 async def bluesky_create(fake: FakeNetwork, account: Credentials, embed: Any) -> httpx.Response:
     """The Bluesky fake's answer to a post with `embed`, created straight at its PDS."""
     record = {"$type": "app.bsky.feed.post", "text": "x", "createdAt": "2026-01-01T00:00:00Z"}
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         return await http.post(
             f"{fake.url}/xrpc/com.atproto.repo.createRecord",
             headers={"Authorization": f"Bearer {account.access_token}"},
@@ -283,7 +285,7 @@ async def bluesky_create(fake: FakeNetwork, account: Credentials, embed: Any) ->
 
 async def bluesky_upload(fake: FakeNetwork, account: Credentials, data: bytes, kind: str) -> Any:
     """The blob the Bluesky fake stored for `data` uploaded as `kind`."""
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.post(
             f"{fake.url}/xrpc/com.atproto.repo.uploadBlob",
             headers={"Authorization": f"Bearer {account.access_token}", "Content-Type": kind},

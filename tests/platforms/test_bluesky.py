@@ -14,6 +14,7 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Credentials,
     MediaKind,
@@ -84,7 +85,7 @@ async def test_credentials_that_cannot_work_are_refused(
 
 
 async def test_the_pds_refuses_a_wrong_password_as_the_reference_does(fake: FakeNetwork) -> None:
-    async with httpx.AsyncClient(base_url=f"{fake.url}/xrpc/") as http:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=f"{fake.url}/xrpc/") as http:
         await http.get("com.atproto.identity.resolveHandle", params={"handle": HANDLE})
         answer = await http.post(
             "com.atproto.server.createSession", json={"identifier": HANDLE, "password": "hunter2"}
@@ -203,7 +204,7 @@ async def test_the_fake_counts_graphemes_itself_and_refuses_past_300(
 async def test_a_blob_that_was_never_uploaded_is_refused(
     fake: FakeNetwork, account: Credentials
 ) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.post(
             f"{fake.url}/xrpc/com.atproto.repo.createRecord",
             headers={"Authorization": f"Bearer {account.access_token}"},

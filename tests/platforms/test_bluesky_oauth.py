@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from t21.core.outside import Permanent, ReauthRequired
+from t21.core.tls import tls_context
 from t21.platforms.base import Credentials, PublishRequest, PushedStart
 from t21.platforms.bluesky import BlueskyProvider
 from t21.platforms.bluesky.oauth import (
@@ -95,7 +96,7 @@ async def _start(bsky: BlueskyProvider, hint: str | None = HANDLE) -> PushedStar
 
 async def _consent(start: PushedStart) -> dict[str, str]:
     """The browser at the authorization server, which consents at once; the callback's query."""
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=tls_context()) as browser:
         answer = await browser.get(start.authorization_url)
     assert answer.status_code == 302, answer.text
     location = answer.headers["location"]
@@ -159,7 +160,7 @@ async def test_a_dpop_bound_token_is_refused_as_a_bearer_token(
     fake: FakeNetwork, bsky: BlueskyProvider
 ) -> None:
     account = await _connect(bsky)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.get(
             f"{fake.url}/xrpc/app.bsky.actor.getProfile",
             params={"actor": account.external_id},
@@ -262,7 +263,7 @@ async def test_a_client_document_that_doesnt_match_or_cant_be_read_is_refused(
 async def test_the_authorization_server_refuses_bad_dpop_proofs(fake: FakeNetwork) -> None:
     key = ECKey.generate_key("P-256", private=True)
     par = f"{fake.url}/oauth/par"
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
 
         async def push(dpop: str | None) -> httpx.Response:
             headers = {"DPoP": dpop} if dpop else {}

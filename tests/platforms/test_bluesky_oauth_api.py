@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from t21.api import create_app
+from t21.core.tls import tls_context
 from t21.sandbox.server import ThreadedServer
 from t21.social.tokens import credentials, refresh_account
 from tests.core.test_http import assert_problem
@@ -58,7 +59,7 @@ async def _connect_by_oauth(world: World, handle: str) -> str:  # noqa: F811
 
 async def test_t21_serves_its_client_documents_where_its_client_id_says(oauth: Engine) -> None:
     public = oauth.world.runtime.settings.resolved_public_url
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         metadata = (await http.get(f"{public}{DOCUMENTS}/client-metadata.json")).json()
         jwks = (await http.get(metadata["jwks_uri"])).json()
     assert metadata["client_id"] == f"{public}{DOCUMENTS}/client-metadata.json"

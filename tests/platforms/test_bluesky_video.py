@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from t21.core.outside import Permanent
+from t21.core.tls import tls_context
 from t21.platforms.base import Credentials, PublishRequest
 from t21.platforms.bluesky import BlueskyProvider
 from t21.sandbox.bluesky import create_bluesky_app
@@ -80,7 +81,7 @@ async def test_a_failed_processing_job_publishes_nothing(
 async def test_the_video_service_wants_a_token_for_itself_and_an_mp4(
     fake: FakeNetwork, account: Credentials
 ) -> None:
-    async with httpx.AsyncClient(base_url=f"{fake.url}/xrpc/") as http:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=f"{fake.url}/xrpc/") as http:
         auth = {"Authorization": f"Bearer {account.access_token}"}
         wrong_aud = await http.get(
             "com.atproto.server.getServiceAuth",

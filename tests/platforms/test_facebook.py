@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Credentials,
     MediaKind,
@@ -35,6 +36,7 @@ from tests.platforms.harness import (
     media_server,
     serve,
 )
+from tests.support import loopback
 
 SMALL_VIDEO = 64 * 1024
 
@@ -68,7 +70,7 @@ def provider(fake: FakeNetwork) -> FacebookProvider:
 
 
 def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
+    response = loopback.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
     assert response.status_code < 300, response.text
     return response.json()
 
@@ -454,7 +456,7 @@ async def test_the_fake_answers_deprecated_metric_names_with_the_invalid_metric_
     post = await provider.publish(bakery, PublishRequest("Old metrics"))
     headers = {"Authorization": f"Bearer {bakery.access_token}"}
     for metric in ("post_impressions_unique", "post_impressions"):
-        async with httpx.AsyncClient(headers=headers) as http:
+        async with httpx.AsyncClient(verify=tls_context(), headers=headers) as http:
             answer = await http.get(
                 f"{fake.url}/v25.0/{post.external_id}/insights", params={"metric": metric}
             )
@@ -469,7 +471,7 @@ async def test_the_fake_keeps_scheduled_posts_off_the_page_and_out_of_the_publis
     bakery = await page(provider)
     later = int(clock.now().timestamp()) + 3600
     body = {"message": "Later", "published": False, "scheduled_publish_time": later}
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.post(
             f"{fake.url}/v25.0/{bakery.external_id}/feed",
             json=body,

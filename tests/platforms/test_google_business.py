@@ -17,6 +17,7 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import Credentials, PlatformConfig, Provider, PublishRequest
 from t21.platforms.google_business import GoogleBusinessProvider
 from t21.sandbox.app import create_sandbox_app
@@ -31,6 +32,7 @@ from tests.platforms.harness import (
     media_server,
     serve,
 )
+from tests.support import loopback
 
 LOCATION = "accounts/1100000000000000001/locations/2200000000000000001"
 SCOPE = "https://www.googleapis.com/auth/business.manage"
@@ -67,7 +69,7 @@ async def location(gbp: GoogleBusinessProvider) -> Credentials:
 
 
 def control(fake: FakeNetwork, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
+    response = loopback.request(method, f"{fake.url}/_control{path}", json=body, timeout=10)
     assert response.status_code < 300, response.text
     return response.json()
 
@@ -327,7 +329,7 @@ async def test_a_video_is_refused_before_anything_is_sent(
 async def test_the_fake_refuses_what_google_refuses_on_its_own(
     fake: FakeNetwork, location: Credentials, body: dict[str, Any], says: str
 ) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=10) as http:
         response = await http.post(
             f"{fake.url}/v4/{LOCATION}/localPosts",
             json=body,

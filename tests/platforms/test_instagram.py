@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Continuing,
     Credentials,
@@ -39,6 +40,7 @@ from tests.platforms.harness import (
     media_server,
     serve,
 )
+from tests.support import loopback
 
 USER_ID = "17841400000000001"
 IMAGE_INSIGHTS = {"views": 500, "reach": 400, "likes": 30, "comments": 4, "saved": 7, "shares": 2}
@@ -76,7 +78,7 @@ def _fresh_network(fake: FakeNetwork) -> None:
 
 
 def control(fake: FakeNetwork, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.post(f"{fake.url}/_control{path}", json=body or {}, timeout=10)
+    response = loopback.post(f"{fake.url}/_control{path}", json=body or {}, timeout=10)
     assert response.status_code < 300, response.text
     return response.json()
 
@@ -99,7 +101,7 @@ def post(text: str, *items: MediaItem, **options: Any) -> PublishRequest:
 
 
 async def graph_get(fake: FakeNetwork, token: str, path: str, **params: Any) -> httpx.Response:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         return await http.get(f"{fake.url}/v25.0/{path}", params={**params, "access_token": token})
 
 
@@ -267,7 +269,7 @@ async def test_publish_one_image_with_alt_text_then_its_first_comment_as_a_step_
     assert record["media"] == [{"kind": "image", "url": image.url}]
     assert record["alt_text"] == "A grey square"
     assert (published.permalink or "").startswith(f"{fake.url}/p/")
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         assert (await http.get(published.permalink or "")).status_code == 200
     assert published.published_at is not None
     on = ReplyTo(parent_id=published.external_id, root_id=published.external_id)
@@ -414,7 +416,7 @@ async def test_the_fake_refuses_a_json_body_and_a_bearer_token_as_instagram_docu
     fake: FakeNetwork,
 ) -> None:
     _instagram, account = await connected(fake)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         as_json = await http.post(
             f"{fake.url}/v25.0/{USER_ID}/media",
             json={"image_url": "https://example.com/a.jpg"},

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Credentials,
     MediaItem,
@@ -253,7 +254,7 @@ async def test_publish_text_keeps_reserved_characters_and_hashtags_with_the_opti
     assert "\\(v2\\)" in post["commentary"]
     assert (post["visibility"], post["reshare_disabled"]) == ("CONNECTIONS", True)
     assert published.permalink == f"{fake.url}/feed/update/{published.external_id}"
-    async with httpx.AsyncClient() as browser:
+    async with httpx.AsyncClient(verify=tls_context()) as browser:
         page = await browser.get(published.permalink)
     assert page.status_code == 200
     assert "Release (v2) is out!" in page.text
@@ -429,7 +430,7 @@ async def test_linkedin_refuses_the_author_query_to_a_token_with_only_the_postin
 ) -> None:
     # The old adapter's request, with a token granted w_member_social only: LinkedIn says 403.
     headers = {"Authorization": f"Bearer {member.access_token}"} | API_VERSION_HEADERS
-    async with httpx.AsyncClient(base_url=fake.url) as http:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=fake.url) as http:
         answer = await http.get(
             f"/rest/posts?q=author&author={quote(member.external_id, safe='')}",
             headers=headers | {"X-RestLi-Method": "FINDER"},
@@ -476,7 +477,7 @@ async def test_an_app_without_community_management_is_refused_the_analytics_scop
         fake.config("linkedin", scopes=(*LinkedInProvider.scopes, "r_member_postAnalytics"))
     )
     url = old.authorization_url(state="s1", redirect_uri=REDIRECT_URI, code_verifier=None)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.get(url)
     back = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
     assert back["error"] == "unauthorized_scope_error"
@@ -492,7 +493,7 @@ async def test_linkedin_refuses_a_post_body_that_is_not_sent_as_json(
 ) -> None:
     headers = {"Authorization": f"Bearer {member.access_token}"} | API_VERSION_HEADERS
     body = {"author": member.external_id, "commentary": "Form?", "visibility": "PUBLIC"}
-    async with httpx.AsyncClient(base_url=fake.url) as http:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=fake.url) as http:
         answer = await http.post("/rest/posts", data=body, headers=headers)
     assert answer.status_code == 415
     assert fake.published() == []
@@ -506,7 +507,7 @@ async def test_linkedin_refuses_a_rest_call_without_the_restli_protocol_header(
         "LinkedIn-Version": API_VERSION_HEADERS["LinkedIn-Version"],
     }
     body = {"initializeUploadRequest": {"owner": member.external_id}}
-    async with httpx.AsyncClient(base_url=fake.url) as http:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=fake.url) as http:
         answer = await http.post("/rest/images?action=initializeUpload", json=body, headers=headers)
     assert answer.status_code == 400
     assert "X-Restli-Protocol-Version" in answer.json()["message"]
@@ -619,7 +620,7 @@ async def test_a_retired_api_version_is_refused_with_426_and_is_permanent(
     linkedin: LinkedInProvider, fake: FakeNetwork, member: Credentials
 ) -> None:
     auth = {"Authorization": f"Bearer {member.access_token}"}
-    async with httpx.AsyncClient(base_url=fake.url) as http:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=fake.url) as http:
         retired = await http.get(
             "/rest/posts?q=author",
             headers=auth | API_VERSION_HEADERS | {"LinkedIn-Version": "202505"},
@@ -647,7 +648,9 @@ async def test_the_legacy_ugc_post_flow_publishes_with_an_x_restli_id(
         "recipes": ["urn:li:digitalmediaRecipe:feedshare-video"],
     }
     async with httpx.AsyncClient(
-        base_url=fake.url, headers={"Authorization": f"Bearer {member.access_token}"}
+        verify=tls_context(),
+        base_url=fake.url,
+        headers={"Authorization": f"Bearer {member.access_token}"},
     ) as http:
         registered = await http.post(
             "/v2/assets?action=registerUpload", json={"registerUploadRequest": register_request}

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import Credentials, PostMetrics, Provider, PublishRequest
 from t21.platforms.linkedin import LinkedInProvider
 from t21.platforms.linkedin.wire import seconds_until_utc_midnight
@@ -166,7 +167,7 @@ async def test_publish_text_as_the_page_and_read_it_back(
     [recent] = await pages.find_recent(page, since=since)
     assert (recent.external_id, recent.text) == (post["id"], "We're hiring (remote) #jobs")
     assert published.permalink is not None
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=tls_context()) as client:
         shown = await client.get(published.permalink, timeout=10)
     assert "Sandbox Company" in shown.text
 

@@ -16,6 +16,7 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Continuing,
     Credentials,
@@ -71,7 +72,7 @@ async def authorize(provider: MastodonProvider, app: AppRegistration) -> tuple[s
     url = provider.authorization_url_at(
         app, state="state-1", redirect_uri=REDIRECT_URI, code_verifier=verifier
     )
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.get(url)
     assert answer.status_code == 302, answer.text
     query = {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}

@@ -15,6 +15,7 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Continuing,
     Credentials,
@@ -34,6 +35,7 @@ from tests.platforms.harness import (
     media_server,
     serve,
 )
+from tests.support import loopback
 
 RECIPES = "1100000000000000001"
 NOT_YOURS = "1100000000000000003"
@@ -54,7 +56,7 @@ def media() -> Iterator[MediaServer]:
 @pytest.fixture
 def fake(served: FakeNetwork) -> FakeNetwork:
     """The module's fake, forgotten: each test starts with no tokens, pins or faults."""
-    httpx.post(f"{served.url}/_control/reset", timeout=5).raise_for_status()
+    loopback.post(f"{served.url}/_control/reset", timeout=5).raise_for_status()
     return served
 
 
@@ -70,7 +72,7 @@ async def account(pinterest: PinterestProvider) -> Credentials:
 
 
 def control(fake: FakeNetwork, path: str, body: dict[str, Any]) -> Any:
-    response = httpx.post(f"{fake.url}/_control{path}", json=body, timeout=5)
+    response = loopback.post(f"{fake.url}/_control{path}", json=body, timeout=5)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -213,7 +215,7 @@ async def test_an_image_pin_is_made_on_the_board_with_its_fields(
     assert (made["pin_id"], made["board_id"], made["media_type"]) == (
         done.external_id, RECIPES, "image")  # fmt: skip
     assert made["description"] == "Five ways to fold a napkin"
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.get(
             f"{fake.url}/v5/pins/{done.external_id}",
             headers={"Authorization": f"Bearer {account.access_token}"},

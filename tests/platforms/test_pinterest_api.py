@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from t21.analytics.models import MetricSnapshot
 from t21.core import clock
+from t21.core.tls import tls_context
 from t21.core.uow import session_scope
 from t21.social.models import SocialAccount
 from t21.social.tokens import held_credentials
@@ -289,7 +290,7 @@ async def test_a_worker_killed_mid_upload_starts_the_upload_again_and_pins_once(
         held = await db.get(SocialAccount, uuid.UUID(account))
         assert held is not None
         token = held_credentials(engine.world.runtime, held).access_token
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=10) as http:
         registered = await http.post(
             f"{engine.world.sandbox}/pinterest/v5/media",
             json={"media_type": "video"},

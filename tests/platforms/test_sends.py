@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from t21.core.outside import Ambiguous, OutsideFailure, Permanent
@@ -16,6 +15,7 @@ from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.platform import text_digest
 from t21.sandbox.server import ThreadedServer
 from tests.platforms.harness import FakeNetwork, connect, credentials
+from tests.support import loopback
 
 # The networks that refuse a post identical to one the account already has.
 REFUSING = ["twitter", "linkedin", "facebook"]
@@ -111,8 +111,10 @@ def test_the_sandbox_setting_turns_duplicate_refusal_off_until_a_run_turns_it_on
     with ThreadedServer(create_sandbox_app(refuse_duplicates=False)) as server:
         for name in ["twitter", "linkedin", "facebook", "instagram", "tiktok"]:
             url = f"{server.url}/{name}/_control"
-            assert httpx.get(f"{url}/duplicates").json() == {"refuse": False}
-            assert httpx.post(f"{url}/duplicates", json={"refuse": True}).json() == {"refuse": True}
-            assert httpx.post(f"{url}/duplicates", json={"refuse": "yes"}).status_code == 400
-            httpx.post(f"{url}/reset")
-            assert httpx.get(f"{url}/duplicates").json() == {"refuse": False}
+            assert loopback.get(f"{url}/duplicates").json() == {"refuse": False}
+            assert loopback.post(f"{url}/duplicates", json={"refuse": True}).json() == {
+                "refuse": True
+            }
+            assert loopback.post(f"{url}/duplicates", json={"refuse": "yes"}).status_code == 400
+            loopback.post(f"{url}/reset")
+            assert loopback.get(f"{url}/duplicates").json() == {"refuse": False}

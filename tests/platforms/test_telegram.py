@@ -14,6 +14,7 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import Credentials, MediaItem, ProofRequired, PublishRequest
 from t21.platforms.telegram import TelegramProvider
 from t21.platforms.telegram.markup import MarkupError, parse, utf16_length
@@ -284,7 +285,7 @@ async def test_the_fake_refuses_what_telegram_refuses(
         ),
         ({"chat_id": -100999, "text": "hi"}, "chat not found"),
     ]
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=5) as client:
         for body, words in cases:
             answer = await client.post(f"{base}/sendMessage", json=body)
             assert answer.status_code == 400, answer.text

@@ -15,6 +15,7 @@ import pytest
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, NotPermitted, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms import registry
 from t21.platforms.base import (
     Continuing,
@@ -41,6 +42,7 @@ from tests.platforms.harness import (
     media_server,
     serve,
 )
+from tests.support import loopback
 
 USER_ID = "25000000000000001"
 
@@ -63,7 +65,7 @@ def _fresh_network(fake: FakeNetwork) -> None:
 
 
 def control(fake: FakeNetwork, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.post(f"{fake.url}/_control{path}", json=body or {}, timeout=10)
+    response = loopback.post(f"{fake.url}/_control{path}", json=body or {}, timeout=10)
     assert response.status_code < 300, response.text
     return response.json()
 
@@ -318,7 +320,7 @@ async def test_the_fake_refuses_what_threads_refuses(fake: FakeNetwork, media: M
         {"media_type": "IMAGE", "image_url": media.video().url},
         {"media_type": "CAROUSEL", "children": "1,2"},
     ]
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         for params in cases:
             answer = await http.post(base, params={**params, "access_token": account.access_token})
             assert answer.status_code == 400, params

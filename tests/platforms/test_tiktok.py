@@ -18,6 +18,7 @@ from starlette.routing import Mount
 
 from t21.core import clock
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Credentials,
     MediaItem,
@@ -39,6 +40,7 @@ from tests.platforms.harness import (
     credentials,
     serve,
 )
+from tests.support import loopback
 
 CREATOR = "t21.sandbox"
 
@@ -69,7 +71,7 @@ def set_metrics(fake: FakeNetwork, video_id: str, **counts: int) -> None:
 
 
 def page_status(url: str) -> int:
-    return httpx.get(url, timeout=5).status_code
+    return loopback.get(url, timeout=5).status_code
 
 
 def tiktok_error(code: str, message: str) -> dict[str, Any]:
@@ -691,7 +693,7 @@ def replace_config() -> PlatformConfig:
 async def test_the_fake_refuses_a_body_that_is_not_json_as_tiktok_requires_json(
     fake: FakeNetwork, account: Credentials
 ) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         answer = await http.post(
             f"{fake.url}/v2/post/publish/status/fetch/",
             data={"publish_id": "v_pub_url~v2.1"},

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from t21.core.outside import Ambiguous, Permanent, ReauthRequired, Retryable
+from t21.core.tls import tls_context
 from t21.platforms.base import (
     Credentials,
     MediaItem,
@@ -81,7 +82,7 @@ def paths(fake: FakeNetwork, method: str, prefix: str) -> list[str]:
 
 async def call(method: str, url: str, **kwargs: Any) -> httpx.Response:
     """A request straight to the fake, as a browser or X's other clients would send it."""
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         return await http.request(method, url, **kwargs)
 
 

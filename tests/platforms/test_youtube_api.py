@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from t21.analytics.models import MetricSnapshot
 from t21.core import clock
+from t21.core.tls import tls_context
 from t21.core.uow import session_scope
 from t21.platforms.youtube import YouTubeProvider
 from t21.platforms.youtube.wire import quota_day_start
@@ -288,7 +289,7 @@ async def test_a_worker_killed_mid_upload_is_resumed_not_restarted(
     data = big_mp4(6 * CHUNK)
     [session] = sessions(engine.world)
     upload = f"{engine.world.sandbox}/youtube/upload/youtube/v3/videos"
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=tls_context()) as http:
         sent = await http.put(
             f"{upload}?uploadType=resumable&upload_id={session['id']}",
             content=data[2 * CHUNK : 3 * CHUNK],
@@ -540,7 +541,7 @@ async def test_the_fake_report_is_strict_about_scopes_and_metric_names(
         "metrics": "views,estimatedMinutesWatched,averageViewDuration,subscribersGained",
     }
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=10) as http:
         refused = await http.get(reports, params=params, headers=headers)
         assert refused.status_code == 403
         assert refused.json()["error"]["errors"][0]["reason"] == "insufficientPermissions"

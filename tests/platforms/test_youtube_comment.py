@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from t21.core.tls import tls_context
 from t21.sandbox.platform import text_digest
 from tests.core.test_http import assert_problem
 from tests.media.files import mp4
@@ -221,7 +222,7 @@ async def test_the_fake_comment_threads_are_strict(
 
     scoped = {"Authorization": f"Bearer {await _world_token(world, granted['id'])}"}
     part = {"part": "snippet"}
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=10) as http:
         refused = await http.post(url, params=part, json=thread("Hi"), headers=unscoped)
         assert reason(refused) == (403, "insufficientPermissions")
         unknown = await http.post(url, params=part, json=thread("Hi", "nope"), headers=scoped)

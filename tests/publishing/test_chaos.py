@@ -60,6 +60,7 @@ from t21.api import create_app
 from t21.billing import usage
 from t21.core import clock, migrations
 from t21.core.settings import Settings
+from t21.core.tls import tls_context
 from t21.core.uow import session_scope
 from t21.events.models import Event
 from t21.posts.models import Post, PostMedia, PostStatus, PostTarget, TargetStatus
@@ -203,7 +204,7 @@ class Processes:
     async def ready(self, name: str, path: str = "/ready") -> None:
         url = f"http://127.0.0.1:{self.ports[name]}{path}"
         deadline = time.monotonic() + START_LIMIT_S
-        async with httpx.AsyncClient(timeout=1) as http:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=1) as http:
             while time.monotonic() < deadline:
                 if self.running[name].poll() is not None:
                     pytest.fail(f"{name} exited at start:\n{self.tail(name)}")
@@ -480,7 +481,7 @@ async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) 
     rng = random.Random(chaos.seed)
     weights = [recipe.targets for recipe in NETWORKS]
     next_kill = time.monotonic() + rng.uniform(2, 5)
-    async with httpx.AsyncClient(base_url=world.sandbox, timeout=10) as http:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=world.sandbox, timeout=10) as http:
         while time.monotonic() < until:
             [recipe] = rng.choices(NETWORKS, weights=weights)
             kind, body = fault(recipe, rng)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from t21.core import clock
+from t21.core.tls import tls_context
 from tests.posts.conftest import POSTS
 from tests.publishing.conftest import Engine
 from tests.support.networks import RECIPES, Recipe, seeding
@@ -97,7 +98,9 @@ async def test_a_recipes_throttle_and_server_error_are_waited_on_then_published_
 ) -> None:
     recipe = RECIPES[name]
     text = f"Fault check {kind.replace('_', ' ')} for {name.replace('_', ' ')}"
-    async with httpx.AsyncClient(base_url=engine.world.sandbox, timeout=10) as http:
+    async with httpx.AsyncClient(
+        verify=tls_context(), base_url=engine.world.sandbox, timeout=10
+    ) as http:
         fault = recipe.fault(kind, count=1, wait=1)
         answer = await http.post(f"/{name}/_control/faults", json=fault)
         assert answer.status_code == 200, answer.text

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from t21.core.tls import tls_context
 from t21.sandbox.github import GitHubState, create_github_app
 from t21.sandbox.google import GoogleState, create_google_app
 from t21.sandbox.server import ThreadedServer
@@ -38,7 +39,7 @@ def google(google_state: GoogleState) -> Iterator[httpx.Client]:
     """A client of the Google fake (redirects are not followed: tests read them)."""
     with (
         ThreadedServer(create_google_app(google_state)) as server,
-        httpx.Client(base_url=server.url) as http,
+        httpx.Client(verify=tls_context(), base_url=server.url) as http,
     ):
         yield http
 
@@ -53,6 +54,6 @@ def github(github_state: GitHubState) -> Iterator[httpx.Client]:
     """A client of the GitHub fake (redirects are not followed: tests read them)."""
     with (
         ThreadedServer(create_github_app(github_state)) as server,
-        httpx.Client(base_url=server.url) as http,
+        httpx.Client(verify=tls_context(), base_url=server.url) as http,
     ):
         yield http

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from t21.core.tls import tls_context
 from t21.identity.oauth import AsyncOAuth2Client
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.github import DEFAULT_EMAIL, DEFAULT_LOGIN, GitHubState, user_id_for
@@ -133,7 +134,7 @@ async def test_authlib_client_completes_the_flow_with_pkce(github: httpx.Client)
         url, state = client.create_authorization_url(
             f"{base}/login/oauth/authorize", code_verifier=verifier
         )
-        async with httpx.AsyncClient() as browser:
+        async with httpx.AsyncClient(verify=tls_context()) as browser:
             redirect = await browser.get(url)
         token = await client.fetch_token(
             f"{base}/login/oauth/access_token",
@@ -404,7 +405,7 @@ def test_reset_restores_the_default_user(github: httpx.Client) -> None:
 
 
 def test_sandbox_app_serves_github_under_its_prefix() -> None:
-    with ThreadedServer(create_sandbox_app()) as server, httpx.Client() as http:
+    with ThreadedServer(create_sandbox_app()) as server, httpx.Client(verify=tls_context()) as http:
         base = f"{server.url}/github"
         http.base_url = httpx.URL(base)
         token = sign_in(http)

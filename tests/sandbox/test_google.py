@@ -13,6 +13,7 @@ import httpx
 import jwt
 import pytest
 
+from t21.core.tls import tls_context
 from t21.identity.oauth import AsyncOAuth2Client
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.google import DEFAULT_EMAIL, GoogleState, subject_for
@@ -112,7 +113,7 @@ def test_discovery_names_every_endpoint_under_this_servers_base_url(google: http
 
 def test_sandbox_app_serves_google_under_its_prefix_with_a_matching_issuer() -> None:
     with ThreadedServer(create_sandbox_app()) as server:
-        http = httpx.Client(base_url=f"{server.url}/google")
+        http = httpx.Client(verify=tls_context(), base_url=f"{server.url}/google")
         document = http.get("/.well-known/openid-configuration").json()
         assert document["issuer"] == f"{server.url}/google"
         assert document["token_endpoint"] == f"{server.url}/google/token"
@@ -169,7 +170,7 @@ def test_code_flow_with_pkce_s256_yields_a_verifiable_id_token_and_userinfo(
 
 
 async def test_authlib_client_completes_the_flow_with_pkce_and_nonce(google: httpx.Client) -> None:
-    async with httpx.AsyncClient(base_url=google.base_url) as browser:
+    async with httpx.AsyncClient(verify=tls_context(), base_url=google.base_url) as browser:
         discovery = (await browser.get("/.well-known/openid-configuration")).json()
     async with AsyncOAuth2Client(
         client_id=CLIENT_ID,
@@ -182,7 +183,7 @@ async def test_authlib_client_completes_the_flow_with_pkce_and_nonce(google: htt
         url, state = client.create_authorization_url(
             discovery["authorization_endpoint"], code_verifier=verifier, nonce="authlib-nonce"
         )
-        async with httpx.AsyncClient() as browser:
+        async with httpx.AsyncClient(verify=tls_context()) as browser:
             redirect = await browser.get(url)
         token = await client.fetch_token(
             discovery["token_endpoint"],

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from t21.core.tls import tls_context
 from t21.sandbox.openrouter import OpenRouterState, create_openrouter_app
 from t21.sandbox.server import ThreadedServer
 
@@ -19,7 +20,7 @@ ASK = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "
 def openrouter() -> Iterator[httpx.Client]:
     with (
         ThreadedServer(create_openrouter_app(OpenRouterState())) as server,
-        httpx.Client(base_url=server.url, timeout=10) as client,
+        httpx.Client(verify=tls_context(), base_url=server.url, timeout=10) as client,
     ):
         yield client
 

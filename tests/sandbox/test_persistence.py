@@ -14,18 +14,19 @@ from t21.cli import app as cli
 from t21.core.settings import Settings
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
+from tests.support import loopback
 
 APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 STRIPE_KEY = {"Authorization": "Bearer sk_test_t21"}
 
 
 def _sign_in_to_bluesky(url: str) -> dict[str, Any]:
-    resolved = httpx.get(
+    resolved = loopback.get(
         f"{url}/bluesky/xrpc/com.atproto.identity.resolveHandle",
         params={"handle": "ada.example.com"},
     )
     assert resolved.status_code == 200, resolved.text
-    response = httpx.post(
+    response = loopback.post(
         f"{url}/bluesky/xrpc/com.atproto.server.createSession",
         json={"identifier": "ada.example.com", "password": APP_PASSWORD},
     )
@@ -35,7 +36,7 @@ def _sign_in_to_bluesky(url: str) -> dict[str, Any]:
 
 
 def _profile(url: str, access: str) -> httpx.Response:
-    return httpx.get(
+    return loopback.get(
         f"{url}/bluesky/xrpc/app.bsky.actor.getProfile",
         params={"actor": "ada.example.com"},
         headers={"Authorization": f"Bearer {access}"},
@@ -47,7 +48,7 @@ def test_a_restarted_sandbox_still_knows_its_tokens_and_customers(tmp_path: Path
     with ThreadedServer(create_sandbox_app(state_path=state_file)) as first:
         session = _sign_in_to_bluesky(first.url)
         assert _profile(first.url, session["accessJwt"]).status_code == 200
-        created = httpx.post(
+        created = loopback.post(
             f"{first.url}/stripe/v1/customers",
             data={"email": "owner@example.com"},
             headers=STRIPE_KEY,
@@ -59,12 +60,14 @@ def test_a_restarted_sandbox_still_knows_its_tokens_and_customers(tmp_path: Path
     with ThreadedServer(create_sandbox_app(state_path=state_file)) as second:
         assert second.port != first.port
         assert _profile(second.url, session["accessJwt"]).status_code == 200
-        refreshed = httpx.post(
+        refreshed = loopback.post(
             f"{second.url}/bluesky/xrpc/com.atproto.server.refreshSession",
             headers={"Authorization": f"Bearer {session['refreshJwt']}"},
         )
         assert refreshed.status_code == 200, refreshed.text
-        customer = httpx.get(f"{second.url}/stripe/v1/customers/{customer_id}", headers=STRIPE_KEY)
+        customer = loopback.get(
+            f"{second.url}/stripe/v1/customers/{customer_id}", headers=STRIPE_KEY
+        )
         assert customer.status_code == 200, customer.text
         assert customer.json()["email"] == "owner@example.com"
 

@@ -12,9 +12,11 @@ import pytest
 from fastapi import FastAPI
 
 from t21.core.runtime import Runtime
+from t21.core.tls import tls_context
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
 from t21.worker.queue import JobQueue
+from tests.support import loopback
 from tests.support.accounts import Account, register
 
 FRONT_END = "http://app.example.test"
@@ -25,7 +27,7 @@ def sandbox() -> Iterator[str]:
     with ThreadedServer(create_sandbox_app()) as server:
         # Instagram processes media for seconds to minutes; tests that need it say so.
         instant = {"image_processing_s": 0, "video_processing_s": 0}
-        httpx.post(f"{server.url}/instagram/_control/config", json=instant, timeout=10)
+        loopback.post(f"{server.url}/instagram/_control/config", json=instant, timeout=10)
         yield server.url
 
 
@@ -63,7 +65,7 @@ class World:
         return await self.back_to_t21(callback)
 
     async def to_network(self, url: str) -> str:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=tls_context()) as http:
             answer = await http.get(url)
         assert answer.status_code in (302, 303), answer.text
         return str(answer.headers["location"]).split("#", 1)[0]
@@ -89,7 +91,7 @@ class World:
     def control(
         self, network: str, method: str, path: str, body: dict[str, Any] | None = None
     ) -> Any:
-        response = httpx.request(
+        response = loopback.request(
             method, f"{self.sandbox}/{network}/_control{path}", json=body, timeout=10
         )
         assert response.status_code < 300, response.text

@@ -33,6 +33,7 @@ from sqlalchemy import func, insert, select
 
 from t21.api import create_app
 from t21.core import clock, migrations
+from t21.core.tls import tls_context
 from t21.core.uow import session_scope
 from t21.posts.models import Post, PostStatus, PostTarget, TargetStatus
 from tests.conftest import TEST_SECRET
@@ -315,7 +316,7 @@ def check_networks(cluster: Cluster, texts: dict[str, str]) -> None:
 async def ready_within(url: str, limit: float) -> float:
     """Seconds until the worker's /ready answers 200; fails past `limit`."""
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=2) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=2) as http:
         while time.monotonic() - started < limit:
             try:
                 if (await http.get(f"{url}/ready")).status_code == 200:
@@ -327,7 +328,7 @@ async def ready_within(url: str, limit: float) -> float:
 
 
 async def metric(url: str, name: str) -> float:
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=5) as http:
         body = (await http.get(f"{url}/metrics")).text
     return sum(
         float(line.rsplit(" ", 1)[1])
@@ -397,7 +398,7 @@ async def test_a_stopped_redis_is_waited_out_and_health_tells_an_orchestrator(
         cluster.redis.stop()
         stopped = time.monotonic()
         await asyncio.sleep(4)
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(verify=tls_context(), timeout=5) as http:
             ready = await http.get(f"{url}/ready")
             health = await http.get(f"{url}/health")
         seen["ready"], seen["health"] = ready.status_code, health.status_code
@@ -408,7 +409,7 @@ async def test_a_stopped_redis_is_waited_out_and_health_tells_an_orchestrator(
     await run_with_fault(cluster, url, stop_and_start)
     # While Redis was away: not ready, and past the down limit, not alive either.
     assert seen == {"ready": 503, "health": 503}
-    async with httpx.AsyncClient(timeout=5) as http:
+    async with httpx.AsyncClient(verify=tls_context(), timeout=5) as http:
         assert (await http.get(f"{url}/health")).status_code == 200
     assert await metric(url, "t21_broker_consumer_errors_total") >= 1
     assert await metric(url, "t21_broker_consumer_recoveries_total") >= 1

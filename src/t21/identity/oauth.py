@@ -30,6 +30,7 @@ from t21.core.logging import get_logger
 from t21.core.redirects import allowed_redirect, with_params
 from t21.core.security import new_token, token_digest
 from t21.core.settings import Settings
+from t21.core.tls import tls_context
 from t21.identity import service
 from t21.identity.models import LoginCode, OAuthIdentity, OAuthLogin, User
 from t21.organizations import api_keys, invitations
@@ -137,7 +138,7 @@ async def _get_json(url: str, *, fresh: bool = False) -> Any:
     if cached is not None and not fresh and time.monotonic() - cached[0] < CACHE_TTL_S:
         return cached[1]
     try:
-        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S) as http:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, verify=tls_context()) as http:
             response = await http.get(url)
             response.raise_for_status()
             value = response.json()
@@ -180,6 +181,7 @@ def _client(config: Provider, callback_url: str) -> AsyncOAuth2Client:
         code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
         timeout=HTTP_TIMEOUT_S,
+        verify=tls_context(),
     )
 
 
@@ -386,7 +388,10 @@ async def _github_identity(config: Provider, token: dict[str, Any]) -> ProviderI
     }
     try:
         async with httpx.AsyncClient(
-            base_url=str(config.api_base), timeout=HTTP_TIMEOUT_S, headers=headers
+            base_url=str(config.api_base),
+            timeout=HTTP_TIMEOUT_S,
+            headers=headers,
+            verify=tls_context(),
         ) as http:
             user_response = await http.get("/user")
             emails_response = await http.get("/user/emails")

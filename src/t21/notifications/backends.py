@@ -21,6 +21,7 @@ from t21.core import clock
 from t21.core.logging import get_logger
 from t21.core.outside import Permanent, Retryable
 from t21.core.settings import EmailBackendName, Settings
+from t21.core.tls import tls_context
 
 log = get_logger("t21.email")
 
@@ -164,7 +165,7 @@ class ResendBackend:
         }
         try:
             async with httpx.AsyncClient(
-                base_url=s.resend_api_base, timeout=s.resend_timeout_s
+                base_url=s.resend_api_base, timeout=s.resend_timeout_s, verify=tls_context()
             ) as client:
                 response = await client.post("/emails", json=payload, headers=headers)
         except httpx.HTTPError as exc:

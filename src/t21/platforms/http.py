@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 import time
 import weakref
 from email.utils import parsedate_to_datetime
-from functools import cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +43,7 @@ from t21 import __version__
 from t21.core import clock
 from t21.core.outside import Ambiguous, Retryable
 from t21.core.runtime import get_runtime
+from t21.core.tls import tls_context
 from t21.platforms.base import PlatformConfig
 
 if TYPE_CHECKING:
@@ -52,14 +51,6 @@ if TYPE_CHECKING:
 
 # Raised before any byte of the request was written: no connection could be had.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-
-@cache
-def tls_context() -> ssl.SSLContext:
-    """The TLS settings of every adapter client, built once per process: loading the CA bundle
-    takes tens of milliseconds of CPU, which a client per operation would otherwise pay on
-    every publish. A context is only read once configured, so sharing it is safe."""
-    return httpx.create_ssl_context()
 
 
 # A client for one block outside a runtime: httpx's defaults.

@@ -23,17 +23,14 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import random
-import ssl
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import certifi
 import httpx
 from opentelemetry import trace
 from sqlalchemy import select, update
@@ -45,6 +42,7 @@ from t21.core.crypto import DecryptionError
 from t21.core.logging import get_logger
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
+from t21.core.tls import tls_context
 from t21.core.uow import session_scope
 from t21.core.urlguard import UnsafeURL, resolve
 from t21.events.models import Event
@@ -191,13 +189,6 @@ async def send(settings: Settings, message: Message) -> Outcome:
     return done(False, code, f"the endpoint answered {code}", excerpt)
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context for every attempt: loading the CA bundle per client costs more CPU than
-    the request itself."""
-    return ssl.create_default_context(cafile=certifi.where())
-
-
 async def _post(settings: Settings, message: Message) -> tuple[int, str | None]:
     """The signed request to the checked address; the status code and a response excerpt."""
     target = await resolve(message.url, production=settings.is_production)
@@ -224,7 +215,7 @@ async def _post(settings: Settings, message: Message) -> tuple[int, str | None]:
             timeout=httpx.Timeout(settings.webhook_timeout_s),
             follow_redirects=False,
             trust_env=False,
-            verify=_tls_context(),
+            verify=tls_context(),
         ) as client,
         client.stream(
             "POST", url, content=message.body, headers=headers, extensions=extensions

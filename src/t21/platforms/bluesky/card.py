@@ -30,6 +30,7 @@ import structlog
 
 from t21 import __version__
 from t21.core.outside import Permanent
+from t21.core.tls import tls_context
 from t21.core.urlguard import UnsafeURL, resolve
 from t21.platforms.bluesky.xrpc import Xrpc
 
@@ -120,7 +121,10 @@ async def _fetch(
     async with (
         asyncio.timeout(TOTAL_S),
         httpx.AsyncClient(
-            timeout=httpx.Timeout(TIMEOUT_S), follow_redirects=False, trust_env=False
+            timeout=httpx.Timeout(TIMEOUT_S),
+            follow_redirects=False,
+            trust_env=False,
+            verify=tls_context(),
         ) as client,
     ):
         for _hop in range(MAX_REDIRECTS + 1):

@@ -32,11 +32,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -48,6 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from t21.core.tls import tls_context
 from t21.sandbox.oauth import ControlError, control_body, optional
 
 if TYPE_CHECKING:
@@ -182,18 +181,12 @@ async def _form(request: Request) -> dict[str, str]:
     return {key: str(value) for key, value in form.items()}
 
 
-@cache
-def _tls() -> ssl.SSLContext:
-    """Loading the CA bundle costs tens of milliseconds: once per process, not per fetch."""
-    return httpx.create_ssl_context()
-
-
 async def _fetch(url: str, what: str) -> dict[str, Any]:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
         raise OAuthRefusal(400, "invalid_client_metadata", f"Invalid {what} URL")
     try:
-        async with httpx.AsyncClient(timeout=10, verify=_tls()) as http:
+        async with httpx.AsyncClient(timeout=10, verify=tls_context()) as http:
             response = await http.get(url, headers={"Accept": "application/json"})
         body = response.json()
     except (httpx.HTTPError, ValueError):

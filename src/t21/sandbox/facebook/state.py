@@ -14,6 +14,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from t21.core.tls import tls_context
 from t21.sandbox.platform import IssuedToken, NetworkState, bearer
 
 SHORT_TOKEN_TTL_S = 2 * 3600  # "short-lived user and page tokens last hours"
@@ -396,7 +397,9 @@ async def download(url: Any) -> bytes | None:
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
         return None
     try:
-        async with httpx.AsyncClient(timeout=10, follow_redirects=True) as client:
+        async with httpx.AsyncClient(
+            timeout=10, follow_redirects=True, verify=tls_context()
+        ) as client:
             response = await client.get(url)
     except httpx.HTTPError:
         return None

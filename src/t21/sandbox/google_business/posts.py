@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from t21.core.tls import tls_context
 from t21.sandbox.google_business.state import FakePost, GoogleBusinessState
 from t21.sandbox.google_oauth import api_error, authenticated
 from t21.sandbox.platform import IssuedToken
@@ -119,7 +120,7 @@ def validate(body: dict[str, Any]) -> dict[str, Any]:
 async def _fetch_photo(url: str) -> None:
     """Google downloads the photo itself: it must be there, a JPG or PNG, at most 5 MB."""
     try:
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, verify=tls_context()) as http:
             response = await http.get(url)
     except httpx.HTTPError:
         raise Invalid("The photo at media[].sourceUrl could not be fetched.") from None

@@ -3,12 +3,12 @@ public URL, refuses what it can't fetch, and checks format, size, aspect ratio a
 
 from __future__ import annotations
 
-import ssl
 import struct
 from dataclasses import dataclass
 
 import httpx
 
+from t21.core.tls import tls_context
 from t21.sandbox.meta.wire import GraphError
 
 MB = 1024 * 1024
@@ -17,8 +17,6 @@ MAX_VIDEO_BYTES = 300 * MB
 MIN_ASPECT, MAX_ASPECT = 0.8, 1.91
 HEAD_BYTES = 256 * 1024  # enough to find PNG/JPEG dimensions and an early `mvhd`
 DOWNLOAD_TIMEOUT_S = 10.0
-# Made once: building an SSL context costs ~20 ms, more than fetching media on loopback.
-_TLS = ssl.create_default_context()
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ async def fetch(url: str, max_bytes: int) -> Fetched:
     try:
         async with (
             httpx.AsyncClient(
-                timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True, verify=_TLS
+                timeout=DOWNLOAD_TIMEOUT_S, follow_redirects=True, verify=tls_context()
             ) as http,
             http.stream("GET", url) as response,
         ):

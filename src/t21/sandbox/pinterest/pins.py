@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from t21.core.tls import tls_context
 from t21.sandbox.pinterest.state import Pin, PinterestState
 from t21.sandbox.pinterest.wire import (
     PinterestError,
@@ -100,7 +101,9 @@ def pin_routes(state: PinterestState) -> list[Route]:
         if not isinstance(source, dict):
             raise invalid("media_source is required.")
         kind = source.get("source_type")
-        async with httpx.AsyncClient(timeout=PULL_TIMEOUT_S, follow_redirects=True) as client:
+        async with httpx.AsyncClient(
+            timeout=PULL_TIMEOUT_S, follow_redirects=True, verify=tls_context()
+        ) as client:
             if kind == "image_url":
                 await pull_image(client, source.get("url"))
                 return "image"

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from t21.core.tls import tls_context
 from t21.sandbox.stripe.state import RETRY_DELAYS_S, StripeState
 
 
@@ -60,7 +61,7 @@ class WebhookSender:
                 await asyncio.sleep(wait)
             record: dict[str, Any] = {"event_id": event["id"], "url": url, "attempt": attempt}
             try:
-                async with httpx.AsyncClient(timeout=10) as http:
+                async with httpx.AsyncClient(timeout=10, verify=tls_context()) as http:
                     answer = await http.post(
                         url,
                         content=body,

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import httpx
 from starlette.requests import Request
 
+from t21.core.tls import tls_context
 from t21.sandbox.meta.host import GraphHost
 from t21.sandbox.meta.state import QUOTA_WINDOW_S, now
 from t21.sandbox.meta.wire import (
@@ -236,7 +237,10 @@ class GraphApi(GraphHost):
         container.media_url = url
         limit = MAX_VIDEO_BYTES if video else MAX_IMAGE_BYTES
         try:
-            async with httpx.AsyncClient(timeout=10) as http, http.stream("GET", url) as answer:
+            async with (
+                httpx.AsyncClient(timeout=10, verify=tls_context()) as http,
+                http.stream("GET", url) as answer,
+            ):
                 if answer.status_code != 200:
                     raise httpx.HTTPError("not fetched")
                 size, head = 0, b""

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from t21.core.tls import tls_context
 from t21.sandbox.oauth import base_url
 from t21.sandbox.tiktok.common import (
     TikTokError,
@@ -180,7 +181,9 @@ def posting_routes(state: TikTokState) -> list[Route]:
     async def pull_media(job: PublishJob, urls: list[str]) -> None:
         job.media_urls = urls
         heads = []
-        async with httpx.AsyncClient(timeout=PULL_TIMEOUT_S, follow_redirects=True) as client:
+        async with httpx.AsyncClient(
+            timeout=PULL_TIMEOUT_S, follow_redirects=True, verify=tls_context()
+        ) as client:
             for url in urls:
                 data = await pull(client, url)
                 if data is None:
