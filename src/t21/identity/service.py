@@ -122,6 +122,10 @@ async def authenticate(
     email = normalise_email(email)
     await throttle.attempt(email, ip)
     user = await find_user(session, email)
+    # The lookup's transaction ends before the ~0.2 s of Argon2 (it wrote nothing): on SQLite a
+    # transaction holds the database's one write lock, and a burst of sign-ins checking their
+    # passwords inside theirs held every other request waiting for seconds.
+    await session.commit()
     ok, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok:
         raise InvalidCredentials()
