@@ -5,7 +5,6 @@ redirect off the allow-list."""
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from t21.identity.models import OAuthIdentity, OAuthLogin, User
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
 from tests.core.test_http import assert_problem
+from tests.support import loopback
 from tests.support.accounts import (
     PASSWORD,
     create_api_key,
@@ -413,15 +413,8 @@ async def test_signing_in_loads_the_certificate_authorities_once_not_per_login(
 ) -> None:
     # Each login asks the provider for its keys or its user over a client of its own; loading
     # the CA bundle for each of them cost ~20 ms of CPU per login.
-    loads: list[Any] = []
-    original = ssl.SSLContext.load_verify_locations
-
-    def counted(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loads.append(args or kwargs)
-        original(self, *args, **kwargs)
-
     with monkeypatch.context() as patched:
-        patched.setattr(ssl.SSLContext, "load_verify_locations", counted)
+        loads = loopback.count_ca_loads(patched)
         for _ in range(3):
             finished = await browser.sign_in(provider)
             assert finished.status_code == 302, finished.text

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ssl
-from typing import Any
-
 import pytest
 
 from tests.publishing.conftest import Engine
+from tests.support import loopback
 
 
 async def test_publishing_loads_the_certificate_authorities_once_not_per_post(
@@ -15,16 +13,9 @@ async def test_publishing_loads_the_certificate_authorities_once_not_per_post(
 ) -> None:
     # Loading the CA bundle took ~60 ms of CPU per adapter client, which is one per publish:
     # on two cores it capped a worker at about fifteen posts a second.
-    loads: list[Any] = []
-    original = ssl.SSLContext.load_verify_locations
-
-    def counted(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        loads.append(args or kwargs)
-        original(self, *args, **kwargs)
-
     posts = [await engine.publish_now("twitter", "linkedin", content=f"Post {n}") for n in range(3)]
     with monkeypatch.context() as patched:
-        patched.setattr(ssl.SSLContext, "load_verify_locations", counted)
+        loads = loopback.count_ca_loads(patched)
         await engine.tick()
     for post in posts:
         assert (await engine.read(post["id"]))["status"] == "published"

@@ -5,9 +5,11 @@ more than the request itself; the suite makes thousands of them."""
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
+import pytest
 
 from t21.core.tls import tls_context
 
@@ -22,3 +24,17 @@ def get(url: str, **options: Any) -> httpx.Response:
 
 def post(url: str, **options: Any) -> httpx.Response:
     return request("POST", url, **options)
+
+
+def count_ca_loads(patch: pytest.MonkeyPatch) -> list[Any]:
+    """Every load of a certificate authorities' bundle from now on (while `patch` holds), noted
+    in the returned list: a client built without the shared context loads one."""
+    loads: list[Any] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counted(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(args or kwargs)
+        original(self, *args, **kwargs)
+
+    patch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    return loads
