@@ -159,6 +159,7 @@ async def test_a_photo_is_fetched_by_google_from_t21s_link(fetching_engine: Engi
     assert kept["media"][0]["mediaFormat"] == "PHOTO"
 
 
+@pytest.mark.lost_answer
 async def test_a_doubtful_publish_is_settled_by_reading_the_posts_without_a_second_post(
     engine: Engine,  # noqa: F811
 ) -> None:

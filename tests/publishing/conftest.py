@@ -30,8 +30,21 @@ DUPLICATE_REFUSING = ("twitter", "linkedin", "facebook")
 FAST = {
     "publish_retry_base_s": 0.05,
     "publish_retry_max_s": 0.2,
-    "platform_timeout_s": 1.0,
+    # The fakes answer at once, but on a loaded machine an answer can take over a second (a
+    # Bluesky connect gave up at 1 s once): waiting longer costs a test nothing.
+    "platform_timeout_s": 10.0,
 }
+# A test marked `lost_answer` has a network hold an answer back (`lose_response`) until T21
+# gives up on it: there T21 gives up after this long, and the fake holds the answer longer.
+LOST_ANSWER_TIMEOUT_S = 1.0
+
+
+def lost_answer(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The settings of an engine for the test of `request`: T21's short wait for a network's
+    answer when the test is marked `lost_answer`."""
+    if request.node.get_closest_marker("lost_answer") is None:
+        return {}
+    return {"platform_timeout_s": LOST_ANSWER_TIMEOUT_S}
 
 
 class Engine(Desk):
@@ -110,18 +123,26 @@ class Engine(Desk):
 
 
 @pytest.fixture
-async def engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
-    async with _engine(app_factory, sandbox, "http://testserver") as built:
+async def engine(
+    app_factory: Any,
+    sandbox: str,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Engine]:
+    async with _engine(app_factory, sandbox, "http://testserver", **lost_answer(request)) as built:
         yield built
 
 
 @pytest.fixture
-async def public_engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
+async def public_engine(
+    app_factory: Any,
+    sandbox: str,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Engine]:
     """An engine whose media URLs the networks can fetch: T21 also answers on a loopback port
     (as `T21_PUBLIC_URL`), where networks that pull media (Instagram, Facebook, TikTok) get it."""
     with closing(PublicPort()) as public:
         async with (
-            _engine(app_factory, sandbox, public.url) as built,
+            _engine(app_factory, sandbox, public.url, **lost_answer(request)) as built,
             public.serve(built.world.app),
         ):
             await _first_request(public.url)
