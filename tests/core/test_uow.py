@@ -4,13 +4,16 @@ its commit; worker code follows the same rule through `session_scope()`."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.core import clock
 from t21.core.runtime import Runtime
-from t21.core.uow import read_scope, session_scope
+from t21.core.uow import read_scope, release, session_scope
 from t21.notifications.models import EmailStatus, OutboundEmail
 from t21.worker.jobs import enqueue
 from t21.worker.queue import JobQueue
@@ -146,3 +149,76 @@ async def test_a_read_session_refuses_to_write_and_opens_no_unit_of_work(
         with pytest.raises(RuntimeError, match="read-only session"):
             await queue_test_email(session, runtime.settings, to="r@example.com", dispatch=False)
     assert await count_emails(runtime) == 0
+
+
+async def test_release_ends_a_transaction_that_only_read_and_the_unit_of_work_goes_on(
+    runtime: Runtime,
+) -> None:
+    async with session_scope(runtime) as session:
+        assert await session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
+        assert session.in_transaction()
+        await release(session)
+        assert not session.in_transaction()
+        await queue_test_email(session, runtime.settings, to="later@example.com", dispatch=False)
+    assert await count_emails(runtime) == 1
+
+
+async def _add_unflushed(session: AsyncSession, runtime: Runtime) -> None:
+    session.add(
+        OutboundEmail(
+            from_address="t21@example.com",
+            to_address="unflushed@example.com",
+            not_before=clock.now(),
+            subject="s",
+            text_body="t",
+            template="delivery_test",
+        )
+    )
+
+
+async def _flush_a_row(session: AsyncSession, runtime: Runtime) -> None:
+    await queue_test_email(session, runtime.settings, to="flushed@example.com", dispatch=False)
+
+
+async def _update_statement(session: AsyncSession, runtime: Runtime) -> None:
+    await session.execute(update(OutboundEmail).values(subject="changed"))
+
+
+@pytest.mark.parametrize(
+    ("write", "refusal"),
+    [
+        (_add_unflushed, "not yet flushed"),
+        (_flush_a_row, "that wrote"),
+        (_update_statement, "that wrote"),
+    ],
+)
+async def test_release_refuses_a_transaction_with_writes_and_commits_none_of_them(
+    runtime: Runtime, write: Any, refusal: str
+) -> None:
+    async def read_write_release() -> None:
+        async with session_scope(runtime) as session:
+            await session.scalar(select(func.count()).select_from(OutboundEmail))
+            await write(session, runtime)
+            await release(session)
+
+    with pytest.raises(RuntimeError, match=refusal):
+        await read_write_release()
+    assert await count_emails(runtime) == 0
+
+
+async def test_release_is_refused_for_a_session_that_is_not_the_unit_of_works(
+    runtime: Runtime,
+) -> None:
+    async with session_scope(runtime), runtime.sessionmaker() as other:
+        with pytest.raises(RuntimeError, match="not the current unit of work"):
+            await release(other)
+
+
+async def test_a_transaction_after_a_committed_write_may_be_released(runtime: Runtime) -> None:
+    async with session_scope(runtime) as session:
+        await queue_test_email(session, runtime.settings, dispatch=False)
+        await session.commit()
+        await session.scalar(select(func.count()).select_from(OutboundEmail))
+        await release(session)
+        assert not session.in_transaction()
+    assert await count_emails(runtime) == 1

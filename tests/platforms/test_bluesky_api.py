@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from t21.analytics.models import MetricSnapshot
@@ -132,6 +133,7 @@ async def _connected_engine(engine: Engine) -> None:  # noqa: F811
     engine.accounts["bluesky"] = connected.json()["items"][0]["id"]
 
 
+@pytest.mark.lost_answer
 async def test_a_doubtful_publish_is_reconciled_without_a_second_post(
     engine: Engine,  # noqa: F811
 ) -> None:

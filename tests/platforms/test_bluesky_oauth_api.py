@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import closing
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
-from t21.api import create_app
 from t21.core.tls import tls_context
-from t21.sandbox.server import ThreadedServer
 from t21.social.tokens import credentials, refresh_account
 from tests.core.test_http import assert_problem
-from tests.publishing.conftest import Engine, LateApp, _engine
+from tests.publishing.conftest import Engine, _engine
 from tests.social.conftest import World, query, sandbox, world  # noqa: F401  (fixtures)
 from tests.social.test_connect import _account
+from tests.support.loopback import PublicPort
 
 CONNECT = "/api/v1/social-accounts/connect"
 DOCUMENTS = "/api/v1/social-accounts/oauth/bluesky"
@@ -29,13 +29,13 @@ APP_PASSWORD = "abcd-efgh-1234-wxyz"
 
 @pytest.fixture
 async def oauth(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
-    late = LateApp()
-    server = ThreadedServer(late)
     # The authorization server fetches two documents from T21 while T21 waits on it.
     settings = {"bluesky_oauth": True, "platform_timeout_s": 15.0}
-    async with _engine(app_factory, sandbox, server.url, **settings) as built:
-        late.app = create_app(built.world.runtime.settings, worker=False, loops=False)
-        with server:
+    with closing(PublicPort()) as public:
+        async with (
+            _engine(app_factory, sandbox, public.url, **settings) as built,
+            public.serve(built.world.app),
+        ):
             yield built
 
 

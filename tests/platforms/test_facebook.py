@@ -33,7 +33,6 @@ from tests.platforms.harness import (
     MediaServer,
     connect,
     credentials,
-    media_server,
     serve,
 )
 from tests.support import loopback
@@ -51,12 +50,6 @@ def state() -> FacebookState:
 def fake(state: FacebookState) -> Iterator[FakeNetwork]:
     with serve(create_facebook_app(state)) as network:
         yield network
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

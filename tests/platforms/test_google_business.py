@@ -29,7 +29,6 @@ from tests.platforms.harness import (
     MediaServer,
     connect,
     credentials,
-    media_server,
     serve,
 )
 from tests.support import loopback
@@ -43,12 +42,6 @@ EVENT = {"title": "Winter fair", "start": "2026-12-20T10:00:00", "end": "2026-12
 def served() -> Iterator[FakeNetwork]:
     with serve(create_google_business_app()) as fake:
         yield fake
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
 
 
 @pytest.fixture

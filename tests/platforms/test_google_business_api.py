@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,14 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from t21.analytics.models import MetricSnapshot
-from t21.api import create_app
 from t21.core import clock
 from t21.core.uow import session_scope
-from t21.sandbox.server import ThreadedServer
 from t21.social.models import SocialAccount
 from tests.core.test_http import assert_problem
-from tests.publishing.conftest import Engine, LateApp, _engine, engine  # noqa: F401  (fixture)
+from tests.publishing.conftest import Engine, _engine, engine  # noqa: F401  (fixture)
 from tests.social.conftest import World, sandbox, world  # noqa: F401  (fixtures)
+from tests.support.loopback import PublicPort
 
 NETWORK = "google_business"
 LOCATION = "accounts/1100000000000000001/locations/2200000000000000001"
@@ -31,11 +31,11 @@ EVENT = {"title": "Winter fair", "start": "2026-12-20T10:00:00", "end": "2026-12
 async def fetching_engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
     """An engine whose media Google's fake can fetch (T21 also answers on a loopback port), and
     which waits for the answer while the fake downloads the photo from this busy machine."""
-    late = LateApp()
-    server = ThreadedServer(late)
-    async with _engine(app_factory, sandbox, server.url, platform_timeout_s=10.0) as built:
-        late.app = create_app(built.world.runtime.settings, worker=False, loops=False)
-        with server:
+    with closing(PublicPort()) as public:
+        async with (
+            _engine(app_factory, sandbox, public.url, platform_timeout_s=10.0) as built,
+            public.serve(built.world.app),
+        ):
             yield built
 
 
@@ -159,6 +159,7 @@ async def test_a_photo_is_fetched_by_google_from_t21s_link(fetching_engine: Engi
     assert kept["media"][0]["mediaFormat"] == "PHOTO"
 
 
+@pytest.mark.lost_answer
 async def test_a_doubtful_publish_is_settled_by_reading_the_posts_without_a_second_post(
     engine: Engine,  # noqa: F811
 ) -> None:

@@ -37,7 +37,6 @@ from tests.platforms.harness import (
     authorize,
     connect,
     credentials,
-    media_server,
     serve,
 )
 from tests.support import loopback
@@ -62,12 +61,6 @@ BUSINESS_USAGE = {
 def fake() -> Iterator[FakeNetwork]:
     with serve(create_instagram_app()) as network:
         yield network
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

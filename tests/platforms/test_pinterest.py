@@ -32,7 +32,6 @@ from tests.platforms.harness import (
     MediaServer,
     connect,
     credentials,
-    media_server,
     serve,
 )
 from tests.support import loopback
@@ -45,12 +44,6 @@ NOT_YOURS = "1100000000000000003"
 def served() -> Iterator[FakeNetwork]:
     with serve(create_pinterest_app()) as network:
         yield network
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
 
 
 @pytest.fixture

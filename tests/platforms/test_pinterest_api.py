@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from t21.analytics.models import MetricSnapshot
@@ -163,6 +164,7 @@ async def test_a_video_pin_is_uploaded_processed_and_pinned_once(
     assert sum(1 for r in requests if r["path"] == "/v5/media" and r["method"] == "POST") == 1
 
 
+@pytest.mark.lost_answer
 async def test_a_doubtful_pin_is_found_at_pinterest_and_not_sent_again(
     public_engine: Engine,  # noqa: F811
 ) -> None:

@@ -183,6 +183,7 @@ async def test_a_photo_and_an_album_are_published_once_with_their_links(
     ]
 
 
+@pytest.mark.lost_answer
 async def test_a_doubtful_publish_goes_to_review_without_a_second_post(
     engine: Engine,  # noqa: F811
 ) -> None:

@@ -39,7 +39,6 @@ from tests.platforms.harness import (
     authorize,
     connect,
     credentials,
-    media_server,
     serve,
 )
 from tests.support import loopback
@@ -51,12 +50,6 @@ USER_ID = "25000000000000001"
 def fake() -> Iterator[FakeNetwork]:
     with serve(create_threads_app()) as network:
         yield network
-
-
-@pytest.fixture(scope="module")
-def media() -> Iterator[MediaServer]:
-    with media_server() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

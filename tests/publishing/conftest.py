@@ -7,33 +7,44 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from t21.api import create_app
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget, TargetStatus
 from t21.publishing.reaper import RECONCILE_GIVE_UP
 from t21.sandbox.platform import text_digest
-from t21.sandbox.server import ThreadedServer
 from t21.worker.loops import LoopRunner
 from tests.posts.conftest import POSTS, Desk
 from tests.social.conftest import FRONT_END, World, sandbox  # noqa: F401  (fixture)
 from tests.support.accounts import register
+from tests.support.loopback import PublicPort
 
 DUPLICATE_REFUSING = ("twitter", "linkedin", "facebook")
 FAST = {
     "publish_retry_base_s": 0.05,
     "publish_retry_max_s": 0.2,
-    "platform_timeout_s": 1.0,
+    # The fakes answer at once, but on a loaded machine an answer can take over a second (a
+    # Bluesky connect gave up at 1 s once): waiting longer costs a test nothing.
+    "platform_timeout_s": 10.0,
 }
+# A test marked `lost_answer` has a network hold an answer back (`lose_response`) until T21
+# gives up on it: there T21 gives up after this long, and the fake holds the answer longer.
+LOST_ANSWER_TIMEOUT_S = 1.0
+
+
+def lost_answer(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The settings of an engine for the test of `request`: T21's short wait for a network's
+    answer when the test is marked `lost_answer`."""
+    if request.node.get_closest_marker("lost_answer") is None:
+        return {}
+    return {"platform_timeout_s": LOST_ANSWER_TIMEOUT_S}
 
 
 class Engine(Desk):
@@ -111,39 +122,38 @@ class Engine(Desk):
         await self.change_target(target_id, due_at=clock.now() - timedelta(seconds=1))
 
 
-class LateApp:
-    """An ASGI app chosen after its server's port is known."""
-
-    app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
-
-
 @pytest.fixture
-async def engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
-    async with _engine(app_factory, sandbox, "http://testserver") as built:
+async def engine(
+    app_factory: Any,
+    sandbox: str,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Engine]:
+    async with _engine(app_factory, sandbox, "http://testserver", **lost_answer(request)) as built:
         yield built
 
 
 @pytest.fixture
-async def public_engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:  # noqa: F811
+async def public_engine(
+    app_factory: Any,
+    sandbox: str,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Engine]:
     """An engine whose media URLs the networks can fetch: T21 also answers on a loopback port
     (as `T21_PUBLIC_URL`), where networks that pull media (Instagram, Facebook, TikTok) get it."""
-    late = LateApp()
-    server = ThreadedServer(late)
-    async with _engine(app_factory, sandbox, server.url) as built:
-        late.app = create_app(built.world.runtime.settings, worker=False, loops=False)
-        with server:
-            await _first_request(server.url)
+    with closing(PublicPort()) as public:
+        async with (
+            _engine(app_factory, sandbox, public.url, **lost_answer(request)) as built,
+            public.serve(built.world.app),
+        ):
+            await _first_request(public.url)
             yield built
 
 
 async def _first_request(url: str) -> None:
-    """FastAPI builds an app's routes (their dependencies and pydantic adapters, for every router
-    before the matching one) on the app's first request: a fresh app pays it here, not in the
-    first media fetch of a network while T21's worker waits for that network's answer."""
+    """T21 answers on its public URL before the test starts. FastAPI builds an app's routes
+    (their dependencies and pydantic adapters, for every router before the matching one) on
+    their first requests: paid here, not in a network's first media fetch while T21's worker
+    waits for that network's answer."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         refused = await http.get("/api/v1/media/objects/unsigned")
         assert refused.status_code == 403, refused.text

@@ -318,6 +318,7 @@ async def test_the_reaper_leaves_alone_a_target_due_after_the_latest_one_taken(
     assert engine.sends("twitter", "Passed over") == ["accepted"]
 
 
+@pytest.mark.lost_answer
 async def test_a_post_accepted_whose_answer_was_lost_is_found_not_sent_again(
     engine: Engine,
 ) -> None:

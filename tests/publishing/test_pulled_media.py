@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from t21.core import clock
+from t21.core.runtime import get_runtime
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget
 from tests.posts.conftest import POSTS, jpeg
@@ -30,6 +32,25 @@ async def test_an_image_post_goes_out_on_networks_that_fetch_media(
     assert target["external_id"]
     published = public_engine.published_at_network(network)
     assert len(published) == 1
+
+
+async def test_the_public_url_is_answered_by_the_app_under_test_with_no_second_runtime(
+    public_engine: Engine,
+) -> None:
+    # A second app answering there would open a runtime of its own and install it over the
+    # engine's: the process's jobs and loops reach theirs through `get_runtime()`.
+    photo = await public_engine.upload(jpeg(1080, 1080))
+    asset = await public_engine.api.get(
+        f"/api/v1/media/{photo}", headers=public_engine.owner.headers
+    )
+    assert asset.status_code == 200, asset.text
+    link = asset.json()["url"]
+    assert link.startswith(public_engine.world.runtime.settings.resolved_public_url), link
+    async with httpx.AsyncClient(timeout=10) as http:
+        fetched = await http.get(link)
+    assert fetched.status_code == 200, fetched.text
+    assert fetched.headers["content-type"] == "image/jpeg"
+    assert get_runtime() is public_engine.world.runtime, "a second runtime was installed"
 
 
 async def test_an_instagram_carousel_goes_out_as_one_post(public_engine: Engine) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from t21.core import clock
 from t21.platforms import registry
 from t21.platforms.base import RecentPost
@@ -88,6 +90,7 @@ async def test_a_cut_off_attempt_on_a_busy_account_is_retried_and_posted_once(
     assert engine.sends("twitter", "Cut off before sending") == ["accepted"]
 
 
+@pytest.mark.lost_answer
 async def test_a_doubt_at_a_network_with_an_idempotency_key_is_settled_by_repeating(
     engine: Engine,
 ) -> None:

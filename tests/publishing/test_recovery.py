@@ -12,7 +12,7 @@ import pytest
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.publishing import reaper
-from tests.publishing.conftest import Engine, _engine
+from tests.publishing.conftest import Engine, _engine, lost_answer
 
 TWEETS = r"^/2/tweets$"
 LINKEDIN_POSTS = r"^/rest/posts$"
@@ -21,9 +21,15 @@ READ_SCOPES = "openid profile email w_member_social r_member_social"
 
 
 @pytest.fixture
-async def reading_engine(app_factory: Any, sandbox: str) -> AsyncIterator[Engine]:
+async def reading_engine(
+    app_factory: Any, sandbox: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Engine]:
     async with _engine(
-        app_factory, sandbox, "http://testserver", linkedin_scopes=READ_SCOPES
+        app_factory,
+        sandbox,
+        "http://testserver",
+        linkedin_scopes=READ_SCOPES,
+        **lost_answer(request),
     ) as built:
         built.world.control("linkedin", "POST", "/settings", {"app_scopes": READ_SCOPES.split()})
         yield built
@@ -48,6 +54,7 @@ async def _lose_a_linkedin_post(engine: Engine, content: str) -> dict[str, Any]:
     return target
 
 
+@pytest.mark.lost_answer
 async def test_a_linkedin_post_t21_may_not_check_goes_to_review_saying_so(
     engine: Engine,
 ) -> None:
@@ -61,6 +68,7 @@ async def test_a_linkedin_post_t21_may_not_check_goes_to_review_saying_so(
     assert len(engine.published_at_network("linkedin")) == 1
 
 
+@pytest.mark.lost_answer
 async def test_a_linkedin_account_granted_r_member_social_is_checked_and_found(
     reading_engine: Engine,
 ) -> None:
@@ -90,6 +98,7 @@ async def test_a_lost_reconciliation_is_tried_again_once_an_attempts_lease_has_p
     assert again == held
 
 
+@pytest.mark.lost_answer
 async def test_a_lost_answer_is_found_after_the_account_published_many_more_posts(
     engine: Engine,
 ) -> None:

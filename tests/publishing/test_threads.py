@@ -217,6 +217,7 @@ async def test_a_chain_refused_for_good_ends_failed_with_its_published_parts(
 
 
 @pytest.mark.parametrize("platform", ["twitter", "mastodon", "bluesky"])
+@pytest.mark.lost_answer
 async def test_an_answer_lost_on_a_later_part_is_settled_by_finding_that_part(
     engine: Engine,  # noqa: F811
     platform: str,
@@ -299,6 +300,7 @@ async def test_a_first_comment_goes_out_once_after_the_post(engine: Engine) -> N
     assert target["first_comment"]["external_id"]
 
 
+@pytest.mark.lost_answer
 async def test_a_first_comment_whose_answer_was_lost_is_found_not_sent_again(
     engine: Engine,  # noqa: F811
 ) -> None:

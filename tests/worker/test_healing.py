@@ -36,6 +36,7 @@ from t21.core import clock, migrations
 from t21.core.tls import tls_context
 from t21.core.uow import session_scope
 from t21.posts.models import Post, PostStatus, PostTarget, TargetStatus
+from t21.worker.queue import BROKER_SOCKET_TIMEOUT_S
 from tests.conftest import TEST_SECRET
 from tests.publishing.test_chaos import Processes, _quick_start
 from tests.social.conftest import FRONT_END, World
@@ -53,16 +54,20 @@ FAULT_AFTER_S = 2.0
 # whose job the fault swallowed would wait for T21_QUEUED_STALE_S, far longer.
 RECOVERY_LIMIT_S = 30.0
 QUEUED_STALE_S = "300"
-# The faults' lengths, as the issue reports them.
+# Redis down as long as the issue reports it.
 REDIS_DOWN_S = 10.0
-WORKER_PAUSE_S = 40.0
+# Jobs are claimed back from a consumer that went quiet this long (T21_BROKER_IDLE_TIMEOUT_S).
+IDLE_TIMEOUT_S = 5
+# The issue's worker was paused 40 s; what matters is that the pause outlasts the read that was
+# waiting (the broker's socket timeout) and the idle time after which its jobs are claimed back.
+WORKER_PAUSE_S = max(BROKER_SOCKET_TIMEOUT_S, IDLE_TIMEOUT_S) + 3.0
 
 WORKER_SETTINGS = {
     "T21_DISPATCH_INTERVAL_S": "0.3",
     "T21_REAPER_INTERVAL_S": "2",
     "T21_QUEUED_STALE_S": QUEUED_STALE_S,
     "T21_BROKER_RETRY_MAX_S": "1",
-    "T21_BROKER_IDLE_TIMEOUT_S": "5",
+    "T21_BROKER_IDLE_TIMEOUT_S": str(IDLE_TIMEOUT_S),
     "T21_BROKER_CLAIM_INTERVAL_S": "1",
     "T21_BROKER_TRIM_INTERVAL_S": "1",
     "T21_SHUTDOWN_GRACE_S": "2",
@@ -425,8 +430,8 @@ async def test_a_paused_worker_publishes_again_when_it_wakes(cluster: Cluster) -
 
     async def pause() -> None:
         os.killpg(worker.pid, signal.SIGSTOP)
-        # Far past the broker socket timeout (5 s): on waking, the read that was waiting has
-        # outlived its deadline and fails, as in the issue; the consumer must heal from it.
+        # Past the broker's socket timeout: on waking, the read that was waiting has outlived
+        # its deadline and fails, as in the issue; the consumer must heal from it.
         await asyncio.sleep(WORKER_PAUSE_S)
         os.killpg(worker.pid, signal.SIGCONT)
 

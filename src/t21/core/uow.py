@@ -15,9 +15,15 @@ from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from t21.core.runtime import PendingJob, Runtime, get_runtime
+
+# In a session's `info` while its transaction has written (a flush, or a statement that is not
+# a SELECT); dropped when the transaction ends.
+_WROTE_KEY = "t21_transaction_wrote"
 
 
 class UnitOfWork:
@@ -26,6 +32,22 @@ class UnitOfWork:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.jobs: list[PendingJob] = []
+
+    async def release(self) -> None:
+        """End the open transaction, which must have written nothing, before slow work that
+        needs no database (a password hash): on SQLite every transaction holds the database's
+        one write lock, and every other request would wait for it. The unit of work goes on:
+        the next statement opens a new transaction, committed when the unit of work ends.
+
+        Refuses (RuntimeError) when the transaction has written or has changes waiting to be
+        flushed: committing them here would split the unit of work's changes in two."""
+        session = self.session
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("release() with changes not yet flushed: they would commit early")
+        if session.sync_session.info.get(_WROTE_KEY):
+            raise RuntimeError("release() of a transaction that wrote: it would commit early")
+        if session.in_transaction():
+            await session.commit()
 
 
 _current: ContextVar[UnitOfWork | None] = ContextVar("t21_unit_of_work", default=None)
@@ -40,6 +62,32 @@ def current_unit_of_work() -> UnitOfWork:
 
 def current_unit_of_work_or_none() -> UnitOfWork | None:
     return _current.get()
+
+
+async def release(session: AsyncSession) -> None:
+    """`UnitOfWork.release()` of the unit of work `session` is the session of."""
+    uow = current_unit_of_work()
+    if uow.session is not session:
+        raise RuntimeError("release() of a session that is not the current unit of work's")
+    await uow.release()
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _flush: UOWTransaction) -> None:
+    session.info[_WROTE_KEY] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    # Anything but a SELECT counts as a write (an UPDATE, a DELETE, an INSERT, a text statement).
+    if not state.is_select:
+        state.session.info[_WROTE_KEY] = True
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _transaction_ended(session: Session) -> None:
+    session.info.pop(_WROTE_KEY, None)
 
 
 def buffer_job(name: str, kwargs: dict[str, Any]) -> None:

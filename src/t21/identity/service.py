@@ -6,10 +6,10 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from t21.core.security import (
     verify_password,
 )
 from t21.core.settings import Settings
+from t21.core.uow import release
 from t21.identity import passkeys, twofactor
 from t21.identity.errors import InvalidCredentials, InvalidSecondFactor
 from t21.identity.models import (
@@ -122,10 +123,9 @@ async def authenticate(
     email = normalise_email(email)
     await throttle.attempt(email, ip)
     user = await find_user(session, email)
-    # The lookup's transaction ends before the ~0.2 s of Argon2 (it wrote nothing): on SQLite a
-    # transaction holds the database's one write lock, and a burst of sign-ins checking their
-    # passwords inside theirs held every other request waiting for seconds.
-    await session.commit()
+    # The lookup's transaction ends before the ~0.2 s of Argon2: a burst of sign-ins checking
+    # their passwords inside theirs held SQLite's write lock, and every other request, for seconds.
+    await release(session)
     ok, upgraded_hash = await verify_password(password, user.password_hash if user else None)
     if user is None or not ok:
         raise InvalidCredentials()
@@ -364,6 +364,20 @@ async def send_verification_email(session: AsyncSession, settings: Settings, use
     )
 
 
+_UNUSABLE_LINK = "This link is invalid, expired or already used."
+
+
+def _usable_email_token(
+    token: str, purpose: EmailTokenPurpose, now: datetime
+) -> tuple[ColumnElement[bool], ...]:
+    return (
+        EmailToken.token_digest == token_digest(token),
+        EmailToken.purpose == purpose,
+        EmailToken.used_at.is_(None),
+        EmailToken.expires_at > now,
+    )
+
+
 async def _use_email_token(
     session: AsyncSession, token: str, purpose: EmailTokenPurpose, *, other_address: bool = False
 ) -> tuple[EmailToken, User]:
@@ -373,24 +387,19 @@ async def _use_email_token(
     row = (
         await session.execute(
             update(EmailToken)
-            .where(
-                EmailToken.token_digest == token_digest(token),
-                EmailToken.purpose == purpose,
-                EmailToken.used_at.is_(None),
-                EmailToken.expires_at > now,
-            )
+            .where(*_usable_email_token(token, purpose, now))
             .values(used_at=now, updated_at=now)
             .returning(EmailToken.id)
             .execution_options(synchronize_session=False)
         )
     ).one_or_none()
     if row is None:
-        raise BadRequest("This link is invalid, expired or already used.")
+        raise BadRequest(_UNUSABLE_LINK)
     email_token = await session.get(EmailToken, row.id)
     assert email_token is not None
     user = await session.get(User, email_token.user_id)
     if user is None or (user.email != email_token.email and not other_address):
-        raise BadRequest("This link is invalid, expired or already used.")
+        raise BadRequest(_UNUSABLE_LINK)
     return email_token, user
 
 
@@ -441,9 +450,24 @@ async def send_password_reset(session: AsyncSession, settings: Settings, email: 
 
 async def reset_password(session: AsyncSession, token: str, password: str) -> User:
     """Set a new password with a reset link; every session of the account ends."""
+    # The link is looked at, not used, before the ~0.2 s of Argon2, which runs outside any
+    # transaction (see `authenticate`); it is used once the hash is ready.
+    email = await session.scalar(
+        select(User.email)
+        .join(EmailToken, EmailToken.user_id == User.id)
+        .where(
+            *_usable_email_token(token, EmailTokenPurpose.RESET_PASSWORD, clock.now()),
+            EmailToken.email == User.email,
+        )
+    )
+    if email is None:
+        raise BadRequest(_UNUSABLE_LINK)
+    check_password(password, email)
+    await release(session)
+    password_hash = await hash_password(password)
+    # Used by then (a second reset racing this one) or moved to another address: refused.
     _token, user = await _use_email_token(session, token, EmailTokenPurpose.RESET_PASSWORD)
-    check_password(password, user.email)
-    user.password_hash = await hash_password(password)
+    user.password_hash = password_hash
     if user.email_verified_at is None:
         user.email_verified_at = clock.now()  # the link reached the inbox: the address works
     await logout_everywhere(session, user)

@@ -34,6 +34,7 @@ from t21.core.crypto import keyring
 from t21.core.errors import Conflict, T21Error, ValidationFailed
 from t21.core.security import new_token, token_digest, verify_password
 from t21.core.settings import Settings
+from t21.core.uow import release
 from t21.identity import passkeys
 from t21.identity.errors import ChallengeInvalid, InvalidSecondFactor
 from t21.identity.models import (
@@ -297,6 +298,8 @@ async def prove_holder(
     weakens its sign-in): None when it holds, else the refusal, returned so that a spent
     passkey challenge (or a clone's audit entry) is committed."""
     if proof.password is not None:
+        # Outside any transaction: the ~0.2 s of Argon2 would hold SQLite's write lock.
+        await release(session)
         ok, _upgraded = await verify_password(proof.password, user.password_hash)
         return None if ok else InvalidSecondFactor("The password is wrong.")
     if proof.passkey is not None:
