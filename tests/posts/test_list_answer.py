@@ -86,6 +86,7 @@ async def test_each_listed_post_is_field_for_field_the_posts_own_answer(desk: De
     assert commented["first_comment"]["status"] == "pending"
     assert items[failed["id"]]["targets"][0]["last_error"]["code"] == "rejected"
     assert items[by_key.json()["id"]]["created_by"]["type"] == "api_key"
+    assert items[by_key.json()["id"]] == by_key.json()  # the created answer, as read back
 
 
 async def test_a_created_posts_answer_is_the_posts_own_answer(desk: Desk) -> None:
