@@ -253,7 +253,9 @@ async def _me(principal: Principal, session: AsyncSession) -> MeOut:
     database (the principal may be a few seconds old)."""
     if principal.user_id is None:
         raise Forbidden("This needs a signed-in user; API keys can't use it.")
-    rows = (await session.execute(_ME, {"user_id": principal.user_id})).all()
+    # On the session's connection: a Core statement needs none of the session's own work.
+    connection = await session.connection()
+    rows = (await connection.execute(_ME, {"user_id": principal.user_id})).all()
     if not rows:
         raise NotAuthenticated("The access token is invalid.")
     memberships = [

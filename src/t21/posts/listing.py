@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic_core import to_json
 from sqlalchemy import ColumnElement, Select, bindparam, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
@@ -301,16 +301,19 @@ async def list_page(
     order, each as `post_out` shows it."""
     parameters = await _parameters(session, principal, filters, page)
     statement = _page_statement(_shape(principal, filters, page))
-    rows = (await session.execute(statement, parameters)).all()
+    # Core statements on the session's connection: the session's own `execute` adds the ORM's
+    # per-statement work (execution state, events, binding), which plain rows don't need.
+    connection = await session.connection()
+    rows = (await connection.execute(statement, parameters)).all()
     posts, next_cursor = page_of(rows, page, lambda row: (row.sort_at, row.created_at, row.id))
     items: list[dict[str, Any]] = []
     if posts:
         ids = [post.id for post in posts]
-        targets = await _by_post(session, _targets_of(len(ids)), ids)
+        targets = await _by_post(connection, _targets_of(len(ids)), ids)
         illustrated = [post.id for post in posts if post.has_media]
         media: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
         if illustrated:
-            media |= await _by_post(session, _media_of(len(illustrated)), illustrated)
+            media |= await _by_post(connection, _media_of(len(illustrated)), illustrated)
         shown = _Shown(runtime)
         items = [shown.post(post, targets[post.id], media[post.id]) for post in posts]
     return to_json({"items": items, "next_cursor": next_cursor})
@@ -431,11 +434,11 @@ class _Shown:
 
 
 async def _by_post(
-    session: AsyncSession, statement: Select[*tuple[Any, ...]], ids: Sequence[uuid.UUID]
+    connection: AsyncConnection, statement: Select[*tuple[Any, ...]], ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Any]]:
     """The rows of `statement` for the posts `ids` (its first column is the post id), grouped
     by post, in order; each read by attribute as the ORM object it stands for would be."""
     grouped: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
-    for row in await session.execute(statement, in_values("post", ids)):
+    for row in await connection.execute(statement, in_values("post", ids)):
         grouped[row[0]].append(row)
     return grouped
