@@ -18,7 +18,10 @@ p99 exceeds 5× the median window's p99, and (with `--publishing`) the targets b
 Run: `.venv/bin/python bench/soak.py --minutes 30` and `.venv/bin/python bench/soak.py
 --minutes 30 --publishing`. `--server-log FILE` keeps the server's output; `--asyncio-debug`
 runs the server with asyncio's debug mode, which logs every callback that holds the event
-loop longer than 100 ms (how the 60-second stall was found).
+loop longer than 100 ms (how the 60-second stall was found). `--sandbox-process` runs the sandbox
+fakes in a process of their own (`t21 sandbox`, reached through `T21_SANDBOX_URL`), so the RSS
+reported is T21's alone: the fakes keep every post and request they receive, as a network would,
+and in-process that growth is counted as T21's. The sandbox's RSS is reported beside it.
 """
 
 from __future__ import annotations
@@ -225,11 +228,21 @@ def process_figures(pid: int) -> tuple[float, int]:
     return rss_kib / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
-async def sample_process(pid: int, started: float, rows: list[tuple[float, float, int]]) -> None:
+async def sample_process(
+    pid: int,
+    started: float,
+    rows: list[tuple[float, float, int]],
+    sandbox: tuple[int, list[float]] | None,
+) -> None:
     for minute in itertools.count():
         rss, fds = process_figures(pid)
         rows.append((minute, rss, fds))
-        log(f"minute {minute}: RSS {rss:.0f} MiB, {fds} fds")
+        beside = ""
+        if sandbox is not None:
+            sandbox_rss = process_figures(sandbox[0])[0]
+            sandbox[1].append(sandbox_rss)
+            beside = f" (sandbox process: RSS {sandbox_rss:.0f} MiB)"
+        log(f"minute {minute}: RSS {rss:.0f} MiB, {fds} fds{beside}")
         await asyncio.sleep(max(0.0, started + 60 * (minute + 1) - time.monotonic()))
 
 
@@ -251,7 +264,9 @@ async def log_windows(soak: Soak) -> None:
             log("window " + window_line(index, window))
 
 
-async def run(base: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
+async def run(
+    base: str, pid: int, args: argparse.Namespace, sandbox_pid: int | None
+) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
         users = [await register(http, number) for number in range(args.users)]
@@ -262,8 +277,10 @@ async def run(base: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         soak = Soak(base, users, started)
         rows: list[tuple[float, float, int]] = []
+        sandbox_rows: list[float] = []
+        sandbox = (sandbox_pid, sandbox_rows) if sandbox_pid is not None else None
         helpers = [
-            asyncio.create_task(sample_process(pid, started, rows)),
+            asyncio.create_task(sample_process(pid, started, rows, sandbox)),
             asyncio.create_task(relogin(http, users, 600)),
             asyncio.create_task(log_windows(soak)),
         ]
@@ -293,7 +310,7 @@ async def run(base: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
         rss, fds = process_figures(pid)
         rows.append((args.minutes, rss, fds))
     soak.late = late
-    return {"soak": soak, "rows": rows}
+    return {"soak": soak, "rows": rows, "sandbox_rows": sandbox_rows}
 
 
 def report(result: dict[str, Any], folder: Path, publishing: bool) -> bool:
@@ -306,9 +323,11 @@ def report(result: dict[str, Any], folder: Path, publishing: bool) -> bool:
             continue
         p99s.append(statistics.quantiles(window.latencies, n=100)[98] * 1000)
         print(window_line(index, window))
-    print("\nminute   RSS MiB   fds")
-    for minute, rss, fds in result["rows"]:
-        print(f"{minute:6.1f}  {rss:8.0f}  {fds:4d}")
+    sandbox_rows: list[float] = result["sandbox_rows"]
+    print("\nminute   RSS MiB   fds" + ("   sandbox RSS MiB" if sandbox_rows else ""))
+    for index, (minute, rss, fds) in enumerate(result["rows"]):
+        beside = f"  {sandbox_rows[index]:16.0f}" if index < len(sandbox_rows) else ""
+        print(f"{minute:6.1f}  {rss:8.0f}  {fds:4d}{beside}")
     total = sum(len(w.latencies) for w in soak.windows.values())
     errors = sum(w.errors for w in soak.windows.values())
     median = statistics.median(p99s)
@@ -341,6 +360,11 @@ def main() -> None:
     parser.add_argument("--server-log", type=Path)
     parser.add_argument("--asyncio-debug", action="store_true")
     parser.add_argument(
+        "--sandbox-process",
+        action="store_true",
+        help="Run the sandbox fakes in their own process, so T21's RSS is measured alone.",
+    )
+    parser.add_argument(
         "--probe-gc", type=Path, help="Write the server's collections over 20 ms to this file."
     )
     args = parser.parse_args()
@@ -361,6 +385,17 @@ def main() -> None:
         if args.probe_gc:
             env["PYTHONPATH"] = str(Path(__file__).parent / "gcprobe")
             env["T21_BENCH_GC_LOG"] = str(args.probe_gc.resolve())
+        sandbox: subprocess.Popen[bytes] | None = None
+        if args.sandbox_process:
+            sandbox_port = free_port()
+            sandbox = subprocess.Popen(
+                [str(BIN / "t21"), "sandbox", "--port", str(sandbox_port)],
+                cwd=folder,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            env["T21_SANDBOX_URL"] = f"http://127.0.0.1:{sandbox_port}"
         output = open(args.server_log or os.devnull, "wb")  # noqa: SIM115
         server = subprocess.Popen(
             [str(BIN / "t21"), "serve", "--port", str(port)],
@@ -381,12 +416,16 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("t21 serve did not become ready")
                 time.sleep(0.2)
-            result = asyncio.run(run(base, server.pid, args))
+            sandbox_pid = sandbox.pid if sandbox is not None else None
+            result = asyncio.run(run(base, server.pid, args, sandbox_pid))
             steady = report(result, folder, args.publishing)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
             output.close()
+            if sandbox is not None:
+                sandbox.send_signal(signal.SIGTERM)
+                sandbox.wait(timeout=60)
     raise SystemExit(0 if steady else 1)
 
 

@@ -3,7 +3,9 @@ as the settings say."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,41 @@ async def test_a_sqlite_read_session_reads_one_snapshot_and_holds_no_write_lock(
             assert await session.scalar(count) == 0, "the read's statements saw two states"
         async with reads() as session:
             assert await session.scalar(count) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_connection_dropped_by_a_cancelled_request_leaves_nothing_behind(
+    settings_factory: Any, tmp_path: Path
+) -> None:
+    """A request cancelled while its connection is in use (a client that left) has that
+    connection terminated: it must end with its thread, leaving no task that waits forever (one
+    per cancelled request, and a shutdown that cancels and waits for every task would hang)."""
+    engine = create_engine(settings_factory(database_url=f"sqlite:///{tmp_path / 'cancel.db'}"))
+    threads_before = set(threading.enumerate())
+
+    async def cancelled_request() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            current = asyncio.current_task()
+            assert current is not None
+            current.cancel()  # the client leaves while the connection is in use
+            await conn.invalidate()
+
+    request = asyncio.create_task(cancelled_request())
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            left = set(threading.enumerate()) - threads_before
+            if not left:
+                break
+        assert not left, f"the connection's thread still runs: {left}"
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        assert not others, f"tasks left behind: {others}"
+        async with engine.connect() as conn:  # the pool serves on
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await engine.dispose()
 

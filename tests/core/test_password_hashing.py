@@ -4,6 +4,8 @@ of taking every core from the rest of the API."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 import time
 
@@ -21,6 +23,7 @@ class CountingHasher:
         self.running = 0
         self.most = 0
         self.threads: set[str] = set()
+        self.priorities: set[int] = set()
         self._lock = threading.Lock()
 
     def _work(self) -> None:
@@ -28,6 +31,8 @@ class CountingHasher:
             self.running += 1
             self.most = max(self.most, self.running)
             self.threads.add(threading.current_thread().name)
+            if sys.platform == "linux":
+                self.priorities.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         time.sleep(0.02)
         with self._lock:
             self.running -= 1
@@ -90,3 +95,16 @@ async def test_new_hashes_use_one_lane_and_older_four_lane_hashes_verify_and_are
 def test_production_hashes_are_argon2id_of_64_mib_three_passes_one_lane() -> None:
     # The production hasher itself (the suite signs in with a cheaper one).
     assert security.ARGON2.hash("correct horse").startswith("$argon2id$v=19$m=65536,t=3,p=1$")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="thread priorities are Linux's")
+async def test_hashes_run_at_a_lower_priority_than_the_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a core shared with the event loop, a burst of sign-ins takes the CPU the requests
+    leave rather than slowing every request."""
+    hasher = CountingHasher()
+    monkeypatch.setattr(security, "_password_hash", hasher)
+    await asyncio.gather(*(security.hash_password(f"p{i}") for i in range(3)))
+    loop_priority = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert hasher.priorities == {min(19, loop_priority + security.PASSWORD_HASHING_NICENESS)}

@@ -10,12 +10,18 @@ and takes no lock that a writer waits for (`create_read_sessionmaker`).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import ColumnElement, Select, bindparam, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_dbapi,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -77,6 +83,8 @@ def _sqlite_engine(
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    if url.get_driver_name() == "aiosqlite":
+        kwargs["module"] = _AIOSQLITE
     engine = create_async_engine(
         url,
         echo=settings.database_echo,
@@ -104,6 +112,39 @@ def _sqlite_engine(
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+class _AiosqliteConnection(AsyncAdapt_aiosqlite_connection):
+    """An aiosqlite connection whose termination never leaves a task behind.
+
+    SQLAlchemy terminates a connection it can no longer trust (a statement or rollback
+    interrupted by a cancelled request, a stream whose client left) by awaiting a shielded
+    "graceful" close in a task of its own and, if the caller is cancelled meanwhile, force-closing
+    it (`Connection.stop()`, which queues "close, then end the thread" on the connection's
+    thread). Both queue a stop: whichever comes second waits on a thread that has already ended,
+    and the graceful-close task waits forever (aiosqlite's `close()` then awaits another stop in
+    its `finally`, so cancelling that task once does not end it either). One such task per
+    interrupted request, and a process (or a test's event loop) whose shutdown cancels every task
+    and waits for them hangs for good. On SQLite the force close is already orderly: the
+    connection's own thread runs the close after whatever it is running, with nothing to wait
+    for over a network. So terminating is that alone."""
+
+    __slots__ = ()
+
+    def terminate(self) -> None:
+        self._terminate_force_close()
+
+
+class _Aiosqlite(AsyncAdapt_aiosqlite_dbapi):
+    """SQLAlchemy's aiosqlite adapter, handing out `_AiosqliteConnection`s."""
+
+    def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        connection = super().connect(*arg, **kw)
+        connection.__class__ = _AiosqliteConnection
+        return connection
+
+
+_AIOSQLITE = _Aiosqlite(aiosqlite, sqlite3)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

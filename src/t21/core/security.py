@@ -1,9 +1,12 @@
 """Secrets handling: password hashes, access tokens (JWT), opaque tokens stored as hashes.
 
 - Passwords: Argon2id through pwdlib; bcrypt hashes (imports) still verify and are re-hashed.
-  One lane per hash (RFC 9106's 64 MiB and three passes, `p=1`) on a pool of half the cores: a
-  burst of sign-ins queues for that pool and leaves the other cores to the rest of the API (with
-  argon2's four lanes, ten sign-ins at once held both cores of a 2-core server for 2 s). Hashes
+  One lane per hash (RFC 9106's 64 MiB and three passes, `p=1`) on a pool of half the cores the
+  process may run on: a burst of sign-ins queues for that pool and leaves the other cores to the
+  rest of the API (with argon2's four lanes, ten sign-ins at once held both cores of a 2-core
+  server for 2 s). The pool's threads run at a lower scheduling priority (Linux: nice +10), so
+  where a core is shared — a one-core server, or cores busy with requests — the hashes take the
+  CPU the requests leave, and a burst of sign-ins waits longer instead of every request. Hashes
   of other parameters still verify and are re-hashed at the next sign-in.
 - Access tokens: HS256 JWTs with a `kid` naming the key, `typ` "at+jwt" (RFC 9068), `iss` and
   `aud` checked, the algorithm pinned. Keys derive from `T21_SECRET_KEY`; the keys derived from
@@ -19,6 +22,8 @@ import hashlib
 import hmac
 import os
 import secrets
+import sys
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,8 +50,31 @@ _password_hash = PasswordHash((ARGON2, BcryptHasher()))
 # Verified against when the account doesn't exist, so both answers take as long.
 _DUMMY_HASH = _password_hash.hash("t21-dummy-password-for-constant-time")
 # Password hashes run here, at most this many at once (each on one core); the rest wait their turn.
-PASSWORD_HASHING_THREADS = max(1, (os.cpu_count() or 2) // 2)
-_hashing = ThreadPoolExecutor(PASSWORD_HASHING_THREADS, thread_name_prefix="t21-password")
+# The cores counted are those this process may run on (a container's CPU set, `taskset`), not the
+# machine's.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+PASSWORD_HASHING_THREADS = max(1, (_CORES or 2) // 2)
+# How much lower than the process the hashing threads are scheduled (a nice increment).
+PASSWORD_HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run this (hashing) thread at a lower priority than the requests. Linux schedules threads
+    on their own, and setting a thread's priority by its id lowers that thread alone; elsewhere
+    (where that id would not name a thread) the hashes keep the process's priority."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + PASSWORD_HASHING_NICENESS))
+    except OSError:
+        return  # not allowed here: the hashes run at the process's priority
+
+
+_hashing = ThreadPoolExecutor(
+    PASSWORD_HASHING_THREADS, thread_name_prefix="t21-password", initializer=_lower_priority
+)
 
 
 # --- passwords ---------------------------------------------------------------------------------
