@@ -4,6 +4,7 @@ as the settings say."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from t21.core.db import create_engine, database_unavailable
+from t21.core.db import create_engine, create_read_sessionmaker, database_unavailable
 from tests.conftest import TEST_DATABASE_URL
 
 
@@ -36,6 +37,34 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_the_busy_timeout(
         with pytest.raises(IntegrityError):
             async with engine.begin() as conn:
                 await conn.execute(text("INSERT INTO child (id, parent_id) VALUES (1, 42)"))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_read_session_reads_one_snapshot_and_holds_no_write_lock(
+    settings_factory: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "reads.db"
+    engine = create_engine(settings_factory(database_url=f"sqlite:///{path}"))
+    reads = create_read_sessionmaker(engine)
+    count = text("SELECT count(*) FROM note")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY)"))
+        async with reads() as session:
+            assert await session.scalar(count) == 0
+            # Another connection takes the write lock at once (a zero busy timeout: a lock
+            # held by the read would fail it) and commits while the read goes on.
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("INSERT INTO note (id) VALUES (1)")
+                other.execute("COMMIT")
+            finally:
+                other.close()
+            assert await session.scalar(count) == 0, "the read's statements saw two states"
+        async with reads() as session:
+            assert await session.scalar(count) == 1
     finally:
         await engine.dispose()
 

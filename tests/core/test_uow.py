@@ -139,7 +139,6 @@ async def test_a_read_session_runs_each_statement_in_a_transaction_of_its_own(
     assert first == second, "the unit of work's statements ran in separate transactions"
 
 
-@pytest.mark.postgres
 async def test_a_read_session_refuses_to_write_and_opens_no_unit_of_work(
     runtime: Runtime,
 ) -> None:

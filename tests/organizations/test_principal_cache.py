@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,11 +14,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from t21.core.principal_changes import principals_changed
+from t21.core.errors import NotAuthenticated
+from t21.core.principal_changes import PrincipalChanges, principals_changed
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.identity.models import RefreshToken
+from t21.organizations.permissions import Role
 from t21.organizations.principal_cache import PrincipalCache
+from t21.organizations.tenancy import Principal
 from t21.worker.queue import JobQueue
 from tests.support.accounts import add_member, create_api_key, register
 
@@ -147,6 +150,86 @@ async def test_a_principal_read_while_a_change_commits_is_not_cached(
     assert cache.get(account.access_token) is None
     cache.put(account.access_token, principal, generation=generation)
     assert cache.get(account.access_token) is None
+
+
+def _principal(organization_id: uuid.UUID) -> Principal:
+    return Principal(user=None, api_key=None, roles={organization_id: Role.MEMBER})
+
+
+class _Loads:
+    """A principal's resolution held until released, counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.release = asyncio.Event()
+
+    def of(self, principal: Principal) -> Callable[[], Awaitable[tuple[Principal, None]]]:
+        async def load() -> tuple[Principal, None]:
+            self.count += 1
+            await self.release.wait()
+            return principal, None
+
+        return load
+
+
+async def test_misses_of_one_credential_at_once_share_one_resolution() -> None:
+    cache, loads = PrincipalCache(5.0), _Loads()
+    principal = _principal(uuid.uuid4())
+    waiting = [asyncio.ensure_future(cache.resolve("tok", loads.of(principal))) for _ in range(20)]
+    await asyncio.sleep(0)
+    loads.release.set()
+    assert await asyncio.gather(*waiting) == [principal] * 20
+    assert loads.count == 1
+    assert cache.get("tok") is principal
+
+
+async def test_a_miss_after_a_change_does_not_join_a_resolution_begun_before_it() -> None:
+    cache, loads = PrincipalCache(5.0), _Loads()
+    stale, fresh = _principal(uuid.uuid4()), _principal(uuid.uuid4())
+    before = asyncio.ensure_future(cache.resolve("tok", loads.of(stale)))
+    await asyncio.sleep(0)
+    cache.invalidate(PrincipalChanges(everything=True))  # e.g. the token's session revoked
+    after = asyncio.ensure_future(cache.resolve("tok", loads.of(fresh)))
+    await asyncio.sleep(0)
+    loads.release.set()
+    assert (await before, await after) == (stale, fresh)
+    assert loads.count == 2
+    assert cache.get("tok") is fresh  # the answer read before the change was not kept
+
+
+async def test_a_failed_resolution_fails_each_caller_and_the_next_miss_tries_again() -> None:
+    cache = PrincipalCache(5.0)
+    calls = 0
+    gate = asyncio.Event()
+
+    async def refused() -> tuple[Principal, None]:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        raise NotAuthenticated("The access token is invalid.")
+
+    waiting = [asyncio.ensure_future(cache.resolve("tok", refused)) for _ in range(5)]
+    await asyncio.sleep(0)
+    gate.set()
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(outcome, NotAuthenticated) for outcome in outcomes)
+    assert calls == 1
+    with pytest.raises(NotAuthenticated):
+        await cache.resolve("tok", refused)
+    assert calls == 2
+
+
+async def test_a_cancelled_caller_leaves_the_resolution_to_the_others() -> None:
+    cache, loads = PrincipalCache(5.0), _Loads()
+    principal = _principal(uuid.uuid4())
+    first = asyncio.ensure_future(cache.resolve("tok", loads.of(principal)))
+    second = asyncio.ensure_future(cache.resolve("tok", loads.of(principal)))
+    await asyncio.sleep(0)
+    first.cancel()
+    loads.release.set()
+    assert await second is principal
+    assert first.cancelled()
+    assert loads.count == 1
 
 
 # --- across processes ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from t21.core import clock
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget, TargetStatus
+from t21.posts.schemas import PostList
 from tests.posts.conftest import POSTS, Desk
 from tests.support.accounts import create_api_key
 
@@ -63,6 +64,11 @@ async def test_each_listed_post_is_field_for_field_the_posts_own_answer(desk: De
         page = await desk.api.get(POSTS, params={"limit": 100}, headers=desk.owner.headers)
         assert page.status_code == 200, page.text
         assert page.headers["content-type"] == "application/json"
+        # Byte for byte what the answer's model writes: its fields, their order and formats.
+        assert (
+            PostList.__pydantic_serializer__.to_json(PostList.model_validate_json(page.content))
+            == page.content
+        )
         body = page.json()
         assert body["next_cursor"] is None
         items = {item["id"]: item for item in body["items"]}
@@ -80,6 +86,7 @@ async def test_each_listed_post_is_field_for_field_the_posts_own_answer(desk: De
     assert commented["first_comment"]["status"] == "pending"
     assert items[failed["id"]]["targets"][0]["last_error"]["code"] == "rejected"
     assert items[by_key.json()["id"]]["created_by"]["type"] == "api_key"
+    assert items[by_key.json()["id"]] == by_key.json()  # the created answer, as read back
 
 
 async def test_a_created_posts_answer_is_the_posts_own_answer(desk: Desk) -> None:

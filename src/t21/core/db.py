@@ -1,9 +1,11 @@
 """Database engines and sessions for SQLite (embedded) and PostgreSQL, from one URL.
 
-SQLite runs in WAL mode with foreign keys on and a busy timeout, and every transaction starts
-with `BEGIN IMMEDIATE`: it takes the write lock up front, so two transactions never deadlock
-upgrading a read to a write and a claim (read, then update) is single-writer safe. Keep
-transactions short: never hold one across a call to an outside service.
+SQLite runs in WAL mode with foreign keys on and a busy timeout, and every transaction that
+may write starts with `BEGIN IMMEDIATE`: it takes the write lock up front, so two transactions
+never deadlock upgrading a read to a write and a claim (read, then update) is single-writer
+safe. Keep transactions short: never hold one across a call to an outside service. A read-only
+session's transaction starts with a plain (deferred) `BEGIN`: in WAL mode it reads one snapshot
+and takes no lock that a writer waits for (`create_read_sessionmaker`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from t21.core.settings import Settings
 # connection. A `?prepared_statement_cache_size=` in the database URL wins. Documented in
 # SQLAlchemy's asyncpg dialect, "Prepared Statement Cache".
 PREPARED_STATEMENTS_PER_CONNECTION = 500
+
+# The execution option of a read-only session's SQLite engine: its transactions begin deferred.
+_READ_ONLY = "t21_read_only"
 
 
 def create_engine(
@@ -103,7 +108,8 @@ def _sqlite_engine(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -146,22 +152,26 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
-def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession] | None:
-    """Sessions for requests that only read, without a transaction (no BEGIN and COMMIT round
-    trips): on PostgreSQL each statement then runs in one of its own, with a snapshot of its
-    own, as every statement of a READ COMMITTED transaction does anyway. None on SQLite, whose
-    reads keep their `BEGIN IMMEDIATE` (see `_on_begin`) in the ordinary unit of work."""
-    if engine.dialect.name != "postgresql":
-        return None
-    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read. On PostgreSQL without a transaction (no BEGIN and
+    COMMIT round trips): each statement then runs in one of its own, with a snapshot of its
+    own, as every statement of a READ COMMITTED transaction does anyway. On SQLite in a
+    deferred transaction (`BEGIN`, not `IMMEDIATE`): its statements read one snapshot of the
+    WAL while writers go on, where the unit of work's `BEGIN IMMEDIATE` would queue the read
+    behind every writer, and every writer behind the read, for the busy timeout."""
+    if engine.dialect.name == "sqlite":
+        options = engine.execution_options(**{_READ_ONLY: True})
+    else:
+        options = engine.execution_options(isolation_level="AUTOCOMMIT")
     return async_sessionmaker(
-        autocommit, expire_on_commit=False, autoflush=False, sync_session_class=ReadOnlySession
+        options, expire_on_commit=False, autoflush=False, sync_session_class=ReadOnlySession
     )
 
 
 class ReadOnlySession(Session):
-    """A session whose statements each commit on their own: a flush of changes would not be
-    atomic, so it is refused."""
+    """A session that only reads: on PostgreSQL its statements each commit on their own, so a
+    flush of changes would not be atomic; on SQLite a write would take the write lock late,
+    which `BEGIN IMMEDIATE` exists to avoid. A flush is refused."""
 
 
 @event.listens_for(ReadOnlySession, "before_flush")

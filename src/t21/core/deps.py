@@ -32,8 +32,8 @@ async def _settings(request: Request) -> Settings:
 
 
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
-# For a route that only reads: no transaction on PostgreSQL (two round trips fewer), the unit
-# of work on SQLite. A route takes one or the other, never both (on SQLite, the second session
-# would wait for the first one's lock).
+# For a route that only reads: no transaction on PostgreSQL (two round trips fewer), a
+# deferred one on SQLite (no write lock). A route takes one or the other, never both (a
+# handler's reads and writes belong in one unit of work).
 ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(_settings)]

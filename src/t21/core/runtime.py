@@ -56,8 +56,8 @@ class Runtime:
     jobs: JobSender
     redis: Redis | None = None
     state: dict[str, Any] = field(default_factory=dict)
-    # Sessions outside any transaction, for requests that only read (`core.uow.read_scope`);
-    # None where reads keep the ordinary unit of work (SQLite).
+    # Sessions for requests that only read (`core.uow.read_scope`, `core.db.
+    # create_read_sessionmaker`); None where reads keep the ordinary unit of work.
     read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
 

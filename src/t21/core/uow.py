@@ -122,8 +122,9 @@ async def session_scope(runtime: Runtime | None = None) -> AsyncIterator[AsyncSe
 
 @asynccontextmanager
 async def read_scope(runtime: Runtime | None = None) -> AsyncIterator[AsyncSession]:
-    """A session for reading only: outside any transaction on PostgreSQL (see
-    `core.db.create_read_sessionmaker`), the ordinary `session_scope()` elsewhere.
+    """A session for reading only: outside any transaction on PostgreSQL, in a deferred one
+    on SQLite (see `core.db.create_read_sessionmaker`); the ordinary `session_scope()` for a
+    runtime without read sessions.
 
     Nothing written in it would be atomic, so it refuses to flush changes (`ReadOnlySession`),
     and it opens no unit of work: enqueueing a job in it fails."""

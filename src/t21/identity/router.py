@@ -47,7 +47,7 @@ from t21.identity.schemas import (
 from t21.identity.throttle import LoginThrottle
 from t21.organizations.auth import CurrentUser, current_user
 from t21.organizations.models import Membership, Organization
-from t21.organizations.schemas import MembershipOut
+from t21.organizations.schemas import MembershipOut, OrganizationRef
 from t21.organizations.tenancy import Principal
 
 router = APIRouter(prefix="/auth", tags=["authentication"])
@@ -217,25 +217,33 @@ async def me(principal: CurrentUser, session: ReadSession) -> MeOut:
     return await _me(principal, session)
 
 
-# `me`'s statements, built once, read as rows (the user's id bound at execution).
+# `me`'s statement, built once, read as rows (the user's id bound at execution): the user with
+# each membership (the organization's reference, the role, when they joined), a row each, or
+# one row of nulls there without any: one round trip.
 _users, _organizations, _memberships = User.__table__, Organization.__table__, Membership.__table__
-_ME = select(
-    _users.c.id, _users.c.email, _users.c.name, _users.c.email_verified_at, _users.c.created_at
-).where(_users.c.id == bindparam("user_id"))
-# Each row: the organization's reference, and the membership's role and creation.
-_MY_MEMBERSHIPS = (
+_ME = (
     select(
-        _organizations.c.id,
-        _organizations.c.name,
-        _organizations.c.slug,
-        _organizations.c.tier,
+        _users.c.id,
+        _users.c.email,
+        _users.c.name,
+        _users.c.email_verified_at,
+        _users.c.created_at,
+        _organizations.c.id.label("organization_id"),
+        _organizations.c.name.label("organization_name"),
+        _organizations.c.slug.label("organization_slug"),
+        _organizations.c.tier.label("organization_tier"),
         _memberships.c.role,
-        _memberships.c.created_at,
+        _memberships.c.created_at.label("joined_at"),
     )
     .select_from(
-        _organizations.join(_memberships, _memberships.c.organization_id == _organizations.c.id)
+        _users.outerjoin(
+            _memberships.join(
+                _organizations, _organizations.c.id == _memberships.c.organization_id
+            ),
+            _memberships.c.user_id == _users.c.id,
+        )
     )
-    .where(_memberships.c.user_id == bindparam("user_id"))
+    .where(_users.c.id == bindparam("user_id"))
     .order_by(_organizations.c.created_at)
 )
 
@@ -245,13 +253,26 @@ async def _me(principal: Principal, session: AsyncSession) -> MeOut:
     database (the principal may be a few seconds old)."""
     if principal.user_id is None:
         raise Forbidden("This needs a signed-in user; API keys can't use it.")
-    parameters = {"user_id": principal.user_id}
-    user = (await session.execute(_ME, parameters)).one_or_none()
-    if user is None:
+    # On the session's connection: a Core statement needs none of the session's own work.
+    connection = await session.connection()
+    rows = (await connection.execute(_ME, {"user_id": principal.user_id})).all()
+    if not rows:
         raise NotAuthenticated("The access token is invalid.")
-    rows = await session.execute(_MY_MEMBERSHIPS, parameters)
-    memberships = [MembershipOut.of(row, row) for row in rows]
-    return MeOut(**UserOut.of(user).model_dump(), memberships=memberships)
+    memberships = [
+        MembershipOut(
+            organization=OrganizationRef(
+                id=row.organization_id,
+                name=row.organization_name,
+                slug=row.organization_slug,
+                tier=row.organization_tier,
+            ),
+            role=row.role,
+            joined_at=row.joined_at,
+        )
+        for row in rows
+        if row.organization_id is not None
+    ]
+    return MeOut(**UserOut.of(rows[0]).model_dump(), memberships=memberships)
 
 
 @router.patch("/me")

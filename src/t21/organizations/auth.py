@@ -154,9 +154,10 @@ async def get_principal(
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
 ) -> Principal:
     """Who is calling: from the process's principal cache when these credentials were resolved
-    within its bound (no database round trip), else in a short unit of work of its own. The
-    request's own session starts only when the handler uses it, so a handler that first calls
-    an outside service holds no database lock meanwhile (SQLite has one writer at a time)."""
+    within its bound (no database round trip), else in a short unit of work of its own, one
+    at a time per credential (`PrincipalCache.resolve`). The request's own session starts only
+    when the handler uses it, so a handler that first calls an outside service holds no
+    database lock meanwhile (SQLite has one writer at a time)."""
     token = _bearer(request)
     if token is None:
         raise NotAuthenticated("Sign in: send `Authorization: Bearer <access token or API key>`.")
@@ -190,17 +191,16 @@ def cached_subject(scope: Scope) -> str | None:
 async def _resolve(
     request: Request, settings: Settings, token: str, cache: PrincipalCache | None
 ) -> Principal:
-    generation = cache.generation if cache is not None else 0
-    expires_at: datetime | None = None
-    async with session_scope(request.app.state.runtime) as session:
-        if token.startswith(api_keys.KEY_PREFIX):
-            principal = await _key_principal(session, token)
-        else:
-            principal, expires_at = await _user_principal(session, settings, token)
+    async def load() -> tuple[Principal, datetime | None]:
+        async with session_scope(request.app.state.runtime) as session:
+            if token.startswith(api_keys.KEY_PREFIX):
+                return await _key_principal(session, token), None
+            return await _user_principal(session, settings, token)
 
-    if cache is not None:
-        cache.put(token, principal, generation=generation, token_expires_at=expires_at)
-    return principal
+    if cache is None:
+        principal, _expires_at = await load()
+        return principal
+    return await cache.resolve(token, load)
 
 
 async def get_user_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

@@ -14,6 +14,11 @@ A message lost to a Redis fault costs at most the TTL: that is the stated bound.
 resolved while a change committed is not stored (a generation counter), so a stale answer read
 before the commit is never cached after it.
 
+Misses of one credential at once (every request in flight with a token when its entry expires)
+share one resolution (`resolve`): a request joins a resolution only if no change was applied
+since it began, so a request that arrives after a revocation never takes an answer read
+before it.
+
 What changes a principal: its user (deleted, `sessions_revoked_at`), a refresh-token family
 revoked (logout, logout everywhere, a refresh token reused, a password change), a membership
 (added, role changed, removed), an organization (two-factor requirement, deleted), an API key
@@ -27,6 +32,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,6 +85,8 @@ class PrincipalCache:
         # Replaceable in tests, to show the bound without waiting it out.
         self.monotonic = time.monotonic
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # Resolutions under way, by credential, with the generation each began at.
+        self._flights: dict[str, tuple[int, asyncio.Future[Principal]]] = {}
         self._subscriber: asyncio.Task[None] | None = None
         self._publishes: set[asyncio.Task[None]] = set()
         _caches.add(self)
@@ -119,6 +127,35 @@ class PrincipalCache:
         self._entries.move_to_end(credential)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+    async def resolve(
+        self, credential: str, load: Callable[[], Awaitable[tuple[Principal, datetime | None]]]
+    ) -> Principal:
+        """The credential's principal from `load` (which gives it and its token's expiry),
+        remembered. Concurrent calls for one credential share one `load` while no change is
+        applied; its failure is each caller's. A caller cancelled meanwhile leaves the `load`
+        to the others."""
+        flight = self._flights.get(credential)
+        if flight is None or flight[0] != self.generation:
+            generation = self.generation
+            future = asyncio.ensure_future(self._load(credential, load, generation))
+            flight = self._flights[credential] = (generation, future)
+            future.add_done_callback(lambda _done: self._landed(credential, flight))
+        return await asyncio.shield(flight[1])
+
+    async def _load(
+        self,
+        credential: str,
+        load: Callable[[], Awaitable[tuple[Principal, datetime | None]]],
+        generation: int,
+    ) -> Principal:
+        principal, token_expires_at = await load()
+        self.put(credential, principal, generation=generation, token_expires_at=token_expires_at)
+        return principal
+
+    def _landed(self, credential: str, flight: tuple[int, asyncio.Future[Principal]]) -> None:
+        if self._flights.get(credential) is flight:
+            del self._flights[credential]
 
     def invalidate(self, changes: PrincipalChanges) -> None:
         self.generation += 1

@@ -11,8 +11,8 @@ The page's answer is the one `post_out` gives for each post, but its parts are r
 the columns the answer shows (no ORM objects to build, track and discard: the page only reads
 them), in two or three queries: the page with each post's brand zone, author and whether it has
 media (joined), the targets, and the media if any post of the page has some. The page is
-serialized once, to bytes, by the answer's own Pydantic model, instead of being validated again
-by FastAPI.
+built as plain values in the order of `PostOut`'s fields and written to bytes once by
+pydantic-core (the JSON the models write), neither validated into models nor again by FastAPI.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+from pydantic_core import to_json
 from sqlalchemy import ColumnElement, Select, bindparam, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
@@ -42,6 +43,8 @@ from t21.core.pagination import (
 from t21.core.runtime import Runtime
 from t21.identity.models import User
 from t21.media.models import MediaAsset
+from t21.media.schemas import AssetOut
+from t21.media.storage import Storage, storage_of
 from t21.organizations.models import ApiKey
 from t21.organizations.tenancy import (
     Principal,
@@ -50,8 +53,10 @@ from t21.organizations.tenancy import (
     tenant_partitions,
 )
 from t21.posts import reading
+from t21.posts.chain import first_comment_of
 from t21.posts.models import Post, PostMedia, PostStatus, PostTarget
-from t21.posts.schemas import PostList, post_out_of
+from t21.posts.schemas import AiUsage, Approval, TargetOut, local_time
+from t21.posts.status import PENDING
 
 # The tables, as Core sees them: statements of their columns are not ORM statements, so their
 # rows come back as plain rows, without the ORM's compile and loading steps.
@@ -296,49 +301,144 @@ async def list_page(
     order, each as `post_out` shows it."""
     parameters = await _parameters(session, principal, filters, page)
     statement = _page_statement(_shape(principal, filters, page))
-    rows = (await session.execute(statement, parameters)).all()
+    # Core statements on the session's connection: the session's own `execute` adds the ORM's
+    # per-statement work (execution state, events, binding), which plain rows don't need.
+    connection = await session.connection()
+    rows = (await connection.execute(statement, parameters)).all()
     posts, next_cursor = page_of(rows, page, lambda row: (row.sort_at, row.created_at, row.id))
-    items = []
+    items: list[dict[str, Any]] = []
     if posts:
         ids = [post.id for post in posts]
-        targets = await _by_post(session, _targets_of(len(ids)), ids)
+        targets = await _by_post(connection, _targets_of(len(ids)), ids)
         illustrated = [post.id for post in posts if post.has_media]
         media: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
         if illustrated:
-            media |= await _by_post(session, _media_of(len(illustrated)), illustrated)
-        items = [
-            post_out_of(
-                runtime,
-                post,
-                targets[post.id],
-                media[post.id],
-                post.brand_timezone or "UTC",
-                created_by=_author(post),
-            )
-            for post in posts
-        ]
-    answer = PostList(items=items, next_cursor=next_cursor)
-    return PostList.__pydantic_serializer__.to_json(answer)
+            media |= await _by_post(connection, _media_of(len(illustrated)), illustrated)
+        shown = _Shown(runtime)
+        items = [shown.post(post, targets[post.id], media[post.id]) for post in posts]
+    return to_json({"items": items, "next_cursor": next_cursor})
+
+
+class _Shown:
+    """The page's posts as `post_out_of` shows them, built as plain dicts in the fields' order
+    of `PostOut` (and `TargetOut`) and written as JSON by pydantic-core, as the models would
+    be: the page only writes them, so validating each value into a model bought nothing. The
+    parts that are rare or need checking (a thread, a first comment, AI usage, an approval,
+    media) still go through their models."""
+
+    __slots__ = ("runtime", "storage", "ttl")
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.storage: Storage | None = None
+        self.ttl = runtime.settings.media_url_ttl_s
+
+    def post(self, row: Any, targets: list[Any], media: list[Any]) -> dict[str, Any]:
+        (
+            post_id,
+            brand_id,
+            author_id,
+            author_api_key_id,
+            content,
+            status,
+            scheduled_at,
+            published_at,
+            ai,
+            approval,
+            created_at,
+            updated_at,
+            _sort_at,
+            brand_timezone,
+            key_found,
+            key_name,
+            user_found,
+            user_name,
+            _has_media,
+        ) = row
+        created_by: dict[str, Any] | None = None
+        if author_api_key_id is not None:
+            if key_found is not None:
+                created_by = {"type": "api_key", "id": author_api_key_id, "name": key_name}
+        elif author_id is not None and user_found is not None:
+            created_by = {"type": "user", "id": author_id, "name": user_name}
+        timezone = brand_timezone or "UTC"
+        return {
+            "id": post_id,
+            "brand_id": brand_id,
+            "author_id": author_id,
+            "created_by": created_by,
+            "content": content,
+            "media": [self.asset(asset) for asset in media],
+            "status": status,
+            "scheduled_at": scheduled_at,
+            "scheduled_at_local": local_time(scheduled_at, timezone),
+            "timezone": timezone,
+            "published_at": published_at,
+            "ai": AiUsage.model_validate(ai) if ai else None,
+            "approval": Approval.model_validate(approval) if approval else None,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "targets": [self.target(target) for target in targets],
+            "warnings": [],
+        }
+
+    def asset(self, row: Any) -> AssetOut:
+        if self.storage is None:
+            self.storage = storage_of(self.runtime)
+        return AssetOut.of(row, self.storage, self.ttl)
+
+    @staticmethod
+    def target(row: Any) -> dict[str, Any] | TargetOut:
+        (
+            _post_id,
+            target_id,
+            social_account_id,
+            platform,
+            content,
+            options,
+            status,
+            attempts,
+            due_at,
+            external_id,
+            permalink,
+            published_at,
+            last_error_code,
+            last_error_message,
+            thread,
+            _steps,
+        ) = row
+        if thread or first_comment_of(platform, options) is not None:
+            # Parts or a first comment to show: the chain's view, through the model.
+            return TargetOut.of(row)
+        return {
+            "id": target_id,
+            "social_account_id": social_account_id,
+            "platform": platform,
+            "content": content,
+            "options": dict(options or {}),
+            "status": status,
+            "attempts": attempts,
+            "next_attempt_at": due_at if status in PENDING else None,
+            "external_id": external_id,
+            "permalink": permalink,
+            "published_at": published_at,
+            "last_error": (
+                {"code": last_error_code, "message": last_error_message or ""}
+                if last_error_code
+                else None
+            ),
+            "thread": None,
+            "parts": [],
+            "first_comment": None,
+        }
 
 
 async def _by_post(
-    session: AsyncSession, statement: Select[*tuple[Any, ...]], ids: Sequence[uuid.UUID]
+    connection: AsyncConnection, statement: Select[*tuple[Any, ...]], ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Any]]:
     """The rows of `statement` for the posts `ids` (its first column is the post id), grouped
     by post, in order; each read by attribute as the ORM object it stands for would be."""
     grouped: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
-    for row in await session.execute(statement, in_values("post", ids)):
+    for row in await connection.execute(statement, in_values("post", ids)):
         grouped[row[0]].append(row)
     return grouped
-
-
-def _author(post: Any) -> dict[str, Any] | None:
-    """`created_by`, as `reading.authors_of` finds it: the API key if one wrote the post, else
-    the user; None once that key or user is gone."""
-    if post.author_api_key_id is not None:
-        if post.key_found is None:
-            return None
-        return {"type": "api_key", "id": post.author_api_key_id, "name": post.key_name}
-    if post.author_id is None or post.user_found is None:
-        return None
-    return {"type": "user", "id": post.author_id, "name": post.user_name}

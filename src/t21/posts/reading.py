@@ -118,3 +118,15 @@ async def authors_of(
         ):
             found[user_id] = {"type": "user", "id": user_id, "name": name}
     return found
+
+
+def author_of(principal: Principal) -> dict[str, Any] | None:
+    """`created_by` of a post `principal` creates, as `authors_of` would read it back: its API
+    key, else its user (the principal's own record: a change to either drops the principal
+    from the cache, see `organizations.principal_cache`)."""
+    if principal.api_key is not None:
+        key = principal.api_key
+        return {"type": "api_key", "id": key.id, "name": key.name}
+    if principal.user is not None:
+        return {"type": "user", "id": principal.user.id, "name": principal.user.name}
+    return None

@@ -421,7 +421,7 @@ def post_out_of(
         media=[AssetOut.of(asset, storage, ttl) for asset in media],
         status=post.status,
         scheduled_at=post.scheduled_at,
-        scheduled_at_local=_local(post.scheduled_at, timezone),
+        scheduled_at_local=local_time(post.scheduled_at, timezone),
         timezone=timezone,
         published_at=post.published_at,
         ai=AiUsage.model_validate(post.ai) if post.ai else None,
@@ -433,7 +433,8 @@ def post_out_of(
     )
 
 
-def _local(moment: datetime | None, timezone: str) -> str | None:
+def local_time(moment: datetime | None, timezone: str) -> str | None:
+    """`moment` in `timezone`, RFC 3339 with its offset (a post's `scheduled_at_local`)."""
     if moment is None:
         return None
     return moment.astimezone(ZoneInfo(timezone)).isoformat()

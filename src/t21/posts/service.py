@@ -35,7 +35,7 @@ from t21.posts import status as states
 from t21.posts.duplicates import of_drafts, of_targets, refuse_duplicates
 from t21.posts.events import STATUS_EVENTS, post_event, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
-from t21.posts.reading import PostView, authors_of, get_post, view, views
+from t21.posts.reading import PostView, author_of, get_post, view, views
 from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
 from t21.posts.validation import (
     TargetDraft,
@@ -118,18 +118,20 @@ async def create_post(
     built = new_post(principal, brand, fields, drafts, assets, ai)
     post, targets = built.post, built.targets
     session.add(post)
+    # The post's row first (its targets' and media's rows refer to it, and the unit of work
+    # orders inserts only along relationships, which these models don't declare); theirs go
+    # with the first event's (`post_event`), in one flush.
     await session.flush()
     session.add_all(targets)
     session.add_all(built.media)
-    await session.flush()
-    # What `view` would read back, from what was just written (its author aside).
-    authors = await authors_of(session, [post])
+    # What `view` would read back, from what is being written: every field a target's answer
+    # shows is set on it already (`_new_target`).
     shown = PostView(
         post=post,
         targets=sorted(targets, key=lambda target: target.id),
         media=list(assets),
         timezone=brand.timezone,
-        created_by=authors.get(post.author_api_key_id or post.author_id or post.id),
+        created_by=author_of(principal),
     )
     await post_event(session, "post.created", shown)
     if post.status is PostStatus.SCHEDULED:
