@@ -182,3 +182,19 @@ def database_unavailable(error: BaseException) -> bool:
         if isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
             return isinstance(error.orig, OSError) or "connection" in message
     return isinstance(error, ConnectionRefusedError)
+
+
+class RowWith:
+    """A row of columns with some of them changed, read by attribute as the row (or the ORM
+    object it stands for) would be: what a statement just wrote, without reading it back."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, row: Any, **changes: Any) -> None:
+        self._values: dict[str, Any] = {**row._mapping, **changes}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None

@@ -17,7 +17,7 @@ from t21.organizations.models import Organization
 from t21.platforms import registry
 from t21.platforms.base import Budget
 from t21.posts.models import PostTarget, TargetStatus
-from t21.posts.service import settle_posts
+from t21.posts.settling import settle_posts
 from t21.publishing.budgets import budget_for
 from t21.publishing.notify import notify_problems
 from t21.publishing.outcomes import CONTINUING_CODE, fail

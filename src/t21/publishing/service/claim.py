@@ -23,7 +23,7 @@ from t21.media.models import MediaAsset
 from t21.posts.chain import network_options, next_step
 from t21.posts.events import recorded_together
 from t21.posts.models import Post, PostMedia, PostTarget, TargetStatus
-from t21.posts.service import settle_posts
+from t21.posts.settling import settle_posts
 from t21.publishing import threads
 from t21.publishing.budgets import budget_for
 from t21.publishing.gates import (
