@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import case, func, select, true, update
+from sqlalchemy import Select, case, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock, metrics
-from t21.core.db import for_claim
+from t21.core.db import for_claim, in_parameters, in_values
 from t21.core.logging import get_logger
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
@@ -203,11 +205,9 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         if not held:
             return []
         taken_frontier(runtime).note(held, now)
-        post_ids = {target.post_id for target in held}
-        posts = {
-            post.id: post
-            for post in await session.scalars(select(Post).where(Post.id.in_(post_ids)))
-        }
+        post_ids = list({target.post_id for target in held})
+        found = await session.execute(_post_texts(len(post_ids)), in_values("post", post_ids))
+        texts: dict[uuid.UUID, str] = dict(found.all())
         media: dict[uuid.UUID, list[MediaAsset]] = {post_id: [] for post_id in post_ids}
         for post_id, asset in await session.execute(
             select(PostMedia.post_id, MediaAsset)
@@ -223,18 +223,17 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
             await settle_posts(session, post_ids)
         attempts: list[Attempt] = []
         for target in held:
-            post = posts[target.post_id]
-            text = target.content if target.content is not None else post.content
+            text = target.content if target.content is not None else texts[target.post_id]
             options = network_options(target.platform, target.options)
             step = next_step(target, text)
-            assets = await threads.step_media(session, step, media[post.id])
+            assets = await threads.step_media(session, step, media[target.post_id])
             text = step.text if step is not None else text
             account = accounts[target.social_account_id]  # type: ignore[index]
             attempts.append(
                 Attempt(
                     target_id=target.id,
                     attempt_id=attempt_ids[target.id],
-                    post_id=post.id,
+                    post_id=target.post_id,
                     account_id=account.id,
                     platform=target.platform,
                     text=text,
@@ -250,6 +249,13 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
                 )
             )
         return attempts
+
+
+@lru_cache(maxsize=512)
+def _post_texts(count: int) -> Select[Any]:
+    """The text of `count` posts, as rows (a statement per count)."""
+    posts = Post.metadata.tables[Post.__tablename__]
+    return select(posts.c.id, posts.c.content).where(in_parameters(posts.c.id, "post", count))
 
 
 async def _within_quotas(
