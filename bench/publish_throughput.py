@@ -432,12 +432,15 @@ async def measure(
         pids = [process.pid for process in processes.processes]
         due = await make_due_recorded(settings, args.targets, args.spread_s)
         cpu_before, sandbox_before = cpu_seconds(pids), cpu_seconds(args.sandbox_pids)
+        load_before = os.getloadavg()[0]
         log(f"{mode}: {args.targets} targets due from {due[0]:.0f} over {args.spread_s:.0f} s")
         await watch(settings, args.targets, args.limit_s)
         cpu = cpu_seconds(pids) - cpu_before
         sandbox_cpu = cpu_seconds(args.sandbox_pids) - sandbox_before
         results = await collect(settings, due)
         results["arrivals"] = args.targets / args.spread_s
+        # The machine's 1-minute load average when the targets fell due and once they settled.
+        results["load"] = f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"
         results["cpu_s"] = cpu
         results["cpu_ms"] = 1000 * cpu / max(1, results["published"])
         results["sandbox_cpu_ms"] = 1000 * sandbox_cpu / max(1, results["published"])
@@ -530,15 +533,16 @@ async def main_async(args: argparse.Namespace) -> None:
             processes.stop()  # a fresh sandbox for the next mode
     print()
     print(
-        "| mode | targets | arrivals/s | published | drain | publishes/s | CPU per publish | p50 "
-        "| p95 | p99 | max | sandbox CPU per publish |"
+        "| mode | load average | targets | arrivals/s | published | drain | publishes/s "
+        "| CPU per publish | p50 | p95 | p99 | max | sandbox CPU per publish |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r['mode']} | {r['targets']:,} | {r['arrivals']:.0f} | {r['published']:,} "
+            f"| {r['mode']} | {r['load']} | {r['targets']:,} | {r['arrivals']:.0f} "
+            f"| {r['published']:,} "
             f"| {r['drain_s']:.1f} s "
-            f"| {r['rate']:.1f} | {r['cpu_ms']:.1f} ms | {r['p50']:.2f} s | {r['p95']:.2f} s "
+            f"| {r['rate']:.1f} | {r['cpu_ms']:.2f} ms | {r['p50']:.2f} s | {r['p95']:.2f} s "
             f"| {r['p99']:.2f} s | {r['max']:.2f} s | {r['sandbox_cpu_ms']:.1f} ms |"
         )
 
