@@ -34,8 +34,8 @@ class Recorder:
         if scope["type"] != "http":
             return
         self.ports.append(scope["client"][1])
-        headers = dict(scope["headers"])
-        self.cookies.append(headers[b"cookie"].decode() if b"cookie" in headers else None)
+        sent = dict(scope["headers"])
+        self.cookies.append(sent[b"cookie"].decode() if b"cookie" in sent else None)
         if scope["path"] == "/cookie":
             # An answer that sets a cookie, as some networks' APIs do (X's `guest_id`).
             set_cookie = [(b"set-cookie", b"session=account-one; Path=/")]

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from t21.core import clock
-from t21.core.db import RowWith, in_parameters, in_values
+from t21.core.db import RowWith, in_list, is_postgres, list_shape, list_values
 from t21.media.models import MediaAsset
 from t21.posts import status as states
 from t21.posts.events import STATUS_EVENTS, status_events
@@ -56,37 +56,37 @@ _SETTLE_SHAPES = 1024
 
 
 @lru_cache(maxsize=_SETTLE_SHAPES)
-def _posts_to_settle(count: int, locked: bool) -> Select[Any]:
+def _posts_to_settle(count: int, postgres: bool) -> Select[Any]:
     statement = (
         select(*_POST_COLUMNS)
-        .where(in_parameters(_posts.c.id, "post", count))
+        .where(in_list(_posts.c.id, "post", count, postgres))
         .order_by(_posts.c.id)
     )
-    return statement.with_for_update() if locked else statement
+    return statement.with_for_update() if postgres else statement
 
 
 @lru_cache(maxsize=_SETTLE_SHAPES)
-def _target_states(count: int) -> Select[Any]:
+def _target_states(count: int, postgres: bool) -> Select[Any]:
     return select(_targets.c.post_id, _targets.c.status, _targets.c.published_at).where(
-        in_parameters(_targets.c.post_id, "post", count)
+        in_list(_targets.c.post_id, "post", count, postgres)
     )
 
 
 @lru_cache(maxsize=_SETTLE_SHAPES)
-def _targets_shown(count: int) -> Select[Any]:
+def _targets_shown(count: int, postgres: bool) -> Select[Any]:
     return (
         select(*TARGET_COLUMNS)
-        .where(in_parameters(_targets.c.post_id, "post", count))
+        .where(in_list(_targets.c.post_id, "post", count, postgres))
         .order_by(_targets.c.post_id, _targets.c.id)
     )
 
 
 @lru_cache(maxsize=_SETTLE_SHAPES)
-def _media_shown(count: int) -> Select[Any]:
+def _media_shown(count: int, postgres: bool) -> Select[Any]:
     return (
         select(*ASSET_COLUMNS)
         .select_from(_post_media.join(_assets, _assets.c.id == _post_media.c.media_id))
-        .where(in_parameters(_post_media.c.post_id, "post", count))
+        .where(in_list(_post_media.c.post_id, "post", count, postgres))
         .order_by(_post_media.c.post_id, _post_media.c.position)
     )
 
@@ -118,16 +118,17 @@ async def settle_posts(
         return {}
     await session.flush()
     ids = sorted(post_ids)
-    parameters = in_values("post", ids)
+    postgres = is_postgres(session)
+    shape = list_shape(len(ids), postgres)
+    parameters = list_values("post", ids, postgres)
     # The posts first, locked (PostgreSQL): two transactions settling targets of one post at
     # once would each read the other's target as it was and both keep a stale status. Locked,
     # the second reads the targets after the first commits.
-    postgres = session.get_bind().dialect.name == "postgresql"
-    posts = (await session.execute(_posts_to_settle(len(ids), postgres), parameters)).all()
+    posts = (await session.execute(_posts_to_settle(shape, postgres), parameters)).all()
     statuses: dict[uuid.UUID, list[TargetStatus]] = {post_id: [] for post_id in ids}
     first_published: dict[uuid.UUID, datetime] = {}
     for post_id, status, published_at in await session.execute(
-        _target_states(len(ids)), parameters
+        _target_states(shape, postgres), parameters
     ):
         statuses[post_id].append(status)
         if status is TargetStatus.PUBLISHED and published_at is not None:
@@ -172,12 +173,14 @@ def _given(session: AsyncSession, settled: dict[uuid.UUID, dict[str, Any]]) -> N
 async def _shown(session: AsyncSession, posts: list[RowWith]) -> list[_Settled]:
     """The settled posts with their targets, media, brand time zone and author, as rows."""
     ids = [post.id for post in posts]
-    parameters = in_values("post", ids)
+    postgres = is_postgres(session)
+    shape = list_shape(len(ids), postgres)
+    parameters = list_values("post", ids, postgres)
     targets: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
-    for row in await session.execute(_targets_shown(len(ids)), parameters):
+    for row in await session.execute(_targets_shown(shape, postgres), parameters):
         targets[row.post_id].append(row)
     media: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
-    for row in await session.execute(_media_shown(len(ids)), parameters):
+    for row in await session.execute(_media_shown(shape, postgres), parameters):
         media[row.post_id].append(row)
     zones = await brand_zones(session, {post.brand_id for post in posts})
     authors = await authors_of(session, posts)

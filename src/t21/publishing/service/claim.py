@@ -16,7 +16,7 @@ from sqlalchemy import Select, case, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock, metrics
-from t21.core.db import for_claim, in_parameters, in_values
+from t21.core.db import among, for_claim, in_list, is_postgres, list_shape, list_values
 from t21.core.logging import get_logger
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
@@ -113,7 +113,7 @@ async def claim_due(session: AsyncSession, settings: Settings) -> list[uuid.UUID
     ids = [row.id for row in rows]
     await session.execute(
         update(PostTarget)
-        .where(PostTarget.id.in_(ids))
+        .where(among(session, PostTarget.id, ids))
         .values(status=TargetStatus.QUEUED, queued_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -169,7 +169,7 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         targets = list(
             await session.scalars(
                 select(PostTarget)
-                .where(PostTarget.id.in_(set(target_ids)))
+                .where(among(session, PostTarget.id, set(target_ids)))
                 .order_by(PostTarget.id)
                 .with_for_update()
                 .execution_options(populate_existing=True)
@@ -186,7 +186,7 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         accounts = {
             account.id: account
             for account in await session.scalars(
-                select(SocialAccount).where(SocialAccount.id.in_(account_ids))
+                select(SocialAccount).where(among(session, SocialAccount.id, account_ids))
             )
         }
         postable: list[PostTarget] = []
@@ -206,13 +206,17 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
             return []
         taken_frontier(runtime).note(held, now)
         post_ids = list({target.post_id for target in held})
-        found = await session.execute(_post_texts(len(post_ids)), in_values("post", post_ids))
+        postgres = is_postgres(session)
+        found = await session.execute(
+            _post_texts(list_shape(len(post_ids), postgres), postgres),
+            list_values("post", post_ids, postgres),
+        )
         texts: dict[uuid.UUID, str] = dict(found.all())
         media: dict[uuid.UUID, list[MediaAsset]] = {post_id: [] for post_id in post_ids}
         for post_id, asset in await session.execute(
             select(PostMedia.post_id, MediaAsset)
             .join(PostMedia, PostMedia.media_id == MediaAsset.id)
-            .where(PostMedia.post_id.in_(post_ids))
+            .where(among(session, PostMedia.post_id, post_ids))
             .order_by(PostMedia.post_id, PostMedia.position)
         ):
             media[post_id].append(asset)
@@ -252,10 +256,10 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
 
 
 @lru_cache(maxsize=512)
-def _post_texts(count: int) -> Select[Any]:
-    """The text of `count` posts, as rows (a statement per count)."""
+def _post_texts(count: int, postgres: bool) -> Select[Any]:
+    """The text of `count` posts, as rows (`core.db.in_list`)."""
     posts = Post.metadata.tables[Post.__tablename__]
-    return select(posts.c.id, posts.c.content).where(in_parameters(posts.c.id, "post", count))
+    return select(posts.c.id, posts.c.content).where(in_list(posts.c.id, "post", count, postgres))
 
 
 async def _within_quotas(
@@ -347,7 +351,7 @@ async def _take(
     taken = await session.execute(
         update(PostTarget)
         .where(
-            PostTarget.id.in_(list(attempt_ids)),
+            among(session, PostTarget.id, attempt_ids),
             PostTarget.status == TargetStatus.QUEUED if guarded else true(),
         )
         .values(

@@ -25,7 +25,7 @@ from t21.analytics.schedule import next_collect_at
 from t21.billing import usage
 from t21.billing.warnings import count_usage
 from t21.core import clock, metrics
-from t21.core.db import RowWith, in_parameters, in_values
+from t21.core.db import RowWith, among, in_list, is_postgres, list_shape, list_values
 from t21.core.logging import get_logger
 from t21.core.outside import Ambiguous, ReauthRequired, Retryable
 from t21.core.runtime import Runtime
@@ -62,12 +62,12 @@ _targets = PostTarget.metadata.tables[PostTarget.__tablename__]
 
 
 @lru_cache(maxsize=512)
-def _locked(count: int) -> Select[Any]:
+def _locked(count: int, postgres: bool) -> Select[Any]:
     """`count` targets locked in id order (two batches sharing targets lock them in the same
     order), with what their events show and who holds them: one statement per count."""
     return (
         select(*TARGET_COLUMNS, _targets.c.organization_id, _targets.c.attempt_id)
-        .where(in_parameters(_targets.c.id, "target", count))
+        .where(in_list(_targets.c.id, "target", count, postgres))
         .order_by(_targets.c.id)
         .with_for_update()
     )
@@ -100,7 +100,9 @@ async def record_batch(
     statuses: dict[uuid.UUID, TargetStatus] = {}
     async with session_scope(runtime) as session, recorded_together(session):
         ids = sorted(by_target)
-        rows = (await session.execute(_locked(len(ids)), in_values("target", ids))).all()
+        postgres = is_postgres(session)
+        locking = _locked(list_shape(len(ids), postgres), postgres)
+        rows = (await session.execute(locking, list_values("target", ids, postgres))).all()
         post_ids: set[uuid.UUID] = set()
         counted: Counter[uuid.UUID] = Counter()
         lone: list[tuple[Any, Attempt, Published]] = []
@@ -123,7 +125,7 @@ async def record_batch(
             targets = list(
                 await session.scalars(
                     select(PostTarget)
-                    .where(PostTarget.id.in_(others))
+                    .where(among(session, PostTarget.id, others))
                     .order_by(PostTarget.id)
                     .execution_options(populate_existing=True)
                 )
