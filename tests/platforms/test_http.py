@@ -27,12 +27,21 @@ class Recorder:
 
     def __init__(self) -> None:
         self.ports: list[int] = []
+        self.cookies: list[str | None] = []
         self.hold_s = 2.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         self.ports.append(scope["client"][1])
+        sent = dict(scope["headers"])
+        self.cookies.append(sent[b"cookie"].decode() if b"cookie" in sent else None)
+        if scope["path"] == "/cookie":
+            # An answer that sets a cookie, as some networks' APIs do (X's `guest_id`).
+            set_cookie = [(b"set-cookie", b"session=account-one; Path=/")]
+            await send({"type": "http.response.start", "status": 200, "headers": set_cookie})
+            await send({"type": "http.response.body", "body": b"{}"})
+            return
         if scope["path"] == "/drop":
             # A part of the answer, then the connection closes (uvicorn, on the error).
             headers = [(b"content-length", b"100")]
@@ -81,6 +90,18 @@ async def test_a_process_reuses_its_connection_to_a_network(
     clients = runtime.state[PLATFORM_CLIENTS]
     assert isinstance(clients, PlatformClients)
     assert clients.open_count() == 1
+
+
+async def test_a_cookie_set_on_one_accounts_answer_never_goes_out_with_the_next_request(
+    runtime: Runtime, recorder: tuple[Recorder, str]
+) -> None:
+    # The client is the network's, shared by every account of every organization.
+    app, base = recorder
+    async with PlatformHttp(config(base)) as http:
+        await http.request("GET", f"{base}/cookie")
+        await http.request("POST", f"{base}/ok", publishing=True)
+    assert app.cookies == [None, None]
+    assert len(set(app.ports)) == 1, app.ports
 
 
 async def test_outside_a_runtime_a_block_closes_its_own_client(

@@ -10,11 +10,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from t21.billing.models import UsageCounter
 from t21.core import clock
@@ -41,20 +44,35 @@ async def increment(
     """Add `amount` to the organization's `metric` for the month of `at` (default now); the
     month's new total and the usage warning (percent) already sent for it, read in the same
     statement. Counting that should warn goes through `billing.warnings.count_usage`."""
-    period = period_of(at or clock.now())
-    column = getattr(UsageCounter, metric.value)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    values = {"organization_id": organization_id, "period": period, metric.value: amount}
-    for other in Metric:
-        values.setdefault(other.value, 0)
-    statement = insert(UsageCounter).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[UsageCounter.organization_id, UsageCounter.period],
-        set_={metric.value: column + amount},
-    )
-    warned = getattr(UsageCounter, f"{metric.value}_warned")
-    row = (await session.execute(statement.returning(column, warned))).one()
+    statement = _incrementing(session.get_bind().dialect.name, metric)
+    parameters = {
+        "organization_id": organization_id,
+        "period": period_of(at or clock.now()),
+        "amount": amount,
+    }
+    row = (await session.execute(statement, parameters)).one()
     return int(row[0]), int(row[1])
+
+
+@lru_cache(maxsize=8)
+def _incrementing(dialect: str, metric: Metric) -> ReturningInsert[Any]:
+    """The upsert adding `:amount` to `metric` (the month's row made by its first use), built
+    once per dialect and metric with every value bound: the engine counts each batch of
+    publishes with it."""
+    table = UsageCounter.metadata.tables[UsageCounter.__tablename__]
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values: dict[str, Any] = {other.value: 0 for other in Metric}
+    values |= {
+        "organization_id": bindparam("organization_id", type_=table.c.organization_id.type),
+        "period": bindparam("period", type_=table.c.period.type),
+        metric.value: bindparam("amount", type_=table.c[metric.value].type),
+    }
+    statement = insert(table).values(values)
+    counted = table.c[metric.value]
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.organization_id, table.c.period],
+        set_={metric.value: counted + statement.excluded[metric.value]},
+    ).returning(counted, table.c[f"{metric.value}_warned"])
 
 
 async def usage(

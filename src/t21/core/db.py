@@ -11,13 +11,14 @@ and takes no lock that a writer waits for (`create_read_sessionmaker`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from sqlalchemy import ColumnElement, Select, bindparam, event
+from sqlalchemy import ColumnElement, Select, any_, bindparam, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_dbapi,
@@ -191,6 +192,51 @@ def in_values(name: str, values: Sequence[Any]) -> dict[str, Any]:
     return {f"{name}_{i}": value for i, value in enumerate(values)}
 
 
+# Statements with a list of values are different statements for each length of the list, and
+# each is prepared again on every pooled PostgreSQL connection that runs it (a round trip, the
+# server's parse and plan, and asyncpg's reading of its columns' types): the publishing engine's
+# batches of 1 to 25 targets, and a dispatcher's claims of up to 200, ran hundreds of such
+# statements, about a tenth of a worker's CPU in a one-minute burst. On PostgreSQL a list is
+# one array parameter instead (`= ANY(:ids)`): one statement for lists of every length.
+
+
+def in_list(
+    column: ColumnElement[Any], name: str, count: int, postgres: bool
+) -> ColumnElement[bool]:
+    """`column` is one of the values bound under `name` (`list_values`): on PostgreSQL one
+    array parameter, whatever `count`; elsewhere `in_parameters` (`count` parameters). Build
+    statements once per `list_shape(count, postgres)`."""
+    if postgres:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return in_parameters(column, name, count)
+
+
+def list_shape(count: int, postgres: bool) -> int:
+    """What distinguishes the statements of `in_list` with `count` values: nothing on
+    PostgreSQL (0), the count elsewhere."""
+    return 0 if postgres else count
+
+
+def list_values(name: str, values: Sequence[Any], postgres: bool) -> dict[str, Any]:
+    """The parameters of `in_list(column, name, len(values), postgres)`."""
+    return {name: list(values)} if postgres else in_values(name, values)
+
+
+def among(session: AsyncSession, column: Any, values: Collection[Any]) -> ColumnElement[bool]:
+    """`column IN values` for a statement built on the spot: on PostgreSQL `= ANY(:array)`
+    (one statement whatever the number of values, see `in_list`), elsewhere a plain `IN`."""
+    found: ColumnElement[bool]
+    if is_postgres(session):
+        found = column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    else:
+        found = column.in_(list(values))
+    return found
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 ClaimT = TypeVar("ClaimT", bound="Select[*tuple[Any, ...]]")
 
 
@@ -233,3 +279,19 @@ def database_unavailable(error: BaseException) -> bool:
         if isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
             return isinstance(error.orig, OSError) or "connection" in message
     return isinstance(error, ConnectionRefusedError)
+
+
+class RowWith:
+    """A row of columns with some of them changed, read by attribute as the row (or the ORM
+    object it stands for) would be: what a statement just wrote, without reading it back."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, row: Any, **changes: Any) -> None:
+        self._values: dict[str, Any] = {**row._mapping, **changes}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None

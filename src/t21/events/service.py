@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, literal, select, tuple_
+from sqlalchemy import delete, insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from t21.core import clock
+from t21.core import clock, tracing
 from t21.core.errors import ValidationFailed
 from t21.core.pagination import Key, PageRequest, encode_cursor
 from t21.events import hub
-from t21.events.models import Event
+from t21.events.models import Event, new_event_id
 from t21.webhooks.fanout import create_deliveries, create_deliveries_for
 
 # Events are kept (and listed, and replayed to streams) this long.
@@ -45,19 +45,42 @@ async def record_events(
     events: Sequence[tuple[str, dict[str, Any]]],
 ) -> list[Event]:
     """Write many events (`type`, `data`) of one organization in the caller's transaction, with
-    their webhook deliveries, in a few statements whatever their number (an import)."""
+    their webhook deliveries, in a few statements whatever their number (an import, a batch of
+    publishing outcomes). The events are inserted as rows, not through the session's unit of
+    work (nothing reads them back in the transaction); the `Event`s returned are not in it."""
     if not events:
         return []
     now = clock.now()
+    traceparent = tracing.current_traceparent()
     rows = [
-        Event(organization_id=organization_id, type=type, data=data, created_at=now)
+        Event(
+            id=new_event_id(),
+            organization_id=organization_id,
+            type=type,
+            data=data,
+            created_at=now,
+            traceparent=traceparent,
+        )
         for type, data in events
     ]
-    session.add_all(rows)
-    await session.flush()
+    await session.execute(insert(_events), [_columns(event) for event in rows])
     await create_deliveries_for(session, organization_id, rows)
     hub.wake_after_commit(session, organization_id)
     return rows
+
+
+_events = Event.metadata.tables[Event.__tablename__]
+
+
+def _columns(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "organization_id": event.organization_id,
+        "type": event.type,
+        "data": event.data,
+        "created_at": event.created_at,
+        "traceparent": event.traceparent,
+    }
 
 
 def rfc3339(moment: datetime) -> str:

@@ -57,6 +57,24 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 _ONE_OFF_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps none. A network's client is shared by all its accounts, of every
+    organization: a cookie set on one account's answer would go out with the next account's
+    request. The networks' APIs authenticate by token, never by cookie. (httpx also read every
+    answer's `Set-Cookie` through urllib's cookie machinery, ~5 % of a publishing worker's CPU.)"""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _Client(httpx.AsyncClient):
+    """httpx's client, keeping no cookies (`_NoCookies`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cookies = _NoCookies()
+
+
 def _new_client(config: PlatformConfig, limits: httpx.Limits | None = None) -> httpx.AsyncClient:
     # TCP_NODELAY: httpx writes headers and body separately, and without it each request
     # waits for a delayed ACK (~40 ms).
@@ -65,7 +83,7 @@ def _new_client(config: PlatformConfig, limits: httpx.Limits | None = None) -> h
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         limits=limits or _ONE_OFF_LIMITS,
     )
-    return httpx.AsyncClient(
+    return _Client(
         transport=transport,
         timeout=config.timeout_s,
         headers={"User-Agent": f"T21/{__version__}"},

@@ -12,17 +12,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core.runtime import get_runtime
 from t21.events.service import record_event, record_events
-from t21.posts.models import PostStatus, PostTarget, TargetStatus
-from t21.posts.schemas import TargetOut, post_out
-
-if TYPE_CHECKING:
-    from t21.posts.reading import PostView
+from t21.media.schemas import AssetRecord
+from t21.posts.models import PostStatus, TargetStatus
+from t21.posts.schemas import PostRecord, TargetOut, TargetRecord, post_out_of
 
 # The post statuses an app hears about when a post enters them.
 STATUS_EVENTS = {
@@ -38,6 +36,38 @@ TARGET_EVENTS = {
     TargetStatus.FAILED: "target.failed",
     TargetStatus.NEEDS_REVIEW: "target.needs_review",
 }
+
+
+class TargetEventRecord(TargetRecord, Protocol):
+    """What a target's event reads: a `PostTarget`, or a row of its columns (`core.db.RowWith`)."""
+
+    @property
+    def post_id(self) -> uuid.UUID: ...
+    @property
+    def organization_id(self) -> uuid.UUID: ...
+
+
+class PostEventRecord(PostRecord, Protocol):
+    """What a post's event reads of the post: a `Post`, or a row of its columns."""
+
+    @property
+    def organization_id(self) -> uuid.UUID: ...
+
+
+class ShownPost(Protocol):
+    """A post with what its answer shows: a `reading.PostView`, or rows of their columns."""
+
+    @property
+    def post(self) -> PostEventRecord: ...
+    @property
+    def targets(self) -> Sequence[TargetRecord]: ...
+    @property
+    def media(self) -> Sequence[AssetRecord]: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def created_by(self) -> dict[str, Any] | None: ...
+
 
 # Where `recorded_together` keeps the events of its block, on the session.
 _KEPT = "t21.posts.events.kept"
@@ -76,13 +106,16 @@ async def _record(
         kept.append((organization_id, type, data))
 
 
-async def post_event(session: AsyncSession, type: str, one: PostView) -> None:
+async def post_event(session: AsyncSession, type: str, one: ShownPost) -> None:
     """Record `type` about the post, carrying the post with its targets."""
-    data = post_out(get_runtime(), one).model_dump(mode="json", exclude={"warnings"})
+    shown = post_out_of(
+        get_runtime(), one.post, one.targets, one.media, one.timezone, created_by=one.created_by
+    )
+    data = shown.model_dump(mode="json", exclude={"warnings"})
     await _record(session, one.post.organization_id, type, data)
 
 
-async def status_events(session: AsyncSession, changed: Sequence[PostView]) -> None:
+async def status_events(session: AsyncSession, changed: Sequence[ShownPost]) -> None:
     """The events of posts whose derived status just changed: the status's own event, and
     `post.needs_review` when the post settled with a target a person must look at."""
     for one in changed:
@@ -94,7 +127,7 @@ async def status_events(session: AsyncSession, changed: Sequence[PostView]) -> N
             await post_event(session, "post.needs_review", one)
 
 
-async def target_event(session: AsyncSession, target: PostTarget) -> None:
+async def target_event(session: AsyncSession, target: TargetEventRecord) -> None:
     """Record the target's new status (if apps hear about it), with the target as shown."""
     type = TARGET_EVENTS.get(target.status)
     if type is None:

@@ -10,7 +10,7 @@ A claimed target is never silently rescheduled, edited or deleted under a worker
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,9 +33,9 @@ from t21.platforms import registry
 from t21.posts import approvals
 from t21.posts import status as states
 from t21.posts.duplicates import of_drafts, of_targets, refuse_duplicates
-from t21.posts.events import STATUS_EVENTS, post_event, status_events
+from t21.posts.events import post_event, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
-from t21.posts.reading import PostView, author_of, get_post, view, views
+from t21.posts.reading import PostView, author_of, get_post, view
 from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
 from t21.posts.validation import (
     TargetDraft,
@@ -48,52 +48,6 @@ from t21.posts.validation import (
     schedule_errors,
 )
 from t21.queue import service as queue
-
-
-async def settle_posts(
-    session: AsyncSession, post_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, PostStatus]:
-    """Derive each post's status (and `published_at`, its first target's) from its targets
-    again, after the publishing engine changed them; the posts' statuses."""
-    if not post_ids:
-        return {}
-    await session.flush()
-    # The posts first, locked (PostgreSQL): two transactions settling targets of one post at
-    # once would each read the other's target as it was and both keep a stale status. Locked,
-    # the second reads the targets after the first commits.
-    locking = select(Post).where(Post.id.in_(post_ids)).order_by(Post.id)
-    if session.get_bind().dialect.name == "postgresql":
-        locking = locking.with_for_update()
-    posts = list(await session.scalars(locking.execution_options(populate_existing=True)))
-    statuses: dict[uuid.UUID, list[TargetStatus]] = {post_id: [] for post_id in post_ids}
-    first_published: dict[uuid.UUID, datetime] = {}
-    rows = await session.execute(
-        select(PostTarget.post_id, PostTarget.status, PostTarget.published_at).where(
-            PostTarget.post_id.in_(post_ids)
-        )
-    )
-    for post_id, status, published_at in rows:
-        statuses[post_id].append(status)
-        if status is TargetStatus.PUBLISHED and published_at is not None:
-            earliest = first_published.get(post_id)
-            first_published[post_id] = (
-                published_at if earliest is None else min(earliest, published_at)
-            )
-    changed: list[Post] = []
-    for post in posts:
-        derived = states.derive(statuses[post.id])
-        if post.status is not derived:
-            post.status = derived
-            changed.append(post)
-        if post.published_at != first_published.get(post.id):
-            post.published_at = first_published.get(post.id)
-    await session.flush()
-    # Only a status an app hears about costs the reads of the post's view.
-    eventful = [post for post in changed if post.status in STATUS_EVENTS]
-    if eventful:
-        await status_events(session, await views(session, eventful))
-    return {post.id: post.status for post in posts}
-
 
 # --- writing ------------------------------------------------------------------------------------
 

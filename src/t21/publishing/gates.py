@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.billing import plans
 from t21.core import metrics
+from t21.core.db import among
 from t21.core.errors import QuotaExceeded
 from t21.core.settings import Settings
 from t21.organizations.models import Organization
 from t21.platforms import registry
 from t21.platforms.base import Budget
 from t21.posts.models import PostTarget, TargetStatus
-from t21.posts.service import settle_posts
+from t21.posts.settling import settle_posts
 from t21.publishing.budgets import budget_for
 from t21.publishing.notify import notify_problems
 from t21.publishing.outcomes import CONTINUING_CODE, fail
@@ -188,7 +189,7 @@ async def budget_waits(
         rows = await session.execute(
             select(PostTarget.social_account_id, func.count(), func.min(moment))
             .where(
-                PostTarget.social_account_id.in_([account.id for account, _ in group]),
+                among(session, PostTarget.social_account_id, [a.id for a, _ in group]),
                 or_(
                     PostTarget.published_at >= since,
                     (PostTarget.status == TargetStatus.PUBLISHING)

@@ -38,7 +38,7 @@ NOTHING_TO_TELL = frozenset({PostStatus.SCHEDULED, PostStatus.PUBLISHING, PostSt
 
 
 def might_need_telling(statuses: Mapping[uuid.UUID, PostStatus]) -> list[uuid.UUID]:
-    """Of posts just settled (`posts.service.settle_posts`), those `notify_problems` must look
+    """Of posts just settled (`posts.settling.settle_posts`), those `notify_problems` must look
     at: a batch of publishes leaves most posts `published`, and skips the query for them."""
     return [post_id for post_id, status in statuses.items() if status not in NOTHING_TO_TELL]
 

@@ -26,7 +26,7 @@ from t21.platforms.registry import configured_provider
 from t21.posts.chain import Step, next_step
 from t21.posts.events import recorded_together, target_event
 from t21.posts.models import Post, PostTarget, TargetStatus
-from t21.posts.service import settle_posts
+from t21.posts.settling import settle_posts
 from t21.publishing import threads
 from t21.publishing.notify import notify_problems
 from t21.publishing.outcomes import record_error, retry_or_fail

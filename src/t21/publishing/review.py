@@ -30,11 +30,11 @@ from t21.organizations.tenancy import Principal
 from t21.platforms.base import Published, RecentPost
 from t21.platforms.registry import configured_provider
 from t21.posts import approvals, reading
-from t21.posts import service as posts
 from t21.posts.chain import COMMENT, Step, next_step
 from t21.posts.events import post_event
 from t21.posts.models import Post, PostTarget, TargetReview, TargetStatus
 from t21.posts.schemas import TargetOut
+from t21.posts.settling import settle_posts
 from t21.publishing import threads
 from t21.publishing.outcomes import mark_published
 from t21.publishing.reaper import CLOCK_SKEW, RECONCILE_LOOKBACK, match_recent
@@ -162,7 +162,7 @@ async def resolve(
                 },
             },
         )
-        await posts.settle_posts(session, {post.id})
+        await settle_posts(session, {post.id})
         shown = await reading.view(session, post)
         if target.status is TargetStatus.PENDING_APPROVAL:
             await post_event(session, "post.approval_requested", shown)
@@ -213,7 +213,7 @@ async def retry_failed(
             target_id=target.id,
             details={"post_id": str(post.id), "from": "failed", "reason": reason},
         )
-        await posts.settle_posts(session, {post.id})
+        await settle_posts(session, {post.id})
         return await reading.view(session, post)
 
 

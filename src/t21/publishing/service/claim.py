@@ -9,12 +9,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import case, func, select, true, update
+from sqlalchemy import Select, case, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock, metrics
-from t21.core.db import for_claim
+from t21.core.db import among, for_claim, in_list, is_postgres, list_shape, list_values
 from t21.core.logging import get_logger
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
@@ -23,7 +25,7 @@ from t21.media.models import MediaAsset
 from t21.posts.chain import network_options, next_step
 from t21.posts.events import recorded_together
 from t21.posts.models import Post, PostMedia, PostTarget, TargetStatus
-from t21.posts.service import settle_posts
+from t21.posts.settling import settle_posts
 from t21.publishing import threads
 from t21.publishing.budgets import budget_for
 from t21.publishing.gates import (
@@ -111,7 +113,7 @@ async def claim_due(session: AsyncSession, settings: Settings) -> list[uuid.UUID
     ids = [row.id for row in rows]
     await session.execute(
         update(PostTarget)
-        .where(PostTarget.id.in_(ids))
+        .where(among(session, PostTarget.id, ids))
         .values(status=TargetStatus.QUEUED, queued_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -167,7 +169,7 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         targets = list(
             await session.scalars(
                 select(PostTarget)
-                .where(PostTarget.id.in_(set(target_ids)))
+                .where(among(session, PostTarget.id, set(target_ids)))
                 .order_by(PostTarget.id)
                 .with_for_update()
                 .execution_options(populate_existing=True)
@@ -184,7 +186,7 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         accounts = {
             account.id: account
             for account in await session.scalars(
-                select(SocialAccount).where(SocialAccount.id.in_(account_ids))
+                select(SocialAccount).where(among(session, SocialAccount.id, account_ids))
             )
         }
         postable: list[PostTarget] = []
@@ -203,16 +205,18 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
         if not held:
             return []
         taken_frontier(runtime).note(held, now)
-        post_ids = {target.post_id for target in held}
-        posts = {
-            post.id: post
-            for post in await session.scalars(select(Post).where(Post.id.in_(post_ids)))
-        }
+        post_ids = list({target.post_id for target in held})
+        postgres = is_postgres(session)
+        found = await session.execute(
+            _post_texts(list_shape(len(post_ids), postgres), postgres),
+            list_values("post", post_ids, postgres),
+        )
+        texts: dict[uuid.UUID, str] = dict(found.all())
         media: dict[uuid.UUID, list[MediaAsset]] = {post_id: [] for post_id in post_ids}
         for post_id, asset in await session.execute(
             select(PostMedia.post_id, MediaAsset)
             .join(PostMedia, PostMedia.media_id == MediaAsset.id)
-            .where(PostMedia.post_id.in_(post_ids))
+            .where(among(session, PostMedia.post_id, post_ids))
             .order_by(PostMedia.post_id, PostMedia.position)
         ):
             media[post_id].append(asset)
@@ -223,18 +227,17 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
             await settle_posts(session, post_ids)
         attempts: list[Attempt] = []
         for target in held:
-            post = posts[target.post_id]
-            text = target.content if target.content is not None else post.content
+            text = target.content if target.content is not None else texts[target.post_id]
             options = network_options(target.platform, target.options)
             step = next_step(target, text)
-            assets = await threads.step_media(session, step, media[post.id])
+            assets = await threads.step_media(session, step, media[target.post_id])
             text = step.text if step is not None else text
             account = accounts[target.social_account_id]  # type: ignore[index]
             attempts.append(
                 Attempt(
                     target_id=target.id,
                     attempt_id=attempt_ids[target.id],
-                    post_id=post.id,
+                    post_id=target.post_id,
                     account_id=account.id,
                     platform=target.platform,
                     text=text,
@@ -250,6 +253,13 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
                 )
             )
         return attempts
+
+
+@lru_cache(maxsize=512)
+def _post_texts(count: int, postgres: bool) -> Select[Any]:
+    """The text of `count` posts, as rows (`core.db.in_list`)."""
+    posts = Post.metadata.tables[Post.__tablename__]
+    return select(posts.c.id, posts.c.content).where(in_list(posts.c.id, "post", count, postgres))
 
 
 async def _within_quotas(
@@ -341,7 +351,7 @@ async def _take(
     taken = await session.execute(
         update(PostTarget)
         .where(
-            PostTarget.id.in_(list(attempt_ids)),
+            among(session, PostTarget.id, attempt_ids),
             PostTarget.status == TargetStatus.QUEUED if guarded else true(),
         )
         .values(
