@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, text
 
 from t21.core import clock
@@ -128,6 +129,7 @@ async def test_a_post_is_published_once_on_mastodon(engine: Engine) -> None:
     assert engine.sends("mastodon", "Hello fediverse") == ["accepted"]
 
 
+@pytest.mark.lost_answer
 async def test_a_lost_answer_is_settled_without_a_second_status(engine: Engine) -> None:
     await _engine_with_account(engine)
     # The instance creates the status, but its answer arrives after T21 stopped waiting.
