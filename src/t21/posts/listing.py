@@ -200,8 +200,8 @@ async def list_posts(
     return await reading.views(session, posts), next_cursor
 
 
-# What a post's answer shows, and the list's sort keys.
-POST_COLUMNS = (
+# The post's own columns that its answer (and its events) show.
+POST_FIELDS = (
     _posts.c.id,
     _posts.c.brand_id,
     _posts.c.author_id,
@@ -214,6 +214,10 @@ POST_COLUMNS = (
     _posts.c.approval,
     _posts.c.created_at,
     _posts.c.updated_at,
+)
+# What a post's answer shows, and the list's sort keys.
+POST_COLUMNS = (
+    *POST_FIELDS,
     _posts.c.sort_at,
     # What `reading.views` reads in queries of their own: the brand's zone, the author's name.
     _brands.c.timezone.label("brand_timezone"),

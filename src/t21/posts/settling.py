@@ -25,7 +25,7 @@ from t21.core.db import RowWith, in_list, is_postgres, list_shape, list_values
 from t21.media.models import MediaAsset
 from t21.posts import status as states
 from t21.posts.events import STATUS_EVENTS, status_events
-from t21.posts.listing import ASSET_COLUMNS, TARGET_COLUMNS
+from t21.posts.listing import ASSET_COLUMNS, POST_FIELDS, TARGET_COLUMNS
 from t21.posts.models import Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.reading import authors_of, brand_zones
 
@@ -35,21 +35,7 @@ _post_media = PostMedia.metadata.tables[PostMedia.__tablename__]
 _assets = MediaAsset.metadata.tables[MediaAsset.__tablename__]
 
 # What settling reads of a post: what its events show (`post_out_of`), its organization.
-_POST_COLUMNS = (
-    _posts.c.id,
-    _posts.c.organization_id,
-    _posts.c.brand_id,
-    _posts.c.author_id,
-    _posts.c.author_api_key_id,
-    _posts.c.content,
-    _posts.c.status,
-    _posts.c.scheduled_at,
-    _posts.c.published_at,
-    _posts.c.ai,
-    _posts.c.approval,
-    _posts.c.created_at,
-    _posts.c.updated_at,
-)
+_POST_COLUMNS = (*POST_FIELDS, _posts.c.organization_id)
 # The statements of `settle_posts`, one per number of posts (a dispatcher's claim settles up
 # to `T21_DISPATCH_BATCH`, a batch of outcomes up to `T21_PUBLISH_BATCH`).
 _SETTLE_SHAPES = 1024
