@@ -3,7 +3,7 @@
 Each network subclasses `NetworkSettings` in its own `settings.py`, giving the real addresses of
 its authorization and API hosts and adding what else it needs (an upload host, scopes). The
 registry names the model; `Settings` reads one of each, so a new network adds no field to
-`core/settings.py`.
+`core/settings/`.
 """
 
 from __future__ import annotations
