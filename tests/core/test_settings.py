@@ -52,6 +52,64 @@ def test_env_file_is_read(tmp_path: Path) -> None:
     assert settings.log_level == "DEBUG"
 
 
+def test_a_changed_variable_is_read_by_the_next_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("T21_PORT", "9100")
+    monkeypatch.setenv("T21_CORS_ORIGINS", "https://a.example")
+    monkeypatch.setenv("T21_PLAN_LIMITS", '{"free": {"brands": 2}}')
+    monkeypatch.setenv("T21_TWITTER_CLIENT_ID", "first")
+    first = make()
+    monkeypatch.setenv("T21_PORT", "9101")
+    monkeypatch.setenv("T21_CORS_ORIGINS", "https://b.example, https://c.example")
+    monkeypatch.setenv("T21_PLAN_LIMITS", '{"pro": {"seats": 9}}')
+    monkeypatch.setenv("T21_TWITTER_CLIENT_ID", "second")
+    second = make()
+    monkeypatch.delenv("T21_PORT")
+    monkeypatch.delenv("T21_TWITTER_CLIENT_ID")
+    third = make()
+
+    assert (first.port, first.cors_origins) == (9100, ["https://a.example"])
+    assert first.plan_limits == {"free": {"brands": 2}}
+    assert first.network("twitter").client_id == "first"
+    assert (second.port, second.cors_origins) == (9101, ["https://b.example", "https://c.example"])
+    assert second.plan_limits == {"pro": {"seats": 9}}
+    assert second.network("twitter").client_id == "second"
+    assert third.port == 8000
+    assert third.network("twitter").client_id is None
+
+
+def test_a_changed_env_file_is_read_by_the_next_load(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("T21_PORT=9200\nT21_TWITTER_CLIENT_ID=from-file\n")
+    first = load_settings(_env_file=env_file)
+    env_file.write_text("T21_PORT=9201\nT21_AI_MODELS=a/one,b/two\n")
+    second = load_settings(_env_file=env_file)
+    env_file.unlink()
+    third = load_settings(_env_file=env_file)
+
+    assert (first.port, first.network("twitter").client_id) == (9200, "from-file")
+    assert (second.port, second.network("twitter").client_id) == (9201, None)
+    assert second.ai_models == ["a/one", "b/two"]
+    assert (third.port, third.ai_models) == (8000, [])
+
+
+def test_keywords_win_over_variables_and_the_env_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("T21_PORT=9200\nT21_LOG_LEVEL=DEBUG\nT21_TWITTER_CLIENT_ID=file\n")
+    monkeypatch.setenv("T21_PORT", "9100")
+    monkeypatch.setenv("T21_TWITTER_API_BASE", "https://env.example")
+    settings = load_settings(
+        _env_file=env_file, port=9300, twitter_client_id="kw", twitter_api_base=None
+    )
+    assert (settings.port, settings.log_level) == (9300, "DEBUG")
+    assert settings.network("twitter").client_id == "kw"
+    assert settings.network("twitter").api_base is None
+    # The environment wins over the file, each network's prefix its own.
+    assert load_settings(_env_file=env_file).port == 9100
+    assert load_settings(_env_file=env_file).network("twitter").api_base == ("https://env.example")
+
+
 def test_sqlite_urls_use_the_async_driver() -> None:
     assert make(database_url="sqlite:///tmp/x.db").resolved_database_url == (
         "sqlite+aiosqlite:///tmp/x.db"

@@ -12,7 +12,9 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from t21.core.settings.sources import cached_sources
 
 
 def http_url(value: str | None) -> str | None:
@@ -35,6 +37,20 @@ class NetworkSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The same sources, each field's analysis done once per model (`sources`).
+        return cached_sources(
+            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
 
     # Where the real network lives; `upload` only for networks with their own upload host.
     real_auth_base: ClassVar[str]

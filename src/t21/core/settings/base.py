@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from t21.core.errors import ConfigError
 from t21.core.settings.ai import AiSettings
@@ -36,6 +36,7 @@ from t21.core.settings.production import production_problems
 from t21.core.settings.publishing import AnalyticsSettings, PublishingSettings
 from t21.core.settings.sandbox import SANDBOX_PORT, SandboxSettings
 from t21.core.settings.secret_file import generated_secret
+from t21.core.settings.sources import cached_sources
 from t21.core.settings.values import normalise_database_url, split_csv
 from t21.core.settings.webhooks import WebhookSettings
 
@@ -76,6 +77,20 @@ class Settings(
     )
 
     _networks: dict[str, NetworkSettings] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The same sources, each field's analysis done once per model (`sources`).
+        return cached_sources(
+            settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+        )
 
     def __init__(self, **values: Any) -> None:
         # Each registered network reads its own model from `T21_<NET>_…` (and the same `.env`);
