@@ -7,40 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import closing
 from typing import Any
 
 import httpx
 import pytest
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from t21.api import create_app
 from t21.core.tls import tls_context
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
 from tests.support.accounts import Account, register
-
-
-class LateApp:
-    """An ASGI app chosen once its server's port (T21's public URL) is known."""
-
-    app: ASGIApp | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.app is not None
-        await self.app(scope, receive, send)
+from tests.support.loopback import PublicPort
 
 
 @pytest.fixture
-def servers(settings_factory: Any) -> Iterator[tuple[str, str]]:
-    """(T21's URL, the sandbox's URL), each served from its own thread."""
-    with ThreadedServer(create_sandbox_app()) as sandbox:
-        late = LateApp()
-        server = ThreadedServer(late)
-        settings = settings_factory(sandbox_url=sandbox.url, public_url=server.url)
-        late.app = create_app(settings, worker=True, loops=True)
-        with server:
-            yield server.url, sandbox.url
+async def servers(settings_factory: Any) -> AsyncIterator[tuple[str, str]]:
+    """(T21's URL, the sandbox's URL): the sandbox served from its own thread, T21's app started
+    and served from the test's event loop (one app, one runtime)."""
+    with ThreadedServer(create_sandbox_app()) as sandbox, closing(PublicPort()) as public:
+        settings = settings_factory(sandbox_url=sandbox.url, public_url=public.url)
+        app = create_app(settings, worker=True, loops=True)
+        async with app.router.lifespan_context(app), public.serve(app):
+            yield public.url, sandbox.url
 
 
 async def wait_for(http: httpx.AsyncClient, owner: Account, **expected: Any) -> dict[str, Any]:
