@@ -20,6 +20,7 @@ from t21 import __version__
 from t21.admin.cli import staff_app  # its commands import this module when they run
 from t21.core.db import create_engine, redact_url
 from t21.core.errors import ConfigError
+from t21.core.heap import limit_malloc_arenas
 from t21.core.logging import configure_logging
 from t21.core.settings import SANDBOX_PORT, Settings, load_settings
 
@@ -197,6 +198,7 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = load_settings(**overrides)
+    limit_malloc_arenas(settings.malloc_arena_max)
     configure_logging(settings)
     if no_worker and settings.redis_url is None:
         raise ConfigError(
@@ -232,6 +234,7 @@ def worker(
     from t21.worker.app import create_worker_app
 
     settings = load_settings()
+    limit_malloc_arenas(settings.malloc_arena_max)
     configure_logging(settings)
     if settings.redis_url is None:
         raise ConfigError(

@@ -28,6 +28,10 @@ class ProcessSettings(BaseModel):
     public_url: str | None = None
     frontend_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
+    # The most malloc arenas (glibc) a `t21 serve` or `t21 worker` process uses; 0 leaves
+    # glibc's own limit (8 per core). A `MALLOC_ARENA_MAX` in the environment wins. See
+    # `t21.core.heap`.
+    malloc_arena_max: int = Field(default=2, ge=0, le=64)
 
 
 class HttpSettings(BaseModel):
