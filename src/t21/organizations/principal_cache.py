@@ -39,9 +39,11 @@ from datetime import datetime
 from redis.asyncio import Redis
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.sql.base import Executable
 
 from t21.core import clock
+from t21.core.db import watch_writes
 from t21.core.logging import get_logger
 from t21.core.principal_changes import CHANGES_KEY, PrincipalChanges, pending_changes
 from t21.identity.models import TotpFactor, User
@@ -276,14 +278,14 @@ _WATCHED_TABLES = frozenset(
 )
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> None:
+@watch_writes
+def _on_write(session: Session, statement: Executable) -> None:
     """A bulk UPDATE or DELETE of what principals are made of: drop every cached principal."""
-    if not (state.is_update or state.is_delete):
+    if not (statement.is_dml and (statement.is_update or statement.is_delete)):
         return
-    table = getattr(state.statement, "table", None)
+    table = getattr(statement, "table", None)
     if getattr(table, "name", None) in _WATCHED_TABLES:
-        pending_changes(state.session).everything = True
+        pending_changes(session).everything = True
 
 
 @event.listens_for(Session, "after_commit")
