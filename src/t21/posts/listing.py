@@ -368,7 +368,9 @@ class _Shown:
     of `PostOut` (and `TargetOut`) and written as JSON by pydantic-core, as the models would
     be: the page only writes them, so validating each value into a model bought nothing. The
     parts that are rare or need checking (a thread, a first comment, AI usage, an approval,
-    media) still go through their models."""
+    media) still go through their models. Statuses are given as their values: the same JSON,
+    but pydantic-core writes an enum member about as slowly as the rest of a post together
+    (a page's `to_json` took ~40 % longer with them)."""
 
     __slots__ = ("runtime", "storage", "ttl")
 
@@ -413,7 +415,7 @@ class _Shown:
             "created_by": created_by,
             "content": content,
             "media": [self.asset(asset) for asset in media],
-            "status": status,
+            "status": status.value,
             "scheduled_at": scheduled_at,
             "scheduled_at_local": local_time(scheduled_at, timezone),
             "timezone": timezone,
@@ -460,7 +462,7 @@ class _Shown:
             "platform": platform,
             "content": content,
             "options": dict(options or {}),
-            "status": status,
+            "status": status.value,
             "attempts": attempts,
             "next_attempt_at": due_at if status in PENDING else None,
             "external_id": external_id,
