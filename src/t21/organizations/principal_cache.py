@@ -91,6 +91,9 @@ class PrincipalCache:
         self._flights: dict[str, tuple[int, asyncio.Future[Principal]]] = {}
         self._subscriber: asyncio.Task[None] | None = None
         self._publishes: set[asyncio.Task[None]] = set()
+        # Told of every change this cache applies, from this process or another (what else
+        # the process remembers for as long as a principal: `webhooks.fanout`).
+        self.followers: list[Callable[[PrincipalChanges], None]] = []
         _caches.add(self)
 
     @property
@@ -160,6 +163,10 @@ class PrincipalCache:
             del self._flights[credential]
 
     def invalidate(self, changes: PrincipalChanges) -> None:
+        for follower in self.followers:
+            follower(changes)
+        if not changes.principals:
+            return
         self.generation += 1
         if changes.everything:
             self._entries.clear()
