@@ -372,7 +372,11 @@ def main() -> None:
         help="a folder: each T21 run is sampled with py-spy into <endpoint>-<connections>.txt "
         "(collapsed stacks; `bench/profile_top.py` lists the top costs)",
     )
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    if args.profile is not None:
+        # py-spy writes nothing, silently, into a folder that does not exist.
+        args.profile.mkdir(parents=True, exist_ok=True)
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

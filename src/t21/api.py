@@ -34,6 +34,7 @@ from t21.organizations.principal_cache import PrincipalCache
 from t21.runtime import open_runtime
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
+from t21.webhooks.fanout import QuietOrganizations
 
 log = get_logger("t21.api")
 
@@ -165,6 +166,11 @@ def create_app(
                 redis=runtime.redis,
                 channel=f"{settings.redis_prefix}:principals",
             )
+            if principal_cache.enabled:
+                quiet = QuietOrganizations(settings.principal_cache_ttl_s)
+                principal_cache.followers.append(quiet.forget)
+                quiet.install(runtime.engine.sync_engine)
+                async_stack.callback(quiet.uninstall, runtime.engine.sync_engine)
             await principal_cache.start()
             async_stack.push_async_callback(principal_cache.stop)
             app.state.principal_cache = principal_cache if principal_cache.enabled else None

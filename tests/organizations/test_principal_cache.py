@@ -19,6 +19,7 @@ from t21.core.principal_changes import PrincipalChanges, principals_changed
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
 from t21.identity.models import RefreshToken
+from t21.organizations.models import Membership
 from t21.organizations.permissions import Role
 from t21.organizations.principal_cache import PrincipalCache
 from t21.organizations.tenancy import Principal
@@ -150,6 +151,23 @@ async def test_a_principal_read_while_a_change_commits_is_not_cached(
     assert cache.get(account.access_token) is None
     cache.put(account.access_token, principal, generation=generation)
     assert cache.get(account.access_token) is None
+
+
+async def test_a_bulk_update_of_memberships_drops_every_cached_principal_at_its_commit(
+    client: httpx.AsyncClient, started_app: FastAPI
+) -> None:
+    account, other = await register(client), await register(client)
+    cache = _cache(started_app)
+    assert cache.get(account.access_token) is not None
+    assert cache.get(other.access_token) is not None
+    async with session_scope(started_app.state.runtime) as session:
+        # A statement no flush hook sees: which principals it touches is not known.
+        await session.execute(
+            update(Membership).where(Membership.user_id == account.user_id).values(role=Role.ADMIN)
+        )
+        assert cache.get(account.access_token) is not None  # not before the commit
+    assert cache.get(account.access_token) is None
+    assert cache.get(other.access_token) is None
 
 
 def _principal(organization_id: uuid.UUID) -> Principal:

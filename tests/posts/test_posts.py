@@ -550,3 +550,12 @@ async def test_viewers_read_members_write_and_strangers_see_nothing(desk: Desk) 
         assert_problem(response, 404, "not_found")
     listed = await desk.api.get(POSTS, headers=stranger.headers)
     assert listed.json()["items"] == []
+    # Into the owner's brand, with an account of the brand or none: no such brand either way.
+    for targets in ([{"social_account_id": x}], []):
+        into = await desk.api.post(
+            POSTS,
+            json={"brand_id": desk.brand_id, "content": "Hi", "targets": targets},
+            headers=stranger.headers,
+        )
+        body = assert_problem(into, 404, "not_found")
+        assert body["detail"] == "No such brand."

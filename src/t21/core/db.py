@@ -11,7 +11,7 @@ and takes no lock that a writer waits for (`create_read_sessionmaker`).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.base import Executable
 
 from t21.core.settings import Settings
 
@@ -148,9 +149,49 @@ class _Aiosqlite(AsyncAdapt_aiosqlite_dbapi):
 _AIOSQLITE = _Aiosqlite(aiosqlite, sqlite3)
 
 
+# Called with the session and the statement for every statement a `TrackedSession` runs that
+# is not a SELECT (an UPDATE, a DELETE, an INSERT, a text statement), before it runs.
+WriteWatcher = Callable[[Session, Executable], None]
+_write_watchers: list[WriteWatcher] = []
+
+
+def watch_writes(watcher: WriteWatcher) -> WriteWatcher:
+    """Register `watcher` for the statements that write (see `WriteWatcher`); a decorator."""
+    _write_watchers.append(watcher)
+    return watcher
+
+
+class TrackedSession(Session):
+    """A session that tells the `watch_writes` watchers (the unit of work's write tracking, the
+    principal cache) of each statement that writes. A `do_orm_execute` listener would tell
+    them too, but any such listener makes every ORM statement of every session build an
+    execution state and prepare its ORM options twice; this costs a check of the statement."""
+
+    def execute(self, statement: Executable, *args: Any, **kwargs: Any) -> Any:
+        if not statement.is_select:
+            self._writing(statement)
+        return super().execute(statement, *args, **kwargs)
+
+    def scalar(self, statement: Executable, *args: Any, **kwargs: Any) -> Any:
+        if not statement.is_select:
+            self._writing(statement)
+        return super().scalar(statement, *args, **kwargs)
+
+    def scalars(self, statement: Executable, *args: Any, **kwargs: Any) -> Any:
+        if not statement.is_select:
+            self._writing(statement)
+        return super().scalars(statement, *args, **kwargs)
+
+    def _writing(self, statement: Executable) -> None:
+        for watcher in _write_watchers:
+            watcher(self, statement)
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit (responses are built from them)."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=True, sync_session_class=TrackedSession
+    )
 
 
 def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -169,7 +210,7 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     )
 
 
-class ReadOnlySession(Session):
+class ReadOnlySession(TrackedSession):
     """A session that only reads: on PostgreSQL its statements each commit on their own, so a
     flush of changes would not be atomic; on SQLite a write would take the write lock late,
     which `BEGIN IMMEDIATE` exists to avoid. A flush is refused."""

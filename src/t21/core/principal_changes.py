@@ -1,5 +1,8 @@
 """Changes to what authenticated principals are made of, recorded in the transaction that makes
-them and applied to the principal caches when it commits (see `organizations.principal_cache`).
+them and applied to the principal caches when it commits (see `organizations.principal_cache`),
+and to the other things an API process remembers for as long as a principal (which
+organizations have no webhook endpoint, `webhooks.fanout.QuietOrganizations`): one channel
+across processes for both.
 
 Most are seen by the cache's flush hook; code that changes them in bulk, where no hook can
 tell whose principal it touched, says so with `principals_changed`.
@@ -25,9 +28,17 @@ class PrincipalChanges:
     users: set[uuid.UUID] = field(default_factory=set)
     organizations: set[uuid.UUID] = field(default_factory=set)
     everything: bool = False
+    # Organizations whose webhook endpoints changed (one added, enabled, edited): no principal
+    # changes with them.
+    endpoints: set[uuid.UUID] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return self.everything or bool(self.users) or bool(self.organizations)
+        return self.everything or bool(self.users or self.organizations or self.endpoints)
+
+    @property
+    def principals(self) -> bool:
+        """Whether principals changed (not only webhook endpoints)."""
+        return self.everything or bool(self.users or self.organizations)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -35,6 +46,7 @@ class PrincipalChanges:
                 "users": [str(u) for u in self.users],
                 "organizations": [str(o) for o in self.organizations],
                 "all": self.everything,
+                "endpoints": [str(o) for o in self.endpoints],
             }
         )
 
@@ -45,6 +57,7 @@ class PrincipalChanges:
             users={uuid.UUID(u) for u in data.get("users", [])},
             organizations={uuid.UUID(o) for o in data.get("organizations", [])},
             everything=bool(data.get("all", False)),
+            endpoints={uuid.UUID(o) for o in data.get("endpoints", [])},
         )
 
 

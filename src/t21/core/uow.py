@@ -17,8 +17,10 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.sql.base import Executable
 
+from t21.core.db import watch_writes
 from t21.core.runtime import PendingJob, Runtime, get_runtime
 
 # In a session's `info` while its transaction has written (a flush, or a statement that is not
@@ -77,11 +79,10 @@ def _flushed(session: Session, _flush: UOWTransaction) -> None:
     session.info[_WROTE_KEY] = True
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _executed(state: ORMExecuteState) -> None:
+@watch_writes
+def _executed(session: Session, _statement: Executable) -> None:
     # Anything but a SELECT counts as a write (an UPDATE, a DELETE, an INSERT, a text statement).
-    if not state.is_select:
-        state.session.info[_WROTE_KEY] = True
+    session.info[_WROTE_KEY] = True
 
 
 @event.listens_for(Session, "after_commit")

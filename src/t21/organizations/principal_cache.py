@@ -39,9 +39,11 @@ from datetime import datetime
 from redis.asyncio import Redis
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.sql.base import Executable
 
 from t21.core import clock
+from t21.core.db import watch_writes
 from t21.core.logging import get_logger
 from t21.core.principal_changes import CHANGES_KEY, PrincipalChanges, pending_changes
 from t21.identity.models import TotpFactor, User
@@ -89,6 +91,9 @@ class PrincipalCache:
         self._flights: dict[str, tuple[int, asyncio.Future[Principal]]] = {}
         self._subscriber: asyncio.Task[None] | None = None
         self._publishes: set[asyncio.Task[None]] = set()
+        # Told of every change this cache applies, from this process or another (what else
+        # the process remembers for as long as a principal: `webhooks.fanout`).
+        self.followers: list[Callable[[PrincipalChanges], None]] = []
         _caches.add(self)
 
     @property
@@ -158,6 +163,10 @@ class PrincipalCache:
             del self._flights[credential]
 
     def invalidate(self, changes: PrincipalChanges) -> None:
+        for follower in self.followers:
+            follower(changes)
+        if not changes.principals:
+            return
         self.generation += 1
         if changes.everything:
             self._entries.clear()
@@ -276,14 +285,14 @@ _WATCHED_TABLES = frozenset(
 )
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _on_execute(state: ORMExecuteState) -> None:
+@watch_writes
+def _on_write(session: Session, statement: Executable) -> None:
     """A bulk UPDATE or DELETE of what principals are made of: drop every cached principal."""
-    if not (state.is_update or state.is_delete):
+    if not (statement.is_dml and (statement.is_update or statement.is_delete)):
         return
-    table = getattr(state.statement, "table", None)
+    table = getattr(statement, "table", None)
     if getattr(table, "name", None) in _WATCHED_TABLES:
-        pending_changes(state.session).everything = True
+        pending_changes(session).everything = True
 
 
 @event.listens_for(Session, "after_commit")

@@ -22,7 +22,7 @@ from t21.identity.models import User
 from t21.organizations.models import ApiKey
 from t21.organizations.permissions import USER_ONLY, Action, Role, allows
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 # A model of tenant data: its rows have an `id` and an `organization_id`.
 R = TypeVar("R")

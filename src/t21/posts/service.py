@@ -40,6 +40,7 @@ from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
 from t21.posts.validation import (
     TargetDraft,
     ai_usage,
+    brand_and_known,
     checked_content,
     error,
     is_scheduling,
@@ -55,8 +56,8 @@ from t21.queue import service as queue
 async def create_post(
     session: AsyncSession, runtime: Runtime, principal: Principal, fields: PostIn
 ) -> PostView:
-    brand = await brands_service.get_brand(
-        session, principal, fields.brand_id, Action.WRITE_CONTENT
+    brand, known = await brand_and_known(
+        session, principal, fields.brand_id, Action.WRITE_CONTENT, fields.media_ids, fields.targets
     )
     errors: list[dict[str, Any]] = []
     if fields.schedule == "queue":
@@ -65,7 +66,15 @@ async def create_post(
     errors += post_schedule_errors(fields)
     ai = await ai_usage(session, brand.organization_id, fields.ai_call_id, errors)
     drafts, assets = await checked_content(
-        session, runtime, principal, brand, fields.content, fields.media_ids, fields.targets, errors
+        session,
+        runtime,
+        principal,
+        brand,
+        fields.content,
+        fields.media_ids,
+        fields.targets,
+        errors,
+        known=known,
     )
     if scheduling and not fields.allow_duplicate and fields.scheduled_at is not None:
         await refuse_duplicates(session, of_drafts(drafts), fields.scheduled_at)

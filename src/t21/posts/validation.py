@@ -13,21 +13,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.ai.models import AiCall
 from t21.billing import plans
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.errors import ValidationFailed
+from t21.core.db import among
+from t21.core.errors import NotFound, ValidationFailed
 from t21.core.outside import Permanent
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.media.models import MediaAsset, MediaStatus
 from t21.media.service import media_item
 from t21.organizations.models import Organization
-from t21.organizations.tenancy import Principal, scoped
+from t21.organizations.permissions import Action
+from t21.organizations.tenancy import Principal, get_scoped, scoped
 from t21.platforms import registry
 from t21.platforms.base import (
     MediaItem,
@@ -102,7 +104,53 @@ async def known_of(
     return Known(accounts=accounts, assets=assets)
 
 
-def _chunks(ids: list[uuid.UUID], size: int = 1000) -> list[list[uuid.UUID]]:
+async def brand_and_known(
+    session: AsyncSession,
+    principal: Principal,
+    brand_id: uuid.UUID,
+    action: Action,
+    media_ids: Sequence[uuid.UUID],
+    wanted: Sequence[TargetIn],
+) -> tuple[Brand, Known]:
+    """`get_brand(brand_id, action)` and what `checked_content` reads of the accounts and
+    media of `wanted` and `media_ids`, the brand and the accounts in one statement (the
+    brand's row with each wanted account of the principal's organizations joined, or with
+    none): a post's create reads them in one round trip instead of two. The media, if any, in
+    a second."""
+    account_ids = {target.social_account_id for target in wanted}
+    media_ids = [*media_ids, *_thread_media_ids(wanted)]
+    if not account_ids or len(account_ids) > _CHUNK:
+        brand = await get_scoped(session, principal, Brand, brand_id, what="brand", action=action)
+        return brand, await known_of(session, principal, account_ids, media_ids)
+    accounts_of_principal = and_(
+        among(session, SocialAccount.id, account_ids),
+        SocialAccount.organization_id.in_(principal.organization_ids),
+    )
+    statement = (
+        scoped(select(Brand, SocialAccount), principal, Brand.organization_id)
+        .outerjoin(SocialAccount, accounts_of_principal)
+        .where(Brand.id == brand_id)
+    )
+    rows = (await session.execute(statement)).all()
+    if not rows:
+        raise NotFound("No such brand.")
+    brand = rows[0][0]
+    principal.authorize(brand.organization_id, action, what="brand")
+    accounts = {account.id: account for _, account in rows if account is not None}
+    assets = (await known_of(session, principal, (), media_ids)).assets if media_ids else {}
+    return brand, Known(accounts=accounts, assets=assets)
+
+
+_CHUNK = 1000
+
+
+def _thread_media_ids(wanted: Sequence[TargetIn]) -> set[uuid.UUID]:
+    return {
+        media_id for target in wanted for part in target.thread or [] for media_id in part.media_ids
+    }
+
+
+def _chunks(ids: list[uuid.UUID], size: int = _CHUNK) -> list[list[uuid.UUID]]:
     # Bound parameters per statement are limited (SQLite, asyncpg): ask in slices.
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
@@ -349,9 +397,7 @@ async def checked_content(
     422 listing every problem (plus those already in `errors`) if there is one, unless
     `raising` is false (a dry run): then the usable targets, the problems left in `errors`.
     `known`: the accounts and media already read (else they are read here)."""
-    thread_media_ids = {
-        media_id for target in wanted for part in target.thread or [] for media_id in part.media_ids
-    }
+    thread_media_ids = _thread_media_ids(wanted)
     if known is None:
         known = await known_of(
             session,

@@ -3,14 +3,22 @@ own transaction (the outbox), so no event is committed without its deliveries.""
 
 from __future__ import annotations
 
+import time
 import uuid
+import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.sql.base import Executable
 
 from t21.core import clock
+from t21.core.db import watch_writes
+from t21.core.principal_changes import CHANGES_KEY, PrincipalChanges, pending_changes
 from t21.core.runtime import PendingJob, get_runtime
 from t21.core.uow import current_unit_of_work_or_none
 from t21.webhooks.claims import hand_over
@@ -52,10 +60,89 @@ def _recipients(enabled: Sequence[WebhookEndpoint], event: Event) -> list[Webhoo
     return [e for e in enabled if wants(e, event.type)]
 
 
+class QuietOrganizations:
+    """Organizations that had no enabled webhook endpoint a moment ago, so that their events
+    (most organizations have no endpoint: every post's create records one) skip reading the
+    endpoints: a round trip.
+
+    Kept in API processes beside the principal cache, and dropped as it is: an organization's
+    entry goes when a transaction that changed its endpoints commits, at once in the process
+    that made the change, in the others through the principal cache's Redis channel. So a new
+    endpoint receives every event of an API process from the moment that process hears of it,
+    and within `ttl_s` (the principal cache's TTL) if the message was lost. An organization
+    read while such a change committed is not remembered (a generation counter)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self.generation = 0
+        # Replaceable in tests, to show the bound without waiting it out.
+        self.monotonic = time.monotonic
+        self._until: dict[uuid.UUID, float] = {}
+
+    def quiet(self, organization_id: uuid.UUID) -> bool:
+        until = self._until.get(organization_id)
+        if until is None:
+            return False
+        if until <= self.monotonic():
+            del self._until[organization_id]
+            return False
+        return True
+
+    def remember(self, organization_id: uuid.UUID, generation: int) -> None:
+        """`organization_id` had no endpoint when `generation` was read."""
+        if generation != self.generation:
+            return
+        if len(self._until) >= self.MAX_ENTRIES:
+            self._until.clear()
+        self._until[organization_id] = self.monotonic() + self.ttl_s
+
+    def forget(self, changes: PrincipalChanges) -> None:
+        """Apply committed changes (a follower of the principal cache)."""
+        if not (changes.everything or changes.endpoints):
+            return
+        self.generation += 1
+        if changes.everything:
+            self._until.clear()
+        for organization_id in changes.endpoints:
+            self._until.pop(organization_id, None)
+
+    def install(self, engine: Engine) -> None:
+        """Serve the sessions of `engine` (an API process's)."""
+        _quiet[engine] = self
+
+    def uninstall(self, engine: Engine) -> None:
+        if _quiet.get(engine) is self:
+            del _quiet[engine]
+
+
+_quiet: weakref.WeakKeyDictionary[Engine, QuietOrganizations] = weakref.WeakKeyDictionary()
+
+
+def _quiet_organizations(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> QuietOrganizations | None:
+    """The `QuietOrganizations` of the session's engine, unless there is none or this very
+    transaction changed the organization's endpoints (not yet committed, so not forgotten)."""
+    bind = session.sync_session.bind
+    quiet = _quiet.get(bind) if isinstance(bind, Engine) else None
+    if quiet is None:
+        return None
+    changes: PrincipalChanges | None = session.sync_session.info.get(CHANGES_KEY)
+    if changes is not None and (changes.everything or organization_id in changes.endpoints):
+        return None
+    return quiet
+
+
 async def create_deliveries_for(
     session: AsyncSession, organization_id: uuid.UUID, events: Sequence[Event]
 ) -> None:
     """`create_deliveries` for many events of one organization: its endpoints are read once."""
+    quiet = _quiet_organizations(session, organization_id)
+    if quiet is not None and quiet.quiet(organization_id):
+        return
+    generation = quiet.generation if quiet is not None else 0
     enabled = list(
         await session.scalars(
             select(WebhookEndpoint).where(
@@ -65,6 +152,8 @@ async def create_deliveries_for(
         )
     )
     if not enabled:
+        if quiet is not None:
+            quiet.remember(organization_id, generation)
         return
     now = clock.now()
     endpoints: dict[uuid.UUID, WebhookEndpoint] = {}
@@ -105,3 +194,18 @@ def wake_dispatcher() -> None:
     wake = PendingJob(name=DISPATCH_JOB, kwargs={})
     if wake not in uow.jobs:
         uow.jobs.append(wake)
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _endpoints_flushed(session: Session, _flush: UOWTransaction) -> None:
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, WebhookEndpoint) and obj.organization_id is not None:
+            pending_changes(session).endpoints.add(obj.organization_id)
+
+
+@watch_writes
+def _endpoints_written(session: Session, statement: Executable) -> None:
+    """A bulk statement on the endpoints: which organizations it touched is not known."""
+    table = getattr(statement, "table", None)
+    if statement.is_dml and getattr(table, "name", None) == WebhookEndpoint.__tablename__:
+        pending_changes(session).everything = True
