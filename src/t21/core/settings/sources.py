@@ -32,46 +32,33 @@ _names: dict[tuple[type[BaseSettings], str, str, str, bool], FieldNames] = {}
 _complexity: dict[int, tuple[FieldInfo, tuple[bool, bool]]] = {}
 
 
-class CachedEnvSource(EnvSettingsSource):
+class _ReadOnce(EnvSettingsSource):
+    """A source given what this call's default source read, analysing each field once."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], read: Mapping[str, str | None], **options: Any
+    ) -> None:
+        self._read = read
+        super().__init__(settings_cls, **options)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._read
+
+    def _extract_field_info(
+        self, field: FieldInfo, field_name: str, model_config: Mapping[str, Any] | None = None
+    ) -> FieldNames:
+        return _extract_once(self, field, field_name, model_config)
+
+    def _field_is_complex(self, field: FieldInfo) -> tuple[bool, bool]:
+        return _complex_once(self, field)
+
+
+class CachedEnvSource(_ReadOnce):
     """The environment variables, as the default source of this call read them."""
 
-    def __init__(
-        self, settings_cls: type[BaseSettings], read: Mapping[str, str | None], **options: Any
-    ) -> None:
-        self._read = read
-        super().__init__(settings_cls, **options)
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return self._read
-
-    def _extract_field_info(
-        self, field: FieldInfo, field_name: str, model_config: Mapping[str, Any] | None = None
-    ) -> FieldNames:
-        return _extract_once(self, field, field_name, model_config)
-
-    def _field_is_complex(self, field: FieldInfo) -> tuple[bool, bool]:
-        return _complex_once(self, field)
-
-
-class CachedDotEnvSource(DotEnvSettingsSource):
+class CachedDotEnvSource(_ReadOnce, DotEnvSettingsSource):
     """The `.env` file's variables, as the default source of this call read them."""
-
-    def __init__(
-        self, settings_cls: type[BaseSettings], read: Mapping[str, str | None], **options: Any
-    ) -> None:
-        self._read = read
-        super().__init__(settings_cls, **options)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return self._read
-
-    def _extract_field_info(
-        self, field: FieldInfo, field_name: str, model_config: Mapping[str, Any] | None = None
-    ) -> FieldNames:
-        return _extract_once(self, field, field_name, model_config)
-
-    def _field_is_complex(self, field: FieldInfo) -> tuple[bool, bool]:
-        return _complex_once(self, field)
 
     def __call__(self) -> dict[str, Any]:
         # No file, or nothing in it: nothing to read for any field.
