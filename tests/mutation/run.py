@@ -51,7 +51,7 @@ MUTATIONS = (
                 "targets = list(targets)",
             ),
             (
-                "PostTarget.status == TargetStatus.QUEUED if guarded else true(),",
+                "status == TargetStatus.QUEUED if guarded else true(),",
                 "true(),",
             ),
         ),

@@ -14,7 +14,7 @@ from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.notifications.models import OutboundEmail
 from t21.worker.jobs import enqueue
-from t21.worker.loops import LoopRunner, PeriodicLoop, registered_loops
+from t21.worker.loops import LoopRunner, PeriodicLoop, registered_loops, run_again_in
 from t21.worker.queue import JobQueue
 from tests.support.emails import queue_test_email
 from tests.support.jobs import chain, observed
@@ -115,6 +115,52 @@ async def test_a_full_batch_runs_again_without_waiting(runtime: Runtime) -> None
     finally:
         await runner.stop()
     assert len(calls) == 4
+
+
+async def test_an_iteration_asking_to_run_again_soon_runs_before_its_interval(
+    runtime: Runtime,
+) -> None:
+    calls: list[int] = []
+
+    async def soon(session: AsyncSession) -> int:
+        calls.append(1)
+        if len(calls) <= 2:
+            run_again_in(0.05)
+        return 0
+
+    # A one-hour interval: only the iterations' requests explain the second and third runs.
+    runner = LoopRunner(runtime, {"tests.soon": PeriodicLoop("tests.soon", soon, lambda s: 3600)})
+    runner.start()
+    try:
+        await _wait_until(lambda: len(calls) >= 3)
+        await asyncio.sleep(0.3)
+    finally:
+        await runner.stop()
+    assert len(calls) == 3
+
+
+async def test_asking_to_run_again_later_than_the_interval_keeps_the_interval(
+    runtime: Runtime,
+) -> None:
+    calls: list[int] = []
+
+    async def later(session: AsyncSession) -> int:
+        calls.append(1)
+        run_again_in(3600)
+        return 0
+
+    runner = LoopRunner(
+        runtime, {"tests.later": PeriodicLoop("tests.later", later, lambda s: 0.05)}
+    )
+    runner.start()
+    try:
+        await _wait_until(lambda: len(calls) >= 3)
+    finally:
+        await runner.stop()
+
+
+def test_asking_to_run_again_outside_an_iteration_does_nothing() -> None:
+    run_again_in(0.0)
 
 
 async def test_stop_lets_the_current_iteration_finish(runtime: Runtime) -> None:

@@ -10,13 +10,26 @@ and takes no lock that a writer waits for (`create_read_sessionmaker`).
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import uuid
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from sqlalchemy import ColumnElement, Select, any_, bindparam, event
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    String,
+    any_,
+    bindparam,
+    event,
+    func,
+    select,
+)
+from sqlalchemy import column as column_
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -33,6 +46,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.types import TypeEngine
 
 from t21.core.settings import Settings
 
@@ -272,6 +286,46 @@ def among(session: AsyncSession, column: Any, values: Collection[Any]) -> Column
     else:
         found = column.in_(list(values))
     return found
+
+
+def bound_rows(
+    name: str, columns: Sequence[tuple[str, TypeEngine[Any]]], postgres: bool
+) -> FromClause:
+    """A table of rows given as parameters (`bound_rows_values`), to join or update from: on
+    PostgreSQL `unnest` of one array per column, on SQLite `json_each` of one JSON array of
+    rows. The statement is the same whatever the number of rows."""
+    if postgres:
+        arrays = [bindparam(f"{name}_{column}", type_=ARRAY(kind)) for column, kind in columns]
+        return (
+            func.unnest(*arrays)
+            .table_valued(*(column_(column, kind) for column, kind in columns))
+            .render_derived(name=name)
+        )
+    each = func.json_each(bindparam(name, type_=String())).table_valued("value")
+    return (
+        select(
+            *(
+                func.json_extract(each.c.value, f"$[{i}]", type_=kind).label(column)
+                for i, (column, kind) in enumerate(columns)
+            )
+        )
+        .select_from(each)
+        .subquery(name)
+    )
+
+
+def bound_rows_values(
+    name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], postgres: bool
+) -> dict[str, Any]:
+    """The parameters of `bound_rows(name, columns, postgres)` for `rows` (UUIDs in SQLite's
+    stored form, 32 hex digits)."""
+    if postgres:
+        return {f"{name}_{column}": [row[i] for row in rows] for i, column in enumerate(columns)}
+    return {name: json.dumps([[_json_form(value) for value in row] for row in rows])}
+
+
+def _json_form(value: Any) -> Any:
+    return value.hex if isinstance(value, uuid.UUID) else value
 
 
 def is_postgres(session: AsyncSession) -> bool:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from t21.billing import plans
-from t21.core import metrics
+from t21.billing import plans, usage
+from t21.billing.models import UsageCounter
+from t21.core import clock, metrics
 from t21.core.db import among
 from t21.core.errors import QuotaExceeded
 from t21.core.settings import Settings
@@ -151,17 +153,43 @@ async def far_from_quota(
 ) -> bool:
     """Whether `adding` attempts of the organization can start together without any of them
     passing its monthly limit, counting those in flight: then none needs the locked check of
-    `within_quota`."""
-    in_flight = int(
-        await session.scalar(
-            select(func.count()).where(
-                PostTarget.organization_id == organization_id,
-                PostTarget.status == TargetStatus.PUBLISHING,
-            )
+    `within_quota`. One statement: the plan's tier, the month's count and those in flight."""
+    found = (
+        await session.execute(
+            _QUOTA_STANDING,
+            {"organization": organization_id, "period": usage.period_of(clock.now())},
         )
-        or 0
+    ).one_or_none()
+    if found is None:
+        return False
+    cap = plans.plan_for(settings, found.tier).limits[plans.Limit.PUBLISHED_POSTS]
+    return int(found.used or 0) + int(found.in_flight) + adding + QUOTA_LOCK_MARGIN <= cap
+
+
+def _quota_standing() -> Select[Any]:
+    organization = bindparam("organization", type_=Organization.id.type)
+    in_flight = (
+        select(func.count())
+        .where(
+            PostTarget.organization_id == organization,
+            PostTarget.status == TargetStatus.PUBLISHING,
+        )
+        .scalar_subquery()
     )
-    return await _far_from_quota(session, settings, organization_id, in_flight + adding - 1)
+    used = (
+        select(UsageCounter.published_posts)
+        .where(
+            UsageCounter.organization_id == organization,
+            UsageCounter.period == bindparam("period", type_=UsageCounter.period.type),
+        )
+        .scalar_subquery()
+    )
+    return select(Organization.tier, in_flight.label("in_flight"), used.label("used")).where(
+        Organization.id == organization
+    )
+
+
+_QUOTA_STANDING = _quota_standing()
 
 
 async def budget_waits(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands.models import Brand
 from t21.core import clock
+from t21.core.db import among
 from t21.core.settings import Settings
 from t21.identity.models import User
 from t21.notifications.service import queue_email
@@ -55,7 +56,7 @@ async def notify_problems(
     posts = list(
         await session.scalars(
             select(Post).where(
-                Post.id.in_(post_ids),
+                among(session, Post.id, post_ids),
                 Post.problem_notified_at.is_(None),
                 exists().where(of_post, PostTarget.status.in_(PROBLEMS)),
                 ~exists().where(of_post, PostTarget.status.in_(UNSETTLED)),

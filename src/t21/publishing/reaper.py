@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock, metrics
-from t21.core.db import for_claim
+from t21.core.db import among, for_claim
 from t21.core.errors import T21Error
 from t21.core.logging import get_logger
 from t21.core.outside import NotPermitted, OutsideFailure, Retryable
@@ -97,7 +97,7 @@ async def claim_lost(
     if ids:
         await session.execute(
             update(PostTarget)
-            .where(PostTarget.id.in_(ids))
+            .where(among(session, PostTarget.id, ids))
             .values(queued_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -205,7 +205,7 @@ async def _read_doubts(runtime: Runtime, attempts: Sequence[tuple[uuid.UUID, str
         rows = await session.execute(
             select(PostTarget, Post.content)
             .join(Post, Post.id == PostTarget.post_id)
-            .where(PostTarget.id.in_(list(wanted)))
+            .where(among(session, PostTarget.id, wanted))
             .execution_options(populate_existing=True)
         )
         for target, content in rows.all():
@@ -326,7 +326,7 @@ async def _settle(
         targets = list(
             await session.scalars(
                 select(PostTarget)
-                .where(PostTarget.id.in_(list(attempt_of)))
+                .where(among(session, PostTarget.id, attempt_of))
                 .order_by(PostTarget.id)
                 .with_for_update()
                 .execution_options(populate_existing=True)

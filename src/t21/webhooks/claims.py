@@ -15,12 +15,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, Update, Uuid, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core import clock
-from t21.core.db import for_claim
+from t21.core.db import bound_rows, bound_rows_values, for_claim, is_postgres
 from t21.core.settings import Settings
 from t21.webhooks.models import DeliveryStatus, EndpointStatus, WebhookDelivery, WebhookEndpoint
 from t21.worker.jobs import enqueue
@@ -141,13 +142,34 @@ async def hand_over(session: AsyncSession, settings: Settings, endpoint_id: uuid
 async def _lease(
     session: AsyncSession, settings: Settings, ids: list[uuid.UUID], now: datetime
 ) -> list[Claim]:
+    """Lease the deliveries, each under its own token, in one statement whatever their number."""
     claims = [Claim(delivery_id, uuid.uuid4().hex) for delivery_id in ids]
-    expires = lease_deadline(now, settings)
-    for claim in claims:
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == claim.delivery_id)
-            .values(lease_token=claim.token, lease_expires_at=expires)
-            .execution_options(synchronize_session=False)
-        )
+    if not claims:
+        return claims
+    postgres = is_postgres(session)
+    rows = [(claim.delivery_id, claim.token) for claim in claims]
+    await session.execute(
+        _leasing(postgres),
+        {
+            **bound_rows_values("leasing", [name for name, _kind in _LEASING], rows, postgres),
+            "expires": lease_deadline(now, settings),
+        },
+    )
     return claims
+
+
+_LEASING = (("id", Uuid()), ("token", String()))
+
+
+@lru_cache(maxsize=2)
+def _leasing(postgres: bool) -> Update:
+    leasing = bound_rows("leasing", _LEASING, postgres)
+    deliveries = WebhookDelivery.metadata.tables[WebhookDelivery.__tablename__]
+    return (
+        update(deliveries)
+        .where(deliveries.c.id == leasing.c.id)
+        .values(
+            lease_token=leasing.c.token,
+            lease_expires_at=bindparam("expires", type_=deliveries.c.lease_expires_at.type),
+        )
+    )

@@ -14,6 +14,7 @@ import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +41,17 @@ class PeriodicLoop:
 
 
 _registry: dict[str, PeriodicLoop] = {}
+# The soonest the iteration running in this context asked its loop to run again (`run_again_in`).
+_again_in: ContextVar[list[float] | None] = ContextVar("t21_loop_again_in", default=None)
+
+
+def run_again_in(seconds: float) -> None:
+    """Ask the loop running this iteration to run again after `seconds` if that is sooner than
+    its interval (the dispatcher, when a target falls due before its next poll). Outside a
+    loop's iteration, nothing."""
+    asked = _again_in.get()
+    if asked is not None:
+        asked.append(max(0.0, seconds))
 
 
 def periodic(
@@ -75,16 +87,26 @@ class LoopRunner:
 
     async def run_once(self, name: str) -> int:
         """One iteration of loop `name`, in its own unit of work; errors propagate."""
+        handled, _again = await self._iterate(name)
+        return handled
+
+    async def _iterate(self, name: str) -> tuple[int, float | None]:
+        """One iteration of loop `name`, and how soon it asked to run again (`run_again_in`)."""
         loop = self.loops[name]
         started = time.perf_counter()
-        async with session_scope(self.runtime) as session:
-            handled = await loop.fn(session)
+        asked: list[float] = []
+        token = _again_in.set(asked)
+        try:
+            async with session_scope(self.runtime) as session:
+                handled = await loop.fn(session)
+        finally:
+            _again_in.reset(token)
         metrics.LOOP_DURATION.labels(name).observe(time.perf_counter() - started)
         metrics.LOOP_ITERATIONS.labels(name, "ok").inc()
         metrics.LOOP_LAST_SUCCESS.labels(name).set(time.time())
         if handled:
             metrics.LOOP_ITEMS.labels(name).inc(handled)
-        return handled
+        return handled, min(asked) if asked else None
 
     def start(self) -> None:
         for loop in self.loops.values():
@@ -120,7 +142,7 @@ class LoopRunner:
             wake.clear()
             delay = self._interval(loop)
             try:
-                handled = await self.run_once(loop.name)
+                handled, again = await self._iterate(loop.name)
             except Exception:
                 failures += 1
                 metrics.LOOP_ITERATIONS.labels(loop.name, "error").inc()
@@ -130,6 +152,8 @@ class LoopRunner:
                 failures = 0
                 if loop.batch_size is not None and handled >= loop.batch_size:
                     delay = 0.0
+                elif again is not None:
+                    delay = min(delay, again)
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=delay)

@@ -35,6 +35,7 @@ from t21.publishing.service.batch import (
 )
 from t21.publishing.service.claim import (
     DISABLE_CLAIM_CAS_ENV,
+    Pipeline,
     TakenFrontier,
     begin,
     begin_batch,
@@ -55,6 +56,7 @@ __all__ = [
     "Attempt",
     "AttemptSlots",
     "Outcome",
+    "Pipeline",
     "TakenFrontier",
     "attempt_outcome",
     "begin",

@@ -12,11 +12,26 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Update,
+    Uuid,
+    bindparam,
+    exists,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from t21.core import clock, metrics
-from t21.core.db import among, for_claim, in_list, is_postgres, list_shape, list_values
+from t21.core.db import among, bound_rows, bound_rows_values, is_postgres
 from t21.core.logging import get_logger
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
@@ -86,68 +101,114 @@ def taken_frontier(runtime: Runtime) -> TakenFrontier:
     return found
 
 
+_targets = PostTarget.metadata.tables[PostTarget.__tablename__]
+_posts = Post.metadata.tables[Post.__tablename__]
+_post_media = PostMedia.metadata.tables[PostMedia.__tablename__]
+
+
 def _claim_guarded(settings: Settings) -> bool:
     """Whether a publish job takes its target only from `queued` (always, but in that test)."""
     return os.environ.get(DISABLE_CLAIM_CAS_ENV) != "1" or settings.is_production
 
 
 async def claim_due(session: AsyncSession, settings: Settings) -> list[uuid.UUID]:
-    """Claim up to a batch of due targets (`queued`); the caller enqueues their jobs."""
+    """Claim up to a batch of due targets (`queued`), in due order; the caller enqueues their
+    jobs. One statement: the due targets picked (locked, skipping those another claimer holds,
+    on PostgreSQL) and moved, returning what the caller and settling need."""
     now = clock.now()
-    rows = (
+    claimed = list(
         await session.execute(
-            for_claim(
-                select(PostTarget.id, PostTarget.post_id)
-                .where(
-                    PostTarget.status.in_([TargetStatus.SCHEDULED, TargetStatus.RETRYING]),
-                    PostTarget.due_at <= now,
-                )
-                .order_by(PostTarget.due_at)
-                .limit(settings.dispatch_batch),
-                session,
-            )
+            _claiming(is_postgres(session)),
+            {"now": now, "batch": settings.dispatch_batch},
         )
-    ).all()
-    if not rows:
+    )
+    if not claimed:
         return []
-    ids = [row.id for row in rows]
-    await session.execute(
-        update(PostTarget)
-        .where(among(session, PostTarget.id, ids))
-        .values(status=TargetStatus.QUEUED, queued_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await settle_posts(session, {row.post_id for row in rows})
-    return ids
+    claimed.sort(key=lambda row: (row.due_at, row.id))
+    await settle_posts(session, {row.post_id for row in claimed})
+    return [row.id for row in claimed]
 
 
-async def sample_pipeline(session: AsyncSession) -> None:
-    """Publish the pipeline's depth to the metrics: targets per status, due but unclaimed."""
-    rows = await session.execute(
-        select(PostTarget.status, func.count())
+@lru_cache(maxsize=2)
+def _claiming(postgres: bool) -> Update:
+    """`scheduled/retrying → queued` for the earliest due targets, up to `:batch`."""
+    now = bindparam("now", type_=_targets.c.due_at.type)
+    due = (
+        select(_targets.c.id)
         .where(
-            PostTarget.status.in_(
-                [
-                    TargetStatus.SCHEDULED,
-                    TargetStatus.QUEUED,
-                    TargetStatus.PUBLISHING,
-                    TargetStatus.RETRYING,
-                    TargetStatus.NEEDS_REVIEW,
-                ]
+            _targets.c.status.in_([TargetStatus.SCHEDULED, TargetStatus.RETRYING]),
+            _targets.c.due_at <= now,
+        )
+        .order_by(_targets.c.due_at)
+        .limit(bindparam("batch", type_=Integer()))
+    )
+    if postgres:
+        due = due.with_for_update(skip_locked=True)
+    return (
+        update(_targets)
+        .where(_targets.c.id.in_(due.scalar_subquery()))
+        .values(status=TargetStatus.QUEUED, queued_at=now)
+        .returning(_targets.c.id, _targets.c.post_id, _targets.c.due_at)
+    )
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What the dispatcher learns of the queue after a claim: targets due but not claimed
+    (another claimer's, or past the batch), and the earliest due time within `horizon_s`."""
+
+    due_unclaimed: int
+    next_due_at: datetime | None
+
+
+async def sample_pipeline(
+    session: AsyncSession, horizon_s: float, *, by_status: bool = True
+) -> Pipeline:
+    """Publish the pipeline's depth to the metrics (targets per status when `by_status`, due
+    but unclaimed), and say when the next target falls due, if within `horizon_s`."""
+    if by_status:
+        rows = await session.execute(
+            select(PostTarget.status, func.count())
+            .where(
+                PostTarget.status.in_(
+                    [
+                        TargetStatus.SCHEDULED,
+                        TargetStatus.QUEUED,
+                        TargetStatus.PUBLISHING,
+                        TargetStatus.RETRYING,
+                        TargetStatus.NEEDS_REVIEW,
+                    ]
+                )
             )
+            .group_by(PostTarget.status)
         )
-        .group_by(PostTarget.status)
-    )
-    counts: dict[TargetStatus, int] = {row[0]: row[1] for row in rows}
-    for status in TargetStatus:
-        metrics.TARGETS_BY_STATUS.labels(status.value).set(counts.get(status, 0))
-    due = await session.scalar(
-        select(func.count()).where(
-            PostTarget.status.in_([TargetStatus.SCHEDULED, TargetStatus.RETRYING]),
-            PostTarget.due_at <= clock.now(),
+        counts: dict[TargetStatus, int] = {row[0]: row[1] for row in rows}
+        for status in TargetStatus:
+            metrics.TARGETS_BY_STATUS.labels(status.value).set(counts.get(status, 0))
+    now = clock.now()
+    found = (
+        await session.execute(
+            _DUE_SOON, {"now": now, "horizon": now + timedelta(seconds=horizon_s)}
         )
+    ).one()
+    metrics.DUE_UNCLAIMED.set(found.due or 0)
+    return Pipeline(due_unclaimed=found.due or 0, next_due_at=found.next_due_at)
+
+
+def _due_soon() -> Select[int, Any]:
+    now = bindparam("now", type_=_targets.c.due_at.type)
+    horizon = bindparam("horizon", type_=_targets.c.due_at.type)
+    # Bounded by the horizon, the read covers the targets due up to then, not every scheduled one.
+    return select(
+        func.count().filter(_targets.c.due_at <= now).label("due"),
+        func.min(_targets.c.due_at).filter(_targets.c.due_at > now).label("next_due_at"),
+    ).where(
+        _targets.c.status.in_([TargetStatus.SCHEDULED, TargetStatus.RETRYING]),
+        _targets.c.due_at <= horizon,
     )
-    metrics.DUE_UNCLAIMED.set(due or 0)
+
+
+_DUE_SOON = _due_soon()
 
 
 async def begin(runtime: Runtime, target_id: uuid.UUID) -> Attempt | None:
@@ -165,30 +226,29 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
     settings = runtime.settings
     guarded = _claim_guarded(settings)
     async with session_scope(runtime) as session, recorded_together(session):
-        # In id order, so that two batches sharing targets lock them in the same order.
-        targets = list(
-            await session.scalars(
-                select(PostTarget)
-                .where(among(session, PostTarget.id, set(target_ids)))
-                .order_by(PostTarget.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
+        # In id order, so that two batches sharing targets lock them in the same order; their
+        # accounts read with them (not locked).
+        found = await session.execute(
+            select(PostTarget, SocialAccount)
+            .outerjoin(SocialAccount, SocialAccount.id == PostTarget.social_account_id)
+            .where(among(session, PostTarget.id, set(target_ids)))
+            .order_by(PostTarget.id)
+            .with_for_update(of=PostTarget)
+            .execution_options(populate_existing=True)
         )
+        targets: list[PostTarget] = []
+        accounts: dict[uuid.UUID, SocialAccount] = {}
+        for target, its_account in found:
+            targets.append(target)
+            if its_account is not None:
+                accounts[its_account.id] = its_account
         if guarded:
             # A job sent again by the reaper, or delivered twice, mostly finds its targets taken
-            # already: it ends here, without reading accounts, quotas and budgets.
+            # already: it ends here, without reading quotas and budgets.
             targets = [target for target in targets if target.status is TargetStatus.QUEUED]
             if not targets:
                 return []
         now = clock.now()
-        account_ids = {t.social_account_id for t in targets if t.social_account_id is not None}
-        accounts = {
-            account.id: account
-            for account in await session.scalars(
-                select(SocialAccount).where(among(session, SocialAccount.id, account_ids))
-            )
-        }
         postable: list[PostTarget] = []
         for target in targets:
             account = accounts.get(target.social_account_id) if target.social_account_id else None
@@ -200,26 +260,22 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
             session, accounts, await _within_quotas(session, settings, postable), now
         )
         attempt_ids = {target.id: uuid.uuid4().hex for target in ready}
-        taken = await _take(session, settings, attempt_ids, now, guarded) if ready else set()
+        taken = await _take(session, settings, attempt_ids, now, guarded) if ready else {}
         held = [target for target in ready if target.id in taken]
         if not held:
             return []
         taken_frontier(runtime).note(held, now)
         post_ids = list({target.post_id for target in held})
-        postgres = is_postgres(session)
-        found = await session.execute(
-            _post_texts(list_shape(len(post_ids), postgres), postgres),
-            list_values("post", post_ids, postgres),
-        )
-        texts: dict[uuid.UUID, str] = dict(found.all())
         media: dict[uuid.UUID, list[MediaAsset]] = {post_id: [] for post_id in post_ids}
-        for post_id, asset in await session.execute(
-            select(PostMedia.post_id, MediaAsset)
-            .join(PostMedia, PostMedia.media_id == MediaAsset.id)
-            .where(among(session, PostMedia.post_id, post_ids))
-            .order_by(PostMedia.post_id, PostMedia.position)
-        ):
-            media[post_id].append(asset)
+        with_media = list({target.post_id for target in held if taken[target.id].has_media})
+        if with_media:
+            for post_id, asset in await session.execute(
+                select(PostMedia.post_id, MediaAsset)
+                .join(PostMedia, PostMedia.media_id == MediaAsset.id)
+                .where(among(session, PostMedia.post_id, with_media))
+                .order_by(PostMedia.post_id, PostMedia.position)
+            ):
+                media[post_id].append(asset)
         if not guarded:
             # Taken from `queued`, a target leaves its post `publishing` (both are in flight,
             # and the dispatcher settled the post when it queued the target): only a target
@@ -227,7 +283,7 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
             await settle_posts(session, post_ids)
         attempts: list[Attempt] = []
         for target in held:
-            text = target.content if target.content is not None else texts[target.post_id]
+            text = target.content if target.content is not None else taken[target.id].text
             options = network_options(target.platform, target.options)
             step = next_step(target, text)
             assets = await threads.step_media(session, step, media[target.post_id])
@@ -253,13 +309,6 @@ async def begin_batch(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> list
                 )
             )
         return attempts
-
-
-@lru_cache(maxsize=512)
-def _post_texts(count: int, postgres: bool) -> Select[Any]:
-    """The text of `count` posts, as rows (`core.db.in_list`)."""
-    posts = Post.metadata.tables[Post.__tablename__]
-    return select(posts.c.id, posts.c.content).where(in_list(posts.c.id, "post", count, postgres))
 
 
 async def _within_quotas(
@@ -339,29 +388,73 @@ def _budget_words(account: SocialAccount, platform: str, now: datetime) -> dict[
     return {"last_error_code": budget.code, "last_error_message": budget.reason}
 
 
+# The targets a batch takes, each with its attempt id (`core.db.bound_rows`).
+_TAKING = (("id", Uuid()), ("attempt_id", String()))
+
+
+@lru_cache(maxsize=4)
+def _taking(postgres: bool, guarded: bool) -> Update:
+    """`queued → publishing` for the bound targets, each under its attempt id, returning each
+    taken target's id, its post's text and whether the post has media: one statement whatever
+    the batch's length."""
+    taking = bound_rows("taking", _TAKING, postgres)
+    text = select(_posts.c.content).where(_posts.c.id == _targets.c.post_id).scalar_subquery()
+    # SQLite's RETURNING names the updated table's columns unqualified (`post_id`), which in a
+    # subquery of `post_media` would be its own column: there every post's media is read (a
+    # statement on SQLite is no round trip). The text's subquery has no such clash.
+    has_media: ColumnElement[Any] = (
+        exists().where(_post_media.c.post_id == _targets.c.post_id).correlate(_targets)
+        if postgres
+        else true()
+    )
+    status: ColumnElement[Any] = _targets.c.status
+    if not postgres:
+        # `+status` keeps SQLite from driving the update by the status index (every queued
+        # target, each matched against the bound rows) rather than by the ids taken.
+        status = UnaryExpression(status, operator=custom_op("+"), type_=status.type)
+    return (
+        update(_targets)
+        .where(
+            _targets.c.id == taking.c.id,
+            status == TargetStatus.QUEUED if guarded else true(),
+        )
+        .values(
+            status=TargetStatus.PUBLISHING,
+            attempt_id=taking.c.attempt_id,
+            attempt_started_at=bindparam("started_at", type_=_targets.c.attempt_started_at.type),
+            lease_expires_at=bindparam("lease_until", type_=_targets.c.lease_expires_at.type),
+            attempts=_targets.c.attempts + 1,
+        )
+        .returning(_targets.c.id, text.label("text"), has_media.label("has_media"))
+    )
+
+
+@dataclass(frozen=True)
+class _Taken:
+    text: str
+    has_media: bool
+
+
 async def _take(
     session: AsyncSession,
     settings: Settings,
     attempt_ids: dict[uuid.UUID, str],
     now: datetime,
     guarded: bool,
-) -> set[uuid.UUID]:
+) -> dict[uuid.UUID, _Taken]:
     """Move the targets `queued → publishing` in one statement, each under its attempt id (the
-    compare-and-set: a target no longer queued is not taken); the ids taken."""
-    taken = await session.execute(
-        update(PostTarget)
-        .where(
-            among(session, PostTarget.id, attempt_ids),
-            PostTarget.status == TargetStatus.QUEUED if guarded else true(),
-        )
-        .values(
-            status=TargetStatus.PUBLISHING,
-            attempt_id=case(attempt_ids, value=PostTarget.id),
-            attempt_started_at=now,
-            lease_expires_at=now + timedelta(seconds=settings.publish_lease_s),
-            attempts=PostTarget.attempts + 1,
-        )
-        .returning(PostTarget.id)
-        .execution_options(synchronize_session=False)
+    compare-and-set: a target no longer queued is not taken); what each taken target's post
+    holds."""
+    postgres = is_postgres(session)
+    parameters = bound_rows_values(
+        "taking", [name for name, _kind in _TAKING], list(attempt_ids.items()), postgres
     )
-    return set(taken.scalars())
+    taken = await session.execute(
+        _taking(postgres, guarded),
+        {
+            **parameters,
+            "started_at": now,
+            "lease_until": now + timedelta(seconds=settings.publish_lease_s),
+        },
+    )
+    return {row.id: _Taken(row.text, bool(row.has_media)) for row in taken}

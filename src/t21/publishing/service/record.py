@@ -147,7 +147,7 @@ async def record_batch(
             await count_usage(
                 session, settings, organization_id, usage.Metric.PUBLISHED_POSTS, published
             )
-        settled = await settle_posts(session, post_ids)
+        settled = await settle_posts(session, post_ids, shown_likely=True)
         await notify_problems(session, settings, might_need_telling(settled))
     return statuses
 
