@@ -1,7 +1,9 @@
 """Chaos: `t21 worker` processes publish a few thousand due targets on PostgreSQL and Redis while
 workers are killed with SIGKILL and restarted at random, and the sandbox networks answer 429s,
 5xx and lost responses on their publishing endpoints. At the end every target has settled
-honestly, and the networks' own records show nothing published twice.
+honestly, and the networks' own records show nothing published twice. A broker's redelivery
+is played too: the publish jobs of targets already taken (publishing or published) are sent again
+now and then, as a queue does when a worker's acknowledgement is lost.
 
 An app listens all along: before the targets are seeded, a webhook endpoint is created through
 the API for the `target.*` events, pointed at a real HTTP receiver on loopback
@@ -17,7 +19,8 @@ carried out with its answer lost). The chaos must really have happened (a worker
 answer lost), enough must have been published, few left for review or failed, and no worker
 may log a traceback. It can fail: with `T21_TEST_DISABLE_CLAIM_CAS=1` (test-only, see
 `t21.publishing.service`) the workers take targets without the compare-and-set and it must
-fail with "sent more than once"; CI runs it so once as a self-check (`.ci/run`).
+fail with "sent more than once" (the redelivered jobs make that certain, where a kill landing on
+a worker mid-batch is luck); CI runs it so once as a self-check (`.ci/run`).
 
 The sandbox runs as its own `t21 sandbox` process; the API runs in the test's process (it only
 enqueues: the workers run every job). An owner, a brand and its accounts on every network of the
@@ -65,6 +68,7 @@ from t21.core.uow import session_scope
 from t21.events.models import Event
 from t21.posts.models import Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.publishing.service import DISABLE_CLAIM_CAS_ENV
+from t21.publishing.tasks import enqueue_publishing
 from t21.sandbox.platform import MAY_HAVE_POSTED, text_digest
 from t21.webhooks.models import DeliveryStatus, WebhookDelivery
 from t21.webhooks.schemas import EVENT_TYPES
@@ -120,6 +124,11 @@ MAX_FAILED = max(2, PLANNED // 100)
 
 # The organization's plan must not be what stops the posts.
 PLAN_LIMITS = {"free": {"published_posts": 1_000_000, "social_accounts": 1_000}}
+
+# Each round of faults (every 0.1-0.4 s) plays a broker's redelivery with this chance: the
+# publish job of up to REDELIVER_TARGETS taken targets sent again (`redeliver`).
+REDELIVER_SHARE = 0.1
+REDELIVER_TARGETS = 3
 
 SETTLED = {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.NEEDS_REVIEW}
 
@@ -279,6 +288,7 @@ class Chaos:
     seed: int
     faults: Counter[str] = field(default_factory=Counter)
     kills: int = 0
+    redelivered: int = 0
 
 
 def fault(recipe: Recipe, rng: random.Random) -> tuple[str, dict[str, Any]]:
@@ -488,6 +498,8 @@ async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) 
             answer = await http.post(f"/{recipe.name}/_control/faults", json=body)
             assert answer.status_code == 200, answer.text
             chaos.faults[f"{recipe.name} {kind}"] += 1
+            if rng.random() < REDELIVER_SHARE:
+                chaos.redelivered += await redeliver(world)
             if time.monotonic() >= next_kill:
                 victim = rng.choice(sorted(processes.running.keys() - {"sandbox"}))
                 processes.kill(victim)
@@ -496,6 +508,23 @@ async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) 
                 processes.start(victim, "worker")
                 next_kill = time.monotonic() + rng.uniform(3, 6)
             await asyncio.sleep(rng.uniform(0.1, 0.4))
+
+
+async def redeliver(world: World) -> int:
+    """A broker's redelivery: the publish job of a few targets already taken (publishing, or
+    published since) sent again, as a queue does when a worker's acknowledgement is lost. The
+    claim's compare-and-set must make it harmless; without it each is a second send."""
+    async with session_scope(world.runtime) as session:
+        taken = list(
+            await session.scalars(
+                select(PostTarget.id)
+                .where(PostTarget.status.in_([TargetStatus.PUBLISHING, TargetStatus.PUBLISHED]))
+                .order_by(func.random())
+                .limit(REDELIVER_TARGETS)
+            )
+        )
+        enqueue_publishing(taken, batch=len(taken) or 1)
+    return len(taken)
 
 
 async def create_endpoint(world: World, receiver: Receiver) -> None:
@@ -585,6 +614,7 @@ async def test_workers_killed_and_networks_failing_publish_every_target_once_or_
     # The chaos really happened, and the system still did its work.
     assert figures.kills >= 1, f"no worker was killed while it worked\n{report}"
     assert figures.lost >= 1, f"no answer was lost after the network posted\n{report}"
+    assert chaos.redelivered >= 1, f"no publish job was delivered twice\n{report}"
     assert figures.published >= MIN_PUBLISHED, f"too few published\n{report}"
     assert figures.review <= MAX_NEEDS_REVIEW, f"too many left for review\n{report}"
     assert figures.failed <= MAX_FAILED, f"too many failed\n{report}"
@@ -740,7 +770,8 @@ def describe(chaos: Chaos, counts: Counter[str], targets: list[Target], elapsed:
     attempts = Counter(t.attempts for t in targets)
     lines = [
         f"chaos seed {chaos.seed}: {len(targets)} targets, {chaos.kills} workers killed, "
-        f"{sum(chaos.faults.values())} faults injected, {elapsed:.0f} s after they were due",
+        f"{sum(chaos.faults.values())} faults injected, {chaos.redelivered} taken targets' "
+        f"jobs delivered again, {elapsed:.0f} s after they were due",
         "faults: " + ", ".join(f"{name} {n}" for name, n in sorted(chaos.faults.items())),
         "outcomes: " + ", ".join(f"{name} {n}" for name, n in sorted(by_outcome.items())),
         "last errors: " + ", ".join(f"{name} {n}" for name, n in errors.most_common()),
