@@ -125,9 +125,11 @@ MAX_FAILED = max(2, PLANNED // 100)
 # The organization's plan must not be what stops the posts.
 PLAN_LIMITS = {"free": {"published_posts": 1_000_000, "social_accounts": 1_000}}
 
-# Each round of faults (every 0.1-0.4 s) plays a broker's redelivery with this chance: the
-# publish job of up to REDELIVER_TARGETS taken targets sent again (`redeliver`).
-REDELIVER_SHARE = 0.1
+# Every REDELIVER_EVERY_S of the chaos, a broker's redelivery: the publish job of up to
+# REDELIVER_TARGETS taken targets sent again (`redeliver`). On a clock rather than by chance, so
+# that CI's 10-second self-check always has some (a run that redelivered 3 targets saw 1 second
+# send, one that redelivered 12 saw 24).
+REDELIVER_EVERY_S = 1.0
 REDELIVER_TARGETS = 3
 
 SETTLED = {TargetStatus.PUBLISHED, TargetStatus.FAILED, TargetStatus.NEEDS_REVIEW}
@@ -487,10 +489,12 @@ async def connect_accounts(world: World) -> dict[str, list[str]]:
 
 
 async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) -> None:
-    """Kill a worker every few seconds (restarted a moment later), and keep faults coming."""
+    """Kill a worker every few seconds (restarted a moment later), keep faults coming, and
+    deliver some taken targets' publish jobs again every second."""
     rng = random.Random(chaos.seed)
     weights = [recipe.targets for recipe in NETWORKS]
     next_kill = time.monotonic() + rng.uniform(2, 5)
+    next_redelivery = time.monotonic() + REDELIVER_EVERY_S
     async with httpx.AsyncClient(verify=tls_context(), base_url=world.sandbox, timeout=10) as http:
         while time.monotonic() < until:
             [recipe] = rng.choices(NETWORKS, weights=weights)
@@ -498,8 +502,9 @@ async def wreak(world: World, processes: Processes, chaos: Chaos, until: float) 
             answer = await http.post(f"/{recipe.name}/_control/faults", json=body)
             assert answer.status_code == 200, answer.text
             chaos.faults[f"{recipe.name} {kind}"] += 1
-            if rng.random() < REDELIVER_SHARE:
+            if time.monotonic() >= next_redelivery:
                 chaos.redelivered += await redeliver(world)
+                next_redelivery += REDELIVER_EVERY_S
             if time.monotonic() >= next_kill:
                 victim = rng.choice(sorted(processes.running.keys() - {"sandbox"}))
                 processes.kill(victim)
