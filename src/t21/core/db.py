@@ -211,6 +211,12 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
     )
 
 
+def read_bind(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine (with the read-only execution options) of a `create_read_sessionmaker`."""
+    bind: AsyncEngine = sessionmaker.kw["bind"]
+    return bind
+
+
 class ReadOnlySession(TrackedSession):
     """A session that only reads: on PostgreSQL its statements each commit on their own, so a
     flush of changes would not be atomic; on SQLite a write would take the write lock late,
