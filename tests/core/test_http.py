@@ -189,6 +189,29 @@ async def test_cors_allows_listed_origins_only(app_factory: Any) -> None:
     assert "X-Request-ID" in simple.headers["access-control-expose-headers"]
 
 
+async def test_responses_vary_by_origin_and_carry_the_headers_of_their_kind_of_path(
+    app_factory: Any,
+) -> None:
+    app = app_factory(cors_origins="https://app.example.com")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            api = await http.get("/api/v1/does-not-exist")
+            health = await http.get("/health")
+            docs = await http.get("/docs")
+            cross = await http.get("/health", headers={"Origin": "https://app.example.com"})
+    for response in (api, health, docs):
+        # No Origin: nothing of CORS but the Vary that tells caches the answer depends on it.
+        assert response.headers.get_list("vary") == ["Origin"]
+        assert "access-control-allow-origin" not in response.headers
+        assert response.headers["x-frame-options"] == "DENY"
+    assert api.headers["cache-control"] == "no-store"
+    assert "cache-control" not in health.headers
+    assert "content-security-policy" in health.headers
+    assert "content-security-policy" not in docs.headers
+    assert cross.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
 async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     spec = await client.get("/openapi.json")
     assert spec.status_code == 200

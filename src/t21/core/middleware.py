@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import cors
 from starlette.responses import Response
@@ -69,8 +70,9 @@ class RequestContextMiddleware:
             route = _route_template(scope)
             method = scope.get("method", "")
             tracing.name_request_span(method, route, request_id)
-            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(method, route).observe(elapsed)
+            counted, timed = _request_metrics(method, route, status)
+            counted.inc()
+            timed.observe(elapsed)
             path = scope.get("path", "")
             fields = {
                 "method": method,
@@ -85,6 +87,22 @@ class RequestContextMiddleware:
             else:
                 log.info("request", **fields)
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+# Each (method, route template, status)'s children of the request metrics: prometheus-client's
+# `labels()` takes a lock and builds its key on every call.
+_metric_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _request_metrics(method: str, route: str, status: int) -> tuple[Any, Any]:
+    children = _metric_children.get((method, route, status))
+    if children is None:
+        children = (
+            metrics.HTTP_REQUESTS.labels(method, route, str(status)),
+            metrics.HTTP_LATENCY.labels(method, route),
+        )
+        _metric_children[(method, route, status)] = children
+    return children
 
 
 def _route_template(scope: Scope) -> str:
@@ -112,31 +130,38 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        self.hsts = hsts
+        common = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+        ]
+        policy = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+        no_store = (b"cache-control", b"no-store")
+        transport = [(b"strict-transport-security", b"max-age=31536000; includeSubDomains")]
+        tail = transport if hsts else []
+        # Built once: the API's, the docs pages', and every other path's headers.
+        self._api = [*common, policy, no_store, *tail]
+        self._docs = [*common, *tail]
+        self._other = [*common, policy, *tail]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
-        extra: dict[bytes, bytes] = {
-            b"x-content-type-options": b"nosniff",
-            b"x-frame-options": b"DENY",
-            b"referrer-policy": b"no-referrer",
-            b"cross-origin-opener-policy": b"same-origin",
-        }
-        if path not in self.DOCS_PATHS:
-            extra[b"content-security-policy"] = b"default-src 'none'; frame-ancestors 'none'"
+        path: str = scope["path"]
         if path.startswith("/api/"):
-            extra[b"cache-control"] = b"no-store"
-        if self.hsts:
-            extra[b"strict-transport-security"] = b"max-age=31536000; includeSubDomains"
+            extra = self._api
+        elif path in self.DOCS_PATHS:
+            extra = self._docs
+        else:
+            extra = self._other
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {key.lower() for key, _ in headers}
-                headers.extend((k, v) for k, v in extra.items() if k not in present)
+                headers.extend(item for item in extra if item[0] not in present)
                 message["headers"] = headers
             await send(message)
 
@@ -220,7 +245,26 @@ LOCAL_ORIGINS = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
 
 class CORSMiddleware(cors.CORSMiddleware):
     """Starlette's CORS, with a refused preflight answered as a problem (400 `bad_request`
-    naming what was refused) rather than as plain text."""
+    naming what was refused) rather than as plain text. A request without an `Origin` (every
+    call but a browser's cross-origin one) only gets `Vary: Origin`, added without parsing
+    the request's headers into a mapping or the response's into a mutable one."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_varying(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if any(name.lower() == b"vary" for name, _ in headers):
+                    vary = MutableHeaders(scope=message)
+                    vary["Vary"] = ", ".join([*vary.getlist("Vary"), "Origin"])
+                else:
+                    message["headers"] = [*headers, (b"vary", b"Origin")]
+            await send(message)
+
+        await self.app(scope, receive, send_varying)
 
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)

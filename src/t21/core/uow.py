@@ -16,11 +16,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.sql.base import Executable
 
-from t21.core.db import watch_writes
+from t21.core.db import read_bind, watch_writes
 from t21.core.runtime import PendingJob, Runtime, get_runtime
 
 # In a session's `info` while its transaction has written (a flush, or a statement that is not
@@ -136,3 +136,18 @@ async def read_scope(runtime: Runtime | None = None) -> AsyncIterator[AsyncSessi
         return
     async with rt.read_sessionmaker() as session:
         yield session
+
+
+@asynccontextmanager
+async def read_connection(runtime: Runtime | None = None) -> AsyncIterator[AsyncConnection]:
+    """`read_scope()`'s connection without a session around it, for a route that runs Core
+    statements only: building the session, its transaction object and closing them cost
+    more than the route's own work (`me`). Outside any transaction on PostgreSQL, in a
+    deferred one on SQLite (rolled back at the end: nothing was written)."""
+    rt = runtime or get_runtime()
+    if rt.read_sessionmaker is None:
+        async with session_scope(rt) as session:
+            yield await session.connection()
+        return
+    async with read_bind(rt.read_sessionmaker).connect() as connection:
+        yield connection

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import Cookie, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from t21.core.deps import AppSettings, DbSession, ReadSession
+from t21.core.deps import AppSettings, DbSession, ReadConnection
 from t21.core.errors import BadRequest, Forbidden, NotAuthenticated, T21Error
 from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
@@ -213,8 +213,8 @@ async def logout_all(principal: CurrentUser, session: DbSession) -> Response:
 
 
 @router.get("/me")
-async def me(principal: CurrentUser, session: ReadSession) -> MeOut:
-    return await _me(principal, session)
+async def me(principal: CurrentUser, connection: ReadConnection) -> MeOut:
+    return await _me(principal, connection)
 
 
 # `me`'s statement, built once, read as rows (the user's id bound at execution): the user with
@@ -248,13 +248,11 @@ _ME = (
 )
 
 
-async def _me(principal: Principal, session: AsyncSession) -> MeOut:
+async def _me(principal: Principal, connection: AsyncConnection) -> MeOut:
     """The signed-in user (401 once deleted) and their memberships, as they stand in the
     database (the principal may be a few seconds old)."""
     if principal.user_id is None:
         raise Forbidden("This needs a signed-in user; API keys can't use it.")
-    # On the session's connection: a Core statement needs none of the session's own work.
-    connection = await session.connection()
     rows = (await connection.execute(_ME, {"user_id": principal.user_id})).all()
     if not rows:
         raise NotAuthenticated("The access token is invalid.")
@@ -283,7 +281,7 @@ async def update_me(
     account's email changes when it is followed (`pending_email` until then)."""
     user = await current_user(session, principal)
     await account.update_profile(session, settings, user, name=body.name, email=body.email)
-    view = await _me(principal, session)
+    view = await _me(principal, await session.connection())
     return ProfileOut(**view.model_dump(), pending_email=await account.pending_email(session, user))
 
 

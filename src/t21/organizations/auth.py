@@ -10,12 +10,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from sqlalchemy import ColumnElement, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope
 
-from t21.core.deps import AppSettings
 from t21.core.errors import Forbidden, NotAuthenticated
 from t21.core.ratelimit import PRINCIPAL_SCOPE, RateLimit, counted_subject
 from t21.core.security import (
@@ -38,14 +37,6 @@ from t21.organizations.tenancy import Principal
 
 _principal_rate_limit = RateLimit(
     lambda settings: settings.rate_limit_per_principal, key="principal", scope=PRINCIPAL_SCOPE
-)
-
-
-# Declared for the OpenAPI document (the "Authorize" button of /docs); parsing is ours.
-_bearer_scheme = HTTPBearer(
-    auto_error=False,
-    scheme_name="bearer",
-    description="An access token from /api/v1/auth, or an API key `t21_…`.",
 )
 
 
@@ -148,26 +139,50 @@ async def _key_principal(session: AsyncSession, secret: str) -> Principal:
     return Principal(user=None, api_key=active.api_key, roles={organization_id: active.role})
 
 
+class _DeclaredBearer(HTTPBearer):
+    """The bearer scheme as the OpenAPI document declares it; reads nothing (`_bearer` does)."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+# Declared for the OpenAPI document (the "Authorize" button of /docs); parsing is ours.
+_bearer_scheme = _DeclaredBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An access token from /api/v1/auth, or an API key `t21_…`.",
+)
+# Where the request's principal is kept once resolved (in the ASGI scope's state).
+_PRINCIPAL_KEY = "t21_principal"
+
+
 async def get_principal(
-    request: Request,
-    settings: AppSettings,
-    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+    request: Request, _declared: Annotated[None, Depends(_bearer_scheme)]
 ) -> Principal:
     """Who is calling: from the process's principal cache when these credentials were resolved
     within its bound (no database round trip), else in a short unit of work of its own, one
     at a time per credential (`PrincipalCache.resolve`). The request's own session starts only
     when the handler uses it, so a handler that first calls an outside service holds no
-    database lock meanwhile (SQLite has one writer at a time)."""
+    database lock meanwhile (SQLite has one writer at a time).
+
+    One dependency with no others below it but the scheme's declaration (each level of
+    FastAPI's dependency solving costs about as much as the cache's lookup)."""
+    state = request.scope.setdefault("state", {})
+    known: Principal | None = state.get(_PRINCIPAL_KEY)
+    if known is not None:
+        return known
     token = _bearer(request)
     if token is None:
         raise NotAuthenticated("Sign in: send `Authorization: Bearer <access token or API key>`.")
-    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    app_state = request.app.state
+    cache: PrincipalCache | None = app_state.principal_cache
     principal = cache.get(token) if cache is not None else None
     if principal is None:
-        principal = await _resolve(request, settings, token, cache)
-    request.state.rate_limit_subject = principal.subject
+        principal = await _resolve(request, app_state.settings, token, cache)
+    state["rate_limit_subject"] = principal.subject
     if counted_subject(request) != principal.subject:
         await _principal_rate_limit(request)
+    state[_PRINCIPAL_KEY] = principal
     return principal
 
 
@@ -203,7 +218,12 @@ async def _resolve(
     return await cache.resolve(token, load)
 
 
-async def get_user_principal(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def get_user_principal(
+    request: Request, _declared: Annotated[None, Depends(_bearer_scheme)]
+) -> Principal:
+    """`get_principal`, for a signed-in user only (403 for an API key); not a dependency of
+    `get_principal` but a sibling, one level of dependency solving fewer."""
+    principal = await get_principal(request, None)
     if principal.user is None:
         raise Forbidden("This needs a signed-in user; API keys can't use it.")
     return principal

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core.runtime import get_runtime
-from t21.events.service import record_event, record_events
+from t21.events.service import record_events
 from t21.media.schemas import AssetRecord
 from t21.posts.models import PostStatus, TargetStatus
 from t21.posts.schemas import PostRecord, TargetOut, TargetRecord, post_out_of
@@ -101,7 +101,8 @@ async def _record(
 ) -> None:
     kept: list[tuple[uuid.UUID, str, dict[str, Any]]] | None = session.sync_session.info.get(_KEPT)
     if kept is None:
-        await record_event(session, organization_id=organization_id, type=type, data=data)
+        # A row by a Core statement (`record_events`), not an object through a flush.
+        await record_events(session, organization_id=organization_id, events=[(type, data)])
     else:
         kept.append((organization_id, type, data))
 

@@ -23,6 +23,7 @@ from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
+from t21.core.db import insert_new
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.runtime import Runtime
@@ -80,13 +81,9 @@ async def create_post(
         await refuse_duplicates(session, of_drafts(drafts), fields.scheduled_at)
     built = new_post(principal, brand, fields, drafts, assets, ai)
     post, targets = built.post, built.targets
-    session.add(post)
-    # The post's row first (its targets' and media's rows refer to it, and the unit of work
-    # orders inserts only along relationships, which these models don't declare); theirs go
-    # with the first event's (`post_event`), in one flush.
-    await session.flush()
-    session.add_all(targets)
-    session.add_all(built.media)
+    # Core statements, not the unit of work's flushes: the post's row, then its targets' and
+    # media's, which refer to it. The objects stay out of the session.
+    await insert_new(session, [post, *targets, *built.media])
     # What `view` would read back, from what is being written: every field a target's answer
     # shows is set on it already (`_new_target`).
     shown = PostView(

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.ai.models import AiCall
 from t21.billing import plans
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import among
+from t21.core.db import in_list, in_parameters, is_postgres, list_shape, list_values
 from t21.core.errors import NotFound, ValidationFailed
 from t21.core.outside import Permanent
 from t21.core.runtime import Runtime
@@ -29,7 +29,14 @@ from t21.media.models import MediaAsset, MediaStatus
 from t21.media.service import media_item
 from t21.organizations.models import Organization
 from t21.organizations.permissions import Action
-from t21.organizations.tenancy import Principal, get_scoped, scoped
+from t21.organizations.tenancy import (
+    TENANT_PARAMETER,
+    Principal,
+    get_scoped,
+    scoped,
+    scoped_by_parameters,
+    tenant_parameters,
+)
 from t21.platforms import registry
 from t21.platforms.base import (
     MediaItem,
@@ -122,16 +129,15 @@ async def brand_and_known(
     if not account_ids or len(account_ids) > _CHUNK:
         brand = await get_scoped(session, principal, Brand, brand_id, what="brand", action=action)
         return brand, await known_of(session, principal, account_ids, media_ids)
-    accounts_of_principal = and_(
-        among(session, SocialAccount.id, account_ids),
-        SocialAccount.organization_id.in_(principal.organization_ids),
-    )
-    statement = (
-        scoped(select(Brand, SocialAccount), principal, Brand.organization_id)
-        .outerjoin(SocialAccount, accounts_of_principal)
-        .where(Brand.id == brand_id)
-    )
-    rows = (await session.execute(statement)).all()
+    postgres = is_postgres(session)
+    organization_ids = principal.organization_ids
+    statement = _brand_and_accounts(postgres, len(organization_ids), len(account_ids))
+    parameters = {
+        "brand_id": brand_id,
+        **tenant_parameters(principal),
+        **list_values("accounts", list(account_ids), postgres),
+    }
+    rows = (await session.execute(statement, parameters)).all()
     if not rows:
         raise NotFound("No such brand.")
     brand = rows[0][0]
@@ -142,6 +148,34 @@ async def brand_and_known(
 
 
 _CHUNK = 1000
+# `brand_and_known`'s statements, built once per shape: (PostgreSQL, the principal's number of
+# organizations, `list_shape` of the number of accounts).
+_brand_and_accounts_statements: dict[tuple[bool, int, int], Select[Brand, SocialAccount]] = {}
+_brand_columns, _account_columns = Brand.__table__.c, SocialAccount.__table__.c
+
+
+def _brand_and_accounts(
+    postgres: bool, organizations: int, accounts: int
+) -> Select[Brand, SocialAccount]:
+    """The brand `:brand_id` of the principal's organizations with each account of `:accounts`
+    in them joined (or a row with none): the principal's organizations bound as
+    `tenant_parameters`, on the brand and on the accounts alike."""
+    key = (postgres, organizations, list_shape(accounts, postgres))
+    statement = _brand_and_accounts_statements.get(key)
+    if statement is None:
+        accounts_of_principal = and_(
+            in_list(_account_columns.id, "accounts", accounts, postgres),
+            in_parameters(_account_columns.organization_id, TENANT_PARAMETER, organizations),
+        )
+        statement = (
+            scoped_by_parameters(
+                select(Brand, SocialAccount), _brand_columns.organization_id, organizations
+            )
+            .outerjoin(SocialAccount, accounts_of_principal)
+            .where(_brand_columns.id == bindparam("brand_id", type_=_brand_columns.id.type))
+        )
+        _brand_and_accounts_statements[key] = statement
+    return statement
 
 
 def _thread_media_ids(wanted: Sequence[TargetIn]) -> set[uuid.UUID]:
