@@ -331,8 +331,8 @@ _POST_KEYS = tuple(
 
 
 class _TargetRow(NamedTuple):
-    """A target's columns (`TARGET_COLUMNS`) from a row of the page, read by position or by
-    attribute (as `TargetOut.of` reads a target)."""
+    """A target's columns (`TARGET_COLUMNS`) from a row of the page, read by attribute as
+    `TargetOut.of` reads a target."""
 
     post_id: uuid.UUID
     id: uuid.UUID
@@ -383,7 +383,7 @@ async def list_page(
             rows.append(row)
             of_post = targets[post_id] = []
         if row[_TARGET_AT] is not None:  # its target's post_id: a post without any has none
-            of_post.append(_TargetRow._make(row[_TARGET_AT:]))
+            of_post.append(row[_TARGET_AT:])
     posts, next_cursor = page_of(rows, page, lambda row: tuple(row[i] for i in _POST_KEYS))
     items: list[dict[str, Any]] = []
     if posts:
@@ -492,9 +492,10 @@ class _Shown:
         ) = row
         if isinstance(options, str):  # on PostgreSQL, the JSON's text (`_as_read`)
             options = {} if options == "{}" else from_json(options)
-        if thread or first_comment_of(platform, options) is not None:
+        if thread or (options and first_comment_of(platform, options) is not None):
             # Parts or a first comment to show: the chain's view, through the model.
-            return TargetOut.of(row._replace(status=TargetStatus(status), options=options))
+            shown = _TargetRow._make(row)._replace(status=TargetStatus(status), options=options)
+            return TargetOut.of(shown)
         return {
             "id": str(target_id),
             "social_account_id": str(social_account_id),
