@@ -15,7 +15,6 @@ from t21.posts.schemas import PostList
 from tests.posts.conftest import POSTS, Desk
 from tests.support.accounts import create_api_key
 
-
 OPTIONS = {"note": 'a "quoted" ünïcode\nline', "ratio": 1.5, "tags": ["a", None], "n": 2}
 
 
