@@ -5,8 +5,13 @@ brands, `--size` posts with their targets) and the template's tables (`template_
 `--size` items of one user. Starts `t21 serve --no-worker` (PostgreSQL + Redis, uvloop and
 httptools, one process, rate limits on with limits the load stays under) and
 `uvicorn template_app:app` (uvloop, httptools, one process) on loopback, then, for each number of
-`--connections` and each endpoint pair, runs a closed-loop load (asyncio + httpx, one keep-alive
-connection per client, in this process) against one server after the other:
+`--connections` and each endpoint pair, runs a closed-loop load (one keep-alive connection per
+client, each sending its next request when its last is answered) against one server after the
+other. `--load wrk` (the default when `wrk` is installed: `apt-get install wrk`) runs the load
+with wrk, one thread, a Lua script giving each request's method, headers and body and printing
+the figures as JSON; its C event loop takes ~0.05 ms of CPU a request, so the servers have the
+cores. `--load httpx` runs asyncio + httpx clients in this process, which take CPU the servers
+need on the same two cores (~1.5 ms a request at 10 connections, 5-8 ms at 50):
 
 | T21 | template |
 |---|---|
@@ -14,10 +19,12 @@ connection per client, in this process) against one server after the other:
 | `POST /api/v1/posts` (a draft, one target) | `POST /api/v1/items/` |
 | `GET /api/v1/auth/me` | `GET /api/v1/users/me` |
 
-Reported per run: requests a second, p50/p95/p99, the server's CPU per request (user + system
-time of its process from /proc, over the requests answered) and PostgreSQL transactions per
-request (`pg_stat_database`, the servers being loaded one at a time). CPU per request is the
-figure to compare on a busy machine; requests a second depend on what else runs.
+Reported per run (after a warm-up of 1.5 s with httpx, 2 s with wrk): requests a second,
+p50/p95/p99, the server's CPU per request (user + system time of its process from /proc, over
+the requests answered), PostgreSQL transactions per request (`pg_stat_database`, the servers
+being loaded one at a time, counted over the measured requests only) and the load generator's
+CPU per request. CPU per request is the figure to compare on a busy machine; requests a second
+depend on what else runs.
 
 Run: `.venv/bin/python bench/request_path.py --connections 10,50 --seconds 10`
 (`--t21 /path/to/other/.venv/bin/t21` measures another checkout against the same template).
@@ -29,6 +36,8 @@ import argparse
 import asyncio
 import json
 import os
+import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -36,7 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,6 +82,8 @@ class Run:
     cpu_ms: float
     xacts: float
     errors: int
+    load_cpu_ms: float  # the load generator's CPU (this process's, or wrk's)
+    requests: int = 0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -93,9 +104,140 @@ async def transactions(dsn: str, database: str) -> int:
     return int(value)
 
 
-async def load(
-    target: Target, endpoint: str, connections: int, seconds: float, profile: Path | None = None
+async def probe(target: Target, endpoint: str) -> None:
+    """One request before the load, its answer logged if it is not a success: wrk counts
+    failures but shows none of them."""
+    method, path, body = target.requests[endpoint]
+    async with httpx.AsyncClient(base_url=target.base, timeout=60) as http:
+        response = await http.request(method, path, json=body, headers=target.headers)
+    if response.status_code >= 300:
+        log(f"{target.name} {path}: {response.status_code} {response.text}")
+
+
+def start_profile(target: Target, seconds: float, profile: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server from outside, without pausing it (`--nonblocking`), into
+    collapsed stacks that `profile_top.py` sums up."""
+    command = ["py-spy", "record", "--pid", str(target.pid), "--duration", str(int(seconds))]
+    command += ["--rate", "250", "--nonblocking", "--format", "raw", "-o", str(profile)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def lua_string(value: str) -> str:
+    """`value` as a Lua long string (no escapes inside)."""
+    assert "]==]" not in value
+    return f"[==[{value}]==]"
+
+
+# Each request's method, headers and body, and, when wrk is done, the figures as one line of
+# JSON (latencies in microseconds, from wrk's histogram).
+WRK_SCRIPT = """\
+wrk.method = {method}
+wrk.path = {path}
+{headers}
+wrk.body = {body}
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'WRK {{"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, '
+    .. '"status_errors": %d, "socket_errors": %d}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), errors.status,
+    errors.connect + errors.read + errors.write + errors.timeout))
+end
+"""
+
+
+def wrk_script(target: Target, endpoint: str, folder: Path) -> Path:
+    method, path, body = target.requests[endpoint]
+    headers = dict(target.headers)
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    script = folder / f"{target.name}-{endpoint}.lua"
+    script.write_text(
+        WRK_SCRIPT.format(
+            method=lua_string(method),
+            path=lua_string(path),
+            headers="\n".join(
+                f"wrk.headers[ {lua_string(name)} ] = {lua_string(value)}"
+                for name, value in headers.items()
+            ),
+            body=lua_string(json.dumps(body)) if body is not None else "nil",
+        )
+    )
+    return script
+
+
+async def wrk(target: Target, script: Path, connections: int, seconds: int) -> dict[str, int]:
+    """wrk's figures for one closed-loop run (one thread: its event loop, in C, needs little of
+    a core at these rates), after it exits."""
+    command = ["wrk", "--threads", "1", "--connections", str(connections)]
+    command += ["--duration", f"{seconds}s", "--timeout", "60s", "--latency"]
+    command += ["--script", str(script), target.base]
+    done = await asyncio.create_subprocess_exec(
+        *command, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await done.communicate()
+    for line in out.decode().splitlines():
+        if line.startswith("WRK "):
+            figures: dict[str, int] = json.loads(line[4:])
+            return figures
+    raise SystemExit(f"wrk gave no figures: {out.decode()} {err.decode()}")
+
+
+async def load_wrk(
+    target: Target,
+    endpoint: str,
+    connections: int,
+    seconds: float,
+    profile: Path | None,
+    warmed: Callable[[], Awaitable[None]],
+    folder: Path,
 ) -> Run:
+    """The same closed loop as `load`, run by wrk outside this process."""
+    await probe(target, endpoint)
+    script = wrk_script(target, endpoint, folder)
+    await wrk(target, script, connections, 2)  # warm-up
+    await warmed()
+    spy = start_profile(target, seconds, profile) if profile is not None else None
+    cpu_before, load_before = cpu_seconds(target.pid), children_cpu_seconds()
+    figures = await wrk(target, script, connections, int(seconds))
+    cpu = cpu_seconds(target.pid) - cpu_before
+    load_cpu = children_cpu_seconds() - load_before
+    if spy is not None:
+        await asyncio.to_thread(spy.wait, 60)
+    requests = max(figures["requests"], 1)
+    errors = figures["status_errors"] + figures["socket_errors"]
+    if errors:
+        log(f"{target.name} {endpoint}: {errors} failed requests of {requests}")
+    return Run(
+        rps=requests * 1e6 / figures["duration_us"],
+        p50=figures["p50_us"] / 1000,
+        p95=figures["p95_us"] / 1000,
+        p99=figures["p99_us"] / 1000,
+        cpu_ms=cpu * 1000 / requests,
+        xacts=0.0,
+        errors=errors,
+        load_cpu_ms=load_cpu * 1000 / requests,
+        requests=requests,
+    )
+
+
+async def load(
+    target: Target,
+    endpoint: str,
+    connections: int,
+    seconds: float,
+    profile: Path | None,
+    warmed: Callable[[], Awaitable[None]],
+) -> Run:
+    """A closed-loop load from this process: `connections` clients (asyncio + httpx), each
+    sending its next request when its last is answered."""
+    await probe(target, endpoint)
     method, path, body = target.requests[endpoint]
     latencies: list[float] = []
     errors = 0
@@ -117,23 +259,17 @@ async def load(
 
     stop = time.perf_counter() + 1.5
     await asyncio.gather(*(client(False) for _ in range(connections)))
-    spy = None
-    if profile is not None:
-        # Sampled from outside the process, without pausing it (py-spy's --nonblocking); the
-        # collapsed stacks are summed up by `profile_top.py`.
-        command = ["py-spy", "record", "--pid", str(target.pid), "--duration", str(int(seconds))]
-        command += ["--rate", "250", "--nonblocking", "--format", "raw", "-o", str(profile)]
-        spy = await asyncio.create_subprocess_exec(
-            *command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-    cpu_before = cpu_seconds(target.pid)
+    await warmed()
+    spy = start_profile(target, seconds, profile) if profile is not None else None
+    cpu_before, load_before = cpu_seconds(target.pid), time.process_time()
     began = time.perf_counter()
     stop = began + seconds
     await asyncio.gather(*(client(True) for _ in range(connections)))
     elapsed = time.perf_counter() - began
     cpu = cpu_seconds(target.pid) - cpu_before
+    load_cpu = time.process_time() - load_before
     if spy is not None:
-        await asyncio.wait_for(spy.wait(), 60)
+        await asyncio.to_thread(spy.wait, 60)
     cuts = statistics.quantiles(latencies, n=100)
     return Run(
         rps=len(latencies) / elapsed,
@@ -143,6 +279,8 @@ async def load(
         cpu_ms=cpu * 1000 / len(latencies),
         xacts=0.0,
         errors=errors,
+        load_cpu_ms=load_cpu * 1000 / len(latencies),
+        requests=len(latencies),
     )
 
 
@@ -216,25 +354,30 @@ def median_run(runs: list[Run]) -> Run:
         cpu_ms=statistics.median(run.cpu_ms for run in runs),
         xacts=statistics.median(run.xacts for run in runs),
         errors=sum(run.errors for run in runs),
+        load_cpu_ms=statistics.median(run.load_cpu_ms for run in runs),
     )
 
 
 def report(runs: dict[tuple[int, str, str], list[Run]], load_average: dict[int, str]) -> None:
-    print("\n| connections | endpoint | server | req/s | p50 | p95 | p99 | CPU ms/req | xact/req |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| connections | endpoint | server | req/s | p50 | p95 | p99 | CPU ms/req | xact/req"
+        " | load CPU ms/req |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (connections, endpoint, name), rounds in runs.items():
         run = median_run(rounds)
         errors = f" ({run.errors} errors)" if run.errors else ""
         print(
             f"| {connections} | {endpoint} | {name} | {run.rps:,.0f}{errors} | {run.p50:.1f} ms"
-            f" | {run.p95:.1f} ms | {run.p99:.1f} ms | {run.cpu_ms:.2f} | {run.xacts:.2f} |"
+            f" | {run.p95:.1f} ms | {run.p99:.1f} ms | {run.cpu_ms:.2f} | {run.xacts:.2f}"
+            f" | {run.load_cpu_ms:.2f} |"
         )
     for connections, value in load_average.items():
         print(f"load average before the {connections}-connection runs: {value}")
 
 
 async def measure_all(
-    targets: list[Target], dsn: str, database: str, args: argparse.Namespace
+    targets: list[Target], dsn: str, database: str, args: argparse.Namespace, folder: Path
 ) -> None:
     runs: dict[tuple[int, str, str], list[Run]] = {}
     load_average: dict[int, str] = {}
@@ -250,14 +393,22 @@ async def measure_all(
             # Servers alternate which goes first, so neither always meets a warmer machine.
             flip = (turn % len(args.endpoints) + turn // len(args.endpoints)) % 2
             for target in list(reversed(targets)) if flip else targets:
-                before = await transactions(dsn, database)
+                before = 0
+
+                async def warmed() -> None:
+                    # Counted from the end of the warm-up, over the measured requests only.
+                    nonlocal before
+                    before = await transactions(dsn, database)
+
                 profile = None
                 if args.profile is not None and first_round and target.name != "template":
                     prefix = "" if target.name == "T21" else f"{target.name}-"
                     profile = args.profile / f"{prefix}{endpoint}-{count}.txt"
-                run = await load(target, endpoint, count, seconds, profile)
-                total = run.rps * seconds
-                run.xacts = (await transactions(dsn, database) - before) / max(total, 1)
+                if args.load == "wrk":
+                    run = await load_wrk(target, endpoint, count, seconds, profile, warmed, folder)
+                else:
+                    run = await load(target, endpoint, count, seconds, profile, warmed)
+                run.xacts = (await transactions(dsn, database) - before) / max(run.requests, 1)
                 runs.setdefault((count, endpoint, target.name), []).append(run)
                 log(f"{count} {endpoint} {target.name}: {run.rps:.0f}/s, {run.cpu_ms:.2f} ms CPU")
     report(runs, load_average)
@@ -334,7 +485,7 @@ async def run(args: argparse.Namespace) -> None:
                     )
                     before = Target("before", before_base, before_pid, t21_headers, t21_requests)
                     targets.insert(0, before)
-                await measure_all(targets, server_dsn, database, args)
+                await measure_all(targets, server_dsn, database, args, Path(workdir))
 
 
 def main() -> None:
@@ -371,6 +522,13 @@ def main() -> None:
         default=None,
         help="a folder: each T21 run is sampled with py-spy into <endpoint>-<connections>.txt "
         "(collapsed stacks; `bench/profile_top.py` lists the top costs)",
+    )
+    parser.add_argument(
+        "--load",
+        choices=["wrk", "httpx"],
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="the load generator: wrk (the default when it is installed: its C event loop leaves "
+        "the cores to the servers) or asyncio + httpx clients in this process",
     )
     args = parser.parse_args()
     if args.profile is not None:

@@ -15,6 +15,8 @@ from t21.posts.schemas import PostList
 from tests.posts.conftest import POSTS, Desk
 from tests.support.accounts import create_api_key
 
+OPTIONS = {"note": 'a "quoted" ünïcode\nline', "ratio": 1.5, "tags": ["a", None], "n": 2}
+
 
 async def test_each_listed_post_is_field_for_field_the_posts_own_answer(desk: Desk) -> None:
     # Frozen: a media URL is signed until a time counted from now.
@@ -51,6 +53,8 @@ async def test_each_listed_post_is_field_for_field_the_posts_own_answer(desk: De
                     attempts=3,
                     last_error_code="rejected",
                     last_error_message="The network refused the post.",
+                    # Options the page reads as their JSON's text on PostgreSQL.
+                    options=OPTIONS,
                 )
             )
         key = await create_api_key(desk.api, desk.owner, desk.owner.personal_organization_id)
@@ -85,6 +89,7 @@ async def test_each_listed_post_is_field_for_field_the_posts_own_answer(desk: De
     assert [part["position"] for part in threaded["parts"]] == [0, 1]
     assert commented["first_comment"]["status"] == "pending"
     assert items[failed["id"]]["targets"][0]["last_error"]["code"] == "rejected"
+    assert items[failed["id"]]["targets"][0]["options"] == OPTIONS
     assert items[by_key.json()["id"]]["created_by"]["type"] == "api_key"
     assert items[by_key.json()["id"]] == by_key.json()  # the created answer, as read back
 
