@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from t21.core.deps import AppSettings, DbSession, ReadConnection
 from t21.core.errors import BadRequest, Forbidden, NotAuthenticated, T21Error
+from t21.core.prepared import fetch_rows
 from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
 from t21.core.redirects import with_params
@@ -253,24 +254,28 @@ async def _me(principal: Principal, connection: AsyncConnection) -> MeOut:
     database (the principal may be a few seconds old)."""
     if principal.user_id is None:
         raise Forbidden("This needs a signed-in user; API keys can't use it.")
-    rows = (await connection.execute(_ME, {"user_id": principal.user_id})).all()
+    rows = await fetch_rows(connection, _ME, {"user_id": principal.user_id})
     if not rows:
         raise NotAuthenticated("The access token is invalid.")
+    # By position, in `_ME`'s order (the driver's rows have no attributes).
     memberships = [
         MembershipOut(
-            organization=OrganizationRef(
-                id=row.organization_id,
-                name=row.organization_name,
-                slug=row.organization_slug,
-                tier=row.organization_tier,
-            ),
-            role=row.role,
-            joined_at=row.joined_at,
+            organization=OrganizationRef(id=row[5], name=row[6], slug=row[7], tier=row[8]),
+            role=row[9],
+            joined_at=row[10],
         )
         for row in rows
-        if row.organization_id is not None
+        if row[5] is not None
     ]
-    return MeOut(**UserOut.of(rows[0]).model_dump(), memberships=memberships)
+    user = rows[0]
+    return MeOut(
+        id=user[0],
+        email=user[1],
+        name=user[2],
+        email_verified=user[3] is not None,
+        created_at=user[4],
+        memberships=memberships,
+    )
 
 
 @router.patch("/me")

@@ -53,6 +53,7 @@ from t21.core.pagination import (
     page_of,
     page_parameters,
 )
+from t21.core.prepared import fetch_rows
 from t21.core.runtime import Runtime
 from t21.identity.models import User
 from t21.media.models import MediaAsset
@@ -323,8 +324,10 @@ def _page_statement(shape: _Shape, postgres: bool) -> Select[*tuple[Any, ...]]:
     )
 
 
-# Where a row of `_page_statement` has its target's columns, and the keys of its post.
+# Where a row of `_page_statement` (read by position: `fetch_rows`) has its target's columns,
+# whether its post has media, and the keys of its post.
 _TARGET_AT = len(POST_COLUMNS)
+_HAS_MEDIA = _TARGET_AT - 1
 _POST_KEYS = tuple(
     [column.name for column in POST_COLUMNS].index(str(key.key)) for key in LIST_ORDER
 )
@@ -376,7 +379,7 @@ async def list_page(
     statement = _page_statement(_shape(principal, filters, page), postgres)
     rows: list[Any] = []
     targets: dict[uuid.UUID, list[Any]] = {}
-    for row in (await connection.execute(statement, parameters)).all():
+    for row in await fetch_rows(connection, statement, parameters):
         post_id = row[0]
         of_post = targets.get(post_id)
         if of_post is None:
@@ -387,15 +390,15 @@ async def list_page(
     posts, next_cursor = page_of(rows, page, lambda row: tuple(row[i] for i in _POST_KEYS))
     items: list[dict[str, Any]] = []
     if posts:
-        ids = [post.id for post in posts]
-        illustrated = [post.id for post in posts if post.has_media]
+        ids = [post[0] for post in posts]
+        illustrated = [post[0] for post in posts if post[_HAS_MEDIA]]
         media: dict[uuid.UUID, list[Any]] = {post_id: [] for post_id in ids}
         if illustrated:
             statement = _media_of(list_shape(len(illustrated), postgres), postgres)
             values = list_values("post", illustrated, postgres)
             media |= await _by_post(connection, statement, values)
         shown = _Shown(runtime)
-        items = [shown.post(post, targets[post.id], media[post.id]) for post in posts]
+        items = [shown.post(post, targets[post[0]], media[post[0]]) for post in posts]
     return to_json({"items": items, "next_cursor": next_cursor})
 
 

@@ -1,0 +1,92 @@
+"""`fetch_rows`: a Core statement run on the driver (PostgreSQL, outside a transaction) gives
+the rows SQLAlchemy gives, and goes through SQLAlchemy wherever the driver's path can't."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.exc import StatementError
+
+from t21.core.prepared import fetch_rows
+from t21.core.runtime import Runtime
+from t21.core.uow import read_connection, session_scope
+from t21.identity.models import User
+from t21.organizations.models import Membership, Organization
+from tests.support.accounts import create_organization, register
+
+_users, _organizations, _memberships = User.__table__, Organization.__table__, Membership.__table__
+# Datetimes (converted by `UTCDateTime`), an enum (converted to its member), UUIDs, a NULL, a
+# fixed value bound anonymously and one bound per call.
+_MEMBERS = (
+    select(
+        _users.c.id,
+        _users.c.email,
+        _users.c.email_verified_at,
+        _users.c.created_at,
+        _organizations.c.id,
+        _organizations.c.tier,
+        _memberships.c.role,
+        _memberships.c.created_at,
+    )
+    .select_from(
+        _users.join(_memberships, _memberships.c.user_id == _users.c.id).join(
+            _organizations, _organizations.c.id == _memberships.c.organization_id
+        )
+    )
+    .where(_users.c.id == bindparam("user_id"), _organizations.c.name != "nobody")
+    .order_by(_organizations.c.created_at)
+)
+
+
+async def test_the_driver_gives_the_rows_sqlalchemy_gives(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    owner = await register(client)
+    await create_organization(client, owner, "Second")
+    parameters = {"user_id": owner.user_id}
+    async with read_connection(runtime) as connection:
+        rows = await fetch_rows(connection, _MEMBERS, parameters)
+        expected = (await connection.execute(_MEMBERS, parameters)).all()
+    assert len(expected) == 2
+    assert [tuple(row) for row in rows] == [tuple(row) for row in expected]
+    assert [[type(value) for value in row] for row in rows] == [
+        [type(value) for value in row] for row in expected
+    ]
+    if runtime.engine.dialect.name == "postgresql":
+        # The driver's path was taken: SQLAlchemy's rows are `Row`s.
+        assert all(type(row).__name__ != "Row" for row in rows)
+
+
+async def test_a_missing_parameter_is_sqlalchemys_error(runtime: Runtime) -> None:
+    async with read_connection(runtime) as connection:
+        with pytest.raises(StatementError):
+            await fetch_rows(connection, _MEMBERS, {})
+
+
+async def test_listeners_and_transactions_see_every_statement(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    owner = await register(client)
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        async with read_connection(runtime) as connection:
+            rows = await fetch_rows(connection, _MEMBERS, {"user_id": owner.user_id})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(rows) == 1
+    assert any("FROM users JOIN memberships" in statement for statement in seen)
+    async with session_scope(runtime) as session:
+        connection = await session.connection()
+        rows = await fetch_rows(connection, _MEMBERS, {"user_id": owner.user_id})
+        # In the unit of work's transaction: through SQLAlchemy, which began it.
+        assert connection.in_transaction()
+        assert type(rows[0]).__name__ == "Row"
