@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import Integer, Numeric, bindparam, event, literal, select
 from sqlalchemy.exc import StatementError
 
 from t21.core.prepared import fetch_rows
@@ -90,3 +90,16 @@ async def test_listeners_and_transactions_see_every_statement(
         # In the unit of work's transaction: through SQLAlchemy, which began it.
         assert connection.in_transaction()
         assert type(rows[0]).__name__ == "Row"
+
+
+async def test_a_column_whose_conversion_needs_the_drivers_types_keeps_sqlalchemys_path(
+    runtime: Runtime,
+) -> None:
+    statement = select(
+        literal(1.5, Numeric(10, 2)).label("amount"), bindparam("count", type_=Integer)
+    )
+    async with read_connection(runtime) as connection:
+        rows = await fetch_rows(connection, statement, {"count": 3})
+        expected = (await connection.execute(statement, {"count": 3})).all()
+    assert [tuple(row) for row in rows] == [tuple(row) for row in expected] == [(1.5, 3)]
+    assert type(rows[0]).__name__ == "Row"

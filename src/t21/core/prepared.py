@@ -58,9 +58,15 @@ def _compiled(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compile
             return None
         fixed = _REQUIRED if bind.required else bind.value
         binds.append((name, fixed, processors.get(name)))
-    results = tuple(
-        column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
-    )
+    try:
+        # Without the driver's column type codes: a type whose conversion depends on them
+        # (PostgreSQL's numerics) refuses, and the statement keeps SQLAlchemy's path.
+        results = tuple(
+            column.type._cached_result_processor(dialect, None)
+            for column in compiled._result_columns
+        )
+    except Exception:
+        return None
     return _Compiled(compiled.string, tuple(binds), results if any(results) else None)
 
 
