@@ -23,10 +23,11 @@ from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import insert_new
+from t21.core.db import insert_rows, with_defaults
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.runtime import Runtime
+from t21.events.service import events_written, new_events
 from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
@@ -34,7 +35,7 @@ from t21.platforms import registry
 from t21.posts import approvals
 from t21.posts import status as states
 from t21.posts.duplicates import of_drafts, of_targets, refuse_duplicates
-from t21.posts.events import post_event, status_events
+from t21.posts.events import kept_together, post_event, post_event_data, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.reading import PostView, author_of, get_post, view
 from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
@@ -81,9 +82,11 @@ async def create_post(
         await refuse_duplicates(session, of_drafts(drafts), fields.scheduled_at)
     built = new_post(principal, brand, fields, drafts, assets, ai)
     post, targets = built.post, built.targets
-    # Core statements, not the unit of work's flushes: the post's row, then its targets' and
-    # media's, which refer to it. The objects stay out of the session.
-    await insert_new(session, [post, *targets, *built.media])
+    # Core statements, not the unit of work's flushes: the post's row, its targets' and
+    # media's, which refer to it, and its events (one statement on PostgreSQL, see
+    # `insert_new`). The objects stay out of the session. The rows' defaults are set first:
+    # the events carry the post as written.
+    rows = with_defaults([post, *targets, *built.media])
     # What `view` would read back, from what is being written: every field a target's answer
     # shows is set on it already (`_new_target`).
     shown = PostView(
@@ -93,11 +96,20 @@ async def create_post(
         timezone=brand.timezone,
         created_by=author_of(principal),
     )
-    await post_event(session, "post.created", shown)
+    types = ["post.created"]
     if post.status is PostStatus.SCHEDULED:
-        await post_event(session, "post.scheduled", shown)
+        types.append("post.scheduled")
     if post.status is PostStatus.PENDING_APPROVAL:
-        await post_event(session, "post.approval_requested", shown)
+        types.append("post.approval_requested")
+    if kept_together(session):
+        await insert_rows(session, rows)
+        for type in types:
+            await post_event(session, type, shown)
+    else:
+        data = post_event_data(shown)
+        events = new_events(post.organization_id, [(type, data) for type in types])
+        await insert_rows(session, [*rows, *with_defaults(events)])
+        await events_written(session, post.organization_id, events)
     if scheduling:
         shown.warnings = await quota_warnings(
             session, runtime.settings, post.organization_id, len(targets)
