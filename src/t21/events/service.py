@@ -78,11 +78,14 @@ def new_events(
 
 
 async def events_written(
-    session: AsyncSession, organization_id: uuid.UUID, rows: Sequence[Event]
+    session: AsyncSession, organization_id: uuid.UUID, rows: Sequence[Event], *, quiet: bool = False
 ) -> None:
     """What follows the insert of `new_events`' rows, in the same transaction: their webhook
-    deliveries, and the organization's streams woken after the commit."""
-    await create_deliveries_for(session, organization_id, rows)
+    deliveries, and the organization's streams woken after the commit. `quiet`: the
+    organization was known to have no enabled endpoint when the caller began
+    (`webhooks.fanout.quiet_everywhere`), so there are no deliveries to write."""
+    if not quiet:
+        await create_deliveries_for(session, organization_id, rows)
     hub.wake_after_commit(session, organization_id)
 
 

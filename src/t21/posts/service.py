@@ -23,7 +23,7 @@ from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import insert_rows, with_defaults
+from t21.core.db import insert_rows, is_postgres, with_defaults
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.runtime import Runtime
@@ -51,6 +51,7 @@ from t21.posts.validation import (
     schedule_errors,
 )
 from t21.queue import service as queue
+from t21.webhooks.fanout import quiet_everywhere
 
 # --- writing ------------------------------------------------------------------------------------
 
@@ -58,6 +59,7 @@ from t21.queue import service as queue
 async def create_post(
     session: AsyncSession, runtime: Runtime, principal: Principal, fields: PostIn
 ) -> PostView:
+    alone = await _without_transaction(session, principal, fields)
     brand, known = await brand_and_known(
         session, principal, fields.brand_id, Action.WRITE_CONTENT, fields.media_ids, fields.targets
     )
@@ -81,6 +83,15 @@ async def create_post(
     if scheduling and not fields.allow_duplicate and fields.scheduled_at is not None:
         await refuse_duplicates(session, of_drafts(drafts), fields.scheduled_at)
     built = new_post(principal, brand, fields, drafts, assets, ai)
+    # Read before the post is written (it counts published posts, which a new one is not):
+    # without a transaction, nothing may fail after the write.
+    warnings = (
+        await quota_warnings(
+            session, runtime.settings, built.post.organization_id, len(built.targets)
+        )
+        if scheduling
+        else []
+    )
     post, targets = built.post, built.targets
     # Core statements, not the unit of work's flushes: the post's row, its targets' and
     # media's, which refer to it, and its events (one statement on PostgreSQL, see
@@ -109,12 +120,27 @@ async def create_post(
         data = post_event_data(shown)
         events = new_events(post.organization_id, [(type, data) for type in types])
         await insert_rows(session, [*rows, *with_defaults(events)])
-        await events_written(session, post.organization_id, events)
+        await events_written(session, post.organization_id, events, quiet=alone)
     if scheduling:
-        shown.warnings = await quota_warnings(
-            session, runtime.settings, post.organization_id, len(targets)
-        )
+        shown.warnings = warnings
     return shown
+
+
+async def _without_transaction(session: AsyncSession, principal: Principal, fields: PostIn) -> bool:
+    """Whether this create runs without a transaction, and if so its connection set so: on
+    PostgreSQL, when its one write is the INSERT of the post, its targets, media and events
+    (`insert_rows`: one statement, atomic on its own), that is when it takes no queue slot
+    and its events have no webhook delivery to write (every organization of the principal is
+    known to have no endpoint, `quiet_everywhere`: the bound of `QuietOrganizations`).
+    Its reads (brand, accounts, media, duplicates, quota) then run before the write, each on
+    its own, as they do in a READ COMMITTED transaction: no BEGIN and COMMIT round trips, no
+    transaction held open across them. The session must not have begun one yet."""
+    if fields.schedule == "queue" or session.in_transaction() or not is_postgres(session):
+        return False
+    if not quiet_everywhere(session, principal.organization_ids):
+        return False
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
 
 
 @dataclass
