@@ -129,14 +129,17 @@ async def create_post(
 async def _without_transaction(session: AsyncSession, principal: Principal, fields: PostIn) -> bool:
     """Whether this create runs without a transaction, and if so its connection set so: on
     PostgreSQL, when its one write is the INSERT of the post, its targets, media and events
-    (`insert_rows`: one statement, atomic on its own), that is when it takes no queue slot
-    and its events have no webhook delivery to write (every organization of the principal is
+    (`insert_rows`: one statement, atomic on its own), that is when it takes no queue slot,
+    takes no duplicate guard's lock (a draft, or `allow_duplicate`) and its events have no
+    webhook delivery to write (every organization of the principal is
     known to have no endpoint, `quiet_everywhere`: the bound of `QuietOrganizations`).
     Its reads (brand, accounts, media, duplicates, quota) then run before the write, each on
     its own, as they do in a READ COMMITTED transaction: no BEGIN and COMMIT round trips, no
     transaction held open across them. The session must not have begun one yet."""
     if fields.schedule == "queue" or session.in_transaction() or not is_postgres(session):
         return False
+    if is_scheduling(fields) and not fields.allow_duplicate:
+        return False  # the duplicate guard's lock is held until the transaction ends
     if not quiet_everywhere(session, principal.organization_ids):
         return False
     await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
