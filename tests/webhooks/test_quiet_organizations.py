@@ -163,3 +163,50 @@ async def test_without_a_message_a_quiet_organization_is_asked_again_after_the_b
     delivered = await _delivered(hooks, endpoint["id"])
     assert delivered == [event_id]
     assert missed not in delivered
+
+
+async def test_a_post_created_in_a_quiet_organization_is_written_without_a_transaction(
+    hooks: Hooks, receiver: Receiver
+) -> None:
+    """On PostgreSQL a create whose events have no delivery to write runs no BEGIN/COMMIT: its
+    reads each on their own, its writes one INSERT. Once an endpoint exists, a transaction
+    again, and the endpoint gets the post's event."""
+    brand = await hooks.api.post(
+        "/api/v1/brands", json={"name": "Quiet"}, headers=hooks.owner.headers
+    )
+    assert brand.status_code == 201, brand.text
+    draft = {
+        "brand_id": brand.json()["id"],
+        "content": "A draft.",
+        "status": "draft",
+        "targets": [],
+    }
+    seen: list[tuple[str, Any]] = []
+
+    def record(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement, connection.get_execution_options().get("isolation_level")))
+
+    engine = hooks.runtime.engine.sync_engine
+    postgres = engine.dialect.name == "postgresql"
+    await hooks.emit("post.created")
+    assert _quiet_of(hooks.runtime).quiet(hooks.org)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        created = await hooks.api.post("/api/v1/posts", json=draft, headers=hooks.owner.headers)
+        assert created.status_code == 201, created.text
+        quiet_create = list(seen)
+        endpoint = await hooks.create(receiver.url())
+        seen.clear()
+        created = await hooks.api.post("/api/v1/posts", json=draft, headers=hooks.owner.headers)
+        assert created.status_code == 201, created.text
+        busy_create = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    writes = [level for statement, level in quiet_create if statement.startswith("WITH")]
+    if postgres:
+        assert len(writes) == 1, quiet_create  # post and event in one statement
+        assert {level for _, level in quiet_create} == {"AUTOCOMMIT"}, quiet_create
+    assert all(level is None for _, level in busy_create), busy_create
+    assert any("webhook_endpoints" in statement for statement, _ in busy_create)
+    deliveries = await hooks.deliveries(endpoint["id"])
+    assert [d["event_type"] for d in deliveries] == ["post.created"], deliveries

@@ -50,9 +50,21 @@ async def record_events(
     work (nothing reads them back in the transaction); the `Event`s returned are not in it."""
     if not events:
         return []
+    rows = new_events(organization_id, events)
+    await session.execute(insert(_events), [_columns(event) for event in rows])
+    await events_written(session, organization_id, rows)
+    return rows
+
+
+def new_events(
+    organization_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
+) -> list[Event]:
+    """The rows `record_events` writes, not yet written nor in a session: a caller that
+    inserts them with its own rows (`core.db.insert_new`, one statement) then calls
+    `events_written`."""
     now = clock.now()
     traceparent = tracing.current_traceparent()
-    rows = [
+    return [
         Event(
             id=new_event_id(),
             organization_id=organization_id,
@@ -63,10 +75,18 @@ async def record_events(
         )
         for type, data in events
     ]
-    await session.execute(insert(_events), [_columns(event) for event in rows])
-    await create_deliveries_for(session, organization_id, rows)
+
+
+async def events_written(
+    session: AsyncSession, organization_id: uuid.UUID, rows: Sequence[Event], *, quiet: bool = False
+) -> None:
+    """What follows the insert of `new_events`' rows, in the same transaction: their webhook
+    deliveries, and the organization's streams woken after the commit. `quiet`: the
+    organization was known to have no enabled endpoint when the caller began
+    (`webhooks.fanout.quiet_everywhere`), so there are no deliveries to write."""
+    if not quiet:
+        await create_deliveries_for(session, organization_id, rows)
     hub.wake_after_commit(session, organization_id)
-    return rows
 
 
 _events = Event.metadata.tables[Event.__tablename__]

@@ -109,11 +109,20 @@ async def _record(
 
 async def post_event(session: AsyncSession, type: str, one: ShownPost) -> None:
     """Record `type` about the post, carrying the post with its targets."""
+    await _record(session, one.post.organization_id, type, post_event_data(one))
+
+
+def post_event_data(one: ShownPost) -> dict[str, Any]:
+    """The data of a post's event: the post with its targets, as the API shows it."""
     shown = post_out_of(
         get_runtime(), one.post, one.targets, one.media, one.timezone, created_by=one.created_by
     )
-    data = shown.model_dump(mode="json", exclude={"warnings"})
-    await _record(session, one.post.organization_id, type, data)
+    return shown.model_dump(mode="json", exclude={"warnings"})
+
+
+def kept_together(session: AsyncSession) -> bool:
+    """Whether `session` is inside `recorded_together` (its events are written at the end)."""
+    return _KEPT in session.sync_session.info
 
 
 async def status_events(session: AsyncSession, changed: Sequence[ShownPost]) -> None:

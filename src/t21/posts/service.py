@@ -23,10 +23,11 @@ from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import insert_new
+from t21.core.db import insert_rows, is_postgres, with_defaults
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
 from t21.core.runtime import Runtime
+from t21.events.service import events_written, new_events
 from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
@@ -34,7 +35,7 @@ from t21.platforms import registry
 from t21.posts import approvals
 from t21.posts import status as states
 from t21.posts.duplicates import of_drafts, of_targets, refuse_duplicates
-from t21.posts.events import post_event, status_events
+from t21.posts.events import kept_together, post_event, post_event_data, status_events
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.reading import PostView, author_of, get_post, view
 from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
@@ -50,6 +51,7 @@ from t21.posts.validation import (
     schedule_errors,
 )
 from t21.queue import service as queue
+from t21.webhooks.fanout import quiet_everywhere
 
 # --- writing ------------------------------------------------------------------------------------
 
@@ -57,6 +59,7 @@ from t21.queue import service as queue
 async def create_post(
     session: AsyncSession, runtime: Runtime, principal: Principal, fields: PostIn
 ) -> PostView:
+    alone = await _without_transaction(session, principal, fields)
     brand, known = await brand_and_known(
         session, principal, fields.brand_id, Action.WRITE_CONTENT, fields.media_ids, fields.targets
     )
@@ -80,10 +83,21 @@ async def create_post(
     if scheduling and not fields.allow_duplicate and fields.scheduled_at is not None:
         await refuse_duplicates(session, of_drafts(drafts), fields.scheduled_at)
     built = new_post(principal, brand, fields, drafts, assets, ai)
+    # Read before the post is written (it counts published posts, which a new one is not):
+    # without a transaction, nothing may fail after the write.
+    warnings = (
+        await quota_warnings(
+            session, runtime.settings, built.post.organization_id, len(built.targets)
+        )
+        if scheduling
+        else []
+    )
     post, targets = built.post, built.targets
-    # Core statements, not the unit of work's flushes: the post's row, then its targets' and
-    # media's, which refer to it. The objects stay out of the session.
-    await insert_new(session, [post, *targets, *built.media])
+    # Core statements, not the unit of work's flushes: the post's row, its targets' and
+    # media's, which refer to it, and its events (one statement on PostgreSQL, see
+    # `insert_new`). The objects stay out of the session. The rows' defaults are set first:
+    # the events carry the post as written.
+    rows = with_defaults([post, *targets, *built.media])
     # What `view` would read back, from what is being written: every field a target's answer
     # shows is set on it already (`_new_target`).
     shown = PostView(
@@ -93,16 +107,43 @@ async def create_post(
         timezone=brand.timezone,
         created_by=author_of(principal),
     )
-    await post_event(session, "post.created", shown)
+    types = ["post.created"]
     if post.status is PostStatus.SCHEDULED:
-        await post_event(session, "post.scheduled", shown)
+        types.append("post.scheduled")
     if post.status is PostStatus.PENDING_APPROVAL:
-        await post_event(session, "post.approval_requested", shown)
+        types.append("post.approval_requested")
+    if kept_together(session):
+        await insert_rows(session, rows)
+        for type in types:
+            await post_event(session, type, shown)
+    else:
+        data = post_event_data(shown)
+        events = new_events(post.organization_id, [(type, data) for type in types])
+        await insert_rows(session, [*rows, *with_defaults(events)])
+        await events_written(session, post.organization_id, events, quiet=alone)
     if scheduling:
-        shown.warnings = await quota_warnings(
-            session, runtime.settings, post.organization_id, len(targets)
-        )
+        shown.warnings = warnings
     return shown
+
+
+async def _without_transaction(session: AsyncSession, principal: Principal, fields: PostIn) -> bool:
+    """Whether this create runs without a transaction, and if so its connection set so: on
+    PostgreSQL, when its one write is the INSERT of the post, its targets, media and events
+    (`insert_rows`: one statement, atomic on its own), that is when it takes no queue slot,
+    takes no duplicate guard's lock (a draft, or `allow_duplicate`) and its events have no
+    webhook delivery to write (every organization of the principal is
+    known to have no endpoint, `quiet_everywhere`: the bound of `QuietOrganizations`).
+    Its reads (brand, accounts, media, duplicates, quota) then run before the write, each on
+    its own, as they do in a READ COMMITTED transaction: no BEGIN and COMMIT round trips, no
+    transaction held open across them. The session must not have begun one yet."""
+    if fields.schedule == "queue" or session.in_transaction() or not is_postgres(session):
+        return False
+    if is_scheduling(fields) and not fields.allow_duplicate:
+        return False  # the duplicate guard's lock is held until the transaction ends
+    if not quiet_everywhere(session, principal.organization_ids):
+        return False
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
 
 
 @dataclass

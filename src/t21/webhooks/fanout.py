@@ -135,6 +135,18 @@ def _quiet_organizations(
     return quiet
 
 
+def quiet_everywhere(session: AsyncSession, organization_ids: Sequence[uuid.UUID]) -> bool:
+    """Whether each of `organization_ids` is known (`QuietOrganizations`) to have no enabled
+    webhook endpoint: their events would have no delivery to write."""
+    if not organization_ids:
+        return False
+    for organization_id in organization_ids:
+        quiet = _quiet_organizations(session, organization_id)
+        if quiet is None or not quiet.quiet(organization_id):
+            return False
+    return True
+
+
 async def create_deliveries_for(
     session: AsyncSession, organization_id: uuid.UUID, events: Sequence[Event]
 ) -> None:
