@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import signal
 import socket
@@ -391,32 +390,3 @@ def test_sandbox_serves_the_fakes_on_its_own(
     assert set(httpx.get(f"{base}/", timeout=5).json()["fakes"]) >= {"google", "github", "resend"}
     output = _stop(process)
     assert process.returncode == 0, output
-
-
-async def test_serve_freezes_the_heap_again_once_it_has_answered_its_first_requests() -> None:
-    from t21.cli import _FreezeOnceWarm
-
-    seen: list[str] = []
-
-    async def application(scope: Any, _receive: Any, _send: Any) -> None:
-        seen.append(scope["type"])
-
-    warm = _FreezeOnceWarm(application, 3)
-    gc_frozen = []
-    try:
-        await warm({"type": "lifespan"}, None, None)
-        for _ in range(2):
-            await warm({"type": "http"}, None, None)
-        gc_frozen.append(gc.get_freeze_count())
-        kept = [object() for _ in range(10)], {"a": [1]}
-        await warm({"type": "http"}, None, None)
-        gc_frozen.append(gc.get_freeze_count())
-        await warm({"type": "http"}, None, None)
-        gc_frozen.append(gc.get_freeze_count())
-    finally:
-        gc.unfreeze()
-    assert kept
-    assert seen == ["lifespan", "http", "http", "http", "http"]
-    # Frozen on the third request, once: the fourth adds nothing.
-    assert gc_frozen[1] > gc_frozen[0]
-    assert gc_frozen[2] == gc_frozen[1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -20,7 +19,7 @@ from t21 import __version__
 from t21.admin.cli import staff_app  # its commands import this module when they run
 from t21.core.db import create_engine, redact_url
 from t21.core.errors import ConfigError
-from t21.core.heap import limit_malloc_arenas
+from t21.core.heap import WARM_AFTER_REQUESTS, FreezeOnceWarm, freeze_heap, limit_malloc_arenas
 from t21.core.logging import configure_logging
 from t21.core.settings import SANDBOX_PORT, Settings, load_settings
 
@@ -140,48 +139,10 @@ def _serve_until_stopped(server: Any) -> None:
 
 
 def _freeze_heap() -> None:
-    """Move everything built so far (modules, the app, its routes and schemas: most of the
-    ~300,000 objects the collector tracks) out of the collector's reach, once, before serving.
-
-    Without this, every full (generation 2) collection walks all of them: under 50 requests/s
-    one ran about every 60 s and held the event loop 100-360 ms (every route slow at once,
-    measured with bench/soak.py --probe-gc). After the freeze a full collection only walks what
-    was made since, which is small. https://docs.python.org/3/library/gc.html#gc.freeze
-    """
+    """The heap frozen before serving (`core.heap.freeze_heap`), the jobs and loops included."""
     import t21.tasks  # noqa: F401  (the jobs and loops, imported by the runtime otherwise)
 
-    gc.collect()
-    gc.freeze()
-
-
-# Requests answered before the heap is frozen a second time (`_FreezeOnceWarm`).
-WARM_AFTER_REQUESTS = 1000
-
-
-class _FreezeOnceWarm:
-    """The app, which freezes the heap a second time once it has answered its first requests.
-
-    What the first requests build stays for the process's life: the routes' lazily prepared
-    dependencies and schemas, the statements and their compiled forms, the pools' connections,
-    the caches. Left outside the first freeze (~46,000 objects), they were walked by every full
-    collection, every 3-5 s under load at 18-31 ms each, a pause every request in flight waits
-    out. One collection and freeze once warm (itself one such pause) leaves the later ones only
-    what was made since. An object of a request in flight then, if it ends in a reference cycle,
-    is never collected: a bounded, one-time cost."""
-
-    __slots__ = ("app", "left")
-
-    def __init__(self, app: Any, requests: int) -> None:
-        self.app = app
-        self.left = requests
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.left and scope["type"] == "http":
-            self.left -= 1
-            if not self.left:
-                gc.collect()
-                gc.freeze()
-        await self.app(scope, receive, send)
+    freeze_heap()
 
 
 def _uvicorn_config(app: Any, settings: Settings, host: str, port: int) -> Any:
@@ -248,7 +209,7 @@ def serve(
     _serve_until_stopped(
         uvicorn.Server(
             _uvicorn_config(
-                _FreezeOnceWarm(application, WARM_AFTER_REQUESTS),
+                FreezeOnceWarm(application, WARM_AFTER_REQUESTS),
                 settings,
                 settings.host,
                 settings.port,

@@ -1,19 +1,21 @@
 """`t21 serve` and `t21 worker` keep glibc to a few malloc arenas, so memory their threads free is
 reused instead of piling up in arenas of its own (bench/README.md, "Where the publishing run's
-memory went")."""
+memory went"); `t21 serve` freezes the heap again once warm."""
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's"
-)
+from t21.core.heap import FreezeOnceWarm
+
+glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's")
 
 # Eight threads alive at once each allocate (blocks over pymalloc's 512 bytes go to malloc), then
 # glibc describes its heaps: one `<heap nr=…>` per arena.
@@ -59,17 +61,47 @@ def _arenas(most: int, **env: str) -> tuple[bool, int]:
     return applied == "True", int(heaps)
 
 
+@glibc
 def test_the_limit_keeps_threads_to_that_many_arenas() -> None:
     assert _arenas(2) == (True, 2)
 
 
+@glibc
 def test_without_the_limit_each_thread_gets_an_arena_of_its_own() -> None:
     applied, heaps = _arenas(0)
     assert not applied
     assert heaps > 2
 
 
+@glibc
 def test_the_operators_malloc_arena_max_wins() -> None:
     applied, heaps = _arenas(2, MALLOC_ARENA_MAX="4")
     assert not applied
     assert 2 < heaps <= 4
+
+
+async def test_serve_freezes_the_heap_again_once_it_has_answered_its_first_requests() -> None:
+    seen: list[str] = []
+
+    async def application(scope: Any, _receive: Any, _send: Any) -> None:
+        seen.append(scope["type"])
+
+    warm = FreezeOnceWarm(application, 3)
+    gc_frozen = []
+    try:
+        await warm({"type": "lifespan"}, None, None)
+        for _ in range(2):
+            await warm({"type": "http"}, None, None)
+        gc_frozen.append(gc.get_freeze_count())
+        kept = [object() for _ in range(10)], {"a": [1]}
+        await warm({"type": "http"}, None, None)
+        gc_frozen.append(gc.get_freeze_count())
+        await warm({"type": "http"}, None, None)
+        gc_frozen.append(gc.get_freeze_count())
+    finally:
+        gc.unfreeze()
+    assert kept
+    assert seen == ["lifespan", "http", "http", "http", "http"]
+    # Frozen on the third request, once: the fourth adds nothing.
+    assert gc_frozen[1] > gc_frozen[0]
+    assert gc_frozen[2] == gc_frozen[1]
