@@ -160,6 +160,8 @@ def create_app(
                 if settings.rate_limit_enabled
                 else None
             )
+            if app.state.rate_limiter is not None:
+                async_stack.push_async_callback(app.state.rate_limiter.close)
             principal_cache = PrincipalCache(
                 settings.principal_cache_ttl_s,
                 engine=runtime.engine.sync_engine,
