@@ -156,7 +156,11 @@ def create_app(
                 runtime.state["sandbox_url"] = server.url
                 log.info("sandbox started", url=server.url)
             app.state.rate_limiter = (
-                RateLimiter(runtime.redis, key_prefix=f"{settings.redis_prefix}:ratelimit")
+                RateLimiter(
+                    runtime.redis,
+                    key_prefix=f"{settings.redis_prefix}:ratelimit",
+                    pipelined=runtime.pipelined,
+                )
                 if settings.rate_limit_enabled
                 else None
             )

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from t21.core import tracing
 from t21.core.db import create_engine, create_read_sessionmaker, create_sessionmaker
+from t21.core.pipelined import PipelinedRedis
 from t21.core.runtime import Runtime, install_runtime
 from t21.core.settings import Settings
 from t21.events.hub import close_hub
@@ -57,6 +58,7 @@ async def open_runtime(
         sessionmaker=create_sessionmaker(engine),
         jobs=queue,
         redis=redis,
+        pipelined=PipelinedRedis(redis) if redis is not None else None,
         read_sessionmaker=create_read_sessionmaker(engine),
     )
     install_clients(runtime)
@@ -83,6 +85,8 @@ async def open_runtime(
             await close_hub(runtime)
         finally:
             await close_clients(runtime)
+            if runtime.pipelined is not None:
+                await runtime.pipelined.close()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

@@ -218,8 +218,6 @@ async def test_a_known_principal_meets_its_limit_and_the_ips_in_one_round_trip(
             scripts.append(len(keys) // 2)
             return await script(keys, args)
 
-        counted_script.close = script.close  # type: ignore[attr-defined]
-
         async def counted_hit(*args: Any, **kwargs: Any) -> bool:
             single_hits.append(repr(args))
             return bool(await strategy_hit(*args, **kwargs))

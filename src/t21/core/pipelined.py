@@ -1,19 +1,21 @@
-"""A Lua script run on a Redis connection of its own, its calls pipelined.
+"""Redis commands on a connection of their own, pipelined: the request path's calls to Redis.
 
-The rate limit's script runs on every API request. Through redis-py's client each call costs
-~120 µs of CPU (in-process, 3,000 calls in a row, 2026-12-07): the pool's lock, checkout and
-release with their observability records, a task for the write's timeout (`asyncio.wait_for`),
-the retry wrapper, then the same again for the read. On one connection held for the script
-alone, the write and the read are nearly all that is left. Calls made at the same moment
-share that connection: each writes its command as it comes and one reader, for as long as the
-connection lives, takes the answers in order (Redis answers a connection's commands in the
-order they were sent), so concurrent requests never wait for each other's round trip.
+Every API request runs the rate limit's script, and every event committed publishes a wake-up.
+Through redis-py's client each call costs ~120 µs of CPU (in-process, 3,000 calls in a row,
+2026-12-07): the pool's lock, checkout and release with their observability records, a task for
+the write's timeout (`asyncio.wait_for`), the retry wrapper, then the same again for the read.
+On one connection held for these calls alone, the write and the read are nearly all that is
+left. Calls made at the same moment share that connection: the commands of one turn of the
+event loop go out in one write, and one reader, for as long as the connection lives, takes the
+answers in order (Redis answers a connection's commands in the order they were sent), so
+concurrent requests never wait for each other's round trip. Only commands that answer at once belong here (no blocking reads, no
+subscriptions): one slow answer holds back every answer after it.
 
 Failures: a connection that breaks, or a call unanswered after `timeout_s` (one timer for the
 connection, not one per call), fails every call in flight with it, and the connection is
-dropped; the next call connects again. A Redis that lost its script cache (a restart, `SCRIPT
-FLUSH`) answers NOSCRIPT: the script is loaded again (once, however many calls met it) and
-those calls are made again.
+dropped; the next call connects again. A script (`PipelinedScript`) that Redis lost from its
+cache (a restart, `SCRIPT FLUSH`) answers NOSCRIPT: it is loaded again (once, however many calls
+met its absence) and those calls are made again.
 """
 
 from __future__ import annotations
@@ -39,68 +41,69 @@ log = get_logger("t21.redis")
 _Waiting = deque[tuple[asyncio.Future[Any], float]]
 
 
-class PipelinedScript:
-    """`script`, called with keys and arguments, on a connection of its own (see the module)."""
+class PipelinedRedis:
+    """Commands on a connection of their own, opened like `redis`'s (see the module)."""
 
-    def __init__(self, redis: Redis, script: str, *, timeout_s: float) -> None:
+    def __init__(self, redis: Redis, *, timeout_s: float | None = None) -> None:
         self._redis = redis
-        self._script = script
-        self._sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
-        self._timeout_s = timeout_s
+        # The client's own socket timeout (the runtime's), else five seconds.
+        configured = redis.connection_pool.connection_kwargs.get("socket_timeout")
+        self._timeout_s = timeout_s or (float(configured) if configured else 5.0)
         self._connection: AbstractConnection | None = None
         self._connecting = asyncio.Lock()
         self._waiting: _Waiting = deque()
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
-        self._loading: asyncio.Future[None] | None = None
+        self._outbox: list[bytes] = []
+        self._flushing = False
         self._closed = False
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        """The script's answer; raises redis-py's errors (a connection that broke or did not
-        answer in time, an error the script raised)."""
-        try:
-            return await self._call(keys, args)
-        except NoScriptError:
-            await self._load()
-            return await self._call(keys, args)
-
-    async def _call(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def execute(self, *args: str | int) -> Any:
+        """The command's answer; raises redis-py's errors (a connection that broke or did not
+        answer in time, an error answered for the command)."""
         connection = self._connection
         if connection is None or not connection.is_connected:
             connection = await self._connected()
-        command = connection.pack_command("EVALSHA", self._sha, len(keys), *keys, *args)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._waiting.append((future, time.monotonic()))
+        # Commands go out in the order of `_waiting`: those of one turn of the event loop in
+        # one write, after the turn's callbacks (requests that arrived together meet their
+        # limits in one system call).
+        self._outbox.extend(connection.pack_command(*args))
+        if not self._flushing:
+            self._flushing = True
+            loop.call_soon(self._flush)
         if self._watchdog is None:
             self._watchdog = loop.call_later(self._timeout_s, self._check_overdue)
-        try:
-            # Written before its first await (the connection is open and has no socket
-            # timeout of its own), so commands go out in the order of `_waiting`.
-            await connection.send_packed_command(command, check_health=False)
-        except Exception as error:
-            self._drop(error)
-            raise
         return await future
 
-    async def _load(self) -> None:
-        """Put the script back in Redis' cache once, however many calls met its absence."""
-        loading = self._loading
-        if loading is None or loading.done():
-            loading = self._loading = asyncio.ensure_future(self._script_load())
-        await asyncio.shield(loading)
+    def _flush(self) -> None:
+        """Write the turn's commands. Those in the outbox are the current connection's: a
+        dropped connection empties it, failing their calls."""
+        self._flushing = False
+        outbox, self._outbox = self._outbox, []
+        connection = self._connection
+        if not outbox or connection is None:
+            return
+        writing = asyncio.get_running_loop().create_task(
+            connection.send_packed_command(outbox, check_health=False)
+        )
+        writing.add_done_callback(lambda done: self._written(connection, done))
 
-    async def _script_load(self) -> None:
-        await self._redis.script_load(self._script)
+    def _written(self, connection: AbstractConnection, done: asyncio.Task[None]) -> None:
+        error = None if done.cancelled() else done.exception()
+        if error is not None and connection is self._connection:
+            self._drop(error if isinstance(error, Exception) else RedisConnectionError(str(error)))
 
     async def _connected(self) -> AbstractConnection:
         async with self._connecting:
             if self._closed:
-                raise RedisConnectionError("the script's Redis connection is closed")
+                raise RedisConnectionError("the pipelined Redis connection is closed")
             connection = self._connection
             if connection is None or not connection.is_connected:
-                self._drop(RedisConnectionError("the script's Redis connection was lost"))
+                self._drop(RedisConnectionError("the pipelined Redis connection was lost"))
                 pool = self._redis.connection_pool
                 # No socket timeout: the reader waits for the next answer as long as the
                 # connection lives; the watchdog bounds each call's wait.
@@ -120,7 +123,7 @@ class PipelinedScript:
             while True:
                 try:
                     answer: Any = await connection.read_response()
-                except ResponseError as error:  # the script's own error: that call's alone
+                except ResponseError as error:  # an error answered: that call's alone
                     answer = error
                 if not waiting:
                     raise RedisConnectionError("an answer from Redis that no call waits for")
@@ -153,6 +156,7 @@ class PipelinedScript:
         waiting, self._waiting = self._waiting, deque()
         reader, self._reader = self._reader, None
         watchdog, self._watchdog = self._watchdog, None
+        self._outbox = []
         for future, _sent in waiting:
             if not future.done():
                 future.set_exception(error)
@@ -162,17 +166,44 @@ class PipelinedScript:
             reader.cancel()
         if connection is not None:
             if not closing:
-                log.warning("script connection to Redis dropped", error=repr(error))
+                log.warning("pipelined connection to Redis dropped", error=repr(error))
             ending = asyncio.get_running_loop().create_task(connection.disconnect(nowait=True))
             self._closing.add(ending)  # held until done (the loop keeps only weak references)
             ending.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
-        """Fail the calls in flight and close the connection (the app's shutdown)."""
+        """Fail the calls in flight and close the connection (the process's shutdown)."""
         async with self._connecting:
             self._closed = True
             self._drop(
-                RedisConnectionError("the script's Redis connection is closed"), closing=True
+                RedisConnectionError("the pipelined Redis connection is closed"), closing=True
             )
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class PipelinedScript:
+    """A Lua script called with keys and arguments on a `PipelinedRedis` (see the module)."""
+
+    def __init__(self, redis: PipelinedRedis, script: str) -> None:
+        self._redis = redis
+        self._script = script
+        self._sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+        self._loading: asyncio.Future[Any] | None = None
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        """The script's answer; raises redis-py's errors as `PipelinedRedis.execute`."""
+        try:
+            return await self._redis.execute("EVALSHA", self._sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await self._load()
+            return await self._redis.execute("EVALSHA", self._sha, len(keys), *keys, *args)
+
+    async def _load(self) -> None:
+        """Put the script back in Redis' cache once, however many calls met its absence."""
+        loading = self._loading
+        if loading is None or loading.done():
+            loading = self._loading = asyncio.ensure_future(
+                self._redis.execute("SCRIPT", "LOAD", self._script)
+            )
+        await asyncio.shield(loading)

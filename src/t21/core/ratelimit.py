@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from t21.core.errors import RateLimited
 from t21.core.logging import get_logger
-from t21.core.pipelined import PipelinedScript
+from t21.core.pipelined import PipelinedRedis, PipelinedScript
 from t21.core.problems import problem_response
 from t21.core.settings import Settings
 
@@ -100,16 +100,20 @@ class RateLimitResult:
 class RateLimiter:
     """Counts hits against limits like '600/minute' in the configured store."""
 
-    def __init__(self, redis: Redis | None, *, key_prefix: str = "t21:ratelimit") -> None:
+    def __init__(
+        self,
+        redis: Redis | None,
+        *,
+        key_prefix: str = "t21:ratelimit",
+        pipelined: PipelinedRedis | None = None,
+    ) -> None:
         self.storage: Storage
         self.key_prefix = key_prefix
-        # On a connection of its own, pipelined: a request's one round trip without the
-        # client pool's overhead (`core.pipelined`).
-        self._hit_all = (
-            PipelinedScript(redis, _HIT_ALL, timeout_s=_timeout_s(redis))
-            if redis is not None
-            else None
-        )
+        # The script on the process's pipelined connection (`core.pipelined`; one of its own
+        # without): a request's one round trip without the client pool's overhead.
+        self._own_pipelined = PipelinedRedis(redis) if redis and pipelined is None else None
+        lane = pipelined or self._own_pipelined
+        self._hit_all = PipelinedScript(lane, _HIT_ALL) if lane is not None else None
         if redis is not None:
             # Shares the process's Redis connection pool (and its timeouts).
             self.storage = RedisStorage(
@@ -171,8 +175,8 @@ class RateLimiter:
         ]
 
     async def close(self) -> None:
-        if self._hit_all is not None:
-            await self._hit_all.close()
+        if self._own_pipelined is not None:
+            await self._own_pipelined.close()
 
     async def exhausted(self, limit: RateLimitItem, *identifiers: str) -> int | None:
         """Seconds until `limit` frees capacity if it is used up (without counting a hit);
@@ -191,12 +195,6 @@ class RateLimiter:
             await self.strategy.clear(limit, *identifiers)
         except Exception as exc:
             log.warning("rate limit store unavailable; counter not cleared", error=repr(exc))
-
-
-def _timeout_s(redis: Redis) -> float:
-    """The client's own socket timeout (the runtime's), else five seconds."""
-    configured = redis.connection_pool.connection_kwargs.get("socket_timeout")
-    return float(configured) if configured else 5.0
 
 
 def _window_result(

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from t21.core.pipelined import PipelinedRedis
     from t21.core.settings import Settings
 
 
@@ -55,6 +56,8 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     jobs: JobSender
     redis: Redis | None = None
+    # Commands of the request path on a Redis connection of their own (`core.pipelined`).
+    pipelined: PipelinedRedis | None = None
     state: dict[str, Any] = field(default_factory=dict)
     # Sessions for requests that only read (`core.uow.read_scope`, `core.db.
     # create_read_sessionmaker`); None where reads keep the ordinary unit of work.

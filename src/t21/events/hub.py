@@ -83,10 +83,13 @@ class EventHub:
             task.add_done_callback(self._publishing.discard)
 
     async def _publish(self, message: str) -> None:
-        redis = self._runtime.redis
+        redis, pipelined = self._runtime.redis, self._runtime.pipelined
         assert redis is not None
         try:
-            await redis.publish(self.channel, message)
+            if pipelined is not None:
+                await pipelined.execute("PUBLISH", self.channel, message)
+            else:
+                await redis.publish(self.channel, message)
         except Exception as exc:  # the streams' poll catches up; the event is safe in the table
             log.warning("event wake-up not published", error=repr(exc))
 
