@@ -5,13 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from t21.core import clock
+from t21.core.outside import Retryable
 from t21.core.uow import session_scope
+from t21.events.models import Event
+from t21.posts.events import TARGET_EVENTS
+from t21.posts.models import TargetStatus
 from t21.publishing import reaper
+from t21.publishing.service.attempt import LEASE_MARGIN, Attempt, attempt_outcome
+from t21.sandbox.platform import text_digest
 from tests.publishing.conftest import Engine, _engine, lost_answer
 
 TWEETS = r"^/2/tweets$"
@@ -123,3 +131,60 @@ async def test_a_lost_answer_is_found_after_the_account_published_many_more_post
     assert done["external_id"] == tweet["id"]
     assert engine.sends("twitter", "Did this one go?") == ["fault-injected-after-effect"]
     assert len(engine.published_at_network("twitter")) == 26
+
+
+async def test_an_account_t21_cannot_check_publishes_one_post_at_a_time_each_recorded_first(
+    engine: Engine,
+) -> None:
+    """A worker killed mid-batch leaves in doubt what it sent and had not yet recorded; for a
+    LinkedIn member (no r_member_social) each doubt is a person's to settle. So that account's
+    posts of a batch leave one at a time, each recorded before the next is sent, while an
+    account T21 can check publishes its share of the batch at once (`bench/` measures it)."""
+    due = clock.now() + timedelta(hours=1)
+    posts = [
+        await engine.draft(
+            network, content=f"{network} in a batch, {n}", scheduled_at=due.isoformat()
+        )
+        for network in ("linkedin", "twitter")
+        for n in range(3)
+    ]
+    for post in posts:
+        await engine.make_due(post["targets"][0]["id"])
+    await engine.tick()  # one dispatch: the six targets in one publish job
+    for post in posts:
+        assert (await engine.read(post["id"]))["targets"][0]["status"] == "published"
+    async with session_scope(engine.world.runtime) as session:
+        events = (
+            await session.scalars(
+                select(Event).where(Event.type == TARGET_EVENTS[TargetStatus.PUBLISHED])
+            )
+        ).all()
+    recorded = {event.data["target"]["id"]: event.created_at.timestamp() for event in events}
+    sends = engine.world.control("linkedin", "GET", "/sends")["sends"]
+    assert len(sends) == 3
+    by_text = {text_digest(post["content"]): post["targets"][0]["id"] for post in posts}
+    for sent, following in pairwise(sends):
+        # The earlier post was recorded before the next request left.
+        assert recorded[by_text[sent["text_sha256"]]] <= following["received_at"]
+    assert len(engine.world.control("twitter", "GET", "/sends")["sends"]) == 3
+
+
+async def test_an_attempt_that_waited_its_lease_away_sends_nothing_and_is_retried(
+    engine: Engine,
+) -> None:
+    runtime = engine.world.runtime
+    account_id = uuid.UUID(await engine.account("twitter"))
+    waited = timedelta(seconds=runtime.settings.publish_lease_s) - LEASE_MARGIN
+    late = Attempt(
+        target_id=uuid.uuid4(),
+        attempt_id="late",
+        post_id=uuid.uuid4(),
+        account_id=account_id,
+        platform="twitter",
+        text="Too late to go",
+        options={},
+        started_at=clock.now() - waited,
+    )
+    _attempt, outcome = await attempt_outcome(runtime, late)
+    assert isinstance(outcome, Retryable), outcome
+    assert engine.sends("twitter", "Too late to go") == []

@@ -78,9 +78,15 @@ def resumable(saved: dict[str, Any] | None, fingerprint: str) -> dict[str, Any]:
 
 
 async def attempt_outcome(runtime: Runtime, attempt: Attempt) -> tuple[Attempt, Outcome]:
-    """Send the attempt to its network; what happened, classified (never raises)."""
+    """Send the attempt to its network; what happened, classified (never raises). It ends
+    before the attempt's lease does (counted from its claim), leaving the margin to record it."""
     outcome: Outcome
-    deadline = max(1.0, runtime.settings.publish_lease_s - LEASE_MARGIN.total_seconds())
+    lease = runtime.settings.publish_lease_s - LEASE_MARGIN.total_seconds()
+    waited = (clock.now() - attempt.started_at).total_seconds()
+    if waited >= 1.0 and lease - waited < 1.0:
+        # It waited its lease away behind the account's other attempts: nothing was sent.
+        return attempt, Retryable("Publishing waited too long for its turn.", after=10)
+    deadline = max(1.0, lease - waited)
     sent = False
     try:
         async with asyncio.timeout(deadline):
@@ -88,7 +94,7 @@ async def attempt_outcome(runtime: Runtime, attempt: Attempt) -> tuple[Attempt, 
             if held is None:
                 account = await refresh_account(runtime, attempt.account_id)
                 held = held_credentials(runtime, account)
-            provider = _provider(runtime, attempt.platform)
+            provider = attempt_provider(runtime, attempt.platform)
             request = PublishRequest(
                 text=attempt.text,
                 media=[media_item(runtime, asset) for asset in attempt.media],
@@ -119,7 +125,7 @@ async def attempt_outcome(runtime: Runtime, attempt: Attempt) -> tuple[Attempt, 
     return attempt, outcome
 
 
-def _provider(runtime: Runtime, platform: str) -> Provider:
+def attempt_provider(runtime: Runtime, platform: str) -> Provider:
     """The provider of `platform` as this process reaches it, built once per configuration:
     providers hold only their configuration (each operation opens its own HTTP client)."""
     cache: dict[tuple[str, int, str | None], Provider] = runtime.state.setdefault(

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections.abc import Sequence
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
 from t21.core.logging import get_logger
 from t21.core.runtime import PendingJob, Runtime
-from t21.publishing.service.attempt import Attempt, Outcome, attempt_outcome
+from t21.publishing.service.attempt import Attempt, Outcome, attempt_outcome, attempt_provider
 from t21.publishing.service.claim import begin_batch
 from t21.publishing.service.record import record_batch
 
@@ -99,9 +100,15 @@ async def _publish_held(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> No
     attempts = await begin_batch(runtime, target_ids)
     if not attempts:
         return
-    pending: set[asyncio.Task[tuple[Attempt, Outcome]]] = {
-        asyncio.create_task(attempt_outcome(runtime, attempt)) for attempt in attempts
-    }
+    unverifiable: dict[uuid.UUID, list[Attempt]] = {}
+    pending: set[asyncio.Task[tuple[Attempt, Outcome] | None]] = set()
+    for attempt in attempts:
+        if _unverifiable(runtime, attempt):
+            unverifiable.setdefault(attempt.account_id, []).append(attempt)
+        else:
+            pending.add(asyncio.create_task(attempt_outcome(runtime, attempt)))
+    for account_id, alone in unverifiable.items():
+        pending.add(asyncio.create_task(_one_at_a_time(runtime, account_id, alone)))
     flush_s = runtime.settings.publish_flush_s
     try:
         while pending:
@@ -109,10 +116,39 @@ async def _publish_held(runtime: Runtime, target_ids: Sequence[uuid.UUID]) -> No
             if pending and flush_s > 0:
                 more, pending = await asyncio.wait(pending, timeout=flush_s)
                 done |= more
-            await _record_surely(runtime, [task.result() for task in done])
+            outcomes = [outcome for task in done if (outcome := task.result()) is not None]
+            if outcomes:
+                await _record_surely(runtime, outcomes)
     finally:
         for task in pending:
             task.cancel()
+
+
+def _unverifiable(runtime: Runtime, attempt: Attempt) -> bool:
+    """Whether T21 could not tell, after a worker died mid-attempt, if the attempt published:
+    its network can't list this account's posts (a LinkedIn member without r_member_social),
+    so such a doubt goes to a person. Credentials still to be refreshed count as checkable."""
+    held = attempt.credentials
+    if held is None:
+        return False
+    return attempt_provider(runtime, attempt.platform).find_recent_blocker(held) is not None
+
+
+async def _one_at_a_time(runtime: Runtime, account_id: uuid.UUID, attempts: list[Attempt]) -> None:
+    """The attempts of an account whose doubts can't be checked, one after the other, each
+    outcome recorded before the next request leaves (not batched with others): a worker killed
+    meanwhile leaves at most one of them in doubt, for a person to settle, where a batch sent
+    at once and recorded together could leave all of them. Across this process's jobs too (a
+    lock per account)."""
+    locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = runtime.state.setdefault(
+        "unverifiable_accounts", weakref.WeakValueDictionary()
+    )
+    lock = locks.get(account_id)
+    if lock is None:
+        lock = locks[account_id] = asyncio.Lock()
+    for attempt in attempts:
+        async with lock:
+            await _record_surely(runtime, [await attempt_outcome(runtime, attempt)])
 
 
 async def _record_surely(runtime: Runtime, outcomes: list[tuple[Attempt, Outcome]]) -> None:
