@@ -8,8 +8,9 @@ On one connection held for these calls alone, the write and the read are nearly 
 left. Calls made at the same moment share that connection: the commands of one turn of the
 event loop go out in one write, and one reader, for as long as the connection lives, takes the
 answers in order (Redis answers a connection's commands in the order they were sent), so
-concurrent requests never wait for each other's round trip. Only commands that answer at once belong here (no blocking reads, no
-subscriptions): one slow answer holds back every answer after it.
+concurrent requests never wait for each other's round trip. Only commands that answer at once
+belong here (no blocking reads, no subscriptions): one slow answer holds back every answer after
+it.
 
 Failures: a connection that breaks, or a call unanswered after `timeout_s` (one timer for the
 connection, not one per call), fails every call in flight with it, and the connection is
