@@ -5,12 +5,11 @@ Through redis-py's client each call costs ~120 µs of CPU (in-process, 3,000 cal
 2026-12-07): the pool's lock, checkout and release with their observability records, a task for
 the write's timeout (`asyncio.wait_for`), the retry wrapper, then the same again for the read.
 On one connection held for these calls alone, the write and the read are nearly all that is
-left. Calls made at the same moment share that connection: the commands of one turn of the
-event loop go out in one write, and one reader, for as long as the connection lives, takes the
-answers in order (Redis answers a connection's commands in the order they were sent), so
-concurrent requests never wait for each other's round trip. Only commands that answer at once
-belong here (no blocking reads, no subscriptions): one slow answer holds back every answer after
-it.
+left. Calls made at the same moment share that connection: each writes its command as it comes
+and one reader, for as long as the connection lives, takes the answers in order (Redis answers
+a connection's commands in the order they were sent), so concurrent requests never wait for
+each other's round trip. Only commands that answer at once belong here (no blocking reads, no
+subscriptions): one slow answer holds back every answer after it.
 
 Failures: a connection that breaks, or a call unanswered after `timeout_s` (one timer for the
 connection, not one per call), fails every call in flight with it, and the connection is
@@ -56,8 +55,6 @@ class PipelinedRedis:
         self._reader: asyncio.Task[None] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
-        self._outbox: list[bytes] = []
-        self._flushing = False
         self._closed = False
 
     async def execute(self, *args: str | int) -> Any:
@@ -66,37 +63,20 @@ class PipelinedRedis:
         connection = self._connection
         if connection is None or not connection.is_connected:
             connection = await self._connected()
+        command = connection.pack_command(*args)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._waiting.append((future, time.monotonic()))
-        # Commands go out in the order of `_waiting`: those of one turn of the event loop in
-        # one write, after the turn's callbacks (requests that arrived together meet their
-        # limits in one system call).
-        self._outbox.extend(connection.pack_command(*args))
-        if not self._flushing:
-            self._flushing = True
-            loop.call_soon(self._flush)
         if self._watchdog is None:
             self._watchdog = loop.call_later(self._timeout_s, self._check_overdue)
+        try:
+            # Written before its first await (the connection is open and has no socket
+            # timeout of its own), so commands go out in the order of `_waiting`.
+            await connection.send_packed_command(command, check_health=False)
+        except Exception as error:
+            self._drop(error)
+            raise
         return await future
-
-    def _flush(self) -> None:
-        """Write the turn's commands. Those in the outbox are the current connection's: a
-        dropped connection empties it, failing their calls."""
-        self._flushing = False
-        outbox, self._outbox = self._outbox, []
-        connection = self._connection
-        if not outbox or connection is None:
-            return
-        writing = asyncio.get_running_loop().create_task(
-            connection.send_packed_command(outbox, check_health=False)
-        )
-        writing.add_done_callback(lambda done: self._written(connection, done))
-
-    def _written(self, connection: AbstractConnection, done: asyncio.Task[None]) -> None:
-        error = None if done.cancelled() else done.exception()
-        if error is not None and connection is self._connection:
-            self._drop(error if isinstance(error, Exception) else RedisConnectionError(str(error)))
 
     async def _connected(self) -> AbstractConnection:
         async with self._connecting:
@@ -157,7 +137,6 @@ class PipelinedRedis:
         waiting, self._waiting = self._waiting, deque()
         reader, self._reader = self._reader, None
         watchdog, self._watchdog = self._watchdog, None
-        self._outbox = []
         for future, _sent in waiting:
             if not future.done():
                 future.set_exception(error)
