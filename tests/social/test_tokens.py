@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from t21.core import clock
 from t21.core.uow import session_scope
+from t21.social import tokens
 from t21.social.models import AccountStatus, SocialAccount
 from t21.social.tokens import credentials, refresh_account
 from t21.worker.loops import LoopRunner
@@ -269,3 +270,24 @@ async def test_a_refresh_token_ending_before_the_next_refresh_warns_the_owners_o
         if "before" in str(message["Subject"]) and "LinkedIn" in str(message["Subject"])
     ]
     assert len(notices) == 1
+
+
+async def test_a_refresh_that_finished_after_the_accounts_read_is_not_claimed_again(
+    world: World,
+) -> None:
+    """The race behind two refreshes of one account: a caller reads the account, another's
+    refresh finishes (the network rotating the refresh token), then the first claims the
+    refresh with the refresh token it read, already spent. Its claim must fail: it then reads
+    again and finds the refresh done."""
+    [raw_id] = await world.connected_ids("tiktok")
+    account_id = uuid.UUID(raw_id)
+    async with session_scope(world.runtime) as session:
+        stale = await session.get(SocialAccount, account_id)
+        assert stale is not None
+        session.expunge(stale)
+    await refresh_account(world.runtime, account_id, force=True)
+    async with session_scope(world.runtime) as session:
+        assert not await tokens._claim(session, stale, clock.now())
+        fresh = await session.get(SocialAccount, account_id, populate_existing=True)
+        assert fresh is not None
+        assert await tokens._claim(session, fresh, clock.now())

@@ -186,14 +186,22 @@ def needs_refresh(account: SocialAccount, settings: Settings, now: datetime) -> 
     return due is not None and due <= now
 
 
-async def _claim(session: AsyncSession, account_id: uuid.UUID, now: datetime) -> bool:
+async def _claim(session: AsyncSession, account: SocialAccount, now: datetime) -> bool:
+    """Hold the account's refresh, unless another caller holds it, or its tokens are no longer
+    the ones `account` was read with: a refresh that finished between that read and this
+    claim has spent the refresh token read (networks rotate them), and sending it again would
+    be refused for good."""
     claimed = await session.execute(
         update(SocialAccount)
         .where(
-            SocialAccount.id == account_id,
+            SocialAccount.id == account.id,
             or_(
                 SocialAccount.refresh_claimed_until.is_(None),
                 SocialAccount.refresh_claimed_until < now,
+            ),
+            SocialAccount.access_token_encrypted == account.access_token_encrypted,
+            SocialAccount.refresh_token_encrypted.is_not_distinct_from(
+                account.refresh_token_encrypted
             ),
         )
         .values(refresh_claimed_until=now + CLAIM_FOR)
@@ -230,7 +238,7 @@ async def refresh_account(
             )
             if done_meanwhile or (not force and not needs_refresh(account, settings, now)):
                 return account
-            if await _claim(session, account_id, now):
+            if await _claim(session, account, now):
                 held = credentials(settings, account)
                 platform = account.platform
                 break
