@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.core.settings import Settings
-from t21.core.uow import read_connection, read_scope, session_scope
+from t21.core.uow import read_scope, session_scope
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -25,11 +25,6 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def _read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with read_connection(request.app.state.runtime) as connection:
-        yield connection
-
-
 async def _settings(request: Request) -> Settings:
     # async: a plain `def` dependency would hop to the thread pool on every request.
     settings: Settings = request.app.state.settings
@@ -41,6 +36,4 @@ DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 # deferred one on SQLite (no write lock). A route takes one or the other, never both (a
 # handler's reads and writes belong in one unit of work).
 ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
-# `ReadSession`'s connection alone, for a route that runs only Core statements.
-ReadConnection = Annotated[AsyncConnection, Depends(_read_connection, scope="function")]
 AppSettings = Annotated[Settings, Depends(_settings)]

@@ -1,5 +1,6 @@
 """Account self-service: editing one's profile, changing one's email (verified at the new
-address first) and password, deleting one's account, and exporting what T21 holds about one.
+address first) and password, deleting one's account, exporting what T21 holds about one, and
+reading the signed-in user with their memberships (`me`).
 Services take the session and never commit (see `core.uow`)."""
 
 from __future__ import annotations
@@ -8,25 +9,29 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from t21.ai.models import AiCall
 from t21.billing.models import BillingAccount
 from t21.billing.subscriptions import PAID_STATUSES
 from t21.core import clock
-from t21.core.errors import Conflict, ValidationFailed
+from t21.core.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
+from t21.core.prepared import fetch_rows
 from t21.core.security import hash_password, verify_password
 from t21.core.settings import Settings
 from t21.core.uow import release
 from t21.identity import passkeys
 from t21.identity.models import EmailToken, EmailTokenPurpose, OAuthIdentity, RefreshToken, User
 from t21.identity.passwords import check_password
+from t21.identity.schemas import MeOut
 from t21.identity.service import _new_email_token, _revoke, find_user, normalise_email
 from t21.media.models import MediaAsset
 from t21.notifications.service import queue_email
 from t21.organizations.models import ApiKey, Invitation, Membership, Organization
 from t21.organizations.permissions import Role
+from t21.organizations.schemas import MembershipOut, OrganizationRef
+from t21.organizations.tenancy import Principal
 from t21.posts.models import Post
 
 
@@ -363,3 +368,63 @@ async def export(session: AsyncSession, user: User) -> dict[str, Any]:
             for call in ai_calls
         ],
     }
+
+
+# `me`'s statement, built once, read as rows (the user's id bound at execution): the user with
+# each membership (the organization's reference, the role, when they joined), a row each, or
+# one row of nulls there without any: one round trip.
+_users, _organizations, _memberships = User.__table__, Organization.__table__, Membership.__table__
+_ME = (
+    select(
+        _users.c.id,
+        _users.c.email,
+        _users.c.name,
+        _users.c.email_verified_at,
+        _users.c.created_at,
+        _organizations.c.id.label("organization_id"),
+        _organizations.c.name.label("organization_name"),
+        _organizations.c.slug.label("organization_slug"),
+        _organizations.c.tier.label("organization_tier"),
+        _memberships.c.role,
+        _memberships.c.created_at.label("joined_at"),
+    )
+    .select_from(
+        _users.outerjoin(
+            _memberships.join(
+                _organizations, _organizations.c.id == _memberships.c.organization_id
+            ),
+            _memberships.c.user_id == _users.c.id,
+        )
+    )
+    .where(_users.c.id == bindparam("user_id"))
+    .order_by(_organizations.c.created_at)
+)
+
+
+async def signed_in(connection: AsyncConnection, principal: Principal) -> MeOut:
+    """The signed-in user (401 once deleted) and their memberships, as they stand in the
+    database (the principal may be a few seconds old)."""
+    if principal.user_id is None:
+        raise Forbidden("This needs a signed-in user; API keys can't use it.")
+    rows = await fetch_rows(connection, _ME, {"user_id": principal.user_id})
+    if not rows:
+        raise NotAuthenticated("The access token is invalid.")
+    # By position, in `_ME`'s order (the driver's rows have no attributes).
+    memberships = [
+        MembershipOut(
+            organization=OrganizationRef(id=row[5], name=row[6], slug=row[7], tier=row[8]),
+            role=row[9],
+            joined_at=row[10],
+        )
+        for row in rows
+        if row[5] is not None
+    ]
+    user = rows[0]
+    return MeOut(
+        id=user[0],
+        email=user[1],
+        name=user[2],
+        email_verified=user[3] is not None,
+        created_at=user[4],
+        memberships=memberships,
+    )

@@ -7,12 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Cookie, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from t21.core.deps import AppSettings, DbSession
-from t21.core.errors import BadRequest, Forbidden, NotAuthenticated, T21Error
-from t21.core.prepared import fetch_rows
+from t21.core.errors import BadRequest, T21Error
 from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
 from t21.core.redirects import with_params
@@ -21,7 +18,6 @@ from t21.core.security import decode_access_token
 from t21.core.uow import read_connection
 from t21.identity import account, oauth, service, twofactor
 from t21.identity.errors import InvalidSecondFactor
-from t21.identity.models import User
 from t21.identity.schemas import (
     ChangePasswordIn,
     DeleteAccountIn,
@@ -48,9 +44,6 @@ from t21.identity.schemas import (
 )
 from t21.identity.throttle import LoginThrottle
 from t21.organizations.auth import CurrentUser, current_user
-from t21.organizations.models import Membership, Organization
-from t21.organizations.schemas import MembershipOut, OrganizationRef
-from t21.organizations.tenancy import Principal
 
 router = APIRouter(prefix="/auth", tags=["authentication"])
 
@@ -220,67 +213,7 @@ async def me(principal: CurrentUser, request: Request) -> MeOut:
     # dependency in an exit stack with a cancel scope and a shielded exit, which cost about
     # as much as `me`'s own statement.
     async with read_connection(request.app.state.runtime) as connection:
-        return await _me(principal, connection)
-
-
-# `me`'s statement, built once, read as rows (the user's id bound at execution): the user with
-# each membership (the organization's reference, the role, when they joined), a row each, or
-# one row of nulls there without any: one round trip.
-_users, _organizations, _memberships = User.__table__, Organization.__table__, Membership.__table__
-_ME = (
-    select(
-        _users.c.id,
-        _users.c.email,
-        _users.c.name,
-        _users.c.email_verified_at,
-        _users.c.created_at,
-        _organizations.c.id.label("organization_id"),
-        _organizations.c.name.label("organization_name"),
-        _organizations.c.slug.label("organization_slug"),
-        _organizations.c.tier.label("organization_tier"),
-        _memberships.c.role,
-        _memberships.c.created_at.label("joined_at"),
-    )
-    .select_from(
-        _users.outerjoin(
-            _memberships.join(
-                _organizations, _organizations.c.id == _memberships.c.organization_id
-            ),
-            _memberships.c.user_id == _users.c.id,
-        )
-    )
-    .where(_users.c.id == bindparam("user_id"))
-    .order_by(_organizations.c.created_at)
-)
-
-
-async def _me(principal: Principal, connection: AsyncConnection) -> MeOut:
-    """The signed-in user (401 once deleted) and their memberships, as they stand in the
-    database (the principal may be a few seconds old)."""
-    if principal.user_id is None:
-        raise Forbidden("This needs a signed-in user; API keys can't use it.")
-    rows = await fetch_rows(connection, _ME, {"user_id": principal.user_id})
-    if not rows:
-        raise NotAuthenticated("The access token is invalid.")
-    # By position, in `_ME`'s order (the driver's rows have no attributes).
-    memberships = [
-        MembershipOut(
-            organization=OrganizationRef(id=row[5], name=row[6], slug=row[7], tier=row[8]),
-            role=row[9],
-            joined_at=row[10],
-        )
-        for row in rows
-        if row[5] is not None
-    ]
-    user = rows[0]
-    return MeOut(
-        id=user[0],
-        email=user[1],
-        name=user[2],
-        email_verified=user[3] is not None,
-        created_at=user[4],
-        memberships=memberships,
-    )
+        return await account.signed_in(connection, principal)
 
 
 @router.patch("/me")
@@ -291,7 +224,7 @@ async def update_me(
     account's email changes when it is followed (`pending_email` until then)."""
     user = await current_user(session, principal)
     await account.update_profile(session, settings, user, name=body.name, email=body.email)
-    view = await _me(principal, await session.connection())
+    view = await account.signed_in(await session.connection(), principal)
     return ProfileOut(**view.model_dump(), pending_email=await account.pending_email(session, user))
 
 
