@@ -28,7 +28,7 @@ from t21.core.problems import (
 from t21.core.ratelimit import RateLimiter, RateLimitMiddleware
 from t21.core.routing import APIRouter
 from t21.core.settings import Settings, get_settings
-from t21.core.tracing import TracingMiddleware
+from t21.core.tracing import FASTAPI_TELEMETRY, TracingMiddleware
 from t21.organizations.auth import cached_subject, idempotency_owner
 from t21.organizations.principal_cache import PrincipalCache
 from t21.runtime import open_runtime
@@ -197,6 +197,7 @@ def create_app(
         version=__version__,
         summary="Write, schedule and publish social media posts for your brands.",
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
         # T21_API_DOCS=false: no /docs, /redoc or /openapi.json (all 404). The pages are
         # served with their assets by `core.docs`, so they work offline.
         docs_url=None,

@@ -182,6 +182,26 @@ async def test_a_span_never_holds_a_token_from_the_path_or_query(settings_factor
     assert "GET /api/v1/review/{token}" in names
 
 
+async def test_a_tracer_provider_set_for_the_process_gets_no_span_of_fastapis_own(
+    settings_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An auto-instrumentation (`opentelemetry-instrument`, `FASTAPI_OTEL_AUTO_CONFIGURE`) may
+    set a tracer provider for the whole process. FastAPI would then trace every request itself,
+    its span holding the raw path: T21's server span stays the only one, and holds no token."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    exporter = InMemorySpanExporter()
+    process_provider = TracerProvider()
+    process_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: process_provider)
+    secret = "tok_" + "s3cr3t" * 6
+    async with traced_api(settings_factory, None) as (_app, api):
+        answer = await api.get(f"/api/v1/review/{secret}")
+        assert answer.status_code == 404, answer.text
+        assert (await api.get("/health")).status_code == 200
+    assert exporter.get_finished_spans() == ()
+
+
 async def test_tracing_is_off_without_an_endpoint(
     settings_factory: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -34,6 +34,7 @@ from contextlib import contextmanager, suppress
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, cast
 
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagate import extract, inject
@@ -226,6 +227,20 @@ def _origin_only(span: trace.Span, request: Any) -> None:
 
 async def _async_origin_only(span: trace.Span, request: Any) -> None:
     _origin_only(span, request)
+
+
+# FastAPI's own telemetry, off: T21's request span is `TracingMiddleware`'s, which names a
+# span by its route template only. FastAPI's would record the raw path (review tokens and
+# OAuth codes travel in paths and queries) under any global tracer provider, e.g. one that
+# `opentelemetry-instrument` or `FASTAPI_OTEL_AUTO_CONFIGURE` sets up; and even unconfigured
+# it asks OpenTelemetry for the global providers on every request.
+FASTAPI_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
 
 
 class TracingMiddleware:

@@ -17,7 +17,7 @@ from t21.core.middleware import RequestContextMiddleware
 from t21.core.ops import router as ops_router
 from t21.core.problems import UnhandledErrorMiddleware, install_exception_handlers
 from t21.core.settings import Settings
-from t21.core.tracing import TracingMiddleware
+from t21.core.tracing import FASTAPI_TELEMETRY, TracingMiddleware
 from t21.runtime import open_runtime
 
 log = get_logger("t21.worker")
@@ -38,6 +38,7 @@ def create_worker_app(settings: Settings) -> FastAPI:
         title="T21 worker",
         version=__version__,
         lifespan=lifespan,
+        telemetry=FASTAPI_TELEMETRY,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
