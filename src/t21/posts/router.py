@@ -14,7 +14,7 @@ from t21.core.errors import PayloadTooLarge, ValidationFailed
 from t21.core.localtime import PlainDate
 from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
-from t21.core.uow import read_scope
+from t21.core.uow import read_scope, session_scope
 from t21.organizations.auth import CurrentPrincipal
 from t21.posts import bulk, dryrun, exporting, importing, listing, reading, service
 from t21.posts.models import PostStatus
@@ -33,6 +33,7 @@ from t21.posts.schemas import (
     PublishIn,
     ScheduleIn,
     TargetCheck,
+    post_json,
     post_out,
 )
 
@@ -100,14 +101,20 @@ async def list_posts(
     return Response(body, media_type="application/json")
 
 
-@router.post("", status_code=201, openapi_extra=IDEMPOTENT)
-async def create_post(
-    body: PostIn, request: Request, principal: CurrentPrincipal, session: DbSession
-) -> PostOut:
+# The post comes serialized (`post_json`), without FastAPI validating the model it was built
+# as a second time: `response_model` gives the document its schema.
+# Its unit of work is opened here rather than as a dependency (`DbSession`), as the list takes
+# its read session: the busiest write, and FastAPI's generator dependency costs an exit stack,
+# a cancel scope and a shielded exit. The same unit of work: committed once when the service
+# returns (before the response is built), rolled back on any error, jobs sent after the commit.
+@router.post("", status_code=201, response_model=PostOut, openapi_extra=IDEMPOTENT)
+async def create_post(body: PostIn, request: Request, principal: CurrentPrincipal) -> Response:
     """A draft, or a post scheduled for `scheduled_at`; every target is checked against its
     network first (422 naming the target and the rule)."""
     runtime = request.app.state.runtime
-    return post_out(runtime, await service.create_post(session, runtime, principal, body))
+    async with session_scope(runtime) as session:
+        created = await service.create_post(session, runtime, principal, body)
+    return Response(post_json(runtime, created), status_code=201, media_type="application/json")
 
 
 @router.post("/validate")
