@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from t21.core.db import create_engine, create_read_sessionmaker, database_unavailable
@@ -121,6 +121,35 @@ async def test_postgresql_pool_follows_the_settings(settings_factory: Any) -> No
         assert pool._timeout == 7.5
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_burst_beyond_the_pool_reuses_its_connections(settings_factory: Any) -> None:
+    """More requests at once than the pool holds wait for its connections; they don't open
+    new ones that are closed again as they come back (SQLAlchemy closes a returned overflow
+    connection when the pool's queue is momentarily full, even with requests waiting): each
+    would cost a connection's start and every statement prepared again."""
+    settings = settings_factory(database_url=TEST_DATABASE_URL)
+    engine = create_engine(settings)
+    opened = 0
+
+    def counted(*_args: Any) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(engine.sync_engine.pool, "connect", counted)
+    size = settings.database_pool_size + settings.database_max_overflow
+
+    async def request() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.005)"))
+
+    try:
+        for _ in range(5):
+            await asyncio.gather(*(request() for _ in range(3 * size)))
+        assert opened <= size
     finally:
         await engine.dispose()
 
