@@ -10,6 +10,7 @@ and takes no lock that a writer waits for (`create_read_sessionmaker`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import uuid
@@ -54,6 +55,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.types import TypeEngine
+from sqlalchemy.util import await_
 
 from t21.core.settings import Settings
 
@@ -122,7 +124,7 @@ def _sqlite_engine(
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _write_ahead_log(cursor, busy_timeout)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
@@ -135,6 +137,26 @@ def _sqlite_engine(
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _write_ahead_log(cursor: Any, busy_timeout_ms: int) -> None:
+    """The database in WAL mode. Connections opening a new file at once (two `t21 migrate`,
+    say) meet while one of them turns the file to WAL: SQLite then refuses the others at once
+    ("database is locked", even a read of the mode, without waiting out the busy timeout, which
+    could deadlock there). They ask again after a short wait, within the busy timeout. A file in
+    WAL mode stays so: once converted, this is a no-op."""
+    waited_s, delay_s = 0.0, 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or waited_s * 1000 >= busy_timeout_ms:
+                raise
+        # The connect event runs in SQLAlchemy's greenlet: wait without blocking the loop.
+        await_(asyncio.sleep(delay_s))
+        waited_s += delay_s
+        delay_s = min(delay_s * 2, 0.1)
 
 
 class _AiosqliteConnection(AsyncAdapt_aiosqlite_connection):
