@@ -1,20 +1,25 @@
 """`fetch_rows`: a Core statement run on the driver (PostgreSQL, outside a transaction) gives
-the rows SQLAlchemy gives, and goes through SQLAlchemy wherever the driver's path can't."""
+the rows SQLAlchemy gives, and goes through SQLAlchemy wherever the driver's path can't.
+`read_rows` / `fetch_pooled`: the same on a pooled connection taken for the statement alone,
+which a broken or interrupted statement never gives back to the pool."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Integer, Numeric, bindparam, event, literal, select
+from sqlalchemy import Integer, Numeric, bindparam, event, func, literal, select, text
 from sqlalchemy.exc import StatementError
 
-from t21.core.prepared import fetch_rows
+from t21.core.db import create_engine
+from t21.core.prepared import fetch_pooled, fetch_rows
 from t21.core.runtime import Runtime
-from t21.core.uow import read_connection, session_scope
+from t21.core.uow import read_connection, read_rows, session_scope
 from t21.identity.models import User
 from t21.organizations.models import Membership, Organization
+from tests.conftest import TEST_DATABASE_URL
 from tests.support.accounts import create_organization, register
 
 _users, _organizations, _memberships = User.__table__, Organization.__table__, Membership.__table__
@@ -103,3 +108,105 @@ async def test_a_column_whose_conversion_needs_the_drivers_types_keeps_sqlalchem
         expected = (await connection.execute(statement, {"count": 3})).all()
     assert [tuple(row) for row in rows] == [tuple(row) for row in expected] == [(1.5, 3)]
     assert type(rows[0]).__name__ == "Row"
+
+
+async def test_read_rows_gives_the_rows_sqlalchemy_gives_without_a_sqlalchemy_connection(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    owner = await register(client)
+    await create_organization(client, owner, "Second")
+    parameters = {"user_id": owner.user_id}
+    connections: list[Any] = []
+
+    def connected(connection: Any) -> None:
+        connections.append(connection)
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "engine_connect", connected)
+    try:
+        rows = await read_rows(_MEMBERS, parameters, runtime)
+    finally:
+        event.remove(engine, "engine_connect", connected)
+    async with read_connection(runtime) as connection:
+        expected = (await connection.execute(_MEMBERS, parameters)).all()
+    assert len(expected) == 2
+    assert [tuple(row) for row in rows] == [tuple(row) for row in expected]
+    assert [[type(value) for value in row] for row in rows] == [
+        [type(value) for value in row] for row in expected
+    ]
+    postgres = runtime.engine.dialect.name == "postgresql"
+    # On PostgreSQL the pool's connection alone; elsewhere SQLAlchemy's, as `read_connection`.
+    assert (connections == []) is postgres
+    assert engine.pool.checkedout() == 0
+    with pytest.raises(StatementError):
+        await read_rows(_MEMBERS, {}, runtime)
+    assert engine.pool.checkedout() == 0
+
+
+async def test_read_rows_goes_through_sqlalchemy_where_listeners_see_statements(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    owner = await register(client)
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        rows = await read_rows(_MEMBERS, {"user_id": owner.user_id}, runtime)
+        assert await fetch_pooled(runtime.engine, _MEMBERS, {"user_id": owner.user_id}) is None
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(rows) == 1
+    assert any("FROM users JOIN memberships" in statement for statement in seen)
+
+
+_BACKEND = select(func.pg_backend_pid())
+
+
+@pytest.mark.postgres
+async def test_a_pooled_connection_the_server_closed_is_dropped_not_given_back(
+    settings_factory: Any,
+) -> None:
+    settings = settings_factory(database_url=TEST_DATABASE_URL, database_pool_size=1)
+    engine = create_engine(settings)
+    admin = create_engine(settings, pooled=False)
+    try:
+        [(pid,)] = await fetch_pooled(engine, _BACKEND, {}) or [(None,)]
+        assert pid is not None
+        async with admin.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # The call on the dead connection fails (its caller then goes through SQLAlchemy);
+        # the connection is closed, and the next call is served on a new one.
+        assert await fetch_pooled(engine, _BACKEND, {}) is None
+        [(replaced,)] = await fetch_pooled(engine, _BACKEND, {}) or [(None,)]
+        assert replaced is not None and replaced != pid
+        assert engine.sync_engine.pool.checkedout() == 0
+    finally:
+        await admin.dispose()
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_pooled_connection_whose_statement_was_cancelled_is_not_given_back(
+    settings_factory: Any,
+) -> None:
+    settings = settings_factory(database_url=TEST_DATABASE_URL, database_pool_size=1)
+    engine = create_engine(settings)
+    try:
+        [(pid,)] = await fetch_pooled(engine, _BACKEND, {}) or [(None,)]
+        slow = asyncio.ensure_future(
+            fetch_pooled(engine, select(func.pg_sleep(bindparam("s", type_=Numeric))), {"s": 30})
+        )
+        await asyncio.sleep(0.2)
+        slow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        assert engine.sync_engine.pool.checkedout() == 0
+        # Served at once on a new connection (the interrupted one would still be sleeping).
+        [(replaced,)] = await asyncio.wait_for(fetch_pooled(engine, _BACKEND, {}), 5) or [(None,)]
+        assert replaced not in (None, pid)
+    finally:
+        await engine.dispose()

@@ -15,6 +15,12 @@ when the engine has events or echoes (tracing's spans, the tests' statement coun
 every statement), for statements whose binds are rendered at execution (expanding `IN`,
 callables), and again if the driver's call fails: SQLAlchemy then raises its own error and
 invalidates a broken connection. A SELECT run twice changes nothing.
+
+A route whose one statement is its whole work (`me`) takes a connection for it alone:
+`fetch_pooled` checks the driver's connection out of the pool without SQLAlchemy's `Connection`
+around it (~80 µs of CPU less a request, 2026-12-07: the `Connection` and `AsyncConnection`
+objects, the execution options' isolation level set at checkout and reset at checkin), on the
+same conditions, with the same pool (its size, timeout, recycling and pre-ping).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 _Processor = Callable[[Any], Any] | None
 
@@ -125,15 +132,50 @@ async def fetch_rows(
     driver = _driver_connection(connection)
     compiled = _compiled(statement, connection.dialect) if driver is not None else None
     records = await _driver_fetch(driver, compiled, parameters) if compiled else None
-    if records is not None:
-        results = compiled.results if compiled else None
-        if results is None:
-            return records
-        return [
-            tuple(
-                value if process is None or value is None else process(value)
-                for value, process in zip(record, results, strict=True)
-            )
-            for record in records
-        ]
+    if records is not None and compiled is not None:
+        return _converted(records, compiled)
     return (await connection.execute(statement, parameters)).all()
+
+
+def _converted(records: Sequence[Any], compiled: _Compiled) -> Sequence[Any]:
+    """The driver's records with each column's result conversion applied."""
+    results = compiled.results
+    if results is None:
+        return records
+    return [
+        tuple(
+            value if process is None or value is None else process(value)
+            for value, process in zip(record, results, strict=True)
+        )
+        for record in records
+    ]
+
+
+async def fetch_pooled(
+    engine: AsyncEngine, statement: Select[*tuple[Any, ...]], parameters: dict[str, Any]
+) -> Sequence[Any] | None:
+    """`fetch_rows`' driver path on a connection of `engine`'s pool checked out for this one
+    statement, outside any transaction (a pooled connection has none: the pool rolls back
+    what comes back to it); None when the driver's path doesn't apply (see the module) or
+    its call failed, and the caller runs the statement through SQLAlchemy (which raises its
+    own error). A connection that broke, or whose statement was interrupted (the request
+    cancelled), is closed rather than put back."""
+    sync = engine.sync_engine
+    if sync.dialect.driver != "asyncpg" or sync._echo or _has_statement_listeners(sync.dispatch):
+        return None
+    compiled = _compiled(statement, sync.dialect)
+    if compiled is None:
+        return None
+    pooled = await engine.raw_connection()
+    driver = pooled.driver_connection
+    try:
+        records = await _driver_fetch(driver, compiled, parameters)
+    except BaseException:
+        pooled.invalidate()
+        raise
+    if records is None and (driver is None or driver.is_closed()):
+        pooled.invalidate()
+        return None
+    # In SQLAlchemy's greenlet: giving a connection back may close it (past the pool's size).
+    await greenlet_spawn(pooled.close)
+    return _converted(records, compiled) if records is not None else None

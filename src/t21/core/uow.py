@@ -10,17 +10,18 @@ holds the write lock, and the second would wait for it until the busy timeout.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.sql.base import Executable
 
 from t21.core.db import read_bind, watch_writes
+from t21.core.prepared import fetch_pooled, fetch_rows
 from t21.core.runtime import PendingJob, Runtime, get_runtime
 
 # In a session's `info` while its transaction has written (a flush, or a statement that is not
@@ -151,3 +152,19 @@ async def read_connection(runtime: Runtime | None = None) -> AsyncIterator[Async
         return
     async with read_bind(rt.read_sessionmaker).connect() as connection:
         yield connection
+
+
+async def read_rows(
+    statement: Select[*tuple[Any, ...]], parameters: dict[str, Any], runtime: Runtime | None = None
+) -> Sequence[Any]:
+    """The rows of the SELECT `statement` (read by position, see `core.prepared.fetch_rows`),
+    for a route whose one statement is all it reads: on PostgreSQL on a pooled connection
+    taken for it alone, without SQLAlchemy's connection around it (`fetch_pooled`), else on
+    `read_connection()`'s."""
+    rt = runtime or get_runtime()
+    if rt.read_sessionmaker is not None:
+        rows = await fetch_pooled(read_bind(rt.read_sessionmaker), statement, parameters)
+        if rows is not None:
+            return rows
+    async with read_connection(rt) as connection:
+        return await fetch_rows(connection, statement, parameters)

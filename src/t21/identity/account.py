@@ -6,6 +6,7 @@ Services take the session and never commit (see `core.uow`)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +19,10 @@ from t21.billing.subscriptions import PAID_STATUSES
 from t21.core import clock
 from t21.core.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
 from t21.core.prepared import fetch_rows
+from t21.core.runtime import Runtime
 from t21.core.security import hash_password, verify_password
 from t21.core.settings import Settings
-from t21.core.uow import release
+from t21.core.uow import read_rows, release
 from t21.identity import passkeys
 from t21.identity.models import EmailToken, EmailTokenPurpose, OAuthIdentity, RefreshToken, User
 from t21.identity.passwords import check_password
@@ -403,10 +405,22 @@ _ME = (
 
 async def signed_in(connection: AsyncConnection, principal: Principal) -> MeOut:
     """The signed-in user (401 once deleted) and their memberships, as they stand in the
-    database (the principal may be a few seconds old)."""
+    database (the principal may be a few seconds old), read on `connection`."""
+    return _me(await fetch_rows(connection, _ME, {"user_id": _signed_in_id(principal)}))
+
+
+async def me(runtime: Runtime, principal: Principal) -> MeOut:
+    """`signed_in`, read on a connection of its own (`GET /auth/me`: its one statement)."""
+    return _me(await read_rows(_ME, {"user_id": _signed_in_id(principal)}, runtime))
+
+
+def _signed_in_id(principal: Principal) -> uuid.UUID:
     if principal.user_id is None:
         raise Forbidden("This needs a signed-in user; API keys can't use it.")
-    rows = await fetch_rows(connection, _ME, {"user_id": principal.user_id})
+    return principal.user_id
+
+
+def _me(rows: Sequence[Any]) -> MeOut:
     if not rows:
         raise NotAuthenticated("The access token is invalid.")
     # By position, in `_ME`'s order (the driver's rows have no attributes).
