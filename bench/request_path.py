@@ -410,7 +410,10 @@ async def measure_all(
                     run = await load(target, endpoint, count, seconds, profile, warmed)
                 run.xacts = (await transactions(dsn, database) - before) / max(run.requests, 1)
                 runs.setdefault((count, endpoint, target.name), []).append(run)
-                log(f"{count} {endpoint} {target.name}: {run.rps:.0f}/s, {run.cpu_ms:.2f} ms CPU")
+                log(
+                    f"{count} {endpoint} {target.name}: {run.rps:.0f}/s, {run.cpu_ms:.2f} ms CPU, "
+                    f"p50 {run.p50:.1f} ms, p99 {run.p99:.1f} ms"
+                )
     report(runs, load_average)
 
 

@@ -182,7 +182,8 @@ async def test_a_pooled_connection_the_server_closed_is_dropped_not_given_back(
         # the connection is closed, and the next call is served on a new one.
         assert await fetch_pooled(engine, _BACKEND, {}) is None
         [(replaced,)] = await fetch_pooled(engine, _BACKEND, {}) or [(None,)]
-        assert replaced is not None and replaced != pid
+        assert replaced is not None
+        assert replaced != pid
         assert engine.sync_engine.pool.checkedout() == 0
     finally:
         await admin.dispose()

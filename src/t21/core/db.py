@@ -57,6 +57,7 @@ from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import await_
 
+from t21.core.pool import FairAsyncQueuePool
 from t21.core.settings import Settings
 
 # Statements each PostgreSQL connection keeps prepared (SQLAlchemy's asyncpg adapter, 100 by
@@ -91,6 +92,8 @@ def create_engine(
             "pool_timeout": settings.database_pool_timeout_s,
             "pool_recycle": settings.database_pool_recycle_s,
             "pool_pre_ping": settings.database_pool_pre_ping,
+            # Connections go to waiting requests in the order they came (`core.pool`).
+            "poolclass": FairAsyncQueuePool,
         }
     else:
         kwargs["poolclass"] = NullPool
