@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Integer, Numeric, bindparam, event, func, literal, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
+from sqlalchemy.pool import QueuePool
 
 from t21.core.db import create_engine
 from t21.core.prepared import fetch_pooled, fetch_rows
@@ -137,10 +139,10 @@ async def test_read_rows_gives_the_rows_sqlalchemy_gives_without_a_sqlalchemy_co
     postgres = runtime.engine.dialect.name == "postgresql"
     # On PostgreSQL the pool's connection alone; elsewhere SQLAlchemy's, as `read_connection`.
     assert (connections == []) is postgres
-    assert engine.pool.checkedout() == 0
+    assert _checked_out(engine) == 0
     with pytest.raises(StatementError):
         await read_rows(_MEMBERS, {}, runtime)
-    assert engine.pool.checkedout() == 0
+    assert _checked_out(engine) == 0
 
 
 async def test_read_rows_goes_through_sqlalchemy_where_listeners_see_statements(
@@ -166,6 +168,12 @@ async def test_read_rows_goes_through_sqlalchemy_where_listeners_see_statements(
 _BACKEND = select(func.pg_backend_pid())
 
 
+def _checked_out(engine: Engine) -> int:
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedout()
+
+
 @pytest.mark.postgres
 async def test_a_pooled_connection_the_server_closed_is_dropped_not_given_back(
     settings_factory: Any,
@@ -184,7 +192,7 @@ async def test_a_pooled_connection_the_server_closed_is_dropped_not_given_back(
         [(replaced,)] = await fetch_pooled(engine, _BACKEND, {}) or [(None,)]
         assert replaced is not None
         assert replaced != pid
-        assert engine.sync_engine.pool.checkedout() == 0
+        assert _checked_out(engine.sync_engine) == 0
     finally:
         await admin.dispose()
         await engine.dispose()
@@ -205,7 +213,7 @@ async def test_a_pooled_connection_whose_statement_was_cancelled_is_not_given_ba
         slow.cancel()
         with pytest.raises(asyncio.CancelledError):
             await slow
-        assert engine.sync_engine.pool.checkedout() == 0
+        assert _checked_out(engine.sync_engine) == 0
         # Served at once on a new connection (the interrupted one would still be sleeping).
         [(replaced,)] = await asyncio.wait_for(fetch_pooled(engine, _BACKEND, {}), 5) or [(None,)]
         assert replaced not in (None, pid)
