@@ -344,9 +344,11 @@ def settings_factory(
 
 
 async def _truncate_all(url: str) -> None:
-    """Empty every table a test wrote rows to. A TRUNCATE gives each table new files, which costs
-    more than the rest of a short test, so one query first finds the tables with rows and only
-    those (and, by CASCADE, the tables referencing them) are truncated."""
+    """Empty every table a test wrote rows to: one query finds the tables with rows, then one
+    round trip deletes theirs, referencing tables first. DELETE, not TRUNCATE: a TRUNCATE gives
+    each table new files, ~0.3 s for a short test's tables on a 2-core machine, a third of the
+    PostgreSQL run; a few rows' DELETE costs milliseconds. No table has a sequence to restart
+    (ids are UUIDv7), and every foreign key cascades or sets null on delete."""
     import asyncpg
 
     from t21.models import Base
@@ -362,10 +364,16 @@ async def _truncate_all(url: str) -> None:
             f"SELECT '{name}' WHERE EXISTS (SELECT FROM \"{name}\")"  # noqa: S608
             for name in names
         )
-        written = [row[0] for row in await conn.fetch(probe)]
+        written = {row[0] for row in await conn.fetch(probe)}
         if written:
-            tables = ", ".join(f'"{name}"' for name in written)
-            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            # In one implicit transaction (several statements in one simple query).
+            await conn.execute(
+                "; ".join(
+                    f'DELETE FROM "{name}"'  # noqa: S608
+                    for name in reversed(names)
+                    if name in written
+                )
+            )
     finally:
         await conn.close()
 
