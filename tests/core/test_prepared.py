@@ -10,13 +10,24 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Integer, Numeric, bindparam, event, func, literal, select, text
+from sqlalchemy import (
+    Integer,
+    Numeric,
+    bindparam,
+    event,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
 from sqlalchemy.pool import QueuePool
 
-from t21.core.db import create_engine
-from t21.core.prepared import fetch_pooled, fetch_rows
+from t21.core.db import create_engine, database_unavailable
+from t21.core.prepared import DriverFailed, fetch_pooled, fetch_rows, pooled_driver
 from t21.core.runtime import Runtime
 from t21.core.uow import read_connection, read_rows, session_scope
 from t21.identity.models import User
@@ -202,3 +213,83 @@ async def test_a_pooled_connection_whose_statement_was_cancelled_is_not_given_ba
         assert replaced not in (None, pid)
     finally:
         await engine.dispose()
+
+
+_PROBE = text("INSERT INTO driver_probe (id) VALUES (:id)").bindparams(
+    bindparam("id", type_=Integer)
+)
+_PROBED = select(literal_column("id", Integer)).select_from(table("driver_probe"))
+
+
+@pytest.mark.postgres
+async def test_a_pooled_driver_writes_and_tells_a_refusal_from_a_lost_connection(
+    settings_factory: Any,
+) -> None:
+    """`pooled_driver`: each statement committed on its own; one the server refused wrote
+    nothing and leaves the connection in the pool; one whose connection went may have
+    written (503, `database_unavailable`) and the connection is not given back."""
+    settings = settings_factory(database_url=TEST_DATABASE_URL, database_pool_size=1)
+    engine = create_engine(settings)
+    admin = create_engine(settings, pooled=False)
+    async with admin.connect() as setup:
+        await setup.execute(text("CREATE TABLE driver_probe (id integer PRIMARY KEY)"))
+        await setup.commit()
+    try:
+        async with pooled_driver(engine) as driver:
+            assert driver is not None
+            await driver.execute(_PROBE, {"id": 1})
+            [(pid,)] = await driver.fetch(_BACKEND, {})
+            with pytest.raises(DriverFailed) as refused:
+                await driver.execute(_PROBE, {"id": 1})
+            assert (refused.value.lost, refused.value.maybe_written) == (False, False)
+            assert not database_unavailable(refused.value)
+            # Outside a transaction: the refusal undid nothing before it, and the connection
+            # goes on.
+            assert [tuple(row) for row in await driver.fetch(_PROBED, {})] == [(1,)]
+        async with admin.connect() as other:
+            assert (await other.execute(_PROBED)).all() == [(1,)]
+        async with pooled_driver(engine) as driver:
+            assert driver is not None
+            assert [tuple(row) for row in await driver.fetch(_BACKEND, {})] == [(pid,)]
+            async with admin.connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(DriverFailed) as lost:
+                await driver.execute(_PROBE, {"id": 2})
+            assert (lost.value.lost, lost.value.maybe_written) == (True, True)
+            assert database_unavailable(lost.value)
+        assert _checked_out(engine.sync_engine) == 0
+        async with pooled_driver(engine) as driver:
+            assert driver is not None
+            [(replaced,)] = await driver.fetch(_BACKEND, {})
+            assert replaced != pid
+            with pytest.raises(DriverFailed) as missing:
+                await driver.execute(_PROBE, {})
+            assert (missing.value.lost, missing.value.maybe_written) == (False, False)
+            assert [tuple(row) for row in await driver.fetch(_PROBED, {})] == [(1,)]
+    finally:
+        async with admin.connect() as teardown:
+            await teardown.execute(text("DROP TABLE driver_probe"))
+            await teardown.commit()
+        await admin.dispose()
+        await engine.dispose()
+
+
+async def test_pooled_driver_is_none_where_the_drivers_path_does_not_apply(
+    runtime: Runtime,
+) -> None:
+    """On SQLite, and on PostgreSQL when statement listeners watch the engine (tracing, the
+    tests' counts): every statement must go through SQLAlchemy."""
+    engine = runtime.engine
+
+    def record(*_args: Any) -> None:
+        pass
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with pooled_driver(engine) as driver:
+            assert driver is None
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    async with pooled_driver(engine) as driver:
+        assert (driver is not None) is (engine.dialect.name == "postgresql")
+    assert _checked_out(engine.sync_engine) == 0

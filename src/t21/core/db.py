@@ -43,7 +43,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_dbapi,
 )
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -58,6 +58,7 @@ from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import await_
 
 from t21.core.pool import FairAsyncQueuePool
+from t21.core.prepared import DriverFailed
 from t21.core.settings import Settings
 
 # Statements each PostgreSQL connection keeps prepared (SQLAlchemy's asyncpg adapter, 100 by
@@ -399,10 +400,13 @@ _SQLITE_BUSY = ("database is locked", "database table is locked", "database is b
 def database_unavailable(error: BaseException) -> bool:
     """Whether `error` says the database could not serve the request just now rather than that
     the request was wrong: SQLite's busy timeout ran out under load, the pool had no connection
-    to give within its timeout, or the connection to PostgreSQL was lost or refused. Such a
+    to give within its timeout, or the connection to PostgreSQL was lost or refused (through
+    SQLAlchemy or on the driver's connection, `core.prepared.DriverFailed`). Such a
     request can be tried again: the caller answers 503 with `Retry-After`, not 500."""
     if isinstance(error, sa_exc.TimeoutError):
         return True
+    if isinstance(error, DriverFailed):
+        return error.lost
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
@@ -412,6 +416,26 @@ def database_unavailable(error: BaseException) -> bool:
         if isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError):
             return isinstance(error.orig, OSError) or "connection" in message
     return isinstance(error, ConnectionRefusedError)
+
+
+_M = TypeVar("_M")
+_column_keys: dict[type[Any], tuple[str, ...]] = {}
+
+
+def row_object(model: type[_M], values: Sequence[Any]) -> _M:
+    """An object of `model` holding a row of its table's columns (`values` in the table's
+    order, converted as a query converts them), made without a session: for rows read on the
+    driver's connection (`core.prepared.PooledDriver`). It reads as a loaded object does; it
+    belongs to no session (changing it updates nothing, and nothing is loaded lazily)."""
+    keys = _column_keys.get(model)
+    if keys is None:
+        mapper = sa_inspect(model)
+        keys = _column_keys[model] = tuple(
+            mapper.get_property_by_column(column).key for column in mapper.local_table.columns
+        )
+    one: _M = sa_inspect(model).class_manager.new_instance()
+    one.__dict__.update(zip(keys, values, strict=True))
+    return one
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,28 +461,41 @@ def with_defaults(objects: Sequence[Any]) -> list[NewRow]:
 async def insert_rows(session: AsyncSession, rows: Sequence[NewRow]) -> None:
     """Insert `with_defaults`' rows without the unit of work's flush (about a third of a
     post's create was the ORM's flushes), parents before children (no relationship orders
-    them here). On PostgreSQL in one statement: each table's rows a data-modifying CTE of the
-    last table's insert (foreign keys are checked at the statement's end, when every row is
-    in), one round trip where a post, its targets and its event took three. Elsewhere one
-    Core statement per table and set of columns, in the order of `rows`."""
-    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault((row.table, tuple(row.values)), []).append(row.values)
+    them here). On PostgreSQL in one statement (`insert_together`), one round trip where a
+    post, its targets and its event took three. Elsewhere one Core statement per table and
+    set of columns, in the order of `rows`."""
+    groups = _groups(rows)
     if len(groups) > 1 and is_postgres(session):
-        statement = _insert_together(
-            tuple((table, columns, len(values)) for (table, columns), values in groups.items()),
-            session.get_bind().dialect.identifier_preparer.quote,
-        )
-        parameters = {
-            f"g{group}_{number}_{column}": value
-            for group, values in enumerate(groups.values())
-            for number, row_values in enumerate(values)
-            for column, value in row_values.items()
-        }
-        await session.execute(statement, parameters)
+        await session.execute(*insert_together(rows, session.get_bind().dialect))
         return
     for (table, _columns), values in groups.items():
         await session.execute(_insert_of(table), values)
+
+
+def insert_together(rows: Sequence[NewRow], dialect: Dialect) -> tuple[TextClause, dict[str, Any]]:
+    """PostgreSQL's one INSERT of `rows` and its parameters: each table's rows a
+    data-modifying CTE of the last table's insert (foreign keys are checked at the statement's
+    end, when every row is in). Atomic on its own, outside a transaction too."""
+    groups = _groups(rows)
+    statement = _insert_together(
+        tuple((table, columns, len(values)) for (table, columns), values in groups.items()),
+        dialect.identifier_preparer.quote,
+    )
+    parameters = {
+        f"g{group}_{number}_{column}": value
+        for group, values in enumerate(groups.values())
+        for number, row_values in enumerate(values)
+        for column, value in row_values.items()
+    }
+    return statement, parameters
+
+
+def _groups(rows: Sequence[NewRow]) -> dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]]:
+    """`rows` by table and set of columns, in the order of `rows`."""
+    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row.table, tuple(row.values)), []).append(row.values)
+    return groups
 
 
 _inserts: dict[Table, Insert] = {}

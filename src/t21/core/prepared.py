@@ -25,13 +25,15 @@ same conditions, with the same pool (its size, timeout, recycling and pre-ping).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.util import greenlet_spawn
 
 _Processor = Callable[[Any], Any] | None
@@ -51,7 +53,7 @@ _REQUIRED = object()
 
 
 @lru_cache(maxsize=1024)
-def _compiled(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled | None:
+def _compiled(statement: ClauseElement, dialect: Dialect) -> _Compiled | None:
     """`statement` compiled for `dialect`, or None when its binds are rendered per execution
     (the driver's path can't run it). Kept per statement object: the callers build theirs once."""
     compiled: Any = statement.compile(dialect=dialect)
@@ -113,14 +115,20 @@ async def _driver_fetch(
     """The driver's records, or None if the call failed (SQLAlchemy's path then raises its
     own error for it, and invalidates the connection if it broke)."""
     try:
-        values = []
-        for name, fixed, process in compiled.binds:
-            value = parameters[name] if fixed is _REQUIRED else parameters.get(name, fixed)
-            values.append(process(value) if process is not None else value)
-        records: Sequence[Any] = await driver.fetch(compiled.sql, *values)
+        records: Sequence[Any] = await driver.fetch(compiled.sql, *_bound(compiled, parameters))
     except Exception:
         return None
     return records
+
+
+def _bound(compiled: _Compiled, parameters: dict[str, Any]) -> list[Any]:
+    """The values of `compiled`'s binds, in order, each converted by its type (KeyError for a
+    required one missing)."""
+    values = []
+    for name, fixed, process in compiled.binds:
+        value = parameters[name] if fixed is _REQUIRED else parameters.get(name, fixed)
+        values.append(process(value) if process is not None else value)
+    return values
 
 
 async def fetch_rows(
@@ -151,31 +159,110 @@ def _converted(records: Sequence[Any], compiled: _Compiled) -> Sequence[Any]:
     ]
 
 
+class DriverFailed(Exception):
+    """A statement on `PooledDriver`'s connection failed on the driver (or can't run there).
+    `lost`: the connection is gone. `maybe_written`: a statement that writes was sent and the
+    connection went before its answer, so whether it took effect is unknown (the request
+    can't be run again through SQLAlchemy as if nothing happened: `core.db.database_unavailable`
+    answers it 503). Otherwise nothing was written: outside a transaction a statement the
+    server refused took no effect, and the caller may run its work through SQLAlchemy, which
+    raises its own error for it."""
+
+    def __init__(self, *, lost: bool, maybe_written: bool) -> None:
+        super().__init__("the statement failed on the driver's connection")
+        self.lost = lost
+        self.maybe_written = maybe_written
+
+
+class PooledDriver:
+    """One connection of an engine's pool, checked out by `pooled_driver` for a few statements
+    run on the driver outside any transaction, each atomic on its own."""
+
+    __slots__ = ("_dialect", "_driver", "broken")
+
+    def __init__(self, driver: Any, dialect: Dialect) -> None:
+        self._driver = driver
+        self._dialect = dialect
+        self.broken = False
+
+    async def fetch(self, statement: ClauseElement, parameters: dict[str, Any]) -> Sequence[Any]:
+        """The rows of the SELECT `statement`, converted as `fetch_rows`' are."""
+        compiled = _compiled(statement, self._dialect)
+        if compiled is None:
+            raise DriverFailed(lost=False, maybe_written=False)
+        records = await self._run(self._driver.fetch, compiled, parameters, writes=False)
+        return _converted(records, compiled)
+
+    async def execute(self, statement: ClauseElement, parameters: dict[str, Any]) -> None:
+        """Run `statement` (an INSERT, say), which returns no rows: committed when it returns."""
+        compiled = _compiled(statement, self._dialect)
+        if compiled is None:
+            raise DriverFailed(lost=False, maybe_written=False)
+        await self._run(self._driver.execute, compiled, parameters, writes=True)
+
+    async def _run(
+        self,
+        call: Callable[..., Any],
+        compiled: _Compiled,
+        parameters: dict[str, Any],
+        *,
+        writes: bool,
+    ) -> Any:
+        try:
+            values = _bound(compiled, parameters)
+        except Exception as error:
+            raise DriverFailed(lost=False, maybe_written=False) from error
+        try:
+            return await call(compiled.sql, *values)
+        except Exception as error:
+            lost = self._driver.is_closed()
+            self.broken = self.broken or lost
+            raise DriverFailed(lost=lost, maybe_written=writes and lost) from error
+        except BaseException:
+            self.broken = True  # interrupted mid-statement (cancelled): never given back
+            raise
+
+
+@asynccontextmanager
+async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[PooledDriver | None]:
+    """A connection of `engine`'s pool, without SQLAlchemy's `Connection` around it, for the
+    statements of one short piece of work (see the module); None when the driver's path doesn't
+    apply (another driver, echo, statement listeners). Given back to the pool at the end, or
+    closed if a statement broke it or was interrupted (the request cancelled) or the block
+    was."""
+    sync = engine.sync_engine
+    if sync.dialect.driver != "asyncpg" or sync._echo or _has_statement_listeners(sync.dispatch):
+        yield None
+        return
+    pooled = await engine.raw_connection()
+    driver = PooledDriver(pooled.driver_connection, sync.dialect)
+    try:
+        yield driver
+    except BaseException as error:
+        if driver.broken or not isinstance(error, Exception):
+            pooled.invalidate()
+            raise
+        await greenlet_spawn(pooled.close)
+        raise
+    if driver.broken:
+        pooled.invalidate()
+        return
+    # In SQLAlchemy's greenlet: giving a connection back may close it (past the pool's size).
+    await greenlet_spawn(pooled.close)
+
+
 async def fetch_pooled(
     engine: AsyncEngine, statement: Select[*tuple[Any, ...]], parameters: dict[str, Any]
 ) -> Sequence[Any] | None:
     """`fetch_rows`' driver path on a connection of `engine`'s pool checked out for this one
-    statement, outside any transaction (a pooled connection has none: the pool rolls back
-    what comes back to it); None when the driver's path doesn't apply (see the module) or
-    its call failed, and the caller runs the statement through SQLAlchemy (which raises its
-    own error). A connection that broke, or whose statement was interrupted (the request
-    cancelled), is closed rather than put back."""
-    sync = engine.sync_engine
-    if sync.dialect.driver != "asyncpg" or sync._echo or _has_statement_listeners(sync.dispatch):
+    statement (`pooled_driver`); None when the driver's path doesn't apply or its call failed,
+    and the caller runs the statement through SQLAlchemy (which raises its own error)."""
+    if _compiled(statement, engine.sync_engine.dialect) is None:
         return None
-    compiled = _compiled(statement, sync.dialect)
-    if compiled is None:
-        return None
-    pooled = await engine.raw_connection()
-    driver = pooled.driver_connection
-    try:
-        records = await _driver_fetch(driver, compiled, parameters)
-    except BaseException:
-        pooled.invalidate()
-        raise
-    if records is None and (driver is None or driver.is_closed()):
-        pooled.invalidate()
-        return None
-    # In SQLAlchemy's greenlet: giving a connection back may close it (past the pool's size).
-    await greenlet_spawn(pooled.close)
-    return _converted(records, compiled) if records is not None else None
+    async with pooled_driver(engine) as driver:
+        if driver is None:
+            return None
+        try:
+            return await driver.fetch(statement, parameters)
+        except DriverFailed:
+            return None

@@ -107,13 +107,16 @@ async def list_posts(
 # its read session: the busiest write, and FastAPI's generator dependency costs an exit stack,
 # a cancel scope and a shielded exit. The same unit of work: committed once when the service
 # returns (before the response is built), rolled back on any error, jobs sent after the commit.
+# A draft on PostgreSQL needs none (`service.create_post_direct`).
 @router.post("", status_code=201, response_model=PostOut, openapi_extra=IDEMPOTENT)
 async def create_post(body: PostIn, request: Request, principal: CurrentPrincipal) -> Response:
     """A draft, or a post scheduled for `scheduled_at`; every target is checked against its
     network first (422 naming the target and the rule)."""
     runtime = request.app.state.runtime
-    async with session_scope(runtime) as session:
-        created = await service.create_post(session, runtime, principal, body)
+    created = await service.create_post_direct(runtime, principal, body)
+    if created is None:
+        async with session_scope(runtime) as session:
+            created = await service.create_post(session, runtime, principal, body)
     return Response(post_json(runtime, created), status_code=201, media_type="application/json")
 
 

@@ -23,10 +23,13 @@ from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import insert_rows, is_postgres, with_defaults
+from t21.core.db import NewRow, insert_rows, insert_together, is_postgres, with_defaults
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
+from t21.core.prepared import DriverFailed, pooled_driver
 from t21.core.runtime import Runtime
+from t21.events.hub import hub_of
+from t21.events.models import Event
 from t21.events.service import events_written, new_events
 from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
@@ -43,9 +46,12 @@ from t21.posts.validation import (
     TargetDraft,
     ai_usage,
     brand_and_known,
+    brand_and_known_on,
     checked_content,
+    content_of,
     error,
     is_scheduling,
+    one_statement,
     post_schedule_errors,
     quota_warnings,
     schedule_errors,
@@ -54,6 +60,67 @@ from t21.queue import service as queue
 from t21.webhooks.fanout import quiet_everywhere
 
 # --- writing ------------------------------------------------------------------------------------
+
+
+async def create_post_direct(
+    runtime: Runtime, principal: Principal, fields: PostIn
+) -> PostView | None:
+    """`create_post` without a session, when it may run so (`_direct`): on a pooled
+    connection of its own, on the driver (`core.prepared.pooled_driver`), its two statements
+    each atomic on its own (the SELECT of the brand and its accounts, the INSERT of the post,
+    its targets and its events). ~0.7 ms of CPU less than the session's path on PostgreSQL
+    (2026-12-07): the session and its unit of work (~90 µs made and closed unused), SQLAlchemy's
+    execution of the two statements and the ORM's loading of the brand and accounts.
+
+    None when it may not, or when the server refused a statement (nothing was written): the
+    caller then runs `create_post` in a unit of work, which answers as it always has (it
+    meets the refusal as SQLAlchemy's error). A connection lost before the INSERT's answer
+    may have written the post: that is raised (503, `core.db.database_unavailable`), never run
+    a second time."""
+    if not _direct(runtime, principal, fields):
+        return None
+    try:
+        async with pooled_driver(runtime.engine) as driver:
+            if driver is None:
+                return None
+            brand, known = await brand_and_known_on(
+                driver, principal, fields.brand_id, Action.WRITE_CONTENT, fields.targets
+            )
+            errors = post_schedule_errors(fields)
+            drafts, assets = content_of(
+                runtime,
+                brand,
+                fields.content,
+                fields.media_ids,
+                fields.targets,
+                errors,
+                known=known,
+            )
+            built = new_post(principal, brand, fields, drafts, assets)
+            shown, rows, types = _as_written(principal, brand, built, assets)
+            rows += with_defaults(_events_of(shown, types))
+            await driver.execute(*insert_together(rows, runtime.engine.dialect))
+    except DriverFailed as failed:
+        if failed.maybe_written:
+            raise
+        return None
+    hub_of(runtime).committed({built.post.organization_id})
+    return shown
+
+
+def _direct(runtime: Runtime, principal: Principal, fields: PostIn) -> bool:
+    """Whether a create may run as `create_post_direct`: on PostgreSQL, a draft (no queue
+    slot, no duplicate guard, no quota to warn of) whose reads are the one statement of the
+    brand and its accounts (no media, no AI call to check), of organizations known to have no
+    webhook endpoint (`quiet_everywhere`: no delivery to write with its events)."""
+    return (
+        fields.schedule != "queue"
+        and not is_scheduling(fields)
+        and fields.ai_call_id is None
+        and one_statement(fields.media_ids, fields.targets)
+        and runtime.engine.dialect.name == "postgresql"
+        and quiet_everywhere(runtime.engine, principal.organization_ids)
+    )
 
 
 async def create_post(
@@ -92,11 +159,29 @@ async def create_post(
         if scheduling
         else []
     )
+    shown, rows, types = _as_written(principal, brand, built, assets)
+    if kept_together(session):
+        await insert_rows(session, rows)
+        for type in types:
+            await post_event(session, type, shown)
+    else:
+        events = _events_of(shown, types)
+        await insert_rows(session, [*rows, *with_defaults(events)])
+        await events_written(session, shown.post.organization_id, events, quiet=alone)
+    if scheduling:
+        shown.warnings = warnings
+    return shown
+
+
+def _as_written(
+    principal: Principal, brand: Brand, built: NewPost, assets: Sequence[MediaAsset]
+) -> tuple[PostView, list[NewRow], list[str]]:
+    """The post as it is answered, the rows that write it, and the types of its events.
+    Core statements write it, not the unit of work's flushes: the post's row, its targets'
+    and media's, which refer to it, and its events (one statement on PostgreSQL, see
+    `insert_rows`). The objects stay out of any session. The rows' defaults are set first:
+    the events carry the post as written."""
     post, targets = built.post, built.targets
-    # Core statements, not the unit of work's flushes: the post's row, its targets' and
-    # media's, which refer to it, and its events (one statement on PostgreSQL, see
-    # `insert_new`). The objects stay out of the session. The rows' defaults are set first:
-    # the events carry the post as written.
     rows = with_defaults([post, *targets, *built.media])
     # What `view` would read back, from what is being written: every field a target's answer
     # shows is set on it already (`_new_target`).
@@ -112,18 +197,12 @@ async def create_post(
         types.append("post.scheduled")
     if post.status is PostStatus.PENDING_APPROVAL:
         types.append("post.approval_requested")
-    if kept_together(session):
-        await insert_rows(session, rows)
-        for type in types:
-            await post_event(session, type, shown)
-    else:
-        data = post_event_data(shown)
-        events = new_events(post.organization_id, [(type, data) for type in types])
-        await insert_rows(session, [*rows, *with_defaults(events)])
-        await events_written(session, post.organization_id, events, quiet=alone)
-    if scheduling:
-        shown.warnings = warnings
-    return shown
+    return shown, rows, types
+
+
+def _events_of(shown: PostView, types: Sequence[str]) -> list[Event]:
+    data = post_event_data(shown)
+    return new_events(shown.post.organization_id, [(type, data) for type in types])
 
 
 async def _without_transaction(session: AsyncSession, principal: Principal, fields: PostIn) -> bool:

@@ -20,9 +20,10 @@ from t21.ai.models import AiCall
 from t21.billing import plans
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import in_list, in_parameters, is_postgres, list_shape, list_values
+from t21.core.db import in_list, in_parameters, is_postgres, list_shape, list_values, row_object
 from t21.core.errors import NotFound, ValidationFailed
 from t21.core.outside import Permanent
+from t21.core.prepared import PooledDriver
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.media.models import MediaAsset, MediaStatus
@@ -130,52 +131,104 @@ async def brand_and_known(
         brand = await get_scoped(session, principal, Brand, brand_id, what="brand", action=action)
         return brand, await known_of(session, principal, account_ids, media_ids)
     postgres = is_postgres(session)
-    organization_ids = principal.organization_ids
-    statement = _brand_and_accounts(postgres, len(organization_ids), len(account_ids))
-    parameters = {
+    statement = _brand_and_accounts(postgres, len(principal.organization_ids), len(account_ids))
+    parameters = _brand_and_accounts_parameters(principal, brand_id, account_ids, postgres)
+    rows = (await session.execute(statement, parameters)).all()
+    brand, known = _brand_and_known_of(rows, principal, action)
+    if media_ids:
+        known = Known(known.accounts, (await known_of(session, principal, (), media_ids)).assets)
+    return brand, known
+
+
+async def brand_and_known_on(
+    driver: PooledDriver,
+    principal: Principal,
+    brand_id: uuid.UUID,
+    action: Action,
+    wanted: Sequence[TargetIn],
+) -> tuple[Brand, Known]:
+    """`brand_and_known` for a post without media (`one_statement`) on the driver's
+    connection (PostgreSQL): the same statement's columns, made into objects that belong to
+    no session."""
+    account_ids = {target.social_account_id for target in wanted}
+    statement = _brand_and_accounts(True, len(principal.organization_ids), len(account_ids), True)
+    parameters = _brand_and_accounts_parameters(principal, brand_id, account_ids, True)
+    rows = [_brand_and_account(row) for row in await driver.fetch(statement, parameters)]
+    return _brand_and_known_of(rows, principal, action)
+
+
+def _brand_and_accounts_parameters(
+    principal: Principal, brand_id: uuid.UUID, account_ids: Collection[uuid.UUID], postgres: bool
+) -> dict[str, Any]:
+    return {
         "brand_id": brand_id,
         **tenant_parameters(principal),
         **list_values("accounts", list(account_ids), postgres),
     }
-    rows = (await session.execute(statement, parameters)).all()
+
+
+def _brand_and_known_of(
+    rows: Sequence[Any], principal: Principal, action: Action
+) -> tuple[Brand, Known]:
+    """The brand and accounts of `_brand_and_accounts`' rows (brand, account or None), the
+    brand found and the principal allowed `action` on it (404, 403)."""
     if not rows:
         raise NotFound("No such brand.")
-    brand = rows[0][0]
+    brand: Brand = rows[0][0]
     principal.authorize(brand.organization_id, action, what="brand")
     accounts = {account.id: account for _, account in rows if account is not None}
-    assets = (await known_of(session, principal, (), media_ids)).assets if media_ids else {}
-    return brand, Known(accounts=accounts, assets=assets)
+    return brand, Known(accounts=accounts, assets={})
 
 
 _CHUNK = 1000
 # `brand_and_known`'s statements, built once per shape: (PostgreSQL, the principal's number of
-# organizations, `list_shape` of the number of accounts).
-_brand_and_accounts_statements: dict[tuple[bool, int, int], Select[Brand, SocialAccount]] = {}
+# organizations, `list_shape` of the number of accounts, entities or columns).
+_brand_and_accounts_statements: dict[tuple[bool, int, int, bool], Select[*tuple[Any, ...]]] = {}
 _brand_columns, _account_columns = Brand.__table__.c, SocialAccount.__table__.c
+_BRAND_WIDTH = len(_brand_columns)
+_ACCOUNT_ID = _BRAND_WIDTH + list(_account_columns).index(_account_columns.id)
+
+
+def one_statement(media_ids: Sequence[uuid.UUID], wanted: Sequence[TargetIn]) -> bool:
+    """Whether `brand_and_known` reads all it needs in its one statement (no media)."""
+    return 0 < len({target.social_account_id for target in wanted}) <= _CHUNK and not (
+        media_ids or _thread_media_ids(wanted)
+    )
 
 
 def _brand_and_accounts(
-    postgres: bool, organizations: int, accounts: int
-) -> Select[Brand, SocialAccount]:
+    postgres: bool, organizations: int, accounts: int, columns: bool = False
+) -> Select[*tuple[Any, ...]]:
     """The brand `:brand_id` of the principal's organizations with each account of `:accounts`
     in them joined (or a row with none): the principal's organizations bound as
-    `tenant_parameters`, on the brand and on the accounts alike."""
-    key = (postgres, organizations, list_shape(accounts, postgres))
+    `tenant_parameters`, on the brand and on the accounts alike. `columns`: the tables'
+    columns in order (`_brand_and_account`) rather than the two entities."""
+    key = (postgres, organizations, list_shape(accounts, postgres), columns)
     statement = _brand_and_accounts_statements.get(key)
     if statement is None:
         accounts_of_principal = and_(
             in_list(_account_columns.id, "accounts", accounts, postgres),
             in_parameters(_account_columns.organization_id, TENANT_PARAMETER, organizations),
         )
+        selected = (
+            select(*_brand_columns, *_account_columns) if columns else select(Brand, SocialAccount)
+        )
         statement = (
-            scoped_by_parameters(
-                select(Brand, SocialAccount), _brand_columns.organization_id, organizations
-            )
-            .outerjoin(SocialAccount, accounts_of_principal)
+            scoped_by_parameters(selected, _brand_columns.organization_id, organizations)
+            .outerjoin(SocialAccount.__table__, accounts_of_principal)
             .where(_brand_columns.id == bindparam("brand_id", type_=_brand_columns.id.type))
         )
         _brand_and_accounts_statements[key] = statement
     return statement
+
+
+def _brand_and_account(row: Sequence[Any]) -> tuple[Brand, SocialAccount | None]:
+    """A row of `_brand_and_accounts(..., columns=True)` as its brand and account (None where
+    no account was joined)."""
+    brand = row_object(Brand, row[:_BRAND_WIDTH])
+    if row[_ACCOUNT_ID] is None:
+        return brand, None
+    return brand, row_object(SocialAccount, row[_BRAND_WIDTH:])
 
 
 def _thread_media_ids(wanted: Sequence[TargetIn]) -> set[uuid.UUID]:
@@ -444,6 +497,23 @@ async def checked_content(
             accounts=known.accounts,
             assets={**known.assets, **(await known_of(session, principal, (), missing)).assets},
         )
+    return content_of(
+        runtime, brand, content, media_ids, wanted, errors, known=known, raising=raising
+    )
+
+
+def content_of(
+    runtime: Runtime,
+    brand: Brand,
+    content: str,
+    media_ids: Sequence[uuid.UUID],
+    wanted: Sequence[TargetIn],
+    errors: list[dict[str, Any]],
+    *,
+    known: Known,
+    raising: bool = True,
+) -> tuple[list[TargetDraft], list[MediaAsset]]:
+    """`checked_content` with every account and media already in `known`."""
     accounts = _accounts(known, brand, wanted, errors)
     assets = _assets(known, brand, media_ids, errors)
     drafts = [

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.sql.base import Executable
 
@@ -135,13 +135,20 @@ def _quiet_organizations(
     return quiet
 
 
-def quiet_everywhere(session: AsyncSession, organization_ids: Sequence[uuid.UUID]) -> bool:
+def quiet_everywhere(
+    where: AsyncSession | AsyncEngine, organization_ids: Sequence[uuid.UUID]
+) -> bool:
     """Whether each of `organization_ids` is known (`QuietOrganizations`) to have no enabled
-    webhook endpoint: their events would have no delivery to write."""
+    webhook endpoint: their events would have no delivery to write. `where`: the session the
+    events would be written in, or the engine of a write outside any session."""
     if not organization_ids:
         return False
     for organization_id in organization_ids:
-        quiet = _quiet_organizations(session, organization_id)
+        quiet = (
+            _quiet_organizations(where, organization_id)
+            if isinstance(where, AsyncSession)
+            else _quiet.get(where.sync_engine)
+        )
         if quiet is None or not quiet.quiet(organization_id):
             return False
     return True
