@@ -77,6 +77,10 @@ def _code_point_weight(char: str) -> int:
 
 
 def _weighted(text: str) -> int:
+    if text.isascii():
+        # Every ASCII code point weighs 100 and none is (part of) an emoji: no need to walk
+        # the grapheme clusters (most posts, ~10x faster).
+        return len(text) * X_SCALE
     total = 0
     for cluster in regex.findall(r"\X", text):
         if _EMOJI.search(cluster):
@@ -99,12 +103,17 @@ def x_weighted_length(text: str) -> int:
 
 
 def grapheme_length(text: str) -> int:
+    if text.isascii():
+        # In ASCII only CR LF joins into one cluster (UAX #29, GB3).
+        return len(text) - text.count("\r\n")
     return len(regex.findall(r"\X", unicodedata.normalize("NFC", text)))
 
 
 def utf8_emoji_length(text: str) -> int:
     """The length Threads checks against its 500 limit: one per character, each emoji its
     UTF-8 bytes (👍🏽 is 8, ❤️ 6)."""
+    if text.isascii():
+        return len(text)  # no emoji in ASCII: one per character
     total = 0
     for cluster in regex.findall(r"\X", unicodedata.normalize("NFC", text)):
         total += len(cluster.encode("utf-8")) if _EMOJI.search(cluster) else len(cluster)
