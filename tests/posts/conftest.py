@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import event, update
 
+from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
 from t21.posts.models import PostTarget, TargetStatus
 from tests.social.conftest import World, sandbox, world  # noqa: F401  (fixtures)
@@ -86,6 +89,22 @@ class Desk:
                 .where(PostTarget.post_id == uuid.UUID(post_id))
                 .values(status=status)
             )
+
+
+@contextmanager
+def sqlalchemy_connections(runtime: Runtime) -> Iterator[list[Any]]:
+    """SQLAlchemy `Connection`s made while the block runs (the session's, `read_connection`'s)."""
+    made: list[Any] = []
+
+    def connected(connection: Any) -> None:
+        made.append(connection)
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "engine_connect", connected)
+    try:
+        yield made
+    finally:
+        event.remove(engine, "engine_connect", connected)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from t21.core.uow import session_scope
 from t21.events.models import Event
 from t21.posts.models import Post, PostTarget
 from tests.events.conftest import open_stream
-from tests.posts.conftest import POSTS, Desk
+from tests.posts.conftest import POSTS, Desk, sqlalchemy_connections
 from tests.social.conftest import FRONT_END, World
 from tests.support.accounts import register
 
@@ -38,22 +38,6 @@ def _stable(answer: Any) -> Any:
     if isinstance(answer, list):
         return [_stable(value) for value in answer]
     return answer
-
-
-@contextmanager
-def sqlalchemy_connections(runtime: Runtime) -> Iterator[list[Any]]:
-    """SQLAlchemy `Connection`s made while the block runs (the session's, `read_connection`'s)."""
-    made: list[Any] = []
-
-    def connected(connection: Any) -> None:
-        made.append(connection)
-
-    engine = runtime.engine.sync_engine
-    event.listen(engine, "engine_connect", connected)
-    try:
-        yield made
-    finally:
-        event.remove(engine, "engine_connect", connected)
 
 
 @contextmanager

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from t21.core import clock
 from t21.core.runtime import Runtime
 from tests.core.test_http import assert_problem
-from tests.posts.conftest import POSTS, Desk
+from tests.posts.conftest import POSTS, Desk, sqlalchemy_connections
 from tests.social.conftest import World
 from tests.support.accounts import register
 
@@ -211,3 +212,33 @@ async def test_without_a_brand_filter_each_tenant_lists_only_its_own_posts(desk:
     assert [post["id"] for post in await listed(other)] == [theirs["id"]]
     assert [post["id"] for post in await listed(desk, status="draft")] == [mine["id"]]
     assert [post["id"] for post in await listed(other, platform="linkedin")] == [theirs["id"]]
+
+
+@pytest.mark.postgres
+async def test_a_page_of_every_brand_is_read_without_a_session(desk: Desk) -> None:
+    """On PostgreSQL the list of all the caller's brands reads its page on a pooled connection
+    taken for it alone (`list_page_pooled`): no session, no SQLAlchemy connection; with media,
+    those on a connection of their own; a brand's list checks the brand in a session first.
+    The same page either way."""
+    runtime = desk.world.runtime
+    plain = await desk.draft("twitter", content="Plain")
+    illustrated = (
+        await desk.create(
+            content="With a photo",
+            media_ids=[await desk.upload()],
+            targets=[{"social_account_id": await desk.account("twitter")}],
+        )
+    ).json()
+    with sqlalchemy_connections(runtime) as made:
+        first = await desk.api.get(POSTS, params={"limit": 1}, headers=desk.owner.headers)
+    assert first.status_code == 200, first.text
+    assert made == []
+    assert [item["id"] for item in first.json()["items"]] == [plain["id"]]
+    with sqlalchemy_connections(runtime) as made:
+        every = await listed(desk)
+    assert len(made) == 1  # the media's statement
+    assert every == [plain, illustrated]
+    with sqlalchemy_connections(runtime) as made:
+        of_brand = await listed(desk, brand_id=desk.brand_id)
+    assert made
+    assert of_brand == every

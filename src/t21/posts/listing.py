@@ -20,6 +20,7 @@ pydantic-core (the JSON the models write), neither validated into models nor aga
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -43,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
-from t21.core.db import in_list, list_shape, list_values
+from t21.core.db import in_list, list_shape, list_values, read_bind
 from t21.core.localtime import day_start
 from t21.core.models import UTCDateTime
 from t21.core.pagination import (
@@ -53,8 +54,9 @@ from t21.core.pagination import (
     page_of,
     page_parameters,
 )
-from t21.core.prepared import fetch_rows
+from t21.core.prepared import fetch_pooled, fetch_rows
 from t21.core.runtime import Runtime
+from t21.core.uow import read_connection, read_scope
 from t21.identity.models import User
 from t21.media.models import MediaAsset
 from t21.media.schemas import AssetOut
@@ -96,20 +98,22 @@ class PostFilters:
 
 
 async def calendar_window(
-    session: AsyncSession,
+    runtime: Runtime,
     principal: Principal,
     brand_id: uuid.UUID | None,
     start: datetime | date | None,
     end: datetime | date | None,
 ) -> tuple[datetime | None, datetime | None]:
     """The list's `from`/`to` as UTC instants. A plain date is that whole day in the brand's
-    time zone (UTC without `brand_id`): `from` its first instant, `to` the next day's first."""
+    time zone (UTC without `brand_id`): `from` its first instant, `to` the next day's first.
+    The brand is read (in a read session of its own) only then."""
     zone: ZoneInfo | None = None
 
     async def zone_of_brand() -> ZoneInfo:
         if brand_id is None:
             return ZoneInfo("UTC")
-        brand = await brands_service.get_brand(session, principal, brand_id)
+        async with read_scope(runtime) as session:
+            brand = await brands_service.get_brand(session, principal, brand_id)
         return ZoneInfo(brand.timezone)
 
     def instant(
@@ -157,6 +161,11 @@ async def _parameters(
     see, 422 for a cursor that isn't the list's)."""
     if filters.brand_id is not None:
         await brands_service.get_brand(session, principal, filters.brand_id)
+    return _values(principal, filters, page)
+
+
+def _values(principal: Principal, filters: PostFilters, page: PageRequest) -> dict[str, Any]:
+    """`_parameters` once the brand, if any, is known to be the caller's."""
     parameters = page_parameters(page, LIST_ORDER) | tenant_parameters(principal)
     values = {
         "brand_id": filters.brand_id,
@@ -377,9 +386,52 @@ async def list_page(
     connection = await session.connection()
     postgres = connection.dialect.name == "postgresql"
     statement = _page_statement(_shape(principal, filters, page), postgres)
+    rows = await fetch_rows(connection, statement, parameters)
+
+    async def media_of(statement: Select[*tuple[Any, ...]], values: dict[str, Any]) -> Any:
+        return await _by_post(connection, statement, values)
+
+    return await _page_json(runtime, page, rows, postgres, media_of)
+
+
+async def list_page_pooled(
+    runtime: Runtime, principal: Principal, page: PageRequest, filters: PostFilters
+) -> bytes | None:
+    """`list_page` without a session, its statement on a pooled connection taken for it alone
+    (`core.prepared.fetch_pooled`, ~0.15 ms of CPU less a page, 2026-12-07: no session, no
+    SQLAlchemy connection), for a list of all the caller's brands on PostgreSQL; None where
+    that doesn't apply (a brand to check first, another database), and the caller runs
+    `list_page`. The media of the page's posts, if any, are read on a connection of their own
+    as they would be on the session's: each statement outside a transaction either way."""
+    if filters.brand_id is not None or runtime.read_sessionmaker is None:
+        return None
+    parameters = _values(principal, filters, page)
+    statement = _page_statement(_shape(principal, filters, page), True)
+    rows = await fetch_pooled(read_bind(runtime.read_sessionmaker), statement, parameters)
+    if rows is None:
+        return None
+
+    async def media_of(statement: Select[*tuple[Any, ...]], values: dict[str, Any]) -> Any:
+        async with read_connection(runtime) as connection:
+            return await _by_post(connection, statement, values)
+
+    return await _page_json(runtime, page, rows, True, media_of)
+
+
+async def _page_json(
+    runtime: Runtime,
+    page: PageRequest,
+    page_rows: Sequence[Any],
+    postgres: bool,
+    media_of: Callable[
+        [Select[*tuple[Any, ...]], dict[str, Any]], Awaitable[dict[uuid.UUID, list[Any]]]
+    ],
+) -> bytes:
+    """The page's JSON from the rows of `_page_statement` (a post's columns with one of its
+    targets', or none), its posts' media read by `media_of`."""
     rows: list[Any] = []
     targets: dict[uuid.UUID, list[Any]] = {}
-    for row in await fetch_rows(connection, statement, parameters):
+    for row in page_rows:
         post_id = row[0]
         of_post = targets.get(post_id)
         if of_post is None:
@@ -396,7 +448,7 @@ async def list_page(
         if illustrated:
             statement = _media_of(list_shape(len(illustrated), postgres), postgres)
             values = list_values("post", illustrated, postgres)
-            media |= await _by_post(connection, statement, values)
+            media |= await media_of(statement, values)
         shown = _Shown(runtime)
         items = [shown.post(post, targets[post[0]], media[post[0]]) for post in posts]
     return to_json({"items": items, "next_cursor": next_cursor})

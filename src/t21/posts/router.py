@@ -41,8 +41,8 @@ router = APIRouter(prefix="/posts", tags=["posts"])
 
 
 async def list_filters(
+    request: Request,
     principal: CurrentPrincipal,
-    session: ReadSession,
     brand_id: uuid.UUID | None = None,
     status: PostStatus | None = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
@@ -65,7 +65,7 @@ async def list_filters(
 ) -> listing.PostFilters:
     """The list's filters (and the export's); plain dates are whole days in the brand's zone."""
     scheduled_from, scheduled_to = await listing.calendar_window(
-        session, principal, brand_id, scheduled_from, scheduled_to
+        request.app.state.runtime, principal, brand_id, scheduled_from, scheduled_to
     )
     if scheduled_from and scheduled_to and scheduled_from >= scheduled_to:
         message = "`from` must be before `to`."
@@ -93,11 +93,14 @@ async def list_posts(
     """Posts of the caller's organizations (or of `brand_id`), ordered by `scheduled_at`
     (unscheduled drafts last), then creation. `from`/`to` give a calendar's window."""
     runtime = request.app.state.runtime
-    # The read session taken here rather than as a dependency (`ReadSession`): FastAPI runs a
-    # generator dependency in an exit stack with a cancel scope and a shielded exit, work the
-    # busiest read need not pay for a session that commits nothing.
-    async with read_scope(runtime) as session:
-        body = await listing.list_page(session, runtime, principal, page, filters)
+    # No session where none is needed (`list_page_pooled`); else the read session taken here
+    # rather than as a dependency (`ReadSession`): FastAPI runs a generator dependency in an
+    # exit stack with a cancel scope and a shielded exit, work the busiest read need not pay
+    # for a session that commits nothing.
+    body = await listing.list_page_pooled(runtime, principal, page, filters)
+    if body is None:
+        async with read_scope(runtime) as session:
+            body = await listing.list_page(session, runtime, principal, page, filters)
     return Response(body, media_type="application/json")
 
 
