@@ -20,7 +20,7 @@ from t21.core.runtime import get_runtime
 from t21.events.service import record_events
 from t21.media.schemas import AssetRecord
 from t21.posts.models import PostStatus, TargetStatus
-from t21.posts.schemas import PostRecord, TargetOut, TargetRecord, post_out_of
+from t21.posts.schemas import PostOut, PostRecord, TargetOut, TargetRecord, post_out_of
 
 # The post statuses an app hears about when a post enters them.
 STATUS_EVENTS = {
@@ -114,9 +114,20 @@ async def post_event(session: AsyncSession, type: str, one: ShownPost) -> None:
 
 def post_event_data(one: ShownPost) -> dict[str, Any]:
     """The data of a post's event: the post with its targets, as the API shows it."""
-    shown = post_out_of(
-        get_runtime(), one.post, one.targets, one.media, one.timezone, created_by=one.created_by
+    return event_data_of(
+        post_out_of(
+            get_runtime(),
+            one.post,
+            one.targets,
+            one.media,
+            one.timezone,
+            created_by=one.created_by,
+        )
     )
+
+
+def event_data_of(shown: PostOut) -> dict[str, Any]:
+    """`post_event_data` of the post as already shown (its answer's warnings left out)."""
     return shown.model_dump(mode="json", exclude={"warnings"})
 
 

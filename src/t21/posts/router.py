@@ -116,11 +116,12 @@ async def create_post(body: PostIn, request: Request, principal: CurrentPrincipa
     """A draft, or a post scheduled for `scheduled_at`; every target is checked against its
     network first (422 naming the target and the rule)."""
     runtime = request.app.state.runtime
-    created = await service.create_post_direct(runtime, principal, body)
-    if created is None:
+    answer = await service.create_post_direct(runtime, principal, body)
+    if answer is None:
         async with session_scope(runtime) as session:
             created = await service.create_post(session, runtime, principal, body)
-    return Response(post_json(runtime, created), status_code=201, media_type="application/json")
+        answer = post_json(runtime, created)
+    return Response(answer, status_code=201, media_type="application/json")
 
 
 @router.post("/validate")

@@ -402,7 +402,11 @@ def post_out(runtime: Runtime, one: PostView) -> PostOut:
 
 def post_json(runtime: Runtime, one: PostView) -> bytes:
     """`post_out` as the JSON document FastAPI would send for it (fields by alias)."""
-    out = post_out(runtime, one)
+    return json_of(post_out(runtime, one))
+
+
+def json_of(out: PostOut) -> bytes:
+    """`out` as the JSON document FastAPI would send for it (fields by alias)."""
     return out.__pydantic_serializer__.to_json(out, by_alias=True)
 
 
