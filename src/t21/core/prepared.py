@@ -20,7 +20,11 @@ A route whose one statement is its whole work (`me`) takes a connection for it a
 `fetch_pooled` checks the driver's connection out of the pool without SQLAlchemy's `Connection`
 around it (~80 µs of CPU less a request, 2026-12-07: the `Connection` and `AsyncConnection`
 objects, the execution options' isolation level set at checkout and reset at checkin), on the
-same conditions, with the same pool (its size, timeout, recycling and pre-ping).
+same conditions, with the same pool (its size, timeout, recycling and pre-ping). Work of a few
+statements, each atomic on its own (a draft's create: its SELECT, then its one INSERT), takes
+such a connection for them all (`pooled_driver`); a failed statement says whether the server
+refused it (nothing written: the work may run again through SQLAlchemy) or the connection went
+before a write's answer (`DriverFailed.maybe_written`: never run again, a 503).
 """
 
 from __future__ import annotations
