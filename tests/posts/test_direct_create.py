@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.pool import QueuePool
@@ -23,8 +22,7 @@ from t21.events.models import Event
 from t21.posts.models import Post, PostTarget
 from tests.events.conftest import open_stream
 from tests.posts.conftest import POSTS, Desk, sqlalchemy_connections
-from tests.social.conftest import FRONT_END, World
-from tests.support.accounts import register
+from tests.social.conftest import world_of
 
 pytestmark = pytest.mark.postgres
 
@@ -199,28 +197,14 @@ async def test_a_draft_written_on_the_driver_wakes_an_open_stream(
 ) -> None:
     """The INSERT is its own commit: the organization's streams are woken after it, as after
     a session's commit (no poll here to find the event instead)."""
-    app = app_factory(
-        sandbox_url=sandbox,
-        public_url="http://testserver",
-        frontend_url=FRONT_END,
-        events_poll_s=600.0,
-        events_heartbeat_s=600.0,
-    )
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
-            owner = await register(api)
-            brand = await api.post("/api/v1/brands", json={"name": "Acme"}, headers=owner.headers)
-            assert brand.status_code == 201, brand.text
-            world = World(
-                app=app, api=api, sandbox=sandbox, owner=owner, brand_id=brand.json()["id"]
+    quiet = {"events_poll_s": 600.0, "events_heartbeat_s": 600.0}
+    async with world_of(app_factory, sandbox, **quiet) as world:
+        desk = Desk(world)
+        account_id = await desk.account("twitter")
+        async with open_stream(world.app, world.owner.headers) as stream:
+            created = await desk.create(
+                content="Woken", targets=[{"social_account_id": account_id}]
             )
-            desk = Desk(world)
-            account_id = await desk.account("twitter")
-            async with open_stream(app, owner.headers) as stream:
-                created = await desk.create(
-                    content="Woken", targets=[{"social_account_id": account_id}]
-                )
-                event = await stream.next_event()
-                assert event.data is not None
-                assert event.data["data"]["id"] == created.json()["id"]
+            event = await stream.next_event()
+            assert event.data is not None
+            assert event.data["data"]["id"] == created.json()["id"]

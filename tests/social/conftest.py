@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -100,7 +101,16 @@ class World:
 
 @pytest.fixture
 async def world(app_factory: Any, sandbox: str) -> AsyncIterator[World]:
-    app = app_factory(sandbox_url=sandbox, public_url="http://testserver", frontend_url=FRONT_END)
+    async with world_of(app_factory, sandbox) as built:
+        yield built
+
+
+@asynccontextmanager
+async def world_of(app_factory: Any, sandbox: str, **settings: Any) -> AsyncIterator[World]:
+    """`world` with these settings of the app's besides."""
+    app = app_factory(
+        sandbox_url=sandbox, public_url="http://testserver", frontend_url=FRONT_END, **settings
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
