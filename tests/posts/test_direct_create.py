@@ -83,7 +83,7 @@ async def test_a_draft_is_written_without_the_session_as_the_session_writes_it(
     desk: Desk,
 ) -> None:
     runtime = desk.world.runtime
-    body = {
+    body: dict[str, Any] = {
         "content": "Hello from T21 https://example.com #launch",
         "targets": [
             {"social_account_id": await desk.account("twitter")},
@@ -176,7 +176,7 @@ async def test_a_connection_lost_before_the_inserts_answer_is_a_503_and_is_dropp
         dropped.append(pid)
         await execute(self, statement, parameters)
 
-    draft = {"content": "Hello", "targets": [{"social_account_id": account_id}]}
+    draft: dict[str, Any] = {"content": "Hello", "targets": [{"social_account_id": account_id}]}
     try:
         monkeypatch.setattr(PooledDriver, "execute", losing_the_connection)
         lost = await desk.create(expect=503, **draft)
