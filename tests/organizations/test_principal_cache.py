@@ -250,6 +250,80 @@ async def test_a_cancelled_caller_leaves_the_resolution_to_the_others() -> None:
     assert loads.count == 1
 
 
+async def test_an_entry_in_the_last_fifth_of_its_life_is_refreshed_while_it_serves() -> None:
+    cache, loads = PrincipalCache(5.0), _Loads()
+    now = [100.0]
+    cache.monotonic = lambda: now[0]
+    old, new = _principal(uuid.uuid4()), _principal(uuid.uuid4())
+    cache.put("tok", old, generation=cache.generation)
+    now[0] = 103.9
+    assert not cache.due("tok")
+    now[0] = 104.1
+    assert cache.due("tok")
+    cache.refresh("tok", loads.of(new))
+    assert not cache.due("tok")  # one refresh at a time
+    assert cache.get("tok") is old  # still served, within its bound
+    joined = asyncio.ensure_future(cache.resolve("tok", loads.of(new)))  # a miss joins it
+    await asyncio.sleep(0)
+    loads.release.set()
+    assert await joined is new
+    assert loads.count == 1
+    now[0] = 108.0  # past the old entry's end, within the refreshed one's
+    assert cache.get("tok") is new
+
+
+async def test_a_refresh_that_fails_or_meets_a_change_leaves_the_entry_to_expire() -> None:
+    cache = PrincipalCache(5.0)
+    now = [100.0]
+    cache.monotonic = lambda: now[0]
+    principal = _principal(uuid.uuid4())
+    cache.put("tok", principal, generation=cache.generation)
+    now[0] = 104.5
+
+    async def failing() -> tuple[Principal, None]:
+        raise RuntimeError("the database is unreachable")
+
+    cache.refresh("tok", failing)
+    await _settled(cache)
+    assert cache.get("tok") is principal
+    now[0] = 105.0
+    assert cache.get("tok") is None  # expired when it would have
+    # A change applied while a refresh reads: what it read is not kept.
+    cache.put("tok", principal, generation=cache.generation)
+    now[0] = 109.5
+    loads = _Loads()
+    cache.refresh("tok", loads.of(_principal(uuid.uuid4())))
+    await asyncio.sleep(0)
+    cache.invalidate(PrincipalChanges(everything=True))
+    loads.release.set()
+    await _settled(cache)
+    assert loads.count == 1
+    assert cache.get("tok") is None
+
+
+async def _settled(cache: PrincipalCache) -> None:
+    """Wait until no resolution of `cache` is under way."""
+    async with asyncio.timeout(5):
+        while cache._flights:
+            await asyncio.sleep(0)
+
+
+async def test_a_token_in_steady_use_is_refreshed_before_its_entry_expires(
+    client: httpx.AsyncClient, started_app: FastAPI
+) -> None:
+    """Its requests are never left to wait together on its expiry (see `PrincipalCache.refresh`)."""
+    account = await register(client)
+    cache = _cache(started_app)
+    start = cache.monotonic()
+    cache.monotonic = lambda: start + cache.ttl_s * 0.9
+    assert await _me(client, account.access_token) == 200  # served, and its refresh begun
+    later = start + cache.ttl_s * 1.5
+    cache.monotonic = lambda: later  # the first entry is over; the refreshed one is not
+    async with asyncio.timeout(10):
+        while cache.get(account.access_token) is None:
+            await asyncio.sleep(0.01)
+
+
 # --- across processes ----------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from starlette.types import Scope
 
 from t21.core.errors import Forbidden, NotAuthenticated
 from t21.core.ratelimit import PRINCIPAL_SCOPE, RateLimit, counted_subject
+from t21.core.runtime import Runtime
 from t21.core.security import (
     AccessClaims,
     ExpiredToken,
@@ -179,6 +180,8 @@ async def get_principal(
     principal = cache.get(token) if cache is not None else None
     if principal is None:
         principal = await _resolve(request, app_state.settings, token, cache)
+    elif cache is not None and cache.due(token):
+        cache.refresh(token, _loader(request.app.state.runtime, app_state.settings, token))
     state["rate_limit_subject"] = principal.subject
     if counted_subject(request) != principal.subject:
         await _principal_rate_limit(request)
@@ -206,16 +209,25 @@ def cached_subject(scope: Scope) -> str | None:
 async def _resolve(
     request: Request, settings: Settings, token: str, cache: PrincipalCache | None
 ) -> Principal:
-    async def load() -> tuple[Principal, datetime | None]:
-        async with session_scope(request.app.state.runtime) as session:
-            if token.startswith(api_keys.KEY_PREFIX):
-                return await _key_principal(session, token), None
-            return await _user_principal(session, settings, token)
-
+    load = _loader(request.app.state.runtime, settings, token)
     if cache is None:
         principal, _expires_at = await load()
         return principal
     return await cache.resolve(token, load)
+
+
+def _loader(
+    runtime: Runtime, settings: Settings, token: str
+) -> Callable[[], Awaitable[tuple[Principal, datetime | None]]]:
+    """The resolution of `token` in a short unit of work of its own, and its token's expiry."""
+
+    async def load() -> tuple[Principal, datetime | None]:
+        async with session_scope(runtime) as session:
+            if token.startswith(api_keys.KEY_PREFIX):
+                return await _key_principal(session, token), None
+            return await _user_principal(session, settings, token)
+
+    return load
 
 
 async def get_user_principal(
