@@ -23,9 +23,9 @@ from t21.platforms.base import parse_options
 from t21.platforms.text import text_length
 from t21.posts.chain import network_options
 from t21.posts.duplicates import errors_for, find_duplicates, of_drafts, warnings_for
+from t21.posts.known import Known
 from t21.posts.schemas import PostIn
 from t21.posts.validation import (
-    Known,
     TargetDraft,
     ai_usage,
     checked_content,

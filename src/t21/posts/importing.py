@@ -34,11 +34,12 @@ from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.posts import dryrun
 from t21.posts.duplicates import InFile, lock_accounts, of_drafts
+from t21.posts.known import known_of
 from t21.posts.models import PostStatus
 from t21.posts.reading import views
 from t21.posts.schemas import PostIn, post_out
 from t21.posts.service import NewPost, new_post
-from t21.posts.validation import error, is_scheduling, known_of, quota_warnings
+from t21.posts.validation import error, is_scheduling, quota_warnings
 from t21.queue import service as queue
 from t21.social.models import SocialAccount
 

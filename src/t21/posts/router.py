@@ -16,7 +16,7 @@ from t21.core.pagination import PageParams
 from t21.core.routing import IDEMPOTENT, APIRouter
 from t21.core.uow import read_scope, session_scope
 from t21.organizations.auth import CurrentPrincipal
-from t21.posts import bulk, dryrun, exporting, importing, listing, reading, service
+from t21.posts import bulk, direct, dryrun, exporting, importing, listing, reading, service
 from t21.posts.models import PostStatus
 from t21.posts.schemas import (
     BulkOut,
@@ -110,13 +110,13 @@ async def list_posts(
 # its read session: the busiest write, and FastAPI's generator dependency costs an exit stack,
 # a cancel scope and a shielded exit. The same unit of work: committed once when the service
 # returns (before the response is built), rolled back on any error, jobs sent after the commit.
-# A draft on PostgreSQL needs none (`service.create_post_direct`).
+# A draft on PostgreSQL needs none (`direct.create_post_direct`).
 @router.post("", status_code=201, response_model=PostOut, openapi_extra=IDEMPOTENT)
 async def create_post(body: PostIn, request: Request, principal: CurrentPrincipal) -> Response:
     """A draft, or a post scheduled for `scheduled_at`; every target is checked against its
     network first (422 naming the target and the rule)."""
     runtime = request.app.state.runtime
-    answer = await service.create_post_direct(runtime, principal, body)
+    answer = await direct.create_post_direct(runtime, principal, body)
     if answer is None:
         async with session_scope(runtime) as session:
             created = await service.create_post(session, runtime, principal, body)

@@ -23,12 +23,10 @@ from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import NewRow, insert_rows, insert_together, is_postgres, with_defaults
+from t21.core.db import NewRow, insert_rows, is_postgres, with_defaults
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
-from t21.core.prepared import DriverFailed, pooled_driver
 from t21.core.runtime import Runtime
-from t21.events.hub import hub_of
 from t21.events.models import Event
 from t21.events.service import events_written, new_events
 from t21.media.models import MediaAsset
@@ -39,25 +37,21 @@ from t21.posts import approvals
 from t21.posts import status as states
 from t21.posts.duplicates import of_drafts, of_targets, refuse_duplicates
 from t21.posts.events import (
-    event_data_of,
     kept_together,
     post_event,
     post_event_data,
     status_events,
 )
+from t21.posts.known import brand_and_known
 from t21.posts.models import UNSCHEDULED, Post, PostMedia, PostStatus, PostTarget, TargetStatus
 from t21.posts.reading import PostView, author_of, get_post, view
-from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn, json_of, post_out
+from t21.posts.schemas import PostIn, PostPatch, TargetIn, ThreadPartIn
 from t21.posts.validation import (
     TargetDraft,
     ai_usage,
-    brand_and_known,
-    brand_and_known_on,
     checked_content,
-    content_of,
     error,
     is_scheduling,
-    one_statement,
     post_schedule_errors,
     quota_warnings,
     schedule_errors,
@@ -66,71 +60,6 @@ from t21.queue import service as queue
 from t21.webhooks.fanout import quiet_everywhere
 
 # --- writing ------------------------------------------------------------------------------------
-
-
-async def create_post_direct(
-    runtime: Runtime, principal: Principal, fields: PostIn
-) -> bytes | None:
-    """`create_post` without a session, when it may run so (`_direct`): on a pooled
-    connection of its own, on the driver (`core.prepared.pooled_driver`), its two statements
-    each atomic on its own (the SELECT of the brand and its accounts, the INSERT of the post,
-    its targets and its events). ~0.7 ms of CPU less than the session's path on PostgreSQL
-    (2026-12-07): the session and its unit of work (~90 µs made and closed unused), SQLAlchemy's
-    execution of the two statements and the ORM's loading of the brand and accounts. Its
-    answer, the post's JSON (`post_json`), is made from the same `PostOut` as its event.
-
-    None when it may not, or when the server refused a statement (nothing was written): the
-    caller then runs `create_post` in a unit of work, which answers as it always has (it
-    meets the refusal as SQLAlchemy's error). A connection lost before the INSERT's answer
-    may have written the post: that is raised (503, `core.db.database_unavailable`), never run
-    a second time."""
-    if not _direct(runtime, principal, fields):
-        return None
-    try:
-        async with pooled_driver(runtime.engine) as driver:
-            if driver is None:
-                return None
-            brand, known = await brand_and_known_on(
-                driver, principal, fields.brand_id, Action.WRITE_CONTENT, fields.targets
-            )
-            errors = post_schedule_errors(fields)
-            drafts, assets = content_of(
-                runtime,
-                brand,
-                fields.content,
-                fields.media_ids,
-                fields.targets,
-                errors,
-                known=known,
-            )
-            built = new_post(principal, brand, fields, drafts, assets)
-            shown, rows, types = _as_written(principal, brand, built, assets)
-            out = post_out(runtime, shown)
-            data = event_data_of(out)
-            events = new_events(built.post.organization_id, [(type, data) for type in types])
-            rows += with_defaults(events)
-            await driver.execute(*insert_together(rows, runtime.engine.dialect))
-    except DriverFailed as failed:
-        if failed.maybe_written:
-            raise
-        return None
-    hub_of(runtime).committed({built.post.organization_id})
-    return json_of(out)
-
-
-def _direct(runtime: Runtime, principal: Principal, fields: PostIn) -> bool:
-    """Whether a create may run as `create_post_direct`: on PostgreSQL, a draft (no queue
-    slot, no duplicate guard, no quota to warn of) whose reads are the one statement of the
-    brand and its accounts (no media, no AI call to check), of organizations known to have no
-    webhook endpoint (`quiet_everywhere`: no delivery to write with its events)."""
-    return (
-        fields.schedule != "queue"
-        and not is_scheduling(fields)
-        and fields.ai_call_id is None
-        and one_statement(fields.media_ids, fields.targets)
-        and runtime.engine.dialect.name == "postgresql"
-        and quiet_everywhere(runtime.engine, principal.organization_ids)
-    )
 
 
 async def create_post(
@@ -169,13 +98,13 @@ async def create_post(
         if scheduling
         else []
     )
-    shown, rows, types = _as_written(principal, brand, built, assets)
+    shown, rows, types = as_written(principal, brand, built, assets)
     if kept_together(session):
         await insert_rows(session, rows)
         for type in types:
             await post_event(session, type, shown)
     else:
-        events = _events_of(shown, types)
+        events = events_of(shown, types)
         await insert_rows(session, [*rows, *with_defaults(events)])
         await events_written(session, shown.post.organization_id, events, quiet=alone)
     if scheduling:
@@ -183,7 +112,7 @@ async def create_post(
     return shown
 
 
-def _as_written(
+def as_written(
     principal: Principal, brand: Brand, built: NewPost, assets: Sequence[MediaAsset]
 ) -> tuple[PostView, list[NewRow], list[str]]:
     """The post as it is answered, the rows that write it, and the types of its events.
@@ -210,7 +139,7 @@ def _as_written(
     return shown, rows, types
 
 
-def _events_of(shown: PostView, types: Sequence[str]) -> list[Event]:
+def events_of(shown: PostView, types: Sequence[str]) -> list[Event]:
     data = post_event_data(shown)
     return new_events(shown.post.organization_id, [(type, data) for type in types])
 
