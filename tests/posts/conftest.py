@@ -92,19 +92,22 @@ class Desk:
 
 
 @contextmanager
-def sqlalchemy_connections(runtime: Runtime) -> Iterator[list[Any]]:
-    """SQLAlchemy `Connection`s made while the block runs (the session's, `read_connection`'s)."""
-    made: list[Any] = []
+def engine_events(runtime: Runtime, name: str) -> Iterator[list[tuple[Any, ...]]]:
+    """The arguments of each `name` event of the runtime's engine while the block runs:
+    `engine_connect` (a SQLAlchemy `Connection` made: the session's, `read_connection`'s),
+    `before_cursor_execute` (a statement through SQLAlchemy; listening sends every statement
+    that way, as tracing does)."""
+    seen: list[tuple[Any, ...]] = []
 
-    def connected(connection: Any) -> None:
-        made.append(connection)
+    def record(*args: Any) -> None:
+        seen.append(args)
 
     engine = runtime.engine.sync_engine
-    event.listen(engine, "engine_connect", connected)
+    event.listen(engine, name, record)
     try:
-        yield made
+        yield seen
     finally:
-        event.remove(engine, "engine_connect", connected)
+        event.remove(engine, name, record)
 
 
 @pytest.fixture

@@ -1,17 +1,15 @@
 """A draft's create on PostgreSQL runs on a pooled connection of its own, on the driver, without
-the session (`posts.service._direct`): the same answer, the same rows and event as through the
+the session (`posts.direct._direct`): the same answer, the same rows and event as through the
 session; a statement the server refuses sends the create through the session's path, which
 answers as it always did; a connection lost before the INSERT's answer is a 503, the
 connection dropped, and the next create served."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.pool import QueuePool
 
 from t21.core.db import create_engine
@@ -21,7 +19,7 @@ from t21.core.uow import session_scope
 from t21.events.models import Event
 from t21.posts.models import Post, PostTarget
 from tests.events.conftest import open_stream
-from tests.posts.conftest import POSTS, Desk, sqlalchemy_connections
+from tests.posts.conftest import POSTS, Desk, engine_events
 from tests.social.conftest import world_of
 
 pytestmark = pytest.mark.postgres
@@ -36,23 +34,6 @@ def _stable(answer: Any) -> Any:
     if isinstance(answer, list):
         return [_stable(value) for value in answer]
     return answer
-
-
-@contextmanager
-def statements_watched(runtime: Runtime) -> Iterator[list[str]]:
-    """A statement listener on the engine, which sends every statement through SQLAlchemy (as
-    tracing does): the session's path."""
-    seen: list[str] = []
-
-    def record(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    engine = runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _checked_out(runtime: Runtime) -> int:
@@ -90,12 +71,12 @@ async def test_a_draft_is_written_without_the_session_as_the_session_writes_it(
             {"social_account_id": await desk.account("linkedin"), "content": "Shorter"},
         ],
     }
-    with sqlalchemy_connections(runtime) as made:
+    with engine_events(runtime, "engine_connect") as made:
         direct = (await desk.create(**body)).json()
     assert made == []  # the pool's connection alone: no session, no SQLAlchemy connection
-    with statements_watched(runtime) as seen:
+    with engine_events(runtime, "before_cursor_execute") as seen:
         through_session = (await desk.create(**body)).json()
-    assert any(statement.startswith("WITH") for statement in seen)
+    assert any(args[2].startswith("WITH") for args in seen)
     assert _stable(direct) == _stable(through_session)
     for answer in (direct, through_session):
         read = await desk.api.get(f"{POSTS}/{answer['id']}", headers=desk.owner.headers)
@@ -113,7 +94,11 @@ async def test_refusals_read_on_the_driver_answer_as_the_sessions_do(desk: Desk)
     unknown_account = "01900000-0000-7000-8000-000000000001"
     answers = []
     for watched in (False, True):
-        with statements_watched(runtime) if watched else sqlalchemy_connections(runtime) as seen:
+        with (
+            engine_events(runtime, "before_cursor_execute")
+            if watched
+            else engine_events(runtime, "engine_connect") as seen
+        ):
             brand = await desk.create(
                 content="x", targets=[{"social_account_id": x}], brand_id=missing_brand, expect=404
             )

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from t21.core import clock
 from t21.core.runtime import Runtime
 from tests.core.test_http import assert_problem
-from tests.posts.conftest import POSTS, Desk, sqlalchemy_connections
+from tests.posts.conftest import POSTS, Desk, engine_events
 from tests.social.conftest import World
 from tests.support.accounts import register
 
@@ -229,16 +229,16 @@ async def test_a_page_of_every_brand_is_read_without_a_session(desk: Desk) -> No
             targets=[{"social_account_id": await desk.account("twitter")}],
         )
     ).json()
-    with sqlalchemy_connections(runtime) as made:
+    with engine_events(runtime, "engine_connect") as made:
         first = await desk.api.get(POSTS, params={"limit": 1}, headers=desk.owner.headers)
     assert first.status_code == 200, first.text
     assert made == []
     assert [item["id"] for item in first.json()["items"]] == [plain["id"]]
-    with sqlalchemy_connections(runtime) as made:
+    with engine_events(runtime, "engine_connect") as made:
         every = await listed(desk)
     assert len(made) == 1  # the media's statement
     assert every == [plain, illustrated]
-    with sqlalchemy_connections(runtime) as made:
+    with engine_events(runtime, "engine_connect") as made:
         of_brand = await listed(desk, brand_id=desk.brand_id)
     assert made
     assert of_brand == every
