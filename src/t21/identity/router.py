@@ -13,7 +13,7 @@ from t21.core.errors import BadRequest, T21Error
 from t21.core.problems import problem_response
 from t21.core.ratelimit import RateLimit, client_ip
 from t21.core.redirects import with_params
-from t21.core.routing import APIRouter
+from t21.core.routing import APIRouter, model_json
 from t21.core.security import decode_access_token
 from t21.identity import account, oauth, service, twofactor
 from t21.identity.errors import InvalidSecondFactor
@@ -76,6 +76,18 @@ def _tokens(signed_in: service.Session) -> TokensOut:
         refresh_token=signed_in.refresh_token,
         expires_in=signed_in.expires_in,
     )
+
+
+# First of the router's routes: FastAPI tries them in order (twice a request, ~1.5 µs each),
+# and every client asks for this one more than all the others together.
+@router.get("/me", response_model=MeOut)
+async def me(principal: CurrentUser, request: Request) -> Response:
+    # Its one statement on a connection taken for it (`core.uow.read_rows`), not through a
+    # session dependency: FastAPI runs a generator dependency in an exit stack with a cancel
+    # scope and a shielded exit, which cost about as much as the statement itself. Its answer
+    # written at once (`model_json`); `response_model` gives the document its schema.
+    out = await account.me(request.app.state.runtime, principal)
+    return Response(model_json(out), media_type="application/json")
 
 
 @router.post("/register", status_code=201, dependencies=[auth_rate_limit, registration_rate_limit])
@@ -204,14 +216,6 @@ async def logout_all(principal: CurrentUser, session: DbSession) -> Response:
     """End every session of the signed-in user, on every device."""
     await service.logout_everywhere(session, await current_user(session, principal))
     return Response(status_code=204)
-
-
-@router.get("/me")
-async def me(principal: CurrentUser, request: Request) -> MeOut:
-    # Its one statement on a connection taken for it (`core.uow.read_rows`), not through a
-    # session dependency: FastAPI runs a generator dependency in an exit stack with a cancel
-    # scope and a shielded exit, which cost about as much as the statement itself.
-    return await account.me(request.app.state.runtime, principal)
 
 
 @router.patch("/me")

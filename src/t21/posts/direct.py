@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from t21.core.db import insert_together, with_defaults
 from t21.core.prepared import DriverFailed, pooled_driver
+from t21.core.routing import model_json
 from t21.core.runtime import Runtime
 from t21.events.hub import hub_of
 from t21.events.service import new_events
@@ -12,7 +13,7 @@ from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
 from t21.posts.events import event_data_of
 from t21.posts.known import brand_and_known_on, one_statement
-from t21.posts.schemas import PostIn, json_of, post_out
+from t21.posts.schemas import PostIn, post_out
 from t21.posts.service import as_written, new_post
 from t21.posts.validation import content_of, is_scheduling, post_schedule_errors
 from t21.webhooks.fanout import quiet_everywhere
@@ -65,7 +66,7 @@ async def create_post_direct(
             raise
         return None
     hub_of(runtime).committed({built.post.organization_id})
-    return json_of(out)
+    return model_json(out)
 
 
 def _direct(runtime: Runtime, principal: Principal, fields: PostIn) -> bool:

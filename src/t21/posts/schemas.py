@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from t21.core.localtime import to_utc, zone_named
+from t21.core.routing import model_json
 from t21.media.schemas import AssetOut, AssetRecord
 from t21.media.storage import storage_of
 from t21.posts.chain import ChainRecord, chain_view
@@ -402,12 +403,7 @@ def post_out(runtime: Runtime, one: PostView) -> PostOut:
 
 def post_json(runtime: Runtime, one: PostView) -> bytes:
     """`post_out` as the JSON document FastAPI would send for it (fields by alias)."""
-    return json_of(post_out(runtime, one))
-
-
-def json_of(out: PostOut) -> bytes:
-    """`out` as the JSON document FastAPI would send for it (fields by alias)."""
-    return out.__pydantic_serializer__.to_json(out, by_alias=True)
+    return model_json(post_out(runtime, one))
 
 
 def post_out_of(
