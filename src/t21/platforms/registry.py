@@ -167,7 +167,10 @@ def display_name(name: str) -> str:
         return name
 
 
+@cache
 def provider_class(name: str) -> type[Provider]:
+    """Network `name`'s provider class (imports its module the first time only: a post's
+    checks ask for it on every target, ~4 µs a lookup through `import_module`)."""
     return cast(type[Provider], _load(network(name).provider))
 
 
@@ -190,9 +193,14 @@ def provider(name: str, config: PlatformConfig) -> Provider:
 def rules_provider(name: str) -> Provider:
     """A provider used only for its rules (`limits`, `limits_for`, `check`), which never reach
     the network: it holds no credentials and no address, so it works with nothing configured."""
-    return provider(
-        name, PlatformConfig(name=name, client_id="", client_secret="", auth_base="", api_base="")
-    )
+    provider_of = provider_class(name)  # LookupError for a name no network has
+    return provider_of(_rules_config(name))
+
+
+@cache
+def _rules_config(name: str) -> PlatformConfig:
+    # Frozen: one per network serves every rules provider.
+    return PlatformConfig(name=name, client_id="", client_secret="", auth_base="", api_base="")
 
 
 def platform_config(
