@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -9,6 +11,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from t21.core.uow import session_scope
+from t21.events.hub import hub_of
 from t21.events.models import Event
 from t21.organizations.models import Organization
 from tests.events.conftest import EVENTS, list_events, open_stream
@@ -260,6 +263,79 @@ async def test_an_event_committed_by_another_process_wakes_the_stream_through_re
                 event = await stream.next_event()
                 assert event.data is not None
                 assert event.data["data"]["id"] == second
+
+
+@pytest.mark.redis
+async def test_commits_made_before_a_wake_up_is_sent_share_it_and_later_ones_send_their_own(
+    app_factory: Any,
+) -> None:
+    """One wake-up per organization and turn of the event loop (a burst of creates publishes
+    once), and one more for a commit made once the first was sent: none is ever left out."""
+    app = app_factory(**NO_POLL)
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        hub = hub_of(runtime)
+        listening = runtime.redis.pubsub()
+        await listening.subscribe(hub.channel)
+        try:
+            first, other = uuid.uuid4(), uuid.uuid4()
+            for organization in (first, first, other, first):
+                hub.committed({organization})
+            assert await _wake_ups(runtime.redis, listening, hub.channel) == sorted(
+                [str(first), str(other)]
+            )
+            hub.committed({first})
+            assert await _wake_ups(runtime.redis, listening, hub.channel) == [str(first)]
+        finally:
+            await listening.aclose()
+
+
+async def _wake_ups(redis: Any, listening: Any, channel: str) -> list[str]:
+    """The wake-ups published on `channel` until now: read up to a mark published after them
+    (Redis sends a subscriber its channel's messages in the order it took them)."""
+    mark = f"mark-{uuid.uuid4()}"
+    await asyncio.sleep(0.05)  # the hub's publishing tasks run first
+    await redis.publish(channel, mark)
+    seen: list[str] = []
+    async with asyncio.timeout(10):
+        while True:
+            message = await listening.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is None:
+                continue
+            data = message["data"]
+            text = data.decode() if isinstance(data, bytes) else str(data)
+            if text == mark:
+                return sorted(seen)
+            seen.append(text)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_a_burst_of_creates_wakes_a_stream_in_another_process_for_every_post(
+    app_factory: Any,
+) -> None:
+    """Drafts made together in one process, their wake-ups shared, then more: a stream in
+    another process (no poll to fall back on) receives every post's event of both bursts."""
+    streaming, writing = app_factory(**NO_POLL), app_factory(**NO_POLL)
+    async with (
+        streaming.router.lifespan_context(streaming),
+        writing.router.lifespan_context(writing),
+    ):
+        transport = httpx.ASGITransport(app=writing)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+            owner = await register(api)
+            brand_id = await _brand(api, owner.headers)
+            async with open_stream(streaming, owner.headers) as stream:
+                for _burst in range(2):
+                    drafted = await asyncio.gather(
+                        *(_draft(api, owner.headers, brand_id) for _ in range(6))
+                    )
+                    received = []
+                    for _ in drafted:
+                        event = await stream.next_event()
+                        assert event.data is not None
+                        received.append(event.data["data"]["id"])
+                    assert sorted(received) == sorted(drafted)
 
 
 async def test_a_reconnect_after_its_last_event_was_purged_resumes_from_that_events_time(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -41,6 +42,8 @@ class EventHub:
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._publishing: set[asyncio.Task[Any]] = set()
+        # Organizations whose wake-up is scheduled and not yet sent (see `committed`).
+        self._unsent: set[str] = set()
 
     @property
     def channel(self) -> str:
@@ -72,17 +75,35 @@ class EventHub:
                 flag.set()
 
     def committed(self, organization_ids: set[uuid.UUID]) -> None:
-        """Events of these organizations were just committed: wake streams here and elsewhere."""
+        """Events of these organizations were just committed: wake streams here and elsewhere.
+
+        One wake-up per organization is published for the commits made before it is sent: a
+        commit that finds its organization's wake-up scheduled and not yet sent adds none, as
+        that one leaves after this commit (a burst of creates publishes once per turn of the
+        event loop, not once per create). From the moment it is sent, a commit schedules its
+        own."""
         self.wake_local(organization_ids)
         redis = self._runtime.redis
         if redis is None:
             return
         for organization_id in organization_ids:
-            task = asyncio.get_running_loop().create_task(self._publish(str(organization_id)))
+            message = str(organization_id)
+            if message in self._unsent:
+                continue
+            self._unsent.add(message)
+            task = asyncio.get_running_loop().create_task(self._publish(message))
             self._publishing.add(task)
             task.add_done_callback(self._publishing.discard)
+            # A task cancelled before it ran never sent it (discarding it again is harmless:
+            # at worst a later commit publishes one wake-up more).
+            task.add_done_callback(functools.partial(self._sent, message))
+
+    def _sent(self, message: str, _task: asyncio.Task[Any]) -> None:
+        self._unsent.discard(message)
 
     async def _publish(self, message: str) -> None:
+        # Sent from here on: the commits that come after need a wake-up of their own.
+        self._unsent.discard(message)
         redis, pipelined = self._runtime.redis, self._runtime.pipelined
         assert redis is not None
         try:
