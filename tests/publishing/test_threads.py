@@ -5,6 +5,7 @@ part out exactly once."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,13 +73,22 @@ async def start(engine: Engine, platform: str, *parts: str) -> dict[str, Any]:  
     return created
 
 
-async def run_until_settled(engine: Engine, post_id: str, ticks: int = 8) -> dict[str, Any]:  # noqa: F811
-    for _ in range(ticks):
+async def run_until_settled(
+    engine: Engine,  # noqa: F811
+    post_id: str,
+    within_s: float = 10.0,
+) -> dict[str, Any]:
+    """The post once its target settles (published, failed, needs review), ticking until it
+    does, for `within_s` of real time at most. A retry waits out its jittered delay in real
+    time (up to `publish_retry_max_s`): a count of ticks could pass in less on a fast machine
+    (eight did once, a retry 50 ms away seen due only at the seventh)."""
+    deadline = time.monotonic() + within_s
+    while True:
         await engine.tick()
         post = await engine.read(post_id)
-        if post["targets"][0]["status"] in ("published", "failed", "needs_review"):
+        settled = post["targets"][0]["status"] in ("published", "failed", "needs_review")
+        if settled or time.monotonic() > deadline:
             return post
-    return await engine.read(post_id)
 
 
 def sends_of(engine: Engine, network: str) -> list[dict[str, Any]]:  # noqa: F811
