@@ -60,7 +60,7 @@ def new_events(
     organization_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
 ) -> list[Event]:
     """The rows `record_events` writes, not yet written nor in a session: a caller that
-    inserts them with its own rows (`core.db.insert_new`, one statement) then calls
+    inserts them with its own rows (`core.rows.insert_rows`, one statement) then calls
     `events_written`."""
     now = clock.now()
     traceparent = tracing.current_traceparent()

@@ -3,9 +3,9 @@ of its own, on the driver (`core.prepared.pooled_driver`); `service.create_post`
 
 from __future__ import annotations
 
-from t21.core.db import insert_together, with_defaults
 from t21.core.prepared import DriverFailed, pooled_driver
 from t21.core.routing import model_json
+from t21.core.rows import insert_together, with_defaults
 from t21.core.runtime import Runtime
 from t21.events.hub import hub_of
 from t21.events.service import new_events

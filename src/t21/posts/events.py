@@ -39,7 +39,8 @@ TARGET_EVENTS = {
 
 
 class TargetEventRecord(TargetRecord, Protocol):
-    """What a target's event reads: a `PostTarget`, or a row of its columns (`core.db.RowWith`)."""
+    """What a target's event reads: a `PostTarget`, or a row of its columns
+    (`core.rows.RowWith`)."""
 
     @property
     def post_id(self) -> uuid.UUID: ...

@@ -13,9 +13,10 @@ from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from t21.brands.models import Brand
-from t21.core.db import in_list, in_parameters, is_postgres, list_shape, list_values, row_object
+from t21.core.db import in_list, in_parameters, is_postgres, list_shape, list_values
 from t21.core.errors import NotFound
 from t21.core.prepared import PooledDriver
+from t21.core.rows import row_object
 from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import (

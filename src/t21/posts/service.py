@@ -23,9 +23,10 @@ from t21.audit.service import Actor
 from t21.brands import service as brands_service
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import NewRow, insert_rows, is_postgres, with_defaults
+from t21.core.db import is_postgres
 from t21.core.errors import Conflict, ValidationFailed
 from t21.core.ids import uuid7
+from t21.core.rows import NewRow, insert_rows, with_defaults
 from t21.core.runtime import Runtime
 from t21.events.models import Event
 from t21.events.service import events_written, new_events

@@ -22,7 +22,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from t21.brands.models import Brand
 from t21.core import clock
-from t21.core.db import RowWith, in_list, is_postgres, list_shape, list_values
+from t21.core.db import in_list, is_postgres, list_shape, list_values
+from t21.core.rows import RowWith
 from t21.identity.models import User
 from t21.media.models import MediaAsset
 from t21.organizations.models import ApiKey

@@ -25,9 +25,10 @@ from t21.analytics.schedule import next_collect_at
 from t21.billing import usage
 from t21.billing.warnings import count_usage
 from t21.core import clock, metrics
-from t21.core.db import RowWith, among, in_list, is_postgres, list_shape, list_values
+from t21.core.db import among, in_list, is_postgres, list_shape, list_values
 from t21.core.logging import get_logger
 from t21.core.outside import Ambiguous, ReauthRequired, Retryable
+from t21.core.rows import RowWith
 from t21.core.runtime import Runtime
 from t21.core.settings import Settings
 from t21.core.uow import session_scope
