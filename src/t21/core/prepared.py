@@ -38,7 +38,8 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ClauseElement
-from sqlalchemy.util import greenlet_spawn
+
+from t21.core.greenlets import run_sync
 
 _Processor = Callable[[Any], Any] | None
 
@@ -238,7 +239,8 @@ async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[PooledDriver | Non
     if sync.dialect.driver != "asyncpg" or sync._echo or _has_statement_listeners(sync.dispatch):
         yield None
         return
-    pooled = await engine.raw_connection()
+    # In a kept greenlet (`core.greenlets`), as SQLAlchemy's `raw_connection` would in a new one.
+    pooled = await run_sync(sync.raw_connection)
     driver = PooledDriver(pooled.driver_connection, sync.dialect)
     try:
         yield driver
@@ -246,13 +248,13 @@ async def pooled_driver(engine: AsyncEngine) -> AsyncIterator[PooledDriver | Non
         if driver.broken or not isinstance(error, Exception):
             pooled.invalidate()
             raise
-        await greenlet_spawn(pooled.close)
+        await run_sync(pooled.close)
         raise
     if driver.broken:
         pooled.invalidate()
         return
-    # In SQLAlchemy's greenlet: giving a connection back may close it (past the pool's size).
-    await greenlet_spawn(pooled.close)
+    # In a greenlet: giving a connection back may close it (past the pool's size).
+    await run_sync(pooled.close)
 
 
 async def fetch_pooled(
