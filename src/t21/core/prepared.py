@@ -126,13 +126,24 @@ async def _driver_fetch(
     return records
 
 
+class JSONText(str):
+    """A JSON column's value already written as JSON text (pydantic-core's `to_json`), bound as
+    it is on the driver's path (`PooledDriver`), where its type's conversion (`json.dumps` of
+    the Python value) is skipped. Only that path knows it: SQLAlchemy would store the text as
+    a JSON string."""
+
+    __slots__ = ()
+
+
 def _bound(compiled: _Compiled, parameters: dict[str, Any]) -> list[Any]:
     """The values of `compiled`'s binds, in order, each converted by its type (KeyError for a
-    required one missing)."""
+    required one missing), but `JSONText`, already converted."""
     values = []
     for name, fixed, process in compiled.binds:
         value = parameters[name] if fixed is _REQUIRED else parameters.get(name, fixed)
-        values.append(process(value) if process is not None else value)
+        if process is not None and not isinstance(value, JSONText):
+            value = process(value)
+        values.append(value)
     return values
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from t21.core import clock, tracing
 from t21.core.errors import ValidationFailed
 from t21.core.pagination import Key, PageRequest, encode_cursor
+from t21.core.prepared import JSONText
 from t21.events import hub
 from t21.events.models import Event, new_event_id
 from t21.webhooks.fanout import create_deliveries, create_deliveries_for
@@ -57,11 +58,12 @@ async def record_events(
 
 
 def new_events(
-    organization_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any]]]
+    organization_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any] | JSONText]]
 ) -> list[Event]:
     """The rows `record_events` writes, not yet written nor in a session: a caller that
     inserts them with its own rows (`core.rows.insert_rows`, one statement) then calls
-    `events_written`."""
+    `events_written`. Their data as a dict, or as `JSONText` for rows written on the driver's
+    path (`core.prepared.PooledDriver`) and not read again."""
     now = clock.now()
     traceparent = tracing.current_traceparent()
     return [

@@ -11,7 +11,7 @@ from t21.events.hub import hub_of
 from t21.events.service import new_events
 from t21.organizations.permissions import Action
 from t21.organizations.tenancy import Principal
-from t21.posts.events import event_data_of
+from t21.posts.events import event_json_of
 from t21.posts.known import brand_and_known_on, one_statement
 from t21.posts.schemas import PostIn, post_out
 from t21.posts.service import as_written, new_post
@@ -57,7 +57,7 @@ async def create_post_direct(
             built = new_post(principal, brand, fields, drafts, assets)
             shown, rows, types = as_written(principal, brand, built, assets)
             out = post_out(runtime, shown)
-            data = event_data_of(out)
+            data = event_json_of(out)
             events = new_events(built.post.organization_id, [(type, data) for type in types])
             rows += with_defaults(events)
             await driver.execute(*insert_together(rows, runtime.engine.dialect))

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from t21.core.prepared import JSONText
 from t21.core.runtime import get_runtime
 from t21.events.service import record_events
 from t21.media.schemas import AssetRecord
@@ -130,6 +131,13 @@ def post_event_data(one: ShownPost) -> dict[str, Any]:
 def event_data_of(shown: PostOut) -> dict[str, Any]:
     """`post_event_data` of the post as already shown (its answer's warnings left out)."""
     return shown.model_dump(mode="json", exclude={"warnings"})
+
+
+def event_json_of(shown: PostOut) -> JSONText:
+    """`event_data_of` written as JSON at once, for a write on the driver's path
+    (`core.prepared.JSONText`): 15 µs against 41 for the dict and its `json.dumps`
+    (2026-12-07, a draft with one target)."""
+    return JSONText(shown.__pydantic_serializer__.to_json(shown, exclude={"warnings"}).decode())
 
 
 def kept_together(session: AsyncSession) -> bool:
