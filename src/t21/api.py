@@ -31,6 +31,7 @@ from t21.core.settings import Settings, get_settings
 from t21.core.tracing import FASTAPI_TELEMETRY, TracingMiddleware
 from t21.organizations.auth import cached_subject, idempotency_owner
 from t21.organizations.principal_cache import PrincipalCache
+from t21.posts.known import KnownBrands
 from t21.runtime import open_runtime
 from t21.sandbox.app import create_sandbox_app
 from t21.sandbox.server import ThreadedServer
@@ -177,6 +178,10 @@ def create_app(
                 principal_cache.followers.append(quiet.forget)
                 quiet.install(runtime.engine.sync_engine)
                 async_stack.callback(quiet.uninstall, runtime.engine.sync_engine)
+                known_brands = KnownBrands(settings.principal_cache_ttl_s)
+                principal_cache.followers.append(known_brands.forget)
+                known_brands.install(runtime.engine.sync_engine)
+                async_stack.callback(known_brands.uninstall, runtime.engine.sync_engine)
             await principal_cache.start()
             async_stack.push_async_callback(principal_cache.stop)
             app.state.principal_cache = principal_cache if principal_cache.enabled else None

@@ -1,8 +1,9 @@
 """Changes to what authenticated principals are made of, recorded in the transaction that makes
 them and applied to the principal caches when it commits (see `organizations.principal_cache`),
 and to the other things an API process remembers for as long as a principal (which
-organizations have no webhook endpoint, `webhooks.fanout.QuietOrganizations`): one channel
-across processes for both.
+organizations have no webhook endpoint, `webhooks.fanout.QuietOrganizations`; the brands and
+accounts a draft was checked against, `posts.known.KnownBrands`): one channel across
+processes for all.
 
 Most are seen by the cache's flush hook; code that changes them in bulk, where no hook can
 tell whose principal it touched, says so with `principals_changed`.
@@ -31,9 +32,17 @@ class PrincipalChanges:
     # Organizations whose webhook endpoints changed (one added, enabled, edited): no principal
     # changes with them.
     endpoints: set[uuid.UUID] = field(default_factory=set)
+    # Organizations whose brands or social accounts changed, or (`all_brands`) any of them (a
+    # bulk statement): no principal changes with them either.
+    brands: set[uuid.UUID] = field(default_factory=set)
+    all_brands: bool = False
 
     def __bool__(self) -> bool:
-        return self.everything or bool(self.users or self.organizations or self.endpoints)
+        return (
+            self.everything
+            or self.all_brands
+            or bool(self.users or self.organizations or self.endpoints or self.brands)
+        )
 
     @property
     def principals(self) -> bool:
@@ -47,6 +56,8 @@ class PrincipalChanges:
                 "organizations": [str(o) for o in self.organizations],
                 "all": self.everything,
                 "endpoints": [str(o) for o in self.endpoints],
+                "brands": [str(o) for o in self.brands],
+                "all_brands": self.all_brands,
             }
         )
 
@@ -58,6 +69,8 @@ class PrincipalChanges:
             organizations={uuid.UUID(o) for o in data.get("organizations", [])},
             everything=bool(data.get("all", False)),
             endpoints={uuid.UUID(o) for o in data.get("endpoints", [])},
+            brands={uuid.UUID(o) for o in data.get("brands", [])},
+            all_brands=bool(data.get("all_brands", False)),
         )
 
 

@@ -1,0 +1,239 @@
+"""A draft checked against the brand and accounts its API process read for a draft a moment ago
+is written without reading them again (`posts.known.KnownBrands`, PostgreSQL's driver path),
+and a change to them reaches the next draft: at once in the process that made it, through
+Redis in another, within the principal cache's TTL if no one was told. Another organization's
+caller is answered from the database, as before."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete, update
+
+from t21.core.prepared import PooledDriver
+from t21.core.runtime import Runtime
+from t21.core.uow import session_scope
+from t21.posts.known import KnownBrands, known_brands_of
+from t21.social.models import AccountStatus, SocialAccount
+from t21.social.tokens import mark_reauth_required
+from t21.webhooks.fanout import _quiet
+from tests.posts.conftest import Desk
+from tests.support.accounts import add_member, register
+
+pytestmark = pytest.mark.postgres
+
+
+def _kept(runtime: Runtime) -> KnownBrands:
+    kept = known_brands_of(runtime.engine)
+    assert kept is not None
+    return kept
+
+
+@contextmanager
+def driver_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The SELECTs run on a pooled driver's connection (the brand's and accounts') meanwhile."""
+    statements: list[str] = []
+    fetch = PooledDriver.fetch
+
+    async def counted(self: PooledDriver, statement: Any, parameters: dict[str, Any]) -> Any:
+        statements.append(str(statement))
+        return await fetch(self, statement, parameters)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PooledDriver, "fetch", counted)
+        yield statements
+
+
+def _draft(account_id: str, content: str = "A draft.") -> dict[str, Any]:
+    return {"content": content, "status": "draft", "targets": [{"social_account_id": account_id}]}
+
+
+def _refused_account(answer: httpx.Response) -> str:
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert error["loc"] == ["body", "targets", 0, "social_account_id"], error
+    message: str = error["msg"]
+    return message
+
+
+async def test_a_second_draft_to_the_same_accounts_reads_neither_brand_nor_accounts(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    twitter, linkedin = await desk.account("twitter"), await desk.account("linkedin")
+    with driver_reads(monkeypatch) as reads:
+        await desk.create(**_draft(twitter, "One"))
+    assert len(reads) == 1
+    with driver_reads(monkeypatch) as reads:
+        second = (await desk.create(**_draft(twitter, "Two"))).json()
+    assert reads == []
+    read = await desk.api.get(f"/api/v1/posts/{second['id']}", headers=desk.owner.headers)
+    assert read.status_code == 200, read.text
+    assert read.json() == second
+    assert [t["social_account_id"] for t in second["targets"]] == [twitter]
+    # Other accounts are another entry: read once, then kept too.
+    both: dict[str, Any] = {"content": "Both", "status": "draft"}
+    both["targets"] = [{"social_account_id": twitter}, {"social_account_id": linkedin}]
+    with driver_reads(monkeypatch) as reads:
+        await desk.create(**both)
+        await desk.create(**both)
+    assert len(reads) == 1
+
+
+async def test_an_account_disconnected_through_the_api_is_refused_at_the_next_draft(
+    desk: Desk,
+) -> None:
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    assert len(_kept(desk.world.runtime)) == 1
+    gone = await desk.api.delete(f"/api/v1/social-accounts/{account}", headers=desk.owner.headers)
+    assert gone.status_code == 204, gone.text
+    refused = await desk.create(expect=None, **_draft(account))
+    assert _refused_account(refused) == "No such social account."
+
+
+async def test_an_account_whose_tokens_failed_is_refused_at_the_next_draft(desk: Desk) -> None:
+    """As the worker marks it when its refresh fails for good (here in this process)."""
+    runtime = desk.world.runtime
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    async with session_scope(runtime) as session:
+        found = await session.get(SocialAccount, uuid.UUID(account))
+        assert found is not None
+        await mark_reauth_required(session, runtime.settings, found, "invalid_grant")
+    refused = await desk.create(expect=None, **_draft(account))
+    assert "needs reconnecting" in _refused_account(refused)
+
+
+async def test_a_bulk_update_of_accounts_drops_every_kept_brand_when_it_commits(
+    desk: Desk,
+) -> None:
+    runtime = desk.world.runtime
+    kept = _kept(runtime)
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    async with session_scope(runtime) as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == uuid.UUID(account))
+            .values(status=AccountStatus.DISCONNECTED)
+        )
+        assert len(kept) == 1  # not before the commit
+    assert len(kept) == 0
+    refused = await desk.create(expect=None, **_draft(account))
+    assert "disconnected" in _refused_account(refused)
+
+
+async def test_callers_of_other_organizations_and_roles_are_answered_as_before(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = desk.world
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    stranger = await register(world.api)
+    # The stranger's organization known to have no webhook endpoint: its create runs on the
+    # driver's path, where the owner's brand is kept.
+    quiet = _quiet.get(world.runtime.engine.sync_engine)
+    assert quiet is not None
+    quiet.remember(stranger.personal_organization_id, quiet.generation)
+    with driver_reads(monkeypatch) as reads:
+        unknown = await desk.create(who=stranger, expect=None, **_draft(account))
+    assert unknown.status_code == 404, unknown.text
+    assert len(reads) == 1  # read from the database, scoped to the stranger's organizations
+    viewer = await add_member(
+        world.api,
+        world.runtime.jobs,  # type: ignore[arg-type]
+        world.runtime.settings,
+        inviter=world.owner,
+        organization_id=world.owner.personal_organization_id,
+        role="viewer",
+    )
+    forbidden = await desk.create(who=viewer, expect=None, **_draft(account))
+    assert forbidden.status_code == 403, forbidden.text
+    assert (await desk.create(**_draft(account))).status_code == 201
+
+
+async def test_without_a_message_a_kept_brand_is_read_again_after_the_bound(
+    desk: Desk,
+) -> None:
+    world = desk.world
+    kept = _kept(world.runtime)
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    # This process hears of no change from now on, as one whose message was lost (or when a
+    # worker process made the change).
+    world.app.state.principal_cache.followers.remove(kept.forget)
+    async with session_scope(world.runtime) as session:
+        found = await session.get(SocialAccount, uuid.UUID(account))
+        assert found is not None
+        await mark_reauth_required(session, world.runtime.settings, found, "invalid_grant")
+    # Within the bound the draft is checked against what was kept...
+    await desk.create(**_draft(account))
+    start = kept.monotonic()
+    kept.monotonic = lambda: start + kept.ttl_s
+    # ...and past it, read again.
+    refused = await desk.create(expect=None, **_draft(account))
+    assert "needs reconnecting" in _refused_account(refused)
+
+
+async def test_a_kept_account_gone_from_the_database_is_refused_and_read_again(
+    desk: Desk,
+) -> None:
+    """A write that relied on what was kept and was refused (the account's row gone: its
+    foreign key) runs through the session, which answers, and the entry is dropped."""
+    world = desk.world
+    kept = _kept(world.runtime)
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    world.app.state.principal_cache.followers.remove(kept.forget)
+    async with world.runtime.engine.begin() as connection:
+        await connection.execute(
+            delete(SocialAccount).where(SocialAccount.id == uuid.UUID(account))
+        )
+    assert len(kept) == 1
+    refused = await desk.create(expect=None, **_draft(account))
+    assert _refused_account(refused) == "No such social account."
+    assert len(kept) == 0
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield http
+
+
+@pytest.mark.redis
+async def test_another_process_hears_of_a_disconnection_through_redis(
+    desk: Desk, app_factory: Any
+) -> None:
+    world = desk.world
+    account = await desk.account("twitter")
+    other = app_factory(sandbox_url=world.sandbox, principal_cache_ttl_s=60)
+    async with _serving(other) as api_b:
+        kept_b = _kept(other.state.runtime)
+        async with asyncio.timeout(30):
+            while other.state.principal_cache.generation == 0:  # subscribed
+                await asyncio.sleep(0.01)
+        draft = {"brand_id": desk.brand_id, **_draft(account)}
+        for _ in range(2):  # the first tells B that the organization has no webhook endpoint
+            created = await api_b.post("/api/v1/posts", json=draft, headers=desk.owner.headers)
+            assert created.status_code == 201, created.text
+        assert len(kept_b) == 1
+
+        gone = await desk.api.delete(  # in process A
+            f"/api/v1/social-accounts/{account}", headers=desk.owner.headers
+        )
+        assert gone.status_code == 204, gone.text
+        async with asyncio.timeout(30):
+            while len(kept_b) > 0:
+                await asyncio.sleep(0.01)
+        refused = await api_b.post("/api/v1/posts", json=draft, headers=desk.owner.headers)
+        assert _refused_account(refused) == "No such social account."
