@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from t21.api import create_app
 from t21.core.settings import Environment, Settings
 from tests.core.test_http import assert_problem
+from tests.support.serving import serving
 
 OUTSIDE_URL = re.compile(r"(https?:)?//(?!t21\.app/)[a-z0-9.-]+\.[a-z]{2,}", re.IGNORECASE)
 
@@ -34,14 +32,6 @@ class _Assets(HTMLParser):
             self.urls.append(str(found["src"]))
         if tag == "link" and found.get("href"):
             self.urls.append(str(found["href"]))
-
-
-@asynccontextmanager
-async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield http
 
 
 @pytest.mark.parametrize(
@@ -71,7 +61,7 @@ async def test_the_docs_pages_load_every_asset_from_t21_itself(
 
 
 async def test_turning_the_docs_off_removes_their_assets_too(app_factory: Any) -> None:
-    async with _client(app_factory(api_docs=False)) as http:
+    async with serving(app_factory(api_docs=False)) as http:
         for path in ("/docs", "/redoc", "/docs/assets/swagger-ui-bundle.js", "/openapi.json"):
             assert (await http.get(path)).status_code == 404, path
 
@@ -232,7 +222,7 @@ PREFLIGHT = {
 async def test_local_front_ends_may_call_the_api_in_development(
     app_factory: Any, origin: str
 ) -> None:
-    async with _client(app_factory(env="development")) as http:
+    async with serving(app_factory(env="development")) as http:
         preflight = await http.options("/api/v1/posts", headers={"Origin": origin, **PREFLIGHT})
         simple = await http.get("/health", headers={"Origin": origin})
     assert preflight.status_code == 200
@@ -244,7 +234,7 @@ async def test_local_front_ends_may_call_the_api_in_development(
 
 
 async def test_other_origins_get_a_clear_refusal_in_development(app_factory: Any) -> None:
-    async with _client(app_factory(env="development")) as http:
+    async with serving(app_factory(env="development")) as http:
         for origin in (
             "http://localhost.evil.example",
             "https://example.com",

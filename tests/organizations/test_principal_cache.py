@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from t21.organizations.principal_cache import PrincipalCache
 from t21.organizations.tenancy import Principal
 from t21.worker.queue import JobQueue
 from tests.support.accounts import add_member, create_api_key, register
+from tests.support.serving import serving
 
 ORGANIZATIONS = "/api/v1/organizations"
 
@@ -327,14 +327,6 @@ async def test_a_token_in_steady_use_is_refreshed_before_its_entry_expires(
 # --- across processes ----------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def _serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield http
-
-
 async def _told(cache: PrincipalCache, generation: int) -> None:
     """Wait until `cache` applied a change published after `generation` was read."""
     async with asyncio.timeout(30):
@@ -367,7 +359,7 @@ async def test_revocations_reach_another_process_through_redis(
     reused_access = rotated.json()["access_token"]
 
     other = app_factory(principal_cache_ttl_s=60)
-    async with _serving(other) as b:
+    async with serving(other) as b:
         cache_b = _cache(other)
         await _subscribed(cache_b)
         assert await _members(b, organization_id, key["key"]) == 200
@@ -410,7 +402,7 @@ async def test_revocations_reach_another_process_through_redis(
 
 async def test_the_cache_can_be_turned_off(app_factory: Any) -> None:
     app = app_factory(principal_cache_ttl_s=0)
-    async with _serving(app) as http:
+    async with serving(app) as http:
         account = await register(http)
         assert app.state.principal_cache is None
         assert await _me(http, account.access_token) == 200

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import delete, update
 
 from t21.core.prepared import PooledDriver
@@ -26,6 +25,7 @@ from t21.social.tokens import mark_reauth_required
 from t21.webhooks.fanout import _quiet
 from tests.posts.conftest import Desk
 from tests.support.accounts import add_member, register
+from tests.support.serving import serving
 
 pytestmark = pytest.mark.postgres
 
@@ -202,14 +202,6 @@ async def test_a_kept_account_gone_from_the_database_is_refused_and_read_again(
     assert len(kept) == 0
 
 
-@asynccontextmanager
-async def _serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield http
-
-
 @pytest.mark.redis
 async def test_another_process_hears_of_a_disconnection_through_redis(
     desk: Desk, app_factory: Any
@@ -217,7 +209,7 @@ async def test_another_process_hears_of_a_disconnection_through_redis(
     world = desk.world
     account = await desk.account("twitter")
     other = app_factory(sandbox_url=world.sandbox, principal_cache_ttl_s=60)
-    async with _serving(other) as api_b:
+    async with serving(other) as api_b:
         kept_b = _kept(other.state.runtime)
         async with asyncio.timeout(30):
             while other.state.principal_cache.generation == 0:  # subscribed

@@ -5,11 +5,10 @@ added it, through Redis in another, within the principal cache's TTL if no one w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, update
@@ -23,6 +22,7 @@ from t21.webhooks.models import WebhookEndpoint
 from t21.webhooks.schemas import WebhookIn
 from t21.webhooks.service import create_endpoint
 from tests.support.accounts import register
+from tests.support.serving import serving
 from tests.webhooks.conftest import FAST, Hooks, Receiver
 
 
@@ -116,20 +116,12 @@ async def test_a_bulk_update_of_endpoints_forgets_every_quiet_organization(
     assert not quiet.quiet(stranger.personal_organization_id)
 
 
-@asynccontextmanager
-async def _serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield http
-
-
 @pytest.mark.redis
 async def test_another_process_hears_of_a_new_endpoint_through_redis(
     hooks: Hooks, receiver: Receiver, app_factory: Any
 ) -> None:
     other = app_factory(principal_cache_ttl_s=60, **FAST)
-    async with _serving(other):
+    async with serving(other):
         runtime_b: Runtime = other.state.runtime
         quiet_b = _quiet_of(runtime_b)
         cache_b = other.state.principal_cache
