@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +16,7 @@ from typer.testing import CliRunner
 from t21 import __version__
 from t21.cli import app
 from tests.conftest import TEST_REDIS_URL, TEST_SECRET
-
-BIN = Path(sys.executable).parent
-STARTUP_LIMIT_S = 60
+from tests.support.processes import clean_env, free_port, kill, start, stop, wait_for
 
 
 @pytest.fixture
@@ -126,7 +120,7 @@ def test_send_test_email_reports_a_failure_and_keeps_the_email(cli: CliRunner) -
         "ops@example.com",
         T21_EMAIL_BACKEND="smtp",
         T21_SMTP_HOST="127.0.0.1",
-        T21_SMTP_PORT=str(_free_port()),
+        T21_SMTP_PORT=str(free_port()),
         T21_SMTP_STARTTLS="false",
     )
     assert result.exit_code == 1
@@ -189,69 +183,21 @@ def test_config_shows_unset_values_as_unset_and_defaults_as_defaults(cli: CliRun
 # --- real processes ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _clean_env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("T21_")}
-    env.update(values)
-    return env
-
-
-def _wait_for(url: str, process: subprocess.Popen[bytes], limit: float = STARTUP_LIMIT_S) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            pytest.fail(f"the process exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url} did not answer 200 within {limit} s")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> str:
-    process.send_signal(signal.SIGTERM)
-    try:
-        output, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-        pytest.fail("the process did not stop within 30 s of SIGTERM")
-    return output.decode()
-
-
 @pytest.fixture
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    kill(started)
 
 
 def test_serve_in_a_fresh_directory_answers_health_and_ready(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(BIN / "t21"), "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=_clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    port = free_port()
+    process = start(["serve", "--port", str(port)], cwd=tmp_path, env=clean_env())
     processes.append(process)
     base = f"http://127.0.0.1:{port}"
-    _wait_for(f"{base}/health", process)
+    wait_for(f"{base}/health", process)
     ready = httpx.get(f"{base}/ready", timeout=5)
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
@@ -261,7 +207,7 @@ def test_serve_in_a_fresh_directory_answers_health_and_ready(
     assert (tmp_path / "var" / "t21.db").exists()
     assert (tmp_path / "var" / "secret_key").exists()
 
-    output = _stop(process)
+    output = stop(process)
     assert process.returncode == 0, output
     assert "api stopping" in output
     assert "Traceback" not in output
@@ -279,7 +225,7 @@ def test_scaled_out_api_and_worker_processes_share_the_job_queue(
 
     assert TEST_REDIS_URL is not None
     settings = settings_factory(mail_dir=tmp_path / "mail")
-    env = _clean_env(
+    env = clean_env(
         T21_DATABASE_URL=settings.resolved_database_url,
         T21_REDIS_URL=TEST_REDIS_URL,
         T21_REDIS_PREFIX=settings.redis_prefix,
@@ -287,24 +233,12 @@ def test_scaled_out_api_and_worker_processes_share_the_job_queue(
         T21_MAIL_DIR=str(tmp_path / "mail"),
         T21_EMAIL_OUTBOX_INTERVAL_S="0.5",
     )
-    api_port, worker_port = _free_port(), _free_port()
-    api = subprocess.Popen(
-        [str(BIN / "t21"), "serve", "--no-worker", "--port", str(api_port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    worker = subprocess.Popen(
-        [str(BIN / "t21"), "worker", "--port", str(worker_port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    api_port, worker_port = free_port(), free_port()
+    api = start(["serve", "--no-worker", "--port", str(api_port)], cwd=tmp_path, env=env)
+    worker = start(["worker", "--port", str(worker_port)], cwd=tmp_path, env=env)
     processes.extend([api, worker])
-    _wait_for(f"http://127.0.0.1:{api_port}/ready", api)
-    _wait_for(f"http://127.0.0.1:{worker_port}/ready", worker)
+    wait_for(f"http://127.0.0.1:{api_port}/ready", api)
+    wait_for(f"http://127.0.0.1:{worker_port}/ready", worker)
 
     async def queue_and_wait() -> OutboundEmail:
         async with open_runtime(settings, consume_jobs=False, run_loops=False) as runtime:
@@ -333,7 +267,7 @@ def test_scaled_out_api_and_worker_processes_share_the_job_queue(
     assert 't21_job_runs_total{job="notifications.deliver_email",outcome="ok"} 1.0' in metrics
 
     for process in (api, worker):
-        output = _stop(process)
+        output = stop(process)
         assert process.returncode == 0, output
         assert "Traceback" not in output
 
@@ -374,19 +308,13 @@ def test_create_user_makes_a_verified_account_that_can_sign_in(
 def test_sandbox_serves_the_fakes_on_its_own(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(BIN / "t21"), "sandbox", "--port", str(port)],
-        cwd=tmp_path,
-        env=_clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    port = free_port()
+    process = start(["sandbox", "--port", str(port)], cwd=tmp_path, env=clean_env())
     processes.append(process)
     base = f"http://127.0.0.1:{port}"
-    _wait_for(f"{base}/", process)
+    wait_for(f"{base}/", process)
     discovery = httpx.get(f"{base}/google/.well-known/openid-configuration", timeout=5).json()
     assert discovery["issuer"] == f"{base}/google"
     assert set(httpx.get(f"{base}/", timeout=5).json()["fakes"]) >= {"google", "github", "resend"}
-    output = _stop(process)
+    output = stop(process)
     assert process.returncode == 0, output

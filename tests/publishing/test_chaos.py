@@ -77,7 +77,7 @@ from tests.posts.conftest import POSTS
 from tests.social.conftest import FRONT_END, World
 from tests.support.accounts import register
 from tests.support.networks import Recipe, recipes, seeding
-from tests.test_cli import BIN, _clean_env, _free_port
+from tests.support.processes import BIN, clean_env, free_port
 from tests.webhooks.conftest import WEBHOOKS, Receiver
 from tests.webhooks.conftest import receiver as receiver  # the fixture
 
@@ -178,7 +178,7 @@ class Processes:
     killed: int = 0
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> int:
-        port = _free_port()
+        port = free_port()
         self.started[name] += 1
         log = open(self.folder / f"{name}.{self.started[name]}.log", "wb")  # noqa: SIM115
         try:
@@ -430,7 +430,7 @@ async def cluster(
     sandbox_port = processes.start(
         "sandbox",
         "sandbox",
-        env=_clean_env(T21_LOG_LEVEL="WARNING", T21_SANDBOX_REFUSE_DUPLICATES="false"),
+        env=clean_env(T21_LOG_LEVEL="WARNING", T21_SANDBOX_REFUSE_DUPLICATES="false"),
     )
     await processes.ready("sandbox", "/")
     sandbox = f"http://127.0.0.1:{sandbox_port}"
@@ -445,7 +445,7 @@ async def cluster(
     )
     await migrations.upgrade(settings)
     processes.env = _quick_start(
-        _clean_env(
+        clean_env(
             T21_ENV="test",
             T21_SECRET_KEY=TEST_SECRET,
             T21_DATABASE_URL=settings.resolved_database_url,

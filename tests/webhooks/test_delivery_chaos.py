@@ -39,7 +39,7 @@ from t21.webhooks.models import DeliveryStatus, WebhookDelivery
 from tests.conftest import TEST_REDIS_URL, TEST_SECRET
 from tests.publishing.test_chaos import Processes, _quick_start
 from tests.support.accounts import register
-from tests.test_cli import _clean_env
+from tests.support.processes import clean_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -154,7 +154,7 @@ async def cluster(
     )
     await migrations.upgrade(settings)
     processes.env = _quick_start(
-        _clean_env(
+        clean_env(
             T21_ENV="test",
             T21_SECRET_KEY=TEST_SECRET,
             T21_DATABASE_URL=settings.resolved_database_url,

@@ -42,7 +42,7 @@ from tests.publishing.test_chaos import Processes, _quick_start
 from tests.social.conftest import FRONT_END, World
 from tests.social.conftest import sandbox as sandbox  # the fixture
 from tests.support.accounts import register
-from tests.test_cli import _clean_env, _free_port
+from tests.support.processes import clean_env, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -142,7 +142,7 @@ class OwnRedis:
 def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     folder = tmp_path / "redis"
     folder.mkdir()
-    server = OwnRedis(folder=folder, port=_free_port())
+    server = OwnRedis(folder=folder, port=free_port())
     server.start()
     try:
         yield server
@@ -193,7 +193,7 @@ async def cluster(
     )
     await migrations.upgrade(settings)
     processes.env = _quick_start(
-        _clean_env(
+        clean_env(
             T21_ENV="test",
             T21_SECRET_KEY=TEST_SECRET,
             T21_DATABASE_URL=settings.resolved_database_url,
