@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,9 @@ from t21.organizations.permissions import Role
 from t21.organizations.principal_cache import PrincipalCache
 from t21.organizations.tenancy import Principal
 from t21.worker.queue import JobQueue
+from tests.conftest import TEST_SECRET
 from tests.support.accounts import add_member, create_api_key, register
+from tests.support.processes import clean_env, free_port, kill, start, stop, wait_for
 from tests.support.serving import serving
 
 ORGANIZATIONS = "/api/v1/organizations"
@@ -406,3 +409,114 @@ async def test_the_cache_can_be_turned_off(app_factory: Any) -> None:
         account = await register(http)
         assert app.state.principal_cache is None
         assert await _me(http, account.access_token) == 200
+
+
+async def _within(
+    bound_s: float, probe: Callable[[], Awaitable[int]], expected: int, what: str
+) -> float:
+    """Seconds until `probe` answers `expected`; fails once `bound_s` has passed without it."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while True:
+        status = await probe()
+        elapsed = loop.time() - started
+        if status == expected:
+            return elapsed
+        if elapsed > bound_s:
+            pytest.fail(f"{what}: still {status} after {elapsed:.2f} s (bound {bound_s} s)")
+        await asyncio.sleep(0.05)
+
+
+async def test_revocations_reach_a_second_api_process_within_the_bound(
+    client: httpx.AsyncClient, jobs: JobQueue, settings: Settings, tmp_path: Path
+) -> None:
+    # Process A is this test's app; B is `t21 serve`, a process of its own on the same database.
+    # With Redis, B keeps entries for a minute and only the message can explain a revocation seen
+    # within two seconds; without Redis (SQLite alone) nothing tells B, and its bound is its TTL.
+    owner = await register(client)
+    organization_id = owner.personal_organization_id
+    member = await add_member(
+        client, jobs, settings, inviter=owner, organization_id=organization_id, role="member"
+    )
+    key = await create_api_key(client, owner, organization_id)
+    session_user = await register(client)
+    reused = await register(client)
+    rotated = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": reused.refresh_token}
+    )
+    reused_access = rotated.json()["access_token"]
+
+    told = settings.redis_url is not None
+    ttl_b = 60.0 if told else 1.0
+    bound_s = 2.0 if told else ttl_b + 1.0
+    env = clean_env(
+        T21_DATABASE_URL=settings.resolved_database_url,
+        T21_SECRET_KEY=TEST_SECRET,
+        T21_DATA_DIR=str(tmp_path / "var-b"),
+        T21_SANDBOX="off",
+        T21_PRINCIPAL_CACHE_TTL_S=str(ttl_b),
+    )
+    args = ["serve", "--port", str(free_port())]
+    if told:
+        assert settings.redis_url is not None
+        env.update(T21_REDIS_URL=settings.redis_url, T21_REDIS_PREFIX=settings.redis_prefix)
+        args.append("--no-worker")
+    process = start(args, cwd=tmp_path, env=env)
+    try:
+        base = f"http://127.0.0.1:{args[2]}"
+        await asyncio.to_thread(wait_for, f"{base}/ready", process)
+        async with httpx.AsyncClient(base_url=base, timeout=10) as b:
+            assert await _members(b, organization_id, key["key"]) == 200
+            assert await _members(b, organization_id, member.access_token) == 200
+            assert await _me(b, session_user.access_token) == 200
+            assert await _me(b, reused_access) == 200
+
+            deleted = await client.delete(
+                f"{ORGANIZATIONS}/{organization_id}/api-keys/{key['id']}", headers=owner.headers
+            )
+            assert deleted.status_code == 204
+            await _within(
+                bound_s,
+                lambda: _members(b, organization_id, key["key"]),
+                401,
+                "a deleted key in the other process",
+            )
+
+            removed = await client.delete(
+                f"{ORGANIZATIONS}/{organization_id}/members/{member.user_id}",
+                headers=owner.headers,
+            )
+            assert removed.status_code == 204
+            await _within(
+                bound_s,
+                lambda: _members(b, organization_id, member.access_token),
+                404,
+                "a removed member in the other process",
+            )
+
+            out = await client.post(
+                "/api/v1/auth/logout", json={"refresh_token": session_user.refresh_token}
+            )
+            assert out.status_code == 204
+            await _within(
+                bound_s,
+                lambda: _me(b, session_user.access_token),
+                401,
+                "a logged-out session in the other process",
+            )
+
+            replayed = await client.post(
+                "/api/v1/auth/refresh", json={"refresh_token": reused.refresh_token}
+            )
+            assert replayed.status_code == 401
+            await _within(
+                bound_s,
+                lambda: _me(b, reused_access),
+                401,
+                "a reused refresh token's session in the other process",
+            )
+        output = await asyncio.to_thread(stop, process)
+        assert process.returncode == 0, output
+        assert "Traceback" not in output
+    finally:
+        kill([process])
