@@ -13,6 +13,8 @@ Others count code points, or user-perceived characters (grapheme clusters).
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
+from importlib.resources import files
 
 import regex
 
@@ -24,47 +26,125 @@ X_SCALE = 100
 # twitter-text v3: code point ranges that weigh 100 (count 1); everything else weighs 200.
 X_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 
-_TLDS = (
-    "com|org|net|edu|gov|io|co|ai|app|dev|me|info|biz|tv|uk|us|de|fr|es|it|nl|eu|ca|au|jp|"
-    "cn|in|br|ru|ch|se|no|fi|dk|pl|be|at|ie|nz|ly|gl|gg|to|fm|so|xyz|online|site|shop|blog"
+
+@lru_cache(maxsize=1)
+def x_top_level_domains() -> frozenset[str]:
+    """twitter-text's top-level domains, lower-case (`x_tlds.txt`: where they come from is in
+    its header)."""
+    text = files("t21.platforms").joinpath("x_tlds.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and line[0] != "#")
+
+
+# A link, as twitter-text finds one: an optional scheme, host labels separated by dots, a
+# top-level domain X knows at the start of the last label, then an optional port and path.
+# Labels: without a scheme, ASCII letters and digits and Latin letters with accents
+# ("elpaís.com"); with one, any character but spaces, ASCII punctuation (hyphens and
+# underscores inside) and invisible formatting ones ("http://✪df.ws" is a link). Before a link
+# X wants no ASCII letter or digit, @, $ or # ("$tvi.ca", "#test.com" are none), nor, without
+# a scheme, a hyphen, underscore, dot or slash; after its top-level domain no ASCII letter or
+# digit, @, + or hyphen ("example.comだよね" holds the link "example.com", "name.al-x@foo.com"
+# none). A path takes ASCII, Cyrillic and accented Latin letters, digits and URL punctuation:
+# "t.co/abc한국" ends before the Korean. The rules are read off twitter-text's link extraction
+# (https://github.com/twitter/twitter-text, js/src/regexp/extractUrl.js and
+# js/src/extractUrlsWithIndices.js) and checked against its vectors.
+_LATIN = "a-z0-9\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff"
+_HOST_CHAR = (
+    r"[^\s!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]"
 )
-_URL = regex.compile(
-    r"(?<![\w@.])"
-    r"(?:https?://[^\s<>\"'\u202A-\u202E\u2066-\u2069]+"
-    r"|(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r")\b"
-    r"(?::\d{2,5})?(?:/[^\s<>\"']*)?)",
+_LINK = regex.compile(
+    r"(?:(?<![A-Za-z0-9@\uff20$#\uff03])(?P<scheme>https?://)"
+    f"(?P<host>(?:{_HOST_CHAR}(?:(?:{_HOST_CHAR}|[_-])*{_HOST_CHAR})?\\.)+{_HOST_CHAR}+)"
+    r"|(?<![A-Za-z0-9@\uff20$#\uff03_./-])"
+    f"(?P<bare>(?:[{_LATIN}](?:[{_LATIN}-]{{0,61}}[{_LATIN}])?\\.)+[^\\W_]+))",
+    regex.IGNORECASE,
+)
+_AFTER_TLD = regex.compile(r"[a-z0-9@+-]", regex.IGNORECASE)
+_PORT_AND_PATH = regex.compile(
+    f"(?::\\d{{1,5}})?(?:/[{_LATIN}\\u0400-\\u04ff!*';:=+,.$/%#\\[\\]\\-\\u2013_~&|@()]*)?"
+    r"(?:\?[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@]*)?",
     regex.IGNORECASE,
 )
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+# A t.co link's path is its slug alone, of at most 40 letters and digits (a longer one is no
+# link), and a query may follow it.
+_TCO_PATH = regex.compile(
+    r"/(?P<slug>[a-z0-9]*)(?:\?[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@]*)?", regex.IGNORECASE
+)
+_TCO_SLUG_LIMIT = 40
 # A keycap (a digit, # or * with U+20E3) is an emoji too.
 _EMOJI = regex.compile(
     r"\p{Extended_Pictographic}|\p{Regional_Indicator}|\p{Emoji_Presentation}|\u20E3"
 )
 # twitter-text takes no link whose host has a label longer than a DNS label (63, after IDNA).
 _MAX_LABEL = 63
-_HOST = regex.compile(r"^(?:https?://)?([^/:?#]+)", regex.IGNORECASE)
 
 
-def _url_spans(text: str) -> list[tuple[int, int]]:
+def _host_end(text: str, start: int, host: str) -> int | None:
+    """Where a link's host that begins at `start` ends, or None if it has no top-level domain X
+    knows: the end of the longest start of a label, the last label first, that is one and is
+    followed by a boundary (an earlier label's is its dot)."""
+    tlds = x_top_level_domains()
+    labels = host.split(".")
+    offset = start + len(host)
+    for index in range(len(labels) - 1, 0, -1):
+        label = labels[index]
+        offset -= len(label)
+        for cut in range(len(label), 0, -1):
+            if label[:cut].lower() in tlds and _AFTER_TLD.match(text, offset + cut) is None:
+                return offset + cut
+        offset -= 1  # the dot
+    return None
+
+
+def _trimmed(text: str, start: int, end: int) -> int:
+    """`end` without the punctuation that ends a sentence rather than the link; a closing
+    parenthesis stays when the link opened it ("wiki/Primer_(film)")."""
+    while end > start and text[end - 1] in _TRAILING_PUNCTUATION:
+        if text[end - 1] == ")" and text.count("(", start, end) >= text.count(")", start, end):
+            break
+        end -= 1
+    return end
+
+
+def x_link_spans(text: str) -> list[tuple[int, int]]:
+    """Where X sees links in `text` (already NFC): each counts 23 in its length, whatever its
+    own. Checked against twitter-text's link extraction vectors (tests/platforms/data)."""
     spans = []
-    for match in _URL.finditer(text):
-        if not _valid_host(match.group()):
+    position = 0
+    while (found := _LINK.search(text, position)) is not None:
+        start = found.start()
+        host_start = found.start("host") if found["scheme"] else found.start("bare")
+        host = found["host"] if found["scheme"] else found["bare"]
+        host_end = _host_end(text, host_start, host)
+        if host_end is None or not _valid_host(text[host_start:host_end]):
+            position = found.end()
             continue
-        start, end = match.span()
-        while end > start and text[end - 1] in _TRAILING_PUNCTUATION:
-            end -= 1
-        spans.append((start, end))
+        if text[host_start:host_end].lower() == "t.co":
+            after = _TCO_PATH.match(text, host_end)
+            if after is not None and len(after["slug"]) > _TCO_SLUG_LIMIT:
+                position = after.end()
+                continue
+        else:
+            after = _PORT_AND_PATH.match(text, host_end)
+        end = after.end() if after is not None else host_end
+        position = end
+        spans.append((start, _trimmed(text, start, end)))
     return spans
 
 
-def _valid_host(url: str) -> bool:
-    host = _HOST.match(url)
-    if host is None:
-        return False
-    for label in host.group(1).split("."):
+def _valid_host(host: str) -> bool:
+    """twitter-text's checks of a host: no label empty, longer than a DNS label, beginning or
+    ending with a hyphen or underscore or punycode with a character beyond ASCII, and no
+    underscore but in a subdomain."""
+    labels = host.split(".")
+    for index, label in enumerate(labels):
         encoded = label if label.isascii() else "xn--" + label.encode("punycode").decode()
-        if not label or len(encoded) > _MAX_LABEL:
+        if not label or len(encoded) > _MAX_LABEL or label[0] in "-_" or label[-1] in "-_":
             return False
+        if "_" in label and index >= len(labels) - 2:
+            return False
+        if label[:4].lower() == "xn--" and not label.isascii():
+            return False  # punycode is ASCII
     return True
 
 
@@ -95,7 +175,7 @@ def x_weighted_length(text: str) -> int:
     text = unicodedata.normalize("NFC", text)
     total = 0
     cursor = 0
-    for start, end in _url_spans(text):
+    for start, end in x_link_spans(text):
         total += _weighted(text[cursor:start]) + X_URL_LENGTH * X_SCALE
         cursor = end
     total += _weighted(text[cursor:])
