@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from t21.organizations.principal_cache import PrincipalCache
 from t21.organizations.tenancy import Principal
 from t21.worker.queue import JobQueue
 from tests.conftest import TEST_SECRET
-from tests.support.accounts import add_member, create_api_key, register
+from tests.support.accounts import Account, add_member, create_api_key, register
 from tests.support.processes import clean_env, free_port, kill, start, stop, wait_for
 from tests.support.serving import serving
 
@@ -342,12 +343,23 @@ async def _subscribed(cache: PrincipalCache) -> None:
     await _told(cache, 0)
 
 
-@pytest.mark.redis
-async def test_revocations_reach_another_process_through_redis(
-    app_factory: Any, jobs: JobQueue, settings: Settings, client: httpx.AsyncClient
-) -> None:
-    # `client` serves process A; B is a second app on the same database and Redis, whose
-    # cache would keep every entry for a minute if no one told it.
+@dataclass
+class _Credentials:
+    """The four credentials the revocations end: an API key, a member's token, a session that
+    logs out, and the session of a refresh token that is then reused."""
+
+    owner: Account
+    organization_id: uuid.UUID
+    key: dict[str, Any]
+    member: Account
+    session_user: Account
+    reused: Account
+    reused_access: str
+
+
+async def _credentials(
+    client: httpx.AsyncClient, jobs: JobQueue, settings: Settings
+) -> _Credentials:
     owner = await register(client)
     organization_id = owner.personal_organization_id
     member = await add_member(
@@ -359,48 +371,81 @@ async def test_revocations_reach_another_process_through_redis(
     rotated = await client.post(
         "/api/v1/auth/refresh", json={"refresh_token": reused.refresh_token}
     )
-    reused_access = rotated.json()["access_token"]
+    return _Credentials(
+        owner=owner,
+        organization_id=organization_id,
+        key=key,
+        member=member,
+        session_user=session_user,
+        reused=reused,
+        reused_access=rotated.json()["access_token"],
+    )
 
+
+Probe = Callable[[httpx.AsyncClient], Awaitable[int]]
+
+
+def _probes(c: _Credentials) -> list[tuple[str, Probe]]:
+    """Each credential's request in another process, in the order `_revocations` ends them."""
+    return [
+        ("a deleted key", lambda b: _members(b, c.organization_id, c.key["key"])),
+        ("a removed member", lambda b: _members(b, c.organization_id, c.member.access_token)),
+        ("a logged-out session", lambda b: _me(b, c.session_user.access_token)),
+        ("a reused refresh token's session", lambda b: _me(b, c.reused_access)),
+    ]
+
+
+async def _served_everywhere(b: httpx.AsyncClient, c: _Credentials) -> None:
+    for what, probe in _probes(c):
+        assert await probe(b) == 200, what
+
+
+async def _revocations(
+    client: httpx.AsyncClient, c: _Credentials
+) -> AsyncIterator[tuple[str, Probe, int]]:
+    """Ends each credential through `client` (process A), then yields what it was, its probe and
+    the status the other process must answer once it knows."""
+    probes = iter(_probes(c))
+    deleted = await client.delete(
+        f"{ORGANIZATIONS}/{c.organization_id}/api-keys/{c.key['id']}", headers=c.owner.headers
+    )
+    assert deleted.status_code == 204
+    yield (*next(probes), 401)
+    removed = await client.delete(
+        f"{ORGANIZATIONS}/{c.organization_id}/members/{c.member.user_id}",
+        headers=c.owner.headers,
+    )
+    assert removed.status_code == 204
+    yield (*next(probes), 404)
+    out = await client.post(
+        "/api/v1/auth/logout", json={"refresh_token": c.session_user.refresh_token}
+    )
+    assert out.status_code == 204
+    yield (*next(probes), 401)
+    replayed = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": c.reused.refresh_token}
+    )
+    assert replayed.status_code == 401
+    yield (*next(probes), 401)
+
+
+@pytest.mark.redis
+async def test_revocations_reach_another_process_through_redis(
+    app_factory: Any, jobs: JobQueue, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    # `client` serves process A; B is a second app on the same database and Redis, whose
+    # cache would keep every entry for a minute if no one told it.
+    credentials = await _credentials(client, jobs, settings)
     other = app_factory(principal_cache_ttl_s=60)
     async with serving(other) as b:
         cache_b = _cache(other)
         await _subscribed(cache_b)
-        assert await _members(b, organization_id, key["key"]) == 200
-        assert await _members(b, organization_id, member.access_token) == 200
-        assert await _me(b, session_user.access_token) == 200
-        assert await _me(b, reused_access) == 200
-
+        await _served_everywhere(b, credentials)
         generation = cache_b.generation
-        deleted = await client.delete(
-            f"{ORGANIZATIONS}/{organization_id}/api-keys/{key['id']}", headers=owner.headers
-        )
-        assert deleted.status_code == 204
-        await _told(cache_b, generation)
-        assert await _members(b, organization_id, key["key"]) == 401
-
-        generation = cache_b.generation
-        removed = await client.delete(
-            f"{ORGANIZATIONS}/{organization_id}/members/{member.user_id}", headers=owner.headers
-        )
-        assert removed.status_code == 204
-        await _told(cache_b, generation)
-        assert await _members(b, organization_id, member.access_token) == 404
-
-        generation = cache_b.generation
-        out = await client.post(
-            "/api/v1/auth/logout", json={"refresh_token": session_user.refresh_token}
-        )
-        assert out.status_code == 204
-        await _told(cache_b, generation)
-        assert await _me(b, session_user.access_token) == 401
-
-        generation = cache_b.generation
-        replayed = await client.post(
-            "/api/v1/auth/refresh", json={"refresh_token": reused.refresh_token}
-        )
-        assert replayed.status_code == 401
-        await _told(cache_b, generation)
-        assert await _me(b, reused_access) == 401
+        async for what, probe, expected in _revocations(client, credentials):
+            await _told(cache_b, generation)
+            assert await probe(b) == expected, what
+            generation = cache_b.generation
 
 
 async def test_the_cache_can_be_turned_off(app_factory: Any) -> None:
@@ -412,13 +457,14 @@ async def test_the_cache_can_be_turned_off(app_factory: Any) -> None:
 
 
 async def _within(
-    bound_s: float, probe: Callable[[], Awaitable[int]], expected: int, what: str
+    bound_s: float, probe: Probe, b: httpx.AsyncClient, expected: int, what: str
 ) -> float:
-    """Seconds until `probe` answers `expected`; fails once `bound_s` has passed without it."""
+    """Seconds until `probe` of `b` answers `expected`; fails once `bound_s` has passed without
+    it."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     while True:
-        status = await probe()
+        status = await probe(b)
         elapsed = loop.time() - started
         if status == expected:
             return elapsed
@@ -433,19 +479,7 @@ async def test_revocations_reach_a_second_api_process_within_the_bound(
     # Process A is this test's app; B is `t21 serve`, a process of its own on the same database.
     # With Redis, B keeps entries for a minute and only the message can explain a revocation seen
     # within two seconds; without Redis (SQLite alone) nothing tells B, and its bound is its TTL.
-    owner = await register(client)
-    organization_id = owner.personal_organization_id
-    member = await add_member(
-        client, jobs, settings, inviter=owner, organization_id=organization_id, role="member"
-    )
-    key = await create_api_key(client, owner, organization_id)
-    session_user = await register(client)
-    reused = await register(client)
-    rotated = await client.post(
-        "/api/v1/auth/refresh", json={"refresh_token": reused.refresh_token}
-    )
-    reused_access = rotated.json()["access_token"]
-
+    credentials = await _credentials(client, jobs, settings)
     told = settings.redis_url is not None
     ttl_b = 60.0 if told else 1.0
     bound_s = 2.0 if told else ttl_b + 1.0
@@ -456,65 +490,20 @@ async def test_revocations_reach_a_second_api_process_within_the_bound(
         T21_SANDBOX="off",
         T21_PRINCIPAL_CACHE_TTL_S=str(ttl_b),
     )
-    args = ["serve", "--port", str(free_port())]
+    port = free_port()
+    args = ["serve", "--port", str(port)]
     if told:
         assert settings.redis_url is not None
         env.update(T21_REDIS_URL=settings.redis_url, T21_REDIS_PREFIX=settings.redis_prefix)
         args.append("--no-worker")
     process = start(args, cwd=tmp_path, env=env)
     try:
-        base = f"http://127.0.0.1:{args[2]}"
+        base = f"http://127.0.0.1:{port}"
         await asyncio.to_thread(wait_for, f"{base}/ready", process)
         async with httpx.AsyncClient(base_url=base, timeout=10) as b:
-            assert await _members(b, organization_id, key["key"]) == 200
-            assert await _members(b, organization_id, member.access_token) == 200
-            assert await _me(b, session_user.access_token) == 200
-            assert await _me(b, reused_access) == 200
-
-            deleted = await client.delete(
-                f"{ORGANIZATIONS}/{organization_id}/api-keys/{key['id']}", headers=owner.headers
-            )
-            assert deleted.status_code == 204
-            await _within(
-                bound_s,
-                lambda: _members(b, organization_id, key["key"]),
-                401,
-                "a deleted key in the other process",
-            )
-
-            removed = await client.delete(
-                f"{ORGANIZATIONS}/{organization_id}/members/{member.user_id}",
-                headers=owner.headers,
-            )
-            assert removed.status_code == 204
-            await _within(
-                bound_s,
-                lambda: _members(b, organization_id, member.access_token),
-                404,
-                "a removed member in the other process",
-            )
-
-            out = await client.post(
-                "/api/v1/auth/logout", json={"refresh_token": session_user.refresh_token}
-            )
-            assert out.status_code == 204
-            await _within(
-                bound_s,
-                lambda: _me(b, session_user.access_token),
-                401,
-                "a logged-out session in the other process",
-            )
-
-            replayed = await client.post(
-                "/api/v1/auth/refresh", json={"refresh_token": reused.refresh_token}
-            )
-            assert replayed.status_code == 401
-            await _within(
-                bound_s,
-                lambda: _me(b, reused_access),
-                401,
-                "a reused refresh token's session in the other process",
-            )
+            await _served_everywhere(b, credentials)
+            async for what, probe, expected in _revocations(client, credentials):
+                await _within(bound_s, probe, b, expected, f"{what} in the other process")
         output = await asyncio.to_thread(stop, process)
         assert process.returncode == 0, output
         assert "Traceback" not in output
