@@ -79,7 +79,10 @@ def test_a_link_without_a_scheme_counts_23_under_every_top_level_domain_x_knows(
         ("Email name.al-lastname@foo.com", 30),  # an address's parts are no links
         ("$TVI.CA is up", 13),  # a cashtag, not a link
         ("日本語example.com中国語", 3 * 2 + 23 + 3 * 2),  # CJK counts 2; the link stops at it
+        # A path ends on a letter, digit or =_#/+-: the rest is the sentence's.
+        ("see http://a.com/x*.", 4 + 23 + 2),
+        ("(http://a.com/wiki/A_(b))", 1 + 23 + 1),
     ],
 )
-def test_links_without_a_scheme_count_as_x_counts_them(text: str, length: int) -> None:
+def test_links_count_as_x_counts_them(text: str, length: int) -> None:
     assert x_weighted_length(text) == length

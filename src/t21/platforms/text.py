@@ -64,7 +64,10 @@ _PORT_AND_PATH = regex.compile(
     r"(?:\?[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@]*)?",
     regex.IGNORECASE,
 )
-_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+# A path ends on a letter, a digit or one of =_#/+- (or a parenthesis it opened), a query on a
+# letter, a digit or one of -_&=#/: "http://a.com/x*." is the link "http://a.com/x".
+_PATH_END = regex.compile(f"[{_LATIN}\\u0400-\\u04ff=_#/+\\-]", regex.IGNORECASE)
+_QUERY_END = regex.compile(r"[a-z0-9\-_&=#/]", regex.IGNORECASE)
 # A t.co link's path is its slug alone, of at most 40 letters and digits (a longer one is no
 # link), and a query may follow it.
 _TCO_PATH = regex.compile(
@@ -96,11 +99,17 @@ def _host_end(text: str, start: int, host: str) -> int | None:
     return None
 
 
-def _trimmed(text: str, start: int, end: int) -> int:
-    """`end` without the punctuation that ends a sentence rather than the link; a closing
-    parenthesis stays when the link opened it ("wiki/Primer_(film)")."""
-    while end > start and text[end - 1] in _TRAILING_PUNCTUATION:
-        if text[end - 1] == ")" and text.count("(", start, end) >= text.count(")", start, end):
+def _trimmed(text: str, start: int, host_end: int, end: int) -> int:
+    """`end` moved back to where the link's path or query may end: what follows is punctuation
+    of the sentence ("see http://a.com/x." ends before the dot)."""
+    while end > host_end:
+        last = text[end - 1]
+        if "?" in text[host_end : end - 1]:
+            if _QUERY_END.match(last):
+                break
+        elif _PATH_END.match(last) or (
+            last == ")" and text.count("(", start, end) >= text.count(")", start, end)
+        ):
             break
         end -= 1
     return end
@@ -128,7 +137,7 @@ def x_link_spans(text: str) -> list[tuple[int, int]]:
             after = _PORT_AND_PATH.match(text, host_end)
         end = after.end() if after is not None else host_end
         position = end
-        spans.append((start, _trimmed(text, start, end)))
+        spans.append((start, _trimmed(text, start, host_end, end)))
     return spans
 
 
