@@ -60,6 +60,20 @@ def test_t21_finds_the_links_twitter_text_finds(case: dict[str, Any]) -> None:
     assert [text[start:end] for start, end in x_link_spans(text)] == case["expected"]
 
 
+@pytest.mark.parametrize("case", LINK_CASES)
+def test_both_counters_count_each_link_twitter_text_finds_as_23(case: dict[str, Any]) -> None:
+    # The text with each link replaced by 23 x's (a run of letters, no link) counts the same.
+    text, plain, at = case["text"], "", 0
+    for link in case["expected"]:
+        start = text.index(link, at)
+        plain += text[at:start] + "x" * 23
+        at = start + len(link)
+    plain += text[at:]
+    assert x_link_spans(plain) == []
+    expected = x_weighted_length(plain)
+    assert (x_weighted_length(text), weighted_length(text)) == (expected, expected)
+
+
 def test_a_link_without_a_scheme_counts_23_under_every_top_level_domain_x_knows() -> None:
     # "see " + the link + " now": 4 + 23 + 4, on both sides.
     domains = x_top_level_domains()
