@@ -1,7 +1,8 @@
 """A draft checked against the brand and accounts its API process read for a draft a moment ago
 is written without reading them again (`posts.known.KnownBrands`, PostgreSQL's driver path),
 and a change to them reaches the next draft: at once in the process that made it, through
-Redis in another, within the principal cache's TTL if no one was told. Another organization's
+Redis in another (a worker process's too), within the principal cache's TTL if no one was told;
+the workers' bookkeeping on accounts drops nothing. Another organization's
 caller is answered from the database, as before."""
 
 from __future__ import annotations
@@ -10,21 +11,26 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import delete, update
 
+from t21.core import clock
 from t21.core.prepared import PooledDriver
 from t21.core.runtime import Runtime
 from t21.core.uow import session_scope
+from t21.organizations.models import ApiKey
 from t21.posts.known import KnownBrands, known_brands_of
+from t21.publishing.gates import hold_account
 from t21.social.models import AccountStatus, SocialAccount
 from t21.social.tokens import mark_reauth_required
 from t21.webhooks.fanout import _quiet
+from t21.worker.app import create_worker_app
 from tests.posts.conftest import Desk
-from tests.support.accounts import add_member, register
+from tests.support.accounts import add_member, create_api_key, register
 from tests.support.serving import serving
 
 pytestmark = pytest.mark.postgres
@@ -229,3 +235,83 @@ async def test_another_process_hears_of_a_disconnection_through_redis(
                 await asyncio.sleep(0.01)
         refused = await api_b.post("/api/v1/posts", json=draft, headers=desk.owner.headers)
         assert _refused_account(refused) == "No such social account."
+
+
+async def test_the_workers_bookkeeping_on_accounts_leaves_kept_brands_as_they_are(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers hold accounts for rate limits, claim their refreshes and note errors all day: a
+    # change to those columns alone, bulk or through an object, drops nothing (a bulk statement
+    # on accounts otherwise drops every kept brand, as above).
+    runtime = desk.world.runtime
+    kept = _kept(runtime)
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    generation = kept.generation
+    async with session_scope(runtime) as session:
+        await hold_account(session, uuid.UUID(account), clock.now() + timedelta(minutes=5))
+        found = await session.get(SocialAccount, uuid.UUID(account))
+        assert found is not None
+        found.last_error = "rate limited"
+        found.refresh_due_at = clock.now() + timedelta(hours=1)
+    assert (len(kept), kept.generation) == (1, generation)
+    with driver_reads(monkeypatch) as reads:
+        await desk.create(**_draft(account))
+    assert reads == []
+
+    # A column a draft's check reads is not bookkeeping, mixed in or alone.
+    async with session_scope(runtime) as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == uuid.UUID(account))
+            .values(last_error=None, display_name="Renamed")
+        )
+    assert len(kept) == 0
+
+
+@pytest.mark.redis
+async def test_a_worker_process_announces_an_account_it_marks_for_reconnecting(
+    desk: Desk, app_factory: Any, settings_factory: Any
+) -> None:
+    # API process B keeps entries for a minute; the account is marked in a worker process's
+    # own runtime (`t21 worker`'s app): only the worker's message can reach B within seconds.
+    world = desk.world
+    account = await desk.account("twitter")
+    other = app_factory(sandbox_url=world.sandbox, principal_cache_ttl_s=60)
+    worker = create_worker_app(settings_factory(sandbox_url=world.sandbox))
+    async with serving(other) as api_b, worker.router.lifespan_context(worker):
+        assert worker.state.principal_announcer is not None
+        kept_b = _kept(other.state.runtime)
+        async with asyncio.timeout(30):
+            while other.state.principal_cache.generation == 0:  # subscribed
+                await asyncio.sleep(0.01)
+        draft = {"brand_id": desk.brand_id, **_draft(account)}
+        for _ in range(2):  # the first tells B that the organization has no webhook endpoint
+            created = await api_b.post("/api/v1/posts", json=draft, headers=desk.owner.headers)
+            assert created.status_code == 201, created.text
+        assert len(kept_b) == 1
+
+        worker_runtime: Runtime = worker.state.runtime
+        async with session_scope(worker_runtime) as session:
+            found = await session.get(SocialAccount, uuid.UUID(account))
+            assert found is not None
+            await mark_reauth_required(session, worker_runtime.settings, found, "invalid_grant")
+        async with asyncio.timeout(5):
+            while len(kept_b) > 0:
+                await asyncio.sleep(0.01)
+        refused = await api_b.post("/api/v1/posts", json=draft, headers=desk.owner.headers)
+        assert "needs reconnecting" in _refused_account(refused)
+
+        # A principal the worker changes too: an API key it deletes stops at B within seconds.
+        organization_id = desk.owner.personal_organization_id
+        key = await create_api_key(desk.api, desk.owner, organization_id)
+        members = f"/api/v1/organizations/{organization_id}/members"
+        bearer = {"Authorization": f"Bearer {key['key']}"}
+        assert (await api_b.get(members, headers=bearer)).status_code == 200
+        async with session_scope(worker_runtime) as session:
+            row = await session.get(ApiKey, uuid.UUID(key["id"]))
+            assert row is not None
+            await session.delete(row)
+        async with asyncio.timeout(5):
+            while (await api_b.get(members, headers=bearer)).status_code != 401:
+                await asyncio.sleep(0.01)

@@ -8,7 +8,8 @@ it concerns as soon as its transaction commits:
 - in this process, from the commit itself (a SQLAlchemy `after_commit` hook fed by what the
   transaction flushed or bulk-updated, plus the explicit `principals_changed` of code that
   revokes refresh tokens in bulk);
-- in the other API processes, through a Redis pub/sub message each process listens for.
+- in the other API processes, through a Redis pub/sub message each process listens for; a
+  worker process announces its own commits on the same channel (`announcer`).
 
 A message lost to a Redis fault costs at most the TTL: that is the stated bound. A principal
 resolved while a change committed is not stored (a generation counter), so a stale answer read
@@ -97,6 +98,13 @@ class PrincipalCache:
         # the process remembers for as long as a principal: `webhooks.fanout`).
         self.followers: list[Callable[[PrincipalChanges], None]] = []
         _caches.add(self)
+
+    @classmethod
+    def announcer(cls, *, engine: Engine, redis: Redis, channel: str) -> PrincipalCache:
+        """One that keeps and hears nothing, and tells the API processes of every change its
+        process commits on `engine`: a worker's (an account marked for reconnecting, say),
+        which they would otherwise see only as their entries expire."""
+        return cls(0, engine=engine, redis=redis, channel=channel)
 
     @property
     def enabled(self) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, UOWTransaction
@@ -145,10 +146,11 @@ class KnownBrands:
     Kept in API processes beside the principal cache, and dropped as it is (as
     `webhooks.fanout.QuietOrganizations`): an organization's entries go when a transaction
     that changed one of its brands or social accounts commits (seen by the flush hook; any bulk
-    statement on either table drops them all), at once in the process that made the change,
-    in the other API processes through the principal cache's Redis channel. An entry lives
-    `ttl_s` (the principal cache's TTL) at most: the bound for a message lost, and for a change
-    a worker process commits (it tells no one; an account's tokens failing to refresh, say).
+    statement on either table drops them all; a change to the workers' bookkeeping columns of
+    accounts alone drops nothing), at once in the process that made the change, in the other
+    API processes through the principal cache's Redis channel, on which worker processes
+    announce theirs too (an account marked for reconnecting when its tokens fail). An entry
+    lives `ttl_s` (the principal cache's TTL) at most: the bound for a message lost.
     Only a read that found the brand and every account, active and of that brand, is kept: a
     refusal is read afresh each time. A read made while such a change committed is not kept
     (a generation counter). An entry answers a principal of the brand's organization only;
@@ -238,20 +240,67 @@ def known_brands_of(engine: AsyncEngine) -> KnownBrands | None:
 
 
 _BRAND_TABLES = frozenset({Brand.__tablename__, SocialAccount.__tablename__})
+# Account columns no draft's check reads: the tokens and the workers' bookkeeping (refresh
+# claims and dates, errors, rate-limit holds, metrics notes). A change to these alone, which
+# workers make all day, leaves what API processes keep as it is.
+_ACCOUNT_BOOKKEEPING = frozenset(
+    {
+        "access_token_encrypted",
+        "refresh_token_encrypted",
+        "dpop_key_encrypted",
+        "token_expires_at",
+        "refresh_expires_at",
+        "last_refreshed_at",
+        "last_error",
+        "refresh_claimed_until",
+        "refresh_due_at",
+        "reauth_notified_at",
+        "expiry_warned_at",
+        "metrics_unavailable",
+        "rate_limited_until",
+    }
+)
+
+
+def _bookkeeping_only(obj: SocialAccount, session: Session) -> bool:
+    if obj in session.new or obj in session.deleted:
+        return False
+    state = sa_inspect(obj)
+    changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+    return changed <= _ACCOUNT_BOOKKEEPING
 
 
 @sa_event.listens_for(Session, "after_flush")
 def _brands_flushed(session: Session, _flush: UOWTransaction) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, SocialAccount) and _bookkeeping_only(obj, session):
+            continue
         if isinstance(obj, Brand | SocialAccount) and obj.organization_id is not None:
             pending_changes(session).brands.add(obj.organization_id)
 
 
+def _sets_bookkeeping_only(statement: Executable) -> bool:
+    """Whether `statement` is an UPDATE of accounts that sets bookkeeping columns alone. Its
+    columns are read from `Update._values` (SQLAlchemy 2.x keeps `.values()` there, keyed by
+    column); a statement without it is taken as changing anything."""
+    if not getattr(statement, "is_update", False):
+        return False
+    table = getattr(statement, "table", None)
+    values = getattr(statement, "_values", None)
+    if getattr(table, "name", None) != SocialAccount.__tablename__ or not values:
+        return False
+    names = {getattr(key, "key", key) for key in values}
+    return all(isinstance(name, str) for name in names) and names <= _ACCOUNT_BOOKKEEPING
+
+
 @watch_writes
 def _brands_written(session: Session, statement: Executable) -> None:
-    """A bulk statement on the brands or accounts: which organizations it touched is not known."""
+    """A bulk statement on the brands or accounts: which organizations it touched is not known
+    (one that only keeps the workers' books on accounts changes nothing a draft relies on)."""
     table = getattr(statement, "table", None)
-    if statement.is_dml and getattr(table, "name", None) in _BRAND_TABLES:
+    if not statement.is_dml or getattr(table, "name", None) not in _BRAND_TABLES:
+        return
+    if not _sets_bookkeeping_only(statement):
         pending_changes(session).all_brands = True
 
 

@@ -18,6 +18,7 @@ from t21.core.ops import router as ops_router
 from t21.core.problems import UnhandledErrorMiddleware, install_exception_handlers
 from t21.core.settings import Settings
 from t21.core.tracing import FASTAPI_TELEMETRY, TracingMiddleware
+from t21.organizations.principal_cache import PrincipalCache
 from t21.runtime import open_runtime
 
 log = get_logger("t21.worker")
@@ -30,9 +31,26 @@ def create_worker_app(settings: Settings) -> FastAPI:
             settings, consume_jobs=True, run_loops=True, role="worker"
         ) as runtime:
             app.state.runtime = runtime
+            # What the jobs commit that API processes keep (an account marked for reconnecting,
+            # an endpoint, a principal) is announced to them. A change committed while the
+            # worker stops may go untold: they see it within their TTL, as a lost message.
+            announcer = (
+                PrincipalCache.announcer(
+                    engine=runtime.engine.sync_engine,
+                    redis=runtime.redis,
+                    channel=f"{settings.redis_prefix}:principals",
+                )
+                if runtime.redis is not None
+                else None
+            )
+            app.state.principal_announcer = announcer
             log.info("worker started", version=__version__, queue=f"{settings.redis_prefix}:jobs")
-            yield
-            log.info("worker stopping")
+            try:
+                yield
+            finally:
+                log.info("worker stopping")
+                if announcer is not None:
+                    await announcer.stop()
 
     app = FastAPI(
         title="T21 worker",
