@@ -38,7 +38,7 @@ from t21.core.settings import Settings, load_settings
 from t21.worker.loops import LoopRunner
 from t21.worker.queue import JobQueue
 from tests.support import jobs as _test_jobs  # noqa: F401  (registers the test jobs)
-from tests.support.routes import router as test_router
+from tests.support.routes import router as routes_for_tests
 
 # Property tests check behaviour, not speed: no per-example deadline and no "too slow" health
 # check, which a machine busy with the rest of the suite trips at random.
@@ -406,7 +406,7 @@ def app_factory(settings: Settings, settings_factory: Any) -> Any:
     def build(**settings_overrides: Any) -> FastAPI:
         effective = settings_factory(**settings_overrides) if settings_overrides else settings
         application = create_app(effective, worker=True, loops=False, track_jobs=True)
-        application.include_router(test_router)
+        application.include_router(routes_for_tests)
         return application
 
     return build

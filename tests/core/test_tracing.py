@@ -33,7 +33,7 @@ from tests.posts.conftest import POSTS
 from tests.publishing.conftest import Engine, engine  # noqa: F401  (fixture)
 from tests.social.conftest import sandbox  # noqa: F401  (fixture)
 from tests.support.accounts import register
-from tests.support.routes import router as test_router
+from tests.support.routes import router as routes_for_tests
 from tests.webhooks.conftest import WEBHOOKS, Receiver, later, receiver  # noqa: F401  (fixture)
 
 
@@ -61,7 +61,7 @@ def app_factory(settings: Settings, settings_factory: Any, exporter: InMemorySpa
             track_jobs=True,
             span_processor=SimpleSpanProcessor(exporter),
         )
-        application.include_router(test_router)
+        application.include_router(routes_for_tests)
         return application
 
     return build
@@ -78,7 +78,7 @@ async def traced_api(
         track_jobs=True,
         span_processor=SimpleSpanProcessor(exporter) if exporter is not None else None,
     )
-    app.include_router(test_router)
+    app.include_router(routes_for_tests)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
