@@ -172,8 +172,7 @@ async def test_without_a_message_a_kept_brand_is_read_again_after_the_bound(
     kept = _kept(world.runtime)
     account = await desk.account("twitter")
     await desk.create(**_draft(account))
-    # This process hears of no change from now on, as one whose message was lost (or when a
-    # worker process made the change).
+    # This process hears of no change from now on, as one whose message was lost.
     world.app.state.principal_cache.followers.remove(kept.forget)
     async with session_scope(world.runtime) as session:
         found = await session.get(SocialAccount, uuid.UUID(account))
@@ -315,3 +314,46 @@ async def test_a_worker_process_announces_an_account_it_marks_for_reconnecting(
         async with asyncio.timeout(5):
             while (await api_b.get(members, headers=bearer)).status_code != 401:
                 await asyncio.sleep(0.01)
+
+
+async def test_a_brand_in_steady_use_is_read_again_by_one_draft_before_its_entry_ends(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without this every draft in flight when the entry ended would read the brand at once.
+    kept = _kept(desk.world.runtime)
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    start = kept.monotonic()
+    kept.monotonic = lambda: start + kept.ttl_s * 0.9  # its last fifth
+    with driver_reads(monkeypatch) as reads:
+        await desk.create(**_draft(account, "Renews it"))
+        await desk.create(**_draft(account, "Served"))
+    assert len(reads) == 1
+    kept.monotonic = lambda: start + kept.ttl_s * 1.5  # past the first entry, in the new one
+    with driver_reads(monkeypatch) as reads:
+        await desk.create(**_draft(account, "Still served"))
+    assert reads == []
+
+
+async def test_a_read_again_that_finds_the_account_unusable_drops_the_entry(
+    desk: Desk,
+) -> None:
+    world = desk.world
+    kept = _kept(world.runtime)
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    # A change no one announces (as a message lost): the entry serves until it is read again.
+    world.app.state.principal_cache.followers.remove(kept.forget)
+    async with session_scope(world.runtime) as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == uuid.UUID(account))
+            .values(status=AccountStatus.DISCONNECTED)
+        )
+    start = kept.monotonic()
+    kept.monotonic = lambda: start + kept.ttl_s * 0.9
+    refused = await desk.create(expect=None, **_draft(account))  # told to read again
+    assert "disconnected" in _refused_account(refused)
+    assert len(kept) == 0  # the others are not served the stale entry until its end
+    again = await desk.create(expect=None, **_draft(account))
+    assert "disconnected" in _refused_account(again)

@@ -5,6 +5,7 @@ added it, through Redis in another, within the principal cache's TTL if no one w
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -202,3 +203,67 @@ async def test_a_post_created_in_a_quiet_organization_is_written_without_a_trans
     assert any("webhook_endpoints" in statement for statement, _ in busy_create)
     deliveries = await hooks.deliveries(endpoint["id"])
     assert [d["event_type"] for d in deliveries] == ["post.created"], deliveries
+
+
+def test_in_the_last_fifth_of_its_life_one_caller_reads_again_and_renews_it() -> None:
+    quiet = QuietOrganizations(5.0)
+    now = [100.0]
+    quiet.monotonic = lambda: now[0]
+    organization = uuid.uuid4()
+    quiet.remember(organization, quiet.generation)
+    now[0] = 103.9
+    assert quiet.quiet(organization)
+    assert quiet.skips_reading(organization)
+    now[0] = 104.5  # the last fifth: one caller is told to read the endpoints again...
+    assert not quiet.quiet(organization)
+    assert quiet.quiet(organization)  # ...the others are still served...
+    assert not quiet.skips_reading(organization)  # ...but a writer of deliveries reads them
+    quiet.remember(organization, quiet.generation)  # what that read found: still none
+    now[0] = 108.0  # past the first entry's life, within the renewed one
+    assert quiet.quiet(organization)
+    assert quiet.skips_reading(organization)
+
+
+def test_an_entry_no_one_renews_ends_at_its_bound_and_one_found_loud_at_once() -> None:
+    quiet = QuietOrganizations(5.0)
+    now = [100.0]
+    quiet.monotonic = lambda: now[0]
+    organization, other = uuid.uuid4(), uuid.uuid4()
+    quiet.remember(organization, quiet.generation)
+    quiet.remember(other, quiet.generation)
+    now[0] = 104.5
+    assert not quiet.quiet(organization)  # told to read again, and never remembers
+    assert quiet.quiet(organization)
+    now[0] = 105.0
+    assert not quiet.quiet(organization)
+    assert not quiet.quiet(organization)  # gone: every caller reads
+    # A read that finds an endpoint (a change no message told of) ends the entry at once.
+    quiet.drop(other)
+    assert not quiet.quiet(other)
+
+
+async def test_a_quiet_organization_in_steady_use_is_read_again_once_before_its_entry_ends(
+    hooks: Hooks,
+) -> None:
+    # Through the API: a draft in the entry's last fifth leaves the quiet path once (on
+    # PostgreSQL the create without a transaction), reads the endpoints, and renews the entry.
+    brand = await hooks.api.post(
+        "/api/v1/brands", json={"name": "Steady"}, headers=hooks.owner.headers
+    )
+    assert brand.status_code == 201, brand.text
+    draft = {"brand_id": brand.json()["id"], "content": "A draft.", "status": "draft"}
+    quiet = _quiet_of(hooks.runtime)
+    await hooks.emit("post.created")
+    start = quiet.monotonic()
+    quiet.monotonic = lambda: start + quiet.ttl_s * 0.9
+    with endpoint_reads(hooks.runtime) as reads:
+        for _ in range(3):
+            created = await hooks.api.post(
+                "/api/v1/posts", json={**draft, "targets": []}, headers=hooks.owner.headers
+            )
+            assert created.status_code == 201, created.text
+    assert len(reads) == 1
+    quiet.monotonic = lambda: start + quiet.ttl_s * 1.5
+    with endpoint_reads(hooks.runtime) as reads:
+        await hooks.emit("post.created")
+    assert reads == []

@@ -20,6 +20,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 CHANGES_KEY = "t21_principal_changes"
+# The share of the TTL, at the end of a kept entry's life, in which one caller reads afresh
+# while the others are still served from it: an entry in steady use is renewed before it
+# expires, not dropped under every request in flight at once.
+REFRESH_WITHIN = 0.2
 
 
 @dataclass

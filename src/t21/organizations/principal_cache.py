@@ -48,7 +48,12 @@ from t21.core import clock
 from t21.core.db import watch_writes
 from t21.core.errors import T21Error
 from t21.core.logging import get_logger
-from t21.core.principal_changes import CHANGES_KEY, PrincipalChanges, pending_changes
+from t21.core.principal_changes import (
+    CHANGES_KEY,
+    REFRESH_WITHIN,
+    PrincipalChanges,
+    pending_changes,
+)
 from t21.identity.models import TotpFactor, User
 from t21.organizations.models import ApiKey, Membership, Organization
 from t21.organizations.tenancy import Principal
@@ -161,7 +166,7 @@ class PrincipalCache:
         entry = self._entries.get(credential)
         return (
             entry is not None
-            and entry.expires_at - self.monotonic() < self.ttl_s * _REFRESH_WITHIN
+            and entry.expires_at - self.monotonic() < self.ttl_s * REFRESH_WITHIN
             and credential not in self._flights
         )
 
@@ -290,8 +295,6 @@ def _refresh_failed(done: asyncio.Future[Principal]) -> None:
 
 
 _caches: weakref.WeakSet[PrincipalCache] = weakref.WeakSet()
-# The share of the TTL, at the end of an entry's life, in which a request begins its refresh.
-_REFRESH_WITHIN = 0.2
 # Seconds: the subscriber's wait for a message between checks, and the longest `stop` waits.
 _POLL_S = 1.0
 _STOP_WAIT_S = 2.0

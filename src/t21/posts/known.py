@@ -24,7 +24,7 @@ from t21.brands.models import Brand
 from t21.core.db import in_list, in_parameters, is_postgres, list_shape, list_values, watch_writes
 from t21.core.errors import NotFound
 from t21.core.prepared import PooledDriver
-from t21.core.principal_changes import PrincipalChanges, pending_changes
+from t21.core.principal_changes import REFRESH_WITHIN, PrincipalChanges, pending_changes
 from t21.core.rows import row_object
 from t21.media.models import MediaAsset
 from t21.organizations.permissions import Action
@@ -150,7 +150,9 @@ class KnownBrands:
     accounts alone drops nothing), at once in the process that made the change, in the other
     API processes through the principal cache's Redis channel, on which worker processes
     announce theirs too (an account marked for reconnecting when its tokens fail). An entry
-    lives `ttl_s` (the principal cache's TTL) at most: the bound for a message lost.
+    lives `ttl_s` (the principal cache's TTL) at most: the bound for a message lost. In the
+    last fifth of its life one caller is told to read the brand and accounts again (and keeps
+    what it finds, if it passes) while the others are still served from the entry.
     Only a read that found the brand and every account, active and of that brand, is kept: a
     refusal is read afresh each time. A read made while such a change committed is not kept
     (a generation counter). An entry answers a principal of the brand's organization only;
@@ -164,6 +166,8 @@ class KnownBrands:
         # Replaceable in tests, to show the bound without waiting it out.
         self.monotonic = time.monotonic
         self._entries: dict[tuple[uuid.UUID, frozenset[uuid.UUID]], _Kept] = {}
+        # Entries one caller was told to read again.
+        self._renewing: set[tuple[uuid.UUID, frozenset[uuid.UUID]]] = set()
 
     def get(
         self, principal: Principal, brand_id: uuid.UUID, account_ids: frozenset[uuid.UUID]
@@ -172,35 +176,47 @@ class KnownBrands:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.until <= self.monotonic():
+        left = entry.until - self.monotonic()
+        if left <= 0:
             del self._entries[key]
+            self._renewing.discard(key)
             return None
         if entry.brand.organization_id not in principal.organization_ids:
             return None
+        if left <= self.ttl_s * REFRESH_WITHIN and key not in self._renewing:
+            self._renewing.add(key)
+            return None  # this caller reads them again, and keeps what it finds
         return entry.brand, Known(accounts=dict(entry.accounts), assets={})
 
     def remember(
         self, brand: Brand, known: Known, account_ids: frozenset[uuid.UUID], generation: int
     ) -> None:
-        """Keep what was read at `generation`, if nothing changed since and all was usable."""
-        accounts = known.accounts
-        if generation != self.generation or accounts.keys() != account_ids:
+        """Keep what was read at `generation`, if nothing changed since and all was usable; a
+        read that found them unusable drops what was kept of them (a change no message told)."""
+        if generation != self.generation:
             return
-        for account in accounts.values():
-            if (
-                account.brand_id != brand.id
-                or account.organization_id != brand.organization_id
-                or account.status is not AccountStatus.ACTIVE
-            ):
-                return
+        key = (brand.id, account_ids)
+        accounts = known.accounts
+        usable = accounts.keys() == account_ids and all(
+            account.brand_id == brand.id
+            and account.organization_id == brand.organization_id
+            and account.status is AccountStatus.ACTIVE
+            for account in accounts.values()
+        )
+        if not usable:
+            self.drop(*key)
+            return
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
+            self._renewing.clear()
         until = self.monotonic() + self.ttl_s
-        self._entries[(brand.id, account_ids)] = _Kept(brand, dict(accounts), until)
+        self._entries[key] = _Kept(brand, dict(accounts), until)
+        self._renewing.discard(key)
 
     def drop(self, brand_id: uuid.UUID, account_ids: frozenset[uuid.UUID]) -> None:
         """Read these again next time (a write that relied on them was refused)."""
         self._entries.pop((brand_id, account_ids), None)
+        self._renewing.discard((brand_id, account_ids))
 
     def forget(self, changes: PrincipalChanges) -> None:
         """Apply committed changes (a follower of the principal cache)."""
@@ -210,6 +226,7 @@ class KnownBrands:
         self.generation += 1
         if changes.everything or changes.all_brands:
             self._entries.clear()
+            self._renewing.clear()
             return
         stale = [
             key
@@ -218,6 +235,7 @@ class KnownBrands:
         ]
         for key in stale:
             del self._entries[key]
+            self._renewing.discard(key)
 
     def __len__(self) -> int:
         return len(self._entries)

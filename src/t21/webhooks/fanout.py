@@ -18,7 +18,12 @@ from sqlalchemy.sql.base import Executable
 
 from t21.core import clock
 from t21.core.db import watch_writes
-from t21.core.principal_changes import CHANGES_KEY, PrincipalChanges, pending_changes
+from t21.core.principal_changes import (
+    CHANGES_KEY,
+    REFRESH_WITHIN,
+    PrincipalChanges,
+    pending_changes,
+)
 from t21.core.runtime import PendingJob, get_runtime
 from t21.core.uow import current_unit_of_work_or_none
 from t21.webhooks.claims import hand_over
@@ -70,7 +75,9 @@ class QuietOrganizations:
     that made the change, in the others through the principal cache's Redis channel. So a new
     endpoint receives every event of an API process from the moment that process hears of it,
     and within `ttl_s` (the principal cache's TTL) if the message was lost. An organization
-    read while such a change committed is not remembered (a generation counter)."""
+    read while such a change committed is not remembered (a generation counter). In the last
+    fifth of an entry's life one caller is told to read the endpoints again (and remembers the
+    organization anew if it is still quiet) while the others are still served from the entry."""
 
     MAX_ENTRIES = 10_000
 
@@ -80,15 +87,33 @@ class QuietOrganizations:
         # Replaceable in tests, to show the bound without waiting it out.
         self.monotonic = time.monotonic
         self._until: dict[uuid.UUID, float] = {}
+        # Organizations whose entry one caller was told to read again.
+        self._renewing: set[uuid.UUID] = set()
 
     def quiet(self, organization_id: uuid.UUID) -> bool:
         until = self._until.get(organization_id)
         if until is None:
             return False
-        if until <= self.monotonic():
+        left = until - self.monotonic()
+        if left <= 0:
             del self._until[organization_id]
+            self._renewing.discard(organization_id)
             return False
+        if left <= self.ttl_s * REFRESH_WITHIN and organization_id not in self._renewing:
+            self._renewing.add(organization_id)
+            return False  # this caller reads the endpoints again
         return True
+
+    def drop(self, organization_id: uuid.UUID) -> None:
+        """`organization_id` was just read with an endpoint: no longer quiet here."""
+        self._until.pop(organization_id, None)
+        self._renewing.discard(organization_id)
+
+    def skips_reading(self, organization_id: uuid.UUID) -> bool:
+        """Whether a writer of deliveries may skip reading the organization's endpoints: it is
+        quiet, and no caller was told to read them again (whoever writes deliveries while one
+        was reads them, and remembers the organization anew)."""
+        return self.quiet(organization_id) and organization_id not in self._renewing
 
     def remember(self, organization_id: uuid.UUID, generation: int) -> None:
         """`organization_id` had no endpoint when `generation` was read."""
@@ -96,7 +121,9 @@ class QuietOrganizations:
             return
         if len(self._until) >= self.MAX_ENTRIES:
             self._until.clear()
+            self._renewing.clear()
         self._until[organization_id] = self.monotonic() + self.ttl_s
+        self._renewing.discard(organization_id)
 
     def forget(self, changes: PrincipalChanges) -> None:
         """Apply committed changes (a follower of the principal cache)."""
@@ -105,8 +132,10 @@ class QuietOrganizations:
         self.generation += 1
         if changes.everything:
             self._until.clear()
+            self._renewing.clear()
         for organization_id in changes.endpoints:
             self._until.pop(organization_id, None)
+            self._renewing.discard(organization_id)
 
     def install(self, engine: Engine) -> None:
         """Serve the sessions of `engine` (an API process's)."""
@@ -159,7 +188,7 @@ async def create_deliveries_for(
 ) -> None:
     """`create_deliveries` for many events of one organization: its endpoints are read once."""
     quiet = _quiet_organizations(session, organization_id)
-    if quiet is not None and quiet.quiet(organization_id):
+    if quiet is not None and quiet.skips_reading(organization_id):
         return
     generation = quiet.generation if quiet is not None else 0
     enabled = list(
@@ -170,9 +199,12 @@ async def create_deliveries_for(
             )
         )
     )
-    if not enabled:
-        if quiet is not None:
+    if quiet is not None:
+        if enabled:
+            quiet.drop(organization_id)  # an endpoint no message told of (one lost)
+        else:
             quiet.remember(organization_id, generation)
+    if not enabled:
         return
     now = clock.now()
     endpoints: dict[uuid.UUID, WebhookEndpoint] = {}
