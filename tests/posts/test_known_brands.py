@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import delete, update
 
 from t21.core import clock
@@ -67,6 +68,33 @@ def _refused_account(answer: httpx.Response) -> str:
     assert error["loc"] == ["body", "targets", 0, "social_account_id"], error
     message: str = error["msg"]
     return message
+
+
+async def _kept_unheard(desk: Desk) -> tuple[KnownBrands, str]:
+    """A draft's brand and account kept, and this process deaf to changes from then on (as one
+    whose message was lost): what it keeps ends only when read again or at its bound."""
+    kept = _kept(desk.world.runtime)
+    account = await desk.account("twitter")
+    await desk.create(**_draft(account))
+    desk.world.app.state.principal_cache.followers.remove(kept.forget)
+    return kept, account
+
+
+async def _kept_in(
+    app: FastAPI, api: httpx.AsyncClient, desk: Desk, account: str
+) -> tuple[KnownBrands, dict[str, Any]]:
+    """Another API process (`app`, reached by `api`), subscribed to the principal channel and
+    keeping the brand and `account` of a draft it wrote; the draft's body."""
+    kept = _kept(app.state.runtime)
+    async with asyncio.timeout(30):
+        while app.state.principal_cache.generation == 0:  # subscribed
+            await asyncio.sleep(0.01)
+    draft = {"brand_id": desk.brand_id, **_draft(account)}
+    for _ in range(2):  # the first tells it that the organization has no webhook endpoint
+        created = await api.post("/api/v1/posts", json=draft, headers=desk.owner.headers)
+        assert created.status_code == 201, created.text
+    assert len(kept) == 1
+    return kept, draft
 
 
 async def test_a_second_draft_to_the_same_accounts_reads_neither_brand_nor_accounts(
@@ -169,11 +197,7 @@ async def test_without_a_message_a_kept_brand_is_read_again_after_the_bound(
     desk: Desk,
 ) -> None:
     world = desk.world
-    kept = _kept(world.runtime)
-    account = await desk.account("twitter")
-    await desk.create(**_draft(account))
-    # This process hears of no change from now on, as one whose message was lost.
-    world.app.state.principal_cache.followers.remove(kept.forget)
+    kept, account = await _kept_unheard(desk)
     async with session_scope(world.runtime) as session:
         found = await session.get(SocialAccount, uuid.UUID(account))
         assert found is not None
@@ -193,10 +217,7 @@ async def test_a_kept_account_gone_from_the_database_is_refused_and_read_again(
     """A write that relied on what was kept and was refused (the account's row gone: its
     foreign key) runs through the session, which answers, and the entry is dropped."""
     world = desk.world
-    kept = _kept(world.runtime)
-    account = await desk.account("twitter")
-    await desk.create(**_draft(account))
-    world.app.state.principal_cache.followers.remove(kept.forget)
+    kept, account = await _kept_unheard(desk)
     async with world.runtime.engine.begin() as connection:
         await connection.execute(
             delete(SocialAccount).where(SocialAccount.id == uuid.UUID(account))
@@ -215,15 +236,7 @@ async def test_another_process_hears_of_a_disconnection_through_redis(
     account = await desk.account("twitter")
     other = app_factory(sandbox_url=world.sandbox, principal_cache_ttl_s=60)
     async with serving(other) as api_b:
-        kept_b = _kept(other.state.runtime)
-        async with asyncio.timeout(30):
-            while other.state.principal_cache.generation == 0:  # subscribed
-                await asyncio.sleep(0.01)
-        draft = {"brand_id": desk.brand_id, **_draft(account)}
-        for _ in range(2):  # the first tells B that the organization has no webhook endpoint
-            created = await api_b.post("/api/v1/posts", json=draft, headers=desk.owner.headers)
-            assert created.status_code == 201, created.text
-        assert len(kept_b) == 1
+        kept_b, draft = await _kept_in(other, api_b, desk, account)
 
         gone = await desk.api.delete(  # in process A
             f"/api/v1/social-accounts/{account}", headers=desk.owner.headers
@@ -280,15 +293,7 @@ async def test_a_worker_process_announces_an_account_it_marks_for_reconnecting(
     worker = create_worker_app(settings_factory(sandbox_url=world.sandbox))
     async with serving(other) as api_b, worker.router.lifespan_context(worker):
         assert worker.state.principal_announcer is not None
-        kept_b = _kept(other.state.runtime)
-        async with asyncio.timeout(30):
-            while other.state.principal_cache.generation == 0:  # subscribed
-                await asyncio.sleep(0.01)
-        draft = {"brand_id": desk.brand_id, **_draft(account)}
-        for _ in range(2):  # the first tells B that the organization has no webhook endpoint
-            created = await api_b.post("/api/v1/posts", json=draft, headers=desk.owner.headers)
-            assert created.status_code == 201, created.text
-        assert len(kept_b) == 1
+        kept_b, draft = await _kept_in(other, api_b, desk, account)
 
         worker_runtime: Runtime = worker.state.runtime
         async with session_scope(worker_runtime) as session:
@@ -339,11 +344,7 @@ async def test_a_read_again_that_finds_the_account_unusable_drops_the_entry(
     desk: Desk,
 ) -> None:
     world = desk.world
-    kept = _kept(world.runtime)
-    account = await desk.account("twitter")
-    await desk.create(**_draft(account))
-    # A change no one announces (as a message lost): the entry serves until it is read again.
-    world.app.state.principal_cache.followers.remove(kept.forget)
+    kept, account = await _kept_unheard(desk)
     async with session_scope(world.runtime) as session:
         await session.execute(
             update(SocialAccount)
