@@ -4,6 +4,7 @@ Redis pub/sub in the others, and within `principal_cache_ttl_s` even when no one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from sqlalchemy import update
 
 from t21.core.errors import NotAuthenticated
@@ -509,3 +512,28 @@ async def test_revocations_reach_a_second_api_process_within_the_bound(
         assert "Traceback" not in output
     finally:
         kill([process])
+
+
+@pytest.mark.redis
+async def test_the_subscriber_stops_even_when_its_cancellation_is_swallowed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On Python 3.11 a cancellation landing as the poll's own timeout expires can be taken for
+    # that timeout: redis-py's `get_message` then answers None as if nothing had happened.
+    async def swallowing(self: PubSub, **kwargs: Any) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(kwargs.get("timeout") or 0.05)
+
+    monkeypatch.setattr(PubSub, "get_message", swallowing)
+    assert settings.redis_url is not None
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        cache = PrincipalCache(60, redis=redis, channel=f"{settings.redis_prefix}:principals")
+        await cache.start()
+        await _subscribed(cache)
+        subscriber = cache._subscriber
+        assert subscriber is not None
+        await cache.stop()
+        assert subscriber.done()
+    finally:
+        await redis.aclose()

@@ -98,6 +98,7 @@ class PrincipalCache:
         # Resolutions under way, by credential, with the generation each began at.
         self._flights: dict[str, tuple[int, asyncio.Future[Principal]]] = {}
         self._subscriber: asyncio.Task[None] | None = None
+        self._stopping = False
         self._publishes: set[asyncio.Task[None]] = set()
         # Told of every change this cache applies, from this process or another (what else
         # the process remembers for as long as a principal: `webhooks.fanout`).
@@ -255,6 +256,7 @@ class PrincipalCache:
     async def stop(self) -> None:
         # Bounded: a subscriber or a publish stuck on a dead connection must not hold the
         # process's shutdown (what is left is dropped with the connection).
+        self._stopping = True
         if self._subscriber is not None:
             self._subscriber.cancel()
             await asyncio.wait({self._subscriber}, timeout=_STOP_WAIT_S)
@@ -262,15 +264,22 @@ class PrincipalCache:
             await asyncio.wait(set(self._publishes), timeout=_STOP_WAIT_S)
         _caches.discard(self)
 
+    def _stopped(self) -> bool:
+        return self._stopping
+
     async def _listen(self) -> None:
+        """Apply the other processes' changes until `stop`. It ends on the flag as well as on
+        the cancellation: on Python 3.11 a cancellation that lands as the poll's own timeout
+        expires can be taken for that timeout (redis-py's `get_message` then answers None), and
+        a subscriber that missed it would poll, and retry a closed connection, forever."""
         assert self.redis is not None
-        while True:
+        while not self._stopped():
             try:
                 async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
                     # Whatever was published while not subscribed is unknown: start afresh.
                     self.invalidate(PrincipalChanges(everything=True))
-                    while True:
+                    while not self._stopped():
                         # Polled with a timeout rather than `listen()`, which a cancellation
                         # could leave waiting on the socket.
                         message = await pubsub.get_message(
@@ -281,6 +290,8 @@ class PrincipalCache:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._stopped():
+                    return
                 log.warning("principal change subscription lost", error=repr(exc))
                 self.invalidate(PrincipalChanges(everything=True))
                 await asyncio.sleep(_SUBSCRIBER_RETRY_S)
