@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio.client import PubSub
 from sqlalchemy import delete, update
 
 from t21.core.uow import session_scope
@@ -355,3 +357,26 @@ async def test_a_reconnect_after_its_last_event_was_purged_resumes_from_that_eve
         missed = await stream.events(2)
         assert [event.id for event in missed] == [item["id"] for item in listed[1:]]
         await stream.nothing_more()
+
+
+@pytest.mark.redis
+async def test_the_hub_closes_even_when_its_listeners_cancellation_is_swallowed(
+    app_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On Python 3.11 a cancellation landing as the poll's own timeout expires can be taken for
+    # that timeout: redis-py's `get_message` then answers None as if nothing had happened, and
+    # a listener that missed it would hold `close` (and the process's shutdown) for ever.
+    async def swallowing(self: PubSub, **kwargs: Any) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(kwargs.get("timeout") or 0.05)
+
+    monkeypatch.setattr(PubSub, "get_message", swallowing)
+    app = app_factory(**NO_POLL)
+    async with app.router.lifespan_context(app):
+        hub = hub_of(app.state.runtime)
+        async with hub.waiter(uuid.uuid4()):
+            listener = hub._listener
+            assert listener is not None
+        async with asyncio.timeout(10):
+            await hub.close()
+        assert listener.done()

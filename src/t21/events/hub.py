@@ -44,6 +44,7 @@ class EventHub:
         self._publishing: set[asyncio.Task[Any]] = set()
         # Organizations whose wake-up is scheduled and not yet sent (see `committed`).
         self._unsent: set[str] = set()
+        self._closing = False
 
     @property
     def channel(self) -> str:
@@ -125,17 +126,23 @@ class EventHub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), timeout=2.0)
 
+    def _closed(self) -> bool:
+        return self._closing
+
     async def _listen(self) -> None:
+        """Wake the local streams on the other processes' commits until `close`. It ends on the
+        flag as well as on the cancellation, which on Python 3.11 can be taken for the poll's
+        own timeout when the two land together (redis-py's `get_message` then answers None)."""
         redis = self._runtime.redis
         assert redis is not None
-        while True:
+        while not self._closed():
             pubsub = redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 self._subscribed.set()
                 # Whatever was published while (re)subscribing may be lost: look again.
                 self.wake_all_local()
-                while True:
+                while not self._closed():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is None:
                         continue
@@ -148,6 +155,8 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._closed():
+                    return
                 log.warning("event wake-up subscription lost", error=repr(exc))
                 self._subscribed.clear()
                 await asyncio.sleep(_RESUBSCRIBE_DELAY_S)
@@ -156,6 +165,7 @@ class EventHub:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
+        self._closing = True
         tasks = [*self._publishing]
         if self._listener is not None:
             self._listener.cancel()
@@ -164,6 +174,7 @@ class EventHub:
             with contextlib.suppress(BaseException):
                 await task
         self._listener = None
+        self._closing = False  # a stream opened later listens again
 
 
 def hub_of(runtime: Runtime) -> EventHub:
