@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio.client import PubSub
 from sqlalchemy import delete, update
 
 from t21.core.uow import session_scope
@@ -19,6 +17,7 @@ from t21.organizations.models import Organization
 from tests.events.conftest import EVENTS, list_events, open_stream
 from tests.publishing.conftest import Engine
 from tests.support.accounts import add_member, create_api_key, register
+from tests.support.redis_faults import swallow_cancelled_polls
 
 
 async def test_a_change_reaches_an_open_stream_as_it_happens(engine: Engine) -> None:
@@ -363,14 +362,7 @@ async def test_a_reconnect_after_its_last_event_was_purged_resumes_from_that_eve
 async def test_the_hub_closes_even_when_its_listeners_cancellation_is_swallowed(
     app_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # On Python 3.11 a cancellation landing as the poll's own timeout expires can be taken for
-    # that timeout: redis-py's `get_message` then answers None as if nothing had happened, and
-    # a listener that missed it would hold `close` (and the process's shutdown) for ever.
-    async def swallowing(self: PubSub, **kwargs: Any) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(kwargs.get("timeout") or 0.05)
-
-    monkeypatch.setattr(PubSub, "get_message", swallowing)
+    swallow_cancelled_polls(monkeypatch)
     app = app_factory(**NO_POLL)
     async with app.router.lifespan_context(app):
         hub = hub_of(app.state.runtime)

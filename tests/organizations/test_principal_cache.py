@@ -4,7 +4,6 @@ Redis pub/sub in the others, and within `principal_cache_ttl_s` even when no one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from sqlalchemy import update
 
 from t21.core.errors import NotAuthenticated
@@ -31,6 +29,7 @@ from t21.worker.queue import JobQueue
 from tests.conftest import TEST_SECRET
 from tests.support.accounts import Account, add_member, create_api_key, register
 from tests.support.processes import clean_env, free_port, kill, start, stop, wait_for
+from tests.support.redis_faults import swallow_cancelled_polls
 from tests.support.serving import serving
 
 ORGANIZATIONS = "/api/v1/organizations"
@@ -518,13 +517,7 @@ async def test_revocations_reach_a_second_api_process_within_the_bound(
 async def test_the_subscriber_stops_even_when_its_cancellation_is_swallowed(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # On Python 3.11 a cancellation landing as the poll's own timeout expires can be taken for
-    # that timeout: redis-py's `get_message` then answers None as if nothing had happened.
-    async def swallowing(self: PubSub, **kwargs: Any) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(kwargs.get("timeout") or 0.05)
-
-    monkeypatch.setattr(PubSub, "get_message", swallowing)
+    swallow_cancelled_polls(monkeypatch)
     assert settings.redis_url is not None
     redis = Redis.from_url(settings.redis_url)
     try:
